@@ -1,0 +1,69 @@
+# hookgate — one boring Makefile (see README.md).
+#   make            build build/hookgate
+#   make run        install missing packages, build, serve examples/hookgate.yaml
+#   make test       install missing packages, unit tests (cmocka) + e2e (node:test)
+#   make asan       build build/asan/hookgate with ASan+UBSan and run all tests on it
+#   make deps       install the Debian packages hookgate needs (root) or print the command
+#   make format     clang-format every source file in place
+
+CC      ?= cc
+PKGS    := libh2o-evloop openssl jansson yaml-0.1 sqlite3 libcurl
+BUILD   ?= build
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -Werror
+CPPFLAGS += -Isrc -DH2O_USE_LIBUV=0 -DHG_VERSION=\"$(VERSION)\"
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+SRCS     := $(sort $(wildcard src/*.c src/*/*.c))
+LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+OBJS     := $(SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all run test unit e2e asan deps format clean check-deps
+
+all: $(BUILD)/hookgate
+
+$(BUILD)/hookgate: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -lcmocka
+
+-include $(OBJS:.o=.d)
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps all
+	@mkdir -p var
+	$(BUILD)/hookgate serve -c examples/hookgate.yaml
+
+test: deps
+	$(MAKE) all $(UNIT_BINS)
+	$(MAKE) unit e2e
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+e2e: $(BUILD)/hookgate
+	cd tests/e2e && (test -d node_modules || npm ci --no-audit --no-fund)
+	cd tests/e2e && HOOKGATE_BIN=$(abspath $(BUILD)/hookgate) node --test --test-concurrency=1 *.test.mjs
+
+asan: deps
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" all unit e2e
+
+format:
+	clang-format -i $(SRCS) $(wildcard src/*/*.h) $(UNIT_SRCS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs the Debian packages hookgate needs to build, run and test.
+# As root it runs apt-get; otherwise it prints the command to run.
+set -e
+PKGS="build-essential pkg-config libh2o-evloop-dev libssl-dev libjansson-dev libyaml-dev
+libsqlite3-dev libcurl4-openssl-dev libcmocka-dev nodejs npm openssl curl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+# nodejs may come from outside Debian (a newer node on PATH is fine).
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+	missing=$(echo "$missing" | tr ' ' '\n' | grep -vx -e nodejs -e npm | tr '\n' ' ')
+fi
+missing=$(echo $missing)
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+	echo "installing: $missing"
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+else
+	echo "missing Debian packages; run:" >&2
+	echo "  sudo apt-get install -y $missing" >&2
+	exit 1
+fi

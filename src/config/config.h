@@ -1,0 +1,84 @@
+/*
+ * config.h — the YAML configuration (libyaml) turned into a validated
+ * struct hg_config. Every error names file:line and the key, in one sentence.
+ * Secrets are resolved from the environment or files at load time.
+ *
+ * Ownership: hg_config_load() allocates the whole tree; hg_config_free()
+ * releases it (and wipes secret bytes). Nothing else frees any part of it.
+ */
+#ifndef HG_CONFIG_H
+#define HG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+struct hg_jsonpath;
+struct hg_verify_scheme;
+
+#define HG_DEFAULT_LISTEN_HOST "127.0.0.1"
+#define HG_DEFAULT_LISTEN_PORT 8080
+#define HG_DEFAULT_STORE "sqlite:./var/hookgate.db"
+#define HG_DEFAULT_MAX_BODY ((size_t)1 << 20)        /* 1 MiB per request body */
+#define HG_DEFAULT_REQUEST_TIMEOUT_MS 10000          /* whole request: headers + body */
+#define HG_DEFAULT_MAX_CONNECTIONS 1024
+
+struct hg_secret {
+	uint8_t *bytes;
+	size_t len;
+};
+
+/* One dedupe key rule: a request header or a JSON path into the body. */
+struct hg_dedupe_rule {
+	char *expr;                /* as written: "header:X-GitHub-Delivery" or "$.id" */
+	char *header;              /* set for header rules */
+	struct hg_jsonpath *path;  /* set for JSON-path rules */
+};
+
+enum hg_encoding { HG_ENC_HEX, HG_ENC_BASE64 };
+
+struct hg_source {
+	char *name;                              /* URL segment: /in/{name} */
+	char *provider;                          /* scheme name as written */
+	const struct hg_verify_scheme *scheme;   /* resolved from provider */
+	struct hg_secret *secrets;               /* >= 1; any may match (rotation) */
+	size_t n_secrets;
+	struct hg_secret verify_token;           /* Meta GET handshake; bytes NULL when unset */
+	struct hg_dedupe_rule *dedupe;           /* configured, else the scheme's default */
+	size_t n_dedupe;                         /* 0: SHA-256 of the body */
+	size_t max_body;                         /* bytes */
+	/* generic `hmac` scheme */
+	char *header;                            /* signature header name */
+	enum hg_hash algorithm;
+	enum hg_encoding encoding;
+	char *prefix;                            /* e.g. "sha256=", may be NULL */
+	int line;                                /* where it was defined */
+};
+
+struct hg_config {
+	char *path;             /* file it came from, or "(built-in)" */
+	char *listen_host;
+	int listen_port;
+	char *public_url;       /* may be NULL */
+	char *store;            /* "sqlite:PATH" (or a bare path) | "postgres://..." */
+	int threads;            /* event loops; 0 = one per core */
+	size_t max_connections; /* across all loops */
+	int64_t request_timeout_ms;
+	size_t max_body;        /* default for sources */
+	enum hg_log_level log_level;
+	struct hg_source *sources;
+	size_t n_sources;
+};
+
+/* Loads and validates path. On error returns HG_EINVAL (or HG_EIO when the
+ * file cannot be read) and writes "FILE:LINE: KEY: what is wrong" into err. */
+int hg_config_load(const char *path, struct hg_config **out, char *err, size_t errlen);
+/* The built-in default: listen 127.0.0.1:8080, SQLite in ./var, no sources. */
+int hg_config_default(struct hg_config **out);
+void hg_config_free(struct hg_config *cfg);
+
+const struct hg_source *hg_config_find_source(const struct hg_config *cfg, const char *name,
+					      size_t len);
+
+#endif

@@ -1,0 +1,106 @@
+/*
+ * util.h — small shared pieces used by every module: status codes, a growable
+ * byte buffer, time, UUIDv7 ids, hex/base64, constant-time comparison,
+ * durations, hashing and the JSON-lines logger.
+ *
+ * Nothing here allocates behind the caller's back except hg_buf, whose
+ * memory the caller releases with hg_buf_free().
+ */
+#ifndef HG_UTIL_H
+#define HG_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One way to fail: 0 is success, negative values are HG_E* codes. */
+enum {
+	HG_OK = 0,
+	HG_ENOMEM = -1,    /* allocation failed */
+	HG_EINVAL = -2,    /* malformed input */
+	HG_EIO = -3,       /* storage or system failure */
+	HG_ENOTFOUND = -4, /* no such thing */
+	HG_ETOOBIG = -5,   /* input over a limit */
+	HG_EAUTH = -6,     /* signature / token did not verify */
+	HG_EREPLAY = -7,   /* timestamp outside tolerance */
+};
+
+const char *hg_strerror(int code);
+
+/* ---- growable byte buffer (always NUL-terminated for convenience) ---- */
+struct hg_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+int hg_buf_reserve(struct hg_buf *b, size_t extra);
+int hg_buf_append(struct hg_buf *b, const void *p, size_t n);
+int hg_buf_puts(struct hg_buf *b, const char *s);
+int hg_buf_printf(struct hg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal (with quotes), escaping as RFC 8259 asks. */
+int hg_buf_json_str(struct hg_buf *b, const char *s, size_t n);
+void hg_buf_free(struct hg_buf *b);
+
+/* ---- bounded string helpers ---- */
+/* Copies at most dstlen-1 bytes and always terminates; returns strlen(src). */
+size_t hg_strlcpy(char *dst, const char *src, size_t dstlen);
+
+/* ---- time ---- */
+int64_t hg_now_ms(void);        /* wall clock, ms since the epoch */
+int64_t hg_mono_us(void);       /* monotonic clock, microseconds */
+/* "2024-01-15T10:30:00.123Z" into out (>= 25 bytes). */
+void hg_time_iso8601(int64_t ms, char *out, size_t outlen);
+
+/* ---- durations: "250ms", "30s", "5m", "1h", "30d" (a bare number is seconds) ---- */
+int hg_duration_parse_ms(const char *s, int64_t *out_ms);
+/* sizes: "1048576", "512k", "1m"/"1mb"/"1MiB", "2g" */
+int hg_size_parse(const char *s, size_t *out);
+
+/* ---- ids ---- */
+#define HG_UUID_LEN 36
+/* A UUIDv7 (RFC 9562), time-ordered and monotonic within this process;
+ * out must hold HG_UUID_LEN + 1 bytes. Thread-safe. */
+void hg_uuid7(char out[HG_UUID_LEN + 1]);
+/* Fills buf with CSPRNG bytes; returns HG_OK or HG_EIO. */
+int hg_random_bytes(void *buf, size_t n);
+
+/* ---- encodings ---- */
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+void hg_hex_encode(const uint8_t *in, size_t n, char *out);
+/* Decodes hex (either case); returns number of bytes or HG_EINVAL. */
+int hg_hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap);
+/* Standard base64 with padding; out needs 4*ceil(n/3)+1 bytes. Returns length. */
+size_t hg_b64_encode(const uint8_t *in, size_t n, char *out);
+/* Accepts standard and URL-safe alphabets, padding optional; returns bytes or HG_EINVAL. */
+int hg_b64_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap);
+
+/* ---- crypto helpers (OpenSSL) ---- */
+enum hg_hash { HG_SHA1, HG_SHA256, HG_SHA512 };
+#define HG_MAX_MAC 64
+size_t hg_hash_len(enum hg_hash h);
+/* HMAC of the concatenation of parts; returns the MAC length or 0 on error. */
+size_t hg_hmac(enum hg_hash h, const uint8_t *key, size_t keylen, const uint8_t *const *parts,
+	       const size_t *lens, size_t nparts, uint8_t out[HG_MAX_MAC]);
+void hg_sha256(const uint8_t *in, size_t n, uint8_t out[32]);
+/* Constant-time equality of two equal-length byte strings (0 when lengths differ). */
+int hg_ct_equal(const void *a, const void *b, size_t n);
+
+/* ---- logging: one JSON object per line on stderr ----
+ * Never pass a body or a secret. Fields are added as key/value pairs:
+ *   hg_log(HG_LOG_INFO, "request", "source", HG_LS("whatsapp"), "status", HG_LI(200), NULL);
+ */
+enum hg_log_level { HG_LOG_DEBUG, HG_LOG_INFO, HG_LOG_WARN, HG_LOG_ERROR };
+struct hg_log_val {
+	int kind; /* 's' string, 'i' integer, 'f' double */
+	const char *s;
+	long long i;
+	double f;
+};
+#define HG_LS(v) ((struct hg_log_val){.kind = 's', .s = (v)})
+#define HG_LI(v) ((struct hg_log_val){.kind = 'i', .i = (long long)(v)})
+#define HG_LF(v) ((struct hg_log_val){.kind = 'f', .f = (double)(v)})
+void hg_log_set_level(enum hg_log_level min);
+/* msg, then (const char *key, struct hg_log_val val) pairs, terminated by NULL. */
+void hg_log(enum hg_log_level lvl, const char *msg, ...);
+
+#endif

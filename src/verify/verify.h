@@ -1,0 +1,63 @@
+/*
+ * verify.h — provider signature schemes. Each scheme is one small file in
+ * src/verify/ sharing the HMAC helper in util; this header's table names them.
+ * Verification always works on the raw request bytes and compares in
+ * constant time; a request passes when any of the source's secrets matches.
+ */
+#ifndef HG_VERIFY_H
+#define HG_VERIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+struct hg_source;
+
+/* What a scheme may look at. header() returns the first value of a request
+ * header (case-insensitive name) and its length, or NULL. */
+struct hg_verify_input {
+	const uint8_t *body;
+	size_t body_len;
+	const char *(*header)(void *ctx, const char *name, size_t *len);
+	void *ctx;
+	const char *url; /* full URL the provider called, with query (Twilio); may be NULL */
+	size_t url_len;
+	int64_t now_s;   /* current time, seconds since the epoch */
+};
+
+/* What `hookgate sign` needs to produce a provider's headers. */
+struct hg_sign_input {
+	const uint8_t *secret;
+	size_t secret_len;
+	const uint8_t *body;
+	size_t body_len;
+	const char *url;       /* Twilio */
+	int64_t timestamp;     /* timestamped schemes; 0 = now */
+	const char *id;        /* Standard Webhooks message id, ... */
+	/* generic hmac */
+	const char *header;
+	enum hg_hash algorithm;
+	int encoding;          /* enum hg_encoding from config.h */
+	const char *prefix;
+};
+
+struct hg_verify_scheme {
+	const char *name;
+	/* HG_OK, HG_EAUTH (missing/malformed/wrong signature) or HG_EREPLAY.
+	 * *reason is a static one-line string for logs and the 401 body. */
+	int (*verify)(const struct hg_source *src, const struct hg_verify_input *in,
+		      const char **reason);
+	/* Appends "Header: value\n" lines a provider would send. */
+	int (*sign)(const struct hg_sign_input *in, struct hg_buf *out);
+	/* Dedupe rules used when a source configures none (NULL-terminated;
+	 * NULL or empty = SHA-256 of the body). */
+	const char *const *default_dedupe;
+};
+
+/* The scheme called name, or NULL. */
+const struct hg_verify_scheme *hg_verify_find(const char *name);
+/* Comma-separated list of scheme names, for error messages. */
+const char *hg_verify_names(void);
+
+#endif

@@ -1,7 +1,7 @@
 /*
  * util.h — small shared pieces used by every module: status codes, a growable
  * byte buffer, time, UUIDv7 ids, hex/base64, constant-time comparison,
- * durations, hashing and the JSON-lines logger.
+ * durations, address ranges, hashing and the JSON-lines logger.
  *
  * Nothing here allocates behind the caller's back except hg_buf, whose
  * memory the caller releases with hg_buf_free().
@@ -85,6 +85,16 @@ void hg_sha256(const uint8_t *in, size_t n, uint8_t out[32]);
 /* Constant-time equality of two equal-length byte strings (0 when lengths differ). */
 int hg_ct_equal(const void *a, const void *b, size_t n);
 
+/* ---- address ranges (cidr.c) ---- */
+struct hg_cidr; /* defined in config/config.h */
+/* Parses "192.0.2.0/24", "2001:db8::/32" or a bare address (a /32 or /128).
+ * Host bits below the prefix are cleared. HG_OK or HG_EINVAL. */
+int hg_cidr_parse(const char *s, struct hg_cidr *out);
+/* 1 when the textual address ip_text lies in c, else 0 (also for text that
+ * is not an address). IPv4-mapped IPv6 text ("::ffff:192.0.2.1") matches
+ * IPv4 ranges, and IPv4 text matches IPv6 ranges over ::ffff:0:0/96. */
+int hg_cidr_contains(const struct hg_cidr *c, const char *ip_text);
+
 /* ---- logging: one JSON object per line on stderr ----
  * Never pass a body or a secret. Fields are added as key/value pairs:
  *   hg_log(HG_LOG_INFO, "request", "source", HG_LS("whatsapp"), "status", HG_LI(200), NULL);
@@ -100,7 +110,8 @@ struct hg_log_val {
 #define HG_LI(v) ((struct hg_log_val){.kind = 'i', .i = (long long)(v)})
 #define HG_LF(v) ((struct hg_log_val){.kind = 'f', .f = (double)(v)})
 void hg_log_set_level(enum hg_log_level min);
-/* msg, then (const char *key, struct hg_log_val val) pairs, terminated by NULL. */
+/* msg, then (const char *key, struct hg_log_val val) pairs, terminated by NULL.
+ * A string field whose value is NULL is left out. */
 void hg_log(enum hg_log_level lvl, const char *msg, ...);
 
 #endif

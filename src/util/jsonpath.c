@@ -1,0 +1,341 @@
+/*
+ * jsonpath.c — the small JSON-path evaluator behind dedupe keys, rate-limit
+ * keys and route filters (see jsonpath.h for the grammar).
+ *
+ * Paths are compiled once, when the config is loaded, into a flat list of
+ * steps; evaluation walks the document without allocating, so it is fine on
+ * the request path. Anything outside the grammar ("..", filters, negative
+ * indexes, ".*") is a compile error with a reason that names the offset,
+ * because a dedupe path that silently selects nothing would let every
+ * duplicate through.
+ */
+#include "util/jsonpath.h"
+
+#include <stdint.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Steps bound the evaluator's recursion depth; real paths use a handful. */
+#define HG_JSONPATH_MAX_STEPS 32
+
+enum step_kind { STEP_KEY, STEP_INDEX, STEP_ALL };
+
+struct step {
+	enum step_kind kind;
+	size_t index;
+	char *key; /* owned; STEP_KEY only */
+};
+
+struct hg_jsonpath {
+	size_t nsteps;
+	struct step steps[HG_JSONPATH_MAX_STEPS];
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* A dotted name runs until the next "." or "["; characters that only make
+ * sense in other syntaxes are refused rather than taken literally. */
+static int dotted_char_ok(unsigned char c)
+{
+	return c > ' ' && c != ']' && c != '\'' && c != '"' && c != '*' && c != '\\' && c != 0x7f;
+}
+
+/* Parses a quoted key starting at the opening quote e[*pos]. Backslash
+ * escapes only the quote and itself. On success *pos is past the closing
+ * quote and *key is a malloc'd copy. */
+static int parse_quoted(const char *e, size_t *pos, char **key, char *err, size_t errlen)
+{
+	char q = e[*pos];
+	size_t start = *pos, i = *pos + 1, n = 0;
+	char *k;
+
+	/* First pass: find the end and the unescaped length. */
+	while (e[i] != '\0' && e[i] != q) {
+		if (e[i] == '\\') {
+			if (e[i + 1] != q && e[i + 1] != '\\') {
+				set_err(err, errlen,
+					"bad escape in quoted key at offset %zu; only \\%c and "
+					"\\\\ are allowed",
+					i, q);
+				return -1;
+			}
+			i++;
+		}
+		i++;
+		n++;
+	}
+	if (e[i] != q) {
+		set_err(err, errlen, "unterminated quoted key starting at offset %zu", start);
+		return -1;
+	}
+	k = malloc(n + 1);
+	if (k == NULL) {
+		set_err(err, errlen, "out of memory");
+		return -1;
+	}
+	for (i = start + 1, n = 0; e[i] != q; i++) {
+		if (e[i] == '\\')
+			i++;
+		k[n++] = e[i];
+	}
+	k[n] = '\0';
+	*key = k;
+	*pos = i + 1;
+	return 0;
+}
+
+/* Parses the inside of "[...]" starting just after the "[". */
+static int parse_bracket(const char *e, size_t *pos, struct step *st, char *err, size_t errlen)
+{
+	size_t i = *pos, start = *pos - 1;
+
+	if (e[i] == '\'' || e[i] == '"') {
+		if (parse_quoted(e, &i, &st->key, err, errlen) != 0)
+			return -1;
+		st->kind = STEP_KEY;
+	} else if (e[i] == '*') {
+		st->kind = STEP_ALL;
+		i++;
+	} else if (e[i] >= '0' && e[i] <= '9') {
+		size_t v = 0;
+
+		while (e[i] >= '0' && e[i] <= '9') {
+			size_t d = (size_t)(e[i] - '0');
+
+			if (v > (SIZE_MAX - d) / 10) {
+				set_err(err, errlen, "index at offset %zu is too large", start + 1);
+				return -1;
+			}
+			v = v * 10 + d;
+			i++;
+		}
+		st->kind = STEP_INDEX;
+		st->index = v;
+	} else if (e[i] == '-') {
+		set_err(err, errlen, "negative index at offset %zu; indexes count from 0", i);
+		return -1;
+	} else if (e[i] == '\0') {
+		set_err(err, errlen, "unterminated \"[\" at offset %zu", start);
+		return -1;
+	} else {
+		set_err(err, errlen,
+			"expected an index, '*' or a quoted key after \"[\" at offset %zu", i);
+		return -1;
+	}
+	if (e[i] != ']') {
+		if (st->kind == STEP_KEY) {
+			free(st->key);
+			st->key = NULL;
+		}
+		if (e[i] == '\0')
+			set_err(err, errlen, "unterminated \"[\" at offset %zu", start);
+		else
+			set_err(err, errlen, "expected \"]\" at offset %zu", i);
+		return -1;
+	}
+	*pos = i + 1;
+	return 0;
+}
+
+struct hg_jsonpath *hg_jsonpath_compile(const char *expr, char *err, size_t errlen)
+{
+	struct hg_jsonpath *p;
+	size_t i = 1;
+
+	if (expr == NULL || expr[0] == '\0') {
+		set_err(err, errlen, "empty path; a path starts with \"$\"");
+		return NULL;
+	}
+	if (expr[0] != '$') {
+		if (isalpha((unsigned char)expr[0]) || expr[0] == '_')
+			set_err(err, errlen, "path must start with \"$\" (for example \"$.%s\")",
+				expr);
+		else
+			set_err(err, errlen, "path must start with \"$\"");
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	while (expr[i] != '\0') {
+		struct step *st;
+
+		if (p->nsteps == HG_JSONPATH_MAX_STEPS) {
+			set_err(err, errlen, "too many steps (at most %d)", HG_JSONPATH_MAX_STEPS);
+			goto fail;
+		}
+		st = &p->steps[p->nsteps];
+		if (expr[i] == '.') {
+			size_t start = ++i;
+
+			if (expr[i] == '.') {
+				set_err(err, errlen,
+					"recursive descent \"..\" at offset %zu is not supported",
+					i - 1);
+				goto fail;
+			}
+			if (expr[i] == '*') {
+				set_err(err, errlen,
+					"\".*\" at offset %zu is not supported; use \"[*]\"",
+					i - 1);
+				goto fail;
+			}
+			while (expr[i] != '\0' && expr[i] != '.' && expr[i] != '[') {
+				if (!dotted_char_ok((unsigned char)expr[i])) {
+					set_err(err, errlen,
+						"unexpected character at offset %zu; quote such "
+						"keys as ['...']",
+						i);
+					goto fail;
+				}
+				i++;
+			}
+			if (i == start) {
+				set_err(err, errlen, "missing key after \".\" at offset %zu",
+					start - 1);
+				goto fail;
+			}
+			st->key = strndup(expr + start, i - start);
+			if (st->key == NULL) {
+				set_err(err, errlen, "out of memory");
+				goto fail;
+			}
+			st->kind = STEP_KEY;
+		} else if (expr[i] == '[') {
+			i++;
+			if (parse_bracket(expr, &i, st, err, errlen) != 0)
+				goto fail;
+		} else {
+			set_err(err, errlen, "expected \".\" or \"[\" at offset %zu", i);
+			goto fail;
+		}
+		p->nsteps++;
+	}
+	return p;
+fail:
+	hg_jsonpath_free(p);
+	return NULL;
+}
+
+void hg_jsonpath_free(struct hg_jsonpath *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nsteps; i++)
+		free(p->steps[i].key);
+	free(p);
+}
+
+/* Depth-first, so values come out in document order (jansson keeps object
+ * members in insertion order, which for parsed input is document order). */
+static int walk(const struct hg_jsonpath *p, size_t i, json_t *v, int (*fn)(json_t *, void *),
+		void *arg)
+{
+	const struct step *st;
+	json_t *c;
+	void *it;
+	size_t j;
+	int rc;
+
+	if (i == p->nsteps)
+		return fn(v, arg);
+	st = &p->steps[i];
+	switch (st->kind) {
+	case STEP_KEY:
+		c = json_object_get(v, st->key); /* NULL when v is not an object */
+		return c != NULL ? walk(p, i + 1, c, fn, arg) : 0;
+	case STEP_INDEX:
+		c = json_array_get(v, st->index); /* NULL when v is not an array */
+		return c != NULL ? walk(p, i + 1, c, fn, arg) : 0;
+	case STEP_ALL:
+		if (json_is_array(v)) {
+			for (j = 0; j < json_array_size(v); j++) {
+				rc = walk(p, i + 1, json_array_get(v, j), fn, arg);
+				if (rc != 0)
+					return rc;
+			}
+		} else if (json_is_object(v)) {
+			for (it = json_object_iter(v); it != NULL;
+			     it = json_object_iter_next(v, it)) {
+				rc = walk(p, i + 1, json_object_iter_value(it), fn, arg);
+				if (rc != 0)
+					return rc;
+			}
+		}
+		return 0;
+	}
+	return 0;
+}
+
+int hg_jsonpath_each(const struct hg_jsonpath *p, json_t *root, int (*fn)(json_t *v, void *arg),
+		     void *arg)
+{
+	if (p == NULL || root == NULL)
+		return 0;
+	return walk(p, 0, root, fn, arg);
+}
+
+/* The shortest "%g" text that reads back as the same double, so 0.1 is
+ * "0.1" rather than jansson's 17-digit "0.10000000000000001"; always with a
+ * "." or exponent, so a real never looks like an integer key. */
+static char *real_text(double d)
+{
+	char buf[40];
+	int prec, n = -1;
+
+	if (!isfinite(d))
+		return NULL;
+	for (prec = 1; prec <= 17; prec++) {
+		n = snprintf(buf, sizeof(buf), "%.*g", prec, d);
+		if (n < 0 || (size_t)n >= sizeof(buf))
+			return NULL;
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	if (strpbrk(buf, ".e") == NULL && (size_t)n + 2 < sizeof(buf))
+		memcpy(buf + n, ".0", 3);
+	return strdup(buf);
+}
+
+char *hg_jsonpath_scalar_text(json_t *v)
+{
+	char *s;
+	size_t n;
+
+	if (v == NULL)
+		return NULL;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		n = json_string_length(v);
+		s = malloc(n + 1);
+		if (s == NULL)
+			return NULL;
+		memcpy(s, json_string_value(v), n);
+		s[n] = '\0';
+		return s;
+	case JSON_REAL:
+		return real_text(json_real_value(v));
+	default:
+		return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	}
+}

@@ -53,6 +53,10 @@ struct hg_verify_scheme {
 	/* Dedupe rules used when a source configures none (NULL-terminated;
 	 * NULL or empty = SHA-256 of the body). */
 	const char *const *default_dedupe;
+	/* Optional: after a valid signature, answers a provider's POST
+	 * handshake instead of storing it (Slack's url_verification). Returns 1
+	 * and appends the JSON answer to out when the request is one, else 0. */
+	int (*post_handshake)(const struct hg_verify_input *in, struct hg_buf *out);
 };
 
 /* The scheme called name, or NULL. */

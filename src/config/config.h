@@ -38,6 +38,25 @@ struct hg_dedupe_rule {
 
 enum hg_encoding { HG_ENC_HEX, HG_ENC_BASE64 };
 
+/* An address range, "10.0.0.0/8" or "::1/128" (a bare address is /32 or /128). */
+struct hg_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	int prefix;
+};
+
+/* rate_limit: {key: ip | header:NAME | $.json.path, limit: N, per: DURATION} */
+struct hg_rate_limit {
+	char *key;                 /* as written */
+	int by_ip;                 /* key: ip */
+	char *header;              /* key: header:NAME */
+	struct hg_jsonpath *path;  /* key: $... */
+	int64_t limit;             /* 0 = no rate limit */
+	int64_t per_ms;
+};
+
+enum hg_client_cert { HG_CLIENT_CERT_NONE, HG_CLIENT_CERT_OPTIONAL, HG_CLIENT_CERT_REQUIRE };
+
 struct hg_source {
 	char *name;                              /* URL segment: /in/{name} */
 	char *provider;                          /* scheme name as written */
@@ -53,6 +72,14 @@ struct hg_source {
 	enum hg_hash algorithm;
 	enum hg_encoding encoding;
 	char *prefix;                            /* e.g. "sha256=", may be NULL */
+	/* replay protection */
+	int64_t tolerance_ms;                    /* timestamped schemes; default 300 s */
+	struct hg_jsonpath *max_age_path;        /* clipper/hmac: e.g. $.timestamp; NULL = off */
+	int64_t max_age_ms;                      /* with max_age_path; default 300 s */
+	char *public_url;                        /* per-source override of the global one */
+	struct hg_rate_limit rate_limit;
+	int mtls_require;                        /* mtls: {require: true, subject: NAME} */
+	char *mtls_subject;                      /* CN or DNS SAN the client certificate must have */
 	int line;                                /* where it was defined */
 };
 
@@ -67,6 +94,14 @@ struct hg_config {
 	int64_t request_timeout_ms;
 	size_t max_body;        /* default for sources */
 	enum hg_log_level log_level;
+	/* tls: {cert, key, client_ca, client_cert: optional|require}; cert NULL = plain HTTP */
+	char *tls_cert;
+	char *tls_key;
+	char *tls_client_ca;
+	enum hg_client_cert tls_client_cert;
+	/* proxies whose verified-client-certificate headers are believed */
+	struct hg_cidr *trusted_proxies;
+	size_t n_trusted_proxies;
 	struct hg_source *sources;
 	size_t n_sources;
 };

@@ -1,0 +1,1167 @@
+/*
+ * test_config.c — unit tests for src/config: a full config, the defaults,
+ * and every class of error, each asserting the exact "FILE:LINE:" prefix
+ * and the key named in the message. Configs are written to a private
+ * temporary directory; environment variables are set with setenv.
+ */
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "util/jsonpath.h"
+#include "verify/verify.h"
+
+static char tmpdir[] = "/tmp/hg-test-config-XXXXXX";
+
+/* ---- helpers ---- */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Writes yaml to a fresh file in tmpdir; path receives its name. */
+static void write_cfg(const char *yaml, char *path, size_t pathlen)
+{
+	int fd;
+
+	snprintf(path, pathlen, "%s/cfg-XXXXXX", tmpdir);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	assert_int_equal(close(fd), 0);
+}
+
+static struct hg_config *load_ok(const char *yaml)
+{
+	char path[256], err[512];
+	struct hg_config *cfg = NULL;
+	int rc;
+
+	write_cfg(yaml, path, sizeof path);
+	rc = hg_config_load(path, &cfg, err, sizeof err);
+	if (rc != HG_OK)
+		fail_msg("expected the config to load, got %d: %s", rc, err);
+	assert_non_null(cfg);
+	return cfg;
+}
+
+/* The load fails with HG_EINVAL and err is "PATH:LINE: ..." containing needle. */
+static void expect_error(const char *yaml, int line, const char *needle)
+{
+	char path[256], err[512], prefix[300];
+	struct hg_config *cfg = (struct hg_config *)1;
+	int rc;
+
+	write_cfg(yaml, path, sizeof path);
+	rc = hg_config_load(path, &cfg, err, sizeof err);
+	if (rc != HG_EINVAL)
+		fail_msg("expected HG_EINVAL for:\n%s\ngot %d: %s", yaml, rc, rc ? err : "");
+	assert_null(cfg);
+	snprintf(prefix, sizeof prefix, "%s:%d: ", path, line);
+	if (strncmp(err, prefix, strlen(prefix)) != 0)
+		fail_msg("expected the error to start with \"%s\", got \"%s\"", prefix, err);
+	if (!strstr(err, needle))
+		fail_msg("expected the error to contain \"%s\", got \"%s\"", needle, err);
+}
+
+/* As expect_error, and the message after "PATH:LINE: " is exactly msg. */
+static void expect_exact_error(const char *yaml, int line, const char *msg)
+{
+	char path[256], err[512], want[800];
+	struct hg_config *cfg = NULL;
+
+	write_cfg(yaml, path, sizeof path);
+	assert_int_equal(hg_config_load(path, &cfg, err, sizeof err), HG_EINVAL);
+	snprintf(want, sizeof want, "%s:%d: %s", path, line, msg);
+	assert_string_equal(err, want);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	setenv("HGT_OLD", "old-secret", 1);
+	setenv("HGT_NEW", "new-secret", 1);
+	setenv("HGT_VERIFY", "verify-me", 1);
+	setenv("HGT_EMPTY", "", 1);
+	unsetenv("HGT_MISSING");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void assert_secret(const struct hg_secret *s, const char *want)
+{
+	assert_int_equal(s->len, strlen(want));
+	assert_memory_equal(s->bytes, want, s->len);
+}
+
+/* ---- a full config ---- */
+
+static void test_full_config(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_source *s;
+
+	(void)state;
+	cfg = load_ok("# every key this version knows\n"
+		      "listen: \"[::1]:9090\"\n"
+		      "public_url: https://hooks.example.com/\n"
+		      "store: postgres://hg@localhost/hookgate\n"
+		      "threads: 4\n"
+		      "max_connections: 200\n"
+		      "request_timeout: 2500ms\n"
+		      "max_body: 256k\n"
+		      "log_level: debug\n"
+		      "sources:\n"
+		      "  - name: whatsapp\n"
+		      "    provider: meta\n"
+		      "    secret_env: [HGT_OLD, HGT_NEW]\n"
+		      "    verify_token_env: HGT_VERIFY\n"
+		      "    dedupe: [\"$.entry[*].changes[*].value.messages[*].id\",\n"
+		      "             \"header:X-Request-Id\"]\n"
+		      "    max_body: 2m\n"
+		      "  - name: zoho-crm\n"
+		      "    provider: hmac\n"
+		      "    header: x-zoho-webhook-signature\n"
+		      "    algorithm: sha512\n"
+		      "    encoding: base64\n"
+		      "    prefix: \"sha512=\"\n"
+		      "    secret_env: HGT_NEW\n");
+	assert_string_equal(cfg->listen_host, "::1");
+	assert_int_equal(cfg->listen_port, 9090);
+	assert_string_equal(cfg->public_url, "https://hooks.example.com");
+	assert_string_equal(cfg->store, "postgres://hg@localhost/hookgate");
+	assert_int_equal(cfg->threads, 4);
+	assert_int_equal(cfg->max_connections, 200);
+	assert_int_equal(cfg->request_timeout_ms, 2500);
+	assert_int_equal(cfg->max_body, 256 * 1024);
+	assert_int_equal(cfg->log_level, HG_LOG_DEBUG);
+	assert_int_equal(cfg->n_sources, 2);
+
+	s = &cfg->sources[0];
+	assert_string_equal(s->name, "whatsapp");
+	assert_string_equal(s->provider, "meta");
+	assert_ptr_equal(s->scheme, hg_verify_find("meta"));
+	assert_int_equal(s->line, 11);
+	assert_int_equal(s->n_secrets, 2);
+	assert_secret(&s->secrets[0], "old-secret");
+	assert_secret(&s->secrets[1], "new-secret");
+	assert_secret(&s->verify_token, "verify-me");
+	assert_int_equal(s->n_dedupe, 2);
+	assert_string_equal(s->dedupe[0].expr, "$.entry[*].changes[*].value.messages[*].id");
+	assert_non_null(s->dedupe[0].path);
+	assert_null(s->dedupe[0].header);
+	assert_string_equal(s->dedupe[1].expr, "header:X-Request-Id");
+	assert_string_equal(s->dedupe[1].header, "X-Request-Id");
+	assert_null(s->dedupe[1].path);
+	assert_int_equal(s->max_body, 2 * 1024 * 1024);
+	assert_null(s->header);
+
+	s = &cfg->sources[1];
+	assert_string_equal(s->name, "zoho-crm");
+	assert_int_equal(s->line, 18);
+	assert_string_equal(s->header, "x-zoho-webhook-signature");
+	assert_int_equal(s->algorithm, HG_SHA512);
+	assert_int_equal(s->encoding, HG_ENC_BASE64);
+	assert_string_equal(s->prefix, "sha512=");
+	assert_int_equal(s->n_secrets, 1);
+	assert_secret(&s->secrets[0], "new-secret");
+	assert_null(s->verify_token.bytes);
+	assert_int_equal(s->n_dedupe, 0); /* hmac has no default: SHA-256 of the body */
+	assert_int_equal(s->max_body, 256 * 1024);
+	hg_config_free(cfg);
+}
+
+static void test_example_file(void **state)
+{
+	char err[512];
+	struct hg_config *cfg = NULL;
+	const struct hg_source *s;
+
+	(void)state;
+	setenv("META_APP_SECRET", "meta-app-secret", 1);
+	setenv("WHATSAPP_VERIFY_TOKEN", "token", 1);
+	setenv("ZOHO_CRM_WEBHOOK_SECRET", "zoho", 1);
+	if (hg_config_load("examples/hookgate.yaml", &cfg, err, sizeof err) != HG_OK) {
+		if (access("examples/hookgate.yaml", R_OK) != 0)
+			skip(); /* run from another directory */
+		fail_msg("examples/hookgate.yaml: %s", err);
+	}
+	assert_string_equal(cfg->listen_host, "127.0.0.1");
+	assert_int_equal(cfg->listen_port, 8080);
+	assert_string_equal(cfg->store, "sqlite:./var/hookgate.db");
+	assert_int_equal(cfg->n_sources, 3);
+	s = hg_config_find_source(cfg, "whatsapp", 8);
+	assert_non_null(s);
+	assert_int_equal(s->n_dedupe, 2);
+	assert_secret(&s->verify_token, "token");
+	s = hg_config_find_source(cfg, "zoho-crm", 8);
+	assert_non_null(s);
+	assert_string_equal(s->header, "x-zoho-webhook-signature");
+	assert_non_null(hg_config_find_source(cfg, "instagram", 9));
+	hg_config_free(cfg);
+}
+
+/* ---- defaults ---- */
+
+static void assert_defaults(const struct hg_config *cfg)
+{
+	assert_string_equal(cfg->listen_host, HG_DEFAULT_LISTEN_HOST);
+	assert_int_equal(cfg->listen_port, HG_DEFAULT_LISTEN_PORT);
+	assert_null(cfg->public_url);
+	assert_string_equal(cfg->store, HG_DEFAULT_STORE);
+	assert_int_equal(cfg->threads, 0);
+	assert_int_equal(cfg->max_connections, HG_DEFAULT_MAX_CONNECTIONS);
+	assert_int_equal(cfg->request_timeout_ms, HG_DEFAULT_REQUEST_TIMEOUT_MS);
+	assert_int_equal(cfg->max_body, HG_DEFAULT_MAX_BODY);
+	assert_int_equal(cfg->log_level, HG_LOG_INFO);
+	assert_int_equal(cfg->n_sources, 0);
+}
+
+static void test_defaults(void **state)
+{
+	static const char *const empties[] = {"",    "# only a comment\n\n", "---\n",
+					      "~\n", "sources:\n",           "sources: []\n"};
+	struct hg_config *cfg;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(hg_config_default(&cfg), HG_OK);
+	assert_defaults(cfg);
+	assert_string_equal(cfg->path, "(built-in)");
+	hg_config_free(cfg);
+
+	for (i = 0; i < sizeof empties / sizeof empties[0]; i++) {
+		cfg = load_ok(empties[i]);
+		assert_defaults(cfg);
+		assert_true(strncmp(cfg->path, tmpdir, strlen(tmpdir)) == 0);
+		hg_config_free(cfg);
+	}
+}
+
+static void test_source_defaults(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_source *s;
+	const char *const *d;
+	size_t n = 0;
+
+	(void)state;
+	/* the top-level max_body is the sources' default even when written after them */
+	cfg = load_ok("sources:\n"
+		      "  - {name: gh, provider: github, secret_env: HGT_OLD}\n"
+		      "  - {name: h, provider: hmac, header: x-sig, secret_env: HGT_OLD}\n"
+		      "  - {name: m, provider: meta, secret_env: HGT_OLD, dedupe: []}\n"
+		      "max_body: 64k\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->max_body, 64 * 1024);
+	assert_int_equal(s->tolerance_ms, 300 * 1000);
+	assert_int_equal(s->max_age_ms, 300 * 1000);
+	assert_null(s->max_age_path);
+	assert_null(s->public_url);
+	for (d = s->scheme->default_dedupe; d && *d; d++, n++)
+		assert_string_equal(s->dedupe[n].expr, *d);
+	assert_int_equal(s->n_dedupe, n);
+	s = &cfg->sources[1];
+	assert_int_equal(s->algorithm, HG_SHA256);
+	assert_int_equal(s->encoding, HG_ENC_HEX);
+	assert_null(s->prefix);
+	assert_int_equal(s->n_dedupe, 0);
+	assert_int_equal(cfg->sources[2].n_dedupe, 0);
+	hg_config_free(cfg);
+}
+
+/* ---- listen ---- */
+
+static void test_listen_good(void **state)
+{
+	static const struct {
+		const char *yaml;
+		const char *host;
+		int port;
+	} cases[] = {
+	    {"listen: :8080\n", "0.0.0.0", 8080},
+	    {"listen: \":9\"\n", "0.0.0.0", 9},
+	    {"listen: 127.0.0.1:8080\n", "127.0.0.1", 8080},
+	    {"listen: localhost:65535\n", "localhost", 65535},
+	    {"listen: \"[::]:443\"\n", "::", 443},
+	    {"listen: \"[fe80::1]:1\"\n", "fe80::1", 1},
+	};
+	struct hg_config *cfg;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cfg = load_ok(cases[i].yaml);
+		assert_string_equal(cfg->listen_host, cases[i].host);
+		assert_int_equal(cfg->listen_port, cases[i].port);
+		hg_config_free(cfg);
+	}
+}
+
+static void test_listen_bad(void **state)
+{
+	static const char *const cases[] = {
+	    "8080",    "localhost",    "\"host:\"",     "host:0",        "host:65536",  "host:80x",
+	    "host:-1", "\"::1:8080\"", "\"[::1]8080\"", "\"[::1:8080\"", "\"[zz]:80\"", "\"[]:80\"",
+	    "a b:80",  "300.1.1.1:80", "ho_st:80",      "[a]",           "{a: 1}",      "",
+	};
+	char yaml[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		snprintf(yaml, sizeof yaml, "threads: 1\nlisten: %s\n", cases[i]);
+		expect_error(yaml, 2,
+			     "listen: expected \"host:port\", \"[ipv6]:port\" or \":port\"");
+	}
+	expect_exact_error("listen: [a]\n", 1,
+			   "listen: expected \"host:port\", \"[ipv6]:port\" or \":port\" (port "
+			   "1-65535), got a list");
+	expect_exact_error("listen: 8080\n", 1,
+			   "listen: expected \"host:port\", \"[ipv6]:port\" or \":port\" (port "
+			   "1-65535), got \"8080\"");
+}
+
+/* ---- wrong types and values ---- */
+
+static void test_type_errors(void **state)
+{
+	static const struct {
+		const char *yaml;
+		int line;
+		const char *msg;
+	} cases[] = {
+	    {"# c\nthreads: \"x\"\n", 2,
+	     "threads: expected a whole number >= 0 (0 = one event loop per core), got \"x\""},
+	    {"# c\nthreads: -1\n", 2,
+	     "threads: expected a whole number >= 0 (0 = one event loop per core), got \"-1\""},
+	    {"# c\nthreads: 1.5\n", 2,
+	     "threads: expected a whole number >= 0 (0 = one event loop per core), got \"1.5\""},
+	    {"# c\nthreads: [1]\n", 2,
+	     "threads: expected a whole number >= 0 (0 = one event loop per core), got a list"},
+	    {"# c\nmax_connections: 0\n", 2,
+	     "max_connections: expected a whole number >= 1, got \"0\""},
+	    {"# c\nmax_body: 5q\n", 2,
+	     "max_body: expected a size above zero such as 65536, 512k or 1m, got \"5q\""},
+	    {"# c\nmax_body: 0\n", 2,
+	     "max_body: expected a size above zero such as 65536, 512k or 1m, got \"0\""},
+	    {"# c\nrequest_timeout: 10x\n", 2,
+	     "request_timeout: expected a duration above zero such as 500ms, 10s or 2m, got "
+	     "\"10x\""},
+	    {"# c\nrequest_timeout: 0s\n", 2,
+	     "request_timeout: expected a duration above zero such as 500ms, 10s or 2m, got "
+	     "\"0s\""},
+	    {"# c\nrequest_timeout:\n", 2,
+	     "request_timeout: expected a duration above zero such as 500ms, 10s or 2m, got "
+	     "no value"},
+	    {"# c\nlog_level: verbose\n", 2,
+	     "log_level: expected one of debug, info, warn, error, got \"verbose\""},
+	    {"# c\nstore: mysql://db\n", 2,
+	     "store: expected sqlite:PATH or postgres://user@host/db, got \"mysql://db\""},
+	    {"# c\npublic_url: ftp://x\n", 2,
+	     "public_url: expected an http:// or https:// URL without query, such as "
+	     "https://hooks.example.com, got \"ftp://x\""},
+	    {"# c\npublic_url: https://x/?a=1\n", 2,
+	     "public_url: expected an http:// or https:// URL without query, such as "
+	     "https://hooks.example.com, got \"https://x/?a=1\""},
+	    {"# c\nsources: {a: 1}\n", 2,
+	     "sources: expected a list of sources, each starting with '- name:', got a mapping"},
+	    {"sources:\n  - just-a-name\n", 2,
+	     "sources: each source must be a mapping such as {name: ..., provider: ...}, got a "
+	     "single value"},
+	    {"[1, 2]\n", 1,
+	     "the top level must be a mapping of settings (key: value lines), got a list"},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		expect_exact_error(cases[i].yaml, cases[i].line, cases[i].msg);
+}
+
+static void test_log_level_any_case(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("log_level: WARN\n");
+	assert_int_equal(cfg->log_level, HG_LOG_WARN);
+	hg_config_free(cfg);
+}
+
+/* ---- YAML and file errors ---- */
+
+static void test_syntax_errors(void **state)
+{
+	(void)state;
+	expect_error("listen: 127.0.0.1:8080\nsources:\n  - name: [a\n", 4, "YAML syntax error: ");
+	expect_error("a: b\n  c: d\n", 2, "YAML syntax error: mapping values are not allowed");
+	expect_error("store: \"x\xff\"\n", 1, "YAML syntax error: invalid");
+	expect_error("sources:\n\t- name: x\n", 2,
+		     "; indent with spaces, YAML does not allow tabs");
+	expect_exact_error("threads: 1\n---\nthreads: 2\n", 3,
+			   "a second YAML document starts here; put all settings in one document");
+}
+
+static void test_unreadable_file(void **state)
+{
+	char err[512], want[512];
+	struct hg_config *cfg = (struct hg_config *)1;
+
+	(void)state;
+	assert_int_equal(hg_config_load("/nonexistent/hookgate.yaml", &cfg, err, sizeof err),
+			 HG_EIO);
+	assert_null(cfg);
+	assert_string_equal(err,
+			    "cannot read /nonexistent/hookgate.yaml: No such file or directory");
+	assert_int_equal(hg_config_load(tmpdir, &cfg, err, sizeof err), HG_EIO);
+	snprintf(want, sizeof want, "cannot read %s: Is a directory", tmpdir);
+	assert_string_equal(err, want);
+	/* a too-small or absent error buffer is not written past */
+	assert_int_equal(hg_config_load("/nonexistent/x", &cfg, err, 4), HG_EIO);
+	assert_int_equal(strlen(err), 3);
+	assert_int_equal(hg_config_load("/nonexistent/x", &cfg, NULL, 0), HG_EIO);
+}
+
+/* ---- keys ---- */
+
+static void test_unknown_keys(void **state)
+{
+	(void)state;
+	expect_exact_error(
+	    "threads: 1\nlisen: :80\n", 2,
+	    "unknown key 'lisen' in the top-level settings; expected one of listen, "
+	    "public_url, store, threads, max_connections, request_timeout, max_body, "
+	    "log_level, tls, trusted_proxies, sources");
+	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
+	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
+	expect_exact_error(
+	    "sources:\n"
+	    "  - name: gh\n"
+	    "    provider: github\n"
+	    "    secret_evn: HGT_OLD\n",
+	    4,
+	    "unknown key 'secret_evn' in source 'gh'; expected one of name, provider, "
+	    "secret_env, secret_file, secret, verify_token_env, dedupe, max_body, "
+	    "header, algorithm, encoding, prefix, tolerance, max_age, public_url, "
+	    "rate_limit, mtls");
+	expect_error("sources:\n  - provider: github\n    listen: :80\n", 3,
+		     "unknown key 'listen' in source #1");
+	expect_error("sources:\n  - {name: a, provider: meta, secret: x}\n  - {name: b, x: 1}\n", 3,
+		     "unknown key 'x' in source 'b'");
+	expect_error("? [a]\n: 1\n", 1, "keys in the top-level settings must be plain names");
+}
+
+static void test_unsupported_keys(void **state)
+{
+	static const char *const top[] = {"admin_token_env", "retention",    "event_types",
+					  "allow_http",      "egress_allow", "endpoints"};
+	static const char *const source[] = {"routes"};
+	char yaml[256], msg[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof top / sizeof top[0]; i++) {
+		snprintf(yaml, sizeof yaml, "listen: :80\n%s: {a: 1}\n", top[i]);
+		snprintf(msg, sizeof msg, "key '%s' is not supported by this version of hookgate",
+			 top[i]);
+		expect_exact_error(yaml, 2, msg);
+	}
+	for (i = 0; i < sizeof source / sizeof source[0]; i++) {
+		snprintf(yaml, sizeof yaml,
+			 "sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+			 "    %s: [orders]\n",
+			 source[i]);
+		snprintf(msg, sizeof msg, "key '%s' is not supported by this version of hookgate",
+			 source[i]);
+		expect_exact_error(yaml, 5, msg);
+	}
+}
+
+static void test_duplicates(void **state)
+{
+	(void)state;
+	expect_exact_error("sources:\n"
+			   "  - {name: a, provider: meta, secret_env: HGT_OLD}\n"
+			   "  - {name: b, provider: meta, secret_env: HGT_OLD}\n"
+			   "  - {name: a, provider: github, secret_env: HGT_NEW}\n",
+			   4,
+			   "name: source 'a' is already defined at line 2; source names must be "
+			   "unique");
+	expect_exact_error(
+	    "threads: 1\nlog_level: info\nthreads: 2\n", 3,
+	    "duplicate key 'threads' in the top-level settings (first given at line 1)");
+	expect_error("sources:\n  - name: a\n    provider: meta\n    name: b\n", 4,
+		     "duplicate key 'name' in source 'a' (first given at line 2)");
+}
+
+/* ---- sources ---- */
+
+static void test_source_required(void **state)
+{
+	char msg[512];
+
+	(void)state;
+	expect_exact_error("sources:\n  - provider: meta\n    secret_env: HGT_OLD\n", 2,
+			   "source #1 has no name; add name: (its URL is /in/NAME)");
+	expect_error("sources:\n  - name: Foo\n", 2,
+		     "name: expected a name of 1-64 characters from a-z, 0-9, '_' and '-', "
+		     "starting with a letter or digit, got \"Foo\"");
+	expect_error("sources:\n  - name: -a\n", 2, "name: expected a name of 1-64");
+	expect_error("sources:\n  - name: a/b\n", 2, "name: expected a name of 1-64");
+	expect_error("sources:\n  - name: "
+		     "a1234567890123456789012345678901234567890123456789012345678901234\n",
+		     2, "name: expected a name of 1-64");
+	expect_error("sources:\n  - name: [a]\n", 2, "name: expected a name of 1-64");
+
+	snprintf(msg, sizeof msg, "source 'a' has no provider; add provider: with one of %s",
+		 hg_verify_names());
+	expect_exact_error("sources:\n  - name: a\n    secret_env: HGT_OLD\n", 2, msg);
+	snprintf(msg, sizeof msg, "provider: expected one of %s, got \"paypal\"",
+		 hg_verify_names());
+	expect_exact_error("sources:\n  - name: a\n    provider: paypal\n", 3, msg);
+
+	expect_exact_error("sources:\n  - name: a\n    provider: meta\n", 2,
+			   "source 'a' has no secret; set secret_env (environment variables), "
+			   "secret_file (files) or, for development only, secret (inline)");
+	expect_error("sources:\n  - {name: a, provider: meta, secret_env: []}\n", 2,
+		     "source 'a' has no secret");
+	expect_exact_error(
+	    "sources:\n  - {name: a, provider: meta, secret_env: HGT_OLD, "
+	    "max_body: 1x}\n",
+	    2, "max_body: expected a size above zero such as 65536, 512k or 1m, got \"1x\"");
+}
+
+static void test_secret_rotation(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_source *s;
+
+	(void)state;
+	cfg = load_ok("sources:\n"
+		      "  - name: a\n"
+		      "    provider: meta\n"
+		      "    secret_env:\n"
+		      "      - HGT_NEW\n"
+		      "      - HGT_OLD\n"
+		      "  - name: b\n"
+		      "    provider: meta\n"
+		      "    secret_env: HGT_OLD\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->n_secrets, 2);
+	assert_secret(&s->secrets[0], "new-secret");
+	assert_secret(&s->secrets[1], "old-secret");
+	assert_int_equal(cfg->sources[1].n_secrets, 1);
+	hg_config_free(cfg);
+
+	expect_exact_error("sources:\n"
+			   "  - name: a\n"
+			   "    provider: meta\n"
+			   "    secret_env:\n"
+			   "      - HGT_OLD\n"
+			   "      - HGT_MISSING\n",
+			   6,
+			   "secret_env: environment variable HGT_MISSING is not set or is empty; "
+			   "export it before starting hookgate");
+	expect_error("sources:\n  - {name: a, provider: meta, secret_env: HGT_EMPTY}\n", 2,
+		     "secret_env: environment variable HGT_EMPTY is not set or is empty");
+	expect_exact_error("sources:\n  - {name: a, provider: meta, secret_env: 1BAD}\n", 2,
+			   "secret_env: expected an environment variable name or a list of them, "
+			   "got \"1BAD\"");
+	expect_exact_error("sources:\n  - {name: a, provider: meta, secret_env: {a: b}}\n", 2,
+			   "secret_env: expected an environment variable name or a list of them, "
+			   "got a mapping");
+	expect_error("sources:\n  - {name: a, provider: meta, secret_env: [[HGT_OLD]]}\n", 2,
+		     "secret_env: expected an environment variable name or a list of them, "
+		     "got a list");
+}
+
+static void test_verify_token(void **state)
+{
+	(void)state;
+	expect_exact_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+			   "    verify_token_env: HGT_MISSING\n",
+			   5,
+			   "verify_token_env: environment variable HGT_MISSING is not set or is "
+			   "empty; export it before starting hookgate");
+	expect_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+		     "    verify_token_env: [HGT_VERIFY]\n",
+		     5, "verify_token_env: expected an environment variable name, got a list");
+}
+
+static void test_secret_file(void **state)
+{
+	char path[512], yaml[1024], msg[1024];
+	struct hg_config *cfg;
+	const struct hg_source *s;
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/one.secret", tmpdir);
+	write_file(path, "from-file\n");
+	snprintf(path, sizeof path, "%s/keys", tmpdir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/keys/two.secret", tmpdir);
+	write_file(path, "crlf\r\n");
+	snprintf(path, sizeof path, "%s/three.secret", tmpdir);
+	write_file(path, "two-lines\n\n");
+	snprintf(path, sizeof path, "%s/empty.secret", tmpdir);
+	write_file(path, "\n");
+
+	/* relative to the config's directory, not the working directory */
+	snprintf(yaml, sizeof yaml,
+		 "sources:\n"
+		 "  - name: a\n"
+		 "    provider: meta\n"
+		 "    secret_file: [one.secret, keys/two.secret, %s/three.secret]\n"
+		 "    secret_env: HGT_OLD\n",
+		 tmpdir);
+	cfg = load_ok(yaml);
+	s = &cfg->sources[0];
+	assert_int_equal(s->n_secrets, 4);
+	assert_secret(&s->secrets[0], "old-secret"); /* secret_env comes first */
+	assert_secret(&s->secrets[1], "from-file");
+	assert_secret(&s->secrets[2], "crlf");
+	assert_secret(&s->secrets[3], "two-lines\n"); /* only one line break is stripped */
+	hg_config_free(cfg);
+
+	snprintf(msg, sizeof msg,
+		 "secret_file: cannot read %s/missing.secret: No such file or directory", tmpdir);
+	expect_exact_error(
+	    "sources:\n  - name: a\n    provider: meta\n    secret_file: missing.secret\n", 4, msg);
+	snprintf(msg, sizeof msg, "secret_file: %s/empty.secret is empty; put the secret in it",
+		 tmpdir);
+	expect_exact_error(
+	    "sources:\n  - name: a\n    provider: meta\n    secret_file: empty.secret\n", 4, msg);
+}
+
+static void test_inline_secret_warns(void **state)
+{
+	char logpath[512], log[4096] = "";
+	struct hg_config *cfg;
+	int saved, fd;
+	ssize_t n;
+
+	(void)state;
+	snprintf(logpath, sizeof logpath, "%s/stderr.log", tmpdir);
+	fd = open(logpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	cfg = load_ok("sources:\n"
+		      "  - name: dev-source\n"
+		      "    provider: meta\n"
+		      "    secret: [inline-value-1, inline-value-2]\n");
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	n = pread(fd, log, sizeof log - 1, 0);
+	close(fd);
+	assert_true(n > 0);
+	assert_int_equal(cfg->sources[0].n_secrets, 2);
+	assert_secret(&cfg->sources[0].secrets[1], "inline-value-2");
+	hg_config_free(cfg);
+	assert_non_null(strstr(log, "dev-source"));
+	assert_non_null(strstr(log, "warn"));
+	assert_null(strstr(log, "inline-value"));
+
+	expect_exact_error("sources:\n  - {name: a, provider: meta, secret: \"\"}\n", 2,
+			   "secret: expected a secret or a list of them, got \"\"");
+}
+
+static void test_hmac_fields(void **state)
+{
+	(void)state;
+	expect_exact_error(
+	    "sources:\n  - name: z\n    provider: hmac\n    secret_env: HGT_OLD\n", 2,
+	    "source 'z' uses provider hmac and needs header: the request header that "
+	    "carries the signature, such as x-zoho-webhook-signature");
+	expect_exact_error(
+	    "sources:\n  - name: m\n    provider: meta\n    secret_env: HGT_OLD\n"
+	    "    header: x-sig\n",
+	    5,
+	    "header: only provider hmac takes this key; source 'm' uses provider meta, "
+	    "which fixes it");
+	expect_error("sources:\n  - name: m\n    provider: github\n    secret_env: HGT_OLD\n"
+		     "    algorithm: sha1\n",
+		     5, "algorithm: only provider hmac takes this key");
+	expect_exact_error("sources:\n  - name: z\n    provider: hmac\n    header: x-sig\n"
+			   "    secret_env: HGT_OLD\n    algorithm: md5\n",
+			   6, "algorithm: expected one of sha1, sha256, sha512, got \"md5\"");
+	expect_exact_error("sources:\n  - name: z\n    provider: hmac\n    header: x-sig\n"
+			   "    secret_env: HGT_OLD\n    encoding: base32\n",
+			   6, "encoding: expected one of hex, base64, got \"base32\"");
+	expect_error("sources:\n  - name: z\n    provider: hmac\n    header: \"x sig\"\n"
+		     "    secret_env: HGT_OLD\n",
+		     4, "header: expected an HTTP header name");
+}
+
+static void test_dedupe(void **state)
+{
+	(void)state;
+	expect_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+		     "    dedupe:\n      - $.id\n      - \"$.a[\"\n",
+		     7, "dedupe: \"$.a[\" is not a valid JSON path: ");
+	expect_exact_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+			   "    dedupe: id\n",
+			   5,
+			   "dedupe: expected \"header:Name\" or a JSON path starting with $, got "
+			   "\"id\"");
+	expect_exact_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+			   "    dedupe: \"header:\"\n",
+			   5,
+			   "dedupe: \"header:\" needs a header name after 'header:', as in "
+			   "header:X-GitHub-Delivery");
+	expect_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+		     "    dedupe:\n",
+		     5, "dedupe: expected \"header:Name\", a JSON path starting with $, or a list");
+}
+
+/* ---- tls and trusted proxies ---- */
+
+/* The contents do not matter to the loader: it only checks the files can
+ * be opened, the HTTP server parses them. */
+static void write_tls_files(void)
+{
+	static const char *const names[] = {"cert.pem", "key.pem", "ca.pem"};
+	char path[512];
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
+		write_file(path, "-----BEGIN PLACEHOLDER-----\n");
+	}
+	snprintf(path, sizeof path, "%s/tls-dir", tmpdir);
+	if (access(path, F_OK) != 0)
+		assert_int_equal(mkdir(path, 0700), 0);
+}
+
+static void test_tls(void **state)
+{
+	struct hg_config *cfg;
+	char want[512], msg[1024];
+
+	(void)state;
+	write_tls_files();
+	/* relative to the config file's directory */
+	cfg = load_ok("tls: {cert: cert.pem, key: key.pem}\n");
+	snprintf(want, sizeof want, "%s/cert.pem", tmpdir);
+	assert_string_equal(cfg->tls_cert, want);
+	snprintf(want, sizeof want, "%s/key.pem", tmpdir);
+	assert_string_equal(cfg->tls_key, want);
+	assert_null(cfg->tls_client_ca);
+	assert_int_equal(cfg->tls_client_cert, HG_CLIENT_CERT_NONE);
+	hg_config_free(cfg);
+
+	/* client_ca alone asks for an optional certificate */
+	snprintf(msg, sizeof msg,
+		 "tls:\n  cert: cert.pem\n  key: %s/key.pem\n  client_ca: ca.pem\n", tmpdir);
+	cfg = load_ok(msg);
+	snprintf(want, sizeof want, "%s/ca.pem", tmpdir);
+	assert_string_equal(cfg->tls_client_ca, want);
+	assert_int_equal(cfg->tls_client_cert, HG_CLIENT_CERT_OPTIONAL);
+	hg_config_free(cfg);
+	cfg = load_ok("tls: {cert: cert.pem, key: key.pem, client_ca: ca.pem, client_cert: "
+		      "Require}\n");
+	assert_int_equal(cfg->tls_client_cert, HG_CLIENT_CERT_REQUIRE);
+	hg_config_free(cfg);
+
+	/* the default config has no TLS */
+	cfg = load_ok("listen: :8443\n");
+	assert_null(cfg->tls_cert);
+	assert_int_equal(cfg->tls_client_cert, HG_CLIENT_CERT_NONE);
+	hg_config_free(cfg);
+
+	expect_exact_error("listen: :8443\ntls:\n  cert: cert.pem\n", 2,
+			   "tls: cert and key go together; give both the certificate chain "
+			   "(cert:) and its private key (key:)");
+	expect_error("tls: {key: key.pem, client_ca: ca.pem}\n", 1,
+		     "tls: cert and key go together");
+	snprintf(msg, sizeof msg, "cert: cannot read %s/missing.pem: No such file or directory",
+		 tmpdir);
+	expect_exact_error("tls:\n  key: key.pem\n  cert: missing.pem\n", 3, msg);
+	snprintf(msg, sizeof msg, "key: %s/tls-dir is not a regular file", tmpdir);
+	expect_exact_error("tls: {cert: cert.pem, key: tls-dir}\n", 1, msg);
+	expect_exact_error("tls:\n  cert: cert.pem\n  key: key.pem\n  client_cert: require\n", 4,
+			   "client_cert: client certificates need client_ca: the CA file they "
+			   "are verified against");
+	expect_exact_error(
+	    "tls: {cert: cert.pem, key: key.pem, client_ca: ca.pem, client_cert: maybe}\n", 1,
+	    "client_cert: expected one of optional, require, got \"maybe\"");
+	expect_exact_error("tls: yes\n", 1,
+			   "tls: expected a mapping such as {cert: cert.pem, key: key.pem, "
+			   "client_ca: ca.pem}, got a single value");
+	expect_exact_error("tls:\n  cert: cert.pem\n  ciphers: x\n", 3,
+			   "unknown key 'ciphers' in tls; expected one of cert, key, client_ca, "
+			   "client_cert");
+	expect_error("tls: {cert: \"\", key: key.pem}\n", 1,
+		     "cert: expected a file path (PEM), got");
+}
+
+static void test_trusted_proxies(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("trusted_proxies: [127.0.0.0/8, \"::1\", 192.0.2.10, 2001:db8::/32]\n");
+	assert_int_equal(cfg->n_trusted_proxies, 4);
+	assert_int_equal(cfg->trusted_proxies[0].prefix, 8);
+	assert_int_equal(cfg->trusted_proxies[1].prefix, 128);
+	assert_int_equal(cfg->trusted_proxies[2].prefix, 32);
+	assert_true(hg_cidr_contains(&cfg->trusted_proxies[0], "127.0.0.1"));
+	assert_true(hg_cidr_contains(&cfg->trusted_proxies[3], "2001:db8::7"));
+	hg_config_free(cfg);
+
+	cfg = load_ok("trusted_proxies: 127.0.0.1\n");
+	assert_int_equal(cfg->n_trusted_proxies, 1);
+	hg_config_free(cfg);
+	cfg = load_ok("trusted_proxies: []\n");
+	assert_int_equal(cfg->n_trusted_proxies, 0);
+	hg_config_free(cfg);
+
+	expect_exact_error("trusted_proxies:\n  - 127.0.0.0/8\n  - 10.0.0.0/33\n", 3,
+			   "trusted_proxies: expected an address or range such as 192.0.2.10, "
+			   "10.0.0.0/8 or 2001:db8::/32, got \"10.0.0.0/33\"");
+	expect_error("trusted_proxies: proxy.example.com\n", 1,
+		     "trusted_proxies: expected an address or range");
+	expect_error("trusted_proxies: {a: 1}\n", 1,
+		     "trusted_proxies: expected an address or range, or a list of them, got a "
+		     "mapping");
+}
+
+/* ---- replay windows, public_url, rate limits, mtls ---- */
+
+#define SRC(provider) "sources:\n  - name: a\n    provider: " provider "\n    secret_env: HGT_OLD\n"
+#define SRC_HMAC      SRC("hmac") "    header: x-sig\n"
+
+static int first_value(json_t *v, void *arg)
+{
+	*(json_t **)arg = v;
+	return 1;
+}
+
+/* The integer the first value path p selects in json. */
+static int64_t first_int(const struct hg_jsonpath *p, const char *json)
+{
+	json_t *root = json_loads(json, 0, NULL), *v = NULL;
+	int64_t n;
+
+	assert_non_null(root);
+	hg_jsonpath_each(p, root, first_value, &v);
+	assert_non_null(v);
+	n = json_integer_value(v);
+	json_decref(root);
+	return n;
+}
+
+static void test_tolerance(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SRC("stripe") "    tolerance: 60s\n");
+	assert_int_equal(cfg->sources[0].tolerance_ms, 60 * 1000);
+	hg_config_free(cfg);
+	cfg = load_ok(SRC("slack") "    tolerance: 10m\n");
+	assert_int_equal(cfg->sources[0].tolerance_ms, 10 * 60 * 1000);
+	hg_config_free(cfg);
+	cfg = load_ok(SRC("standard") "    tolerance: 1500ms\n");
+	assert_int_equal(cfg->sources[0].tolerance_ms, 1500);
+	hg_config_free(cfg);
+
+	expect_exact_error(SRC("meta") "    tolerance: 60s\n", 5,
+			   "tolerance: source 'a' uses provider meta, which signs no timestamp; "
+			   "tolerance applies to stripe, slack, standard");
+	expect_exact_error(SRC("clipper") "    tolerance: 60s\n", 5,
+			   "tolerance: source 'a' uses provider clipper, which signs no "
+			   "timestamp; tolerance applies to stripe, slack, standard (use max_age "
+			   "to bound a body field's age)");
+	expect_exact_error(SRC("stripe") "    tolerance: 0s\n", 5,
+			   "tolerance: expected a duration above zero such as 500ms, 10s or 5m, "
+			   "got \"0s\"");
+	expect_error(SRC("stripe") "    tolerance: 5 minutes\n", 5,
+		     "tolerance: expected a duration above zero");
+}
+
+static void test_max_age(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_source *s;
+
+	(void)state;
+	/* the short form means $.timestamp */
+	cfg = load_ok(SRC("clipper") "    max_age: 2m\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->max_age_ms, 120 * 1000);
+	assert_non_null(s->max_age_path);
+	assert_int_equal(first_int(s->max_age_path, "{\"x\":1,\"timestamp\":42}"), 42);
+	assert_int_equal(s->tolerance_ms, 300 * 1000);
+	hg_config_free(cfg);
+
+	cfg = load_ok(SRC_HMAC "    max_age: {path: $.meta.sent_at, within: 90s}\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->max_age_ms, 90 * 1000);
+	assert_int_equal(first_int(s->max_age_path, "{\"meta\":{\"sent_at\":7}}"), 7);
+	hg_config_free(cfg);
+
+	/* each half of the long form has its default */
+	cfg = load_ok(SRC("clipper") "    max_age: {within: 1m}\n");
+	assert_int_equal(cfg->sources[0].max_age_ms, 60 * 1000);
+	assert_int_equal(first_int(cfg->sources[0].max_age_path, "{\"timestamp\":3}"), 3);
+	hg_config_free(cfg);
+	cfg = load_ok(SRC("clipper") "    max_age:\n      path: $.ts\n");
+	assert_int_equal(cfg->sources[0].max_age_ms, 300 * 1000);
+	assert_int_equal(first_int(cfg->sources[0].max_age_path, "{\"ts\":9}"), 9);
+	hg_config_free(cfg);
+
+	expect_exact_error(SRC("stripe") "    max_age: 5m\n", 5,
+			   "max_age: only providers clipper, hmac take this key; source 'a' uses "
+			   "provider stripe, whose signed timestamp is checked against tolerance");
+	expect_exact_error(SRC("meta") "    max_age: 5m\n", 5,
+			   "max_age: only providers clipper, hmac take this key; source 'a' uses "
+			   "provider meta");
+	expect_exact_error(SRC("clipper") "    max_age: 0\n", 5,
+			   "max_age: expected a duration above zero such as 5m, or {path: "
+			   "$.timestamp, within: 5m}, got \"0\"");
+	expect_exact_error(SRC("clipper") "    max_age:\n      path: timestamp\n", 6,
+			   "path: expected a JSON path starting with $, got \"timestamp\"");
+	expect_error(SRC("clipper") "    max_age: {path: \"$.a[\", within: 1m}\n", 5,
+		     "path: \"$.a[\" is not a valid JSON path: ");
+	expect_exact_error(SRC("clipper") "    max_age: {within: soon}\n", 5,
+			   "within: expected a duration above zero such as 500ms, 10s or 5m, got "
+			   "\"soon\"");
+	expect_exact_error(SRC("clipper") "    max_age: {path: $.ts, age: 1m}\n", 5,
+			   "unknown key 'age' in max_age; expected one of path, within");
+	expect_error(SRC("clipper") "    max_age: [5m]\n", 5,
+		     "max_age: expected a duration above zero such as 5m, or {path: $.timestamp, "
+		     "within: 5m}, got a list");
+}
+
+static void test_source_public_url(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("public_url: https://hooks.example.com\n" SRC(
+	    "twilio") "    public_url: https://sms.example.com/base//\n"
+		      "  - {name: b, provider: twilio, secret_env: HGT_OLD}\n");
+	assert_string_equal(cfg->public_url, "https://hooks.example.com");
+	assert_string_equal(cfg->sources[0].public_url, "https://sms.example.com/base");
+	assert_null(cfg->sources[1].public_url); /* inbound.c falls back to the global one */
+	hg_config_free(cfg);
+
+	expect_exact_error(SRC("twilio") "    public_url: ftp://sms.example.com\n", 5,
+			   "public_url: expected an http:// or https:// URL without query, such as "
+			   "https://hooks.example.com, got \"ftp://sms.example.com\"");
+	expect_error(SRC("twilio") "    public_url: https://x.example.com/?a=1\n", 5,
+		     "public_url: expected an http:// or https:// URL");
+}
+
+static void test_rate_limit(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_rate_limit *rl;
+
+	(void)state;
+	/* the WhatsApp seed: 100 per hour per phone number */
+	cfg = load_ok(SRC("meta") "    rate_limit: {key: \"$.entry[*].changes[*].value.messages[*]"
+				  ".from\", limit: 100, per: 1h}\n");
+	rl = &cfg->sources[0].rate_limit;
+	assert_string_equal(rl->key, "$.entry[*].changes[*].value.messages[*].from");
+	assert_non_null(rl->path);
+	assert_null(rl->header);
+	assert_false(rl->by_ip);
+	assert_int_equal(rl->limit, 100);
+	assert_int_equal(rl->per_ms, 3600 * 1000);
+	hg_config_free(cfg);
+
+	cfg =
+	    load_ok(SRC("meta") "    rate_limit:\n      key: ip\n      limit: 5\n      per: 10s\n");
+	rl = &cfg->sources[0].rate_limit;
+	assert_true(rl->by_ip);
+	assert_null(rl->path);
+	assert_int_equal(rl->limit, 5);
+	assert_int_equal(rl->per_ms, 10 * 1000);
+	hg_config_free(cfg);
+
+	cfg = load_ok(
+	    SRC("meta") "    rate_limit: {key: \"header: X-Api-Key\", limit: 1, per: 1d}\n");
+	rl = &cfg->sources[0].rate_limit;
+	assert_string_equal(rl->header, "X-Api-Key");
+	assert_int_equal(rl->per_ms, 86400 * 1000LL);
+	hg_config_free(cfg);
+
+	/* without rate_limit nothing is limited */
+	cfg = load_ok(SRC("meta"));
+	assert_int_equal(cfg->sources[0].rate_limit.limit, 0);
+	assert_null(cfg->sources[0].rate_limit.key);
+	hg_config_free(cfg);
+
+	expect_exact_error(SRC("meta") "    rate_limit: {key: ip, limit: 0, per: 1h}\n", 5,
+			   "limit: expected a whole number >= 1, got \"0\"");
+	expect_exact_error(SRC("meta") "    rate_limit: {key: ip, limit: 10, per: 0s}\n", 5,
+			   "per: expected a duration above zero such as 500ms, 10s or 5m, got "
+			   "\"0s\"");
+	expect_exact_error(SRC("meta") "    rate_limit:\n      limit: 10\n      per: 1h\n", 5,
+			   "rate_limit: source 'a' needs key: what a limit counts per, such as "
+			   "ip, header:X-Api-Key or $.entry[*].changes[*].value.messages[*].from");
+	expect_exact_error(SRC("meta") "    rate_limit:\n      key: ip\n      limit: 10\n", 5,
+			   "rate_limit: source 'a' needs both limit: (requests) and per: (a "
+			   "duration), as in {key: ip, limit: 100, per: 1h}");
+	expect_exact_error(SRC("meta") "    rate_limit:\n      key: phone\n", 6,
+			   "key: expected ip, \"header:Name\" or a JSON path starting with $, got "
+			   "\"phone\"");
+	expect_error(SRC("meta") "    rate_limit: {key: \"$.a[\", limit: 1, per: 1s}\n", 5,
+		     "key: \"$.a[\" is not a valid JSON path");
+	expect_exact_error(SRC("meta") "    rate_limit: 100\n", 5,
+			   "rate_limit: expected a mapping such as {key: ip, limit: 100, per: "
+			   "1h}, got a single value");
+	expect_exact_error(SRC("meta") "    rate_limit: {key: ip, limit: 1, per: 1s, burst: 2}\n",
+			   5,
+			   "unknown key 'burst' in rate_limit of source 'a'; expected one of key, "
+			   "limit, per");
+}
+
+static void test_mtls(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_source *s;
+
+	(void)state;
+	write_tls_files();
+	cfg = load_ok("tls: {cert: cert.pem, key: key.pem, client_ca: ca.pem}\n" SRC(
+	    "meta") "    mtls: {require: true, subject: client.webhooks.fbcdn.net}\n");
+	s = &cfg->sources[0];
+	assert_true(s->mtls_require);
+	assert_string_equal(s->mtls_subject, "client.webhooks.fbcdn.net");
+	hg_config_free(cfg);
+
+	/* behind a TLS-terminating proxy the certificate arrives in its headers */
+	cfg = load_ok("trusted_proxies: [127.0.0.1]\n" SRC(
+	    "meta") "    mtls:\n      require: TRUE\n      subject: client.webhooks.fbcdn.net\n");
+	assert_true(cfg->sources[0].mtls_require);
+	hg_config_free(cfg);
+
+	/* as DESIGN.md writes it: not required, nothing else needed */
+	cfg =
+	    load_ok(SRC("meta") "    mtls: {require: false, subject: client.webhooks.fbcdn.net}\n");
+	assert_false(cfg->sources[0].mtls_require);
+	hg_config_free(cfg);
+	cfg = load_ok(SRC("meta") "    mtls: {}\n");
+	assert_false(cfg->sources[0].mtls_require);
+	assert_null(cfg->sources[0].mtls_subject);
+	hg_config_free(cfg);
+
+	expect_exact_error(SRC("meta") "    mtls:\n      subject: client.webhooks.fbcdn.net\n"
+				       "      require: true\n",
+			   7,
+			   "require: source 'a' requires a client certificate, but none can reach "
+			   "hookgate; set tls: {client_ca: ...} at the top level (hookgate "
+			   "terminates TLS) or trusted_proxies (a proxy verifies it)");
+	/* TLS without client_ca cannot ask for a certificate either */
+	expect_error("tls: {cert: cert.pem, key: key.pem}\n" SRC(
+			 "meta") "    mtls: {require: true, subject: x.example.com}\n",
+		     6, "require: source 'a' requires a client certificate, but none can reach");
+	expect_exact_error(
+	    "trusted_proxies: 127.0.0.1\n" SRC("meta") "    mtls:\n      require: true\n", 6,
+	    "mtls: source 'a' requires a client certificate but names no subject; "
+	    "add subject: the CN or DNS name the certificate must carry, such as "
+	    "client.webhooks.fbcdn.net");
+	expect_exact_error(SRC("meta") "    mtls: {require: maybe}\n", 5,
+			   "require: expected one of false, true, got \"maybe\"");
+	expect_exact_error(SRC("meta") "    mtls: {subject: \"CN=x,O=y\"}\n", 5,
+			   "subject: expected a certificate subject name such as "
+			   "client.webhooks.fbcdn.net, got \"CN=x,O=y\"");
+	expect_exact_error(SRC("meta") "    mtls: true\n", 5,
+			   "mtls: expected a mapping such as {require: true, subject: "
+			   "client.webhooks.fbcdn.net}, got a single value");
+	expect_exact_error(SRC("meta") "    mtls: {require: true, cn: x}\n", 5,
+			   "unknown key 'cn' in mtls of source 'a'; expected one of require, "
+			   "subject");
+}
+
+static void test_find_source(void **state)
+{
+	struct hg_config *cfg;
+	const char *path = "zoho-crm/extra";
+
+	(void)state;
+	cfg = load_ok("sources:\n"
+		      "  - {name: zoho, provider: meta, secret_env: HGT_OLD}\n"
+		      "  - {name: zoho-crm, provider: meta, secret_env: HGT_OLD}\n");
+	assert_ptr_equal(hg_config_find_source(cfg, path, 8), &cfg->sources[1]);
+	assert_ptr_equal(hg_config_find_source(cfg, path, 4), &cfg->sources[0]);
+	assert_null(hg_config_find_source(cfg, path, 3));
+	assert_null(hg_config_find_source(cfg, path, strlen(path)));
+	assert_null(hg_config_find_source(NULL, path, 4));
+	hg_config_free(cfg);
+	hg_config_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_full_config),
+	    cmocka_unit_test(test_example_file),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_source_defaults),
+	    cmocka_unit_test(test_listen_good),
+	    cmocka_unit_test(test_listen_bad),
+	    cmocka_unit_test(test_type_errors),
+	    cmocka_unit_test(test_log_level_any_case),
+	    cmocka_unit_test(test_syntax_errors),
+	    cmocka_unit_test(test_unreadable_file),
+	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_unsupported_keys),
+	    cmocka_unit_test(test_duplicates),
+	    cmocka_unit_test(test_source_required),
+	    cmocka_unit_test(test_secret_rotation),
+	    cmocka_unit_test(test_verify_token),
+	    cmocka_unit_test(test_secret_file),
+	    cmocka_unit_test(test_inline_secret_warns),
+	    cmocka_unit_test(test_hmac_fields),
+	    cmocka_unit_test(test_dedupe),
+	    cmocka_unit_test(test_tls),
+	    cmocka_unit_test(test_trusted_proxies),
+	    cmocka_unit_test(test_tolerance),
+	    cmocka_unit_test(test_max_age),
+	    cmocka_unit_test(test_source_public_url),
+	    cmocka_unit_test(test_rate_limit),
+	    cmocka_unit_test(test_mtls),
+	    cmocka_unit_test(test_find_source),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

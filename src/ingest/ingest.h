@@ -1,6 +1,7 @@
 /*
  * ingest.h — from a verified request to a durable message: dedupe-key
- * extraction and the group-commit writer.
+ * extraction, rate limits, the audit log's queue and the group-commit
+ * writer.
  *
  * The writer is one thread that owns one store handle. Submitters queue
  * items; the writer takes everything queued, stores it in one transaction
@@ -17,11 +18,13 @@
 #include "store/store.h"
 
 struct hg_source;
+struct hg_rate_limit;
 struct hg_ingest;
+struct hg_ratelimit;
 
 struct hg_ingest_item {
-	struct hg_store_msg msg; /* filled by the submitter; results land here */
-	int status;              /* set before done(): HG_OK or HG_EIO */
+	struct hg_store_msg msg;                 /* filled by the submitter; results land here */
+	int status;                              /* set before done(): HG_OK or HG_EIO */
 	void (*done)(struct hg_ingest_item *it); /* runs on the writer thread */
 	void *user;
 	struct hg_ingest_item *next; /* private to the writer */
@@ -35,6 +38,20 @@ void hg_ingest_submit(struct hg_ingest *ing, struct hg_ingest_item *it);
 void hg_ingest_stop(struct hg_ingest *ing);
 /* 1 while the last commit (or the store check) succeeded. */
 int hg_ingest_healthy(const struct hg_ingest *ing);
+/* The rate limiter the inbound handlers share; lives as long as ing. */
+struct hg_ratelimit *hg_ingest_ratelimit(struct hg_ingest *ing);
+
+/* Records an audit event (store.h: struct hg_audit_event): copies the
+ * strings, queues them and returns; the writer appends them to the audit
+ * log with its next batch, in the same transaction. Thread-safe; never
+ * blocks on I/O. event must not be NULL (the call is ignored); the others
+ * may be. Never pass a body, a header value or a secret. Events the writer
+ * cannot keep up with (65536 waiting) are dropped, counted, and the count
+ * itself is audited ("audit_dropped"). Events:
+ * "config_loaded" (reason: the config path), "bad_signature", "replay",
+ * "mtls_failure", "rate_limited". */
+void hg_ingest_audit(struct hg_ingest *ing, const char *event, const char *source,
+		     const char *client, const char *reason);
 
 /* Dedupe keys of one request per the source's rules: each configured header
  * or JSON path adds the values it selects, prefixed by the rule ("$.id=...")
@@ -45,5 +62,52 @@ int hg_ingest_dedupe_keys(const struct hg_source *src, const uint8_t *body, size
 			  const char *(*header)(void *ctx, const char *name, size_t *len),
 			  void *ctx, char ***keys, size_t *n);
 void hg_ingest_keys_free(char **keys, size_t n);
+
+/* ---- rate limits (ratelimit.c) ----
+ * In memory, per process: a sliding-window approximation per (source, key)
+ * — the current fixed window's count plus the previous window's count
+ * weighted by how much of it still overlaps the last per_ms — which, unlike
+ * a plain fixed window, admits no burst of 2x the limit across a window
+ * edge. Sharded mutexes; bounded memory (expired windows are evicted, and
+ * each source keeps at most max_keys keys, least recently seen evicted
+ * first). Behind this interface so a shared backend (PostgreSQL) can
+ * replace it for several nodes. */
+#define HG_RATELIMIT_MAX_KEYS 100000
+
+int hg_ratelimit_new(size_t max_keys_per_source, struct hg_ratelimit **out);
+void hg_ratelimit_free(struct hg_ratelimit *rl);
+/* Counts one hit of key at now_ms against limit per per_ms. Returns 1 when
+ * it is allowed (and counted), else 0 with *retry_after_s >= 1: the whole
+ * seconds until a hit would be allowed again. Fails open (1) when out of
+ * memory. Thread-safe. */
+int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *key, int64_t limit,
+		     int64_t per_ms, int64_t now_ms, int64_t *retry_after_s);
+/* Keys held for source now (for tests and metrics); at most
+ * max_keys_per_source rounded up to a multiple of 16 (the shard count). */
+size_t hg_ratelimit_keys(struct hg_ratelimit *rl, const char *source);
+/* The key a request is limited by under rule: client (the client address)
+ * for "ip", the header's value for "header:NAME", the first non-empty value
+ * the JSON path selects in body for "$...". *key is a malloc'd string, or
+ * NULL when the rule selects nothing (the request is not limited). HG_OK or
+ * HG_ENOMEM. */
+int hg_ratelimit_key(const struct hg_rate_limit *rule, const char *client, const uint8_t *body,
+		     size_t len, const char *(*header)(void *ctx, const char *name, size_t *len),
+		     void *ctx, char **key);
+
+/* ---- the inbound HTTP handlers (inbound.c) ---- */
+struct hg_config;
+struct hg_http_req;
+
+struct hg_inbound {
+	const struct hg_config *cfg;
+	struct hg_ingest *ingest;
+};
+
+/* /in/{source}: GET handshake, POST verify -> dedupe -> store -> answer.
+ * arg is a struct hg_inbound that outlives the server. */
+void hg_inbound_handle(struct hg_http_req *req, void *arg);
+/* /healthz (the process answers) and /readyz (the store accepts writes). */
+void hg_inbound_healthz(struct hg_http_req *req, void *arg);
+void hg_inbound_readyz(struct hg_http_req *req, void *arg);
 
 #endif

@@ -1,0 +1,474 @@
+/*
+ * ratelimit.c — per-(source, key) request limits for the inbound handlers,
+ * in memory (ingest.h describes the contract).
+ *
+ * Algorithm: a sliding-window approximation. Time is cut into fixed windows
+ * of per_ms aligned to the epoch; each key keeps the hits it was allowed in
+ * the current window (cur) and in the one before (prev). At an offset e
+ * into the current window the estimate of the last per_ms is
+ *     prev * (per_ms - e) / per_ms + cur
+ * and a hit is allowed while that stays below limit. It is exact for the
+ * first window and never lets more than limit through in one fixed window;
+ * unlike a plain fixed window it admits no double burst across a window
+ * edge, and it needs two counters per key instead of a log of timestamps.
+ * Denied hits are not counted, so a client that keeps retrying is not
+ * locked out for longer than its own allowed traffic warrants.
+ *
+ * Memory: each source has its own table (so one noisy source cannot evict
+ * another's keys) cut into RL_SHARDS shards, each with its own mutex, hash
+ * chains and a least-recently-used list. A key whose windows are both over
+ * is worth nothing and is evicted when it reaches the LRU tail; when a
+ * shard is full the least recently seen key is evicted even if live (it
+ * then starts afresh: bounded memory wins over a perfect memory of
+ * everyone). Keys are hashed with a per-process random seed so a sender
+ * cannot aim many keys at one chain.
+ *
+ * Hot path: hg_ratelimit_hit() runs on the event loops; it takes one shard
+ * mutex (plus a read lock on the source list) and allocates only for a key
+ * it has not seen. hg_ratelimit_key() parses the body only for "$" rules.
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "ingest/ingest.h"
+#include "util/jsonpath.h"
+
+#define RL_SHARDS      16
+#define RL_MIN_BUCKETS 64
+/* Expired keys evicted per hit at most, so one hit never does long work. */
+#define RL_SWEEP 8
+
+struct rl_entry {
+	struct rl_entry *chain;         /* next in the hash bucket */
+	struct rl_entry *newer, *older; /* LRU list: head is the most recent */
+	uint64_t hash;
+	int64_t win_start; /* start of the current window, ms */
+	int64_t per_ms;    /* the window size the counts belong to */
+	int64_t cur, prev; /* allowed hits in this and the previous window */
+	char key[];
+};
+
+struct rl_shard {
+	pthread_mutex_t mu;
+	struct rl_entry **buckets;
+	size_t nbuckets; /* a power of two */
+	size_t n;
+	struct rl_entry *head, *tail;
+};
+
+struct rl_source {
+	struct rl_source *next;
+	char *name;
+	struct rl_shard shards[RL_SHARDS];
+};
+
+struct hg_ratelimit {
+	pthread_rwlock_t lock; /* guards the list; sources are never removed before free */
+	struct rl_source *sources;
+	size_t cap; /* keys per shard */
+	uint64_t seed;
+};
+
+/* FNV-1a over a random seed, then a final mix so the bucket bits depend on
+ * every input bit. */
+static uint64_t rl_hash(uint64_t seed, const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static int64_t rl_floor_to(int64_t t, int64_t per)
+{
+	int64_t r = t % per;
+
+	return r < 0 ? t - r - per : t - r;
+}
+
+/* The first offset into a window at which prev*(per - e)/per + cur < limit
+ * holds (the estimate only falls as e grows), or -1 when it never does
+ * within this window. The one place the allow rule is written, so the
+ * decision and the Retry-After derived from it cannot disagree. */
+static int64_t rl_free_at(int64_t prev, int64_t cur, int64_t limit, int64_t per)
+{
+	double x;
+	int64_t e;
+
+	if (cur >= limit)
+		return -1;
+	if (prev == 0)
+		return 0;
+	/* prev * (per - e) < (limit - cur) * per  <=>  e > per - (limit - cur) * per / prev */
+	x = (double)per - (double)(limit - cur) * (double)per / (double)prev;
+	if (x < 0)
+		return 0;
+	e = (int64_t)x + 1;
+	return e < per ? e : -1;
+}
+
+/* Moves e's counters to the window holding now. A clock that stepped back
+ * keeps the current window rather than forgetting its hits. */
+static void rl_roll(struct rl_entry *e, int64_t now, int64_t per)
+{
+	int64_t ws = rl_floor_to(now, per);
+
+	if (e->per_ms != per) { /* the limit was reconfigured: start over */
+		e->per_ms = per;
+		e->win_start = ws;
+		e->cur = e->prev = 0;
+		return;
+	}
+	if (ws <= e->win_start)
+		return;
+	e->prev = ws - e->win_start == per ? e->cur : 0;
+	e->cur = 0;
+	e->win_start = ws;
+}
+
+static int rl_expired(const struct rl_entry *e, int64_t now)
+{
+	return now - e->win_start >= 2 * e->per_ms;
+}
+
+static void rl_unlink_lru(struct rl_shard *sh, struct rl_entry *e)
+{
+	if (e->newer != NULL)
+		e->newer->older = e->older;
+	else
+		sh->head = e->older;
+	if (e->older != NULL)
+		e->older->newer = e->newer;
+	else
+		sh->tail = e->newer;
+	e->newer = e->older = NULL;
+}
+
+static void rl_push_lru(struct rl_shard *sh, struct rl_entry *e)
+{
+	e->newer = NULL;
+	e->older = sh->head;
+	if (sh->head != NULL)
+		sh->head->newer = e;
+	sh->head = e;
+	if (sh->tail == NULL)
+		sh->tail = e;
+}
+
+static void rl_evict(struct rl_shard *sh, struct rl_entry *e)
+{
+	struct rl_entry **p = &sh->buckets[e->hash & (sh->nbuckets - 1)];
+
+	while (*p != e)
+		p = &(*p)->chain;
+	*p = e->chain;
+	rl_unlink_lru(sh, e);
+	sh->n--;
+	free(e);
+}
+
+/* Doubles the bucket array once the chains average one entry; a failed
+ * allocation keeps the old array (longer chains, still correct). */
+static void rl_grow(struct rl_shard *sh, size_t cap)
+{
+	struct rl_entry **nb, *e, *next;
+	size_t i, nn = sh->nbuckets * 2;
+
+	if (sh->n < sh->nbuckets || sh->nbuckets >= cap)
+		return;
+	nb = calloc(nn, sizeof(*nb));
+	if (nb == NULL)
+		return;
+	for (i = 0; i < sh->nbuckets; i++) {
+		for (e = sh->buckets[i]; e != NULL; e = next) {
+			next = e->chain;
+			e->chain = nb[e->hash & (nn - 1)];
+			nb[e->hash & (nn - 1)] = e;
+		}
+	}
+	free(sh->buckets);
+	sh->buckets = nb;
+	sh->nbuckets = nn;
+}
+
+static struct rl_entry *rl_find(struct rl_shard *sh, uint64_t h, const char *key)
+{
+	struct rl_entry *e;
+
+	for (e = sh->buckets[h & (sh->nbuckets - 1)]; e != NULL; e = e->chain)
+		if (e->hash == h && strcmp(e->key, key) == 0)
+			return e;
+	return NULL;
+}
+
+/* A new entry for key, after making room; NULL when out of memory. */
+static struct rl_entry *rl_insert(struct rl_shard *sh, size_t cap, uint64_t h, const char *key,
+				  int64_t now, int64_t per)
+{
+	size_t klen = strlen(key), swept = 0;
+	struct rl_entry *e;
+
+	while (sh->tail != NULL && swept < RL_SWEEP && rl_expired(sh->tail, now)) {
+		rl_evict(sh, sh->tail);
+		swept++;
+	}
+	if (sh->n >= cap)
+		rl_evict(sh, sh->tail);
+	e = malloc(sizeof(*e) + klen + 1);
+	if (e == NULL)
+		return NULL;
+	memcpy(e->key, key, klen + 1);
+	e->hash = h;
+	e->per_ms = per;
+	e->win_start = rl_floor_to(now, per);
+	e->cur = e->prev = 0;
+	e->chain = sh->buckets[h & (sh->nbuckets - 1)];
+	sh->buckets[h & (sh->nbuckets - 1)] = e;
+	e->newer = e->older = NULL;
+	rl_push_lru(sh, e);
+	sh->n++;
+	rl_grow(sh, cap);
+	return e;
+}
+
+static void rl_source_free(struct rl_source *src)
+{
+	struct rl_entry *e, *next;
+	size_t i;
+
+	for (i = 0; i < RL_SHARDS; i++) {
+		for (e = src->shards[i].head; e != NULL; e = next) {
+			next = e->older;
+			free(e);
+		}
+		free(src->shards[i].buckets);
+		pthread_mutex_destroy(&src->shards[i].mu);
+	}
+	free(src->name);
+	free(src);
+}
+
+static struct rl_source *rl_source_new(const char *name)
+{
+	struct rl_source *src = calloc(1, sizeof(*src));
+	size_t i, ready = 0;
+
+	if (src == NULL)
+		return NULL;
+	src->name = strdup(name);
+	if (src->name == NULL)
+		goto fail;
+	for (ready = 0; ready < RL_SHARDS; ready++) {
+		struct rl_shard *sh = &src->shards[ready];
+
+		sh->nbuckets = RL_MIN_BUCKETS;
+		sh->buckets = calloc(sh->nbuckets, sizeof(*sh->buckets));
+		if (sh->buckets == NULL || pthread_mutex_init(&sh->mu, NULL) != 0) {
+			free(sh->buckets);
+			goto fail;
+		}
+	}
+	return src;
+fail:
+	for (i = 0; i < ready; i++) {
+		free(src->shards[i].buckets);
+		pthread_mutex_destroy(&src->shards[i].mu);
+	}
+	free(src->name);
+	free(src);
+	return NULL;
+}
+
+/* The table of source or NULL; rl->lock held. */
+static struct rl_source *rl_source_find(struct hg_ratelimit *rl, const char *name)
+{
+	struct rl_source *src;
+
+	for (src = rl->sources; src != NULL && strcmp(src->name, name) != 0; src = src->next)
+		;
+	return src;
+}
+
+/* The table of source, created on first use. Sources are few and fixed by
+ * the config, so after the first hit this is a read lock and a short scan. */
+static struct rl_source *rl_source_get(struct hg_ratelimit *rl, const char *name)
+{
+	struct rl_source *src;
+
+	pthread_rwlock_rdlock(&rl->lock);
+	src = rl_source_find(rl, name);
+	pthread_rwlock_unlock(&rl->lock);
+	if (src != NULL)
+		return src;
+	pthread_rwlock_wrlock(&rl->lock);
+	src = rl_source_find(rl, name);
+	if (src == NULL) {
+		src = rl_source_new(name);
+		if (src != NULL) {
+			src->next = rl->sources;
+			rl->sources = src;
+		}
+	}
+	pthread_rwlock_unlock(&rl->lock);
+	return src;
+}
+
+int hg_ratelimit_new(size_t max_keys_per_source, struct hg_ratelimit **out)
+{
+	struct hg_ratelimit *rl;
+
+	*out = NULL;
+	rl = calloc(1, sizeof(*rl));
+	if (rl == NULL)
+		return HG_ENOMEM;
+	if (pthread_rwlock_init(&rl->lock, NULL) != 0) {
+		free(rl);
+		return HG_ENOMEM;
+	}
+	/* per shard, rounded up so the source as a whole keeps at least the cap */
+	rl->cap = (max_keys_per_source + RL_SHARDS - 1) / RL_SHARDS;
+	if (rl->cap == 0)
+		rl->cap = 1;
+	if (hg_random_bytes(&rl->seed, sizeof(rl->seed)) != HG_OK)
+		rl->seed = (uint64_t)hg_mono_us(); /* weaker, still varies per process */
+	*out = rl;
+	return HG_OK;
+}
+
+void hg_ratelimit_free(struct hg_ratelimit *rl)
+{
+	struct rl_source *src, *next;
+
+	if (rl == NULL)
+		return;
+	for (src = rl->sources; src != NULL; src = next) {
+		next = src->next;
+		rl_source_free(src);
+	}
+	pthread_rwlock_destroy(&rl->lock);
+	free(rl);
+}
+
+int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *key, int64_t limit,
+		     int64_t per_ms, int64_t now_ms, int64_t *retry_after_s)
+{
+	struct rl_source *src;
+	struct rl_shard *sh;
+	struct rl_entry *e;
+	int64_t free_at, wait_ms;
+	uint64_t h;
+	int allowed = 1;
+
+	*retry_after_s = 0;
+	if (limit <= 0 || per_ms <= 0)
+		return 1;
+	src = rl_source_get(rl, source);
+	if (src == NULL)
+		return 1;
+	h = rl_hash(rl->seed, key);
+	sh = &src->shards[h % RL_SHARDS];
+	pthread_mutex_lock(&sh->mu);
+	e = rl_find(sh, h, key);
+	if (e != NULL) {
+		rl_roll(e, now_ms, per_ms);
+		rl_unlink_lru(sh, e);
+		rl_push_lru(sh, e);
+	} else {
+		e = rl_insert(sh, rl->cap, h, key, now_ms, per_ms);
+		if (e == NULL)
+			goto out;
+	}
+	/* A clock that stepped back counts as the start of the kept window. */
+	if (now_ms < e->win_start)
+		now_ms = e->win_start;
+	free_at = rl_free_at(e->prev, e->cur, limit, per_ms);
+	if (free_at >= 0 && now_ms - e->win_start >= free_at) {
+		e->cur++;
+		goto out;
+	}
+	allowed = 0;
+	if (free_at >= 0) {
+		wait_ms = e->win_start + free_at - now_ms;
+	} else {
+		/* next window: this one's count becomes prev, cur starts at 0 */
+		free_at = rl_free_at(e->cur, 0, limit, per_ms);
+		wait_ms = free_at >= 0 ? e->win_start + per_ms + free_at - now_ms
+				       : e->win_start + 2 * per_ms - now_ms;
+	}
+	*retry_after_s = (wait_ms + 999) / 1000;
+	if (*retry_after_s < 1)
+		*retry_after_s = 1;
+out:
+	pthread_mutex_unlock(&sh->mu);
+	return allowed;
+}
+
+size_t hg_ratelimit_keys(struct hg_ratelimit *rl, const char *source)
+{
+	struct rl_source *src;
+	size_t i, n = 0;
+
+	pthread_rwlock_rdlock(&rl->lock);
+	src = rl_source_find(rl, source);
+	pthread_rwlock_unlock(&rl->lock);
+	for (i = 0; src != NULL && i < RL_SHARDS; i++) {
+		pthread_mutex_lock(&src->shards[i].mu);
+		n += src->shards[i].n;
+		pthread_mutex_unlock(&src->shards[i].mu);
+	}
+	return n;
+}
+
+/* The first selected value that identifies something (not null, not ""). */
+static int rl_first_value(json_t *v, void *arg)
+{
+	if (json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0))
+		return 0;
+	*(json_t **)arg = v;
+	return 1;
+}
+
+int hg_ratelimit_key(const struct hg_rate_limit *rule, const char *client, const uint8_t *body,
+		     size_t len, const char *(*header)(void *ctx, const char *name, size_t *len),
+		     void *ctx, char **key)
+{
+	json_t *root = NULL, *v = NULL;
+	const char *hv;
+	size_t hlen = 0;
+
+	*key = NULL;
+	if (rule->by_ip) {
+		if (client == NULL || client[0] == '\0')
+			return HG_OK;
+		*key = strdup(client);
+	} else if (rule->header != NULL) {
+		hv = header != NULL ? header(ctx, rule->header, &hlen) : NULL;
+		if (hv == NULL || hlen == 0)
+			return HG_OK;
+		*key = strndup(hv, hlen);
+	} else if (rule->path != NULL) {
+		/* a body that is not JSON selects nothing */
+		root = json_loadb((const char *)body, len, JSON_DECODE_ANY, NULL);
+		if (root == NULL)
+			return HG_OK;
+		hg_jsonpath_each(rule->path, root, rl_first_value, &v);
+		if (v == NULL) {
+			json_decref(root);
+			return HG_OK;
+		}
+		*key = hg_jsonpath_scalar_text(v);
+		json_decref(root);
+	} else {
+		return HG_OK;
+	}
+	return *key != NULL ? HG_OK : HG_ENOMEM;
+}

@@ -1,0 +1,255 @@
+/*
+ * store.c — the storage front door: picks the backend from the URI given to
+ * hg_store_open() and forwards every call through the handle's ops table
+ * (store_internal.h), so callers never know which database they talk to.
+ * The audit chain's hash and its verification live here too, above the
+ * backends, so a log written by one backend verifies the same way in any.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+static int has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Splits uri into a backend and the target that backend understands.
+ * "sqlite:PATH" and "sqlite://PATH" name a file (so "sqlite:///var/x.db" is
+ * the absolute /var/x.db); anything without a scheme is a file path too. */
+static int parse_uri(const char *uri, const struct hg_store_ops **ops, const char **target,
+		     char *err, size_t errlen)
+{
+	const char *sep;
+
+	if (uri == NULL || uri[0] == '\0') {
+		snprintf(err, errlen, "No store was configured; set `store:` to sqlite:PATH.");
+		return HG_EINVAL;
+	}
+	if (has_prefix(uri, "postgres://") || has_prefix(uri, "postgresql://")) {
+		/* The URI is not echoed: it may carry a password. */
+		snprintf(err, errlen,
+			 "PostgreSQL storage is not supported in this build yet; "
+			 "use sqlite:PATH for `store:`.");
+		return HG_EINVAL;
+	}
+	if (has_prefix(uri, "sqlite:")) {
+		*target = uri + strlen("sqlite:");
+		if (has_prefix(*target, "//"))
+			*target += 2;
+	} else {
+		sep = strstr(uri, "://");
+		if (sep != NULL) {
+			snprintf(err, errlen,
+				 "The store URI scheme \"%.*s\" is not supported; "
+				 "use sqlite:PATH (or postgres:// in a later build).",
+				 (int)(sep - uri > 32 ? 32 : sep - uri), uri);
+			return HG_EINVAL;
+		}
+		*target = uri;
+	}
+	if ((*target)[0] == '\0') {
+		snprintf(err, errlen, "The store URI \"%s\" names no database file.", uri);
+		return HG_EINVAL;
+	}
+	*ops = &hg_store_sqlite_ops;
+	return HG_OK;
+}
+
+int hg_store_open(const char *uri, struct hg_store **out, char *err, size_t errlen)
+{
+	const struct hg_store_ops *ops = NULL;
+	const char *target = NULL;
+	int rc;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	rc = parse_uri(uri, &ops, &target, err, errlen);
+	if (rc != HG_OK)
+		goto out;
+	rc = ops->open(target, out, err, errlen);
+out:
+	return rc;
+}
+
+void hg_store_close(struct hg_store *st)
+{
+	if (st != NULL)
+		st->ops->close(st);
+}
+
+int hg_store_schema_version(struct hg_store *st)
+{
+	return st->ops->schema_version(st);
+}
+
+int hg_store_put_messages(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n)
+{
+	return st->ops->put_batch(st, msgs, n, NULL, 0);
+}
+
+int hg_store_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n,
+		       const struct hg_audit_event *ev, size_t nev)
+{
+	return st->ops->put_batch(st, msgs, n, ev, nev);
+}
+
+int hg_store_get_message(struct hg_store *st, const char *id, struct hg_store_row *row)
+{
+	return st->ops->get_message(st, id, row);
+}
+
+/* Rows are plain malloc'd fields whatever the backend, so one free serves all. */
+void hg_store_row_free(struct hg_store_row *row)
+{
+	if (row == NULL)
+		return;
+	free(row->source);
+	free(row->content_type);
+	free(row->headers_json);
+	free(row->body);
+	memset(row, 0, sizeof(*row));
+}
+
+int hg_store_count_messages(struct hg_store *st, const char *source, int64_t *count)
+{
+	return st->ops->count_messages(st, source, count);
+}
+
+int hg_store_ping(struct hg_store *st)
+{
+	return st->ops->ping(st);
+}
+
+/* ---- the audit chain ---- */
+
+const char hg_store_audit_genesis[HG_AUDIT_HASH_LEN + 1] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+static int audit_put_int(struct hg_buf *b, int64_t v)
+{
+	return hg_buf_printf(b, "i%" PRId64 ";", v);
+}
+
+static int audit_put_str(struct hg_buf *b, const char *v)
+{
+	size_t n;
+
+	if (v == NULL)
+		return hg_buf_puts(b, "n;");
+	n = strlen(v);
+	if (hg_buf_printf(b, "s%zu:", n) != HG_OK || hg_buf_append(b, v, n) != HG_OK)
+		return HG_ENOMEM;
+	return hg_buf_puts(b, ";");
+}
+
+int hg_store_audit_hash(const char *prev_hash, int64_t seq, const struct hg_audit_event *ev,
+			char out[HG_AUDIT_HASH_LEN + 1])
+{
+	struct hg_buf b = {0};
+	uint8_t digest[32];
+	int rc = HG_ENOMEM;
+
+	if (hg_buf_puts(&b, prev_hash) != HG_OK || hg_buf_puts(&b, "\n") != HG_OK ||
+	    audit_put_int(&b, seq) != HG_OK || audit_put_int(&b, ev->ts_ms) != HG_OK ||
+	    audit_put_str(&b, ev->event) != HG_OK || audit_put_str(&b, ev->source) != HG_OK ||
+	    audit_put_str(&b, ev->client) != HG_OK || audit_put_str(&b, ev->reason) != HG_OK)
+		goto out;
+	hg_sha256(b.data, b.len, digest);
+	hg_hex_encode(digest, sizeof(digest), out);
+	rc = HG_OK;
+out:
+	hg_buf_free(&b);
+	return rc;
+}
+
+int hg_store_audit_append(struct hg_store *st, const struct hg_audit_event *ev, size_t n)
+{
+	return st->ops->put_batch(st, NULL, 0, ev, n);
+}
+
+/* The walk of hg_store_audit_verify(): what the next row must look like. */
+struct audit_walk {
+	int64_t rows;                     /* rows that verified */
+	char prev[HG_AUDIT_HASH_LEN + 1]; /* the hash the next row must chain from */
+	int64_t bad_seq;
+	int rc; /* HG_OK until a row fails */
+	char *why;
+	size_t whylen;
+};
+
+static int audit_walk_row(const struct hg_store_audit_row *row, void *arg)
+{
+	struct audit_walk *w = arg;
+	char hash[HG_AUDIT_HASH_LEN + 1];
+	int64_t want = w->rows + 1;
+
+	w->rc = HG_EAUTH;
+	if (row->seq > want) {
+		w->bad_seq = want;
+		if (row->seq == want + 1)
+			snprintf(w->why, w->whylen,
+				 "row %" PRId64 " is missing (the log goes from row %" PRId64
+				 " to row %" PRId64 ")",
+				 want, w->rows, row->seq);
+		else
+			snprintf(w->why, w->whylen,
+				 "rows %" PRId64 " to %" PRId64
+				 " are missing (the log goes from row "
+				 "%" PRId64 " to row %" PRId64 ")",
+				 want, row->seq - 1, w->rows, row->seq);
+		return 1;
+	}
+	w->bad_seq = row->seq;
+	if (row->seq < want) { /* seq is the primary key: only a renumbering gets here */
+		snprintf(w->why, w->whylen,
+			 "row %" PRId64 " is out of sequence (row %" PRId64 " was expected)",
+			 row->seq, want);
+		return 1;
+	}
+	if (strcmp(row->prev_hash, w->prev) != 0) {
+		snprintf(w->why, w->whylen,
+			 "its prev_hash does not match the hash of the row before it (a row was "
+			 "changed, removed or reordered)");
+		return 1;
+	}
+	if (hg_store_audit_hash(w->prev, row->seq, &row->ev, hash) != HG_OK) {
+		w->rc = HG_ENOMEM;
+		snprintf(w->why, w->whylen, "out of memory while verifying the audit log");
+		return 1;
+	}
+	if (strcmp(row->hash, hash) != 0) {
+		snprintf(w->why, w->whylen,
+			 "its contents do not match its hash (the row was changed)");
+		return 1;
+	}
+	memcpy(w->prev, hash, sizeof(w->prev));
+	w->rows++;
+	w->bad_seq = 0;
+	w->rc = HG_OK;
+	return 0;
+}
+
+int hg_store_audit_verify(struct hg_store *st, int64_t *rows, int64_t *bad_seq, char *why,
+			  size_t whylen)
+{
+	char scratch[1];
+	struct audit_walk w = {.why = whylen > 0 ? why : scratch,
+			       .whylen = whylen > 0 ? whylen : sizeof(scratch)};
+	int rc;
+
+	memcpy(w.prev, hg_store_audit_genesis, sizeof(w.prev));
+	w.why[0] = '\0';
+	rc = st->ops->audit_rows(st, audit_walk_row, &w);
+	if (rc != HG_OK) {
+		snprintf(w.why, w.whylen, "cannot read the audit log (see the log line above)");
+		w.rc = rc;
+	}
+	*rows = w.rows;
+	*bad_seq = w.bad_seq;
+	return w.rc;
+}

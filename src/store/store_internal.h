@@ -1,0 +1,67 @@
+/*
+ * store_internal.h — what store.c and the backends share, and nobody else.
+ *
+ * Every backend handle begins with a struct hg_store whose ops table says
+ * which backend owns it; store.c only parses the URI, picks the table and
+ * forwards. Adding postgres.c means one more table and one more line in
+ * store.c's URI dispatch; callers of store.h do not change.
+ */
+#ifndef HG_STORE_INTERNAL_H
+#define HG_STORE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* One audit-log row as a backend reads it back; pointers valid during the
+ * callback only. */
+struct hg_store_audit_row {
+	int64_t seq;
+	struct hg_audit_event ev;
+	const char *prev_hash;
+	const char *hash;
+};
+
+struct hg_store_ops {
+	const char *name; /* "sqlite", for messages a person reads */
+	/* target is the URI with the scheme removed (the file path for sqlite).
+	 * On success *out is a handle whose first member is a struct hg_store
+	 * with ops set to this table. */
+	int (*open)(const char *target, struct hg_store **out, char *err, size_t errlen);
+	void (*close)(struct hg_store *st);
+	int (*schema_version)(struct hg_store *st);
+	/* msgs and audit events in one transaction (store.h, hg_store_put_batch) */
+	int (*put_batch)(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n,
+			 const struct hg_audit_event *ev, size_t nev);
+	/* Calls fn for every audit row in seq order until fn returns non-zero.
+	 * HG_OK, or HG_EIO when the rows cannot be read. */
+	int (*audit_rows)(struct hg_store *st,
+			  int (*fn)(const struct hg_store_audit_row *row, void *arg), void *arg);
+	int (*get_message)(struct hg_store *st, const char *id, struct hg_store_row *row);
+	int (*count_messages)(struct hg_store *st, const char *source, int64_t *count);
+	int (*ping)(struct hg_store *st);
+};
+
+/* The common head of every backend handle. */
+struct hg_store {
+	const struct hg_store_ops *ops;
+};
+
+extern const struct hg_store_ops hg_store_sqlite_ops;
+
+/* The audit chain's hash of one row (the serialization store.h defines),
+ * shared so every backend stores the same bytes: out gets 64 lower-case
+ * hex digits and a NUL. HG_OK or HG_ENOMEM. */
+#define HG_AUDIT_HASH_LEN 64
+int hg_store_audit_hash(const char *prev_hash, int64_t seq, const struct hg_audit_event *ev,
+			char out[HG_AUDIT_HASH_LEN + 1]);
+/* The prev_hash of row 1. */
+extern const char hg_store_audit_genesis[HG_AUDIT_HASH_LEN + 1];
+
+/* SQLite schema migrations, oldest first: element i takes the schema from
+ * version i to version i + 1. Append only; never edit a released one. */
+extern const char *const hg_sqlite_migrations[];
+extern const size_t hg_sqlite_n_migrations;
+
+#endif

@@ -1,0 +1,485 @@
+/*
+ * test_audit.c — the hash-chained audit log against a real SQLite file:
+ * appends through the store and through the ingest writer (in the same
+ * batch as messages, kept across a store failure), the row hash pinned to
+ * the serialization store.h defines, and verification that finds a changed
+ * row, a deleted row, reordered rows and a re-hashed row, with sqlite3
+ * playing the attacker on the file directly.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ingest/ingest.h"
+#include "store/store.h"
+
+struct fixture {
+	char dir[64];
+	char db[128];
+	char uri[160];
+	struct hg_store *st;
+};
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/hg-audit-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/var/hookgate.db", f->dir);
+	snprintf(f->uri, sizeof(f->uri), "sqlite:%s", f->db);
+	assert_int_equal(hg_store_open(f->uri, &f->st, err, sizeof(err)), HG_OK);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	hg_store_close(f->st);
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+/* ---- helpers ---- */
+
+/* Runs sql on the file with a connection of its own, as an attacker with
+ * write access to the database would. */
+static void sql_exec(const char *db, const char *sql)
+{
+	sqlite3 *h = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+}
+
+/* sqlite3_exec's answer to sql, which must fail: the error message. */
+static void sql_must_fail(const char *db, const char *sql, const char *needle)
+{
+	sqlite3 *h = NULL;
+	char *msg = NULL;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(h, sql, NULL, NULL, &msg), SQLITE_OK);
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, needle));
+	sqlite3_free(msg);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+}
+
+/* One text column of the first row of sql, into out. */
+static void sql_text(const char *db, const char *sql, char *out, size_t outlen)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+
+	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	snprintf(out, outlen, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+}
+
+static void put_text(char *buf, size_t cap, size_t *len, const char *v)
+{
+	int n = v == NULL ? snprintf(buf + *len, cap - *len, "n;")
+			  : snprintf(buf + *len, cap - *len, "s%zu:%s;", strlen(v), v);
+
+	assert_true(n > 0 && (size_t)n < cap - *len);
+	*len += (size_t)n;
+}
+
+/* The row hash exactly as store.h specifies it, written out independently. */
+static void spec_hash(const char *prev, int64_t seq, const struct hg_audit_event *ev, char out[65])
+{
+	char buf[1024];
+	uint8_t digest[32];
+	size_t len = 0;
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%s\ni%" PRId64 ";i%" PRId64 ";", prev, seq, ev->ts_ms);
+	assert_true(n > 0 && (size_t)n < sizeof(buf));
+	len = (size_t)n;
+	put_text(buf, sizeof(buf), &len, ev->event);
+	put_text(buf, sizeof(buf), &len, ev->source);
+	put_text(buf, sizeof(buf), &len, ev->client);
+	put_text(buf, sizeof(buf), &len, ev->reason);
+	hg_sha256((const uint8_t *)buf, len, digest);
+	hg_hex_encode(digest, sizeof(digest), out);
+}
+
+static const char zeros[] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+static const struct hg_audit_event five[] = {
+    {1700000000000, "config_loaded", NULL, NULL, "/etc/hookgate/hookgate.yaml"},
+    {1700000001000, "bad_signature", "whatsapp", "192.0.2.7", "signature mismatch"},
+    {1700000002000, "replay", "stripe", "192.0.2.8", "timestamp outside tolerance"},
+    {1700000003000, "mtls_failure", "instagram", "2001:db8::9", ""},
+    {1700000004000, "rate_limited", "whatsapp", "192.0.2.7 via 127.0.0.1", "over 100"},
+};
+
+/* Appends the five events above: three, then two (chaining across calls). */
+static void append_five(struct hg_store *st)
+{
+	assert_int_equal(hg_store_audit_append(st, five, 3), HG_OK);
+	assert_int_equal(hg_store_audit_append(st, five + 3, 2), HG_OK);
+}
+
+static int64_t verify(struct hg_store *st, int want_rc, int64_t *bad_seq, char *why, size_t whylen)
+{
+	int64_t rows = -1;
+
+	*bad_seq = -1;
+	assert_int_equal(hg_store_audit_verify(st, &rows, bad_seq, why, whylen), want_rc);
+	return rows;
+}
+
+/* The chain is broken first at row want_seq, and why contains needle. */
+static void expect_broken(struct hg_store *st, int64_t want_seq, const char *needle)
+{
+	char why[256];
+	int64_t bad;
+
+	verify(st, HG_EAUTH, &bad, why, sizeof(why));
+	if (bad != want_seq || strstr(why, needle) == NULL)
+		fail_msg("expected a break at row %" PRId64 " (\"%s\"), got row %" PRId64 ": %s",
+			 want_seq, needle, bad, why);
+}
+
+/* ---- tests ---- */
+
+static void test_empty_log_verifies(void **state)
+{
+	struct fixture *f = *state;
+	char why[128];
+	int64_t bad;
+
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 0);
+	assert_int_equal(bad, 0);
+	/* zero events is no transaction at all */
+	assert_int_equal(hg_store_audit_append(f->st, NULL, 0), HG_OK);
+}
+
+static void test_chain_matches_spec(void **state)
+{
+	struct fixture *f = *state;
+	char prev[65], want[65], got[80], sql[128], why[128];
+	int64_t bad;
+	int i;
+
+	append_five(f->st);
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 5);
+	memcpy(prev, zeros, sizeof(prev));
+	for (i = 0; i < 5; i++) {
+		snprintf(sql, sizeof(sql), "SELECT prev_hash FROM audit_log WHERE seq = %d", i + 1);
+		sql_text(f->db, sql, got, sizeof(got));
+		assert_string_equal(got, prev);
+		spec_hash(prev, i + 1, &five[i], want);
+		snprintf(sql, sizeof(sql), "SELECT hash FROM audit_log WHERE seq = %d", i + 1);
+		sql_text(f->db, sql, got, sizeof(got));
+		assert_string_equal(got, want);
+		memcpy(prev, want, sizeof(prev));
+	}
+	/* NULL and "" are different fields */
+	sql_text(f->db, "SELECT quote(source) FROM audit_log WHERE seq = 1", got, sizeof(got));
+	assert_string_equal(got, "NULL");
+	sql_text(f->db, "SELECT quote(reason) FROM audit_log WHERE seq = 4", got, sizeof(got));
+	assert_string_equal(got, "''");
+}
+
+static void test_append_only_triggers(void **state)
+{
+	struct fixture *f = *state;
+
+	append_five(f->st);
+	sql_must_fail(f->db, "UPDATE audit_log SET reason = 'x' WHERE seq = 2", "append-only");
+	sql_must_fail(f->db, "DELETE FROM audit_log WHERE seq = 2", "append-only");
+}
+
+/* The attacker drops the triggers first; the chain still tells. */
+#define UNGUARD "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; "
+
+static void test_changed_row_is_found(void **state)
+{
+	struct fixture *f = *state;
+
+	append_five(f->st);
+	sql_exec(f->db, UNGUARD "UPDATE audit_log SET reason = 'all good' WHERE seq = 3");
+	expect_broken(f->st, 3, "do not match its hash");
+}
+
+static void test_changed_time_is_found(void **state)
+{
+	struct fixture *f = *state;
+
+	append_five(f->st);
+	sql_exec(f->db, UNGUARD "UPDATE audit_log SET ts_ms = ts_ms + 1 WHERE seq = 5");
+	expect_broken(f->st, 5, "do not match its hash");
+}
+
+static void test_deleted_row_is_found(void **state)
+{
+	struct fixture *f = *state;
+	char why[256];
+	int64_t bad, rows;
+
+	append_five(f->st);
+	sql_exec(f->db, UNGUARD "DELETE FROM audit_log WHERE seq = 3");
+	expect_broken(f->st, 3, "row 3 is missing (the log goes from row 2 to row 4)");
+	rows = verify(f->st, HG_EAUTH, &bad, why, sizeof(why));
+	assert_int_equal(rows, 2);
+
+	sql_exec(f->db, "DELETE FROM audit_log WHERE seq = 2");
+	expect_broken(f->st, 2, "rows 2 to 3 are missing");
+	sql_exec(f->db, "DELETE FROM audit_log WHERE seq = 1");
+	expect_broken(f->st, 1, "rows 1 to 3 are missing");
+}
+
+/* Renumbering after a delete hides the gap but not the broken link. */
+static void test_renumbered_rows_are_found(void **state)
+{
+	struct fixture *f = *state;
+
+	append_five(f->st);
+	sql_exec(f->db, UNGUARD "DELETE FROM audit_log WHERE seq = 2;"
+				"UPDATE audit_log SET seq = seq - 1 WHERE seq > 2");
+	expect_broken(f->st, 2, "prev_hash does not match");
+}
+
+static void test_reordered_rows_are_found(void **state)
+{
+	struct fixture *f = *state;
+
+	append_five(f->st);
+	/* rows 2 and 3 trade places, each keeping its own hashes */
+	sql_exec(f->db, UNGUARD "UPDATE audit_log SET seq = 100 WHERE seq = 2;"
+				"UPDATE audit_log SET seq = 2 WHERE seq = 3;"
+				"UPDATE audit_log SET seq = 3 WHERE seq = 100");
+	expect_broken(f->st, 2, "prev_hash does not match");
+}
+
+/* Re-hashing the changed row itself moves the break to the next row. */
+static void test_rehashed_row_is_found(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_audit_event ev = five[1];
+	char prev[80], hash[65], sql[512];
+
+	append_five(f->st);
+	sql_text(f->db, "SELECT prev_hash FROM audit_log WHERE seq = 2", prev, sizeof(prev));
+	ev.reason = "nothing happened";
+	spec_hash(prev, 2, &ev, hash);
+	snprintf(sql, sizeof(sql),
+		 UNGUARD
+		 "UPDATE audit_log SET reason = 'nothing happened', hash = '%s' WHERE seq = 2",
+		 hash);
+	sql_exec(f->db, sql);
+	expect_broken(f->st, 3, "prev_hash does not match");
+}
+
+/* New rows chain from the last row on file, also across handles. */
+static void test_chain_continues_after_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store *other = NULL;
+	char err[256], why[128];
+	int64_t bad;
+
+	assert_int_equal(hg_store_audit_append(f->st, five, 2), HG_OK);
+	assert_int_equal(hg_store_open(f->uri, &other, err, sizeof(err)), HG_OK);
+	assert_int_equal(hg_store_audit_append(other, five + 2, 2), HG_OK);
+	hg_store_close(other);
+	assert_int_equal(hg_store_audit_append(f->st, five + 4, 1), HG_OK);
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 5);
+}
+
+/* Messages and audit events commit together, or not at all. */
+static void test_batch_is_all_or_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_msg m = {0}, *msgs[1] = {&m};
+	const char *keys[1] = {"k1"};
+	struct hg_audit_event bad_ev = {1, NULL, NULL, NULL, NULL}; /* event is NOT NULL */
+	char why[128];
+	int64_t bad, n = -1;
+
+	hg_uuid7(m.id);
+	m.source = "s";
+	m.received_ms = 1;
+	m.body = (const uint8_t *)"{}";
+	m.body_len = 2;
+	m.dedupe_keys = keys;
+	m.n_dedupe_keys = 1;
+	assert_int_equal(hg_store_put_batch(f->st, msgs, 1, five, 2), HG_OK);
+	assert_int_equal(m.outcome, HG_STORE_ACCEPTED);
+	assert_int_equal(hg_store_count_messages(f->st, NULL, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 2);
+
+	hg_uuid7(m.id);
+	keys[0] = "k2";
+	assert_int_equal(hg_store_put_batch(f->st, msgs, 1, &bad_ev, 1), HG_EIO);
+	assert_int_equal(hg_store_count_messages(f->st, NULL, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 2);
+}
+
+/* ---- through the ingest writer ---- */
+
+struct one_req {
+	struct hg_ingest_item it;
+	const char *keys[1];
+	atomic_int done;
+};
+
+static void one_done(struct hg_ingest_item *it)
+{
+	atomic_store(&((struct one_req *)it->user)->done, 1);
+}
+
+static void wait_rows(const char *uri, int64_t want)
+{
+	struct hg_store *st = NULL;
+	char err[256], why[128];
+	int64_t rows = -1, bad;
+	int i;
+
+	for (i = 0; i < 100 && rows != want; i++) {
+		if (i > 0)
+			usleep(50 * 1000);
+		if (hg_store_open(uri, &st, err, sizeof(err)) != HG_OK)
+			continue;
+		rows = verify(st, HG_OK, &bad, why, sizeof(why));
+		hg_store_close(st);
+	}
+	assert_int_equal(rows, want);
+}
+
+static void test_writer_appends_with_messages(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_ingest *ing = NULL;
+	struct one_req r;
+	char err[256], got[128];
+	int64_t n = -1;
+	int i;
+
+	hg_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(hg_ingest_start(f->uri, &ing, err, sizeof(err)), HG_OK);
+	hg_ingest_audit(ing, "config_loaded", NULL, NULL, "/etc/hookgate/hookgate.yaml");
+	memset(&r, 0, sizeof(r));
+	hg_uuid7(r.it.msg.id);
+	r.keys[0] = "k";
+	r.it.msg.source = "whatsapp";
+	r.it.msg.body = (const uint8_t *)"{}";
+	r.it.msg.body_len = 2;
+	r.it.msg.dedupe_keys = r.keys;
+	r.it.msg.n_dedupe_keys = 1;
+	r.it.done = one_done;
+	r.it.user = &r;
+	hg_ingest_submit(ing, &r.it);
+	hg_ingest_audit(ing, "bad_signature", "whatsapp", "192.0.2.7", "signature mismatch");
+	hg_ingest_audit(ing, NULL, "ignored", NULL, NULL);
+	for (i = 0; i < 200 && !atomic_load(&r.done); i++)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&r.done));
+	assert_int_equal(r.it.status, HG_OK);
+	/* the writer writes what is queued without a message to carry it */
+	wait_rows(f->uri, 2);
+	hg_ingest_audit(ing, "replay", "stripe", "192.0.2.8", "timestamp outside tolerance");
+	hg_ingest_stop(ing); /* drains the queue */
+
+	assert_int_equal(hg_store_open(f->uri, &f->st, err, sizeof(err)), HG_OK);
+	wait_rows(f->uri, 3);
+	assert_int_equal(hg_store_count_messages(f->st, NULL, &n), HG_OK);
+	assert_int_equal(n, 1);
+	sql_text(f->db, "SELECT event || '|' || reason FROM audit_log WHERE seq = 1", got,
+		 sizeof(got));
+	assert_string_equal(got, "config_loaded|/etc/hookgate/hookgate.yaml");
+	sql_text(f->db,
+		 "SELECT event || '|' || source || '|' || client FROM audit_log WHERE seq = 2", got,
+		 sizeof(got));
+	assert_string_equal(got, "bad_signature|whatsapp|192.0.2.7");
+	sql_text(f->db, "SELECT event FROM audit_log WHERE seq = 3", got, sizeof(got));
+	assert_string_equal(got, "replay");
+}
+
+/* Events the store refused are kept and written once it is back. */
+static void test_writer_keeps_events_across_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_ingest *ing = NULL;
+	char err[256], got[128];
+	int i;
+
+	hg_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(hg_ingest_start(f->uri, &ing, err, sizeof(err)), HG_OK);
+	rm_rf(f->dir); /* the writer's file is gone: the next commit fails */
+	hg_ingest_audit(ing, "mtls_failure", "instagram", "192.0.2.9", "no certificate");
+	for (i = 0; i < 100 && hg_ingest_healthy(ing); i++)
+		usleep(10 * 1000);
+	assert_false(hg_ingest_healthy(ing));
+	/* the idle re-check finds the re-created database and writes the event */
+	wait_rows(f->uri, 1);
+	hg_ingest_stop(ing);
+	sql_text(f->db, "SELECT event || '|' || source FROM audit_log WHERE seq = 1", got,
+		 sizeof(got));
+	assert_string_equal(got, "mtls_failure|instagram");
+	assert_int_equal(hg_store_open(f->uri, &f->st, err, sizeof(err)), HG_OK);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_empty_log_verifies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_matches_spec, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_append_only_triggers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changed_row_is_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changed_time_is_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deleted_row_is_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_renumbered_rows_are_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reordered_rows_are_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rehashed_row_is_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_continues_after_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_is_all_or_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_writer_appends_with_messages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_writer_keeps_events_across_failure, setup,
+					    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

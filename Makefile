@@ -44,8 +44,7 @@ deps:
 	@scripts/install-deps.sh
 
 run: deps all
-	@mkdir -p var
-	$(BUILD)/hookgate serve -c examples/hookgate.yaml
+	@BIN=$(BUILD)/hookgate scripts/run.sh
 
 test: deps
 	$(MAKE) all $(UNIT_BINS)
@@ -59,6 +58,7 @@ e2e: $(BUILD)/hookgate
 	cd tests/e2e && HOOKGATE_BIN=$(abspath $(BUILD)/hookgate) node --test --test-concurrency=1 *.test.mjs
 
 asan: deps
+	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all unit e2e
 

@@ -53,6 +53,19 @@ const char *hg_http_header(const struct hg_http_req *req, const char *name, size
 /* Same, shaped for struct hg_verify_input.header (ctx is the request). */
 const char *hg_http_header_cb(void *req, const char *name, size_t *len);
 
+/* Calls fn for every request header in order (names are lower-case). */
+void hg_http_header_each(const struct hg_http_req *req,
+			 void (*fn)(const char *name, size_t nlen, const char *val, size_t vlen,
+				    void *arg),
+			 void *arg);
+
+/* 1 when the request came over TLS. */
+int hg_http_is_tls(const struct hg_http_req *req);
+/* 1 when this connection presented a client certificate that verified
+ * against the configured client CA and whose subject CN or one of whose DNS
+ * subjectAltNames equals name (exactly, case-insensitively); else 0. */
+int hg_http_client_cert_matches(const struct hg_http_req *req, const char *name);
+
 /* Answers now; req is gone afterwards. */
 void hg_http_respond(struct hg_http_req *req, const struct hg_http_resp *resp);
 /* Shorthand: JSON {"error":"reason"} with status, reason also logged. */
@@ -77,6 +90,12 @@ struct hg_http_opts {
 	size_t max_body;           /* largest body accepted by any route (413 above) */
 	int64_t request_timeout_ms;
 	size_t max_connections;    /* across all loops; further accepts wait */
+	/* TLS: cert and key files (PEM) turn it on; client_ca enables client
+	 * certificates, optional or required at the handshake. */
+	const char *tls_cert;
+	const char *tls_key;
+	const char *tls_client_ca;
+	int tls_client_cert;       /* enum hg_client_cert */
 };
 
 int hg_http_server_new(const struct hg_http_opts *opts, struct hg_http_server **out);

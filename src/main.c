@@ -1,0 +1,471 @@
+/*
+ * main.c — command dispatch: serve, sign, config check, migrate, version.
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "http/http.h"
+#include "ingest/ingest.h"
+#include "store/store.h"
+#include "util/util.h"
+#include "verify/verify.h"
+
+#ifndef HG_VERSION
+#define HG_VERSION "0.0.0"
+#endif
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+static const char usage_main[] =
+    "usage: hookgate COMMAND [OPTIONS]\n"
+    "\n"
+    "A self-hosted webhook gateway: verifies, deduplicates and durably stores\n"
+    "provider webhooks before acknowledging them.\n"
+    "\n"
+    "commands:\n"
+    "  serve [-c FILE]            run the daemon (default: built-in config,\n"
+    "                             listen 127.0.0.1:8080, SQLite in ./var)\n"
+    "  sign --scheme NAME --secret S [FILE|-]\n"
+    "                             print the headers a provider would send\n"
+    "  config check -c FILE       validate a config file\n"
+    "  migrate [-c FILE]          apply schema migrations to the store\n"
+    "  audit verify [-c FILE]     check the audit log's hash chain\n"
+    "  version                    print the version\n"
+    "\n"
+    "Run 'hookgate COMMAND --help' for a command's options.\n";
+
+static const char usage_serve[] =
+    "usage: hookgate serve [-c FILE]\n"
+    "\n"
+    "Runs the daemon. Without -c: listen 127.0.0.1:8080, store sqlite:./var/hookgate.db,\n"
+    "no sources. SIGTERM or SIGINT stops it cleanly.\n"
+    "\n"
+    "  -c, --config FILE   configuration file (YAML; see docs/config.md)\n"
+    "  -h, --help          this help\n";
+
+static const char usage_sign[] =
+    "usage: hookgate sign --scheme NAME --secret S [OPTIONS] [FILE|-]\n"
+    "\n"
+    "Reads a body from FILE (or standard input) and prints the header lines a\n"
+    "provider using scheme NAME would send with it.\n"
+    "\n"
+    "  --scheme NAME       provider scheme\n"
+    "  --secret S          the signing secret (or --secret-env VAR)\n"
+    "  --secret-env VAR    read the secret from an environment variable\n"
+    "  --url U             URL the provider calls (twilio)\n"
+    "  --timestamp T       unix seconds for timestamped schemes (default: now)\n"
+    "  --id ID             message id (standard)\n"
+    "  --header NAME       signature header (hmac)\n"
+    "  --algorithm A       sha1, sha256 or sha512 (hmac; default sha256)\n"
+    "  --encoding E        hex or base64 (hmac; default hex)\n"
+    "  --prefix P          prefix before the signature (hmac)\n"
+    "  -h, --help          this help\n";
+
+static const char usage_config[] =
+    "usage: hookgate config check -c FILE\n"
+    "\n"
+    "Validates FILE and exits 0, or prints FILE:LINE: KEY: the problem and exits 2.\n";
+
+static const char usage_migrate[] =
+    "usage: hookgate migrate [-c FILE]\n"
+    "\n"
+    "Applies the missing schema migrations to the configured store and prints\n"
+    "the schema version.\n";
+
+static const char usage_audit[] =
+    "usage: hookgate audit verify [-c FILE]\n"
+    "\n"
+    "Recomputes the hash chain of the audit log in the configured store. Prints\n"
+    "\"audit log ok: N rows\" and exits 0, or names the first row that does not\n"
+    "verify (changed, removed or reordered) and exits 1. Removing the newest rows\n"
+    "leaves no trace in the chain: keep a copy of the log elsewhere too.\n"
+    "\n"
+    "  -c, --config FILE   configuration file (default: the built-in one)\n"
+    "  -h, --help          this help\n";
+
+static int wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; ++i)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	return 0;
+}
+
+/* Parses "-c FILE" for the commands that take only that. Returns the path
+ * (NULL when absent) or sets *bad. */
+static const char *config_arg(int argc, char **argv, int *bad)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {NULL, 0, NULL, 0}};
+	const char *path = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		if (c == 'c')
+			path = optarg;
+		else
+			*bad = 1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hookgate: unexpected argument '%s'\n", argv[optind]);
+		*bad = 1;
+	}
+	return path;
+}
+
+static int load_config(const char *path, struct hg_config **cfg)
+{
+	char err[512];
+	int rc = path != NULL ? hg_config_load(path, cfg, err, sizeof(err)) : hg_config_default(cfg);
+	if (rc != HG_OK) {
+		if (path == NULL)
+			snprintf(err, sizeof(err), "cannot build the default configuration");
+		fprintf(stderr, "hookgate: %s\n", err);
+		return rc == HG_EIO ? EXIT_RUNTIME : EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static size_t largest_body(const struct hg_config *cfg)
+{
+	size_t max = cfg->max_body;
+	for (size_t i = 0; i != cfg->n_sources; ++i)
+		if (cfg->sources[i].max_body > max)
+			max = cfg->sources[i].max_body;
+	return max;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	struct hg_config *cfg = NULL;
+	struct hg_ingest *ingest = NULL;
+	struct hg_http_server *srv = NULL;
+	char err[512];
+	int bad = 0, rc = EXIT_RUNTIME, sig = 0;
+	sigset_t set;
+
+	if (wants_help(argc, argv)) {
+		fputs(usage_serve, stdout);
+		return EXIT_OK;
+	}
+	const char *path = config_arg(argc, argv, &bad);
+	if (bad) {
+		fputs(usage_serve, stderr);
+		return EXIT_USAGE;
+	}
+	if ((rc = load_config(path, &cfg)) != EXIT_OK)
+		return rc;
+	rc = EXIT_RUNTIME;
+	hg_log_set_level(cfg->log_level);
+
+	/* Signals are taken by sigwait() below; every thread started from here
+	 * on inherits the mask, so none of them is interrupted. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (hg_ingest_start(cfg->store, &ingest, err, sizeof(err)) != HG_OK) {
+		fprintf(stderr, "hookgate: cannot open the store: %s\n", err);
+		goto out;
+	}
+	struct hg_inbound inbound = {.cfg = cfg, .ingest = ingest};
+	struct hg_http_opts hopts = {.host = cfg->listen_host,
+				     .port = cfg->listen_port,
+				     .threads = cfg->threads,
+				     .max_body = largest_body(cfg),
+				     .request_timeout_ms = cfg->request_timeout_ms,
+				     .max_connections = cfg->max_connections,
+				     .tls_cert = cfg->tls_cert,
+				     .tls_key = cfg->tls_key,
+				     .tls_client_ca = cfg->tls_client_ca,
+				     .tls_client_cert = (int)cfg->tls_client_cert};
+	if (hg_http_server_new(&hopts, &srv) != HG_OK ||
+	    hg_http_server_route(srv, "/in/", hg_inbound_handle, &inbound) != HG_OK ||
+	    hg_http_server_route(srv, "/healthz", hg_inbound_healthz, &inbound) != HG_OK ||
+	    hg_http_server_route(srv, "/readyz", hg_inbound_readyz, &inbound) != HG_OK) {
+		fprintf(stderr, "hookgate: out of memory\n");
+		goto out;
+	}
+	if (hg_http_server_start(srv, err, sizeof(err)) != HG_OK) {
+		fprintf(stderr, "hookgate: %s:%d: %s\n", cfg->listen_host, cfg->listen_port, err);
+		goto out;
+	}
+	hg_ingest_audit(ingest, "config_loaded", NULL, NULL, cfg->path);
+	hg_log(HG_LOG_INFO, "listening", "host", HG_LS(cfg->listen_host), "port",
+	       HG_LI(hg_http_server_port(srv)), "config", HG_LS(cfg->path), "sources",
+	       HG_LI(cfg->n_sources), "version", HG_LS(HG_VERSION), NULL);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			hg_log(HG_LOG_WARN, "SIGHUP ignored: configuration reload is not supported yet; restart to apply changes",
+			       NULL);
+			continue;
+		}
+		break;
+	}
+	hg_log(HG_LOG_INFO, "shutting down", "signal", HG_LS(sig == SIGINT ? "SIGINT" : "SIGTERM"),
+	       NULL);
+	rc = EXIT_OK;
+out:
+	/* Order matters: the server waits for deferred answers, which the
+	 * writer produces, so the writer stops last. */
+	if (srv != NULL)
+		hg_http_server_free(srv);
+	if (ingest != NULL)
+		hg_ingest_stop(ingest);
+	hg_config_free(cfg);
+	if (rc == EXIT_OK)
+		hg_log(HG_LOG_INFO, "stopped", NULL);
+	return rc;
+}
+
+static int read_all(const char *path, struct hg_buf *out)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char chunk[65536];
+	size_t n;
+	if (f == NULL)
+		return HG_EIO;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (hg_buf_append(out, chunk, n) != HG_OK)
+			break;
+	int rc = ferror(f) ? HG_EIO : HG_OK;
+	if (f != stdin)
+		fclose(f);
+	return rc;
+}
+
+static int cmd_sign(int argc, char **argv)
+{
+	enum { O_SCHEME = 256, O_SECRET, O_SECRET_ENV, O_URL, O_TS, O_ID, O_HEADER, O_ALG, O_ENC, O_PREFIX };
+	static const struct option opts[] = {
+	    {"scheme", required_argument, NULL, O_SCHEME}, {"secret", required_argument, NULL, O_SECRET},
+	    {"secret-env", required_argument, NULL, O_SECRET_ENV}, {"url", required_argument, NULL, O_URL},
+	    {"timestamp", required_argument, NULL, O_TS},   {"id", required_argument, NULL, O_ID},
+	    {"header", required_argument, NULL, O_HEADER},  {"algorithm", required_argument, NULL, O_ALG},
+	    {"encoding", required_argument, NULL, O_ENC},   {"prefix", required_argument, NULL, O_PREFIX},
+	    {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0}};
+	const char *scheme_name = NULL, *secret = NULL, *file = "-";
+	struct hg_sign_input in = {.algorithm = HG_SHA256, .encoding = HG_ENC_HEX};
+	struct hg_buf body = {0}, out = {0};
+	int c, rc = EXIT_USAGE;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case O_SCHEME: scheme_name = optarg; break;
+		case O_SECRET: secret = optarg; break;
+		case O_SECRET_ENV:
+			secret = getenv(optarg);
+			if (secret == NULL) {
+				fprintf(stderr, "hookgate: environment variable %s is not set\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case O_URL: in.url = optarg; break;
+		case O_TS: in.timestamp = strtoll(optarg, NULL, 10); break;
+		case O_ID: in.id = optarg; break;
+		case O_HEADER: in.header = optarg; break;
+		case O_ALG:
+			if (strcmp(optarg, "sha1") == 0)
+				in.algorithm = HG_SHA1;
+			else if (strcmp(optarg, "sha256") == 0)
+				in.algorithm = HG_SHA256;
+			else if (strcmp(optarg, "sha512") == 0)
+				in.algorithm = HG_SHA512;
+			else {
+				fprintf(stderr, "hookgate: --algorithm must be sha1, sha256 or sha512\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case O_ENC:
+			if (strcmp(optarg, "hex") == 0)
+				in.encoding = HG_ENC_HEX;
+			else if (strcmp(optarg, "base64") == 0)
+				in.encoding = HG_ENC_BASE64;
+			else {
+				fprintf(stderr, "hookgate: --encoding must be hex or base64\n");
+				return EXIT_USAGE;
+			}
+			break;
+		case O_PREFIX: in.prefix = optarg; break;
+		case 'h': fputs(usage_sign, stdout); return EXIT_OK;
+		default: fputs(usage_sign, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		file = argv[optind++];
+	if (optind < argc || scheme_name == NULL || secret == NULL) {
+		fputs(usage_sign, stderr);
+		return EXIT_USAGE;
+	}
+	const struct hg_verify_scheme *scheme = hg_verify_find(scheme_name);
+	if (scheme == NULL) {
+		fprintf(stderr, "hookgate: unknown scheme '%s' (known: %s)\n", scheme_name, hg_verify_names());
+		return EXIT_USAGE;
+	}
+	if (read_all(file, &body) != HG_OK) {
+		fprintf(stderr, "hookgate: cannot read %s: %s\n", file, strerror(errno));
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	in.secret = (const uint8_t *)secret;
+	in.secret_len = strlen(secret);
+	in.body = body.data != NULL ? body.data : (const uint8_t *)"";
+	in.body_len = body.len;
+	int src = scheme->sign(&in, &out);
+	if (src != HG_OK) {
+		fprintf(stderr, "hookgate: cannot sign with scheme %s: %s\n", scheme_name,
+			hg_strerror(src));
+		goto out;
+	}
+	fwrite(out.data, 1, out.len, stdout);
+	rc = EXIT_OK;
+out:
+	hg_buf_free(&body);
+	hg_buf_free(&out);
+	return rc;
+}
+
+static int cmd_config(int argc, char **argv)
+{
+	struct hg_config *cfg = NULL;
+	int bad = 0;
+	if (argc < 2 || wants_help(argc, argv)) {
+		fputs(usage_config, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (strcmp(argv[1], "check") != 0) {
+		fprintf(stderr, "hookgate: unknown config command '%s'\n", argv[1]);
+		fputs(usage_config, stderr);
+		return EXIT_USAGE;
+	}
+	const char *path = config_arg(argc - 1, argv + 1, &bad);
+	if (bad || path == NULL) {
+		fputs(usage_config, stderr);
+		return EXIT_USAGE;
+	}
+	int rc = load_config(path, &cfg);
+	if (rc == EXIT_OK) {
+		printf("%s: ok (%zu source%s)\n", path, cfg->n_sources, cfg->n_sources == 1 ? "" : "s");
+		hg_config_free(cfg);
+	}
+	return rc;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+	struct hg_config *cfg = NULL;
+	struct hg_store *st = NULL;
+	char err[512];
+	int bad = 0, rc;
+	if (wants_help(argc, argv)) {
+		fputs(usage_migrate, stdout);
+		return EXIT_OK;
+	}
+	const char *path = config_arg(argc, argv, &bad);
+	if (bad) {
+		fputs(usage_migrate, stderr);
+		return EXIT_USAGE;
+	}
+	if ((rc = load_config(path, &cfg)) != EXIT_OK)
+		return rc;
+	if (hg_store_open(cfg->store, &st, err, sizeof(err)) != HG_OK) {
+		fprintf(stderr, "hookgate: cannot open the store: %s\n", err);
+		hg_config_free(cfg);
+		return EXIT_RUNTIME;
+	}
+	printf("%s: schema version %d\n", cfg->store, hg_store_schema_version(st));
+	hg_store_close(st);
+	hg_config_free(cfg);
+	return EXIT_OK;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+	struct hg_config *cfg = NULL;
+	struct hg_store *st = NULL;
+	int64_t rows = 0, bad_seq = 0;
+	char err[512], why[256];
+	int bad = 0, rc;
+
+	if (argc < 2 || wants_help(argc, argv)) {
+		fputs(usage_audit, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (strcmp(argv[1], "verify") != 0) {
+		fprintf(stderr, "hookgate: unknown audit command '%s'\n", argv[1]);
+		fputs(usage_audit, stderr);
+		return EXIT_USAGE;
+	}
+	const char *path = config_arg(argc - 1, argv + 1, &bad);
+	if (bad) {
+		fputs(usage_audit, stderr);
+		return EXIT_USAGE;
+	}
+	if ((rc = load_config(path, &cfg)) != EXIT_OK)
+		return rc;
+	rc = EXIT_RUNTIME;
+	if (hg_store_open(cfg->store, &st, err, sizeof(err)) != HG_OK) {
+		fprintf(stderr, "hookgate: cannot open the store: %s\n", err);
+		goto out;
+	}
+	switch (hg_store_audit_verify(st, &rows, &bad_seq, why, sizeof(why))) {
+	case HG_OK:
+		printf("audit log ok: %lld rows\n", (long long)rows);
+		rc = EXIT_OK;
+		break;
+	case HG_EAUTH:
+		printf("audit log broken at row %lld: %s\n", (long long)bad_seq, why);
+		break;
+	default:
+		fprintf(stderr, "hookgate: %s\n", why);
+		break;
+	}
+out:
+	hg_store_close(st);
+	hg_config_free(cfg);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "sign") == 0)
+		return cmd_sign(argc - 1, argv + 1);
+	if (strcmp(cmd, "config") == 0)
+		return cmd_config(argc - 1, argv + 1);
+	if (strcmp(cmd, "migrate") == 0)
+		return cmd_migrate(argc - 1, argv + 1);
+	if (strcmp(cmd, "audit") == 0)
+		return cmd_audit(argc - 1, argv + 1);
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("hookgate %s\n", HG_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+		fputs(usage_main, stdout);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "hookgate: unknown command '%s'\n\n%s", cmd, usage_main);
+	return EXIT_USAGE;
+}

@@ -78,17 +78,6 @@ static void item_free(struct inbound_item *item)
 	free(item);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Finds name in a query string and URL-decodes its value into out.
  * Returns the decoded length, or -1 when absent or longer than outcap-1. */
 static long query_get(const char *q, size_t qlen, const char *name, char *out, size_t outcap)
@@ -101,20 +90,12 @@ static long query_get(const char *q, size_t qlen, const char *name, char *out, s
 		const char *eq = memchr(q, '=', (size_t)(pend - q));
 		const char *kend = eq != NULL ? eq : pend;
 		if ((size_t)(kend - q) == nlen && memcmp(q, name, nlen) == 0) {
-			size_t o = 0;
-			for (const char *v = eq != NULL ? eq + 1 : pend; v < pend; ++v) {
-				int c = (unsigned char)*v;
-				if (c == '+') {
-					c = ' ';
-				} else if (c == '%' && pend - v >= 3 && hexval(v[1]) >= 0 &&
-					   hexval(v[2]) >= 0) {
-					c = hexval(v[1]) * 16 + hexval(v[2]);
-					v += 2;
-				}
-				if (o + 1 >= outcap)
-					return -1;
-				out[o++] = (char)c;
-			}
+			const char *v = eq != NULL ? eq + 1 : pend;
+			size_t vlen = (size_t)(pend - v);
+			/* Decoding never lengthens, so vlen bounds the output. */
+			if (vlen >= outcap)
+				return -1;
+			size_t o = hg_form_unescape(v, vlen, out);
 			out[o] = '\0';
 			return (long)o;
 		}
@@ -292,9 +273,9 @@ static int dn_has_cn(const char *dn, size_t len, const char *name)
 		for (; i < len && dn[i] != ',' && dn[i] != '+'; i++) {
 			char c = dn[i];
 			if (c == '\\' && i + 1 < len) {
-				if (i + 2 < len && hexval(dn[i + 1]) >= 0 &&
-				    hexval(dn[i + 2]) >= 0) {
-					c = (char)(hexval(dn[i + 1]) * 16 + hexval(dn[i + 2]));
+				if (i + 2 < len && hg_hex_digit(dn[i + 1]) >= 0 &&
+				    hg_hex_digit(dn[i + 2]) >= 0) {
+					c = (char)(hg_hex_digit(dn[i + 1]) * 16 + hg_hex_digit(dn[i + 2]));
 					i += 2;
 				} else {
 					c = dn[++i];

@@ -514,7 +514,7 @@ void hg_hex_encode(const uint8_t *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static int hex_nibble(char c)
+int hg_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -532,13 +532,33 @@ int hg_hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap)
 	if (inlen % 2 != 0 || n > outcap || n > INT_MAX)
 		return HG_EINVAL;
 	for (i = 0; i < n; i++) {
-		int hi = hex_nibble(in[2 * i]), lo = hex_nibble(in[2 * i + 1]);
+		int hi = hg_hex_digit(in[2 * i]), lo = hg_hex_digit(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return HG_EINVAL;
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return (int)n;
+}
+
+size_t hg_form_unescape(const char *in, size_t n, char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		int hi, lo;
+
+		if (in[i] == '+') {
+			out[o++] = ' ';
+		} else if (in[i] == '%' && i + 2 < n && (hi = hg_hex_digit(in[i + 1])) >= 0 &&
+			   (lo = hg_hex_digit(in[i + 2])) >= 0) {
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	return o;
 }
 
 size_t hg_b64_encode(const uint8_t *in, size_t n, char *out)

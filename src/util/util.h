@@ -69,6 +69,12 @@ int hg_random_bytes(void *buf, size_t n);
 void hg_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Decodes hex (either case); returns number of bytes or HG_EINVAL. */
 int hg_hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outcap);
+/* Value of one hex digit (either case), or -1. */
+int hg_hex_digit(int c);
+/* Form/URL-decodes in[0, n) into out ('+' is a space, %XX a byte; a '%' not
+ * followed by two hex digits is kept as it is). out needs n bytes; returns
+ * the decoded length, never more than n. */
+size_t hg_form_unescape(const char *in, size_t n, char *out);
 /* Standard base64 with padding; out needs 4*ceil(n/3)+1 bytes. Returns length. */
 size_t hg_b64_encode(const uint8_t *in, size_t n, char *out);
 /* Accepts standard and URL-safe alphabets, padding optional; returns bytes or HG_EINVAL. */

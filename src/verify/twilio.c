@@ -56,40 +56,6 @@ struct hg_twilio_content {
 	void *mem;
 };
 
-static int hg_twilio_hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Form-decodes in[0, n) into out ('+' is a space, %XX a byte; a '%' not
- * followed by two hex digits is kept as it is, as Twilio's SDKs do).
- * Returns the decoded length, never more than n. */
-static size_t hg_twilio_unescape(const uint8_t *in, size_t n, uint8_t *out)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		int hi, lo;
-
-		if (in[i] == '+') {
-			out[o++] = ' ';
-		} else if (in[i] == '%' && i + 2 < n && (hi = hg_twilio_hexval(in[i + 1])) >= 0 &&
-			   (lo = hg_twilio_hexval(in[i + 2])) >= 0) {
-			out[o++] = (uint8_t)(hi << 4 | lo);
-			i += 2;
-		} else {
-			out[o++] = in[i];
-		}
-	}
-	return o;
-}
-
 /* Byte order of two strings of given lengths; a prefix sorts first. */
 static int hg_twilio_bytecmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
@@ -153,14 +119,16 @@ static int hg_twilio_content_build(const uint8_t *body, size_t body_len, int for
 			continue;
 		eq = memchr(item, '=', ilen);
 		params[n].name = bytes + o;
-		params[n].nlen =
-		    hg_twilio_unescape(item, eq != NULL ? (size_t)(eq - item) : ilen, bytes + o);
+		params[n].nlen = hg_form_unescape((const char *)item,
+						  eq != NULL ? (size_t)(eq - item) : ilen,
+						  (char *)bytes + o);
 		o += params[n].nlen;
 		params[n].val = bytes + o;
 		params[n].vlen = 0;
 		if (eq != NULL)
-			params[n].vlen =
-			    hg_twilio_unescape(eq + 1, ilen - (size_t)(eq + 1 - item), bytes + o);
+			params[n].vlen = hg_form_unescape((const char *)eq + 1,
+							  ilen - (size_t)(eq + 1 - item),
+							  (char *)bytes + o);
 		o += params[n].vlen;
 		n++;
 	}

@@ -838,10 +838,24 @@ static void log_lines_from_threads_do_not_interleave(void **state)
 	free(out);
 }
 
+static void form_unescape_decodes_plus_and_percent(void **state)
+{
+	char out[64];
+	const char *in = "a+b%41%2f%zz%4";
+	(void)state;
+	size_t n = hg_form_unescape(in, strlen(in), out);
+	out[n] = '\0';
+	/* '+' is a space, %41 and %2f decode, a malformed '%' stays as it is. */
+	assert_string_equal(out, "a bA/%zz%4");
+	assert_int_equal(hg_hex_digit('F'), 15);
+	assert_int_equal(hg_hex_digit('g'), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(strerror_names_every_code),
+	    cmocka_unit_test(form_unescape_decodes_plus_and_percent),
 	    cmocka_unit_test(buf_append_grows_and_terminates),
 	    cmocka_unit_test(buf_printf_formats_long_output),
 	    cmocka_unit_test(json_str_escapes_quote_and_backslash),

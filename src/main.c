@@ -174,6 +174,9 @@ static int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file-size limit a write must fail (and the request get 503),
+	 * not kill the process with SIGXFSZ. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (hg_ingest_start(cfg->store, &ingest, err, sizeof(err)) != HG_OK) {
 		fprintf(stderr, "hookgate: cannot open the store: %s\n", err);

@@ -186,7 +186,7 @@ export async function startDaemon(opts = {}) {
 }
 
 async function launch(
-  { sources = [], env = {}, extra, store, readyTimeoutMs = 10000, clientTls },
+  { sources = [], env = {}, extra, store, readyTimeoutMs = 10000, clientTls, wrap = [] },
   workDir,
   ownsDir,
 ) {
@@ -199,7 +199,9 @@ async function launch(
   });
   const configPath = writeConfig(workDir, { text });
 
-  const proc = spawn(BIN, ['serve', '-c', configPath], {
+  // wrap: a command prefix such as ['prlimit', '--fsize=300000'] (limits).
+  const argv = [...wrap, BIN, 'serve', '-c', configPath];
+  const proc = spawn(argv[0], argv.slice(1), {
     cwd: workDir,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,12 +2,14 @@
 #   make            build build/hookgate
 #   make run        install missing packages, build, serve examples/hookgate.yaml
 #   make test       install missing packages, unit tests (cmocka) + e2e (node:test)
+#   make test-pg    the PostgreSQL store's unit tests and the whole e2e suite on a
+#                   throwaway PostgreSQL cluster (scripts/with-postgres.sh)
 #   make asan       build build/asan/hookgate with ASan+UBSan and run all tests on it
 #   make deps       install the Debian packages hookgate needs (root) or print the command
 #   make format     clang-format every source file in place
 
 CC      ?= cc
-PKGS    := libh2o-evloop openssl jansson yaml-0.1 sqlite3 libcurl
+PKGS    := libh2o-evloop openssl jansson yaml-0.1 sqlite3 libcurl libpq
 BUILD   ?= build
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -Werror
@@ -23,7 +25,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit e2e asan deps format clean check-deps
+.PHONY: all run test test-pg unit e2e asan deps format clean check-deps
 
 all: $(BUILD)/hookgate
 
@@ -49,6 +51,14 @@ run: deps all
 test: deps
 	$(MAKE) all $(UNIT_BINS)
 	$(MAKE) unit e2e
+
+# A throwaway cluster (127.0.0.1 and a Unix socket in a temp dir) for the
+# PostgreSQL store's unit tests, then every e2e suite with each daemon on a
+# fresh database of it (HOOKGATE_E2E_STORE); stopped and deleted afterwards.
+test-pg: deps
+	$(MAKE) all $(UNIT_BINS)
+	cd tests/e2e && (test -d node_modules || npm ci --no-audit --no-fund)
+	scripts/with-postgres.sh sh -c '$(BUILD)/tests/test_store_pg && $(MAKE) e2e'
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the command to run.
 set -e
 PKGS="build-essential pkg-config libh2o-evloop-dev libssl-dev libjansson-dev libyaml-dev
-libsqlite3-dev libcurl4-openssl-dev libcmocka-dev nodejs npm openssl curl sqlite3 util-linux"
+libsqlite3-dev libpq-dev libcurl4-openssl-dev libcmocka-dev nodejs npm openssl curl sqlite3 util-linux"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

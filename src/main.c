@@ -1,5 +1,6 @@
 /*
- * main.c — command dispatch: serve, sign, config check, migrate, version.
+ * main.c — command dispatch: serve, sign, config check, migrate, audit, version,
+ * and the operator commands of src/cli (messages, dlq, purge).
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
 #include <errno.h>
@@ -11,9 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
+#include "cli/cli.h"
 #include "config/config.h"
+#include "deliver/deliver.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "stats/stats.h"
 #include "store/store.h"
 #include "util/util.h"
 #include "verify/verify.h"
@@ -38,6 +43,10 @@ static const char usage_main[] =
     "  config check -c FILE       validate a config file\n"
     "  migrate [-c FILE]          apply schema migrations to the store\n"
     "  audit verify [-c FILE]     check the audit log's hash chain\n"
+    "  messages list|show|replay  stored messages, via the running daemon's API\n"
+    "  dlq list|retry             the dead-letter queue, via the running daemon's API\n"
+    "  purge [-c FILE] [--older-than D]\n"
+    "                             delete old messages now (retention)\n"
     "  version                    print the version\n"
     "\n"
     "Run 'hookgate COMMAND --help' for a command's options.\n";
@@ -147,6 +156,9 @@ static int cmd_serve(int argc, char **argv)
 {
 	struct hg_config *cfg = NULL;
 	struct hg_ingest *ingest = NULL;
+	struct hg_deliver *deliver = NULL;
+	struct hg_stats *stats = NULL;
+	struct hg_api *api = NULL;
 	struct hg_http_server *srv = NULL;
 	char err[512];
 	int bad = 0, rc = EXIT_RUNTIME, sig = 0;
@@ -182,7 +194,28 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "hookgate: cannot open the store: %s\n", err);
 		goto out;
 	}
-	struct hg_inbound inbound = {.cfg = cfg, .ingest = ingest};
+	if (hg_stats_new(&stats) != HG_OK) {
+		fprintf(stderr, "hookgate: out of memory\n");
+		goto out;
+	}
+	if (hg_deliver_start(cfg, &deliver, err, sizeof(err)) != HG_OK) {
+		fprintf(stderr, "hookgate: cannot start the delivery engine: %s\n", err);
+		goto out;
+	}
+	hg_deliver_set_stats(deliver, stats);
+	/* Replays and retries wake the engine as a commit of the writer does. */
+	struct hg_api_opts aopts = {.cfg = cfg,
+				    .stats = stats,
+				    .ingest = ingest,
+				    .wake = hg_deliver_wake_cb,
+				    .wake_arg = deliver};
+	if (hg_api_start(&aopts, &api, err, sizeof(err)) != HG_OK) {
+		fprintf(stderr, "hookgate: cannot start the management API: %s\n", err);
+		goto out;
+	}
+	/* Every commit that stores deliveries wakes the engine. */
+	hg_ingest_set_commit_hook(ingest, hg_deliver_wake_cb, deliver);
+	struct hg_inbound inbound = {.cfg = cfg, .ingest = ingest, .stats = stats};
 	struct hg_http_opts hopts = {.host = cfg->listen_host,
 				     .port = cfg->listen_port,
 				     .threads = cfg->threads,
@@ -196,7 +229,9 @@ static int cmd_serve(int argc, char **argv)
 	if (hg_http_server_new(&hopts, &srv) != HG_OK ||
 	    hg_http_server_route(srv, "/in/", hg_inbound_handle, &inbound) != HG_OK ||
 	    hg_http_server_route(srv, "/healthz", hg_inbound_healthz, &inbound) != HG_OK ||
-	    hg_http_server_route(srv, "/readyz", hg_inbound_readyz, &inbound) != HG_OK) {
+	    hg_http_server_route(srv, "/readyz", hg_inbound_readyz, &inbound) != HG_OK ||
+	    hg_http_server_route(srv, "/api/", hg_api_handle, api) != HG_OK ||
+	    hg_http_server_route(srv, "/metrics", hg_api_metrics, api) != HG_OK) {
 		fprintf(stderr, "hookgate: out of memory\n");
 		goto out;
 	}
@@ -224,11 +259,18 @@ static int cmd_serve(int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	/* Order matters: the server waits for deferred answers, which the
-	 * writer produces, so the writer stops last. */
+	 * writer produces, so the writer stops last; the engine stops before
+	 * it, once the writer no longer calls its wake-up. */
 	if (srv != NULL)
 		hg_http_server_free(srv);
 	if (ingest != NULL)
+		hg_ingest_set_commit_hook(ingest, NULL, NULL);
+	hg_deliver_stop(deliver);
+	/* After the engine: its last outcomes are in the final stats flush. */
+	hg_api_stop(api);
+	if (ingest != NULL)
 		hg_ingest_stop(ingest);
+	hg_stats_free(stats);
 	hg_config_free(cfg);
 	if (rc == EXIT_OK)
 		hg_log(HG_LOG_INFO, "stopped", NULL);
@@ -461,6 +503,12 @@ int main(int argc, char **argv)
 		return cmd_migrate(argc - 1, argv + 1);
 	if (strcmp(cmd, "audit") == 0)
 		return cmd_audit(argc - 1, argv + 1);
+	if (strcmp(cmd, "messages") == 0)
+		return hg_cli_messages(argc - 1, argv + 1);
+	if (strcmp(cmd, "dlq") == 0)
+		return hg_cli_dlq(argc - 1, argv + 1);
+	if (strcmp(cmd, "purge") == 0)
+		return hg_cli_purge(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("hookgate %s\n", HG_VERSION);
 		return EXIT_OK;

@@ -15,7 +15,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,31 +36,47 @@
 #define CFG_MAX_SECRET_FILE      ((size_t)64 << 10) /* a larger secret file is the wrong file */
 #define CFG_DEFAULT_REPLAY_MS    (300 * 1000)       /* tolerance and max_age when not given */
 #define CFG_DEFAULT_MAX_AGE_PATH "$.timestamp"      /* max_age: 5m means this field */
+#define CFG_MAX_IN_FLIGHT        4096               /* attempts at once: more is a typo */
+#define CFG_STANDARD_SECRET      "whsec_"           /* Standard Webhooks secret prefix */
+
+/* The default retry schedule: attempts at 0, +60 s, +2 min, +4 min, +8 min. */
+static const int64_t cfg_default_schedule_ms[] = {0, 60000, 120000, 240000, 480000};
 
 /* Keys each level accepts. */
 static const char *const cfg_top_keys[] = {
-    "listen",   "public_url", "store", "threads",         "max_connections", "request_timeout",
-    "max_body", "log_level",  "tls",   "trusted_proxies", "sources",         NULL,
+    "listen",          "public_url", "store",     "threads",         "max_connections",
+    "request_timeout", "max_body",   "log_level", "tls",             "trusted_proxies",
+    "sources",         "endpoints",  "max_in_flight", "admin_token_env", "retention",
+    NULL,
 };
 static const char *const cfg_source_keys[] = {
     "name",      "provider", "secret_env", "secret_file", "secret",   "verify_token_env",
     "dedupe",    "max_body", "header",     "algorithm",   "encoding", "prefix",
-    "tolerance", "max_age",  "public_url", "rate_limit",  "mtls",     NULL,
+    "tolerance", "max_age",  "public_url", "rate_limit",  "mtls",     "routes",
+    NULL,
+};
+static const char *const cfg_endpoint_keys[] = {
+    "name",    "url",        "exec",        "timeout", "retry", "max_in_flight",
+    "secret_env", "secret_file", "secret",  NULL,
 };
 /* Keys of the nested mappings. */
 static const char *const cfg_tls_keys[] = {"cert", "key", "client_ca", "client_cert", NULL};
 static const char *const cfg_max_age_keys[] = {"path", "within", NULL};
 static const char *const cfg_rate_limit_keys[] = {"key", "limit", "per", NULL};
 static const char *const cfg_mtls_keys[] = {"require", "subject", NULL};
+static const char *const cfg_retry_keys[] = {"schedule", "attempts", "base", "factor",
+					     "max_delay", "jitter", NULL};
+/* The keys that choose the exponential form of retry. */
+static const char *const cfg_retry_exp_keys[] = {"attempts", "base", "factor", NULL};
+static const char *const cfg_route_keys[] = {"endpoint", "when", NULL};
 static const char *const cfg_none[] = {NULL};
 /* Keys DESIGN.md shows that this version does not implement yet. They get
  * their own error rather than "unknown key", so an operator following the
  * design knows the key is right and the build is old. Enabling one means
  * moving it to the list above and parsing it. */
 static const char *const cfg_top_unsupported[] = {
-    "admin_token_env", "retention", "event_types", "allow_http", "egress_allow", "endpoints", NULL,
+    "event_types", "allow_http", "egress_allow", NULL,
 };
-static const char *const cfg_source_unsupported[] = {"routes", NULL};
 /* Keys of the generic `hmac` scheme; other providers fix these themselves. */
 static const char *const cfg_hmac_keys[] = {"header", "algorithm", "encoding", "prefix", NULL};
 /* Providers that sign a timestamp, so `tolerance` means something to them;
@@ -93,14 +111,19 @@ static const char *const cfg_bools[] = {"false", "true", NULL};
 #define CFG_URL_WHAT      "an http:// or https:// URL without query, such as https://hooks.example.com"
 #define CFG_DURATION_WHAT "a duration above zero such as 500ms, 10s or 5m"
 #define CFG_KEY_RULE_WHAT "\"header:Name\" or a JSON path starting with $"
+#define CFG_WHEN_WHAT     "\"$.json.path == value\" or \"$.json.path != value\""
+#define CFG_ENDPOINT_URL_WHAT                                                                      \
+	"an http:// or https:// URL such as http://127.0.0.1:9000/process"
 
 /* One load in progress. */
 struct cfg_ctx {
+	struct hg_config *cfg;
 	const char *file; /* as given, for messages */
 	char *dir;        /* its directory, for relative secret_file paths */
 	yaml_document_t doc;
 	char *err;
 	size_t errlen;
+	unsigned flags; /* HG_CONFIG_* */
 };
 
 /* How a secret is written in the file. */
@@ -288,7 +311,7 @@ static int cfg_header_ok(const char *s)
 }
 
 /* [a-z0-9][a-z0-9_-]{0,63}: safe as a URL segment and in logs. */
-static int cfg_source_name_ok(const char *s)
+static int cfg_name_ok(const char *s)
 {
 	size_t i;
 
@@ -368,19 +391,38 @@ static int cfg_listen_ok(const char *s)
 	return cfg_listen_split(s, host, sizeof host, &port);
 }
 
+/* Length of the "http://" or "https://" (any case) s starts with, or 0. */
+static size_t cfg_http_scheme(const char *s)
+{
+	if (!strncasecmp(s, "https://", 8))
+		return 8;
+	if (!strncasecmp(s, "http://", 7))
+		return 7;
+	return 0;
+}
+
+/* public_url: the request path and query are appended to it, so it has none. */
 static int cfg_url_ok(const char *s)
 {
-	size_t skip;
+	size_t skip = cfg_http_scheme(s);
 
-	if (!strncasecmp(s, "https://", 8))
-		skip = 8;
-	else if (!strncasecmp(s, "http://", 7))
-		skip = 7;
-	else
-		return 0;
-	if (!s[skip] || s[skip] == '/')
+	if (!skip || !s[skip] || s[skip] == '/')
 		return 0;
 	return strcspn(s, " \t\r\n?#") == strlen(s);
+}
+
+/* An endpoint's URL: the application's, so a query is its business; a
+ * fragment is never sent, so one is a mistake. */
+static int cfg_endpoint_url_ok(const char *s)
+{
+	size_t skip = cfg_http_scheme(s), i;
+
+	if (!skip || !s[skip] || strchr("/?#", s[skip]))
+		return 0;
+	for (i = 0; s[i]; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f || s[i] == '#')
+			return 0;
+	return 1;
 }
 
 static int cfg_store_ok(const char *s)
@@ -508,6 +550,49 @@ static int cfg_parse_int(const char *s, int64_t *out)
 		return 0;
 	*out = v;
 	return 1;
+}
+
+/* A decimal number such as 2 or 1.5: digits and one point, no sign or
+ * exponent (strtod would also take "inf" and hex). */
+static int cfg_parse_decimal(const char *s, size_t len, double *out)
+{
+	char buf[32], *end;
+	double v;
+
+	if (!len || len >= sizeof buf || strspn(s, "0123456789.") < len)
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtod(buf, &end);
+	if (errno || *end || !isfinite(v))
+		return 0;
+	*out = v;
+	return 1;
+}
+
+/* key of map as a decimal number in [min, max]; with percent it is written
+ * with a '%' after it and returned as a fraction (10% is 0.1). *out is
+ * untouched when the key is absent. */
+static int cfg_real(struct cfg_ctx *c, const yaml_node_t *map, const char *key, const char *what,
+		    int percent, double min, double max, double *out)
+{
+	const yaml_node_t *v;
+	const char *s;
+	size_t len;
+	double d;
+	int rc;
+
+	rc = cfg_value(c, map, key, what, NULL, &v, &s);
+	if (rc || !s)
+		return rc;
+	len = strlen(s);
+	if (percent && (!len || s[len - 1] != '%'))
+		return cfg_bad_value(c, v, key, what, s);
+	if (!cfg_parse_decimal(s, len - (percent ? 1 : 0), &d) || d < min || d > max)
+		return cfg_bad_value(c, v, key, what, s);
+	*out = percent ? d / 100 : d;
+	return HG_OK;
 }
 
 /* Node v as a whole number, size (bytes) or duration (ms) in [min, max]. */
@@ -677,6 +762,28 @@ static char *cfg_resolve_path(const struct cfg_ctx *c, const char *path)
 	return out;
 }
 
+/* Remembers that environment variable name holds a secret, so exec
+ * endpoints can be started without it. */
+static int cfg_note_secret_env(struct cfg_ctx *c, const char *name)
+{
+	struct hg_config *cfg = c->cfg;
+	char **grown;
+	size_t i;
+
+	for (i = 0; i < cfg->n_secret_envs; i++)
+		if (!strcmp(cfg->secret_envs[i], name))
+			return HG_OK;
+	grown = realloc(cfg->secret_envs, (cfg->n_secret_envs + 1) * sizeof *grown);
+	if (!grown)
+		return cfg_oom(c);
+	cfg->secret_envs = grown;
+	cfg->secret_envs[cfg->n_secret_envs] = strdup(name);
+	if (!cfg->secret_envs[cfg->n_secret_envs])
+		return cfg_oom(c);
+	cfg->n_secret_envs++;
+	return HG_OK;
+}
+
 /* The bytes of one secret named by text; at and key are for messages.
  * Error messages name the variable or file, never the value. */
 static int cfg_resolve_secret(struct cfg_ctx *c, const yaml_node_t *at, const char *key,
@@ -688,6 +795,19 @@ static int cfg_resolve_secret(struct cfg_ctx *c, const yaml_node_t *at, const ch
 	size_t len = 0;
 	int rc = HG_OK;
 
+	if (c->flags & HG_CONFIG_NO_SECRETS) {
+		/* Shape only: a stand-in that is never a real secret, so every
+		 * check downstream sees "a secret is configured". */
+		static const char stand_in[] = "(secret not read)";
+
+		bytes = malloc(sizeof(stand_in));
+		if (!bytes)
+			return cfg_oom(c);
+		memcpy(bytes, stand_in, sizeof(stand_in));
+		out->bytes = bytes;
+		out->len = sizeof(stand_in) - 1;
+		return HG_OK;
+	}
 	switch (from) {
 	case CFG_FROM_ENV:
 		v = getenv(text);
@@ -699,6 +819,9 @@ static int cfg_resolve_secret(struct cfg_ctx *c, const yaml_node_t *at, const ch
 			    key, text);
 			goto out;
 		}
+		rc = cfg_note_secret_env(c, text);
+		if (rc)
+			goto out;
 		len = strlen(v);
 		bytes = malloc(len + 1);
 		if (!bytes) {
@@ -763,6 +886,32 @@ out:
 	return rc;
 }
 
+/* The keys a secret may be given with, in the order they are tried. */
+static const struct cfg_secret_kind {
+	const char *key;
+	enum cfg_from from;
+	const char *what; /* for a list of them (sources) */
+	const char *one;  /* for one of them (endpoints) */
+	cfg_valid_fn valid;
+} cfg_secret_kinds[] = {
+    {"secret_env", CFG_FROM_ENV, "an environment variable name or a list of them",
+     "an environment variable name", cfg_env_name_ok},
+    {"secret_file", CFG_FROM_FILE, "a file path or a list of them", "a file path",
+     cfg_nonempty_ok},
+    {"secret", CFG_FROM_INLINE, "a secret or a list of them", "a secret", cfg_nonempty_ok},
+};
+#define CFG_N_SECRET_KINDS (sizeof cfg_secret_kinds / sizeof cfg_secret_kinds[0])
+
+/* An inline secret is fine on a laptop and wrong anywhere else: say so,
+ * naming where it is (never the value). */
+static void cfg_warn_inline(const struct cfg_ctx *c, const char *what, const char *name, int line)
+{
+	hg_log(HG_LOG_WARN,
+	       "inline secret in the config file; use secret_env or secret_file outside "
+	       "development",
+	       what, HG_LS(name), "file", HG_LS(c->file), "line", HG_LI(line), NULL);
+}
+
 struct cfg_secret_arg {
 	struct hg_source *src;
 	enum cfg_from from;
@@ -791,24 +940,14 @@ static int cfg_add_secret(struct cfg_ctx *c, const yaml_node_t *at, const char *
 static int cfg_parse_secrets(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src,
 			     const char *where)
 {
-	static const struct {
-		const char *key;
-		enum cfg_from from;
-		const char *what;
-		cfg_valid_fn valid;
-	} kinds[] = {
-	    {"secret_env", CFG_FROM_ENV, "an environment variable name or a list of them",
-	     cfg_env_name_ok},
-	    {"secret_file", CFG_FROM_FILE, "a file path or a list of them", cfg_nonempty_ok},
-	    {"secret", CFG_FROM_INLINE, "a secret or a list of them", cfg_nonempty_ok},
-	};
+	const struct cfg_secret_kind *kinds = cfg_secret_kinds;
 	struct cfg_secret_arg arg = {.src = src};
 	const yaml_node_t *v;
 	const char *s;
 	size_t i, before;
 	int rc;
 
-	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+	for (i = 0; i < CFG_N_SECRET_KINDS; i++) {
 		v = cfg_get(c, node, kinds[i].key);
 		if (!v)
 			continue;
@@ -819,11 +958,7 @@ static int cfg_parse_secrets(struct cfg_ctx *c, const yaml_node_t *node, struct 
 		if (rc)
 			return rc;
 		if (kinds[i].from == CFG_FROM_INLINE && src->n_secrets > before)
-			hg_log(HG_LOG_WARN,
-			       "inline secret in the config file; use secret_env or secret_file "
-			       "outside development",
-			       "source", HG_LS(src->name), "file", HG_LS(c->file), "line",
-			       HG_LI(cfg_line(v)), NULL);
+			cfg_warn_inline(c, "source", src->name, cfg_line(v));
 	}
 	if (!src->n_secrets)
 		return cfg_fail(c, src->line,
@@ -1122,9 +1257,471 @@ static int cfg_parse_mtls(struct cfg_ctx *c, const yaml_node_t *node, const stru
 	return HG_OK;
 }
 
-static int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t index,
-			    const struct hg_config *cfg, struct hg_source *src)
+/* ---- endpoints and routes ---- */
+
+/* hookgate's Standard Webhooks signer takes keys up to this many bytes
+ * (HG_VERIFY_MAX_KEY in src/verify). */
+#define CFG_MAX_SIGNING_KEY 256
+
+/* "source 'a'" when node has a usable name, else "source #N" (from 1). */
+static void cfg_where(struct cfg_ctx *c, const yaml_node_t *node, const char *noun, size_t index,
+		      char *where, size_t len)
 {
+	const yaml_node_t *v = node->type == YAML_MAPPING_NODE ? cfg_get(c, node, "name") : NULL;
+
+	if (v && v->type == YAML_SCALAR_NODE && !cfg_is_null(v))
+		snprintf(where, len, "%s '%.64s'", noun, (const char *)v->data.scalar.value);
+	else
+		snprintf(where, len, "%s #%zu", noun, index + 1);
+}
+
+/* 0 when path is a regular file this process may execute, else an errno. */
+static int cfg_executable(const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb))
+		return errno;
+	if (!S_ISREG(sb.st_mode))
+		return EISDIR;
+	return access(path, X_OK) ? errno : 0;
+}
+
+/* Makes *cmd an absolute path: as written when it has a '/' (then it must
+ * be absolute), else the first executable of that name in a directory of
+ * PATH. Looked up now, so the command that runs is the one config check
+ * saw; relative PATH entries (the working directory) are skipped. */
+static int cfg_resolve_command(struct cfg_ctx *c, const yaml_node_t *at, char **cmd)
+{
+	const char *dir, *end;
+	size_t dl, cl = strlen(*cmd);
+	char *full;
+	int err;
+
+	if (strchr(*cmd, '/')) {
+		if ((*cmd)[0] != '/')
+			return cfg_fail(c, cfg_line(at),
+					"exec: \"%.64s\" is a relative path; give an absolute path or "
+					"the name of a command found on PATH",
+					*cmd);
+		err = cfg_executable(*cmd);
+		if (err)
+			return cfg_fail(c, cfg_line(at), "exec: cannot run %s: %s", *cmd,
+					err == EISDIR ? "not a regular file" : strerror(err));
+		return HG_OK;
+	}
+	for (dir = getenv("PATH"); dir && *dir; dir = *end ? end + 1 : end) {
+		end = strchr(dir, ':');
+		if (!end)
+			end = dir + strlen(dir);
+		dl = (size_t)(end - dir);
+		if (!dl || dir[0] != '/')
+			continue;
+		full = malloc(dl + 1 + cl + 1);
+		if (!full)
+			return cfg_oom(c);
+		snprintf(full, dl + 1 + cl + 1, "%.*s/%s", (int)dl, dir, *cmd);
+		if (!cfg_executable(full)) {
+			free(*cmd);
+			*cmd = full;
+			return HG_OK;
+		}
+		free(full);
+	}
+	return cfg_fail(c, cfg_line(at),
+			"exec: command '%.64s' was not found on PATH; give its absolute path, such "
+			"as /usr/local/bin/%.64s",
+			*cmd, *cmd);
+}
+
+/* exec: a command line split at spaces and tabs, run without a shell. */
+static int cfg_parse_exec(struct cfg_ctx *c, const yaml_node_t *at, const char *text,
+			  struct hg_endpoint *ep)
+{
+	const char *p;
+	size_t n = 0, i, len;
+
+	for (p = text + strspn(text, " \t"); *p; p += len, p += strspn(p, " \t")) {
+		len = strcspn(p, " \t");
+		n++;
+	}
+	if (!n)
+		return cfg_bad_value(c, at, "exec",
+				     "a command line such as /usr/local/bin/worker --queue orders",
+				     text);
+	ep->argv = calloc(n + 1, sizeof *ep->argv);
+	if (!ep->argv)
+		return cfg_oom(c);
+	for (p = text + strspn(text, " \t"), i = 0; i < n; i++, p += len, p += strspn(p, " \t")) {
+		len = strcspn(p, " \t");
+		ep->argv[i] = strndup(p, len);
+		if (!ep->argv[i])
+			return cfg_oom(c);
+	}
+	return cfg_resolve_command(c, at, &ep->argv[0]);
+}
+
+/* max_in_flight of map (an endpoint's, or the top level's); *out keeps its
+ * default when absent. */
+static int cfg_max_in_flight(struct cfg_ctx *c, const yaml_node_t *map, int *out)
+{
+	int64_t n = *out;
+	int rc = cfg_number(c, map, "max_in_flight", CFG_INT, "a whole number from 1 to 4096", 1,
+			    CFG_MAX_IN_FLIGHT, &n);
+
+	*out = (int)n;
+	return rc;
+}
+
+/* The retry policy every endpoint starts from: the default schedule. */
+static int cfg_retry_default(struct cfg_ctx *c, struct hg_retry *r)
+{
+	r->schedule_ms = malloc(sizeof cfg_default_schedule_ms);
+	if (!r->schedule_ms)
+		return cfg_oom(c);
+	memcpy(r->schedule_ms, cfg_default_schedule_ms, sizeof cfg_default_schedule_ms);
+	r->attempts = sizeof cfg_default_schedule_ms / sizeof cfg_default_schedule_ms[0];
+	r->max_delay_ms = HG_DEFAULT_RETRY_MAX_DELAY_MS;
+	r->jitter = HG_DEFAULT_RETRY_JITTER;
+	return HG_OK;
+}
+
+/* retry: {schedule: [...], max_delay, jitter} or {attempts, base, factor,
+ * max_delay, jitter}. Keys left out keep their defaults. */
+static int cfg_parse_retry(struct cfg_ctx *c, const yaml_node_t *node, struct hg_retry *r,
+			   const char *where)
+{
+	const yaml_node_t *m, *sched, *exp = NULL, *item;
+	const char *const *k, *exp_key = NULL;
+	size_t i, len;
+	char in[128];
+	int64_t n;
+	int rc;
+
+	snprintf(in, sizeof in, "retry of %s", where);
+	rc = cfg_mapping(c, node, "retry", cfg_retry_keys, in,
+			 "{schedule: [0s, 60s, 2m, 4m, 8m], max_delay: 1h, jitter: 10%}", &m);
+	if (rc || !m)
+		return rc;
+	rc = cfg_number(c, m, "max_delay", CFG_DURATION, CFG_DURATION_WHAT, 1, INT64_MAX,
+			&r->max_delay_ms);
+	if (!rc)
+		rc = cfg_real(c, m, "jitter", "a percentage from 0% to 100% such as 10%", 1, 0, 100,
+			      &r->jitter);
+	if (rc)
+		return rc;
+	for (k = cfg_retry_exp_keys; *k && !exp; k++) {
+		exp = cfg_get(c, m, *k);
+		exp_key = *k;
+	}
+	sched = cfg_get(c, m, "schedule");
+	if (sched && exp)
+		return cfg_fail(c, cfg_line(exp),
+				"%s: %s gives both schedule: and %s:; use either schedule: (the wait "
+				"before each attempt) or attempts:, base: and factor: (exponential "
+				"backoff)",
+				exp_key, in, exp_key);
+	if (exp) {
+		free(r->schedule_ms);
+		r->schedule_ms = NULL;
+		r->base_ms = 1000;
+		r->factor = 2;
+		n = 5;
+		rc = cfg_number(c, m, "attempts", CFG_INT, "a whole number from 1 to 100", 1,
+				HG_MAX_RETRY_ATTEMPTS, &n);
+		r->attempts = (size_t)n;
+		if (!rc)
+			rc = cfg_number(c, m, "base", CFG_DURATION, CFG_DURATION_WHAT, 1, INT64_MAX,
+					&r->base_ms);
+		if (!rc)
+			rc = cfg_real(c, m, "factor", "a number from 1 to 100 such as 2 or 1.5", 0, 1,
+				      100, &r->factor);
+		return rc;
+	}
+	if (!sched)
+		return HG_OK;
+	if (sched->type != YAML_SEQUENCE_NODE)
+		return cfg_fail(c, cfg_line(sched),
+				"schedule: expected a list of waits such as [0s, 60s, 2m], got %s",
+				cfg_kind(sched));
+	len = (size_t)(sched->data.sequence.items.top - sched->data.sequence.items.start);
+	if (!len || len > HG_MAX_RETRY_ATTEMPTS)
+		return cfg_fail(c, cfg_line(sched),
+				"schedule: expected 1 to %d waits (one per attempt), got %zu",
+				HG_MAX_RETRY_ATTEMPTS, len);
+	free(r->schedule_ms);
+	r->schedule_ms = calloc(len, sizeof *r->schedule_ms);
+	if (!r->schedule_ms)
+		return cfg_oom(c);
+	r->attempts = len;
+	for (i = 0; i < len; i++) {
+		item = yaml_document_get_node(&c->doc, sched->data.sequence.items.start[i]);
+		rc = cfg_number_node(c, item, "schedule", CFG_DURATION,
+				     "a duration such as 0s, 500ms or 2m", 0, INT64_MAX,
+				     &r->schedule_ms[i]);
+		if (rc)
+			return rc;
+	}
+	return HG_OK;
+}
+
+/* An endpoint's one signing secret, kept as Standard Webhooks writes it:
+ * "whsec_<base64 of the key>". Given in that form it must decode; any other
+ * value is the key's raw bytes and is wrapped. */
+static int cfg_parse_endpoint_secret(struct cfg_ctx *c, const yaml_node_t *node,
+				     struct hg_endpoint *ep, const char *where)
+{
+	const size_t plen = sizeof CFG_STANDARD_SECRET - 1;
+	const struct cfg_secret_kind *kind = NULL, *k;
+	const yaml_node_t *v = NULL, *at;
+	struct hg_secret raw = {0};
+	uint8_t key[CFG_MAX_SIGNING_KEY];
+	const char *s;
+	size_t len;
+	int rc, n;
+
+	for (k = cfg_secret_kinds; k < cfg_secret_kinds + CFG_N_SECRET_KINDS; k++) {
+		at = cfg_get(c, node, k->key);
+		if (at && kind)
+			return cfg_fail(c, cfg_line(at),
+					"%s: %s already has a secret (%s); an endpoint signs with one "
+					"secret",
+					k->key, where, kind->key);
+		if (at) {
+			kind = k;
+			v = at;
+		}
+	}
+	if (!kind)
+		return HG_OK;
+	rc = cfg_check(c, v, kind->key, kind->one, kind->valid, &s);
+	if (!rc)
+		rc = cfg_resolve_secret(c, v, kind->key, kind->from, s, &raw);
+	if (rc)
+		return rc;
+	if (kind->from == CFG_FROM_INLINE)
+		cfg_warn_inline(c, "endpoint", ep->name, cfg_line(v));
+	if (raw.len > plen && !memcmp(raw.bytes, CFG_STANDARD_SECRET, plen)) {
+		n = hg_b64_decode((const char *)raw.bytes + plen, raw.len - plen, key, sizeof key);
+		OPENSSL_cleanse(key, sizeof key);
+		if (n <= 0) {
+			rc = cfg_fail(c, cfg_line(v),
+				      "%s: the secret starts with whsec_ but is not followed by "
+				      "base64 of at most %d bytes; give it as it was generated, or raw "
+				      "bytes without whsec_",
+				      kind->key, CFG_MAX_SIGNING_KEY);
+			goto out;
+		}
+		ep->secret = raw;
+		raw.bytes = NULL;
+		goto out;
+	}
+	if (raw.len > CFG_MAX_SIGNING_KEY) {
+		rc = cfg_fail(c, cfg_line(v), "%s: the secret is longer than %d bytes", kind->key,
+			      CFG_MAX_SIGNING_KEY);
+		goto out;
+	}
+	len = plen + 4 * ((raw.len + 2) / 3);
+	ep->secret.bytes = malloc(len + 1);
+	if (!ep->secret.bytes) {
+		rc = cfg_oom(c);
+		goto out;
+	}
+	memcpy(ep->secret.bytes, CFG_STANDARD_SECRET, plen);
+	ep->secret.len = plen + hg_b64_encode(raw.bytes, raw.len, (char *)ep->secret.bytes + plen);
+out:
+	cfg_wipe_secret(&raw);
+	return rc;
+}
+
+static int cfg_parse_endpoint(struct cfg_ctx *c, const yaml_node_t *node, size_t index, void *item)
+{
+	struct hg_endpoint *ep = item;
+	const yaml_node_t *u, *e;
+	const char *url, *cmd;
+	char where[96];
+	int rc;
+
+	ep->line = cfg_line(node);
+	ep->timeout_ms = HG_DEFAULT_ENDPOINT_TIMEOUT_MS;
+	ep->max_in_flight = HG_DEFAULT_ENDPOINT_MAX_IN_FLIGHT;
+	rc = cfg_retry_default(c, &ep->retry);
+	if (rc)
+		return rc;
+	if (node->type != YAML_MAPPING_NODE)
+		return cfg_fail(c, ep->line,
+				"endpoints: each endpoint must be a mapping such as "
+				"{name: orders, url: http://127.0.0.1:9000/process}, got %s",
+				cfg_kind(node));
+	cfg_where(c, node, "endpoint", index, where, sizeof where);
+	rc = cfg_check_keys(c, node, cfg_endpoint_keys, cfg_none, where);
+	if (!rc)
+		rc = cfg_text(c, node, "name", CFG_NAME_WHAT, cfg_name_ok, &ep->name);
+	if (rc)
+		return rc;
+	if (!ep->name)
+		return cfg_fail(c, ep->line,
+				"%s has no name; add name: (routes of sources refer to it)", where);
+
+	rc = cfg_value(c, node, "url", CFG_ENDPOINT_URL_WHAT, cfg_endpoint_url_ok, &u, &url);
+	if (!rc)
+		rc = cfg_value(c, node, "exec", "a command line such as /usr/local/bin/worker",
+			       cfg_nonempty_ok, &e, &cmd);
+	if (rc)
+		return rc;
+	if (url && cmd)
+		return cfg_fail(c, cfg_line(e),
+				"exec: %s has both url and exec; an endpoint is either an HTTP URL "
+				"or a command",
+				where);
+	if (!url && !cmd)
+		return cfg_fail(c, ep->line,
+				"%s has no target; add url: (an http:// or https:// URL) or exec: (a "
+				"command to run)",
+				where);
+	if (url) {
+		ep->url = strdup(url);
+		if (!ep->url)
+			return cfg_oom(c);
+	} else {
+		rc = cfg_parse_exec(c, e, cmd, ep);
+		if (rc)
+			return rc;
+	}
+
+	rc = cfg_number(c, node, "timeout", CFG_DURATION, CFG_DURATION_WHAT, 1, INT64_MAX,
+			&ep->timeout_ms);
+	if (rc)
+		return rc;
+	rc = cfg_max_in_flight(c, node, &ep->max_in_flight);
+	if (rc)
+		return rc;
+	rc = cfg_parse_retry(c, node, &ep->retry, where);
+	return rc ? rc : cfg_parse_endpoint_secret(c, node, ep, where);
+}
+
+/* when: "PATH == VALUE" or "PATH != VALUE". The operator is the first ==
+ * or != outside quotes (a path may hold ['a==b']); a value in single or
+ * double quotes keeps its spaces. */
+static int cfg_parse_when(struct cfg_ctx *c, const yaml_node_t *at, const char *text,
+			  struct hg_route *r)
+{
+	const char *p, *op = NULL, *v;
+	size_t plen, vlen;
+	char quote = 0, *path;
+	int rc;
+
+	for (p = text; *p && !op; p++) {
+		if (quote)
+			quote = *p == quote ? 0 : quote;
+		else if (*p == '\'' || *p == '"')
+			quote = *p;
+		else if ((*p == '=' || *p == '!') && p[1] == '=')
+			op = p;
+	}
+	if (!op)
+		return cfg_bad_value(c, at, "when", CFG_WHEN_WHAT, text);
+	for (plen = (size_t)(op - text); plen && strchr(" \t", text[plen - 1]); plen--)
+		;
+	v = op + 2 + strspn(op + 2, " \t");
+	for (vlen = strlen(v); vlen && strchr(" \t", v[vlen - 1]); vlen--)
+		;
+	if (vlen >= 2 && (v[0] == '\'' || v[0] == '"') && v[vlen - 1] == v[0]) {
+		v++;
+		vlen -= 2;
+	} else if (!vlen) {
+		return cfg_bad_value(c, at, "when", CFG_WHEN_WHAT, text);
+	}
+	path = strndup(text, plen);
+	if (!path)
+		return cfg_oom(c);
+	rc = cfg_compile_path(c, at, "when", path, &r->path);
+	free(path);
+	if (rc)
+		return rc;
+	r->negate = *op == '!';
+	r->value = strndup(v, vlen);
+	r->when = strdup(text);
+	return r->value && r->when ? HG_OK : cfg_oom(c);
+}
+
+/* One item of routes: an endpoint name, or {endpoint: NAME, when: FILTER}. */
+static int cfg_add_route(struct cfg_ctx *c, const yaml_node_t *item, struct hg_source *src,
+			 const char *where)
+{
+	const yaml_node_t *name_node = item, *w = NULL;
+	const char *name = NULL, *when = NULL;
+	struct hg_route *r, *grown;
+	char in[128], list[256];
+	size_t i, used = 0;
+	int rc;
+
+	grown = realloc(src->routes, (src->n_routes + 1) * sizeof *grown);
+	if (!grown)
+		return cfg_oom(c);
+	src->routes = grown;
+	r = &src->routes[src->n_routes++];
+	memset(r, 0, sizeof *r);
+	r->line = cfg_line(item);
+	if (item->type == YAML_MAPPING_NODE) {
+		snprintf(in, sizeof in, "a route of %s", where);
+		rc = cfg_check_keys(c, item, cfg_route_keys, cfg_none, in);
+		if (!rc)
+			rc = cfg_value(c, item, "endpoint", "an endpoint name", NULL, &name_node,
+				       &name);
+		if (!rc)
+			rc = cfg_value(c, item, "when", CFG_WHEN_WHAT, NULL, &w, &when);
+		if (rc)
+			return rc;
+		if (!name)
+			return cfg_fail(c, r->line,
+					"routes: a route of %s names no endpoint; add endpoint: NAME",
+					where);
+	} else {
+		rc = cfg_check(c, item, "routes",
+			       "an endpoint name, or {endpoint: NAME, when: \"$.path == value\"}",
+			       NULL, &name);
+		if (rc)
+			return rc;
+	}
+	r->endpoint = hg_config_find_endpoint(c->cfg, name);
+	if (!r->endpoint) {
+		list[0] = '\0';
+		for (i = 0; i < c->cfg->n_endpoints && used < sizeof list; i++)
+			used += (size_t)snprintf(list + used, sizeof list - used, "%s%s",
+						 i ? ", " : "defined endpoints: ",
+						 c->cfg->endpoints[i].name);
+		return cfg_fail(c, cfg_line(name_node),
+				"routes: %s routes to endpoint '%.64s', which is not defined; %s", where,
+				name, i ? list : "define it under endpoints:");
+	}
+	return when ? cfg_parse_when(c, w, when, r) : HG_OK;
+}
+
+/* routes: one endpoint name, or a list of names and {endpoint, when}. */
+static int cfg_parse_routes(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src,
+			    const char *where)
+{
+	const yaml_node_t *v = cfg_get(c, node, "routes");
+	yaml_node_item_t *it;
+	int rc;
+
+	if (!v)
+		return HG_OK;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return cfg_add_route(c, v, src, where);
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		rc = cfg_add_route(c, yaml_document_get_node(&c->doc, *it), src, where);
+		if (rc)
+			return rc;
+	}
+	return HG_OK;
+}
+
+static int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t index, void *item)
+{
+	const struct hg_config *cfg = c->cfg;
+	struct hg_source *src = item;
 	const yaml_node_t *v;
 	const char *s;
 	char where[96], what[512];
@@ -1142,16 +1739,12 @@ static int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t i
 				"sources: each source must be a mapping such as "
 				"{name: ..., provider: ...}, got %s",
 				cfg_kind(node));
-	v = cfg_get(c, node, "name");
-	if (v && v->type == YAML_SCALAR_NODE && !cfg_is_null(v))
-		snprintf(where, sizeof where, "source '%.64s'", (const char *)v->data.scalar.value);
-	else
-		snprintf(where, sizeof where, "source #%zu", index + 1);
-	rc = cfg_check_keys(c, node, cfg_source_keys, cfg_source_unsupported, where);
+	cfg_where(c, node, "source", index, where, sizeof where);
+	rc = cfg_check_keys(c, node, cfg_source_keys, cfg_none, where);
 	if (rc)
 		return rc;
 
-	rc = cfg_text(c, node, "name", CFG_NAME_WHAT, cfg_source_name_ok, &src->name);
+	rc = cfg_text(c, node, "name", CFG_NAME_WHAT, cfg_name_ok, &src->name);
 	if (rc)
 		return rc;
 	if (!src->name)
@@ -1191,38 +1784,66 @@ static int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t i
 		rc = cfg_parse_rate_limit(c, node, src, where);
 	if (!rc)
 		rc = cfg_parse_mtls(c, node, cfg, src, where);
+	if (!rc)
+		rc = cfg_parse_routes(c, node, src, where);
 	return rc;
 }
 
-static int cfg_parse_sources(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg)
+/* A top-level list of named things (sources, endpoints): the elements are
+ * structs of size bytes with a char *name and an int line at the given
+ * offsets, each filled by parse; names must be unique. */
+struct cfg_list {
+	const char *key;  /* "sources" */
+	const char *noun; /* "source" */
+	size_t size, name_off, line_off;
+	int (*parse)(struct cfg_ctx *c, const yaml_node_t *node, size_t index, void *item);
+};
+
+static const struct cfg_list cfg_sources_list = {
+    "sources", "source", sizeof(struct hg_source), offsetof(struct hg_source, name),
+    offsetof(struct hg_source, line), cfg_parse_source,
+};
+static const struct cfg_list cfg_endpoints_list = {
+    "endpoints", "endpoint", sizeof(struct hg_endpoint), offsetof(struct hg_endpoint, name),
+    offsetof(struct hg_endpoint, line), cfg_parse_endpoint,
+};
+
+static int cfg_parse_list(struct cfg_ctx *c, const yaml_node_t *root, const struct cfg_list *l,
+			  void **items, size_t *n_items)
 {
-	const yaml_node_t *v = cfg_get(c, root, "sources"), *item;
+	const yaml_node_t *v = cfg_get(c, root, l->key), *item;
+	const char *name, *prev;
 	size_t i, j, n;
+	char *base;
 	int rc;
 
 	if (!v || cfg_is_null(v))
 		return HG_OK;
 	if (v->type != YAML_SEQUENCE_NODE)
 		return cfg_fail(c, cfg_line(v),
-				"sources: expected a list of sources, each starting with "
-				"'- name:', got %s",
-				cfg_kind(v));
+				"%s: expected a list of %s, each starting with '- name:', got %s",
+				l->key, l->key, cfg_kind(v));
 	n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-	cfg->sources = calloc(n ? n : 1, sizeof *cfg->sources);
-	if (!cfg->sources)
+	*items = calloc(n ? n : 1, l->size);
+	if (!*items)
 		return cfg_oom(c);
+	base = *items;
 	for (i = 0; i < n; i++) {
 		item = yaml_document_get_node(&c->doc, v->data.sequence.items.start[i]);
-		cfg->n_sources = i + 1; /* so hg_config_free sees the partial source */
-		rc = cfg_parse_source(c, item, i, cfg, &cfg->sources[i]);
+		*n_items = i + 1; /* so hg_config_free sees the partial element */
+		rc = l->parse(c, item, i, base + i * l->size);
 		if (rc)
 			return rc;
-		for (j = 0; j < i; j++)
-			if (!strcmp(cfg->sources[j].name, cfg->sources[i].name))
+		name = *(char **)(base + i * l->size + l->name_off);
+		for (j = 0; j < i; j++) {
+			prev = *(char **)(base + j * l->size + l->name_off);
+			if (!strcmp(prev, name))
 				return cfg_fail(c, cfg_line(cfg_get(c, item, "name")),
-						"name: source '%s' is already defined at line %d; "
-						"source names must be unique",
-						cfg->sources[i].name, cfg->sources[j].line);
+						"name: %s '%s' is already defined at line %d; %s names "
+						"must be unique",
+						l->noun, name, *(int *)(base + j * l->size + l->line_off),
+						l->noun);
+		}
 	}
 	return HG_OK;
 }
@@ -1392,7 +2013,28 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 			return rc;
 	}
 
-	return cfg_parse_sources(c, root, cfg);
+	rc = cfg_max_in_flight(c, root, &cfg->max_in_flight);
+	if (rc)
+		return rc;
+	rc = cfg_number(c, root, "retention", CFG_DURATION,
+			"a duration such as 30d, or 0 to keep everything", 0, INT64_MAX,
+			&cfg->retention_ms);
+	if (rc)
+		return rc;
+	rc = cfg_value(c, root, "admin_token_env", "an environment variable name", cfg_env_name_ok,
+		       &v, &s);
+	if (!rc && s && !(cfg->admin_token_env = strdup(s)))
+		rc = cfg_oom(c);
+	if (!rc && s)
+		rc = cfg_resolve_secret(c, v, "admin_token_env", CFG_FROM_ENV, s, &cfg->admin_token);
+	if (rc)
+		return rc;
+
+	/* endpoints first: routes of sources name them */
+	rc = cfg_parse_list(c, root, &cfg_endpoints_list, (void **)&cfg->endpoints,
+			    &cfg->n_endpoints);
+	return rc ? rc : cfg_parse_list(c, root, &cfg_sources_list, (void **)&cfg->sources,
+					&cfg->n_sources);
 }
 
 static int cfg_syntax_error(struct cfg_ctx *c, const yaml_parser_t *p, const uint8_t *text,
@@ -1451,13 +2093,20 @@ int hg_config_default(struct hg_config **out)
 	cfg->request_timeout_ms = HG_DEFAULT_REQUEST_TIMEOUT_MS;
 	cfg->max_body = HG_DEFAULT_MAX_BODY;
 	cfg->log_level = HG_LOG_INFO;
+	cfg->max_in_flight = HG_DEFAULT_MAX_IN_FLIGHT;
 	*out = cfg;
 	return HG_OK;
 }
 
 int hg_config_load(const char *path, struct hg_config **out, char *err, size_t errlen)
 {
-	struct cfg_ctx c = {.file = path, .err = err, .errlen = errlen};
+	return hg_config_load_opts(path, 0, out, err, errlen);
+}
+
+int hg_config_load_opts(const char *path, unsigned flags, struct hg_config **out, char *err,
+			size_t errlen)
+{
+	struct cfg_ctx c = {.file = path, .err = err, .errlen = errlen, .flags = flags};
 	struct hg_config *cfg = NULL;
 	yaml_parser_t parser;
 	yaml_document_t extra;
@@ -1494,6 +2143,7 @@ int hg_config_load(const char *path, struct hg_config **out, char *err, size_t e
 		rc = cfg_oom(&c);
 		goto out;
 	}
+	c.cfg = cfg;
 	free(cfg->path);
 	cfg->path = strdup(path);
 	c.dir = strdup(path);
@@ -1583,12 +2233,36 @@ void hg_config_free(struct hg_config *cfg)
 		if (src->rate_limit.path)
 			hg_jsonpath_free(src->rate_limit.path);
 		free(src->mtls_subject);
+		for (j = 0; j < src->n_routes; j++) {
+			free(src->routes[j].when);
+			free(src->routes[j].value);
+			if (src->routes[j].path)
+				hg_jsonpath_free(src->routes[j].path);
+		}
+		free(src->routes);
 		free(src->name);
 		free(src->provider);
 		free(src->header);
 		free(src->prefix);
 	}
 	free(cfg->sources);
+	for (i = 0; i < cfg->n_endpoints; i++) {
+		struct hg_endpoint *ep = &cfg->endpoints[i];
+
+		for (j = 0; ep->argv && ep->argv[j]; j++)
+			free(ep->argv[j]);
+		free(ep->argv);
+		free(ep->url);
+		free(ep->name);
+		free(ep->retry.schedule_ms);
+		cfg_wipe_secret(&ep->secret);
+	}
+	free(cfg->endpoints);
+	cfg_wipe_secret(&cfg->admin_token);
+	free(cfg->admin_token_env);
+	for (i = 0; i < cfg->n_secret_envs; i++)
+		free(cfg->secret_envs[i]);
+	free(cfg->secret_envs);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
 	free(cfg->tls_client_ca);
@@ -1598,6 +2272,18 @@ void hg_config_free(struct hg_config *cfg)
 	free(cfg->public_url);
 	free(cfg->store);
 	free(cfg);
+}
+
+const struct hg_endpoint *hg_config_find_endpoint(const struct hg_config *cfg, const char *name)
+{
+	size_t i;
+
+	if (!cfg || !name)
+		return NULL;
+	for (i = 0; i < cfg->n_endpoints; i++)
+		if (!strcmp(cfg->endpoints[i].name, name))
+			return &cfg->endpoints[i];
+	return NULL;
 }
 
 const struct hg_source *hg_config_find_source(const struct hg_config *cfg, const char *name,

@@ -23,6 +23,12 @@ struct hg_verify_scheme;
 #define HG_DEFAULT_MAX_BODY ((size_t)1 << 20)        /* 1 MiB per request body */
 #define HG_DEFAULT_REQUEST_TIMEOUT_MS 10000          /* whole request: headers + body */
 #define HG_DEFAULT_MAX_CONNECTIONS 1024
+#define HG_DEFAULT_MAX_IN_FLIGHT 64                  /* delivery attempts at once, all endpoints */
+#define HG_DEFAULT_ENDPOINT_MAX_IN_FLIGHT 8          /* delivery attempts at once, per endpoint */
+#define HG_DEFAULT_ENDPOINT_TIMEOUT_MS 30000         /* one attempt, connect to last byte */
+#define HG_DEFAULT_RETRY_MAX_DELAY_MS (3600 * 1000)  /* no wait between attempts is longer */
+#define HG_DEFAULT_RETRY_JITTER 0.10                 /* each wait moves by up to +-10% */
+#define HG_MAX_RETRY_ATTEMPTS 100
 
 struct hg_secret {
 	uint8_t *bytes;
@@ -57,6 +63,50 @@ struct hg_rate_limit {
 
 enum hg_client_cert { HG_CLIENT_CERT_NONE, HG_CLIENT_CERT_OPTIONAL, HG_CLIENT_CERT_REQUIRE };
 
+/* retry: when the attempts of one delivery are made. Two forms:
+ *   schedule: [0s, 60s, 2m]  schedule_ms[i] is the wait before attempt i + 1,
+ *                            counted from the end of attempt i (schedule_ms[0]
+ *                            from the message's receipt); attempts = its length
+ *   attempts/base/factor     attempt 1 at once, then base * factor^(k - 1)
+ *                            after attempt k fails
+ * Every wait is capped by max_delay_ms and moved by up to +-jitter of itself
+ * (src/deliver/schedule.c does the arithmetic). */
+struct hg_retry {
+	int64_t *schedule_ms; /* schedule form; NULL in the exponential form */
+	size_t attempts;      /* attempts in all, >= 1 */
+	int64_t base_ms;      /* exponential: the wait before attempt 2 */
+	double factor;        /* exponential: each later wait is factor times the one before */
+	int64_t max_delay_ms; /* no wait (Retry-After included) is longer */
+	double jitter;        /* 0.1 = +-10% */
+};
+
+/* endpoints: where messages are delivered: an HTTP URL or a command. */
+struct hg_endpoint {
+	char *name;
+	char *url;               /* http:// or https://; NULL for an exec endpoint */
+	char **argv;             /* exec: the command's words, NULL-terminated, argv[0] an
+				  * absolute path (resolved on PATH at load); NULL for url */
+	int64_t timeout_ms;      /* one attempt, start to finish */
+	struct hg_retry retry;
+	int max_in_flight;       /* attempts at once to this endpoint */
+	struct hg_secret secret; /* Standard Webhooks key as "whsec_<base64>" (a raw secret
+				  * is wrapped so); bytes NULL = deliveries are not signed */
+	int line;
+};
+
+/* One route of a source: messages go to endpoint when the filter holds
+ * (always, when there is none). The filter selects values with path and
+ * compares each scalar's text with value (hg_jsonpath_scalar_text): "=="
+ * holds when any selected value equals it, "!=" when none does. */
+struct hg_route {
+	const struct hg_endpoint *endpoint; /* an element of cfg->endpoints */
+	char *when;                         /* the filter as written; NULL = none */
+	struct hg_jsonpath *path;
+	int negate;                         /* "!=" */
+	char *value;
+	int line;
+};
+
 struct hg_source {
 	char *name;                              /* URL segment: /in/{name} */
 	char *provider;                          /* scheme name as written */
@@ -80,6 +130,8 @@ struct hg_source {
 	struct hg_rate_limit rate_limit;
 	int mtls_require;                        /* mtls: {require: true, subject: NAME} */
 	char *mtls_subject;                      /* CN or DNS SAN the client certificate must have */
+	struct hg_route *routes;                 /* where its messages are delivered */
+	size_t n_routes;
 	int line;                                /* where it was defined */
 };
 
@@ -104,16 +156,38 @@ struct hg_config {
 	size_t n_trusted_proxies;
 	struct hg_source *sources;
 	size_t n_sources;
+	struct hg_endpoint *endpoints;
+	size_t n_endpoints;
+	int max_in_flight;          /* delivery attempts at once, all endpoints together */
+	char *admin_token_env;        /* the variable admin_token comes from; NULL when unset */
+	struct hg_secret admin_token; /* admin_token_env: the management API's Bearer token;
+				       * bytes NULL when unset */
+	int64_t retention_ms;       /* how long messages, deliveries and attempts are kept;
+				     * 0 = forever */
+	/* Names of the environment variables secrets were read from (secret_env,
+	 * verify_token_env, admin_token_env): exec endpoints do not inherit them. */
+	char **secret_envs;
+	size_t n_secret_envs;
 };
 
 /* Loads and validates path. On error returns HG_EINVAL (or HG_EIO when the
  * file cannot be read) and writes "FILE:LINE: KEY: what is wrong" into err. */
 int hg_config_load(const char *path, struct hg_config **out, char *err, size_t errlen);
+/* hg_config_load() with flags. HG_CONFIG_NO_SECRETS reads no secret: no
+ * environment variable or file behind secret_env, secret_file,
+ * verify_token_env or admin_token_env need exist, and every secret holds a
+ * stand-in instead. For commands that only need the config's shape (the
+ * listen address, the store, the names of variables), never for serving. */
+#define HG_CONFIG_NO_SECRETS 1u
+int hg_config_load_opts(const char *path, unsigned flags, struct hg_config **out, char *err,
+			size_t errlen);
 /* The built-in default: listen 127.0.0.1:8080, SQLite in ./var, no sources. */
 int hg_config_default(struct hg_config **out);
 void hg_config_free(struct hg_config *cfg);
 
 const struct hg_source *hg_config_find_source(const struct hg_config *cfg, const char *name,
 					      size_t len);
+/* The endpoint called name (NUL-terminated), or NULL. */
+const struct hg_endpoint *hg_config_find_endpoint(const struct hg_config *cfg, const char *name);
 
 #endif

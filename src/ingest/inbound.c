@@ -13,6 +13,15 @@
  * certificate it verified (X-SSL-Client-* headers, as nginx sets them).
  * From any other address those headers are ignored: anyone can send them.
  *
+ * Routing: the endpoints a message goes to are chosen here, from the
+ * source's routes and the body already in hand, so its deliveries are
+ * stored in the same transaction as the message itself.
+ *
+ * Stats: every POST that reaches a source is counted (received), and so is
+ * how it ended (accepted, duplicate, invalid signature, rate limited) and,
+ * for an acknowledged one, the time from the complete request to the
+ * answer (stats.h; lock-free atomic adds).
+ *
  * Hot path: runs on an event-loop thread. It verifies on the raw bytes the
  * loop already holds, copies the request into one heap item for the writer
  * and returns; the answer is sent from the writer's done() callback after
@@ -26,8 +35,10 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "deliver/deliver.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "stats/stats.h"
 #include "verify/verify.h"
 
 #define HG_MAX_CHALLENGE      512
@@ -43,6 +54,9 @@ struct inbound_item {
 	char *content_type;
 	struct hg_buf headers; /* JSON object of the request's headers */
 	uint8_t *body;
+	struct hg_store_target *targets; /* its deliveries; names belong to the config */
+	struct hg_stats *stats;
+	int64_t start_us; /* when the request was complete (hg_mono_us) */
 };
 
 static const char *const json_type = "application/json";
@@ -75,33 +89,8 @@ static void item_free(struct inbound_item *item)
 	free(item->content_type);
 	hg_buf_free(&item->headers);
 	free(item->body);
+	free(item->targets);
 	free(item);
-}
-
-/* Finds name in a query string and URL-decodes its value into out.
- * Returns the decoded length, or -1 when absent or longer than outcap-1. */
-static long query_get(const char *q, size_t qlen, const char *name, char *out, size_t outcap)
-{
-	size_t nlen = strlen(name);
-	const char *end = q + qlen;
-	while (q != NULL && q < end) {
-		const char *amp = memchr(q, '&', (size_t)(end - q));
-		const char *pend = amp != NULL ? amp : end;
-		const char *eq = memchr(q, '=', (size_t)(pend - q));
-		const char *kend = eq != NULL ? eq : pend;
-		if ((size_t)(kend - q) == nlen && memcmp(q, name, nlen) == 0) {
-			const char *v = eq != NULL ? eq + 1 : pend;
-			size_t vlen = (size_t)(pend - v);
-			/* Decoding never lengthens, so vlen bounds the output. */
-			if (vlen >= outcap)
-				return -1;
-			size_t o = hg_form_unescape(v, vlen, out);
-			out[o] = '\0';
-			return (long)o;
-		}
-		q = amp != NULL ? amp + 1 : NULL;
-	}
-	return -1;
 }
 
 /* GET /in/{source}: Meta's subscription handshake. */
@@ -110,14 +99,13 @@ static void handshake(struct hg_http_req *req, const struct hg_source *src)
 	char mode[32], token[256], challenge[HG_MAX_CHALLENGE];
 	long tl, cl;
 
-	if (req->query == NULL ||
-	    query_get(req->query, req->query_len, "hub.mode", mode, sizeof(mode)) < 0 ||
+	if (hg_query_get(req->query, req->query_len, "hub.mode", mode, sizeof(mode)) < 0 ||
 	    strcmp(mode, "subscribe") != 0) {
 		hg_http_respond_error(req, 403, src->name, "hub.mode must be subscribe");
 		return;
 	}
-	tl = query_get(req->query, req->query_len, "hub.verify_token", token, sizeof(token));
-	cl = query_get(req->query, req->query_len, "hub.challenge", challenge, sizeof(challenge));
+	tl = hg_query_get(req->query, req->query_len, "hub.verify_token", token, sizeof(token));
+	cl = hg_query_get(req->query, req->query_len, "hub.challenge", challenge, sizeof(challenge));
 	if (src->verify_token.bytes == NULL) {
 		hg_http_respond_error(req, 403, src->name,
 				      "no verify token is configured for this source");
@@ -158,6 +146,12 @@ static void on_stored(struct hg_ingest_item *it)
 		resp.log_reason = "store unavailable";
 	} else {
 		int dup = it->msg.outcome == HG_STORE_DUPLICATE;
+		int64_t now_us = hg_mono_us(), now_ms = hg_now_ms();
+		size_t sl = strlen(item->source);
+
+		hg_stats_count(item->stats, item->source, sl,
+			       dup ? HG_STAT_DUPLICATES : HG_STAT_ACCEPTED, now_ms);
+		hg_stats_latency(item->stats, item->source, sl, now_us - item->start_us, now_ms);
 		resp.status = 200;
 		resp.log_outcome = dup ? "duplicate" : "accepted";
 		resp.log_id = it->msg.first_id;
@@ -373,6 +367,12 @@ static int post_handshake(struct hg_http_req *req, const struct hg_source *src,
 	return 1;
 }
 
+/* Counts one event of src now. */
+static void count(const struct hg_inbound *in, const struct hg_source *src, enum hg_stat what)
+{
+	hg_stats_count(in->stats, src->name, strlen(src->name), what, hg_now_ms());
+}
+
 /* 1 when the request may go on; else it was answered 429 and audited. */
 static int within_rate_limit(struct hg_http_req *req, const struct hg_inbound *in,
 			     const struct hg_source *src, const char *client, int via)
@@ -396,6 +396,7 @@ static int within_rate_limit(struct hg_http_req *req, const struct hg_inbound *i
 	free(key);
 	if (allowed)
 		return 1;
+	count(in, src, HG_STAT_RATE_LIMITED);
 	/* The key itself (a phone number, an address) stays out of the log. */
 	snprintf(reason, sizeof(reason), "over %lld requests per %lld ms by %.48s",
 		 (long long)rule->limit, (long long)rule->per_ms, rule->key);
@@ -424,6 +425,7 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 	char *url = NULL;
 	int rc, via = 0, trusted;
 
+	count(in, src, HG_STAT_RECEIVED);
 	if (req->body_len > src->max_body) {
 		hg_http_respond_error(req, 413, src->name, "body too large for this source");
 		return;
@@ -431,6 +433,7 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 	trusted = peer_is_trusted(in->cfg, req);
 	client_address(req, trusted, client, &via);
 	if (src->mtls_require && !mtls_ok(src, req, trusted)) {
+		count(in, src, HG_STAT_INVALID_SIGNATURES);
 		audit_refusal(in, req, src, "mtls_failure", client, via,
 			      "no verified client certificate for the required subject");
 		hg_http_respond_error(req, 401, src->name, "client certificate required");
@@ -446,6 +449,7 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 				      .now_s = (int64_t)time(NULL)};
 	rc = src->scheme->verify(src, &vin, &reason);
 	if (rc != HG_OK) {
+		count(in, src, HG_STAT_INVALID_SIGNATURES);
 		audit_refusal(in, req, src, rc == HG_EREPLAY ? "replay" : "bad_signature", client,
 			      via, reason);
 		hg_http_respond_error(req, 401, src->name, rc == HG_EREPLAY ? "replay" : reason);
@@ -478,6 +482,14 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 	hg_uuid7(m->id);
 	m->source = item->source;
 	m->received_ms = hg_now_ms();
+	if (src->n_routes > 0) {
+		item->targets = calloc(src->n_routes, sizeof(*item->targets));
+		if (item->targets == NULL ||
+		    hg_deliver_route(src, req->body, req->body_len, m->received_ms, item->targets,
+				     &m->n_targets) != HG_OK)
+			goto oom;
+		m->targets = item->targets;
+	}
 	m->content_type = item->content_type;
 	m->headers_json = (const char *)item->headers.data;
 	m->body = item->body;
@@ -485,6 +497,8 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 	m->dedupe_keys = (const char *const *)item->keys;
 	m->n_dedupe_keys = item->nkeys;
 	item->it.done = on_stored;
+	item->stats = in->stats;
+	item->start_us = req->start_us;
 	item->pending = hg_http_defer(req);
 	if (item->pending == NULL)
 		goto oom;

@@ -32,6 +32,12 @@ struct hg_ingest_item {
 
 /* Opens its own store handle on uri and starts the writer thread. */
 int hg_ingest_start(const char *store_uri, struct hg_ingest **out, char *err, size_t errlen);
+/* fn(arg) runs on the writer thread after every commit that created
+ * deliveries (an accepted message with targets), before the batch is
+ * answered; it must be quick and must not block (the delivery engine's
+ * wake-up). NULL removes it; once this returns, the previous hook is
+ * neither running nor called again, so its arg may be freed. */
+void hg_ingest_set_commit_hook(struct hg_ingest *ing, void (*fn)(void *arg), void *arg);
 /* Queues it; done() will be called exactly once. Thread-safe; never blocks on I/O. */
 void hg_ingest_submit(struct hg_ingest *ing, struct hg_ingest_item *it);
 /* Finishes every queued item, stops the thread, closes the store. */
@@ -70,8 +76,8 @@ void hg_ingest_keys_free(char **keys, size_t n);
  * a plain fixed window, admits no burst of 2x the limit across a window
  * edge. Sharded mutexes; bounded memory (expired windows are evicted, and
  * each source keeps at most max_keys keys, least recently seen evicted
- * first). Behind this interface so a shared backend (PostgreSQL) can
- * replace it for several nodes. */
+ * first). Several nodes on one PostgreSQL store share their counts
+ * through it (hg_ratelimit_share; the decision stays in memory). */
 #define HG_RATELIMIT_MAX_KEYS 100000
 
 int hg_ratelimit_new(size_t max_keys_per_source, struct hg_ratelimit **out);
@@ -82,6 +88,15 @@ void hg_ratelimit_free(struct hg_ratelimit *rl);
  * memory. Thread-safe. */
 int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *key, int64_t limit,
 		     int64_t per_ms, int64_t now_ms, int64_t *retry_after_s);
+/* Shares the counts with every node on the store store_uri names, when it
+ * can (PostgreSQL; see ratelimit.c for how exact that is): a thread pushes
+ * and reads them every 200 ms on a store handle of its own. With SQLite it
+ * does nothing and returns HG_OK. Call once, before the first hit. HG_OK,
+ * or HG_EIO/HG_ENOMEM with err filled (the store cannot be opened). */
+int hg_ratelimit_share(struct hg_ratelimit *rl, const char *store_uri, char *err, size_t errlen);
+/* One push and read of the shared counts now (the thread does this on its
+ * own; for tests). HG_OK (also when nothing is shared) or HG_EIO. */
+int hg_ratelimit_sync(struct hg_ratelimit *rl);
 /* Keys held for source now (for tests and metrics); at most
  * max_keys_per_source rounded up to a multiple of 16 (the shard count). */
 size_t hg_ratelimit_keys(struct hg_ratelimit *rl, const char *source);
@@ -98,9 +113,12 @@ int hg_ratelimit_key(const struct hg_rate_limit *rule, const char *client, const
 struct hg_config;
 struct hg_http_req;
 
+struct hg_stats;
+
 struct hg_inbound {
 	const struct hg_config *cfg;
 	struct hg_ingest *ingest;
+	struct hg_stats *stats; /* counts each source's outcomes; may be NULL */
 };
 
 /* /in/{source}: GET handshake, POST verify -> dedupe -> store -> answer.

@@ -23,23 +23,46 @@
  * everyone). Keys are hashed with a per-process random seed so a sender
  * cannot aim many keys at one chain.
  *
+ * Several nodes (hg_ratelimit_share(), PostgreSQL): the decision stays
+ * local and in memory, so a hit never waits for the database; what is
+ * shared are the counts. A sync thread, every RL_SYNC_MS, pushes the hits
+ * each key was allowed since the last push into counters in the database
+ * (store_ratelimit.h), then reads every counter any node changed since its
+ * last read (with a margin for commits in flight); each key counts the
+ * other nodes' hits (rcur, rprev) as if they were its own, and a key only
+ * other nodes have seen gets an entry too, at the cold end of the LRU list.
+ * The limit therefore holds across nodes up to what they admit between
+ * two syncs (a burst that reaches several nodes within RL_SYNC_MS may pass
+ * the limit by up to one node's share of it); hits allowed in the last
+ * moment of a window and not yet pushed when it ends are not shared.
+ *
  * Hot path: hg_ratelimit_hit() runs on the event loops; it takes one shard
  * mutex (plus a read lock on the source list) and allocates only for a key
  * it has not seen. hg_ratelimit_key() parses the body only for "$" rules.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config/config.h"
 #include "ingest/ingest.h"
+#include "store/store_ratelimit.h"
 #include "util/jsonpath.h"
 
 #define RL_SHARDS      16
 #define RL_MIN_BUCKETS 64
 /* Expired keys evicted per hit at most, so one hit never does long work. */
 #define RL_SWEEP 8
+/* Shared counts: how often the sync thread pushes and reads them, and how
+ * far back each read reaches before the previous one (commits that were
+ * in flight then). */
+#define RL_SYNC_MS    200
+#define RL_OVERLAP_MS 1000
 
 struct rl_entry {
 	struct rl_entry *chain;         /* next in the hash bucket */
@@ -48,6 +71,11 @@ struct rl_entry {
 	int64_t win_start; /* start of the current window, ms */
 	int64_t per_ms;    /* the window size the counts belong to */
 	int64_t cur, prev; /* allowed hits in this and the previous window */
+	/* shared counts (hg_ratelimit_share): */
+	int64_t pend;       /* hits of cur not pushed to the database yet */
+	int64_t pushed;     /* hits of cur pushed (or being pushed) */
+	int64_t rcur, rprev; /* other nodes' hits in this and the previous window */
+	int dirty;          /* hit (allowed or not) since the last push */
 	char key[];
 };
 
@@ -70,6 +98,15 @@ struct hg_ratelimit {
 	struct rl_source *sources;
 	size_t cap; /* keys per shard */
 	uint64_t seed;
+	/* Shared counts; NULL uri: this process counts alone. uri is set once
+	 * before the first hit; st belongs to the sync (sync_mu). */
+	struct hg_store *st;
+	char *uri;
+	pthread_t thread;
+	pthread_mutex_t sync_mu; /* one sync at a time; guards stopping and st */
+	pthread_cond_t sync_cv;
+	int stopping;
+	int64_t feed_since; /* the database clock's time of the last read; 0: none yet */
 };
 
 /* FNV-1a over a random seed, then a final mix so the bucket bits depend on
@@ -126,12 +163,14 @@ static void rl_roll(struct rl_entry *e, int64_t now, int64_t per)
 		e->per_ms = per;
 		e->win_start = ws;
 		e->cur = e->prev = 0;
+		e->pend = e->pushed = e->rcur = e->rprev = 0;
 		return;
 	}
 	if (ws <= e->win_start)
 		return;
 	e->prev = ws - e->win_start == per ? e->cur : 0;
-	e->cur = 0;
+	e->rprev = ws - e->win_start == per ? e->rcur : 0;
+	e->cur = e->pend = e->pushed = e->rcur = 0;
 	e->win_start = ws;
 }
 
@@ -162,6 +201,17 @@ static void rl_push_lru(struct rl_shard *sh, struct rl_entry *e)
 	sh->head = e;
 	if (sh->tail == NULL)
 		sh->tail = e;
+}
+
+static void rl_push_tail(struct rl_shard *sh, struct rl_entry *e)
+{
+	e->older = NULL;
+	e->newer = sh->tail;
+	if (sh->tail != NULL)
+		sh->tail->older = e;
+	sh->tail = e;
+	if (sh->head == NULL)
+		sh->head = e;
 }
 
 static void rl_evict(struct rl_shard *sh, struct rl_entry *e)
@@ -231,6 +281,8 @@ static struct rl_entry *rl_insert(struct rl_shard *sh, size_t cap, uint64_t h, c
 	e->per_ms = per;
 	e->win_start = rl_floor_to(now, per);
 	e->cur = e->prev = 0;
+	e->pend = e->pushed = e->rcur = e->rprev = 0;
+	e->dirty = 0;
 	e->chain = sh->buckets[h & (sh->nbuckets - 1)];
 	sh->buckets[h & (sh->nbuckets - 1)] = e;
 	e->newer = e->older = NULL;
@@ -350,6 +402,17 @@ void hg_ratelimit_free(struct hg_ratelimit *rl)
 
 	if (rl == NULL)
 		return;
+	if (rl->uri != NULL) { /* shared: the sync thread runs */
+		pthread_mutex_lock(&rl->sync_mu);
+		rl->stopping = 1;
+		pthread_cond_signal(&rl->sync_cv);
+		pthread_mutex_unlock(&rl->sync_mu);
+		pthread_join(rl->thread, NULL);
+		hg_store_close(rl->st);
+		pthread_cond_destroy(&rl->sync_cv);
+		pthread_mutex_destroy(&rl->sync_mu);
+		free(rl->uri);
+	}
 	for (src = rl->sources; src != NULL; src = next) {
 		next = src->next;
 		rl_source_free(src);
@@ -390,9 +453,12 @@ int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *ke
 	/* A clock that stepped back counts as the start of the kept window. */
 	if (now_ms < e->win_start)
 		now_ms = e->win_start;
-	free_at = rl_free_at(e->prev, e->cur, limit, per_ms);
+	/* other nodes' hits (shared counts) weigh as this node's own */
+	e->dirty = rl->uri != NULL;
+	free_at = rl_free_at(e->prev + e->rprev, e->cur + e->rcur, limit, per_ms);
 	if (free_at >= 0 && now_ms - e->win_start >= free_at) {
 		e->cur++;
+		e->pend += rl->uri != NULL;
 		goto out;
 	}
 	allowed = 0;
@@ -400,7 +466,7 @@ int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *ke
 		wait_ms = e->win_start + free_at - now_ms;
 	} else {
 		/* next window: this one's count becomes prev, cur starts at 0 */
-		free_at = rl_free_at(e->cur, 0, limit, per_ms);
+		free_at = rl_free_at(e->cur + e->rcur, 0, limit, per_ms);
 		wait_ms = free_at >= 0 ? e->win_start + per_ms + free_at - now_ms
 				       : e->win_start + 2 * per_ms - now_ms;
 	}
@@ -410,6 +476,275 @@ int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *ke
 out:
 	pthread_mutex_unlock(&sh->mu);
 	return allowed;
+}
+
+/* ---- shared counts ---- */
+
+/* One key's counts on their way to the database. */
+struct rl_push {
+	struct rl_source *src;
+	uint64_t hash;
+	char *key;
+	int64_t per_ms, win_start, add;
+};
+
+/* Takes the keys hit since the last push (they lead each LRU list: a hit
+ * moves its key to the front) and moves their pending hits into p[]. */
+static int rl_collect(struct hg_ratelimit *rl, struct rl_push **out, size_t *n)
+{
+	struct rl_push *p = NULL, *bigger;
+	struct rl_source *src;
+	struct rl_entry *e;
+	size_t cap = 0, i;
+	int rc = HG_OK;
+
+	*n = 0;
+	pthread_rwlock_rdlock(&rl->lock);
+	for (src = rl->sources; src != NULL && rc == HG_OK; src = src->next) {
+		for (i = 0; i < RL_SHARDS && rc == HG_OK; i++) {
+			struct rl_shard *sh = &src->shards[i];
+
+			pthread_mutex_lock(&sh->mu);
+			for (e = sh->head; e != NULL && e->dirty; e = e->older) {
+				if (*n == cap) {
+					cap = cap == 0 ? 64 : 2 * cap;
+					bigger = realloc(p, cap * sizeof(*p));
+					if (bigger == NULL) {
+						rc = HG_ENOMEM;
+						break;
+					}
+					p = bigger;
+				}
+				p[*n] = (struct rl_push){.src = src,
+							 .hash = e->hash,
+							 .key = strdup(e->key),
+							 .per_ms = e->per_ms,
+							 .win_start = e->win_start,
+							 .add = e->pend};
+				if (p[*n].key == NULL) {
+					rc = HG_ENOMEM;
+					break;
+				}
+				e->pushed += e->pend;
+				e->pend = 0;
+				e->dirty = 0;
+				(*n)++;
+			}
+			pthread_mutex_unlock(&sh->mu);
+		}
+	}
+	pthread_rwlock_unlock(&rl->lock);
+	*out = p;
+	return rc;
+}
+
+/* Applies what the database answered for p[i] (ok), or puts its hits back
+ * to be pushed again (!ok). A key evicted or rolled meanwhile is skipped. */
+static void rl_settle(struct rl_push *p, const struct hg_store_rl_count *c, int ok)
+{
+	struct rl_shard *sh = &p->src->shards[p->hash % RL_SHARDS];
+	struct rl_entry *e;
+
+	pthread_mutex_lock(&sh->mu);
+	e = rl_find(sh, p->hash, p->key);
+	if (e != NULL && e->per_ms == p->per_ms && e->win_start == p->win_start) {
+		if (ok) {
+			e->rcur = c->total_cur > e->pushed ? c->total_cur - e->pushed : 0;
+			e->rprev = c->total_prev > e->prev ? c->total_prev - e->prev : 0;
+		} else {
+			e->pend += p->add;
+			e->pushed -= p->add;
+			e->dirty = 1;
+		}
+	}
+	pthread_mutex_unlock(&sh->mu);
+}
+
+/* One counter another node (or this one) changed: the key's view of the
+ * other nodes' hits follows it. A key this node has not seen gets an entry
+ * at the cold end of its LRU list (hits move keys to the hot end, and the
+ * keys hit since the last push must stay together there, see rl_collect). */
+static int rl_follow(const struct hg_store_rl_count *c, void *arg)
+{
+	struct hg_ratelimit *rl = arg;
+	struct rl_source *src;
+	struct rl_shard *sh;
+	struct rl_entry *e;
+	int64_t now = hg_now_ms();
+	uint64_t h;
+
+	if (c->per_ms <= 0 || c->window_ms + 2 * c->per_ms <= now)
+		return 0; /* neither the current window nor the one before */
+	src = rl_source_get(rl, c->source);
+	if (src == NULL)
+		return 0;
+	h = rl_hash(rl->seed, c->key);
+	sh = &src->shards[h % RL_SHARDS];
+	pthread_mutex_lock(&sh->mu);
+	e = rl_find(sh, h, c->key);
+	if (e == NULL) {
+		e = rl_insert(sh, rl->cap, h, c->key, now, c->per_ms);
+		if (e != NULL) {
+			rl_unlink_lru(sh, e);
+			rl_push_tail(sh, e);
+		}
+	}
+	if (e != NULL && e->per_ms == c->per_ms) {
+		rl_roll(e, now, c->per_ms);
+		if (c->window_ms == e->win_start)
+			e->rcur = c->total_cur > e->pushed ? c->total_cur - e->pushed : 0;
+		else if (c->window_ms == e->win_start - c->per_ms)
+			e->rprev = c->total_cur > e->prev ? c->total_cur - e->prev : 0;
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return 0;
+}
+
+int hg_ratelimit_sync(struct hg_ratelimit *rl)
+{
+	struct hg_store_rl_count *c = NULL;
+	struct rl_push *p = NULL;
+	char err[256];
+	size_t n = 0, i;
+	int rc;
+
+	if (rl->uri == NULL)
+		return HG_OK; /* nothing is shared */
+	pthread_mutex_lock(&rl->sync_mu);
+	rc = rl_collect(rl, &p, &n);
+	if (n > 0 && rc == HG_OK && (c = calloc(n, sizeof(*c))) == NULL)
+		rc = HG_ENOMEM;
+	if (rc == HG_OK && n > 0 && rl->st == NULL &&
+	    hg_store_open(rl->uri, &rl->st, err, sizeof(err)) != HG_OK) {
+		hg_log(HG_LOG_ERROR, "rate-limit counts: store re-open failed", "error", HG_LS(err),
+		       NULL);
+		rl->st = NULL;
+		rc = HG_EIO;
+	}
+	for (i = 0; rc == HG_OK && i < n; i++)
+		c[i] = (struct hg_store_rl_count){.source = p[i].src->name,
+						  .key = p[i].key,
+						  .per_ms = p[i].per_ms,
+						  .window_ms = p[i].win_start,
+						  .add = p[i].add};
+	if (rc == HG_OK && n > 0) {
+		rc = hg_store_ratelimit_add(rl->st, c, n);
+		if (rc != HG_OK && hg_store_ping(rl->st) != HG_OK) {
+			hg_store_close(rl->st); /* opened afresh next time */
+			rl->st = NULL;
+		}
+	}
+	/* Failed: this node keeps counting alone (its hits are pushed later). */
+	for (i = 0; i < n; i++) {
+		if (p[i].key != NULL)
+			rl_settle(&p[i], &c[i], rc == HG_OK && c != NULL);
+		free(p[i].key);
+	}
+	/* Then what every node counted since the last read. */
+	if (rc == HG_OK && rl->st == NULL &&
+	    hg_store_open(rl->uri, &rl->st, err, sizeof(err)) != HG_OK) {
+		rl->st = NULL;
+		rc = HG_EIO;
+	}
+	if (rc == HG_OK) {
+		int64_t since = rl->feed_since > RL_OVERLAP_MS ? rl->feed_since - RL_OVERLAP_MS : 0;
+		int64_t now = 0;
+
+		rc = hg_store_ratelimit_changes(rl->st, since, rl_follow, rl, &now);
+		if (rc == HG_OK)
+			rl->feed_since = now;
+		else if (hg_store_ping(rl->st) != HG_OK) {
+			hg_store_close(rl->st);
+			rl->st = NULL;
+		}
+	}
+	pthread_mutex_unlock(&rl->sync_mu);
+	free(p);
+	free(c);
+	return rc;
+}
+
+static void *rl_sync_main(void *arg)
+{
+	struct hg_ratelimit *rl = arg;
+	struct timespec at;
+	int warned = 0, rc;
+
+	pthread_mutex_lock(&rl->sync_mu);
+	while (!rl->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_nsec += RL_SYNC_MS * 1000000L;
+		at.tv_sec += at.tv_nsec / 1000000000L;
+		at.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&rl->sync_cv, &rl->sync_mu, &at);
+		if (rl->stopping)
+			break;
+		pthread_mutex_unlock(&rl->sync_mu);
+		rc = hg_ratelimit_sync(rl);
+		if (rc != HG_OK && !warned)
+			hg_log(HG_LOG_WARN,
+			       "rate-limit counts not shared: the store failed; counting on this "
+			       "node alone until it works again",
+			       NULL);
+		else if (rc == HG_OK && warned)
+			hg_log(HG_LOG_INFO, "rate-limit counts shared again", NULL);
+		warned = rc != HG_OK;
+		pthread_mutex_lock(&rl->sync_mu);
+	}
+	pthread_mutex_unlock(&rl->sync_mu);
+	return NULL;
+}
+
+int hg_ratelimit_share(struct hg_ratelimit *rl, const char *store_uri, char *err, size_t errlen)
+{
+	struct hg_store *st = NULL;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int rc, have_cv = 0;
+
+	rc = hg_store_open(store_uri, &st, err, errlen);
+	if (rc != HG_OK)
+		return rc;
+	if (!hg_store_ratelimit_shared(st)) { /* SQLite: one node, nothing to share */
+		hg_store_close(st);
+		return HG_OK;
+	}
+	rc = HG_EIO;
+	if (pthread_mutex_init(&rl->sync_mu, NULL) != 0)
+		goto fail;
+	/* the sync period runs on the monotonic clock */
+	if (pthread_condattr_init(&ca) == 0) {
+		have_cv = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+			  pthread_cond_init(&rl->sync_cv, &ca) == 0;
+		pthread_condattr_destroy(&ca);
+	}
+	if (!have_cv) {
+		pthread_mutex_destroy(&rl->sync_mu);
+		goto fail;
+	}
+	rl->uri = strdup(store_uri);
+	if (rl->uri == NULL) {
+		rc = HG_ENOMEM;
+		goto fail_sync;
+	}
+	rl->st = st;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&rl->thread, NULL, rl_sync_main, rl);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		return HG_OK;
+	rl->st = NULL;
+	free(rl->uri);
+	rl->uri = NULL;
+	rc = HG_EIO;
+fail_sync:
+	pthread_cond_destroy(&rl->sync_cv);
+	pthread_mutex_destroy(&rl->sync_mu);
+fail:
+	snprintf(err, errlen, "Cannot start sharing rate-limit counts through the store.");
+	hg_store_close(st);
+	return rc;
 }
 
 size_t hg_ratelimit_keys(struct hg_ratelimit *rl, const char *source)

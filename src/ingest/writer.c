@@ -26,6 +26,11 @@
  * counted, logged, and recorded in the audit log itself ("audit_dropped")
  * as soon as a write succeeds, so the log says where it has a gap.
  *
+ * Deliveries: a message's deliveries are stored in its transaction; after
+ * a commit that created any, the commit hook (the delivery engine's
+ * wake-up) runs, so a new message is attempted at once rather than at the
+ * engine's next timer.
+ *
  * Hot path: submit() only links the item into a list under a mutex; nothing
  * here allocates after start except one node per audit event.
  */
@@ -65,6 +70,9 @@ struct hg_ingest {
 	int stopping;       /* guarded by mu */
 	atomic_int healthy;
 	pthread_t thread;
+	pthread_mutex_t hook_mu; /* held while the hook runs, so removing it waits */
+	void (*hook)(void *arg); /* guarded by hook_mu */
+	void *hook_arg;
 	char *uri;
 	struct hg_ratelimit *ratelimit;
 	/* Owned by the writer thread once it runs. */
@@ -121,6 +129,23 @@ static void release_audit(struct hg_ingest *ing, size_t n)
 	pthread_mutex_unlock(&ing->mu);
 }
 
+/* After a commit of msgs[0..n): wakes whoever delivers, when any message
+ * brought deliveries. */
+static void run_commit_hook(struct hg_ingest *ing, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ing->msgs[i]->outcome == HG_STORE_ACCEPTED && ing->msgs[i]->n_targets > 0)
+			break;
+	if (i == n)
+		return;
+	pthread_mutex_lock(&ing->hook_mu);
+	if (ing->hook != NULL)
+		ing->hook(ing->hook_arg);
+	pthread_mutex_unlock(&ing->hook_mu);
+}
+
 /* Stores items[0..n) and up to a batch of kept audit events in one
  * transaction, then completes each item. Returns the store's status. */
 static int write_batch(struct hg_ingest *ing, size_t n)
@@ -158,6 +183,8 @@ static int write_batch(struct hg_ingest *ing, size_t n)
 		if (ing->st != NULL && hg_store_ping(ing->st) != HG_OK)
 			reopen_store(ing);
 	}
+	if (rc == HG_OK)
+		run_commit_hook(ing, n);
 	for (i = 0; i < n; i++)
 		ing->items[i]->status = rc;
 	/* done() may free its item, so nothing touches items[i] afterwards. */
@@ -215,17 +242,6 @@ static int has_work(struct hg_ingest *ing)
 	       ((ing->carry != NULL || ing->dropped > 0) && atomic_load(&ing->healthy));
 }
 
-static void deadline_after_ms(struct timespec *ts, long ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void *writer_main(void *arg)
 {
 	struct hg_ingest *ing = arg;
@@ -241,7 +257,7 @@ static void *writer_main(void *arg)
 				pthread_cond_wait(&ing->cv, &ing->mu);
 				continue;
 			}
-			deadline_after_ms(&deadline, HG_INGEST_RETRY_MS);
+			hg_mono_deadline(&deadline, HG_INGEST_RETRY_MS);
 			rc = pthread_cond_timedwait(&ing->cv, &ing->mu, &deadline);
 			if (rc == ETIMEDOUT && !has_work(ing) && !ing->stopping) {
 				pthread_mutex_unlock(&ing->mu);
@@ -283,7 +299,7 @@ int hg_ingest_start(const char *store_uri, struct hg_ingest **out, char *err, si
 	struct hg_ingest *ing = NULL;
 	pthread_condattr_t ca;
 	sigset_t all, old;
-	int rc = HG_ENOMEM, have_mu = 0, have_cv = 0;
+	int rc = HG_ENOMEM, have_mu = 0, have_cv = 0, have_hook_mu = 0;
 
 	*out = NULL;
 	ing = calloc(1, sizeof(*ing));
@@ -302,6 +318,11 @@ int hg_ingest_start(const char *store_uri, struct hg_ingest **out, char *err, si
 		goto out;
 	}
 	have_mu = 1;
+	if (pthread_mutex_init(&ing->hook_mu, NULL) != 0) {
+		snprintf(err, errlen, "Cannot create the ingest writer's mutex.");
+		goto out;
+	}
+	have_hook_mu = 1;
 	/* The idle re-check waits on the monotonic clock so a wall-clock jump
 	 * neither stalls nor spins it. */
 	if (pthread_condattr_init(&ca) != 0) {
@@ -317,6 +338,10 @@ int hg_ingest_start(const char *store_uri, struct hg_ingest **out, char *err, si
 		goto out;
 	}
 	rc = hg_store_open(store_uri, &ing->st, err, errlen);
+	if (rc != HG_OK)
+		goto out;
+	/* Nodes sharing a PostgreSQL store count rate limits together. */
+	rc = hg_ratelimit_share(ing->ratelimit, store_uri, err, errlen);
 	if (rc != HG_OK)
 		goto out;
 	/* The writer takes no signals: SIGTERM/SIGHUP belong to the thread that
@@ -341,10 +366,20 @@ out:
 			pthread_cond_destroy(&ing->cv);
 		if (have_mu)
 			pthread_mutex_destroy(&ing->mu);
+		if (have_hook_mu)
+			pthread_mutex_destroy(&ing->hook_mu);
 		free(ing->uri);
 		free(ing);
 	}
 	return rc;
+}
+
+void hg_ingest_set_commit_hook(struct hg_ingest *ing, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&ing->hook_mu);
+	ing->hook = fn;
+	ing->hook_arg = arg;
+	pthread_mutex_unlock(&ing->hook_mu);
 }
 
 void hg_ingest_submit(struct hg_ingest *ing, struct hg_ingest_item *it)
@@ -380,6 +415,7 @@ void hg_ingest_stop(struct hg_ingest *ing)
 	hg_ratelimit_free(ing->ratelimit);
 	pthread_cond_destroy(&ing->cv);
 	pthread_mutex_destroy(&ing->mu);
+	pthread_mutex_destroy(&ing->hook_mu);
 	free(ing->uri);
 	free(ing);
 }

@@ -23,6 +23,13 @@
  * IMMEDIATE holds the write lock), so the last row read is the last row
  * there is, even with other processes appending.
  *
+ * Deliveries: a message's deliveries are inserted in its own transaction.
+ * A claim is one UPDATE ... RETURNING per endpoint inside one write
+ * transaction; BEGIN IMMEDIATE serialises claimers (SQLite's stand-in for
+ * PostgreSQL's SKIP LOCKED), and the lease columns make an expired claim
+ * claimable again. Every write goes through txn_run(): one BEGIN, COMMIT
+ * and ROLLBACK path, one log line when it fails.
+ *
  * Threading: connections are opened with SQLITE_OPEN_NOMUTEX, so a handle
  * must stay on one thread at a time (store.h says so); threads that need the
  * database open their own handle, and WAL lets readers run beside the writer.
@@ -35,6 +42,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "stats/stats.h"
 #include "store/store_internal.h"
 
 /* How long a statement waits for another connection's write lock before it
@@ -57,8 +65,30 @@ enum {
 	S_AUDIT_LAST,
 	S_AUDIT_INSERT,
 	S_AUDIT_ALL,
+	S_INSERT_DELIVERY,
+	S_CLAIM,
+	S_INSERT_ATTEMPT,
+	S_OUTCOME,
+	S_NEXT_DUE_ALL,
+	S_NEXT_DUE_ENDPOINT,
+	S_MSG_EXISTS,
+	S_DELIVERY_EXISTS,
+	S_RETRY_ONE,
+	S_RETRY_ENDPOINT,
 	S_N
 };
+
+/* The claimable deliveries of endpoint ?4 at ?3 (see hg_store_claim_deliveries). */
+#define HG_SQLITE_DUE                                                                              \
+	"endpoint = ?4 AND ((status IN ('pending', 'failed') AND next_attempt_ms <= ?3)"          \
+	" OR (status = 'delivering' AND lease_until_ms <= ?3))"
+/* The earliest claimable time among the deliveries the WHERE clause w selects. */
+#define HG_SQLITE_NEXT_DUE(w)                                                                      \
+	"SELECT min(t) FROM (SELECT min(next_attempt_ms) AS t FROM deliveries WHERE " w            \
+	" status IN ('pending', 'failed') UNION ALL SELECT min(lease_until_ms) FROM deliveries"   \
+	" WHERE " w " status = 'delivering')"
+/* A dead delivery back to pending at ?2 (see hg_store_retry_dead). */
+#define HG_SQLITE_RETRY "UPDATE deliveries SET status = 'pending', next_attempt_ms = ?2, updated_ms = ?2"
 
 static const char *const stmt_sql[S_N] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -79,6 +109,25 @@ static const char *const stmt_sql[S_N] = {
 		       " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_AUDIT_ALL] = "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash"
 		    " FROM audit_log ORDER BY seq",
+    [S_INSERT_DELIVERY] = "INSERT INTO deliveries (id, message_id, endpoint, status,"
+			  " next_attempt_ms, created_ms, updated_ms)"
+			  " VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5)",
+    [S_CLAIM] = "UPDATE deliveries SET status = 'delivering', lease_owner = ?1,"
+		" lease_until_ms = ?2, updated_ms = ?3 WHERE id IN (SELECT id FROM deliveries"
+		" WHERE " HG_SQLITE_DUE " ORDER BY next_attempt_ms LIMIT ?5)"
+		" RETURNING id, message_id, attempts",
+    [S_INSERT_ATTEMPT] = "INSERT INTO attempts (delivery_id, n, started_ms, duration_ms,"
+			 " status_code, error, response_head) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_OUTCOME] = "UPDATE deliveries SET status = ?2, attempts = max(attempts, ?3),"
+		  " next_attempt_ms = ?4, lease_owner = NULL, lease_until_ms = NULL,"
+		  " last_status = ?5, last_error = ?6, updated_ms = ?7"
+		  " WHERE id = ?1 AND status = 'delivering' AND lease_owner = ?8",
+    [S_NEXT_DUE_ALL] = HG_SQLITE_NEXT_DUE(""),
+    [S_NEXT_DUE_ENDPOINT] = HG_SQLITE_NEXT_DUE("endpoint = ?1 AND"),
+    [S_MSG_EXISTS] = "SELECT 1 FROM messages WHERE id = ?1",
+    [S_DELIVERY_EXISTS] = "SELECT 1 FROM deliveries WHERE id = ?1",
+    [S_RETRY_ONE] = HG_SQLITE_RETRY " WHERE id = ?1 AND status = 'dead'",
+    [S_RETRY_ENDPOINT] = HG_SQLITE_RETRY " WHERE endpoint = ?1 AND status = 'dead'",
 };
 
 struct hg_sqlite {
@@ -391,6 +440,29 @@ static int bind_text_or_null(sqlite3_stmt *q, int i, const char *v)
 	return sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
 }
 
+/* Inserts one pending delivery of an open transaction; id receives its new
+ * id. Returns SQLITE_DONE or the failing sqlite code. */
+static int insert_delivery(struct hg_sqlite *s, const char *message_id, const char *endpoint,
+			   int64_t due_ms, int64_t now_ms, char id[HG_UUID_LEN + 1])
+{
+	sqlite3_stmt *q = s->stmt[S_INSERT_DELIVERY];
+	int rc;
+
+	hg_uuid7(id);
+	rc = sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(q, 2, message_id, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(q, 3, endpoint, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 4, due_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 5, now_ms);
+	if (rc != SQLITE_OK)
+		return rc;
+	return run(s, S_INSERT_DELIVERY);
+}
+
 /* Stores one message of an open transaction, or records it as a duplicate.
  * Returns SQLITE_OK or the failing sqlite code; *what names the step. */
 static int put_one(struct hg_sqlite *s, struct hg_store_msg *m, const char **what)
@@ -479,6 +551,16 @@ static int put_one(struct hg_sqlite *s, struct hg_store_msg *m, const char **wha
 		if (rc != SQLITE_DONE)
 			goto out;
 	}
+
+	*what = "delivery insert";
+	for (k = 0; k < m->n_targets; k++) {
+		char did[HG_UUID_LEN + 1];
+
+		rc = insert_delivery(s, m->id, m->targets[k].endpoint, m->targets[k].due_ms,
+				     m->received_ms, did);
+		if (rc != SQLITE_DONE)
+			goto out;
+	}
 	m->outcome = HG_STORE_ACCEPTED;
 	memcpy(m->first_id, m->id, sizeof(m->first_id));
 	rc = SQLITE_OK;
@@ -547,65 +629,90 @@ out:
 	return rc;
 }
 
-static int sqlite_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n,
-			    const struct hg_audit_event *ev, size_t nev)
+/* One write transaction: BEGIN IMMEDIATE, body, a check that the database
+ * file is still where it was opened, COMMIT (the one fsync, see the top of
+ * the file). body returns SQLITE_OK or the failing sqlite code and names
+ * its failing step in *what. On failure the transaction is rolled back and
+ * one log line says what failed. Returns HG_OK or HG_EIO. */
+static int txn_run(struct hg_sqlite *s, const char *op,
+		   int (*body)(struct hg_sqlite *s, void *arg, const char **what), void *arg)
 {
-	struct hg_sqlite *s = (struct hg_sqlite *)st;
 	const char *what = "BEGIN";
-	size_t i;
-	int rc, ret = HG_EIO, moved = 0;
+	int rc, moved = 0;
 
-	if (n == 0 && nev == 0)
-		return HG_OK;
 	rc = run(s, S_BEGIN);
 	if (rc != SQLITE_DONE)
-		goto out;
-	for (i = 0; i < n; i++) {
-		msgs[i]->outcome = 0;
-		msgs[i]->first_id[0] = '\0';
-		rc = put_one(s, msgs[i], &what);
-		if (rc != SQLITE_OK)
-			goto out;
-	}
-	what = "audit log append";
-	if (nev > 0) {
-		rc = append_audit(s, ev, nev);
-		if (rc != SQLITE_OK)
-			goto out;
-	}
+		goto fail;
+	rc = body(s, arg, &what);
+	if (rc != SQLITE_OK)
+		goto fail;
 	what = "database file check";
 	rc = check_not_moved(s);
 	if (rc != SQLITE_OK) {
 		moved = rc == SQLITE_IOERR;
-		goto out;
+		goto fail;
 	}
-	/* The one fsync of the batch happens here (see the top of the file). */
 	what = "COMMIT";
 	rc = run(s, S_COMMIT);
-	if (rc != SQLITE_DONE)
-		goto out;
-	ret = HG_OK;
-out:
-	if (ret != HG_OK) {
-		hg_log(
-		    HG_LOG_ERROR, "store write failed", "path", HG_LS(s->path), "step", HG_LS(what),
-		    "error",
-		    HG_LS(moved ? "the database file was moved or deleted" : sqlite3_errmsg(s->db)),
-		    "code", HG_LI(rc), "batch", HG_LI(n), "audit_events", HG_LI(nev), NULL);
-		/* A failed COMMIT may have rolled back already; a failed BEGIN
-		 * opened nothing. Only roll back what is still open. */
-		if (!sqlite3_get_autocommit(s->db)) {
-			rc = run(s, S_ROLLBACK);
-			if (rc != SQLITE_DONE)
-				hg_log(HG_LOG_ERROR, "store rollback failed", "path",
-				       HG_LS(s->path), "error", HG_LS(sqlite3_errmsg(s->db)), NULL);
-		}
+	if (rc == SQLITE_DONE)
+		return HG_OK;
+fail:
+	hg_log(HG_LOG_ERROR, "store write failed", "path", HG_LS(s->path), "op", HG_LS(op), "step",
+	       HG_LS(what), "error",
+	       HG_LS(moved ? "the database file was moved or deleted" : sqlite3_errmsg(s->db)),
+	       "code", HG_LI(rc), NULL);
+	/* A failed COMMIT may have rolled back already; a failed BEGIN opened
+	 * nothing. Only roll back what is still open. */
+	if (!sqlite3_get_autocommit(s->db)) {
+		rc = run(s, S_ROLLBACK);
+		if (rc != SQLITE_DONE)
+			hg_log(HG_LOG_ERROR, "store rollback failed", "path", HG_LS(s->path),
+			       "error", HG_LS(sqlite3_errmsg(s->db)), NULL);
+	}
+	return HG_EIO;
+}
+
+struct put_args {
+	struct hg_store_msg *const *msgs;
+	size_t n;
+	const struct hg_audit_event *ev;
+	size_t nev;
+};
+
+static int put_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct put_args *a = arg;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < a->n; i++) {
+		a->msgs[i]->outcome = 0;
+		a->msgs[i]->first_id[0] = '\0';
+		rc = put_one(s, a->msgs[i], what);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	*what = "audit log append";
+	return a->nev > 0 ? append_audit(s, a->ev, a->nev) : SQLITE_OK;
+}
+
+static int sqlite_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n,
+			    const struct hg_audit_event *ev, size_t nev)
+{
+	struct put_args a = {.msgs = msgs, .n = n, .ev = ev, .nev = nev};
+	size_t i;
+	int rc;
+
+	if (n == 0 && nev == 0)
+		return HG_OK;
+	rc = txn_run((struct hg_sqlite *)st, "put_batch", put_body, &a);
+	if (rc != HG_OK) {
 		for (i = 0; i < n; i++) {
 			msgs[i]->outcome = 0;
 			msgs[i]->first_id[0] = '\0';
 		}
 	}
-	return ret;
+	return rc;
 }
 
 /* Copies a text column, or NULL for SQL NULL. Returns 0 or HG_ENOMEM. */
@@ -749,6 +856,864 @@ static int sqlite_audit_rows(struct hg_store *st,
 	return ret;
 }
 
+/* ---- deliveries ---- */
+
+/* Binds a status code, NULL when there is none (< 0). */
+static int bind_status(sqlite3_stmt *q, int i, int code)
+{
+	return code < 0 ? sqlite3_bind_null(q, i) : sqlite3_bind_int(q, i, code);
+}
+
+struct claim_args {
+	const char *owner;
+	int64_t now_ms;
+	const struct hg_store_claim_req *req;
+	size_t nreq;
+	struct hg_store_claimed *out;
+	size_t n;
+};
+
+static int claim_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct claim_args *a = arg;
+	sqlite3_stmt *q = s->stmt[S_CLAIM];
+	const unsigned char *id, *mid;
+	size_t i, got;
+	int rc = SQLITE_OK;
+
+	*what = "claim";
+	a->n = 0;
+	for (i = 0; i < a->nreq; i++) {
+		if (a->req[i].limit == 0)
+			continue;
+		rc = sqlite3_bind_text(q, 1, a->owner, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 2, a->req[i].lease_until_ms);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 3, a->now_ms);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(q, 4, a->req[i].endpoint, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 5, (sqlite3_int64)a->req[i].limit);
+		if (rc != SQLITE_OK)
+			return rc;
+		/* The UPDATE happens at the first step; the rest read RETURNING. */
+		for (got = 0; (rc = sqlite3_step(q)) == SQLITE_ROW && got < a->req[i].limit; got++) {
+			struct hg_store_claimed *c = &a->out[a->n];
+
+			id = sqlite3_column_text(q, 0);
+			mid = sqlite3_column_text(q, 1);
+			if (id == NULL || mid == NULL) { /* NOT NULL columns: out of memory */
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			hg_strlcpy(c->id, (const char *)id, sizeof(c->id));
+			hg_strlcpy(c->message_id, (const char *)mid, sizeof(c->message_id));
+			c->attempts = sqlite3_column_int(q, 2);
+			c->req = i;
+			a->n++;
+		}
+		sqlite3_reset(q);
+		if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+			return rc;
+		rc = SQLITE_OK;
+	}
+	return rc;
+}
+
+static int sqlite_claim_deliveries(struct hg_store *st, const char *owner, int64_t now_ms,
+				   const struct hg_store_claim_req *req, size_t nreq,
+				   struct hg_store_claimed *out, size_t *n)
+{
+	struct claim_args a = {.owner = owner, .now_ms = now_ms, .req = req, .nreq = nreq, .out = out};
+	int rc;
+
+	rc = txn_run((struct hg_sqlite *)st, "claim_deliveries", claim_body, &a);
+	*n = rc == HG_OK ? a.n : 0;
+	return rc;
+}
+
+struct record_args {
+	const struct hg_store_attempt *a;
+	size_t n;
+	int64_t now_ms;
+};
+
+static int record_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct record_args *r = arg;
+	const struct hg_store_attempt *a;
+	sqlite3_stmt *q;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < r->n; i++) {
+		a = &r->a[i];
+		*what = "attempt insert";
+		q = s->stmt[S_INSERT_ATTEMPT];
+		rc = sqlite3_bind_text(q, 1, a->delivery_id, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int(q, 2, a->n);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 3, a->started_ms);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 4, a->duration_ms);
+		if (rc == SQLITE_OK)
+			rc = bind_status(q, 5, a->status_code);
+		if (rc == SQLITE_OK)
+			rc = bind_text_or_null(q, 6, a->error);
+		if (rc == SQLITE_OK && a->response_head == NULL)
+			rc = sqlite3_bind_null(q, 7);
+		else if (rc == SQLITE_OK)
+			rc = sqlite3_bind_blob64(q, 7, a->response_head, a->response_head_len,
+						 SQLITE_STATIC);
+		if (rc != SQLITE_OK)
+			return rc;
+		rc = run(s, S_INSERT_ATTEMPT);
+		if (rc != SQLITE_DONE)
+			return rc;
+
+		*what = "delivery update";
+		q = s->stmt[S_OUTCOME];
+		rc = sqlite3_bind_text(q, 1, a->delivery_id, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = bind_text_or_null(q, 2, hg_store_delivery_status_name(a->outcome));
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int(q, 3, a->n);
+		if (rc == SQLITE_OK && a->outcome == HG_DELIVERY_FAILED)
+			rc = sqlite3_bind_int64(q, 4, a->next_attempt_ms);
+		else if (rc == SQLITE_OK)
+			rc = sqlite3_bind_null(q, 4);
+		if (rc == SQLITE_OK)
+			rc = bind_status(q, 5, a->status_code);
+		if (rc == SQLITE_OK)
+			rc = bind_text_or_null(q, 6, a->error);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 7, r->now_ms);
+		if (rc == SQLITE_OK)
+			rc = bind_text_or_null(q, 8, a->lease_owner);
+		if (rc != SQLITE_OK)
+			return rc;
+		rc = run(s, S_OUTCOME);
+		if (rc != SQLITE_DONE)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+static int sqlite_record_attempts(struct hg_store *st, const struct hg_store_attempt *a, size_t n)
+{
+	struct record_args r = {.a = a, .n = n, .now_ms = hg_now_ms()};
+	size_t i;
+
+	for (i = 0; i < n; i++) /* a NULL status would break the CHECK constraint anyway */
+		if (a[i].outcome != HG_DELIVERY_SUCCEEDED && a[i].outcome != HG_DELIVERY_FAILED &&
+		    a[i].outcome != HG_DELIVERY_DEAD)
+			return HG_EINVAL;
+	return txn_run((struct hg_sqlite *)st, "record_attempts", record_body, &r);
+}
+
+static int sqlite_next_due(struct hg_store *st, const char *endpoint, int64_t *due_ms)
+{
+	struct hg_sqlite *s = (struct hg_sqlite *)st;
+	sqlite3_stmt *q = s->stmt[endpoint != NULL ? S_NEXT_DUE_ENDPOINT : S_NEXT_DUE_ALL];
+	int rc, ret = HG_EIO;
+
+	if (endpoint != NULL) {
+		rc = sqlite3_bind_text(q, 1, endpoint, -1, SQLITE_STATIC);
+		if (rc != SQLITE_OK)
+			goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW)
+		goto out;
+	ret = HG_ENOTFOUND;
+	if (sqlite3_column_type(q, 0) != SQLITE_NULL) {
+		*due_ms = sqlite3_column_int64(q, 0);
+		ret = HG_OK;
+	}
+out:
+	if (ret == HG_EIO)
+		hg_log(HG_LOG_ERROR, "store read failed", "path", HG_LS(s->path), "op",
+		       HG_LS("next_due"), "error", HG_LS(sqlite3_errmsg(s->db)), NULL);
+	sqlite3_reset(q);
+	return ret;
+}
+
+/* Steps a one-row existence query on text key and resets it: SQLITE_ROW
+ * when the row exists, SQLITE_DONE when not, else the failing code. */
+static int exists(struct hg_sqlite *s, int which, const char *key)
+{
+	int rc = sqlite3_bind_text(s->stmt[which], 1, key, -1, SQLITE_STATIC);
+
+	return rc == SQLITE_OK ? run(s, which) : rc;
+}
+
+struct replay_args {
+	const char *message_id;
+	const char *const *endpoints;
+	size_t n;
+	int64_t now_ms;
+	char (*ids)[HG_UUID_LEN + 1];
+	int found;
+};
+
+static int replay_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct replay_args *a = arg;
+	char id[HG_UUID_LEN + 1];
+	size_t i;
+	int rc;
+
+	*what = "message lookup";
+	rc = exists(s, S_MSG_EXISTS, a->message_id);
+	a->found = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	*what = "delivery insert";
+	for (i = 0; i < a->n; i++) {
+		rc = insert_delivery(s, a->message_id, a->endpoints[i], a->now_ms, a->now_ms, id);
+		if (rc != SQLITE_DONE)
+			return rc;
+		if (a->ids != NULL)
+			memcpy(a->ids[i], id, sizeof(id));
+	}
+	return SQLITE_OK;
+}
+
+static int sqlite_replay(struct hg_store *st, const char *message_id, const char *const *endpoints,
+			 size_t n, int64_t now_ms, char (*ids)[HG_UUID_LEN + 1])
+{
+	struct replay_args a = {.message_id = message_id,
+				.endpoints = endpoints,
+				.n = n,
+				.now_ms = now_ms,
+				.ids = ids};
+	int rc;
+
+	rc = txn_run((struct hg_sqlite *)st, "replay", replay_body, &a);
+	if (rc == HG_OK && !a.found)
+		rc = HG_ENOTFOUND;
+	return rc;
+}
+
+struct retry_args {
+	const char *delivery_id;
+	const char *endpoint;
+	int64_t now_ms;
+	int64_t count;
+	int found;
+};
+
+static int retry_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct retry_args *a = arg;
+	int which = a->delivery_id != NULL ? S_RETRY_ONE : S_RETRY_ENDPOINT;
+	sqlite3_stmt *q = s->stmt[which];
+	int rc;
+
+	*what = "dead delivery retry";
+	rc = sqlite3_bind_text(q, 1, a->delivery_id != NULL ? a->delivery_id : a->endpoint, -1,
+			       SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 2, a->now_ms);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = run(s, which);
+	if (rc != SQLITE_DONE)
+		return rc;
+	a->count = sqlite3_changes(s->db);
+	a->found = 1;
+	if (a->delivery_id == NULL || a->count > 0)
+		return SQLITE_OK;
+	*what = "delivery lookup";
+	rc = exists(s, S_DELIVERY_EXISTS, a->delivery_id);
+	a->found = rc == SQLITE_ROW;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int sqlite_retry_dead(struct hg_store *st, const char *delivery_id, const char *endpoint,
+			     int64_t now_ms, int64_t *count)
+{
+	struct retry_args a = {.delivery_id = delivery_id, .endpoint = endpoint, .now_ms = now_ms};
+	int rc;
+
+	rc = txn_run((struct hg_sqlite *)st, "retry_dead", retry_body, &a);
+	if (rc == HG_OK && !a.found)
+		rc = HG_ENOTFOUND;
+	*count = rc == HG_OK ? a.count : 0;
+	return rc;
+}
+
+/* ---- management reads, stats and retention ----
+ * The API's connections run these, never the ingest writer. Their SQL
+ * depends on which filters a request sets (so SQLite can use the index that
+ * fits), and they are rare next to ingest, so each call prepares its
+ * statements instead of keeping them on the handle. Only fixed SQL text is
+ * ever assembled; every value is bound. */
+
+/* A statement assembled from fragments, each adding at most one parameter. */
+#define HG_SQLITE_MAX_PARAMS 8
+
+struct sql_builder {
+	struct hg_buf sql;
+	int n;
+	struct {
+		const char *text; /* bound as text when set, else as the integer */
+		int64_t i;
+	} p[HG_SQLITE_MAX_PARAMS];
+};
+
+/* Appends frag; when it holds a '?', that parameter is text (or, with text
+ * NULL, the integer i). */
+static void sql_add(struct sql_builder *b, const char *frag, const char *text, int64_t i)
+{
+	hg_buf_puts(&b->sql, frag);
+	if (strchr(frag, '?') != NULL && b->n < HG_SQLITE_MAX_PARAMS) {
+		b->p[b->n].text = text;
+		b->p[b->n].i = i;
+		b->n++;
+	}
+}
+
+/* Prepares and binds what b assembled; frees its text. SQLITE_OK or the
+ * failing code (*q NULL then). */
+static int sql_prepare(struct hg_sqlite *s, struct sql_builder *b, sqlite3_stmt **q)
+{
+	int rc = SQLITE_NOMEM, i;
+
+	*q = NULL;
+	if (b->sql.data == NULL)
+		goto out;
+	rc = sqlite3_prepare_v2(s->db, (const char *)b->sql.data, (int)b->sql.len, q, NULL);
+	for (i = 0; rc == SQLITE_OK && i < b->n; i++)
+		rc = b->p[i].text != NULL
+			 ? sqlite3_bind_text(*q, i + 1, b->p[i].text, -1, SQLITE_STATIC)
+			 : sqlite3_bind_int64(*q, i + 1, b->p[i].i);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(*q);
+		*q = NULL;
+	}
+out:
+	hg_buf_free(&b->sql);
+	return rc;
+}
+
+/* Logs a failed read; returns HG_EIO for the caller to pass on. */
+static int read_failed(struct hg_sqlite *s, const char *op)
+{
+	hg_log(HG_LOG_ERROR, "store read failed", "path", HG_LS(s->path), "op", HG_LS(op), "error",
+	       HG_LS(sqlite3_errmsg(s->db)), NULL);
+	return HG_EIO;
+}
+
+/* Steps q to the end, calling row() on each row until it returns non-zero.
+ * Finalizes q. HG_OK, or HG_EIO (logged under op). */
+static int each_row(struct hg_sqlite *s, sqlite3_stmt *q, const char *op,
+		    int (*row)(sqlite3_stmt *q, void *arg), void *arg)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		if (row(q, arg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? HG_OK : read_failed(s, op);
+}
+
+/* A message's state is the highest rank among its deliveries' states. */
+#define HG_SQLITE_RANK                                                                             \
+	"CASE d.status WHEN 'dead' THEN 5 WHEN 'failed' THEN 4 WHEN 'pending' THEN 3"              \
+	" WHEN 'delivering' THEN 2 ELSE 1 END"
+static const int rank_status[] = {HG_STORE_NO_DELIVERIES, HG_DELIVERY_SUCCEEDED,
+				  HG_DELIVERY_DELIVERING, HG_DELIVERY_PENDING,
+				  HG_DELIVERY_FAILED,     HG_DELIVERY_DEAD};
+#define HG_SQLITE_RANKS ((int)(sizeof(rank_status) / sizeof(rank_status[0])))
+
+static int status_rank(int status)
+{
+	for (int r = 0; r < HG_SQLITE_RANKS; r++)
+		if (rank_status[r] == status)
+			return r;
+	return -1;
+}
+
+/* Text of a column, or NULL for SQL NULL (also for out of memory, which
+ * the NOT NULL columns this is used on then report as missing). */
+static const char *text_or_null(sqlite3_stmt *q, int col)
+{
+	return (const char *)sqlite3_column_text(q, col);
+}
+
+struct list_cb {
+	int (*msg)(const struct hg_store_msg_info *m, void *arg);
+	int (*dlv)(const struct hg_store_delivery_info *d, void *arg);
+	int (*att)(const struct hg_store_attempt_info *a, void *arg);
+	void *arg;
+};
+
+static int message_row(sqlite3_stmt *q, void *arg)
+{
+	struct list_cb *cb = arg;
+	int rank = sqlite3_column_int(q, 6);
+	struct hg_store_msg_info m = {
+	    .id = text_or_null(q, 0),
+	    .source = text_or_null(q, 1),
+	    .content_type = text_or_null(q, 2),
+	    .received_ms = sqlite3_column_int64(q, 3),
+	    .body_len = sqlite3_column_int64(q, 4),
+	    .duplicates = sqlite3_column_int64(q, 5),
+	    .status = rank >= 0 && rank < HG_SQLITE_RANKS ? rank_status[rank] : 0,
+	    .deliveries = sqlite3_column_int64(q, 7),
+	};
+
+	if (m.id == NULL || m.source == NULL)
+		return 0; /* out of memory on this row: leave it out */
+	return cb->msg(&m, cb->arg);
+}
+
+static int sqlite_list_messages(struct hg_store *st, const struct hg_store_msg_filter *f,
+				int (*fn)(const struct hg_store_msg_info *m, void *arg), void *arg)
+{
+	struct hg_sqlite *s = (struct hg_sqlite *)st;
+	struct sql_builder b = {0};
+	struct list_cb cb = {.msg = fn, .arg = arg};
+	sqlite3_stmt *q;
+
+	/* length() of a blob reads no body pages. */
+	sql_add(&b,
+		"SELECT m.id, m.source, m.content_type, m.received_ms, length(m.body),"
+		" m.dedupe_count, coalesce((SELECT max(" HG_SQLITE_RANK ") FROM deliveries d"
+		" WHERE d.message_id = m.id), 0) AS rank,"
+		" (SELECT count(*) FROM deliveries d WHERE d.message_id = m.id)"
+		" FROM messages m WHERE 1",
+		NULL, 0);
+	if (f->id != NULL)
+		sql_add(&b, " AND m.id = ?", f->id, 0);
+	if (f->source != NULL)
+		sql_add(&b, " AND m.source = ?", f->source, 0);
+	if (f->since_ms != INT64_MIN)
+		sql_add(&b, " AND m.received_ms >= ?", NULL, f->since_ms);
+	if (f->until_ms != INT64_MAX)
+		sql_add(&b, " AND m.received_ms < ?", NULL, f->until_ms);
+	if (f->before_id != NULL)
+		sql_add(&b, " AND m.id < ?", f->before_id, 0);
+	if (f->status >= 0)
+		sql_add(&b, " AND rank = ?", NULL, status_rank(f->status));
+	sql_add(&b, " ORDER BY m.id DESC", NULL, 0);
+	if (f->limit > 0)
+		sql_add(&b, " LIMIT ?", NULL, (int64_t)f->limit);
+	if (sql_prepare(s, &b, &q) != SQLITE_OK)
+		return read_failed(s, "list_messages");
+	return each_row(s, q, "list_messages", message_row, &cb);
+}
+
+static int delivery_row(sqlite3_stmt *q, void *arg)
+{
+	struct list_cb *cb = arg;
+	struct hg_store_delivery_info d = {
+	    .id = text_or_null(q, 0),
+	    .message_id = text_or_null(q, 1),
+	    .endpoint = text_or_null(q, 2),
+	    .source = text_or_null(q, 3),
+	    .attempts = sqlite3_column_int(q, 5),
+	    .next_attempt_ms =
+		sqlite3_column_type(q, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 6),
+	    .last_status = sqlite3_column_type(q, 7) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 7),
+	    .last_error = text_or_null(q, 8),
+	    .created_ms = sqlite3_column_int64(q, 9),
+	    .updated_ms = sqlite3_column_int64(q, 10),
+	};
+
+	if (d.id == NULL || d.message_id == NULL || d.endpoint == NULL ||
+	    hg_store_delivery_status_parse(text_or_null(q, 4), &d.status) != HG_OK)
+		return 0;
+	return cb->dlv(&d, cb->arg);
+}
+
+static int sqlite_list_deliveries(struct hg_store *st, const struct hg_store_delivery_filter *f,
+				  int (*fn)(const struct hg_store_delivery_info *d, void *arg),
+				  void *arg)
+{
+	struct hg_sqlite *s = (struct hg_sqlite *)st;
+	struct sql_builder b = {0};
+	struct list_cb cb = {.dlv = fn, .arg = arg};
+	sqlite3_stmt *q;
+
+	sql_add(&b,
+		"SELECT d.id, d.message_id, d.endpoint, m.source, d.status, d.attempts,"
+		" d.next_attempt_ms, d.last_status, d.last_error, d.created_ms, d.updated_ms"
+		" FROM deliveries d LEFT JOIN messages m ON m.id = d.message_id WHERE 1",
+		NULL, 0);
+	if (f->id != NULL)
+		sql_add(&b, " AND d.id = ?", f->id, 0);
+	if (f->message_id != NULL)
+		sql_add(&b, " AND d.message_id = ?", f->message_id, 0);
+	if (f->endpoint != NULL)
+		sql_add(&b, " AND d.endpoint = ?", f->endpoint, 0);
+	if (f->status != 0)
+		sql_add(&b, " AND d.status = ?", hg_store_delivery_status_name(f->status), 0);
+	if (f->before_id != NULL)
+		sql_add(&b, " AND d.id < ?", f->before_id, 0);
+	sql_add(&b, " ORDER BY d.id DESC", NULL, 0);
+	if (f->limit > 0)
+		sql_add(&b, " LIMIT ?", NULL, (int64_t)f->limit);
+	if (sql_prepare(s, &b, &q) != SQLITE_OK)
+		return read_failed(s, "list_deliveries");
+	return each_row(s, q, "list_deliveries", delivery_row, &cb);
+}
+
+static int attempt_row(sqlite3_stmt *q, void *arg)
+{
+	struct list_cb *cb = arg;
+	struct hg_store_attempt_info a = {
+	    .delivery_id = text_or_null(q, 0),
+	    .n = sqlite3_column_int(q, 1),
+	    .started_ms = sqlite3_column_int64(q, 2),
+	    .duration_ms = sqlite3_column_int64(q, 3),
+	    .status_code = sqlite3_column_type(q, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 4),
+	    .error = text_or_null(q, 5),
+	    .response_head = sqlite3_column_blob(q, 6),
+	    .response_head_len = (size_t)sqlite3_column_bytes(q, 6),
+	};
+
+	if (a.delivery_id == NULL)
+		return 0;
+	return cb->att(&a, cb->arg);
+}
+
+static int sqlite_message_attempts(struct hg_store *st, const char *message_id,
+				   int (*fn)(const struct hg_store_attempt_info *a, void *arg),
+				   void *arg)
+{
+	struct hg_sqlite *s = (struct hg_sqlite *)st;
+	struct sql_builder b = {0};
+	struct list_cb cb = {.att = fn, .arg = arg};
+	sqlite3_stmt *q;
+
+	sql_add(&b,
+		"SELECT delivery_id, n, started_ms, duration_ms, status_code, error, response_head"
+		" FROM attempts WHERE delivery_id IN"
+		" (SELECT id FROM deliveries WHERE message_id = ?) ORDER BY delivery_id, n",
+		message_id, 0);
+	if (sql_prepare(s, &b, &q) != SQLITE_OK)
+		return read_failed(s, "message_attempts");
+	return each_row(s, q, "message_attempts", attempt_row, &cb);
+}
+
+static int count_row(sqlite3_stmt *q, void *arg)
+{
+	int64_t *counts = arg;
+	enum hg_delivery_status st;
+
+	if (hg_store_delivery_status_parse(text_or_null(q, 0), &st) == HG_OK)
+		counts[st] = sqlite3_column_int64(q, 1);
+	return 0;
+}
+
+static int sqlite_count_deliveries(struct hg_store *st, int64_t counts[HG_DELIVERY_DEAD + 1])
+{
+	struct hg_sqlite *s = (struct hg_sqlite *)st;
+	struct sql_builder b = {0};
+	sqlite3_stmt *q;
+
+	/* Each state is a range of the (status, ...) indexes: no table scan. */
+	sql_add(&b,
+		"SELECT status, count(*) FROM deliveries WHERE status IN"
+		" ('pending', 'delivering', 'failed', 'dead') GROUP BY status",
+		NULL, 0);
+	if (sql_prepare(s, &b, &q) != SQLITE_OK)
+		return read_failed(s, "count_deliveries");
+	return each_row(s, q, "count_deliveries", count_row, counts);
+}
+
+/* The stats_hourly counter columns, comma-separated, each as a plain name,
+ * in sum() or as an upsert's "x = x + excluded.x". */
+enum stat_col { COL_NAME, COL_SUM, COL_ADD };
+
+static void stat_columns(struct hg_buf *b, enum stat_col how)
+{
+	for (int i = 0; i < HG_STAT_N; i++) {
+		const char *c = hg_stat_names[i];
+
+		hg_buf_puts(b, i > 0 ? ", " : "");
+		if (how == COL_SUM)
+			hg_buf_printf(b, "sum(%s)", c);
+		else if (how == COL_ADD)
+			hg_buf_printf(b, "%s = %s + excluded.%s", c, c, c);
+		else
+			hg_buf_puts(b, c);
+	}
+}
+
+struct stats_args {
+	const struct hg_stats_row *rows;
+	size_t n;
+};
+
+static int stats_add_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct stats_args *a = arg;
+	sqlite3_stmt *hq = NULL, *lq = NULL;
+	struct hg_buf sql = {0};
+	size_t i;
+	int rc, k;
+
+	*what = "stats statements";
+	hg_buf_puts(&sql, "INSERT INTO stats_hourly (source, hour_ms, ");
+	stat_columns(&sql, COL_NAME);
+	hg_buf_puts(&sql, ") VALUES (?1, ?2");
+	for (k = 0; k < HG_STAT_N; k++)
+		hg_buf_printf(&sql, ", ?%d", k + 3);
+	hg_buf_puts(&sql, ") ON CONFLICT (source, hour_ms) DO UPDATE SET ");
+	stat_columns(&sql, COL_ADD);
+	rc = sql.data != NULL ? sqlite3_prepare_v2(s->db, (const char *)sql.data, -1, &hq, NULL)
+			      : SQLITE_NOMEM;
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db,
+					"INSERT INTO stats_latency (source, hour_ms, bucket, count)"
+					" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (source, hour_ms,"
+					" bucket) DO UPDATE SET count = count + excluded.count",
+					-1, &lq, NULL);
+	*what = "stats upsert";
+	for (i = 0; rc == SQLITE_OK && i < a->n; i++) {
+		const struct hg_stats_row *r = &a->rows[i];
+
+		rc = sqlite3_bind_text(hq, 1, r->source, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(hq, 2, r->hour_ms);
+		for (k = 0; rc == SQLITE_OK && k < HG_STAT_N; k++)
+			rc = sqlite3_bind_int64(hq, k + 3, (sqlite3_int64)r->count[k]);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(hq) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(s->db);
+		sqlite3_reset(hq);
+		for (k = 0; rc == SQLITE_OK && k < HG_STATS_BUCKETS; k++) {
+			if (r->latency[k] == 0)
+				continue;
+			rc = sqlite3_bind_text(lq, 1, r->source, -1, SQLITE_STATIC);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_bind_int64(lq, 2, r->hour_ms);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_bind_int(lq, 3, k);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_bind_int64(lq, 4, (sqlite3_int64)r->latency[k]);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_step(lq) == SQLITE_DONE ? SQLITE_OK
+								     : sqlite3_errcode(s->db);
+			sqlite3_reset(lq);
+		}
+	}
+	/* the error stays readable with sqlite3_errmsg() after finalize */
+	sqlite3_finalize(hq);
+	sqlite3_finalize(lq);
+	hg_buf_free(&sql);
+	return rc;
+}
+
+static int sqlite_stats_add(struct hg_store *st, const struct hg_stats_row *rows, size_t n)
+{
+	struct stats_args a = {.rows = rows, .n = n};
+
+	return txn_run((struct hg_sqlite *)st, "stats_add", stats_add_body, &a);
+}
+
+struct stats_read_args {
+	int64_t from_ms;
+	struct hg_stats_row *rows;
+	size_t n;
+};
+
+/* The row of the hour in column 0, or NULL when outside the window. */
+static struct hg_stats_row *stats_row_of(sqlite3_stmt *q, struct stats_read_args *a)
+{
+	int64_t h = sqlite3_column_int64(q, 0);
+
+	if (h < a->from_ms || (h - a->from_ms) % HG_HOUR_MS != 0 ||
+	    (uint64_t)((h - a->from_ms) / HG_HOUR_MS) >= a->n)
+		return NULL;
+	return &a->rows[(h - a->from_ms) / HG_HOUR_MS];
+}
+
+static int hourly_row(sqlite3_stmt *q, void *arg)
+{
+	struct hg_stats_row *r = stats_row_of(q, arg);
+
+	for (int k = 0; r != NULL && k < HG_STAT_N; k++)
+		r->count[k] += (uint64_t)sqlite3_column_int64(q, k + 1);
+	return 0;
+}
+
+static int latency_row(sqlite3_stmt *q, void *arg)
+{
+	struct hg_stats_row *r = stats_row_of(q, arg);
+	int b = sqlite3_column_int(q, 1);
+
+	if (r != NULL && b >= 0 && b < HG_STATS_BUCKETS)
+		r->latency[b] += (uint64_t)sqlite3_column_int64(q, 2);
+	return 0;
+}
+
+/* Runs one of the two stats reads: SELECT hour_ms, cols FROM table over
+ * the window (and source), grouped by hour (and tail). */
+static int stats_query(struct hg_sqlite *s, const char *select, const char *table,
+		       const char *group, const char *source, struct stats_read_args *a,
+		       int (*row)(sqlite3_stmt *q, void *arg))
+{
+	struct sql_builder b = {0};
+	sqlite3_stmt *q;
+
+	sql_add(&b, select, NULL, 0);
+	sql_add(&b, table, NULL, 0);
+	sql_add(&b, " WHERE hour_ms >= ?", NULL, a->from_ms);
+	sql_add(&b, " AND hour_ms < ?", NULL, a->from_ms + (int64_t)a->n * HG_HOUR_MS);
+	if (source != NULL)
+		sql_add(&b, " AND source = ?", source, 0);
+	sql_add(&b, group, NULL, 0);
+	if (sql_prepare(s, &b, &q) != SQLITE_OK)
+		return read_failed(s, "stats_read");
+	return each_row(s, q, "stats_read", row, a);
+}
+
+static int sqlite_stats_read(struct hg_store *st, const char *source, int64_t from_ms,
+			     struct hg_stats_row *rows, size_t n)
+{
+	struct hg_sqlite *s = (struct hg_sqlite *)st;
+	struct stats_read_args a = {.from_ms = from_ms, .rows = rows, .n = n};
+	struct hg_buf sel = {0};
+	int rc;
+
+	hg_buf_puts(&sel, "SELECT hour_ms, ");
+	stat_columns(&sel, COL_SUM);
+	if (sel.data == NULL)
+		return HG_ENOMEM;
+	rc = stats_query(s, (const char *)sel.data, " FROM stats_hourly", " GROUP BY hour_ms",
+			 source, &a, hourly_row);
+	if (rc == HG_OK)
+		rc = stats_query(s, "SELECT hour_ms, bucket, sum(count)", " FROM stats_latency",
+				 " GROUP BY hour_ms, bucket", source, &a, latency_row);
+	hg_buf_free(&sel);
+	return rc;
+}
+
+struct purge_args {
+	int64_t before_ms;
+	size_t limit;
+	struct hg_store_purged got;
+	size_t n;
+};
+
+/* The statements that delete one message and what hangs off it, in an
+ * order that never leaves a row pointing at a deleted one. */
+static const char *const purge_sql[] = {
+    "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_id = ?1)",
+    "DELETE FROM deliveries WHERE message_id = ?1",
+    "DELETE FROM dedupe WHERE message_id = ?1",
+    "DELETE FROM messages WHERE id = ?1",
+};
+#define HG_PURGE_STEPS ((int)(sizeof(purge_sql) / sizeof(purge_sql[0])))
+
+static int purge_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct purge_args *a = arg;
+	int64_t *counts[HG_PURGE_STEPS] = {&a->got.attempts, &a->got.deliveries,
+					   &a->got.dedupe_keys, &a->got.messages};
+	sqlite3_stmt *sel = NULL, *del[HG_PURGE_STEPS] = {0}, *stats[2] = {0};
+	char cutoff[16];
+	const unsigned char *id;
+	int rc, k;
+
+	memset(&a->got, 0, sizeof(a->got));
+	a->n = 0;
+	/* A UUIDv7 starts with its 48-bit time in hex ("tttttttt-tttt"), so
+	 * ids below that prefix of before_ms are exactly the older ones: the
+	 * primary key finds them without an index on received_ms. */
+	snprintf(cutoff, sizeof(cutoff), "%08llx-%04llx",
+		 (unsigned long long)((uint64_t)a->before_ms >> 16) & 0xffffffffull,
+		 (unsigned long long)a->before_ms & 0xffffull);
+	*what = "purge statements";
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT id FROM messages WHERE id < ?1 AND received_ms < ?2"
+				" AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id"
+				" = messages.id AND d.status = 'delivering') ORDER BY id LIMIT ?3",
+				-1, &sel, NULL);
+	for (k = 0; rc == SQLITE_OK && k < HG_PURGE_STEPS; k++)
+		rc = sqlite3_prepare_v2(s->db, purge_sql[k], -1, &del[k], NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "DELETE FROM stats_hourly WHERE hour_ms <= ?1", -1,
+					&stats[0], NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "DELETE FROM stats_latency WHERE hour_ms <= ?1", -1,
+					&stats[1], NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(sel, 1, cutoff, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(sel, 2, a->before_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(sel, 3, (sqlite3_int64)a->limit);
+	if (rc != SQLITE_OK)
+		goto out;
+	*what = "purge";
+	/* Deleting other rows of messages while stepping the SELECT is fine in
+	 * SQLite; the row being read is deleted only after it was read. */
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		id = sqlite3_column_text(sel, 0);
+		if (id == NULL) {
+			rc = SQLITE_NOMEM;
+			goto out;
+		}
+		for (k = 0; k < HG_PURGE_STEPS; k++) {
+			rc = sqlite3_bind_text(del[k], 1, (const char *)id, -1, SQLITE_TRANSIENT);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_step(del[k]);
+			sqlite3_reset(del[k]);
+			if (rc != SQLITE_DONE)
+				goto out;
+			*counts[k] += sqlite3_changes(s->db);
+		}
+		a->n++;
+	}
+	if (rc != SQLITE_DONE)
+		goto out;
+	/* An hour's stats go once the whole hour is older than before_ms. */
+	for (k = 0; k < 2; k++) {
+		rc = sqlite3_bind_int64(stats[k], 1, hg_stats_hour_of(a->before_ms) - HG_HOUR_MS);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(stats[k]);
+		if (rc != SQLITE_DONE)
+			goto out;
+		if (k == 0)
+			a->got.stats_hours = sqlite3_changes(s->db);
+	}
+	rc = SQLITE_OK;
+out:
+	sqlite3_finalize(sel);
+	for (k = 0; k < HG_PURGE_STEPS; k++)
+		sqlite3_finalize(del[k]);
+	sqlite3_finalize(stats[0]);
+	sqlite3_finalize(stats[1]);
+	return rc;
+}
+
+static int sqlite_purge(struct hg_store *st, int64_t before_ms, size_t limit,
+			struct hg_store_purged *out, int *more)
+{
+	struct purge_args a = {.before_ms = before_ms, .limit = limit > 0 ? limit : 1};
+	int rc;
+
+	rc = txn_run((struct hg_sqlite *)st, "purge", purge_body, &a);
+	if (rc != HG_OK)
+		return rc;
+	out->messages += a.got.messages;
+	out->deliveries += a.got.deliveries;
+	out->attempts += a.got.attempts;
+	out->dedupe_keys += a.got.dedupe_keys;
+	out->stats_hours += a.got.stats_hours;
+	*more = a.n >= a.limit;
+	return HG_OK;
+}
+
 /* Reads a page of the database and checks the file is still the one at the
  * configured path: a connection to a deleted file would "work" forever. */
 static int sqlite_ping(struct hg_store *st)
@@ -773,4 +1738,16 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .count_messages = sqlite_count_messages,
     .ping = sqlite_ping,
     .audit_rows = sqlite_audit_rows,
+    .claim_deliveries = sqlite_claim_deliveries,
+    .record_attempts = sqlite_record_attempts,
+    .next_due = sqlite_next_due,
+    .replay = sqlite_replay,
+    .retry_dead = sqlite_retry_dead,
+    .list_messages = sqlite_list_messages,
+    .list_deliveries = sqlite_list_deliveries,
+    .message_attempts = sqlite_message_attempts,
+    .count_deliveries = sqlite_count_deliveries,
+    .stats_add = sqlite_stats_add,
+    .stats_read = sqlite_stats_read,
+    .purge = sqlite_purge,
 };

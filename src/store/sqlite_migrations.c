@@ -47,6 +47,69 @@ const char *const hg_sqlite_migrations[] = {
     " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
     "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
     " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;",
+    /* 3: deliveries (one message to one endpoint) and their attempts. A
+     * claim is a lease (lease_owner until lease_until_ms) so a dead
+     * owner's deliveries are claimed again once it expires. The endpoint
+     * index also orders by due time: the engine claims per endpoint, oldest
+     * due first. */
+    "CREATE TABLE deliveries ("
+    "  id TEXT PRIMARY KEY,"
+    "  message_id TEXT NOT NULL,"
+    "  endpoint TEXT NOT NULL,"
+    "  status TEXT NOT NULL"
+    "    CHECK (status IN ('pending', 'delivering', 'succeeded', 'failed', 'dead')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_ms INTEGER,"
+    "  lease_owner TEXT,"
+    "  lease_until_ms INTEGER,"
+    "  last_status INTEGER,"
+    "  last_error TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX deliveries_status_due ON deliveries(status, next_attempt_ms);"
+    "CREATE INDEX deliveries_message ON deliveries(message_id);"
+    "CREATE INDEX deliveries_endpoint_status ON deliveries(endpoint, status, next_attempt_ms);"
+    "CREATE TABLE attempts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  delivery_id TEXT NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  started_ms INTEGER NOT NULL,"
+    "  duration_ms INTEGER NOT NULL,"
+    "  status_code INTEGER,"
+    "  error TEXT,"
+    "  response_head BLOB"
+    ");"
+    "CREATE INDEX attempts_delivery ON attempts(delivery_id, n);",
+    /* 4: hourly stats per source (the stats module's counters; latency as
+     * a histogram, one row per non-empty bucket, so hours and sources merge
+     * exactly), and the indexes the management API and retention need:
+     * dedupe keys by message (a purge deletes them with their message) and
+     * deliveries by state in id order (the dead-letter list pages by id). */
+    "CREATE TABLE stats_hourly ("
+    "  source TEXT NOT NULL,"
+    "  hour_ms INTEGER NOT NULL,"
+    "  received INTEGER NOT NULL DEFAULT 0,"
+    "  accepted INTEGER NOT NULL DEFAULT 0,"
+    "  duplicates INTEGER NOT NULL DEFAULT 0,"
+    "  invalid_signatures INTEGER NOT NULL DEFAULT 0,"
+    "  rate_limited INTEGER NOT NULL DEFAULT 0,"
+    "  delivered INTEGER NOT NULL DEFAULT 0,"
+    "  failed INTEGER NOT NULL DEFAULT 0,"
+    "  dead INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (source, hour_ms)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX stats_hourly_hour ON stats_hourly(hour_ms);"
+    "CREATE TABLE stats_latency ("
+    "  source TEXT NOT NULL,"
+    "  hour_ms INTEGER NOT NULL,"
+    "  bucket INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  PRIMARY KEY (source, hour_ms, bucket)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX stats_latency_hour ON stats_latency(hour_ms);"
+    "CREATE INDEX dedupe_message ON dedupe(message_id);"
+    "CREATE INDEX deliveries_status_id ON deliveries(status, id);",
 };
 
 const size_t hg_sqlite_n_migrations =

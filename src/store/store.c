@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/postgres_internal.h"
 #include "store/store_internal.h"
 
 static int has_prefix(const char *s, const char *prefix)
@@ -30,11 +31,11 @@ static int parse_uri(const char *uri, const struct hg_store_ops **ops, const cha
 		return HG_EINVAL;
 	}
 	if (has_prefix(uri, "postgres://") || has_prefix(uri, "postgresql://")) {
-		/* The URI is not echoed: it may carry a password. */
-		snprintf(err, errlen,
-			 "PostgreSQL storage is not supported in this build yet; "
-			 "use sqlite:PATH for `store:`.");
-		return HG_EINVAL;
+		/* libpq reads the whole URI; it is never echoed (it may carry a
+		 * password). */
+		*ops = &hg_store_postgres_ops;
+		*target = uri;
+		return HG_OK;
 	}
 	if (has_prefix(uri, "sqlite:")) {
 		*target = uri + strlen("sqlite:");
@@ -45,7 +46,7 @@ static int parse_uri(const char *uri, const struct hg_store_ops **ops, const cha
 		if (sep != NULL) {
 			snprintf(err, errlen,
 				 "The store URI scheme \"%.*s\" is not supported; "
-				 "use sqlite:PATH (or postgres:// in a later build).",
+				 "use sqlite:PATH or postgres://user@host/db.",
 				 (int)(sep - uri > 32 ? 32 : sep - uri), uri);
 			return HG_EINVAL;
 		}
@@ -123,6 +124,145 @@ int hg_store_count_messages(struct hg_store *st, const char *source, int64_t *co
 int hg_store_ping(struct hg_store *st)
 {
 	return st->ops->ping(st);
+}
+
+/* ---- deliveries ---- */
+
+/* Indexed by the enum; the words every backend stores in its status column. */
+static const char *const delivery_status_names[] = {
+    [HG_DELIVERY_PENDING] = "pending",       [HG_DELIVERY_DELIVERING] = "delivering",
+    [HG_DELIVERY_SUCCEEDED] = "succeeded",   [HG_DELIVERY_FAILED] = "failed",
+    [HG_DELIVERY_DEAD] = "dead",
+};
+
+const char *hg_store_delivery_status_name(enum hg_delivery_status s)
+{
+	if ((int)s < HG_DELIVERY_PENDING || (int)s > HG_DELIVERY_DEAD)
+		return NULL;
+	return delivery_status_names[s];
+}
+
+int hg_store_delivery_status_parse(const char *name, enum hg_delivery_status *out)
+{
+	int i;
+
+	for (i = HG_DELIVERY_PENDING; name != NULL && i <= HG_DELIVERY_DEAD; i++) {
+		if (strcmp(name, delivery_status_names[i]) == 0) {
+			*out = (enum hg_delivery_status)i;
+			return HG_OK;
+		}
+	}
+	return HG_EINVAL;
+}
+
+int hg_store_claim_deliveries(struct hg_store *st, const char *owner, int64_t now_ms,
+			      const struct hg_store_claim_req *req, size_t nreq,
+			      struct hg_store_claimed *out, size_t *n)
+{
+	*n = 0;
+	if (nreq == 0)
+		return HG_OK;
+	return st->ops->claim_deliveries(st, owner, now_ms, req, nreq, out, n);
+}
+
+int hg_store_record_attempts(struct hg_store *st, const struct hg_store_attempt *a, size_t n)
+{
+	if (n == 0)
+		return HG_OK;
+	return st->ops->record_attempts(st, a, n);
+}
+
+int hg_store_next_due(struct hg_store *st, const char *endpoint, int64_t *due_ms)
+{
+	return st->ops->next_due(st, endpoint, due_ms);
+}
+
+int hg_store_replay(struct hg_store *st, const char *message_id, const char *const *endpoints,
+		    size_t n, int64_t now_ms, char (*ids)[HG_UUID_LEN + 1])
+{
+	return st->ops->replay(st, message_id, endpoints, n, now_ms, ids);
+}
+
+int hg_store_retry_dead(struct hg_store *st, const char *delivery_id, const char *endpoint,
+			int64_t now_ms, int64_t *count)
+{
+	*count = 0;
+	if (delivery_id == NULL && endpoint == NULL)
+		return HG_EINVAL;
+	return st->ops->retry_dead(st, delivery_id, endpoint, now_ms, count);
+}
+
+/* ---- management reads, stats and retention ---- */
+
+/* These ops are optional for a backend: a missing one fails like a store
+ * that cannot answer, with one log line naming what is missing. */
+static int unsupported(struct hg_store *st, const char *what)
+{
+	hg_log(HG_LOG_ERROR, "store operation not supported by this backend", "backend",
+	       HG_LS(st->ops->name), "op", HG_LS(what), NULL);
+	return HG_EIO;
+}
+
+int hg_store_list_messages(struct hg_store *st, const struct hg_store_msg_filter *f,
+			   int (*fn)(const struct hg_store_msg_info *m, void *arg), void *arg)
+{
+	if (st->ops->list_messages == NULL)
+		return unsupported(st, "list_messages");
+	return st->ops->list_messages(st, f, fn, arg);
+}
+
+int hg_store_list_deliveries(struct hg_store *st, const struct hg_store_delivery_filter *f,
+			     int (*fn)(const struct hg_store_delivery_info *d, void *arg),
+			     void *arg)
+{
+	if (st->ops->list_deliveries == NULL)
+		return unsupported(st, "list_deliveries");
+	return st->ops->list_deliveries(st, f, fn, arg);
+}
+
+int hg_store_message_attempts(struct hg_store *st, const char *message_id,
+			      int (*fn)(const struct hg_store_attempt_info *a, void *arg),
+			      void *arg)
+{
+	if (st->ops->message_attempts == NULL)
+		return unsupported(st, "message_attempts");
+	return st->ops->message_attempts(st, message_id, fn, arg);
+}
+
+int hg_store_count_deliveries(struct hg_store *st, int64_t counts[HG_DELIVERY_DEAD + 1])
+{
+	memset(counts, 0, sizeof(int64_t) * (HG_DELIVERY_DEAD + 1));
+	if (st->ops->count_deliveries == NULL)
+		return unsupported(st, "count_deliveries");
+	return st->ops->count_deliveries(st, counts);
+}
+
+int hg_store_stats_add(struct hg_store *st, const struct hg_stats_row *rows, size_t n)
+{
+	if (n == 0)
+		return HG_OK;
+	if (st->ops->stats_add == NULL)
+		return unsupported(st, "stats_add");
+	return st->ops->stats_add(st, rows, n);
+}
+
+int hg_store_stats_read(struct hg_store *st, const char *source, int64_t from_ms,
+			struct hg_stats_row *rows, size_t n)
+{
+	if (n == 0)
+		return HG_OK;
+	if (st->ops->stats_read == NULL)
+		return unsupported(st, "stats_read");
+	return st->ops->stats_read(st, source, from_ms, rows, n);
+}
+
+int hg_store_purge(struct hg_store *st, int64_t before_ms, size_t limit,
+		   struct hg_store_purged *out, int *more)
+{
+	*more = 0;
+	if (st->ops->purge == NULL)
+		return unsupported(st, "purge");
+	return st->ops->purge(st, before_ms, limit, out, more);
 }
 
 /* ---- the audit chain ---- */

@@ -5,9 +5,17 @@
  * "postgres://...".
  *
  * A handle is one database connection: use it from one thread at a time and
- * open one per thread that needs one (the ingest writer, API readers, ...).
- * hg_store_open() applies the schema migrations that are missing, so every
- * handle sees the current schema.
+ * open one per thread that needs one (the ingest writer, the delivery
+ * engine, API readers, ...). hg_store_open() applies the schema migrations
+ * that are missing, so every handle sees the current schema.
+ *
+ * Deliveries (one message to one endpoint) are claimed as leases: a claim
+ * marks a delivery `delivering` with an owner and an expiry, and whoever
+ * records its outcome must still hold that lease. A node that dies leaves
+ * its leases to expire, after which any node claims them again: delivery
+ * is at least once. Nothing here needs SQLite in particular; a PostgreSQL
+ * backend claims with SELECT ... FOR UPDATE SKIP LOCKED under the same
+ * contract.
  */
 #ifndef HG_STORE_H
 #define HG_STORE_H
@@ -24,6 +32,13 @@ enum hg_store_outcome {
 	HG_STORE_DUPLICATE = 2, /* every dedupe key was seen before; not stored */
 };
 
+/* Where an accepted message goes: one delivery per target, created in the
+ * same transaction as the message. */
+struct hg_store_target {
+	const char *endpoint; /* endpoint name, at most HG_STORE_NAME_MAX bytes */
+	int64_t due_ms;       /* when its first attempt is due, ms since the epoch */
+};
+
 /* One inbound message to store. The caller owns every pointer. */
 struct hg_store_msg {
 	char id[HG_UUID_LEN + 1]; /* caller generates (hg_uuid7) */
@@ -35,6 +50,11 @@ struct hg_store_msg {
 	size_t body_len;
 	const char *const *dedupe_keys; /* >= 1 key */
 	size_t n_dedupe_keys;
+	/* The endpoints its source's routes selected (distinct names); their
+	 * deliveries are created only when the message is accepted, never for
+	 * a duplicate. May be NULL when n_targets is 0. */
+	const struct hg_store_target *targets;
+	size_t n_targets;
 	/* results, set by hg_store_put_messages() */
 	enum hg_store_outcome outcome;
 	char first_id[HG_UUID_LEN + 1]; /* for a duplicate: the id it duplicates; else == id */
@@ -108,5 +128,217 @@ int hg_store_count_messages(struct hg_store *st, const char *source, int64_t *co
 
 /* Cheap liveness check of the connection: HG_OK or HG_EIO. */
 int hg_store_ping(struct hg_store *st);
+
+/* ---- deliveries and attempts ----
+ * A delivery moves pending -> delivering -> succeeded, or -> failed (another
+ * attempt is scheduled at next_attempt_ms) -> delivering -> ..., or -> dead
+ * (no attempts left: the dead-letter queue). Times are ms since the epoch. */
+
+#define HG_STORE_NAME_MAX  64  /* longest endpoint name */
+#define HG_STORE_OWNER_MAX 128 /* longest lease owner */
+#define HG_STORE_HEAD_MAX  1024 /* bytes of a response or output kept per attempt */
+
+enum hg_delivery_status {
+	HG_DELIVERY_PENDING = 1,
+	HG_DELIVERY_DELIVERING = 2,
+	HG_DELIVERY_SUCCEEDED = 3,
+	HG_DELIVERY_FAILED = 4,
+	HG_DELIVERY_DEAD = 5,
+};
+
+/* "pending", "delivering", "succeeded", "failed", "dead" (the words the
+ * status column holds); NULL for anything else. */
+const char *hg_store_delivery_status_name(enum hg_delivery_status s);
+/* The status spelled name; HG_OK or HG_EINVAL. */
+int hg_store_delivery_status_parse(const char *name, enum hg_delivery_status *out);
+
+/* What one claim asks of one endpoint. */
+struct hg_store_claim_req {
+	const char *endpoint;
+	size_t limit;           /* claim at most this many */
+	int64_t lease_until_ms; /* the lease of what is claimed ends then */
+};
+
+/* One claimed delivery, now `delivering` under the caller's lease. */
+struct hg_store_claimed {
+	char id[HG_UUID_LEN + 1];
+	char message_id[HG_UUID_LEN + 1];
+	size_t req;   /* index of the request (so: the endpoint) it answers */
+	int attempts; /* attempts recorded before this one */
+};
+
+/* Claims, in ONE transaction, up to req[i].limit due deliveries of each
+ * req[i].endpoint, oldest due first: `pending` or `failed` ones whose
+ * next_attempt_ms <= now_ms, and `delivering` ones whose lease has expired
+ * (their owner died or lost its lease; this is crash recovery). Each becomes
+ * `delivering` with lease_owner = owner and lease_until_ms from its request.
+ * out has room for the sum of the limits; *n gets the number claimed.
+ * HG_OK or HG_EIO (nothing claimed). */
+int hg_store_claim_deliveries(struct hg_store *st, const char *owner, int64_t now_ms,
+			      const struct hg_store_claim_req *req, size_t nreq,
+			      struct hg_store_claimed *out, size_t *n);
+
+/* The outcome of one attempt. The caller owns every pointer. */
+struct hg_store_attempt {
+	const char *delivery_id;
+	const char *lease_owner; /* the owner the delivery was claimed by */
+	int n;                   /* attempt number, from 1 */
+	int64_t started_ms;
+	int64_t duration_ms;
+	int status_code;         /* HTTP status, or an exec command's exit status; < 0: none */
+	const char *error;       /* why it failed, one line; NULL on success */
+	const uint8_t *response_head; /* the first bytes of the answer or output; may be NULL */
+	size_t response_head_len;     /* at most HG_STORE_HEAD_MAX */
+	/* What becomes of the delivery: SUCCEEDED, FAILED (again at
+	 * next_attempt_ms) or DEAD. */
+	enum hg_delivery_status outcome;
+	int64_t next_attempt_ms;
+};
+
+/* Records a batch of attempts in ONE transaction: an attempts row each, and
+ * the delivery's status, attempt count, next attempt and last status/error.
+ * A delivery whose lease lease_owner no longer holds (it expired and another
+ * owner claimed it) keeps its state; the attempt row is written anyway,
+ * since the attempt happened. HG_OK or HG_EIO (nothing recorded). */
+int hg_store_record_attempts(struct hg_store *st, const struct hg_store_attempt *a, size_t n);
+
+/* The earliest time a delivery of endpoint (of any endpoint when NULL) can
+ * next be claimed: a pending or failed one's next attempt, or a delivering
+ * one's lease expiry. HG_OK, HG_ENOTFOUND when none waits, or HG_EIO. */
+int hg_store_next_due(struct hg_store *st, const char *endpoint, int64_t *due_ms);
+
+/* Replays a stored message: one new pending delivery, due at now_ms, to
+ * each of endpoints[0..n) (the source's current routes, chosen by the
+ * caller), in one transaction. ids, when not NULL, receives the new
+ * deliveries' ids in order. HG_OK, HG_ENOTFOUND (no such message) or
+ * HG_EIO. */
+int hg_store_replay(struct hg_store *st, const char *message_id, const char *const *endpoints,
+		    size_t n, int64_t now_ms, char (*ids)[HG_UUID_LEN + 1]);
+
+/* Moves dead deliveries back to pending, due at now_ms: the one called
+ * delivery_id, or (delivery_id NULL) every dead delivery of endpoint. Each
+ * keeps its attempt count, so it gets one more attempt and is dead again if
+ * that fails. *count gets how many moved. HG_OK (a delivery that is not
+ * dead moves nothing), HG_ENOTFOUND (no delivery called delivery_id),
+ * HG_EINVAL (both NULL) or HG_EIO. */
+int hg_store_retry_dead(struct hg_store *st, const char *delivery_id, const char *endpoint,
+			int64_t now_ms, int64_t *count);
+
+/* ---- management reads, stats and retention (the API's connections) ---- */
+
+/* A message's state as the API shows it: the state of its delivery that
+ * is furthest from done, in the order dead > failed > pending > delivering
+ * > succeeded; HG_STORE_NO_DELIVERIES when it has none. */
+#define HG_STORE_NO_DELIVERIES 0
+
+/* Which messages to list: newest first (by id, which is time-ordered).
+ * Every field is optional. */
+struct hg_store_msg_filter {
+	const char *id;        /* just this one */
+	const char *source;    /* NULL: every source */
+	int status;            /* enum hg_delivery_status, HG_STORE_NO_DELIVERIES; -1: any */
+	int64_t since_ms;      /* received at or after; INT64_MIN: no bound */
+	int64_t until_ms;      /* received before; INT64_MAX: no bound */
+	const char *before_id; /* only ids before this one (a page cursor); NULL: from the newest */
+	size_t limit;          /* at most this many; 0: no limit */
+};
+
+/* One listed message; pointers valid during the callback only. */
+struct hg_store_msg_info {
+	const char *id;
+	const char *source;
+	const char *content_type; /* may be NULL */
+	int64_t received_ms;
+	int64_t body_len;
+	int64_t duplicates;       /* requests answered "duplicate" of it */
+	int status;               /* see HG_STORE_NO_DELIVERIES */
+	int64_t deliveries;       /* how many it has */
+};
+
+/* Calls fn for each message f selects, in order, until fn returns non-zero.
+ * HG_OK or HG_EIO. */
+int hg_store_list_messages(struct hg_store *st, const struct hg_store_msg_filter *f,
+			   int (*fn)(const struct hg_store_msg_info *m, void *arg), void *arg);
+
+/* Which deliveries to list: newest first (by id). Every field is optional. */
+struct hg_store_delivery_filter {
+	const char *id;         /* just this one */
+	const char *message_id; /* those of one message */
+	const char *endpoint;
+	int status;             /* enum hg_delivery_status; 0: any */
+	const char *before_id;  /* a page cursor; NULL: from the newest */
+	size_t limit;           /* 0: no limit */
+};
+
+/* One listed delivery; pointers valid during the callback only. */
+struct hg_store_delivery_info {
+	const char *id;
+	const char *message_id;
+	const char *endpoint;
+	const char *source;     /* its message's; NULL when the message is gone */
+	enum hg_delivery_status status;
+	int attempts;
+	int64_t next_attempt_ms; /* -1: none scheduled */
+	int last_status;         /* -1: none */
+	const char *last_error;  /* may be NULL */
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+int hg_store_list_deliveries(struct hg_store *st, const struct hg_store_delivery_filter *f,
+			     int (*fn)(const struct hg_store_delivery_info *d, void *arg),
+			     void *arg);
+
+/* One recorded attempt; pointers valid during the callback only. */
+struct hg_store_attempt_info {
+	const char *delivery_id;
+	int n;
+	int64_t started_ms;
+	int64_t duration_ms;
+	int status_code;               /* -1: none */
+	const char *error;             /* may be NULL */
+	const uint8_t *response_head;  /* may be NULL */
+	size_t response_head_len;
+};
+
+/* Calls fn for every attempt of every delivery of message_id, ordered by
+ * delivery id then attempt number. HG_OK or HG_EIO. */
+int hg_store_message_attempts(struct hg_store *st, const char *message_id,
+			      int (*fn)(const struct hg_store_attempt_info *a, void *arg),
+			      void *arg);
+
+/* Deliveries waiting or stuck, for /metrics: counts[s] for every enum
+ * hg_delivery_status s except SUCCEEDED (left 0; counting every success
+ * would read the whole table). counts has HG_DELIVERY_DEAD + 1 elements. */
+int hg_store_count_deliveries(struct hg_store *st, int64_t counts[HG_DELIVERY_DEAD + 1]);
+
+struct hg_stats_row;
+
+/* Adds rows[0..n) to the hourly stats (stats_hourly), in one transaction.
+ * HG_OK or HG_EIO (nothing added). */
+int hg_store_stats_add(struct hg_store *st, const struct hg_stats_row *rows, size_t n);
+/* Adds the stored stats of the n hours from from_ms (a whole hour) into
+ * rows[0..n), rows[i] getting hour from_ms + i hours; source NULL sums
+ * every source. rows' source and hour_ms are left alone. HG_OK or HG_EIO. */
+int hg_store_stats_read(struct hg_store *st, const char *source, int64_t from_ms,
+			struct hg_stats_row *rows, size_t n);
+
+/* What a purge removed. */
+struct hg_store_purged {
+	int64_t messages;
+	int64_t deliveries;
+	int64_t attempts;
+	int64_t dedupe_keys;
+	int64_t stats_hours; /* hourly stats rows */
+};
+
+/* Deletes, in ONE transaction, up to limit of the oldest messages received
+ * before before_ms, with their deliveries, attempts and dedupe keys, and
+ * the stats of the hours that ended before it. A message with a delivery
+ * in flight (`delivering`) is left for a later purge. The audit log is never
+ * touched. Adds what went to *out; *more gets 1 when limit messages went
+ * (there may be more). HG_OK or HG_EIO (nothing deleted). */
+int hg_store_purge(struct hg_store *st, int64_t before_ms, size_t limit,
+		   struct hg_store_purged *out, int *more);
 
 #endif

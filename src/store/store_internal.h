@@ -41,6 +41,32 @@ struct hg_store_ops {
 	int (*get_message)(struct hg_store *st, const char *id, struct hg_store_row *row);
 	int (*count_messages)(struct hg_store *st, const char *source, int64_t *count);
 	int (*ping)(struct hg_store *st);
+	/* deliveries: the store.h functions of the same names */
+	int (*claim_deliveries)(struct hg_store *st, const char *owner, int64_t now_ms,
+				const struct hg_store_claim_req *req, size_t nreq,
+				struct hg_store_claimed *out, size_t *n);
+	int (*record_attempts)(struct hg_store *st, const struct hg_store_attempt *a, size_t n);
+	int (*next_due)(struct hg_store *st, const char *endpoint, int64_t *due_ms);
+	int (*replay)(struct hg_store *st, const char *message_id, const char *const *endpoints,
+		      size_t n, int64_t now_ms, char (*ids)[HG_UUID_LEN + 1]);
+	int (*retry_dead)(struct hg_store *st, const char *delivery_id, const char *endpoint,
+			  int64_t now_ms, int64_t *count);
+	/* management reads, stats and retention: the store.h functions of the
+	 * same names. A backend may leave them NULL (they fail with HG_EIO). */
+	int (*list_messages)(struct hg_store *st, const struct hg_store_msg_filter *f,
+			     int (*fn)(const struct hg_store_msg_info *m, void *arg), void *arg);
+	int (*list_deliveries)(struct hg_store *st, const struct hg_store_delivery_filter *f,
+			       int (*fn)(const struct hg_store_delivery_info *d, void *arg),
+			       void *arg);
+	int (*message_attempts)(struct hg_store *st, const char *message_id,
+				int (*fn)(const struct hg_store_attempt_info *a, void *arg),
+				void *arg);
+	int (*count_deliveries)(struct hg_store *st, int64_t counts[HG_DELIVERY_DEAD + 1]);
+	int (*stats_add)(struct hg_store *st, const struct hg_stats_row *rows, size_t n);
+	int (*stats_read)(struct hg_store *st, const char *source, int64_t from_ms,
+			  struct hg_stats_row *rows, size_t n);
+	int (*purge)(struct hg_store *st, int64_t before_ms, size_t limit,
+		     struct hg_store_purged *out, int *more);
 };
 
 /* The common head of every backend handle. */

@@ -287,6 +287,17 @@ int64_t hg_mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+void hg_mono_deadline(struct timespec *ts, int64_t ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)(ms / 1000);
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 void hg_time_iso8601(int64_t ms, char *out, size_t outlen)
 {
 	/* Floor division so times before the epoch still get 0..999 ms. */
@@ -559,6 +570,45 @@ size_t hg_form_unescape(const char *in, size_t n, char *out)
 		}
 	}
 	return o;
+}
+
+int hg_query_next(const char **q, const char *end, const char **name, size_t *nlen,
+		  const char **val, size_t *vlen)
+{
+	while (*q != NULL && *q < end) {
+		const char *p = *q;
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *pend = amp != NULL ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(pend - p));
+
+		*q = amp != NULL ? amp + 1 : end;
+		if (pend == p)
+			continue;
+		*name = p;
+		*nlen = (size_t)((eq != NULL ? eq : pend) - p);
+		*val = eq != NULL ? eq + 1 : pend;
+		*vlen = (size_t)(pend - *val);
+		return 1;
+	}
+	return 0;
+}
+
+long hg_query_get(const char *q, size_t qlen, const char *name, char *out, size_t outcap)
+{
+	const char *end = q != NULL ? q + qlen : NULL, *k, *v;
+	size_t klen, vlen, o, want = strlen(name);
+
+	while (hg_query_next(&q, end, &k, &klen, &v, &vlen)) {
+		if (klen != want || memcmp(k, name, want) != 0)
+			continue;
+		/* Decoding never lengthens, so vlen bounds the output. */
+		if (vlen >= outcap)
+			return -1;
+		o = hg_form_unescape(v, vlen, out);
+		out[o] = '\0';
+		return (long)o;
+	}
+	return -1;
 }
 
 size_t hg_b64_encode(const uint8_t *in, size_t n, char *out)

@@ -48,6 +48,11 @@ size_t hg_strlcpy(char *dst, const char *src, size_t dstlen);
 /* ---- time ---- */
 int64_t hg_now_ms(void);        /* wall clock, ms since the epoch */
 int64_t hg_mono_us(void);       /* monotonic clock, microseconds */
+/* Sets *ts to ms from now on CLOCK_MONOTONIC: the deadline of a
+ * pthread_cond_timedwait() on a condition variable using that clock, which
+ * a wall-clock jump neither stalls nor hurries. */
+struct timespec;
+void hg_mono_deadline(struct timespec *ts, int64_t ms);
 /* "2024-01-15T10:30:00.123Z" into out (>= 25 bytes). */
 void hg_time_iso8601(int64_t ms, char *out, size_t outlen);
 
@@ -75,6 +80,16 @@ int hg_hex_digit(int c);
  * followed by two hex digits is kept as it is). out needs n bytes; returns
  * the decoded length, never more than n. */
 size_t hg_form_unescape(const char *in, size_t n, char *out);
+/* Walks a query string ("a=1&b=2"): each call gives the next parameter's
+ * name and value as they are written (still encoded; a parameter without
+ * '=' has an empty value), skips empty parameters and advances *q. Returns
+ * 1, or 0 at end. */
+int hg_query_next(const char **q, const char *end, const char **name, size_t *nlen,
+		  const char **val, size_t *vlen);
+/* Finds the first parameter called name in q[0, qlen) and form-decodes its
+ * value into out, NUL-terminated. Returns the decoded length, or -1 when it
+ * is absent or longer than outcap - 1. q may be NULL. */
+long hg_query_get(const char *q, size_t qlen, const char *name, char *out, size_t outcap);
 /* Standard base64 with padding; out needs 4*ceil(n/3)+1 bytes. Returns length. */
 size_t hg_b64_encode(const uint8_t *in, size_t n, char *out);
 /* Accepts standard and URL-safe alphabets, padding optional; returns bytes or HG_EINVAL. */

@@ -6,7 +6,7 @@
 // a test forgot to (see the 'exit' hook at the bottom).
 
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -41,6 +41,62 @@ export function removeDir(dir) {
 // A random token, handy for secrets, markers and ids no other test uses.
 export function token(prefix = 'e2e') {
   return `${prefix}-${randomBytes(9).toString('hex')}`;
+}
+
+// ---------------------------------------------------------------- store
+
+// HOOKGATE_E2E_STORE=postgres://user:pw@127.0.0.1:PORT/db runs every daemon
+// on PostgreSQL instead of SQLite (`make test-pg` sets it to a throwaway
+// cluster): each daemon's dir gets a fresh database of that server, named
+// after the dir, so a restart on the same dir finds its data and tests stay
+// independent. Tests that read the SQLite file keep working: sqlite(),
+// runTool('sqlite3', ...) and configText({store: 'sqlite:FILE'}) on a file
+// of such a dir go to its database instead (psql; the few SQLite-only
+// spellings the suites use are translated). A daemon that must fail on a
+// file-size limit (wrap: prlimit) stays on SQLite: the limit cannot reach a
+// database server; the PostgreSQL outage test is in multinode.test.mjs.
+export const E2E_STORE = process.env.HOOKGATE_E2E_STORE ?? '';
+export const ON_POSTGRES = /^postgres(ql)?:\/\//.test(E2E_STORE);
+
+const pgByFile = new Map(); // SQLite file path -> postgres URI standing in for it
+const sqliteFiles = new Set(); // files that stay SQLite even so (see launch())
+
+// uri with its database replaced by db.
+function pgUriFor(db) {
+  const u = new URL(E2E_STORE);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+// Runs SQL with psql on uri; resolves {code, stdout, stderr} (stdout as the
+// sqlite3 CLI prints it: no header, columns separated by |).
+export function psql(uri, sql) {
+  return runTool('psql', [uri, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
+}
+
+// A new, empty database on the HOOKGATE_E2E_STORE server; its URI.
+export async function freshPgStore(name = `hg_e2e_${randomBytes(8).toString('hex')}`) {
+  const r = await psql(E2E_STORE, `CREATE DATABASE ${name}`);
+  if (r.code !== 0 && !/already exists/.test(r.stderr)) {
+    throw new Error(`CREATE DATABASE ${name} failed: ${r.stderr}`);
+  }
+  return pgUriFor(name);
+}
+
+// The database that stands in for the SQLite file `file` (created once).
+async function pgStoreForFile(file) {
+  if (!pgByFile.has(file)) {
+    const name = `hg_e2e_${createHash('sha256').update(file).digest('hex').slice(0, 24)}`;
+    pgByFile.set(file, await freshPgStore(name));
+  }
+  return pgByFile.get(file);
+}
+
+// SQLite spellings the suites use, in PostgreSQL.
+function pgSql(sql) {
+  return sql
+    .replace(/\bhex\(([^()]+)\)/gi, "upper(encode($1, 'hex'))")
+    .replace(/\bDROP TRIGGER (\w+)\s*;/gi, 'DROP TRIGGER $1 ON audit_log;');
 }
 
 // ---------------------------------------------------------------- ports
@@ -85,7 +141,10 @@ function yamlValue(v) {
 export function configText({ port, store, sources = [], extra } = {}) {
   const lines = [];
   if (port !== undefined) lines.push(`listen: ${HOST}:${port}`);
-  if (store !== undefined) lines.push(`store: ${store}`);
+  if (store !== undefined) {
+    const file = typeof store === 'string' && store.startsWith('sqlite:') ? store.slice(7) : null;
+    lines.push(`store: ${file !== null && pgByFile.has(file) ? pgByFile.get(file) : store}`);
+  }
   if (extra && typeof extra === 'object') {
     for (const [k, v] of Object.entries(extra)) lines.push(`${k}: ${yamlValue(v)}`);
   }
@@ -191,9 +250,16 @@ async function launch(
   ownsDir,
 ) {
   const port = await freePort();
+  const dbFile = path.join(workDir, 'hookgate.db');
+  // Once on SQLite for a file-size limit, a dir stays there (its restarts).
+  const onFileLimit = wrap.some((w) => /^--fsize/.test(w)) || sqliteFiles.has(dbFile);
+  if (ON_POSTGRES && store === undefined && onFileLimit && !sqliteFiles.has(dbFile)) {
+    sqliteFiles.add(dbFile);
+    process.stderr.write(`# store: SQLite for this daemon (${wrap.join(' ')} limits files, not a database server)\n`);
+  }
   const text = configText({
     port,
-    store: store ?? `sqlite:${path.join(workDir, 'hookgate.db')}`,
+    store: store ?? (ON_POSTGRES && !onFileLimit ? await pgStoreForFile(dbFile) : `sqlite:${dbFile}`),
     sources,
     extra,
   });
@@ -498,8 +564,31 @@ export async function pool(items, limit, fn) {
 
 // ---------------------------------------------------------------- tools
 
+// sqlite() on a file that a PostgreSQL database stands in for. `.backup
+// 'COPY'` becomes a copy of the database (the daemon must have stopped)
+// that then stands in for COPY.
+async function pgStandIn(dbPath, sql) {
+  const uri = pgByFile.get(dbPath);
+  const backup = /^\.backup\s+'([^']+)'\s*$/.exec(sql.trim());
+  if (backup) {
+    const name = `hg_e2e_${createHash('sha256').update(backup[1]).digest('hex').slice(0, 24)}`;
+    const r = await psql(E2E_STORE, `CREATE DATABASE ${name} TEMPLATE ${new URL(uri).pathname.slice(1)}`);
+    if (r.code !== 0) throw new Error(`copy of ${dbPath} failed: ${r.stderr}`);
+    pgByFile.set(backup[1], pgUriFor(name));
+    return '';
+  }
+  const r = await psql(uri, pgSql(sql));
+  if (r.code !== 0) throw new Error(`psql (for ${dbPath}) "${sql}" exited ${r.code}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
 // Runs a program (not hookgate) to completion; resolves {code, stdout, stderr}.
+// `sqlite3 FILE SQL` on a file a PostgreSQL database stands in for runs SQL
+// there with psql instead (see the store section).
 export function runTool(file, args, { input, timeoutMs = 15000, env } = {}) {
+  if (file === 'sqlite3' && args.length === 2 && pgByFile.has(args[0])) {
+    return psql(pgByFile.get(args[0]), pgSql(args[1]));
+  }
   return new Promise((resolve, reject) => {
     const child = execFile(
       file,
@@ -518,6 +607,7 @@ export function runTool(file, args, { input, timeoutMs = 15000, env } = {}) {
 // Runs SQL on a SQLite file with the sqlite3 CLI (waiting up to 5 s for a
 // lock) and returns its output, trimmed; throws when sqlite3 fails.
 export async function sqlite(dbPath, sql) {
+  if (pgByFile.has(dbPath)) return pgStandIn(dbPath, sql);
   const r = await runTool('sqlite3', ['-cmd', '.timeout 5000', dbPath, sql]);
   if (r.code !== 0) throw new Error(`sqlite3 ${dbPath} "${sql}" exited ${r.code}: ${r.stderr}`);
   return r.stdout.trim();

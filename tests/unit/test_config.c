@@ -212,6 +212,7 @@ static void test_example_file(void **state)
 	setenv("META_APP_SECRET", "meta-app-secret", 1);
 	setenv("WHATSAPP_VERIFY_TOKEN", "token", 1);
 	setenv("ZOHO_CRM_WEBHOOK_SECRET", "zoho", 1);
+	setenv("HOOKGATE_ADMIN_TOKEN", "admin", 1);
 	if (hg_config_load("examples/hookgate.yaml", &cfg, err, sizeof err) != HG_OK) {
 		if (access("examples/hookgate.yaml", R_OK) != 0)
 			skip(); /* run from another directory */
@@ -220,6 +221,9 @@ static void test_example_file(void **state)
 	assert_string_equal(cfg->listen_host, "127.0.0.1");
 	assert_int_equal(cfg->listen_port, 8080);
 	assert_string_equal(cfg->store, "sqlite:./var/hookgate.db");
+	assert_string_equal(cfg->admin_token_env, "HOOKGATE_ADMIN_TOKEN");
+	assert_secret(&cfg->admin_token, "admin");
+	assert_int_equal(cfg->retention_ms, 30LL * 86400 * 1000);
 	assert_int_equal(cfg->n_sources, 3);
 	s = hg_config_find_source(cfg, "whatsapp", 8);
 	assert_non_null(s);
@@ -463,7 +467,8 @@ static void test_unknown_keys(void **state)
 	    "threads: 1\nlisen: :80\n", 2,
 	    "unknown key 'lisen' in the top-level settings; expected one of listen, "
 	    "public_url, store, threads, max_connections, request_timeout, max_body, "
-	    "log_level, tls, trusted_proxies, sources");
+	    "log_level, tls, trusted_proxies, sources, endpoints, max_in_flight, admin_token_env, "
+	    "retention");
 	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
 	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
 	expect_exact_error(
@@ -475,7 +480,7 @@ static void test_unknown_keys(void **state)
 	    "unknown key 'secret_evn' in source 'gh'; expected one of name, provider, "
 	    "secret_env, secret_file, secret, verify_token_env, dedupe, max_body, "
 	    "header, algorithm, encoding, prefix, tolerance, max_age, public_url, "
-	    "rate_limit, mtls");
+	    "rate_limit, mtls, routes");
 	expect_error("sources:\n  - provider: github\n    listen: :80\n", 3,
 		     "unknown key 'listen' in source #1");
 	expect_error("sources:\n  - {name: a, provider: meta, secret: x}\n  - {name: b, x: 1}\n", 3,
@@ -485,9 +490,7 @@ static void test_unknown_keys(void **state)
 
 static void test_unsupported_keys(void **state)
 {
-	static const char *const top[] = {"admin_token_env", "retention",    "event_types",
-					  "allow_http",      "egress_allow", "endpoints"};
-	static const char *const source[] = {"routes"};
+	static const char *const top[] = {"event_types", "allow_http", "egress_allow"};
 	char yaml[256], msg[128];
 	size_t i;
 
@@ -497,15 +500,6 @@ static void test_unsupported_keys(void **state)
 		snprintf(msg, sizeof msg, "key '%s' is not supported by this version of hookgate",
 			 top[i]);
 		expect_exact_error(yaml, 2, msg);
-	}
-	for (i = 0; i < sizeof source / sizeof source[0]; i++) {
-		snprintf(yaml, sizeof yaml,
-			 "sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
-			 "    %s: [orders]\n",
-			 source[i]);
-		snprintf(msg, sizeof msg, "key '%s' is not supported by this version of hookgate",
-			 source[i]);
-		expect_exact_error(yaml, 5, msg);
 	}
 }
 
@@ -1130,6 +1124,240 @@ static void test_find_source(void **state)
 	hg_config_free(NULL);
 }
 
+/* ---- endpoints, retry policies and routes ---- */
+
+static void test_endpoints(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_endpoint *e;
+
+	(void)state;
+	cfg = load_ok("max_in_flight: 16\n"
+		      "retention: 30d\n"
+		      "admin_token_env: HGT_NEW\n"
+		      "endpoints:\n"
+		      "  - name: orders\n"
+		      "    url: http://127.0.0.1:9000/process?queue=1\n"
+		      "    timeout: 5s\n"
+		      "    max_in_flight: 2\n"
+		      "    retry: {schedule: [0s, 300ms, 2m], max_delay: 1m, jitter: 25%}\n"
+		      "    secret_env: HGT_OLD\n"
+		      "  - {name: worker, exec: /bin/sh  -c   'exit'}\n"
+		      "  - {name: on-path, exec: sh -c true, retry: {attempts: 3, base: 2s, factor: "
+		      "1.5}}\n"
+		      "  - {name: signed, url: https://app.internal/hook, secret: "
+		      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}\n");
+	assert_int_equal(cfg->max_in_flight, 16);
+	assert_int_equal(cfg->retention_ms, 30LL * 86400000);
+	assert_string_equal(cfg->admin_token_env, "HGT_NEW");
+	assert_secret(&cfg->admin_token, "new-secret");
+	assert_int_equal(cfg->n_endpoints, 4);
+
+	e = hg_config_find_endpoint(cfg, "orders");
+	assert_ptr_equal(e, &cfg->endpoints[0]);
+	assert_string_equal(e->url, "http://127.0.0.1:9000/process?queue=1");
+	assert_null(e->argv);
+	assert_int_equal(e->timeout_ms, 5000);
+	assert_int_equal(e->max_in_flight, 2);
+	assert_int_equal(e->retry.attempts, 3);
+	assert_int_equal(e->retry.schedule_ms[1], 300);
+	assert_int_equal(e->retry.schedule_ms[2], 120000);
+	assert_int_equal(e->retry.max_delay_ms, 60000);
+	assert_true(e->retry.jitter > 0.2499 && e->retry.jitter < 0.2501);
+	/* a raw secret becomes the Standard Webhooks form of the same key */
+	assert_secret(&e->secret, "whsec_b2xkLXNlY3JldA==");
+
+	/* exec: split at spaces, no shell, no quotes */
+	e = &cfg->endpoints[1];
+	assert_null(e->url);
+	assert_string_equal(e->argv[0], "/bin/sh");
+	assert_string_equal(e->argv[1], "-c");
+	assert_string_equal(e->argv[2], "'exit'");
+	assert_null(e->argv[3]);
+	/* defaults */
+	assert_int_equal(e->timeout_ms, HG_DEFAULT_ENDPOINT_TIMEOUT_MS);
+	assert_int_equal(e->max_in_flight, HG_DEFAULT_ENDPOINT_MAX_IN_FLIGHT);
+	assert_int_equal(e->retry.attempts, 5);
+	assert_int_equal(e->retry.schedule_ms[0], 0);
+	assert_int_equal(e->retry.schedule_ms[4], 480000);
+	assert_int_equal(e->retry.max_delay_ms, 3600000);
+	assert_true(e->retry.jitter > 0.0999 && e->retry.jitter < 0.1001);
+	assert_null(e->secret.bytes);
+
+	/* a bare command is looked up on PATH now */
+	e = &cfg->endpoints[2];
+	assert_int_equal(e->argv[0][0], '/');
+	assert_non_null(strstr(e->argv[0], "/sh"));
+	assert_null(e->retry.schedule_ms);
+	assert_int_equal(e->retry.attempts, 3);
+	assert_int_equal(e->retry.base_ms, 2000);
+	assert_true(e->retry.factor > 1.49 && e->retry.factor < 1.51);
+
+	assert_secret(&cfg->endpoints[3].secret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+	/* secrets from the environment are kept from exec commands */
+	assert_int_equal(cfg->n_secret_envs, 2);
+	assert_string_equal(cfg->secret_envs[0], "HGT_NEW");
+	assert_string_equal(cfg->secret_envs[1], "HGT_OLD");
+	hg_config_free(cfg);
+
+	cfg = load_ok("listen: :80\n");
+	assert_int_equal(cfg->max_in_flight, HG_DEFAULT_MAX_IN_FLIGHT);
+	assert_int_equal(cfg->retention_ms, 0);
+	assert_null(cfg->admin_token.bytes);
+	hg_config_free(cfg);
+}
+
+static void test_endpoint_errors(void **state)
+{
+	(void)state;
+	expect_exact_error("endpoints:\n  - {name: a, url: http://x/, exec: /bin/true}\n", 2,
+			   "exec: endpoint 'a' has both url and exec; an endpoint is either an "
+			   "HTTP URL or a command");
+	expect_exact_error("endpoints:\n  - name: a\n", 2,
+			   "endpoint 'a' has no target; add url: (an http:// or https:// URL) or "
+			   "exec: (a command to run)");
+	expect_error("endpoints:\n  - {url: http://x/}\n", 2, "endpoint #1 has no name");
+	expect_error("endpoints:\n  - {name: a, url: ftp://x/}\n", 2,
+		     "url: expected an http:// or https:// URL");
+	expect_error("endpoints:\n  - {name: a, url: \"http://x/#frag\"}\n", 2, "url: expected");
+	expect_error("endpoints:\n  - {name: a, exec: ./run.sh}\n", 2,
+		     "exec: \"./run.sh\" is a relative path");
+	expect_error("endpoints:\n  - {name: a, exec: hg-no-such-command-here}\n", 2,
+		     "exec: command 'hg-no-such-command-here' was not found on PATH");
+	expect_error("endpoints:\n  - {name: a, exec: /nonexistent/run}\n", 2,
+		     "exec: cannot run /nonexistent/run: No such file or directory");
+	expect_error("endpoints:\n  - {name: a, exec: /tmp}\n", 2,
+		     "exec: cannot run /tmp: not a regular file");
+	expect_error("endpoints:\n  - {name: a, exec: \"   \"}\n", 2, "exec: expected a command line");
+	expect_error("endpoints:\n  - {name: a, exec: /bin/true}\n  - {name: a, exec: /bin/true}\n",
+		     3, "name: endpoint 'a' is already defined at line 2");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, timeout: 0}\n", 2, "timeout:");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, max_in_flight: 0}\n", 2,
+		     "max_in_flight: expected a whole number from 1 to 4096");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, retry: {schedule: [0s], "
+		     "attempts: 3}}\n",
+		     2, "attempts: retry of endpoint 'a' gives both schedule: and attempts:");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, retry: {schedule: []}}\n", 2,
+		     "schedule: expected 1 to 100 waits");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, retry: {schedule: 5s}}\n", 2,
+		     "schedule: expected a list of waits");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, retry: {schedule: [1x]}}\n", 2,
+		     "schedule: expected a duration such as 0s");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, retry: {jitter: 10}}\n", 2,
+		     "jitter: expected a percentage from 0% to 100% such as 10%, got \"10\"");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, retry: {jitter: 101%}}\n", 2,
+		     "jitter: expected a percentage");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, retry: {factor: 0.5}}\n", 2,
+		     "factor: expected a number from 1 to 100");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, retry: {tries: 3}}\n", 2,
+		     "unknown key 'tries' in retry of endpoint 'a'");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, secret: s, secret_env: HGT_OLD}\n",
+		     2, "already has a secret (secret_env); an endpoint signs with one secret");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, secret: \"whsec_!!\"}\n", 2,
+		     "secret: the secret starts with whsec_ but is not followed by base64");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, secret_env: HGT_MISSING}\n", 2,
+		     "secret_env: environment variable HGT_MISSING is not set or is empty");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, secret_env: [HGT_OLD]}\n", 2,
+		     "secret_env: expected an environment variable name, got a list");
+	expect_error("endpoints: {name: a}\n", 1, "endpoints: expected a list of endpoints");
+	expect_error("admin_token_env: HGT_MISSING\n", 1,
+		     "admin_token_env: environment variable HGT_MISSING is not set");
+	expect_error("retention: forever\n", 1,
+		     "retention: expected a duration such as 30d, or 0 to keep everything");
+	expect_error("max_in_flight: 5000\n", 1, "max_in_flight: expected a whole number");
+}
+
+static void test_routes(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_source *s;
+
+	(void)state;
+	cfg = load_ok("sources:\n"
+		      "  - name: wa\n"
+		      "    provider: meta\n"
+		      "    secret_env: HGT_OLD\n"
+		      "    routes:\n"
+		      "      - orders\n"
+		      "      - {endpoint: statuses, when: \"$.entry[*].changes[*].field != 'a b' \"}\n"
+		      "  - {name: gh, provider: github, secret_env: HGT_OLD, routes: orders}\n"
+		      "endpoints:\n"
+		      "  - {name: orders, url: http://127.0.0.1:9/o}\n"
+		      "  - {name: statuses, url: http://127.0.0.1:9/s}\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->n_routes, 2);
+	assert_ptr_equal(s->routes[0].endpoint, &cfg->endpoints[0]);
+	assert_null(s->routes[0].when);
+	assert_null(s->routes[0].path);
+	assert_ptr_equal(s->routes[1].endpoint, &cfg->endpoints[1]);
+	assert_non_null(s->routes[1].path);
+	assert_int_equal(s->routes[1].negate, 1);
+	assert_string_equal(s->routes[1].value, "a b");
+	assert_int_equal(s->routes[1].line, 7);
+	assert_int_equal(cfg->sources[1].n_routes, 1);
+	hg_config_free(cfg);
+
+	expect_exact_error("endpoints:\n  - {name: e, url: http://x/}\n"
+			   "sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+			   "    routes: [e, nope]\n",
+			   7,
+			   "routes: source 'a' routes to endpoint 'nope', which is not defined; "
+			   "defined endpoints: e");
+	expect_error("sources:\n  - {name: a, provider: meta, secret_env: HGT_OLD, routes: [x]}\n",
+		     2, "which is not defined; define it under endpoints:");
+	expect_error("endpoints:\n  - {name: e, url: http://x/}\n"
+		     "sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+		     "    routes:\n      - {endpoint: e, when: \"$.a\"}\n",
+		     8, "when: expected \"$.json.path == value\" or \"$.json.path != value\"");
+	expect_error("endpoints:\n  - {name: e, url: http://x/}\n"
+		     "sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+		     "    routes:\n      - {endpoint: e, when: \"a.b == 1\"}\n",
+		     8, "when: expected a JSON path starting with $");
+	expect_error("endpoints:\n  - {name: e, url: http://x/}\n"
+		     "sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+		     "    routes:\n      - {when: \"$.a == 1\"}\n",
+		     8, "routes: a route of source 'a' names no endpoint");
+	expect_error("endpoints:\n  - {name: e, url: http://x/}\n"
+		     "sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
+		     "    routes:\n      - {endpoint: e, if: \"$.a == 1\"}\n",
+		     8, "unknown key 'if' in a route of source 'a'; expected one of endpoint, when");
+}
+
+/* Shape only (the CLI): no secret is read, so unset variables and missing
+ * files do not matter, and the admin token's variable is still named. */
+static void test_no_secrets(void **state)
+{
+	static const char yaml[] = "listen: 127.0.0.1:9191\n"
+				   "admin_token_env: HG_TEST_UNSET_ADMIN\n"
+				   "retention: 30d\n"
+				   "sources:\n"
+				   "  - name: a\n"
+				   "    provider: meta\n"
+				   "    secret_env: HG_TEST_UNSET_SECRET\n"
+				   "  - name: b\n"
+				   "    provider: github\n"
+				   "    secret_file: /nonexistent/secret\n";
+	char path[256], err[512];
+	struct hg_config *cfg = NULL;
+
+	(void)state;
+	unsetenv("HG_TEST_UNSET_ADMIN");
+	unsetenv("HG_TEST_UNSET_SECRET");
+	write_cfg(yaml, path, sizeof path);
+	assert_int_equal(hg_config_load(path, &cfg, err, sizeof err), HG_EINVAL);
+	assert_non_null(strstr(err, "HG_TEST_UNSET_ADMIN"));
+	assert_int_equal(hg_config_load_opts(path, HG_CONFIG_NO_SECRETS, &cfg, err, sizeof err),
+			 HG_OK);
+	assert_int_equal(cfg->listen_port, 9191);
+	assert_string_equal(cfg->admin_token_env, "HG_TEST_UNSET_ADMIN");
+	assert_int_equal(cfg->retention_ms, 30LL * 86400 * 1000);
+	assert_int_equal(cfg->n_sources, 2);
+	/* a stand-in, never the (absent) real value */
+	assert_int_equal(cfg->sources[0].n_secrets, 1);
+	assert_null(getenv("HG_TEST_UNSET_SECRET"));
+	hg_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1161,6 +1389,10 @@ int main(void)
 	    cmocka_unit_test(test_rate_limit),
 	    cmocka_unit_test(test_mtls),
 	    cmocka_unit_test(test_find_source),
+	    cmocka_unit_test(test_endpoints),
+	    cmocka_unit_test(test_endpoint_errors),
+	    cmocka_unit_test(test_routes),
+	    cmocka_unit_test(test_no_secrets),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

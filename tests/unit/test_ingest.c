@@ -293,13 +293,60 @@ static void test_writer_recovers_while_idle(void **state)
 	assert_true(hg_ingest_healthy(f->ing));
 }
 
+static void count_hook(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* The commit hook runs for a commit that created deliveries, before the
+ * items are answered, and not for one without any or for a duplicate. */
+static void test_writer_commit_hook(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_target t = {.endpoint = "orders", .due_ms = hg_now_ms()};
+	atomic_int finished, hooked;
+	struct req r[3];
+
+	atomic_init(&finished, 0);
+	atomic_init(&hooked, 0);
+	hg_ingest_set_commit_hook(f->ing, count_hook, &hooked);
+	req_init(&r[0], "no-routes", &finished);
+	hg_ingest_submit(f->ing, &r[0].it);
+	wait_for(&finished, 1);
+	assert_int_equal(atomic_load(&hooked), 0);
+
+	req_init(&r[1], "routed", &finished);
+	r[1].it.msg.targets = &t;
+	r[1].it.msg.n_targets = 1;
+	hg_ingest_submit(f->ing, &r[1].it);
+	wait_for(&finished, 2);
+	assert_int_equal(atomic_load(&hooked), 1);
+
+	req_init(&r[2], "routed", &finished); /* a duplicate: no new deliveries */
+	r[2].it.msg.targets = &t;
+	r[2].it.msg.n_targets = 1;
+	hg_ingest_submit(f->ing, &r[2].it);
+	wait_for(&finished, 3);
+	assert_int_equal(r[2].it.msg.outcome, HG_STORE_DUPLICATE);
+	assert_int_equal(atomic_load(&hooked), 1);
+
+	/* removed: not called again */
+	hg_ingest_set_commit_hook(f->ing, NULL, NULL);
+	req_init(&r[0], "routed-again", &finished);
+	r[0].it.msg.targets = &t;
+	r[0].it.msg.n_targets = 1;
+	hg_ingest_submit(f->ing, &r[0].it);
+	wait_for(&finished, 4);
+	assert_int_equal(atomic_load(&hooked), 1);
+}
+
 static void test_writer_start_fails_cleanly(void **state)
 {
 	struct hg_ingest *ing = (struct hg_ingest *)1;
 	char err[256];
 
 	(void)state;
-	assert_int_equal(hg_ingest_start("postgres://db/hg", &ing, err, sizeof(err)), HG_EINVAL);
+	assert_int_equal(hg_ingest_start("mysql://db/hg", &ing, err, sizeof(err)), HG_EINVAL);
 	assert_null(ing);
 	assert_true(strlen(err) > 0);
 }
@@ -496,6 +543,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_writer_dedupes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_writer_fails_then_recovers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_writer_recovers_while_idle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_writer_commit_hook, setup, teardown),
 	    cmocka_unit_test(test_writer_start_fails_cleanly),
 	    cmocka_unit_test(test_keys_header_rule),
 	    cmocka_unit_test(test_keys_whatsapp_batch),

@@ -1,0 +1,119 @@
+/*
+ * api_internal.h — what the management API's files share, and nobody else:
+ * the handle, a queued request (job) and its parsed parameters, and the
+ * operations the workers run (ops.c) and the housekeeping thread
+ * (housekeep.c).
+ */
+#ifndef HG_API_INTERNAL_H
+#define HG_API_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "api/api.h"
+#include "stats/stats.h"
+#include "store/store.h"
+
+#define HG_API_ARG_MAX   128 /* longest {id} or {name} path segment */
+#define HG_API_MAX_QUEUE 256 /* requests waiting for a worker; 503 above */
+
+/* Query parameters of one request, parsed and checked on the loop. */
+struct api_params {
+	char source[HG_STATS_NAME_MAX]; /* "" when absent */
+	char endpoint[HG_STORE_NAME_MAX + 1];
+	int status;                 /* -1 when absent */
+	int64_t since_ms, until_ms; /* INT64_MIN / INT64_MAX when absent */
+	size_t limit;
+	char cursor_id[HG_UUID_LEN + 1]; /* the id a cursor carried; "" when absent */
+	int hours;
+};
+
+/* What a worker answers: a status and a JSON body it owns. */
+struct api_answer {
+	int status;
+	const char *content_type; /* NULL: application/json */
+	struct hg_buf body;
+	int store_failed; /* the store failed: the worker heals its connection */
+	char reason[192]; /* for the log line: the error, or "" */
+};
+
+struct api_worker;
+struct api_job;
+
+/* One operation of the API, run on a worker thread with the worker's store
+ * connection; fills the answer. */
+typedef void (*api_op_fn)(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			  struct api_answer *a);
+
+struct api_job {
+	struct api_job *next;
+	api_op_fn op;
+	struct hg_http_pending *pending;
+	char arg[HG_API_ARG_MAX + 1]; /* the path's {id} or {name} */
+	char client[64];              /* for the audit log */
+	struct api_params p;
+};
+
+struct api_worker {
+	struct hg_api *api;
+	pthread_t tid;
+	int started;
+	struct hg_store *st; /* NULL after a failed re-open */
+};
+
+struct hg_api {
+	const struct hg_config *cfg;
+	struct hg_stats *stats;
+	struct hg_ingest *ingest;
+	void (*wake)(void *arg);
+	void *wake_arg;
+	char *store_uri;
+	int have_token;
+	uint8_t token_hash[32]; /* SHA-256 of the admin token: compared, never kept */
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* jobs queued, or stopping */
+	struct api_job *head, *tail;
+	size_t queued;
+	int stopping;
+	struct api_worker workers[HG_API_WORKERS];
+
+	/* housekeeping (housekeep.c) */
+	pthread_t hk_tid;
+	int hk_started;
+	pthread_cond_t hk_cv; /* monotonic clock: stop wakes it */
+	atomic_int hk_stop;   /* also read by hg_api_purge between batches */
+	struct hg_store *hk_st;
+};
+
+/* ops.c: the operations, and the JSON answers they share. */
+void hg_api_op_list_messages(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			     struct api_answer *a);
+void hg_api_op_show_message(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			    struct api_answer *a);
+void hg_api_op_replay(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+		      struct api_answer *a);
+void hg_api_op_list_deliveries(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			       struct api_answer *a);
+void hg_api_op_retry(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+		     struct api_answer *a);
+void hg_api_op_retry_dead(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			  struct api_answer *a);
+void hg_api_op_stats(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+		     struct api_answer *a);
+void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+		       struct api_answer *a);
+/* Answers {"error":"<reason>"} with status; the reason (one sentence, no
+ * secrets) also goes into the request's log line. */
+void hg_api_answer_error(struct api_answer *a, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* housekeep.c */
+int hg_api_housekeep_start(struct hg_api *api, char *err, size_t errlen);
+void hg_api_housekeep_stop(struct hg_api *api);
+/* Makes *st a working connection to uri again after a failure: keeps it
+ * when it still answers a ping, else closes it and opens a new one (NULL
+ * when that fails). Any thread, on its own handle. */
+void hg_api_store_heal(struct hg_store **st, const char *uri);
+
+#endif

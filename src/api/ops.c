@@ -1,0 +1,676 @@
+/*
+ * ops.c — the management API's operations, run on a worker thread with the
+ * worker's own store connection: each reads or changes the store and turns
+ * the result into the JSON answer (jansson). Also /metrics' Prometheus
+ * text.
+ *
+ * Shapes: lists are {"data": [...], "next_cursor": "..." | null}, newest
+ * first; times are ISO 8601 UTC ("..._at") with ms since the epoch beside
+ * them where a client may want to compute; a body or response head that is
+ * not UTF-8 text is given in base64 (with "..._encoding": "base64").
+ * Errors are one line {"error": "..."}; unknown ids are 404.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api/api_internal.h"
+#include "config/config.h"
+#include "deliver/deliver.h"
+#include "ingest/ingest.h"
+
+void hg_api_answer_error(struct api_answer *a, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+	va_end(ap);
+	a->status = status;
+	a->content_type = NULL;
+	hg_buf_free(&a->body);
+	hg_buf_puts(&a->body, "{\"error\":");
+	hg_buf_json_str(&a->body, a->reason, strlen(a->reason));
+	if (hg_buf_puts(&a->body, "}\n") != HG_OK)
+		hg_buf_free(&a->body); /* the worker answers "out of memory" */
+}
+
+/* The answer for a failed store call. */
+static void store_error(struct api_answer *a, int rc)
+{
+	if (rc == HG_ENOMEM) {
+		hg_api_answer_error(a, 503, "out of memory");
+		return;
+	}
+	a->store_failed = 1;
+	hg_api_answer_error(a, 503, "store unavailable; try again shortly");
+}
+
+/* Answers a failed store call on what (an id): 404 when it does not exist,
+ * else 503. Returns 1 when rc is a failure, so the caller stops. */
+static int failed(struct api_answer *a, int rc, const char *what, const char *id)
+{
+	if (rc == HG_OK)
+		return 0;
+	if (rc == HG_ENOTFOUND)
+		hg_api_answer_error(a, 404, "no %s with id %.40s", what, id);
+	else
+		store_error(a, rc);
+	return 1;
+}
+
+/* Takes root (NULL: out of memory) and makes it the answer. */
+static void answer_json(struct api_answer *a, int status, json_t *root)
+{
+	char *text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+
+	json_decref(root);
+	a->status = status;
+	hg_buf_free(&a->body);
+	if (text != NULL && hg_buf_puts(&a->body, text) == HG_OK)
+		hg_buf_puts(&a->body, "\n");
+	free(text);
+}
+
+static json_t *time_json(int64_t ms)
+{
+	char iso[32];
+
+	if (ms < 0)
+		return json_null();
+	hg_time_iso8601(ms, iso, sizeof(iso));
+	return json_string(iso);
+}
+
+static json_t *text_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+static json_t *int_or_null(int64_t v)
+{
+	return v >= 0 ? json_integer(v) : json_null();
+}
+
+/* Sets key to the bytes as a string when they are UTF-8 text, else to
+ * their base64, and enc_key to "utf-8" or "base64". */
+static void set_bytes(json_t *obj, const char *key, const char *enc_key, const uint8_t *p, size_t n)
+{
+	json_t *text = json_stringn(p != NULL ? (const char *)p : "", n); /* NULL: not UTF-8 */
+	char *b64;
+
+	if (text != NULL) {
+		json_object_set_new(obj, key, text);
+		json_object_set_new(obj, enc_key, json_string("utf-8"));
+		return;
+	}
+	b64 = malloc(4 * ((n + 2) / 3) + 1);
+	if (b64 == NULL)
+		return;
+	hg_b64_encode(p, n, b64);
+	json_object_set_new(obj, key, json_string(b64));
+	json_object_set_new(obj, enc_key, json_string("base64"));
+	free(b64);
+}
+
+static json_t *message_json(const struct hg_store_msg_info *m)
+{
+	return json_pack("{s:s, s:s, s:o, s:I, s:o, s:I, s:I, s:s, s:I}", "id", m->id, "source",
+			 m->source, "received_at", time_json(m->received_ms), "received_ms",
+			 (json_int_t)m->received_ms, "content_type", text_or_null(m->content_type),
+			 "size", (json_int_t)m->body_len, "duplicates", (json_int_t)m->duplicates,
+			 "status", hg_api_status_name(m->status), "delivery_count",
+			 (json_int_t)m->deliveries);
+}
+
+static json_t *delivery_json(const struct hg_store_delivery_info *d)
+{
+	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "id", d->id,
+			 "message_id", d->message_id, "source", text_or_null(d->source), "endpoint",
+			 d->endpoint, "status", hg_api_status_name((int)d->status), "attempt_count",
+			 d->attempts, "next_attempt_at", time_json(d->next_attempt_ms),
+			 "last_status_code", int_or_null(d->last_status), "last_error",
+			 text_or_null(d->last_error), "created_at", time_json(d->created_ms),
+			 "updated_at", time_json(d->updated_ms));
+}
+
+static json_t *attempt_json(const struct hg_store_attempt_info *t)
+{
+	json_t *o =
+	    json_pack("{s:i, s:o, s:I, s:o, s:o}", "n", t->n, "started_at",
+		      time_json(t->started_ms), "duration_ms", (json_int_t)t->duration_ms,
+		      "status_code", int_or_null(t->status_code), "error", text_or_null(t->error));
+
+	if (o != NULL && t->response_head != NULL)
+		set_bytes(o, "response", "response_encoding", t->response_head,
+			  t->response_head_len);
+	return o;
+}
+
+/* ---- lists ---- */
+
+/* One page being gathered: limit items, then one more tells there is more. */
+struct page {
+	json_t *data;
+	size_t n, limit;
+	char last_id[HG_UUID_LEN + 1];
+	int more;
+	int failed; /* out of memory */
+};
+
+/* Adds item (the JSON of the row with id) to the page; 1 stops the walk. */
+static int page_add(struct page *pg, const char *id, json_t *item)
+{
+	if (pg->n == pg->limit) {
+		json_decref(item);
+		pg->more = 1;
+		return 1;
+	}
+	if (item == NULL || json_array_append_new(pg->data, item) != 0) {
+		pg->failed = 1;
+		return 1;
+	}
+	hg_strlcpy(pg->last_id, id, sizeof(pg->last_id));
+	pg->n++;
+	return 0;
+}
+
+static int page_message(const struct hg_store_msg_info *m, void *arg)
+{
+	return page_add(arg, m->id, message_json(m));
+}
+
+static int page_delivery(const struct hg_store_delivery_info *d, void *arg)
+{
+	return page_add(arg, d->id, delivery_json(d));
+}
+
+/* Answers the page a list call (status rc) gathered: {"data": [...],
+ * "next_cursor": ...}. Takes pg->data. */
+static void answer_page(struct api_answer *a, struct page *pg, int rc, char kind)
+{
+	char cursor[HG_API_CURSOR_MAX + 1];
+	json_t *next = json_null();
+
+	if (rc == HG_OK && pg->data == NULL)
+		rc = HG_ENOMEM;
+	if (rc != HG_OK) {
+		json_decref(pg->data);
+		store_error(a, rc);
+		return;
+	}
+	if (pg->failed) {
+		json_decref(pg->data);
+		answer_json(a, 200, NULL);
+		return;
+	}
+	if (pg->more && hg_api_cursor_encode(kind, pg->last_id, cursor, sizeof(cursor)) == HG_OK)
+		next = json_string(cursor);
+	answer_json(a, 200, json_pack("{s:o, s:o}", "data", pg->data, "next_cursor", next));
+}
+
+/* A cursor's id from the parameters, or NULL for the first page. */
+static const char *cursor_of(const struct api_params *p)
+{
+	return p->cursor_id[0] != '\0' ? p->cursor_id : NULL;
+}
+
+void hg_api_op_list_messages(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			     struct api_answer *a)
+{
+	const struct api_params *p = &j->p;
+	struct page pg = {.data = json_array(), .limit = p->limit};
+	/* one more than a page: whether there is a next one */
+	struct hg_store_msg_filter f = {.source = p->source[0] != '\0' ? p->source : NULL,
+					.status = p->status,
+					.since_ms = p->since_ms,
+					.until_ms = p->until_ms,
+					.before_id = cursor_of(p),
+					.limit = p->limit + 1};
+
+	(void)api;
+	answer_page(a, &pg,
+		    pg.data != NULL ? hg_store_list_messages(st, &f, page_message, &pg) : HG_OK,
+		    'm');
+}
+
+void hg_api_op_list_deliveries(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			       struct api_answer *a)
+{
+	const struct api_params *p = &j->p;
+	struct page pg = {.data = json_array(), .limit = p->limit};
+	struct hg_store_delivery_filter f = {.endpoint =
+						 p->endpoint[0] != '\0' ? p->endpoint : NULL,
+					     .status = p->status > 0 ? p->status : 0,
+					     .before_id = cursor_of(p),
+					     .limit = p->limit + 1};
+
+	(void)api;
+	answer_page(a, &pg,
+		    pg.data != NULL ? hg_store_list_deliveries(st, &f, page_delivery, &pg) : HG_OK,
+		    'd');
+}
+
+/* ---- one message ---- */
+
+static int take_message(const struct hg_store_msg_info *m, void *arg)
+{
+	json_t **out = arg;
+
+	*out = message_json(m);
+	return 1;
+}
+
+/* The message's deliveries, keyed by id so attempts find theirs. */
+struct show {
+	json_t *deliveries; /* array */
+	json_t *by_id;      /* id -> the delivery's object in the array */
+	int failed;
+};
+
+static int show_delivery(const struct hg_store_delivery_info *d, void *arg)
+{
+	struct show *sh = arg;
+	json_t *o = delivery_json(d);
+
+	if (o == NULL || json_object_set_new(o, "attempts", json_array()) != 0 ||
+	    json_object_set(sh->by_id, d->id, o) != 0 ||
+	    json_array_append_new(sh->deliveries, o) != 0) {
+		sh->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int show_attempt(const struct hg_store_attempt_info *t, void *arg)
+{
+	struct show *sh = arg;
+	json_t *d = json_object_get(sh->by_id, t->delivery_id);
+
+	if (d != NULL &&
+	    json_array_append_new(json_object_get(d, "attempts"), attempt_json(t)) != 0)
+		sh->failed = 1;
+	return sh->failed;
+}
+
+/* 1 when arg is shaped like an id; else the answer is 404. */
+static int id_ok(const struct api_job *j, struct api_answer *a, const char *what)
+{
+	return hg_api_is_uuid(j->arg, strlen(j->arg)) || !failed(a, HG_ENOTFOUND, what, j->arg);
+}
+
+void hg_api_op_show_message(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			    struct api_answer *a)
+{
+	struct hg_store_msg_filter f = {
+	    .id = j->arg, .status = -1, .since_ms = INT64_MIN, .until_ms = INT64_MAX, .limit = 1};
+	struct hg_store_delivery_filter df = {.message_id = j->arg};
+	struct show sh = {.deliveries = json_array(), .by_id = json_object()};
+	struct hg_store_row row = {0};
+	json_t *msg = NULL, *headers;
+	int rc;
+
+	(void)api;
+	if (!id_ok(j, a, "message"))
+		goto out;
+	rc = hg_store_get_message(st, j->arg, &row);
+	if (rc == HG_OK)
+		rc = hg_store_list_messages(st, &f, take_message, &msg);
+	if (rc == HG_OK)
+		rc = hg_store_list_deliveries(st, &df, show_delivery, &sh);
+	if (rc == HG_OK)
+		rc = hg_store_message_attempts(st, j->arg, show_attempt, &sh);
+	if (rc == HG_OK && (msg == NULL || sh.failed || sh.deliveries == NULL))
+		rc = HG_ENOMEM;
+	if (failed(a, rc, "message", j->arg))
+		goto out;
+	/* The stored headers are a JSON object (credentials were never kept). */
+	headers = row.headers_json != NULL ? json_loads(row.headers_json, 0, NULL) : NULL;
+	json_object_set_new(msg, "headers", headers != NULL ? headers : json_object());
+	set_bytes(msg, "body", "body_encoding", row.body, row.body_len);
+	json_object_set(msg, "deliveries", sh.deliveries);
+	answer_json(a, 200, msg);
+	msg = NULL;
+out:
+	json_decref(msg);
+	json_decref(sh.deliveries);
+	json_decref(sh.by_id);
+	hg_store_row_free(&row);
+}
+
+/* ---- changes ---- */
+
+/* Tells the engine and the audit log about a change that was stored. */
+static void changed(struct hg_api *api, const struct api_job *j, const char *event,
+		    const char *source, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void changed(struct hg_api *api, const struct api_job *j, const char *event,
+		    const char *source, const char *fmt, ...)
+{
+	char reason[160];
+	va_list ap;
+
+	if (api->wake != NULL)
+		api->wake(api->wake_arg);
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	hg_ingest_audit(api->ingest, event, source, j->client, reason);
+}
+
+void hg_api_op_replay(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+		      struct api_answer *a)
+{
+	const struct hg_source *src;
+	struct hg_store_target *targets = NULL;
+	const char **names = NULL;
+	char(*ids)[HG_UUID_LEN + 1] = NULL;
+	struct hg_store_row row = {0};
+	json_t *list = NULL;
+	size_t n = 0, i;
+	int64_t now = hg_now_ms();
+	int rc;
+
+	if (!id_ok(j, a, "message"))
+		return;
+	rc = hg_store_get_message(st, j->arg, &row);
+	if (failed(a, rc, "message", j->arg))
+		goto out;
+	src = hg_config_find_source(api->cfg, row.source, strlen(row.source));
+	if (src == NULL) {
+		hg_api_answer_error(a, 409,
+				    "the message's source %.64s is no longer configured; there is "
+				    "nothing to replay it to",
+				    row.source);
+		goto out;
+	}
+	targets = calloc(src->n_routes + 1, sizeof(*targets));
+	names = calloc(src->n_routes + 1, sizeof(*names));
+	ids = calloc(src->n_routes + 1, sizeof(*ids));
+	rc = targets != NULL && names != NULL && ids != NULL ? HG_OK : HG_ENOMEM;
+	/* The source's routes as they are now, filters included. */
+	if (rc == HG_OK)
+		rc = hg_deliver_route(src, row.body, row.body_len, now, targets, &n);
+	if (failed(a, rc, "message", j->arg))
+		goto out;
+	if (n == 0) {
+		hg_api_answer_error(a, 409, "no route of source %.64s selects this message",
+				    row.source);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		names[i] = targets[i].endpoint;
+	rc = hg_store_replay(st, j->arg, names, n, now, ids);
+	if (failed(a, rc, "message", j->arg))
+		goto out;
+	changed(api, j, "api_replay", row.source, "message %s replayed to %zu endpoint%s", j->arg,
+		n, n == 1 ? "" : "s");
+	list = json_array();
+	for (i = 0; list != NULL && i < n; i++)
+		json_array_append_new(list,
+				      json_pack("{s:s, s:s}", "id", ids[i], "endpoint", names[i]));
+	answer_json(a, 202, json_pack("{s:s, s:o}", "message_id", j->arg, "deliveries", list));
+out:
+	free(targets);
+	free(names);
+	free(ids);
+	hg_store_row_free(&row);
+}
+
+static int take_status(const struct hg_store_delivery_info *d, void *arg)
+{
+	*(int *)arg = (int)d->status;
+	return 1;
+}
+
+void hg_api_op_retry(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+		     struct api_answer *a)
+{
+	struct hg_store_delivery_filter f = {.id = j->arg, .limit = 1};
+	int64_t count = 0;
+	int rc, status = 0;
+
+	if (!id_ok(j, a, "delivery"))
+		return;
+	rc = hg_store_retry_dead(st, j->arg, NULL, hg_now_ms(), &count);
+	if (rc == HG_OK && count == 0)
+		rc = hg_store_list_deliveries(st, &f, take_status, &status);
+	if (failed(a, rc, "delivery", j->arg))
+		return;
+	if (count == 0) {
+		hg_api_answer_error(a, 409,
+				    "delivery %s is %s, not dead: only dead deliveries can be "
+				    "retried",
+				    j->arg, hg_api_status_name(status));
+		return;
+	}
+	changed(api, j, "api_retry", NULL, "dead delivery %s retried", j->arg);
+	answer_json(a, 200, json_pack("{s:s, s:s}", "id", j->arg, "status", "pending"));
+}
+
+void hg_api_op_retry_dead(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			  struct api_answer *a)
+{
+	int64_t count = 0;
+	int rc;
+
+	if (hg_config_find_endpoint(api->cfg, j->arg) == NULL) {
+		hg_api_answer_error(a, 404, "no endpoint called %.64s in the configuration",
+				    j->arg);
+		return;
+	}
+	rc = hg_store_retry_dead(st, NULL, j->arg, hg_now_ms(), &count);
+	if (failed(a, rc, "endpoint", j->arg))
+		return;
+	if (count > 0)
+		changed(api, j, "api_retry_dead", NULL,
+			"%" PRId64 " dead deliveries of endpoint %.64s retried", count, j->arg);
+	answer_json(a, 200,
+		    json_pack("{s:s, s:I}", "endpoint", j->arg, "retried", (json_int_t)count));
+}
+
+/* ---- stats ---- */
+
+/* One hour's (or the window's) counts and ack latency percentiles. */
+static json_t *stats_json(const struct hg_stats_row *r, int64_t hour_ms)
+{
+	json_t *o = json_object();
+	int64_t p50 = hg_stats_percentile_us(r->latency, 0.50);
+	int64_t p95 = hg_stats_percentile_us(r->latency, 0.95);
+
+	if (o == NULL)
+		return NULL;
+	if (hour_ms >= 0)
+		json_object_set_new(o, "hour", time_json(hour_ms));
+	for (int k = 0; k < HG_STAT_N; k++)
+		json_object_set_new(o, hg_stat_names[k], json_integer((json_int_t)r->count[k]));
+	json_object_set_new(o, "ack_p50_ms",
+			    p50 >= 0 ? json_real((double)p50 / 1000.0) : json_null());
+	json_object_set_new(o, "ack_p95_ms",
+			    p95 >= 0 ? json_real((double)p95 / 1000.0) : json_null());
+	return o;
+}
+
+void hg_api_op_stats(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+		     struct api_answer *a)
+{
+	const struct api_params *p = &j->p;
+	size_t n = (size_t)p->hours, i;
+	int64_t to = hg_stats_hour_of(hg_now_ms()) + HG_HOUR_MS; /* the current hour counts */
+	int64_t from = to - (int64_t)n * HG_HOUR_MS;
+	struct hg_stats_row *rows = calloc(n + 1, sizeof(*rows)); /* + the window's total */
+	json_t *hours = json_array();
+	int rc;
+
+	(void)api;
+	rc = rows != NULL && hours != NULL ? HG_OK : HG_ENOMEM;
+	if (rc == HG_OK)
+		rc =
+		    hg_store_stats_read(st, p->source[0] != '\0' ? p->source : NULL, from, rows, n);
+	if (rc != HG_OK) {
+		store_error(a, rc);
+		goto out;
+	}
+	/* Newest hour first, as an operator reads it. */
+	for (i = n; i-- > 0;) {
+		hg_stats_row_add(&rows[n], &rows[i]);
+		json_array_append_new(hours, stats_json(&rows[i], from + (int64_t)i * HG_HOUR_MS));
+	}
+	answer_json(a, 200,
+		    json_pack("{s:o, s:i, s:o, s:o, s:o, s:o}", "source",
+			      text_or_null(p->source[0] != '\0' ? p->source : NULL), "hours",
+			      p->hours, "from", time_json(from), "to", time_json(to), "totals",
+			      stats_json(&rows[n], -1), "data", hours));
+	hours = NULL;
+out:
+	json_decref(hours);
+	free(rows);
+}
+
+/* ---- /metrics ---- */
+
+struct metric_source {
+	char name[HG_STATS_NAME_MAX];
+	uint64_t count[HG_STAT_N];
+	uint64_t latency[HG_STATS_BUCKETS];
+	uint64_t latency_sum_us;
+};
+
+struct metric_sources {
+	struct metric_source *s;
+	size_t n, cap;
+};
+
+static void collect_source(const char *source, const uint64_t count[HG_STAT_N],
+			   const uint64_t latency[HG_STATS_BUCKETS], uint64_t sum, void *arg)
+{
+	struct metric_sources *ms = arg;
+
+	if (ms->n == ms->cap) {
+		size_t cap = ms->cap != 0 ? ms->cap * 2 : 8;
+		struct metric_source *s = realloc(ms->s, cap * sizeof(*s));
+
+		if (s == NULL)
+			return;
+		ms->s = s;
+		ms->cap = cap;
+	}
+	hg_strlcpy(ms->s[ms->n].name, source, sizeof(ms->s[ms->n].name));
+	memcpy(ms->s[ms->n].count, count, sizeof(ms->s[ms->n].count));
+	memcpy(ms->s[ms->n].latency, latency, sizeof(ms->s[ms->n].latency));
+	ms->s[ms->n].latency_sum_us = sum;
+	ms->n++;
+}
+
+/* A label value as the exposition format escapes it. */
+static void label_value(struct hg_buf *b, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\\' || *v == '"')
+			hg_buf_printf(b, "\\%c", *v);
+		else if (*v == '\n')
+			hg_buf_puts(b, "\\n");
+		else
+			hg_buf_append(b, v, 1);
+	}
+}
+
+static void family(struct hg_buf *b, const char *name, const char *type, const char *help)
+{
+	hg_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample per source of counter k, labelled outcome when given. */
+static void per_source(struct hg_buf *b, const struct metric_sources *ms, const char *name, int k,
+		       const char *outcome)
+{
+	for (size_t i = 0; i < ms->n; i++) {
+		hg_buf_printf(b, "%s{source=\"", name);
+		label_value(b, ms->s[i].name);
+		if (outcome != NULL)
+			hg_buf_printf(b, "\",outcome=\"%s", outcome);
+		hg_buf_printf(b, "\"} %" PRIu64 "\n", ms->s[i].count[k]);
+	}
+}
+
+void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+		       struct api_answer *a)
+{
+	static const struct {
+		int k;
+		const char *outcome;
+	} requests[] = {{HG_STAT_ACCEPTED, "accepted"},
+			{HG_STAT_DUPLICATES, "duplicate"},
+			{HG_STAT_INVALID_SIGNATURES, "invalid_signature"},
+			{HG_STAT_RATE_LIMITED, "rate_limited"}},
+	  deliveries[] = {
+	      {HG_STAT_DELIVERED, "delivered"}, {HG_STAT_FAILED, "failed"}, {HG_STAT_DEAD, "dead"}};
+	static const double quantiles[] = {0.5, 0.95, 0.99};
+	struct metric_sources ms = {0};
+	int64_t queued[HG_DELIVERY_DEAD + 1];
+	struct hg_buf *b = &a->body;
+	size_t i, q;
+	int rc;
+
+	(void)j;
+	if (api->stats != NULL)
+		hg_stats_totals(api->stats, collect_source, &ms);
+	family(b, "hookgate_requests_received_total", "counter",
+	       "POST requests to /in/{source} that reached a configured source, since start.");
+	per_source(b, &ms, "hookgate_requests_received_total", HG_STAT_RECEIVED, NULL);
+	family(b, "hookgate_requests_total", "counter",
+	       "Inbound requests by source and outcome, since start.");
+	for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+		per_source(b, &ms, "hookgate_requests_total", requests[i].k, requests[i].outcome);
+	family(b, "hookgate_deliveries_total", "counter",
+	       "Delivery outcomes by source: delivered, failed (retried later), dead.");
+	for (i = 0; i < sizeof(deliveries) / sizeof(deliveries[0]); i++)
+		per_source(b, &ms, "hookgate_deliveries_total", deliveries[i].k,
+			   deliveries[i].outcome);
+	family(b, "hookgate_ack_latency_seconds", "summary",
+	       "Time from a complete request to its acknowledgement, since start.");
+	for (i = 0; i < ms.n; i++) {
+		uint64_t count = 0;
+
+		for (int k = 0; k < HG_STATS_BUCKETS; k++)
+			count += ms.s[i].latency[k];
+		for (q = 0; q < sizeof(quantiles) / sizeof(quantiles[0]); q++) {
+			int64_t us = hg_stats_percentile_us(ms.s[i].latency, quantiles[q]);
+
+			hg_buf_puts(b, "hookgate_ack_latency_seconds{source=\"");
+			label_value(b, ms.s[i].name);
+			if (us >= 0)
+				hg_buf_printf(b, "\",quantile=\"%g\"} %.6f\n", quantiles[q],
+					      (double)us / 1e6);
+			else
+				hg_buf_printf(b, "\",quantile=\"%g\"} NaN\n", quantiles[q]);
+		}
+		hg_buf_puts(b, "hookgate_ack_latency_seconds_sum{source=\"");
+		label_value(b, ms.s[i].name);
+		hg_buf_printf(b, "\"} %.6f\n", (double)ms.s[i].latency_sum_us / 1e6);
+		hg_buf_puts(b, "hookgate_ack_latency_seconds_count{source=\"");
+		label_value(b, ms.s[i].name);
+		hg_buf_printf(b, "\"} %" PRIu64 "\n", count);
+	}
+	free(ms.s);
+	/* Queue depth comes from the store: it is the same for every node. */
+	rc = hg_store_count_deliveries(st, queued);
+	if (rc == HG_OK) {
+		family(b, "hookgate_deliveries_queued", "gauge",
+		       "Deliveries by state now: waiting (pending, failed), in flight "
+		       "(delivering), dead-lettered (dead).");
+		for (int s = HG_DELIVERY_PENDING; s <= HG_DELIVERY_DEAD; s++)
+			if (s != HG_DELIVERY_SUCCEEDED)
+				hg_buf_printf(
+				    b, "hookgate_deliveries_queued{status=\"%s\"} %" PRId64 "\n",
+				    hg_api_status_name(s), queued[s]);
+	} else {
+		a->store_failed = 1;
+	}
+	a->status = 200;
+	a->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}

@@ -1,0 +1,806 @@
+/*
+ * cli.c — `hookgate messages`, `hookgate dlq` and `hookgate purge`.
+ *
+ * messages and dlq are thin clients of the management API (api.h): they
+ * find the daemon from the config's listen address (or --url), take the
+ * admin token from the environment variable the config names in
+ * admin_token_env (HOOKGATE_ADMIN_TOKEN when it names none), send one
+ * request with libcurl and print the answer as a table, or as the API's
+ * own JSON with --json. The config is read without its secrets: an
+ * operator's shell needs the admin token, not every provider's secret.
+ *
+ * The token travels only in the Authorization header; it is never printed,
+ * and the buffer that held the header is wiped.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "store/store.h"
+#include "util/util.h"
+
+#define HG_CLI_TIMEOUT_MS 30000
+#define HG_CLI_MAX_ANSWER (64 << 20) /* a show with a large body and many attempts */
+
+static const char usage_messages[] =
+    "usage: hookgate messages list [--source S] [--status S] [--since T] [--until T]\n"
+    "                              [--limit N] [--cursor C] [OPTIONS]\n"
+    "       hookgate messages show ID [OPTIONS]\n"
+    "       hookgate messages replay ID [OPTIONS]\n"
+    "\n"
+    "Lists stored messages (newest first), shows one with its headers, body and\n"
+    "delivery history, or replays one: new deliveries to its source's current\n"
+    "routes. Talks to the running daemon's management API.\n"
+    "\n"
+    "  --source S          only messages of source S\n"
+    "  --status S          pending, delivering, succeeded, failed, dead or none\n"
+    "  --since T, --until T  received at/after, before T (ISO 8601 or ms since the epoch)\n"
+    "  --limit N           at most N (1-500, default 50)\n"
+    "  --cursor C          the next page, as a previous list printed it\n"
+    "  -c, --config FILE   find the daemon and the admin_token_env from FILE\n"
+    "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
+    "  --json              print the API's JSON answer as it is\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "The admin token is read from the environment variable that admin_token_env\n"
+    "names (" HG_CLI_TOKEN_ENV " without -c or when the config names none).\n";
+
+static const char usage_dlq[] =
+    "usage: hookgate dlq list [--endpoint E] [--limit N] [--cursor C] [OPTIONS]\n"
+    "       hookgate dlq retry ID [OPTIONS]\n"
+    "       hookgate dlq retry --endpoint E [OPTIONS]\n"
+    "\n"
+    "The dead-letter queue: deliveries that ran out of attempts. retry makes one\n"
+    "dead delivery (or every dead delivery of an endpoint) pending again, due now.\n"
+    "\n"
+    "  --endpoint E        only (or all) dead deliveries of endpoint E\n"
+    "  --limit N           at most N (1-500, default 50)\n"
+    "  --cursor C          the next page, as a previous list printed it\n"
+    "  -c, --config FILE   find the daemon and the admin_token_env from FILE\n"
+    "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
+    "  --json              print the API's JSON answer as it is\n"
+    "  -h, --help          this help\n";
+
+static const char usage_purge[] =
+    "usage: hookgate purge [-c FILE] [--older-than DURATION]\n"
+    "\n"
+    "Deletes the messages older than DURATION (default: the config's retention)\n"
+    "with their deliveries, attempts and dedupe keys, in small batches, and\n"
+    "prints what went. The audit log is never touched. Safe while the daemon runs.\n"
+    "\n"
+    "  -c, --config FILE      configuration file (default: the built-in one)\n"
+    "  --older-than DURATION  such as 30d, 12h or 0s (everything received until now)\n"
+    "  -h, --help             this help\n";
+
+enum {
+	O_URL = 256,
+	O_JSON,
+	O_SOURCE,
+	O_STATUS,
+	O_SINCE,
+	O_UNTIL,
+	O_LIMIT,
+	O_CURSOR,
+	O_ENDPOINT,
+	O_OLDER,
+};
+
+/* The options a subcommand accepts, as bits. */
+enum {
+	A_CONN = 1 << 0, /* -c, --url, --json */
+	A_LIST = 1 << 1, /* --limit, --cursor */
+	A_MSG_FILTER = 1 << 2,
+	A_ENDPOINT = 1 << 3,
+	A_OLDER = 1 << 4,
+};
+
+struct cli_opts {
+	const char *config, *url, *source, *status, *since, *until, *limit, *cursor, *endpoint,
+	    *older;
+	int json, help;
+	char **args; /* what is left after the options */
+	int nargs;
+};
+
+/* Parses argv (argv[0] is the subcommand) into o, refusing options the
+ * subcommand does not take. HG_EXIT_OK or HG_EXIT_USAGE (said why). */
+static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *o)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"help", no_argument, NULL, 'h'},
+					     {"url", required_argument, NULL, O_URL},
+					     {"json", no_argument, NULL, O_JSON},
+					     {"source", required_argument, NULL, O_SOURCE},
+					     {"status", required_argument, NULL, O_STATUS},
+					     {"since", required_argument, NULL, O_SINCE},
+					     {"until", required_argument, NULL, O_UNTIL},
+					     {"limit", required_argument, NULL, O_LIMIT},
+					     {"cursor", required_argument, NULL, O_CURSOR},
+					     {"endpoint", required_argument, NULL, O_ENDPOINT},
+					     {"older-than", required_argument, NULL, O_OLDER},
+					     {NULL, 0, NULL, 0}};
+	/* The options that take a value: where it goes, which subcommands take it. */
+	static const struct {
+		int opt;
+		size_t field;
+		unsigned need;
+	} valued[] = {
+	    {'c', offsetof(struct cli_opts, config), A_CONN | A_OLDER},
+	    {O_URL, offsetof(struct cli_opts, url), A_CONN},
+	    {O_SOURCE, offsetof(struct cli_opts, source), A_MSG_FILTER},
+	    {O_STATUS, offsetof(struct cli_opts, status), A_MSG_FILTER},
+	    {O_SINCE, offsetof(struct cli_opts, since), A_MSG_FILTER},
+	    {O_UNTIL, offsetof(struct cli_opts, until), A_MSG_FILTER},
+	    {O_LIMIT, offsetof(struct cli_opts, limit), A_LIST},
+	    {O_CURSOR, offsetof(struct cli_opts, cursor), A_LIST},
+	    {O_ENDPOINT, offsetof(struct cli_opts, endpoint), A_ENDPOINT},
+	    {O_OLDER, offsetof(struct cli_opts, older), A_OLDER},
+	};
+	unsigned need;
+	size_t i;
+	int c, li;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "c:h", opts, &li)) != -1) {
+		need = 0;
+		if (c == 'h') {
+			o->help = 1;
+		} else if (c == O_JSON) {
+			o->json = 1;
+			need = A_CONN;
+		} else {
+			for (i = 0; i < sizeof(valued) / sizeof(valued[0]) && valued[i].opt != c;
+			     i++)
+				;
+			if (i == sizeof(valued) / sizeof(valued[0]))
+				return HG_EXIT_USAGE; /* getopt said why */
+			*(const char **)((char *)o + valued[i].field) = optarg;
+			need = valued[i].need;
+		}
+		if (need != 0 && !(need & allowed)) {
+			fprintf(stderr, "hookgate: %s does not take option %s%s\n", argv[0],
+				c == 'c' ? "-" : "--", c == 'c' ? "c" : opts[li].name);
+			return HG_EXIT_USAGE;
+		}
+	}
+	o->args = argv + optind;
+	o->nargs = argc - optind;
+	return HG_EXIT_OK;
+}
+
+/* ---- talking to the daemon ---- */
+
+struct cli_conn {
+	char base[512];
+	char *token; /* malloc'd; wiped and freed by conn_free */
+	int json;
+};
+
+static void conn_free(struct cli_conn *c)
+{
+	if (c->token != NULL) {
+		OPENSSL_cleanse(c->token, strlen(c->token));
+		free(c->token);
+	}
+	c->token = NULL;
+}
+
+/* The base URL of the daemon a config listens on: a wildcard address is
+ * reached on loopback, an IPv6 address in brackets. */
+static void base_url_of(const struct hg_config *cfg, char *out, size_t outlen)
+{
+	const char *host = cfg->listen_host;
+	const char *scheme = cfg->tls_cert != NULL ? "https" : "http";
+
+	if (host == NULL || host[0] == '\0' || strcmp(host, "0.0.0.0") == 0)
+		host = "127.0.0.1";
+	else if (strcmp(host, "::") == 0)
+		host = "::1";
+	if (strchr(host, ':') != NULL)
+		snprintf(out, outlen, "%s://[%s]:%d", scheme, host, cfg->listen_port);
+	else
+		snprintf(out, outlen, "%s://%s:%d", scheme, host, cfg->listen_port);
+}
+
+/* Fills c from the options: the daemon's URL and the token. */
+static int conn_open(const struct cli_opts *o, struct cli_conn *c)
+{
+	struct hg_config *cfg = NULL;
+	const char *var = HG_CLI_TOKEN_ENV, *tok;
+	char err[512];
+	size_t n;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->json = o->json;
+	hg_strlcpy(c->base, HG_CLI_DEFAULT_URL, sizeof(c->base));
+	if (o->config != NULL) {
+		rc = hg_config_load_opts(o->config, HG_CONFIG_NO_SECRETS, &cfg, err, sizeof(err));
+		if (rc != HG_OK) {
+			fprintf(stderr, "hookgate: %s\n", err);
+			return rc == HG_EIO ? HG_EXIT_RUNTIME : HG_EXIT_USAGE;
+		}
+		base_url_of(cfg, c->base, sizeof(c->base));
+		if (cfg->admin_token_env != NULL)
+			var = cfg->admin_token_env;
+	}
+	if (o->url != NULL) {
+		if (strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0) {
+			fprintf(stderr, "hookgate: --url must start with http:// or https://, such "
+					"as " HG_CLI_DEFAULT_URL "\n");
+			hg_config_free(cfg);
+			return HG_EXIT_USAGE;
+		}
+		hg_strlcpy(c->base, o->url, sizeof(c->base));
+	}
+	for (n = strlen(c->base); n > 0 && c->base[n - 1] == '/'; n--)
+		c->base[n - 1] = '\0';
+	tok = getenv(var);
+	if (tok == NULL || tok[0] == '\0') {
+		fprintf(stderr,
+			"hookgate: environment variable %s is not set or is empty; export the "
+			"admin token there\n",
+			var);
+		hg_config_free(cfg);
+		return HG_EXIT_USAGE;
+	}
+	c->token = strdup(tok);
+	hg_config_free(cfg);
+	if (c->token == NULL) {
+		fprintf(stderr, "hookgate: out of memory\n");
+		return HG_EXIT_RUNTIME;
+	}
+	return HG_EXIT_OK;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct hg_buf *b = arg;
+
+	if (b->len + size * n > HG_CLI_MAX_ANSWER || hg_buf_append(b, p, size * n) != HG_OK)
+		return 0; /* curl fails the transfer */
+	return size * n;
+}
+
+/* One request: method on base + path. *status gets the HTTP status and
+ * body the answer. HG_OK, or HG_EIO with a sentence on stderr. */
+static int request(const struct cli_conn *c, const char *method, const char *path, long *status,
+		   struct hg_buf *body)
+{
+	struct curl_slist *headers = NULL, *h;
+	struct hg_buf url = {0}, auth = {0};
+	CURL *curl = curl_easy_init();
+	CURLcode cc = CURLE_OUT_OF_MEMORY;
+	int rc = HG_EIO;
+
+	hg_buf_printf(&url, "%s%s", c->base, path);
+	hg_buf_printf(&auth, "Authorization: Bearer %s", c->token);
+	if (curl == NULL || url.data == NULL || auth.data == NULL)
+		goto out;
+	h = curl_slist_append(headers, (const char *)auth.data);
+	if (h == NULL)
+		goto out;
+	headers = h;
+	h = curl_slist_append(headers, "Accept: application/json");
+	if (h == NULL)
+		goto out;
+	headers = h;
+	curl_easy_setopt(curl, CURLOPT_URL, (const char *)url.data);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "hookgate-cli/" HG_VERSION);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)HG_CLI_TIMEOUT_MS);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+	if (strcmp(method, "POST") == 0) {
+		curl_easy_setopt(curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+	}
+	cc = curl_easy_perform(curl);
+	if (cc == CURLE_OK) {
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+		rc = HG_OK;
+	}
+out:
+	if (rc != HG_OK)
+		fprintf(stderr, "hookgate: cannot reach hookgate at %s: %s\n", c->base,
+			curl_easy_strerror(cc));
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	if (auth.data != NULL)
+		OPENSSL_cleanse(auth.data, auth.len);
+	hg_buf_free(&auth);
+	hg_buf_free(&url);
+	return rc;
+}
+
+/* Sends the request and hands a 2xx JSON answer to print (or prints it raw
+ * with --json). Errors go to stderr as the API's reason. Exit code. */
+static int call(const struct cli_conn *c, const char *method, const char *path,
+		void (*print)(const json_t *root))
+{
+	struct hg_buf body = {0};
+	json_t *root = NULL, *e;
+	long status = 0;
+	int rc = HG_EXIT_RUNTIME;
+
+	if (request(c, method, path, &status, &body) != HG_OK)
+		goto out;
+	if (body.data != NULL)
+		root = json_loadb((const char *)body.data, body.len, 0, NULL);
+	if (status < 200 || status > 299) {
+		e = json_object_get(root, "error");
+		fprintf(stderr, "hookgate: %s (HTTP %ld)\n",
+			json_is_string(e) ? json_string_value(e) : "the daemon answered an error",
+			status);
+		goto out;
+	}
+	if (c->json) {
+		fwrite(body.data != NULL ? body.data : (const uint8_t *)"", 1, body.len, stdout);
+	} else if (root == NULL) {
+		fprintf(stderr, "hookgate: the answer from %s is not JSON\n", c->base);
+		goto out;
+	} else {
+		print(root);
+	}
+	rc = HG_EXIT_OK;
+out:
+	json_decref(root);
+	hg_buf_free(&body);
+	return rc;
+}
+
+/* Appends "&name=<escaped value>" (or "?..." first) when value is set. */
+static void add_query(struct hg_buf *path, const char *name, const char *value)
+{
+	char *esc;
+
+	if (value == NULL)
+		return;
+	esc = curl_easy_escape(NULL, value, 0);
+	if (esc == NULL || path->data == NULL) {
+		curl_free(esc);
+		return;
+	}
+	hg_buf_printf(path, "%c%s=%s", strchr((const char *)path->data, '?') != NULL ? '&' : '?',
+		      name, esc);
+	curl_free(esc);
+}
+
+/* Appends one path segment, escaped. */
+static void add_segment(struct hg_buf *path, const char *seg)
+{
+	char *esc = curl_easy_escape(NULL, seg, 0);
+
+	if (esc != NULL)
+		hg_buf_printf(path, "/%s", esc);
+	curl_free(esc);
+}
+
+/* ---- tables ---- */
+
+#define HG_CLI_MAX_COLS 8
+#define HG_CLI_CELL_MAX 60 /* longer cells are cut with "..." */
+
+struct table {
+	size_t ncols, nrows, cap;
+	const char *head[HG_CLI_MAX_COLS];
+	char **cells; /* row-major, malloc'd */
+};
+
+/* Adds a row of ncols cells (copied; NULL prints as "-"). */
+static void table_row(struct table *t, const char *const *cells)
+{
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap != 0 ? t->cap * 2 : 16;
+		char **grown = realloc(t->cells, cap * t->ncols * sizeof(*grown));
+
+		if (grown == NULL)
+			return;
+		t->cells = grown;
+		t->cap = cap;
+	}
+	for (size_t i = 0; i < t->ncols; i++)
+		t->cells[t->nrows * t->ncols + i] = strdup(cells[i] != NULL ? cells[i] : "-");
+	t->nrows++;
+}
+
+static size_t cell_width(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > HG_CLI_CELL_MAX ? HG_CLI_CELL_MAX : n;
+}
+
+static void cell_print(const char *s, size_t width, int last)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (n > HG_CLI_CELL_MAX)
+		printf("%.*s...", HG_CLI_CELL_MAX - 3, s);
+	else
+		printf("%s", s != NULL ? s : "");
+	if (!last)
+		printf("%*s", (int)(width - cell_width(s) + 2), "");
+}
+
+/* Prints and frees the table. */
+static void table_print(struct table *t)
+{
+	size_t w[HG_CLI_MAX_COLS], r, i;
+
+	for (i = 0; i < t->ncols; i++)
+		w[i] = cell_width(t->head[i]);
+	for (r = 0; r < t->nrows; r++)
+		for (i = 0; i < t->ncols; i++)
+			if (t->cells[r * t->ncols + i] != NULL &&
+			    cell_width(t->cells[r * t->ncols + i]) > w[i])
+				w[i] = cell_width(t->cells[r * t->ncols + i]);
+	for (i = 0; i < t->ncols; i++)
+		cell_print(t->head[i], w[i], i + 1 == t->ncols);
+	printf("\n");
+	for (r = 0; r < t->nrows; r++) {
+		for (i = 0; i < t->ncols; i++)
+			cell_print(t->cells[r * t->ncols + i], w[i], i + 1 == t->ncols);
+		printf("\n");
+	}
+	for (r = 0; r < t->nrows * t->ncols; r++)
+		free(t->cells[r]);
+	free(t->cells);
+	t->cells = NULL;
+}
+
+/* A field as text: strings as they are, numbers in decimal, null as NULL. */
+static const char *field(const json_t *o, const char *key, char *scratch, size_t len)
+{
+	const json_t *v = json_object_get(o, key);
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		snprintf(scratch, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return scratch;
+	}
+	if (json_is_real(v)) {
+		snprintf(scratch, len, "%.3f", json_real_value(v));
+		return scratch;
+	}
+	return NULL;
+}
+
+/* Prints a list answer's rows with the given columns (keys), then how to
+ * get the next page. */
+static void print_list(const json_t *root, const char *const *heads, const char *const *keys,
+		       size_t ncols)
+{
+	const json_t *data = json_object_get(root, "data"), *item, *next;
+	char scratch[HG_CLI_MAX_COLS][32];
+	const char *cells[HG_CLI_MAX_COLS];
+	struct table t = {.ncols = ncols};
+	size_t i, k;
+
+	for (k = 0; k < ncols; k++)
+		t.head[k] = heads[k];
+	json_array_foreach(data, i, item)
+	{
+		for (k = 0; k < ncols; k++)
+			cells[k] = field(item, keys[k], scratch[k], sizeof(scratch[k]));
+		table_row(&t, cells);
+	}
+	if (t.nrows == 0) {
+		printf("(none)\n");
+		free(t.cells);
+	} else {
+		table_print(&t);
+	}
+	next = json_object_get(root, "next_cursor");
+	if (json_is_string(next))
+		printf("(more: add --cursor %s)\n", json_string_value(next));
+}
+
+/* ---- messages ---- */
+
+static void print_messages(const json_t *root)
+{
+	static const char *const heads[] = {"ID",     "RECEIVED", "SOURCE",
+					    "STATUS", "SIZE",     "DELIVERIES"};
+	static const char *const keys[] = {"id",     "received_at", "source",
+					   "status", "size",        "delivery_count"};
+
+	print_list(root, heads, keys, 6);
+}
+
+static void print_deliveries(const json_t *root)
+{
+	static const char *const heads[] = {"ID",       "ENDPOINT",    "MESSAGE",    "STATUS",
+					    "ATTEMPTS", "LAST STATUS", "LAST ERROR", "UPDATED"};
+	static const char *const keys[] = {"id",         "endpoint",      "message_id",
+					   "status",     "attempt_count", "last_status_code",
+					   "last_error", "updated_at"};
+
+	print_list(root, heads, keys, 8);
+}
+
+/* Prints one message: its fields, headers, body and delivery history. */
+static void print_message(const json_t *m)
+{
+	static const char *const fields[] = {"id",   "source",     "received_at", "content_type",
+					     "size", "duplicates", "status"};
+	const json_t *headers = json_object_get(m, "headers"), *v, *d, *a;
+	const char *key, *enc;
+	char scratch[32];
+	size_t i, k;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *s = field(m, fields[i], scratch, sizeof(scratch));
+
+		printf("%-13s %s\n", fields[i], s != NULL ? s : "-");
+	}
+	printf("headers:\n");
+	json_object_foreach((json_t *)headers, key, v)
+	    printf("  %s: %s\n", key, json_is_string(v) ? json_string_value(v) : "");
+	enc = field(m, "body_encoding", scratch, sizeof(scratch));
+	printf("body (%s):\n%s\n", enc != NULL ? enc : "utf-8",
+	       json_string_value(json_object_get(m, "body")) != NULL
+		   ? json_string_value(json_object_get(m, "body"))
+		   : "");
+	printf("deliveries:\n");
+	json_array_foreach(json_object_get(m, "deliveries"), i, d)
+	{
+		char s1[32];
+		const char *err = field(d, "last_error", s1, sizeof(s1));
+
+		printf("  %s  %s  %s  attempts %" JSON_INTEGER_FORMAT "%s%s\n",
+		       json_string_value(json_object_get(d, "id")),
+		       json_string_value(json_object_get(d, "endpoint")),
+		       json_string_value(json_object_get(d, "status")),
+		       json_integer_value(json_object_get(d, "attempt_count")),
+		       err != NULL ? "  last error: " : "", err != NULL ? err : "");
+		json_array_foreach(json_object_get(d, "attempts"), k, a)
+		{
+			char s2[32], s3[32];
+			const char *code = field(a, "status_code", s2, sizeof(s2));
+			const char *aerr = field(a, "error", s3, sizeof(s3));
+
+			printf("    #%" JSON_INTEGER_FORMAT "  %s  %" JSON_INTEGER_FORMAT
+			       " ms  status %s%s%s\n",
+			       json_integer_value(json_object_get(a, "n")),
+			       json_string_value(json_object_get(a, "started_at")),
+			       json_integer_value(json_object_get(a, "duration_ms")),
+			       code != NULL ? code : "-", aerr != NULL ? "  " : "",
+			       aerr != NULL ? aerr : "");
+		}
+	}
+}
+
+static void print_replayed(const json_t *root)
+{
+	const json_t *d;
+	size_t i;
+
+	printf("replayed message %s:\n", json_string_value(json_object_get(root, "message_id")));
+	json_array_foreach(json_object_get(root, "deliveries"), i, d)
+	    printf("  delivery %s -> %s\n", json_string_value(json_object_get(d, "id")),
+		   json_string_value(json_object_get(d, "endpoint")));
+}
+
+/* Prints a retry's answer: one delivery, or an endpoint's dead ones. */
+static void print_retried(const json_t *root)
+{
+	if (json_object_get(root, "endpoint") != NULL)
+		printf("%" JSON_INTEGER_FORMAT
+		       " dead deliveries of endpoint %s are pending again\n",
+		       json_integer_value(json_object_get(root, "retried")),
+		       json_string_value(json_object_get(root, "endpoint")));
+	else
+		printf("delivery %s is pending again\n",
+		       json_string_value(json_object_get(root, "id")));
+}
+
+/* The request path of each subcommand. */
+static void path_messages(struct hg_buf *path, const struct cli_opts *o)
+{
+	hg_buf_puts(path, "/api/v1/messages");
+	add_query(path, "source", o->source);
+	add_query(path, "status", o->status);
+	add_query(path, "since", o->since);
+	add_query(path, "until", o->until);
+	add_query(path, "limit", o->limit);
+	add_query(path, "cursor", o->cursor);
+}
+
+static void path_message(struct hg_buf *path, const struct cli_opts *o)
+{
+	hg_buf_puts(path, "/api/v1/messages");
+	add_segment(path, o->args[0]);
+}
+
+static void path_replay(struct hg_buf *path, const struct cli_opts *o)
+{
+	path_message(path, o);
+	hg_buf_puts(path, "/replay");
+}
+
+static void path_dead(struct hg_buf *path, const struct cli_opts *o)
+{
+	hg_buf_puts(path, "/api/v1/deliveries?status=dead");
+	add_query(path, "endpoint", o->endpoint);
+	add_query(path, "limit", o->limit);
+	add_query(path, "cursor", o->cursor);
+}
+
+static void path_retry(struct hg_buf *path, const struct cli_opts *o)
+{
+	hg_buf_puts(path, o->endpoint != NULL ? "/api/v1/endpoints" : "/api/v1/deliveries");
+	add_segment(path, o->endpoint != NULL ? o->endpoint : o->args[0]);
+	hg_buf_puts(path, o->endpoint != NULL ? "/retry-dead" : "/retry");
+}
+
+/* One subcommand: what it takes and the request it makes. */
+struct cli_sub {
+	const char *group, *name;
+	unsigned allowed; /* its options */
+	int nargs;        /* arguments after the options; -1: an ID or --endpoint */
+	const char *method;
+	void (*path)(struct hg_buf *path, const struct cli_opts *o);
+	void (*print)(const json_t *root);
+};
+
+static const struct cli_sub subs[] = {
+    {"messages", "list", A_CONN | A_LIST | A_MSG_FILTER, 0, "GET", path_messages, print_messages},
+    {"messages", "show", A_CONN, 1, "GET", path_message, print_message},
+    {"messages", "replay", A_CONN, 1, "POST", path_replay, print_replayed},
+    {"dlq", "list", A_CONN | A_LIST | A_ENDPOINT, 0, "GET", path_dead, print_deliveries},
+    {"dlq", "retry", A_CONN | A_ENDPOINT, -1, "POST", path_retry, print_retried},
+};
+
+/* Runs `hookgate group sub ...` (argv[0] is group). */
+static int dispatch(const char *group, const char *usage, int argc, char **argv)
+{
+	const char *name = argc >= 2 ? argv[1] : NULL;
+	const struct cli_sub *sub = NULL;
+	struct cli_conn c = {0};
+	struct hg_buf path = {0};
+	struct cli_opts o;
+	int rc;
+
+	if (name == NULL || strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+		fputs(usage, name != NULL ? stdout : stderr);
+		return name != NULL ? HG_EXIT_OK : HG_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(subs[i].group, group) == 0 && strcmp(subs[i].name, name) == 0)
+			sub = &subs[i];
+	if (sub == NULL) {
+		fprintf(stderr, "hookgate: unknown %s command '%s'\n", group, name);
+		fputs(usage, stderr);
+		return HG_EXIT_USAGE;
+	}
+	rc = parse_opts(argc - 1, argv + 1, sub->allowed, &o);
+	if (rc == HG_EXIT_OK && o.help) {
+		fputs(usage, stdout);
+		return HG_EXIT_OK;
+	}
+	if (rc == HG_EXIT_OK && sub->nargs >= 0 && o.nargs != sub->nargs) {
+		fprintf(stderr,
+			o.nargs < sub->nargs ? "hookgate: %s %s needs an ID\n"
+					     : "hookgate: %s %s takes no more arguments\n",
+			group, name);
+		rc = HG_EXIT_USAGE;
+	} else if (rc == HG_EXIT_OK && sub->nargs < 0 && (o.nargs == 1) == (o.endpoint != NULL)) {
+		fprintf(stderr,
+			"hookgate: %s %s takes a delivery ID or --endpoint E (one of them)\n",
+			group, name);
+		rc = HG_EXIT_USAGE;
+	}
+	if (rc != HG_EXIT_OK) {
+		fputs(usage, stderr);
+		return rc;
+	}
+	rc = conn_open(&o, &c);
+	if (rc == HG_EXIT_OK) {
+		sub->path(&path, &o);
+		rc = path.data != NULL ? call(&c, sub->method, (const char *)path.data, sub->print)
+				       : HG_EXIT_RUNTIME;
+	}
+	conn_free(&c);
+	hg_buf_free(&path);
+	return rc;
+}
+
+int hg_cli_messages(int argc, char **argv)
+{
+	return dispatch("messages", usage_messages, argc, argv);
+}
+
+int hg_cli_dlq(int argc, char **argv)
+{
+	return dispatch("dlq", usage_dlq, argc, argv);
+}
+
+/* ---- purge ---- */
+
+int hg_cli_purge(int argc, char **argv)
+{
+	struct hg_store_purged got = {0};
+	struct hg_config *cfg = NULL;
+	struct hg_store *st = NULL;
+	struct cli_opts o;
+	int64_t older = -1, before;
+	char err[512], when[32];
+	int rc;
+
+	rc = parse_opts(argc, argv, A_OLDER, &o);
+	if (rc == HG_EXIT_OK && o.help) {
+		fputs(usage_purge, stdout);
+		return HG_EXIT_OK;
+	}
+	if (rc == HG_EXIT_OK && o.nargs > 0) {
+		fprintf(stderr, "hookgate: unexpected argument '%s'\n", o.args[0]);
+		rc = HG_EXIT_USAGE;
+	}
+	if (rc == HG_EXIT_OK && o.older != NULL &&
+	    (hg_duration_parse_ms(o.older, &older) != HG_OK || older < 0)) {
+		fprintf(stderr,
+			"hookgate: --older-than: expected a duration such as 30d, 12h or 0s, "
+			"got \"%s\"\n",
+			o.older);
+		rc = HG_EXIT_USAGE;
+	}
+	if (rc != HG_EXIT_OK) {
+		fputs(usage_purge, stderr);
+		return rc;
+	}
+	rc = o.config != NULL
+		 ? hg_config_load_opts(o.config, HG_CONFIG_NO_SECRETS, &cfg, err, sizeof(err))
+		 : hg_config_default(&cfg);
+	if (rc != HG_OK) {
+		fprintf(stderr, "hookgate: %s\n",
+			o.config != NULL ? err : "cannot build the default configuration");
+		return rc == HG_EIO ? HG_EXIT_RUNTIME : HG_EXIT_USAGE;
+	}
+	if (older < 0)
+		older = cfg->retention_ms > 0 ? cfg->retention_ms : -1;
+	if (older < 0) {
+		fprintf(stderr, "hookgate: no retention is configured; pass --older-than DURATION "
+				"(such as 30d)\n");
+		hg_config_free(cfg);
+		return HG_EXIT_USAGE;
+	}
+	rc = HG_EXIT_RUNTIME;
+	if (hg_store_open(cfg->store, &st, err, sizeof(err)) != HG_OK) {
+		fprintf(stderr, "hookgate: cannot open the store: %s\n", err);
+		goto out;
+	}
+	before = hg_now_ms() - older;
+	if (hg_api_purge(st, before, NULL, &got) != HG_OK) {
+		fprintf(stderr, "hookgate: the purge stopped: the store failed (see the log line "
+				"above); what was purged before stays purged\n");
+	} else {
+		rc = HG_EXIT_OK;
+	}
+	hg_time_iso8601(before, when, sizeof(when));
+	printf("purged messages received before %s: %" PRId64 " messages, %" PRId64
+	       " deliveries, %" PRId64 " attempts, %" PRId64 " dedupe keys, %" PRId64
+	       " hours of stats\n",
+	       when, got.messages, got.deliveries, got.attempts, got.dedupe_keys, got.stats_hours);
+out:
+	hg_store_close(st);
+	hg_config_free(cfg);
+	return rc;
+}

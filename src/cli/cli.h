@@ -1,0 +1,27 @@
+/*
+ * cli.h — the operator's commands beyond serve: `messages` and `dlq` talk to
+ * a running daemon's management API over HTTP (libcurl) and print a table
+ * (or, with --json, the API's JSON as it came); `purge` applies retention
+ * once, straight on the store.
+ *
+ * Each takes its own argv (argv[0] is the command's name) and returns the
+ * process exit code: 0 ok, 1 runtime failure (the daemon unreachable or
+ * answering an error), 2 usage or configuration error.
+ */
+#ifndef HG_CLI_H
+#define HG_CLI_H
+
+enum { HG_EXIT_OK = 0, HG_EXIT_RUNTIME = 1, HG_EXIT_USAGE = 2 };
+
+/* The admin token's variable when the config names none (or no -c). */
+#define HG_CLI_TOKEN_ENV   "HOOKGATE_ADMIN_TOKEN"
+#define HG_CLI_DEFAULT_URL "http://127.0.0.1:8080"
+
+/* hookgate messages (list | show ID | replay ID) [OPTIONS] */
+int hg_cli_messages(int argc, char **argv);
+/* hookgate dlq (list | retry (ID | --endpoint E)) [OPTIONS] */
+int hg_cli_dlq(int argc, char **argv);
+/* hookgate purge [-c FILE] [--older-than DURATION] */
+int hg_cli_purge(int argc, char **argv);
+
+#endif

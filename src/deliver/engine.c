@@ -1,0 +1,952 @@
+/*
+ * engine.c — the delivery engine's thread (deliver.h states the contract).
+ *
+ * One loop, one libcurl multi handle, one store handle of its own:
+ *   1. timers that are due fire (an endpoint may have deliveries due, an
+ *      exec attempt ran out of time, the store may work again);
+ *   2. for every endpoint that may have due deliveries and has free slots
+ *      (max_in_flight per endpoint, and the global max_in_flight shared
+ *      round-robin), one transaction claims as many as fit, as leases;
+ *   3. every attempt that finished since the last turn is recorded, all in
+ *      one transaction;
+ *   4. curl_multi_poll() waits on curl's sockets, the exec attempts' pipes
+ *      and pidfds, until the earliest timer or a wake-up
+ *      (curl_multi_wakeup(): the ingest writer committed deliveries).
+ * Claims per endpoint and only as many as can start at once keep a slow
+ * endpoint's backlog from taking a fast one's turn; nothing claimed waits
+ * in memory.
+ *
+ * An endpoint's timer says when it next has something due. It is set from
+ * the store (hg_store_next_due) whenever a claim came back short, moved
+ * earlier when a failed attempt schedules its retry, and the wake-up marks
+ * every endpoint due at once. Timers run on the monotonic clock; the store
+ * speaks wall-clock milliseconds, converted at the edge.
+ *
+ * Failure: when a store call fails the engine stops claiming, keeps the
+ * outcomes it could not record, and tries again every DL_STORE_RETRY_MS
+ * (re-opening the handle when it no longer answers). Outcomes that are
+ * never recorded cost nothing but a repeat: their leases expire and the
+ * deliveries are attempted again (at least once).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "deliver/deliver.h"
+#include "deliver/deliver_internal.h"
+#include "stats/stats.h"
+#include "verify/verify.h"
+
+#ifndef HG_VERSION
+#define HG_VERSION "0.0.0"
+#endif
+
+#define DL_STORE_RETRY_MS 1000  /* after a failed store call */
+#define DL_MAX_WAIT_MS    60000 /* the loop looks around at least this often */
+#define DL_REAP_POLL_MS   50    /* without pidfds: how often exec children are checked */
+#define DL_MIN_REQUERY_MS 10    /* a due time already past is looked at again this soon */
+#define DL_ENV_PREFIX     "HOOKGATE_"
+
+extern char **environ;
+
+enum { DL_TIMER_ENDPOINT, DL_TIMER_EXEC, DL_TIMER_STORE };
+
+struct dl_endpoint {
+	const struct hg_endpoint *ep;
+	struct hg_deliver_timer timer; /* when something of it is due next */
+	int due;                       /* claimable deliveries may be waiting now */
+	int in_flight;
+};
+
+struct dl_attempt {
+	struct dl_endpoint *e;
+	struct hg_store_claimed c;
+	struct hg_store_row msg;
+	int n;              /* this attempt's number, from 1 */
+	int64_t started_ms; /* wall clock */
+	int64_t start_us;   /* monotonic */
+	/* http */
+	CURL *easy;
+	struct curl_slist *headers;
+	char errbuf[CURL_ERROR_SIZE];
+	/* exec */
+	struct hg_deliver_exec x;
+	struct hg_deliver_timer deadline;
+	char **envp; /* the base environment's pointers, then our own strings */
+	size_t env_own;
+	int reap_poll; /* runs without a pidfd: counted in no_pidfd */
+	int timed_out;
+	/* the outcome */
+	struct hg_deliver_head head;
+	int ok;
+	int gone;               /* the message is no longer stored: no retry can help */
+	int status_code;        /* < 0: none */
+	char error[256];        /* "" on success */
+	int64_t retry_after_ms; /* < 0: the endpoint named none */
+	int64_t duration_ms;
+	enum hg_delivery_status outcome;
+	int64_t next_attempt_ms;
+	struct dl_attempt *prev, *next;
+};
+
+struct dl_list {
+	struct dl_attempt *head, *tail;
+	size_t n;
+};
+
+struct hg_deliver {
+	const struct hg_config *cfg;
+	struct hg_store *st;
+	char owner[HG_STORE_OWNER_MAX + 1];
+	const struct hg_verify_scheme *signer; /* Standard Webhooks */
+	pthread_t thread;
+	int started;
+	CURLM *multi;
+	atomic_int kick;
+	atomic_int stopping;
+	_Atomic(struct hg_stats *) stats; /* outcomes are counted here; may be NULL */
+	struct dl_endpoint *eps;
+	size_t n_eps, rr;
+	int in_flight;
+	struct dl_list running, done;
+	struct hg_deliver_heap heap;
+	struct hg_deliver_timer store_timer;
+	int store_down;
+	int no_pidfd; /* exec attempts running without a pidfd */
+	/* buffers sized at start, so the loop does not allocate for them */
+	struct hg_store_claim_req *req; /* n_eps */
+	struct dl_endpoint **req_ep;
+	size_t *req_got;
+	struct hg_store_claimed *claimed; /* max_in_flight */
+	struct hg_store_attempt *rec;
+	struct curl_waitfd *wfds; /* 3 per attempt */
+	char **env_base;          /* the environment exec commands inherit */
+	size_t n_env_base;
+};
+
+static int64_t mono_ms(void)
+{
+	return hg_mono_us() / 1000;
+}
+
+static void list_push(struct dl_list *l, struct dl_attempt *a)
+{
+	a->next = NULL;
+	a->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = a;
+	else
+		l->head = a;
+	l->tail = a;
+	l->n++;
+}
+
+static void list_remove(struct dl_list *l, struct dl_attempt *a)
+{
+	if (a->prev != NULL)
+		a->prev->next = a->next;
+	else
+		l->head = a->next;
+	if (a->next != NULL)
+		a->next->prev = a->prev;
+	else
+		l->tail = a->prev;
+	a->prev = a->next = NULL;
+	l->n--;
+}
+
+void hg_deliver_head_add(struct hg_deliver_head *h, const void *p, size_t n)
+{
+	size_t room = sizeof(h->bytes) - h->len;
+
+	if (n > room)
+		n = room;
+	memcpy(h->bytes + h->len, p, n);
+	h->len += n;
+}
+
+/* Queues t at wall-clock time wall_ms; with earlier_only, a timer already
+ * queued earlier stays where it is. */
+static void timer_at_wall(struct hg_deliver *d, struct hg_deliver_timer *t, int64_t wall_ms,
+			  int earlier_only)
+{
+	int64_t now = mono_ms(), at = now + (wall_ms - hg_now_ms());
+
+	if (at < now + DL_MIN_REQUERY_MS && !earlier_only)
+		at = now + DL_MIN_REQUERY_MS;
+	if (earlier_only && t->slot != 0 && t->at_ms <= at)
+		return;
+	if (hg_deliver_heap_set(&d->heap, t, at) != HG_OK) /* room for every timer: a bug */
+		hg_log(HG_LOG_ERROR, "delivery timer lost: the heap is full", NULL);
+}
+
+/* A store call failed: stop claiming and look again in a while. */
+static void store_trouble(struct hg_deliver *d)
+{
+	if (!d->store_down)
+		hg_log(HG_LOG_ERROR, "delivery engine: store unavailable; retrying", NULL);
+	d->store_down = 1;
+	if (hg_deliver_heap_set(&d->heap, &d->store_timer, mono_ms() + DL_STORE_RETRY_MS) != HG_OK)
+		hg_log(HG_LOG_ERROR, "delivery timer lost: the heap is full", NULL);
+}
+
+/* The store timer fired: a fresh handle if this one is dead, then try. */
+static void store_recover(struct hg_deliver *d)
+{
+	struct hg_store *st = NULL;
+	char err[256];
+
+	if (hg_store_ping(d->st) != HG_OK) {
+		if (hg_store_open(d->cfg->store, &st, err, sizeof(err)) != HG_OK) {
+			hg_log(HG_LOG_ERROR, "delivery engine: store re-open failed", "error",
+			       HG_LS(err), NULL);
+			store_trouble(d);
+			return;
+		}
+		hg_store_close(d->st);
+		d->st = st;
+	}
+	d->store_down = 0;
+	for (size_t i = 0; i < d->n_eps; i++)
+		d->eps[i].due = 1;
+}
+
+/* After a short claim: when does e have something due next? */
+static void requery(struct hg_deliver *d, struct dl_endpoint *e)
+{
+	int64_t due = 0;
+	int rc = hg_store_next_due(d->st, e->ep->name, &due);
+
+	if (rc == HG_OK) {
+		timer_at_wall(d, &e->timer, due, 0);
+	} else if (rc == HG_ENOTFOUND) {
+		hg_deliver_heap_remove(&d->heap, &e->timer);
+	} else {
+		e->due = 1;
+		store_trouble(d);
+	}
+}
+
+static void log_attempt(const struct dl_attempt *a, int64_t delay)
+{
+	hg_log(a->ok ? HG_LOG_INFO : HG_LOG_WARN, "delivery attempt", "endpoint",
+	       HG_LS(a->e->ep->name), "message_id", HG_LS(a->c.message_id), "delivery_id",
+	       HG_LS(a->c.id), "attempt", HG_LI(a->n), "status",
+	       a->status_code >= 0 ? HG_LI(a->status_code) : HG_LS(NULL), "duration_ms",
+	       HG_LI(a->duration_ms), "outcome", HG_LS(hg_store_delivery_status_name(a->outcome)),
+	       "error", HG_LS(a->error[0] != '\0' ? a->error : NULL), "retry_in_ms",
+	       a->outcome == HG_DELIVERY_FAILED ? HG_LI(delay) : HG_LS(NULL), NULL);
+}
+
+/* The attempt is over (a->ok, a->error and a->status_code say how): decide
+ * what becomes of the delivery, and queue the outcome for recording. */
+static void finish(struct hg_deliver *d, struct dl_attempt *a)
+{
+	const struct hg_retry *r = &a->e->ep->retry;
+	int64_t delay = -1;
+
+	a->duration_ms = (hg_mono_us() - a->start_us) / 1000;
+	if (a->ok) {
+		a->outcome = HG_DELIVERY_SUCCEEDED;
+	} else {
+		if (!a->gone)
+			delay = hg_deliver_delay_ms(r, (size_t)a->n);
+		if (delay >= 0 && a->retry_after_ms >= 0)
+			delay = a->retry_after_ms < r->max_delay_ms ? a->retry_after_ms
+								    : r->max_delay_ms;
+		a->outcome = delay >= 0 ? HG_DELIVERY_FAILED : HG_DELIVERY_DEAD;
+		a->next_attempt_ms = hg_now_ms() + (delay >= 0 ? delay : 0);
+	}
+	log_attempt(a, delay);
+	hg_deliver_heap_remove(&d->heap, &a->deadline);
+	list_remove(&d->running, a);
+	list_push(&d->done, a);
+	a->e->in_flight--;
+	d->in_flight--;
+}
+
+static void attempt_free(struct hg_deliver *d, struct dl_attempt *a)
+{
+	size_t i;
+
+	if (a->easy != NULL) {
+		curl_multi_remove_handle(d->multi, a->easy);
+		curl_easy_cleanup(a->easy);
+	}
+	curl_slist_free_all(a->headers);
+	if (a->reap_poll)
+		d->no_pidfd--;
+	hg_deliver_exec_close(&a->x);
+	hg_deliver_heap_remove(&d->heap, &a->deadline);
+	if (a->envp != NULL)
+		for (i = d->n_env_base; i < d->n_env_base + a->env_own; i++)
+			free(a->envp[i]);
+	free(a->envp);
+	hg_store_row_free(&a->msg);
+	free(a);
+}
+
+/* ---- http endpoints ---- */
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	hg_deliver_head_add(arg, p, size * nmemb);
+	return size * nmemb; /* the rest is read and dropped: the timeout bounds it */
+}
+
+/* Appends "name: value" to a's request headers. HG_OK or HG_ENOMEM. */
+static int add_header(struct dl_attempt *a, const char *name, const char *value)
+{
+	struct curl_slist *l = NULL;
+	struct hg_buf b = {0};
+
+	if (hg_buf_printf(&b, "%s: %s", name, value) == HG_OK)
+		l = curl_slist_append(a->headers, (const char *)b.data);
+	hg_buf_free(&b);
+	if (l == NULL)
+		return HG_ENOMEM;
+	a->headers = l;
+	return HG_OK;
+}
+
+/* The Standard Webhooks headers, from verify's own signer: one line
+ * "name: value" each, which is what curl takes. */
+static int add_signature(struct hg_deliver *d, struct dl_attempt *a)
+{
+	const struct hg_secret *s = &a->e->ep->secret;
+	struct hg_sign_input in = {.secret = s->bytes,
+				   .secret_len = s->len,
+				   .body = a->msg.body,
+				   .body_len = a->msg.body_len,
+				   .id = a->msg.id,
+				   .timestamp = hg_now_ms() / 1000};
+	struct hg_buf out = {0};
+	struct curl_slist *l;
+	char *line, *nl;
+	int rc;
+
+	rc = d->signer->sign(&in, &out);
+	for (line = (char *)out.data; rc == HG_OK && line != NULL && *line != '\0'; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl != NULL)
+			*nl++ = '\0';
+		l = curl_slist_append(a->headers, line);
+		if (l == NULL)
+			rc = HG_ENOMEM;
+		else
+			a->headers = l;
+	}
+	hg_buf_free(&out);
+	return rc;
+}
+
+static int http_start(struct hg_deliver *d, struct dl_attempt *a)
+{
+	const struct hg_endpoint *ep = a->e->ep;
+	char attempt[16];
+	CURLMcode mc;
+	CURLcode cc = CURLE_OK;
+	int rc;
+
+	snprintf(attempt, sizeof(attempt), "%d", a->n);
+	/* An empty Content-Type removes curl's form default; an empty Expect
+	 * its 100-continue wait on large bodies. */
+	rc = add_header(a, "Content-Type", a->msg.content_type != NULL ? a->msg.content_type : "");
+	if (rc == HG_OK)
+		rc = add_header(a, "Expect", "");
+	if (rc == HG_OK)
+		rc = add_header(a, "X-Hookgate-Source", a->msg.source);
+	if (rc == HG_OK)
+		rc = add_header(a, "X-Hookgate-Message-Id", a->msg.id);
+	if (rc == HG_OK)
+		rc = add_header(a, "X-Hookgate-Attempt", attempt);
+	if (rc == HG_OK && ep->secret.bytes != NULL)
+		rc = add_signature(d, a);
+	if (rc != HG_OK) {
+		snprintf(a->error, sizeof(a->error), "cannot build the request: %s",
+			 hg_strerror(rc));
+		return rc;
+	}
+	a->easy = curl_easy_init();
+	if (a->easy == NULL) {
+		snprintf(a->error, sizeof(a->error), "cannot create a transfer: out of memory");
+		return HG_ENOMEM;
+	}
+	cc = curl_easy_setopt(a->easy, CURLOPT_URL, ep->url);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_FOLLOWLOCATION, 0L);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_NOSIGNAL, 1L);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_TIMEOUT_MS, (long)ep->timeout_ms);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_POST, 1L);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_POSTFIELDS, a->msg.body);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+				      (curl_off_t)a->msg.body_len);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_HTTPHEADER, a->headers);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_USERAGENT, "hookgate/" HG_VERSION);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_WRITEFUNCTION, on_body);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_WRITEDATA, &a->head);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_ERRORBUFFER, a->errbuf);
+	if (cc == CURLE_OK)
+		cc = curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a);
+	if (cc != CURLE_OK) {
+		snprintf(a->error, sizeof(a->error), "cannot set up the request: %s",
+			 curl_easy_strerror(cc));
+		return HG_EINVAL;
+	}
+	mc = curl_multi_add_handle(d->multi, a->easy);
+	if (mc != CURLM_OK) {
+		snprintf(a->error, sizeof(a->error), "cannot start the request: %s",
+			 curl_multi_strerror(mc));
+		return HG_EIO;
+	}
+	return HG_OK;
+}
+
+static void http_done(struct hg_deliver *d, struct dl_attempt *a, CURLcode result)
+{
+	struct curl_header *h = NULL;
+	long code = 0;
+
+	if (curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code > 0)
+		a->status_code = (int)code;
+	if (result != CURLE_OK)
+		snprintf(a->error, sizeof(a->error), "%s",
+			 a->errbuf[0] != '\0' ? a->errbuf : curl_easy_strerror(result));
+	else if (code < 200 || code > 299)
+		snprintf(a->error, sizeof(a->error), "HTTP %ld", code);
+	else
+		a->ok = 1;
+	/* Rate limited or unavailable: the endpoint may say when to come back. */
+	if (result == CURLE_OK && (code == 429 || code == 503) &&
+	    curl_easy_header(a->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+	    hg_deliver_retry_after_ms(h->value, strlen(h->value), hg_now_ms(),
+				      &a->retry_after_ms) != HG_OK)
+		a->retry_after_ms = -1;
+	curl_multi_remove_handle(d->multi, a->easy);
+	curl_easy_cleanup(a->easy);
+	a->easy = NULL;
+	finish(d, a);
+}
+
+/* ---- exec endpoints ---- */
+
+/* "NAME=value" in a new string, or NULL. */
+static char *env_var(const char *name, const char *value)
+{
+	struct hg_buf b = {0};
+
+	if (hg_buf_printf(&b, "%s%s=%s", DL_ENV_PREFIX, name, value) != HG_OK) {
+		hg_buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+static int exec_start(struct hg_deliver *d, struct dl_attempt *a)
+{
+	const struct hg_endpoint *ep = a->e->ep;
+	char attempt[16];
+	char **v;
+	int rc;
+
+	snprintf(attempt, sizeof(attempt), "%d", a->n);
+	a->envp = calloc(d->n_env_base + 5, sizeof(*a->envp));
+	if (a->envp == NULL)
+		goto oom;
+	memcpy(a->envp, d->env_base, d->n_env_base * sizeof(*a->envp));
+	v = a->envp + d->n_env_base;
+	if ((v[a->env_own++] = env_var("SOURCE", a->msg.source)) == NULL ||
+	    (v[a->env_own++] = env_var("MESSAGE_ID", a->msg.id)) == NULL ||
+	    (v[a->env_own++] = env_var("ATTEMPT", attempt)) == NULL)
+		goto oom;
+	if (a->msg.content_type != NULL &&
+	    (v[a->env_own++] = env_var("CONTENT_TYPE", a->msg.content_type)) == NULL)
+		goto oom;
+	rc = hg_deliver_exec_start(&a->x, ep->argv, a->envp, a->msg.body, a->msg.body_len, &a->head,
+				   a->error, sizeof(a->error));
+	if (rc != HG_OK)
+		return rc;
+	a->reap_poll = a->x.pidfd < 0;
+	d->no_pidfd += a->reap_poll;
+	if (hg_deliver_heap_set(&d->heap, &a->deadline, mono_ms() + ep->timeout_ms) != HG_OK)
+		hg_log(HG_LOG_ERROR, "delivery timer lost: the heap is full", NULL);
+	return HG_OK;
+oom:
+	snprintf(a->error, sizeof(a->error), "cannot start the command: out of memory");
+	return HG_ENOMEM;
+}
+
+static void exec_done(struct hg_deliver *d, struct dl_attempt *a)
+{
+	int st = a->x.status;
+
+	d->no_pidfd -= a->reap_poll;
+	a->reap_poll = 0;
+	if (a->timed_out) {
+		snprintf(a->error, sizeof(a->error),
+			 "timed out after %lld ms; the command was killed",
+			 (long long)a->e->ep->timeout_ms);
+	} else if (st == -1) {
+		snprintf(a->error, sizeof(a->error), "the command's exit status was lost");
+	} else if (WIFEXITED(st)) {
+		a->status_code = WEXITSTATUS(st);
+		a->ok = a->status_code == 0;
+		if (!a->ok)
+			snprintf(a->error, sizeof(a->error), "exited with status %d",
+				 a->status_code);
+	} else if (WIFSIGNALED(st)) {
+		snprintf(a->error, sizeof(a->error), "killed by signal %d", WTERMSIG(st));
+	} else {
+		snprintf(a->error, sizeof(a->error), "ended with wait status %d", st);
+	}
+	finish(d, a);
+}
+
+/* ---- claiming and recording ---- */
+
+static void start_attempt(struct hg_deliver *d, struct dl_endpoint *e,
+			  const struct hg_store_claimed *c)
+{
+	struct dl_attempt *a = calloc(1, sizeof(*a));
+	int rc;
+
+	if (a == NULL) { /* the lease expires and it is claimed again */
+		hg_log(HG_LOG_ERROR, "delivery attempt not started: out of memory", "delivery_id",
+		       HG_LS(c->id), NULL);
+		return;
+	}
+	a->e = e;
+	a->c = *c;
+	a->n = c->attempts + 1;
+	a->status_code = -1;
+	a->retry_after_ms = -1;
+	a->x.pidfd = a->x.in_fd = a->x.out_fd = -1;
+	a->deadline = (struct hg_deliver_timer){.kind = DL_TIMER_EXEC, .owner = a};
+	a->started_ms = hg_now_ms();
+	a->start_us = hg_mono_us();
+	list_push(&d->running, a);
+	e->in_flight++;
+	d->in_flight++;
+	rc = hg_store_get_message(d->st, c->message_id, &a->msg);
+	if (rc == HG_ENOTFOUND) {
+		a->gone = 1;
+		snprintf(a->error, sizeof(a->error), "the message is no longer stored");
+		finish(d, a);
+		return;
+	}
+	if (rc != HG_OK) { /* not an attempt: the lease expires, it comes back */
+		list_remove(&d->running, a);
+		e->in_flight--;
+		d->in_flight--;
+		attempt_free(d, a);
+		store_trouble(d);
+		return;
+	}
+	rc = e->ep->url != NULL ? http_start(d, a) : exec_start(d, a);
+	if (rc != HG_OK)
+		finish(d, a);
+}
+
+/* Claims for every endpoint that may have due deliveries and free slots. */
+static void claim_round(struct hg_deliver *d)
+{
+	int64_t now = hg_now_ms();
+	int global = d->cfg->max_in_flight - d->in_flight, room;
+	size_t i, k = 0, n = 0;
+	struct dl_endpoint *e;
+
+	for (i = 0; i < d->n_eps && global > 0; i++) {
+		e = &d->eps[(d->rr + i) % d->n_eps];
+		room = e->ep->max_in_flight - e->in_flight;
+		if (!e->due || room <= 0)
+			continue;
+		if (room > global)
+			room = global;
+		global -= room;
+		d->req[k] = (struct hg_store_claim_req){
+		    .endpoint = e->ep->name,
+		    .limit = (size_t)room,
+		    .lease_until_ms = now + e->ep->timeout_ms + HG_DELIVER_LEASE_MARGIN_MS};
+		d->req_ep[k] = e;
+		d->req_got[k++] = 0;
+	}
+	if (k == 0)
+		return;
+	d->rr = (d->rr + 1) % d->n_eps; /* under the global cap, take turns going first */
+	if (hg_store_claim_deliveries(d->st, d->owner, now, d->req, k, d->claimed, &n) != HG_OK) {
+		store_trouble(d);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		d->req_got[d->claimed[i].req]++;
+		start_attempt(d, d->req_ep[d->claimed[i].req], &d->claimed[i]);
+	}
+	/* A claim that filled its room may have left more due: the endpoint
+	 * stays due for when a slot frees. A short one emptied the backlog. */
+	for (i = 0; i < k && !d->store_down; i++) {
+		if (d->req_got[i] >= d->req[i].limit)
+			continue;
+		d->req_ep[i]->due = 0;
+		requery(d, d->req_ep[i]);
+	}
+}
+
+/* Counts a recorded outcome under its message's source. */
+static void count_outcome(struct hg_deliver *d, const struct dl_attempt *a)
+{
+	struct hg_stats *stats = atomic_load(&d->stats);
+	enum hg_stat what = a->outcome == HG_DELIVERY_SUCCEEDED ? HG_STAT_DELIVERED
+			    : a->outcome == HG_DELIVERY_FAILED  ? HG_STAT_FAILED
+								 : HG_STAT_DEAD;
+
+	if (stats != NULL && a->msg.source != NULL)
+		hg_stats_count(stats, a->msg.source, strlen(a->msg.source), what, hg_now_ms());
+}
+
+/* Records the finished attempts, a batch per transaction. */
+static void flush(struct hg_deliver *d)
+{
+	struct dl_attempt *a;
+	size_t k, i, cap = (size_t)d->cfg->max_in_flight;
+
+	while (d->done.n > 0 && !d->store_down) {
+		for (k = 0, a = d->done.head; a != NULL && k < cap; a = a->next, k++)
+			d->rec[k] = (struct hg_store_attempt){
+			    .delivery_id = a->c.id,
+			    .lease_owner = d->owner,
+			    .n = a->n,
+			    .started_ms = a->started_ms,
+			    .duration_ms = a->duration_ms,
+			    .status_code = a->status_code,
+			    .error = a->error[0] != '\0' ? a->error : NULL,
+			    .response_head = a->head.len > 0 ? a->head.bytes : NULL,
+			    .response_head_len = a->head.len,
+			    .outcome = a->outcome,
+			    .next_attempt_ms = a->next_attempt_ms};
+		if (hg_store_record_attempts(d->st, d->rec, k) != HG_OK) {
+			store_trouble(d);
+			return;
+		}
+		for (i = 0; i < k; i++) {
+			a = d->done.head;
+			list_remove(&d->done, a);
+			count_outcome(d, a);
+			if (a->outcome == HG_DELIVERY_FAILED)
+				timer_at_wall(d, &a->e->timer, a->next_attempt_ms, 1);
+			attempt_free(d, a);
+		}
+	}
+}
+
+/* ---- the loop ---- */
+
+static void fire_timers(struct hg_deliver *d)
+{
+	struct hg_deliver_timer *t;
+	struct dl_attempt *a;
+	int64_t now = mono_ms();
+
+	while ((t = hg_deliver_heap_min(&d->heap)) != NULL && t->at_ms <= now) {
+		hg_deliver_heap_remove(&d->heap, t);
+		switch (t->kind) {
+		case DL_TIMER_ENDPOINT:
+			((struct dl_endpoint *)t->owner)->due = 1;
+			break;
+		case DL_TIMER_EXEC:
+			a = t->owner;
+			a->timed_out = 1;
+			hg_deliver_exec_kill(&a->x);
+			break;
+		case DL_TIMER_STORE:
+			store_recover(d);
+			break;
+		}
+	}
+}
+
+/* How long the poll may sleep. */
+static int wait_ms(struct hg_deliver *d, int64_t stop_at)
+{
+	const struct hg_deliver_timer *t = hg_deliver_heap_min(&d->heap);
+	int64_t now = mono_ms(), w = DL_MAX_WAIT_MS;
+
+	if (t != NULL && t->at_ms - now < w)
+		w = t->at_ms - now;
+	if (stop_at > 0 && stop_at - now < w)
+		w = stop_at - now;
+	if (d->no_pidfd > 0 && w > DL_REAP_POLL_MS)
+		w = DL_REAP_POLL_MS;
+	return w > 0 ? (int)w : 0;
+}
+
+/* One wait for sockets, pipes, pidfds, timers or a wake-up, and whatever
+ * finished meanwhile. */
+static void poll_once(struct hg_deliver *d, int timeout_ms)
+{
+	struct dl_attempt *a, *next;
+	CURLMsg *m;
+	char *priv;
+	size_t nw = 0;
+	int left, running;
+
+	for (a = d->running.head; a != NULL; a = a->next)
+		if (a->x.pid > 0)
+			nw += hg_deliver_exec_fds(&a->x, d->wfds + nw);
+	if (curl_multi_poll(d->multi, d->wfds, (unsigned)nw, timeout_ms, NULL) != CURLM_OK)
+		usleep(10000); /* only a bad handle gets here; do not spin on it */
+	curl_multi_perform(d->multi, &running);
+	while ((m = curl_multi_info_read(d->multi, &left)) != NULL) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		priv = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+		if (priv != NULL)
+			http_done(d, (struct dl_attempt *)(void *)priv, m->data.result);
+	}
+	for (a = d->running.head; a != NULL; a = next) {
+		next = a->next;
+		if (a->x.pid > 0 && hg_deliver_exec_service(&a->x))
+			exec_done(d, a);
+	}
+}
+
+static void *engine_main(void *arg)
+{
+	struct hg_deliver *d = arg;
+	struct dl_attempt *a;
+	int64_t stop_at = 0;
+	size_t i, left;
+
+	for (;;) {
+		if (atomic_load(&d->stopping) && stop_at == 0)
+			stop_at = mono_ms() + HG_DELIVER_STOP_GRACE_MS;
+		if (atomic_exchange(&d->kick, 0))
+			for (i = 0; i < d->n_eps; i++)
+				d->eps[i].due = 1;
+		fire_timers(d);
+		if (stop_at == 0 && !d->store_down)
+			claim_round(d);
+		flush(d);
+		if (stop_at > 0 && (d->running.n == 0 || mono_ms() >= stop_at))
+			break;
+		poll_once(d, wait_ms(d, stop_at));
+	}
+	/* What is still running past the grace is stopped unrecorded: its
+	 * lease expires and it is attempted again (at least once). */
+	left = d->running.n;
+	while ((a = d->running.head) != NULL) {
+		list_remove(&d->running, a);
+		attempt_free(d, a);
+	}
+	if (left > 0)
+		hg_log(HG_LOG_WARN,
+		       "attempts stopped at shutdown; retried when their leases expire", "count",
+		       HG_LI(left), NULL);
+	d->store_down = 0; /* one last try for the finished ones */
+	flush(d);
+	if (d->done.n > 0)
+		hg_log(HG_LOG_WARN, "outcomes not recorded at shutdown; attempted again", "count",
+		       HG_LI(d->done.n), NULL);
+	while ((a = d->done.head) != NULL) {
+		list_remove(&d->done, a);
+		attempt_free(d, a);
+	}
+	return NULL;
+}
+
+/* ---- start and stop ---- */
+
+/* 1 when env entry e ("NAME=value") may be passed to exec commands: not a
+ * variable a secret was read from, and not one of the names we set. */
+static int env_inherited(const struct hg_config *cfg, const char *e)
+{
+	size_t i, n = strcspn(e, "=");
+
+	if (strncmp(e, DL_ENV_PREFIX, sizeof(DL_ENV_PREFIX) - 1) == 0)
+		return 0;
+	for (i = 0; i < cfg->n_secret_envs; i++)
+		if (strlen(cfg->secret_envs[i]) == n && strncmp(cfg->secret_envs[i], e, n) == 0)
+			return 0;
+	return 1;
+}
+
+static int copy_env(struct hg_deliver *d)
+{
+	size_t n = 0, i;
+
+	for (i = 0; environ != NULL && environ[i] != NULL; i++)
+		n++;
+	d->env_base = calloc(n + 1, sizeof(*d->env_base));
+	if (d->env_base == NULL)
+		return HG_ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (!env_inherited(d->cfg, environ[i]))
+			continue;
+		d->env_base[d->n_env_base] = strdup(environ[i]);
+		if (d->env_base[d->n_env_base++] == NULL)
+			return HG_ENOMEM;
+	}
+	return HG_OK;
+}
+
+static void engine_free(struct hg_deliver *d)
+{
+	size_t i;
+
+	if (d == NULL)
+		return;
+	if (d->multi != NULL)
+		curl_multi_cleanup(d->multi);
+	hg_store_close(d->st);
+	hg_deliver_heap_free(&d->heap);
+	for (i = 0; i < d->n_env_base; i++)
+		free(d->env_base[i]);
+	free(d->env_base);
+	free(d->eps);
+	free(d->req);
+	free(d->req_ep);
+	free(d->req_got);
+	free(d->claimed);
+	free(d->rec);
+	free(d->wfds);
+	free(d);
+}
+
+void hg_deliver_set_stats(struct hg_deliver *d, struct hg_stats *stats)
+{
+	if (d != NULL)
+		atomic_store(&d->stats, stats);
+}
+
+int hg_deliver_start(const struct hg_config *cfg, struct hg_deliver **out, char *err, size_t errlen)
+{
+	size_t i, cap = (size_t)cfg->max_in_flight;
+	struct hg_deliver *d;
+	char host[64] = "", uuid[HG_UUID_LEN + 1];
+	sigset_t all, old;
+	int rc = HG_ENOMEM;
+
+	*out = NULL;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		goto oom;
+	d->cfg = cfg;
+	if (cfg->n_endpoints == 0) { /* nothing to deliver to: no thread, no handle */
+		*out = d;
+		return HG_OK;
+	}
+	d->n_eps = cfg->n_endpoints;
+	d->eps = calloc(d->n_eps, sizeof(*d->eps));
+	d->req = calloc(d->n_eps, sizeof(*d->req));
+	d->req_ep = calloc(d->n_eps, sizeof(*d->req_ep));
+	d->req_got = calloc(d->n_eps, sizeof(*d->req_got));
+	d->claimed = calloc(cap, sizeof(*d->claimed));
+	d->rec = calloc(cap, sizeof(*d->rec));
+	d->wfds = calloc(3 * cap, sizeof(*d->wfds));
+	if (d->eps == NULL || d->req == NULL || d->req_ep == NULL || d->req_got == NULL ||
+	    d->claimed == NULL || d->rec == NULL || d->wfds == NULL ||
+	    hg_deliver_heap_init(&d->heap, d->n_eps + cap + 1) != HG_OK || copy_env(d) != HG_OK)
+		goto oom;
+	for (i = 0; i < d->n_eps; i++)
+		d->eps[i] =
+		    (struct dl_endpoint){.ep = &cfg->endpoints[i],
+					 .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &d->eps[i]},
+					 .due = 1};
+	d->store_timer = (struct hg_deliver_timer){.kind = DL_TIMER_STORE, .owner = d};
+	d->signer = hg_verify_find("standard");
+	if (d->signer == NULL || d->signer->sign == NULL) {
+		rc = HG_EINVAL;
+		snprintf(err, errlen, "This build has no Standard Webhooks signer for deliveries.");
+		goto out;
+	}
+	/* A lease names its holder for a person reading the table, and is
+	 * unique per run: a restarted process must not think it holds the
+	 * leases of the one that died. */
+	if (gethostname(host, sizeof(host)) != 0)
+		hg_strlcpy(host, "host", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	hg_uuid7(uuid);
+	snprintf(d->owner, sizeof(d->owner), "%s/%ld/%s", host, (long)getpid(), uuid);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		rc = HG_EIO;
+		snprintf(err, errlen, "Cannot initialise libcurl for deliveries.");
+		goto out;
+	}
+	d->multi = curl_multi_init();
+	if (d->multi == NULL)
+		goto oom;
+	rc = hg_store_open(cfg->store, &d->st, err, errlen);
+	if (rc != HG_OK)
+		goto out;
+	/* Like the ingest writer, the engine takes no signals; SIGPIPE from a
+	 * closed stdin pipe stays pending on it and write() says EPIPE. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&d->thread, NULL, engine_main, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "Cannot start the delivery engine thread: %s.", strerror(rc));
+		rc = HG_EIO;
+		goto out;
+	}
+	d->started = 1;
+	hg_log(HG_LOG_INFO, "delivery engine started", "endpoints", HG_LI(d->n_eps),
+	       "max_in_flight", HG_LI(cfg->max_in_flight), "owner", HG_LS(d->owner), NULL);
+	*out = d;
+	return HG_OK;
+oom:
+	rc = HG_ENOMEM;
+	snprintf(err, errlen, "Out of memory while starting the delivery engine.");
+out:
+	engine_free(d);
+	return rc;
+}
+
+void hg_deliver_wake(struct hg_deliver *d)
+{
+	if (d == NULL || !d->started)
+		return;
+	atomic_store(&d->kick, 1);
+	curl_multi_wakeup(d->multi);
+}
+
+void hg_deliver_wake_cb(void *arg)
+{
+	hg_deliver_wake(arg);
+}
+
+void hg_deliver_stop(struct hg_deliver *d)
+{
+	int rc;
+
+	if (d == NULL)
+		return;
+	if (d->started) {
+		atomic_store(&d->stopping, 1);
+		curl_multi_wakeup(d->multi);
+		rc = pthread_join(d->thread, NULL);
+		if (rc != 0)
+			hg_log(HG_LOG_ERROR, "delivery engine join failed", "error",
+			       HG_LS(strerror(rc)), NULL);
+	}
+	engine_free(d);
+}

@@ -1,0 +1,197 @@
+/*
+ * test_routes.c — routing (src/deliver/routes.c) on configs loaded from
+ * YAML: plain routes, "==" and "!=" filters, paths that select several
+ * values, bodies that are not JSON, one delivery per endpoint however many
+ * routes name it, and the first attempt's due time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+#include "deliver/deliver.h"
+
+static const char config_head[] =
+    "endpoints:\n"
+    "  - {name: msgs, url: http://127.0.0.1:9/m, retry: {schedule: [0s], jitter: 0%}}\n"
+    "  - {name: stats, url: http://127.0.0.1:9/s, retry: {schedule: [5s, 1s], jitter: 0%}}\n"
+    "  - {name: all, url: http://127.0.0.1:9/a}\n"
+    "sources:\n"
+    "  - name: wa\n"
+    "    provider: meta\n"
+    "    secret_env: HGT_ROUTE_SECRET\n"
+    "    routes:\n";
+
+static struct hg_config *load(const char *routes)
+{
+	char path[] = "/tmp/hg-test-routes-XXXXXX", err[512];
+	struct hg_config *cfg = NULL;
+	FILE *f;
+	int fd, rc;
+
+	setenv("HGT_ROUTE_SECRET", "s", 1);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(config_head, f);
+	fputs(routes, f);
+	assert_int_equal(fclose(f), 0);
+	rc = hg_config_load(path, &cfg, err, sizeof(err));
+	unlink(path);
+	if (rc != HG_OK)
+		fail_msg("config did not load: %s", err);
+	return cfg;
+}
+
+/* Routes body through source wa; names gets the endpoints, comma-separated. */
+static void route(const struct hg_config *cfg, const char *body, char *names, size_t len)
+{
+	struct hg_store_target t[8];
+	size_t n = 99, i, used = 0;
+
+	assert_true(cfg->sources[0].n_routes <= 8);
+	assert_int_equal(
+	    hg_deliver_route(&cfg->sources[0], (const uint8_t *)body, strlen(body), 1000, t, &n),
+	    HG_OK);
+	names[0] = '\0';
+	for (i = 0; i < n; i++)
+		used +=
+		    (size_t)snprintf(names + used, len - used, "%s%s", i ? "," : "", t[i].endpoint);
+}
+
+#define CHANGE(field) "{\"field\":\"" field "\",\"value\":{}}"
+#define BODY(changes) "{\"entry\":[{\"changes\":[" changes "]}]}"
+
+static void test_plain_routes(void **state)
+{
+	struct hg_config *cfg = load("      - msgs\n      - stats\n");
+	struct hg_store_target t[2];
+	size_t n = 0;
+	char names[128];
+
+	(void)state;
+	route(cfg, "{}", names, sizeof(names));
+	assert_string_equal(names, "msgs,stats");
+	route(cfg, "not json at all", names, sizeof(names));
+	assert_string_equal(names, "msgs,stats");
+	/* due: received + the first wait of each endpoint's schedule */
+	assert_int_equal(hg_deliver_route(&cfg->sources[0], (const uint8_t *)"{}", 2, 1000, t, &n),
+			 HG_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(t[0].due_ms, 1000);
+	assert_int_equal(t[1].due_ms, 6000);
+	hg_config_free(cfg);
+}
+
+static void test_equals(void **state)
+{
+	struct hg_config *cfg =
+	    load("      - {endpoint: msgs, when: \"$.entry[*].changes[*].field == messages\"}\n"
+		 "      - {endpoint: stats, when: \"$.entry[*].changes[*].field == statuses\"}\n");
+	char names[128];
+
+	(void)state;
+	route(cfg, BODY(CHANGE("messages")), names, sizeof(names));
+	assert_string_equal(names, "msgs");
+	route(cfg, BODY(CHANGE("statuses")), names, sizeof(names));
+	assert_string_equal(names, "stats");
+	/* several selected values: any one equal is enough */
+	route(cfg, BODY(CHANGE("comments") "," CHANGE("statuses") "," CHANGE("messages")), names,
+	      sizeof(names));
+	assert_string_equal(names, "msgs,stats");
+	route(cfg, BODY(CHANGE("comments")), names, sizeof(names));
+	assert_string_equal(names, "");
+	/* the path selects nothing, or the body is no JSON: no match */
+	route(cfg, "{\"entry\":[]}", names, sizeof(names));
+	assert_string_equal(names, "");
+	route(cfg, "field=messages", names, sizeof(names));
+	assert_string_equal(names, "");
+	route(cfg, "", names, sizeof(names));
+	assert_string_equal(names, "");
+	hg_config_free(cfg);
+}
+
+static void test_not_equals(void **state)
+{
+	struct hg_config *cfg =
+	    load("      - {endpoint: stats, when: \"$.entry[*].changes[*].field != messages\"}\n");
+	char names[128];
+
+	(void)state;
+	route(cfg, BODY(CHANGE("statuses")), names, sizeof(names));
+	assert_string_equal(names, "stats");
+	route(cfg, BODY(CHANGE("messages")), names, sizeof(names));
+	assert_string_equal(names, "");
+	/* "!=" holds when no selected value equals: one that does is enough to fail */
+	route(cfg, BODY(CHANGE("statuses") "," CHANGE("messages")), names, sizeof(names));
+	assert_string_equal(names, "");
+	/* nothing selected, not JSON: nothing equals, so it holds */
+	route(cfg, "{}", names, sizeof(names));
+	assert_string_equal(names, "stats");
+	route(cfg, "<xml/>", names, sizeof(names));
+	assert_string_equal(names, "stats");
+	hg_config_free(cfg);
+}
+
+static void test_scalars_and_quotes(void **state)
+{
+	struct hg_config *cfg = load("      - {endpoint: msgs, when: \"$.n == 5\"}\n"
+				     "      - {endpoint: stats, when: \"$.s == 'a b'\"}\n"
+				     "      - {endpoint: all, when: \"$.o == x\"}\n");
+	char names[128];
+
+	(void)state;
+	/* a number and its text are the same key; objects never equal a value */
+	route(cfg, "{\"n\":5}", names, sizeof(names));
+	assert_string_equal(names, "msgs");
+	route(cfg, "{\"n\":\"5\"}", names, sizeof(names));
+	assert_string_equal(names, "msgs");
+	route(cfg, "{\"n\":5.5}", names, sizeof(names));
+	assert_string_equal(names, "");
+	route(cfg, "{\"s\":\"a b\"}", names, sizeof(names));
+	assert_string_equal(names, "stats");
+	route(cfg, "{\"s\":\"a\"}", names, sizeof(names));
+	assert_string_equal(names, "");
+	route(cfg, "{\"o\":{\"x\":1}}", names, sizeof(names));
+	assert_string_equal(names, "");
+	hg_config_free(cfg);
+}
+
+static void test_one_delivery_per_endpoint(void **state)
+{
+	struct hg_config *cfg = load("      - {endpoint: msgs, when: \"$.a == 1\"}\n"
+				     "      - {endpoint: msgs, when: \"$.b == 1\"}\n"
+				     "      - all\n"
+				     "      - msgs\n");
+	char names[128];
+
+	(void)state;
+	route(cfg, "{\"a\":1,\"b\":1}", names, sizeof(names));
+	assert_string_equal(names, "msgs,all");
+	route(cfg, "{\"b\":1}", names, sizeof(names));
+	assert_string_equal(names, "msgs,all");
+	route(cfg, "{}", names, sizeof(names));
+	assert_string_equal(names, "all,msgs");
+	hg_config_free(cfg);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_plain_routes),
+	    cmocka_unit_test(test_equals),
+	    cmocka_unit_test(test_not_equals),
+	    cmocka_unit_test(test_scalars_and_quotes),
+	    cmocka_unit_test(test_one_delivery_per_endpoint),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -25,7 +25,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-pg unit e2e asan deps format clean check-deps
+.PHONY: all run test test-pg unit e2e asan deps format clean check-deps bench
 
 all: $(BUILD)/hookgate
 
@@ -77,3 +77,8 @@ format:
 
 clean:
 	rm -rf build
+
+# Benchmarks (bench/run.sh): hookgate against nginx and its peers on 127.0.0.1,
+# ~10-15 minutes; rewrites bench/REPORT.md. Not part of `make test`.
+bench:
+	bench/run.sh

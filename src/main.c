@@ -45,6 +45,8 @@ static const char usage_main[] =
     "  audit verify [-c FILE]     check the audit log's hash chain\n"
     "  messages list|show|replay  stored messages, via the running daemon's API\n"
     "  dlq list|retry             the dead-letter queue, via the running daemon's API\n"
+    "  webhooks create|list|delete  outbound webhook subscriptions, via the daemon's API\n"
+    "  events publish             publish an event to the subscribers\n"
     "  purge [-c FILE] [--older-than D]\n"
     "                             delete old messages now (retention)\n"
     "  version                    print the version\n"
@@ -231,7 +233,11 @@ static int cmd_serve(int argc, char **argv)
 	    hg_http_server_route(srv, "/healthz", hg_inbound_healthz, &inbound) != HG_OK ||
 	    hg_http_server_route(srv, "/readyz", hg_inbound_readyz, &inbound) != HG_OK ||
 	    hg_http_server_route(srv, "/api/", hg_api_handle, api) != HG_OK ||
-	    hg_http_server_route(srv, "/metrics", hg_api_metrics, api) != HG_OK) {
+	    hg_http_server_route(srv, "/metrics", hg_api_metrics, api) != HG_OK ||
+	    hg_http_server_route(srv, "/api/v1/api-keys", hg_api_outbound_handle, api) != HG_OK ||
+	    hg_http_server_route(srv, "/api/v1/webhooks", hg_api_outbound_handle, api) != HG_OK ||
+	    hg_http_server_route(srv, "/api/v1/webhooks/", hg_api_outbound_handle, api) != HG_OK ||
+	    hg_http_server_route(srv, "/api/v1/events", hg_api_outbound_handle, api) != HG_OK) {
 		fprintf(stderr, "hookgate: out of memory\n");
 		goto out;
 	}
@@ -507,6 +513,10 @@ int main(int argc, char **argv)
 		return hg_cli_messages(argc - 1, argv + 1);
 	if (strcmp(cmd, "dlq") == 0)
 		return hg_cli_dlq(argc - 1, argv + 1);
+	if (strcmp(cmd, "webhooks") == 0)
+		return hg_cli_webhooks(argc - 1, argv + 1);
+	if (strcmp(cmd, "events") == 0)
+		return hg_cli_events(argc - 1, argv + 1);
 	if (strcmp(cmd, "purge") == 0)
 		return hg_cli_purge(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

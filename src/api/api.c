@@ -128,7 +128,7 @@ static int method_is(const struct hg_http_req *req, const char *m)
 }
 
 /* 1 when path[0, len) matches pattern; the '*' segment lands in *arg. */
-static int path_matches(const char *pattern, const char *path, size_t len, const char **arg,
+int hg_api_path_matches(const char *pattern, const char *path, size_t len, const char **arg,
 			size_t *arglen)
 {
 	size_t i = 0, start;
@@ -256,14 +256,21 @@ static const char *parse_params(const struct hg_http_req *req, const struct api_
 	return NULL;
 }
 
+static void job_free(struct api_job *job)
+{
+	if (job->ext_free != NULL)
+		job->ext_free(job->ext);
+	free(job);
+}
+
 /* Queues job for a worker and detaches the request; answers 503 itself
  * when the queue is full. Takes ownership of job. */
-static void enqueue(struct hg_api *api, struct hg_http_req *req, struct api_job *job)
+void hg_api_enqueue(struct hg_api *api, struct hg_http_req *req, struct api_job *job)
 {
 	pthread_mutex_lock(&api->mu);
 	if (api->queued >= HG_API_MAX_QUEUE || api->stopping) {
 		pthread_mutex_unlock(&api->mu);
-		free(job);
+		job_free(job);
 		hg_http_respond_error(req, 503, NULL,
 				      "the management API is busy; try again shortly");
 		return;
@@ -271,7 +278,7 @@ static void enqueue(struct hg_api *api, struct hg_http_req *req, struct api_job 
 	job->pending = hg_http_defer(req);
 	if (job->pending == NULL) {
 		pthread_mutex_unlock(&api->mu);
-		free(job);
+		job_free(job);
 		hg_http_respond_error(req, 503, NULL, "out of memory");
 		return;
 	}
@@ -308,7 +315,7 @@ void hg_api_handle(struct hg_http_req *req, void *arg)
 	if (len > 0 && path[len - 1] == '/')
 		len--;
 	for (i = 0; i < HG_API_NROUTES && found == NULL; i++) {
-		if (!path_matches(routes[i].pattern, path, len, &seg, &seglen))
+		if (!hg_api_path_matches(routes[i].pattern, path, len, &seg, &seglen))
 			continue;
 		if (method_is(req, routes[i].method))
 			found = &routes[i];
@@ -342,7 +349,7 @@ void hg_api_handle(struct hg_http_req *req, void *arg)
 		memcpy(job->arg, seg, seglen);
 	hg_strlcpy(job->client, req->peer, sizeof(job->client));
 	job->op = found->op;
-	enqueue(api, req, job);
+	hg_api_enqueue(api, req, job);
 }
 
 void hg_api_metrics(struct hg_http_req *req, void *arg)
@@ -361,7 +368,7 @@ void hg_api_metrics(struct hg_http_req *req, void *arg)
 		return;
 	}
 	job->op = hg_api_op_metrics;
-	enqueue(api, req, job);
+	hg_api_enqueue(api, req, job);
 }
 
 /* Runs one job on a worker and answers it. */
@@ -379,6 +386,11 @@ static void run_job(struct api_worker *w, struct api_job *j)
 		j->op(api, w->st, j, &a);
 	if (a.store_failed)
 		hg_api_store_heal(&w->st, api->store_uri);
+	if (a.deferred) { /* answered elsewhere (a publish: after its commit) */
+		hg_buf_free(&a.body);
+		job_free(j);
+		return;
+	}
 	if (a.body.data == NULL) /* out of memory while building the answer */
 		hg_api_answer_error(&a, 503, "out of memory");
 	struct hg_http_resp resp = {.status = a.body.data != NULL ? a.status : 503,
@@ -386,11 +398,12 @@ static void run_job(struct api_worker *w, struct api_job *j)
 					a.content_type != NULL ? a.content_type : json_type,
 				    .body = a.body.data != NULL ? (const void *)a.body.data : oom,
 				    .body_len = a.body.data != NULL ? a.body.len : sizeof(oom) - 1,
+				    .headers = a.headers[0] != NULL ? a.headers : NULL,
 				    .log_outcome = a.status < 400 ? "ok" : "rejected",
 				    .log_reason = a.reason[0] != '\0' ? a.reason : NULL};
 	hg_http_pending_respond(j->pending, &resp);
 	hg_buf_free(&a.body);
-	free(j);
+	job_free(j);
 }
 
 static void *worker_main(void *arg)

@@ -58,6 +58,11 @@ void hg_api_stop(struct hg_api *api);
 void hg_api_handle(struct hg_http_req *req, void *arg);
 /* Route "/metrics" to this (arg: the struct hg_api): Prometheus text. */
 void hg_api_metrics(struct hg_http_req *req, void *arg);
+/* Outbound webhooks (seed 003's API, docs/outbound.md; outbound.c): route
+ * "/api/v1/api-keys", "/api/v1/webhooks", "/api/v1/webhooks/" and
+ * "/api/v1/events" to this (arg: the struct hg_api). Owners authenticate
+ * with API keys; the admin token works too. */
+void hg_api_outbound_handle(struct hg_http_req *req, void *arg);
 
 /* ---- retention (also `hookgate purge`) ---- */
 struct hg_store_purged;

@@ -35,6 +35,11 @@ struct api_answer {
 	struct hg_buf body;
 	int store_failed; /* the store failed: the worker heals its connection */
 	char reason[192]; /* for the log line: the error, or "" */
+	/* extra response headers: NULL-terminated name, value pairs (the
+	 * values may point into hvals); headers[0] NULL = none */
+	const char *headers[9];
+	char hvals[4][24];
+	int deferred; /* the op took over the pending answer: the worker must not answer */
 };
 
 struct api_worker;
@@ -52,6 +57,8 @@ struct api_job {
 	char arg[HG_API_ARG_MAX + 1]; /* the path's {id} or {name} */
 	char client[64];              /* for the audit log */
 	struct api_params p;
+	void *ext;                    /* an op family's own request data (outbound.c) */
+	void (*ext_free)(void *ext);  /* releases ext with the job */
 };
 
 struct api_worker {
@@ -107,6 +114,13 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
  * secrets) also goes into the request's log line. */
 void hg_api_answer_error(struct api_answer *a, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* api.c, shared with outbound.c: queue job for a worker and detach req
+ * (answers 503 itself when the queue is full; takes ownership of job), and
+ * match a path against a route pattern whose '*' segment lands in *arg. */
+void hg_api_enqueue(struct hg_api *api, struct hg_http_req *req, struct api_job *job);
+int hg_api_path_matches(const char *pattern, const char *path, size_t len, const char **arg,
+			size_t *arglen);
 
 /* housekeep.c */
 int hg_api_housekeep_start(struct hg_api *api, char *err, size_t errlen);

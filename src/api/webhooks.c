@@ -252,18 +252,21 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 	root = wh_load_object(body, len, err, errlen);
 	if (root == NULL)
 		return HG_EINVAL;
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		if (strcmp(key, "url") == 0) {
 			const char *s = json_string_value(v);
 
 			if (s == NULL || json_string_length(v) == 0 ||
 			    strlen(s) != json_string_length(v)) {
-				wh_err(err, errlen, "url: expected a URL string such as "
-						    "\"https://example.com/webhook\"");
+				wh_err(err, errlen,
+				       "url: expected a URL string such as "
+				       "\"https://example.com/webhook\"");
 				goto out;
 			}
 			if (json_string_length(v) > HG_WEBHOOK_URL_MAX) {
-				wh_err(err, errlen, "url: longer than %d bytes", HG_WEBHOOK_URL_MAX);
+				wh_err(err, errlen, "url: longer than %d bytes",
+				       HG_WEBHOOK_URL_MAX);
 				goto out;
 			}
 			out->url = wh_strdup(s, json_string_length(v));
@@ -393,18 +396,19 @@ int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const 
 	root = wh_load_object(body, len, err, errlen);
 	if (root == NULL)
 		return HG_EINVAL;
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		const char *s = json_string_value(v);
 		size_t sl = s != NULL ? json_string_length(v) : 0;
 
 		if (strcmp(key, "event") == 0) {
-			if (s == NULL || strlen(s) != sl || !hg_webhook_type_allowed(s, types, ntypes)) {
+			if (s == NULL || strlen(s) != sl ||
+			    !hg_webhook_type_allowed(s, types, ntypes)) {
 				char list[512];
 
 				wh_types_list(types, ntypes, list, sizeof(list));
 				if (ntypes > 0)
-					wh_err(err, errlen,
-					       "event: expected one of %s", list);
+					wh_err(err, errlen, "event: expected one of %s", list);
 				else
 					wh_err(err, errlen,
 					       "event: expected an event type such as "
@@ -516,16 +520,18 @@ int hg_webhook_parse_api_key(const uint8_t *body, size_t len, char owner[HG_WEBH
 	root = wh_load_object(body, len, err, errlen);
 	if (root == NULL)
 		return HG_EINVAL;
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		const char *s = json_string_value(v);
 		size_t sl = s != NULL ? json_string_length(v) : 0;
 
 		if (strcmp(key, "owner_id") == 0) {
 			if (s == NULL || !hg_webhook_owner_ok(s, sl)) {
-				wh_err(err, errlen,
-				       "owner_id: expected 1-%d letters, digits or ._:@-, such as a "
-				       "user's UUID",
-				       HG_WEBHOOK_OWNER_MAX);
+				wh_err(
+				    err, errlen,
+				    "owner_id: expected 1-%d letters, digits or ._:@-, such as a "
+				    "user's UUID",
+				    HG_WEBHOOK_OWNER_MAX);
 				goto out;
 			}
 			memcpy(owner, s, sl);
@@ -571,7 +577,8 @@ int hg_webhook_parse_regenerate(const uint8_t *body, size_t len, int64_t *grace_
 	root = wh_load_object(body, len, err, errlen);
 	if (root == NULL)
 		return HG_EINVAL;
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		if (strcmp(key, "grace_period") != 0) {
 			wh_err(err, errlen,
 			       "unknown field '%.64s'; regenerate-secret takes grace_period", key);
@@ -641,8 +648,8 @@ bad:
 	return HG_EINVAL;
 }
 
-int hg_webhook_parse_page(const char *query, size_t qlen, int64_t *page, int64_t *limit,
-			  char *err, size_t errlen)
+int hg_webhook_parse_page(const char *query, size_t qlen, int64_t *page, int64_t *limit, char *err,
+			  size_t errlen)
 {
 	int rc = wh_query_int(query, qlen, "page", 1, 1000000, page, err, errlen);
 
@@ -721,9 +728,9 @@ json_t *hg_webhook_delivery_json(const struct hg_webhook_delivery_view *d)
 	    json_object_set_new(o, "event_type", json_string(d->event_type)) != 0 ||
 	    json_object_set_new(o, "status", json_string(hg_webhook_delivery_word(d->status))) !=
 		0 ||
-	    json_object_set_new(o, "http_status_code", d->http_status_code >= 0
-							   ? json_integer(d->http_status_code)
-							   : json_null()) != 0 ||
+	    json_object_set_new(o, "http_status_code",
+				d->http_status_code >= 0 ? json_integer(d->http_status_code)
+							 : json_null()) != 0 ||
 	    (d->error != NULL &&
 	     json_object_set_new(o, "error_message", json_string(d->error)) != 0) ||
 	    json_object_set_new(o, "attempt_count", json_integer(d->attempt_count)) != 0 ||

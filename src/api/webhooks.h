@@ -23,15 +23,15 @@
 
 #include "util/util.h"
 
-#define HG_WEBHOOK_MAX_EVENTS      32   /* event types (or patterns) per subscription */
-#define HG_WEBHOOK_EVENT_MAX       100  /* longest event type */
-#define HG_WEBHOOK_DESC_MAX        500  /* longest description, in bytes */
-#define HG_WEBHOOK_URL_MAX         2048
-#define HG_WEBHOOK_OWNER_MAX       128  /* longest owner id */
-#define HG_WEBHOOK_IDEM_MAX        200  /* longest idempotency key */
-#define HG_WEBHOOK_PAGE_DEFAULT    20   /* deliveries per page when ?limit= is absent */
-#define HG_WEBHOOK_PAGE_MAX        100
-#define HG_WEBHOOK_GRACE_MAX_MS    (7LL * 24 * 3600 * 1000) /* longest grace_period */
+#define HG_WEBHOOK_MAX_EVENTS   32  /* event types (or patterns) per subscription */
+#define HG_WEBHOOK_EVENT_MAX    100 /* longest event type */
+#define HG_WEBHOOK_DESC_MAX     500 /* longest description, in bytes */
+#define HG_WEBHOOK_URL_MAX      2048
+#define HG_WEBHOOK_OWNER_MAX    128 /* longest owner id */
+#define HG_WEBHOOK_IDEM_MAX     200 /* longest idempotency key */
+#define HG_WEBHOOK_PAGE_DEFAULT 20  /* deliveries per page when ?limit= is absent */
+#define HG_WEBHOOK_PAGE_MAX     100
+#define HG_WEBHOOK_GRACE_MAX_MS (7LL * 24 * 3600 * 1000) /* longest grace_period */
 
 /* ---- event types ---- */
 
@@ -78,7 +78,7 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 /* POST /api/v1/events {event, data[, owner_id][, idempotency_key]}. */
 struct hg_webhook_publish {
 	char *event;
-	json_t *data; /* any JSON value the publisher sent (an object, usually) */
+	json_t *data;          /* any JSON value the publisher sent (an object, usually) */
 	char *owner_id;        /* NULL: every owner's subscriptions */
 	char *idempotency_key; /* NULL: none (an Idempotency-Key header may give it) */
 };
@@ -111,8 +111,8 @@ int hg_webhook_parse_regenerate(const uint8_t *body, size_t len, int64_t *grace_
 
 /* ?page=&limit= of the deliveries history: page >= 1 (default 1), limit
  * 1-100 (default 20). HG_OK or HG_EINVAL with err. */
-int hg_webhook_parse_page(const char *query, size_t qlen, int64_t *page, int64_t *limit,
-			  char *err, size_t errlen);
+int hg_webhook_parse_page(const char *query, size_t qlen, int64_t *page, int64_t *limit, char *err,
+			  size_t errlen);
 
 /* ---- answers ---- */
 
@@ -138,12 +138,12 @@ json_t *hg_webhook_view_json(const struct hg_webhook_view *v);
 struct hg_webhook_delivery_view {
 	const char *id;
 	const char *event_type;
-	int status;             /* enum hg_delivery_status (store.h) as an int */
-	int http_status_code;   /* < 0: none yet */
-	const char *error;      /* the last attempt's error; NULL when none */
+	int status;           /* enum hg_delivery_status (store.h) as an int */
+	int http_status_code; /* < 0: none yet */
+	const char *error;    /* the last attempt's error; NULL when none */
 	int attempt_count;
 	int64_t created_ms;
-	int64_t delivered_ms;   /* 0 unless delivered */
+	int64_t delivered_ms;    /* 0 unless delivered */
 	int64_t next_attempt_ms; /* 0 unless another attempt is scheduled */
 };
 /* The seed's words: "delivered" (succeeded), "failed" (dead: no attempts

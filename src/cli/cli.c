@@ -1,5 +1,6 @@
 /*
- * cli.c — `hookgate messages`, `hookgate dlq` and `hookgate purge`.
+ * cli.c — `hookgate messages`, `hookgate dlq`, `hookgate purge`, and the
+ * outbound webhooks' `hookgate webhooks` and `hookgate events`.
  *
  * messages and dlq are thin clients of the management API (api.h): they
  * find the daemon from the config's listen address (or --url), take the
@@ -8,6 +9,11 @@
  * request with libcurl and print the answer as a table, or as the API's
  * own JSON with --json. The config is read without its secrets: an
  * operator's shell needs the admin token, not every provider's secret.
+ *
+ * webhooks and events speak the outbound API (docs/outbound.md) with an
+ * owner's or publisher's API key from HOOKGATE_TOKEN when it is set (else
+ * the admin token), and print the API's JSON as it came: a create's answer
+ * holds the secret, shown this once.
  *
  * The token travels only in the Authorization header; it is never printed,
  * and the buffer that held the header is wiped.
@@ -72,6 +78,37 @@ static const char usage_dlq[] =
     "  --json              print the API's JSON answer as it is\n"
     "  -h, --help          this help\n";
 
+static const char usage_webhooks[] =
+    "usage: hookgate webhooks create URL --events TYPE[,TYPE...] [--description TEXT] [OPTIONS]\n"
+    "       hookgate webhooks list [OPTIONS]\n"
+    "       hookgate webhooks delete ID [OPTIONS]\n"
+    "\n"
+    "Outbound webhook subscriptions of the owner whose API key is in\n"
+    HG_CLI_API_KEY_ENV " (with the admin token instead: everyone's). create prints\n"
+    "the new subscription with its secret, which is shown only this once.\n"
+    "\n"
+    "  --events LIST       event types or patterns, comma-separated (clip.*, *)\n"
+    "  --description TEXT  a note for people\n"
+    "  -c, --config FILE   find the daemon (and admin_token_env) from FILE\n"
+    "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
+    "  -h, --help          this help\n";
+
+static const char usage_events[] =
+    "usage: hookgate events publish --event TYPE --data JSON [--owner ID]\n"
+    "                               [--idempotency-key KEY] [OPTIONS]\n"
+    "\n"
+    "Publishes an event to the matching subscriptions (of one owner with --owner)\n"
+    "and prints the answer once it is stored. Uses a publisher key from\n"
+    HG_CLI_API_KEY_ENV ", else the admin token.\n"
+    "\n"
+    "  --event TYPE        a configured event type, such as clip.submitted\n"
+    "  --data JSON         the event's payload, such as '{\"clip\":\"x\"}'\n"
+    "  --owner ID          only this owner's subscriptions\n"
+    "  --idempotency-key KEY  the same key again publishes nothing new\n"
+    "  -c, --config FILE   find the daemon (and admin_token_env) from FILE\n"
+    "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
+    "  -h, --help          this help\n";
+
 static const char usage_purge[] =
     "usage: hookgate purge [-c FILE] [--older-than DURATION]\n"
     "\n"
@@ -94,6 +131,12 @@ enum {
 	O_CURSOR,
 	O_ENDPOINT,
 	O_OLDER,
+	O_EVENTS,
+	O_DESCRIPTION,
+	O_EVENT,
+	O_DATA,
+	O_OWNER,
+	O_IDEM,
 };
 
 /* The options a subcommand accepts, as bits. */
@@ -103,11 +146,13 @@ enum {
 	A_MSG_FILTER = 1 << 2,
 	A_ENDPOINT = 1 << 3,
 	A_OLDER = 1 << 4,
+	A_WEBHOOK = 1 << 5, /* --events, --description */
+	A_PUBLISH = 1 << 6, /* --event, --data, --owner, --idempotency-key */
 };
 
 struct cli_opts {
 	const char *config, *url, *source, *status, *since, *until, *limit, *cursor, *endpoint,
-	    *older;
+	    *older, *events, *description, *event, *data, *owner, *idem;
 	int json, help;
 	char **args; /* what is left after the options */
 	int nargs;
@@ -129,6 +174,12 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 					     {"cursor", required_argument, NULL, O_CURSOR},
 					     {"endpoint", required_argument, NULL, O_ENDPOINT},
 					     {"older-than", required_argument, NULL, O_OLDER},
+					     {"events", required_argument, NULL, O_EVENTS},
+					     {"description", required_argument, NULL, O_DESCRIPTION},
+					     {"event", required_argument, NULL, O_EVENT},
+					     {"data", required_argument, NULL, O_DATA},
+					     {"owner", required_argument, NULL, O_OWNER},
+					     {"idempotency-key", required_argument, NULL, O_IDEM},
 					     {NULL, 0, NULL, 0}};
 	/* The options that take a value: where it goes, which subcommands take it. */
 	static const struct {
@@ -146,6 +197,12 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 	    {O_CURSOR, offsetof(struct cli_opts, cursor), A_LIST},
 	    {O_ENDPOINT, offsetof(struct cli_opts, endpoint), A_ENDPOINT},
 	    {O_OLDER, offsetof(struct cli_opts, older), A_OLDER},
+	    {O_EVENTS, offsetof(struct cli_opts, events), A_WEBHOOK},
+	    {O_DESCRIPTION, offsetof(struct cli_opts, description), A_WEBHOOK},
+	    {O_EVENT, offsetof(struct cli_opts, event), A_PUBLISH},
+	    {O_DATA, offsetof(struct cli_opts, data), A_PUBLISH},
+	    {O_OWNER, offsetof(struct cli_opts, owner), A_PUBLISH},
+	    {O_IDEM, offsetof(struct cli_opts, idem), A_PUBLISH},
 	};
 	unsigned need;
 	size_t i;
@@ -215,8 +272,9 @@ static void base_url_of(const struct hg_config *cfg, char *out, size_t outlen)
 		snprintf(out, outlen, "%s://%s:%d", scheme, host, cfg->listen_port);
 }
 
-/* Fills c from the options: the daemon's URL and the token. */
-static int conn_open(const struct cli_opts *o, struct cli_conn *c)
+/* Fills c from the options: the daemon's URL and the token (with api_key,
+ * HG_CLI_API_KEY_ENV's API key when it is set). */
+static int conn_open(const struct cli_opts *o, int api_key, struct cli_conn *c)
 {
 	struct hg_config *cfg = NULL;
 	const char *var = HG_CLI_TOKEN_ENV, *tok;
@@ -248,7 +306,9 @@ static int conn_open(const struct cli_opts *o, struct cli_conn *c)
 	}
 	for (n = strlen(c->base); n > 0 && c->base[n - 1] == '/'; n--)
 		c->base[n - 1] = '\0';
-	tok = getenv(var);
+	tok = api_key ? getenv(HG_CLI_API_KEY_ENV) : NULL;
+	if (tok == NULL || tok[0] == '\0')
+		tok = getenv(var);
 	if (tok == NULL || tok[0] == '\0') {
 		fprintf(stderr,
 			"hookgate: environment variable %s is not set or is empty; export the "
@@ -277,8 +337,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 
 /* One request: method on base + path. *status gets the HTTP status and
  * body the answer. HG_OK, or HG_EIO with a sentence on stderr. */
-static int request(const struct cli_conn *c, const char *method, const char *path, long *status,
-		   struct hg_buf *body)
+static int request(const struct cli_conn *c, const char *method, const char *path,
+		   const struct hg_buf *payload, long *status, struct hg_buf *body)
 {
 	struct curl_slist *headers = NULL, *h;
 	struct hg_buf url = {0}, auth = {0};
@@ -306,10 +366,21 @@ static int request(const struct cli_conn *c, const char *method, const char *pat
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+	if (payload != NULL && payload->data != NULL) {
+		h = curl_slist_append(headers, "Content-Type: application/json");
+		if (h == NULL)
+			goto out;
+		headers = h;
+	}
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
+				 payload != NULL && payload->data != NULL ? (const char *)payload->data
+									 : "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
+				 payload != NULL && payload->data != NULL ? (long)payload->len : 0L);
+	} else if (strcmp(method, "GET") != 0) {
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	}
 	cc = curl_easy_perform(curl);
 	if (cc == CURLE_OK) {
@@ -332,14 +403,14 @@ out:
 /* Sends the request and hands a 2xx JSON answer to print (or prints it raw
  * with --json). Errors go to stderr as the API's reason. Exit code. */
 static int call(const struct cli_conn *c, const char *method, const char *path,
-		void (*print)(const json_t *root))
+		const struct hg_buf *payload, void (*print)(const json_t *root))
 {
 	struct hg_buf body = {0};
 	json_t *root = NULL, *e;
 	long status = 0;
 	int rc = HG_EXIT_RUNTIME;
 
-	if (request(c, method, path, &status, &body) != HG_OK)
+	if (request(c, method, path, payload, &status, &body) != HG_OK)
 		goto out;
 	if (body.data != NULL)
 		root = json_loadb((const char *)body.data, body.len, 0, NULL);
@@ -658,15 +729,112 @@ struct cli_sub {
 	int nargs;        /* arguments after the options; -1: an ID or --endpoint */
 	const char *method;
 	void (*path)(struct hg_buf *path, const struct cli_opts *o);
-	void (*print)(const json_t *root);
+	void (*print)(const json_t *root); /* NULL: the API's JSON as it came */
+	/* the request's JSON body; NULL: none. HG_OK, or HG_EINVAL (said why) */
+	int (*body)(struct hg_buf *body, const struct cli_opts *o);
+	int api_key; /* authenticates with HG_CLI_API_KEY_ENV when set */
 };
 
+/* ---- outbound webhooks ---- */
+
+static void path_webhooks(struct hg_buf *path, const struct cli_opts *o)
+{
+	(void)o;
+	hg_buf_puts(path, "/api/v1/webhooks");
+}
+
+static void path_webhook(struct hg_buf *path, const struct cli_opts *o)
+{
+	hg_buf_puts(path, "/api/v1/webhooks");
+	add_segment(path, o->args[0]);
+}
+
+static void path_events(struct hg_buf *path, const struct cli_opts *o)
+{
+	(void)o;
+	hg_buf_puts(path, "/api/v1/events");
+}
+
+/* Takes root (NULL: out of memory) and makes it the request body. */
+static int body_json(struct hg_buf *body, json_t *root)
+{
+	char *text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+	int rc = text != NULL ? hg_buf_puts(body, text) : HG_ENOMEM;
+
+	free(text);
+	json_decref(root);
+	if (rc != HG_OK)
+		fprintf(stderr, "hookgate: out of memory\n");
+	return rc;
+}
+
+static int body_webhook(struct hg_buf *body, const struct cli_opts *o)
+{
+	json_t *root, *events;
+	const char *p, *comma;
+
+	if (o->events == NULL || o->events[0] == '\0') {
+		fprintf(stderr, "hookgate: webhooks create needs --events, such as "
+				"--events clip.submitted,clip.approved\n");
+		return HG_EINVAL;
+	}
+	root = json_object();
+	events = json_array();
+	if (root == NULL || events == NULL || json_object_set_new(root, "events", events) != 0) {
+		json_decref(events);
+		return body_json(body, NULL);
+	}
+	for (p = o->events; *p != '\0'; p = *comma != '\0' ? comma + 1 : comma) {
+		comma = strchr(p, ',');
+		if (comma == NULL)
+			comma = p + strlen(p);
+		if (comma > p)
+			json_array_append_new(events, json_stringn(p, (size_t)(comma - p)));
+	}
+	json_object_set_new(root, "url", json_string(o->args[0]));
+	if (o->description != NULL)
+		json_object_set_new(root, "description", json_string(o->description));
+	return body_json(body, root);
+}
+
+static int body_publish(struct hg_buf *body, const struct cli_opts *o)
+{
+	json_error_t jerr;
+	json_t *root, *data;
+
+	if (o->event == NULL || o->data == NULL) {
+		fprintf(stderr, "hookgate: events publish needs --event TYPE and --data JSON\n");
+		return HG_EINVAL;
+	}
+	data = json_loads(o->data, JSON_DECODE_ANY, &jerr);
+	if (data == NULL) {
+		fprintf(stderr, "hookgate: --data is not JSON: %s\n", jerr.text);
+		return HG_EINVAL;
+	}
+	root = json_object();
+	if (root == NULL) {
+		json_decref(data);
+		return body_json(body, NULL);
+	}
+	json_object_set_new(root, "event", json_string(o->event));
+	json_object_set_new(root, "data", data);
+	if (o->owner != NULL)
+		json_object_set_new(root, "owner_id", json_string(o->owner));
+	if (o->idem != NULL)
+		json_object_set_new(root, "idempotency_key", json_string(o->idem));
+	return body_json(body, root);
+}
+
 static const struct cli_sub subs[] = {
-    {"messages", "list", A_CONN | A_LIST | A_MSG_FILTER, 0, "GET", path_messages, print_messages},
-    {"messages", "show", A_CONN, 1, "GET", path_message, print_message},
-    {"messages", "replay", A_CONN, 1, "POST", path_replay, print_replayed},
-    {"dlq", "list", A_CONN | A_LIST | A_ENDPOINT, 0, "GET", path_dead, print_deliveries},
-    {"dlq", "retry", A_CONN | A_ENDPOINT, -1, "POST", path_retry, print_retried},
+    {"messages", "list", A_CONN | A_LIST | A_MSG_FILTER, 0, "GET", path_messages, print_messages, NULL, 0},
+    {"messages", "show", A_CONN, 1, "GET", path_message, print_message, NULL, 0},
+    {"messages", "replay", A_CONN, 1, "POST", path_replay, print_replayed, NULL, 0},
+    {"dlq", "list", A_CONN | A_LIST | A_ENDPOINT, 0, "GET", path_dead, print_deliveries, NULL, 0},
+    {"dlq", "retry", A_CONN | A_ENDPOINT, -1, "POST", path_retry, print_retried, NULL, 0},
+    {"webhooks", "create", A_CONN | A_WEBHOOK, 1, "POST", path_webhooks, NULL, body_webhook, 1},
+    {"webhooks", "list", A_CONN, 0, "GET", path_webhooks, NULL, NULL, 1},
+    {"webhooks", "delete", A_CONN, 1, "DELETE", path_webhook, NULL, NULL, 1},
+    {"events", "publish", A_CONN | A_PUBLISH, 0, "POST", path_events, NULL, body_publish, 1},
 };
 
 /* Runs `hookgate group sub ...` (argv[0] is group). */
@@ -675,7 +843,7 @@ static int dispatch(const char *group, const char *usage, int argc, char **argv)
 	const char *name = argc >= 2 ? argv[1] : NULL;
 	const struct cli_sub *sub = NULL;
 	struct cli_conn c = {0};
-	struct hg_buf path = {0};
+	struct hg_buf path = {0}, payload = {0};
 	struct cli_opts o;
 	int rc;
 
@@ -708,18 +876,25 @@ static int dispatch(const char *group, const char *usage, int argc, char **argv)
 			group, name);
 		rc = HG_EXIT_USAGE;
 	}
+	if (rc == HG_EXIT_OK && sub->body != NULL && sub->body(&payload, &o) != HG_OK)
+		rc = HG_EXIT_USAGE;
 	if (rc != HG_EXIT_OK) {
+		hg_buf_free(&payload);
 		fputs(usage, stderr);
 		return rc;
 	}
-	rc = conn_open(&o, &c);
+	rc = conn_open(&o, sub->api_key, &c);
 	if (rc == HG_EXIT_OK) {
+		if (sub->print == NULL)
+			c.json = 1;
 		sub->path(&path, &o);
-		rc = path.data != NULL ? call(&c, sub->method, (const char *)path.data, sub->print)
+		rc = path.data != NULL ? call(&c, sub->method, (const char *)path.data,
+					      sub->body != NULL ? &payload : NULL, sub->print)
 				       : HG_EXIT_RUNTIME;
 	}
 	conn_free(&c);
 	hg_buf_free(&path);
+	hg_buf_free(&payload);
 	return rc;
 }
 
@@ -731,6 +906,16 @@ int hg_cli_messages(int argc, char **argv)
 int hg_cli_dlq(int argc, char **argv)
 {
 	return dispatch("dlq", usage_dlq, argc, argv);
+}
+
+int hg_cli_webhooks(int argc, char **argv)
+{
+	return dispatch("webhooks", usage_webhooks, argc, argv);
+}
+
+int hg_cli_events(int argc, char **argv)
+{
+	return dispatch("events", usage_events, argc, argv);
 }
 
 /* ---- purge ---- */

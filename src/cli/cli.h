@@ -16,11 +16,17 @@ enum { HG_EXIT_OK = 0, HG_EXIT_RUNTIME = 1, HG_EXIT_USAGE = 2 };
 /* The admin token's variable when the config names none (or no -c). */
 #define HG_CLI_TOKEN_ENV   "HOOKGATE_ADMIN_TOKEN"
 #define HG_CLI_DEFAULT_URL "http://127.0.0.1:8080"
+/* An owner's or publisher's API key for webhooks and events (outbound). */
+#define HG_CLI_API_KEY_ENV "HOOKGATE_TOKEN"
 
 /* hookgate messages (list | show ID | replay ID) [OPTIONS] */
 int hg_cli_messages(int argc, char **argv);
 /* hookgate dlq (list | retry (ID | --endpoint E)) [OPTIONS] */
 int hg_cli_dlq(int argc, char **argv);
+/* hookgate webhooks (create URL --events L | list | delete ID) [OPTIONS] */
+int hg_cli_webhooks(int argc, char **argv);
+/* hookgate events publish --event T --data JSON [--owner ID] [OPTIONS] */
+int hg_cli_events(int argc, char **argv);
 /* hookgate purge [-c FILE] [--older-than DURATION] */
 int hg_cli_purge(int argc, char **argv);
 

@@ -47,6 +47,7 @@ static const char *const cfg_top_keys[] = {
     "listen",          "public_url", "store",     "threads",         "max_connections",
     "request_timeout", "max_body",   "log_level", "tls",             "trusted_proxies",
     "sources",         "endpoints",  "max_in_flight", "admin_token_env", "retention",
+    "event_types",     "allow_http", "egress_allow",  "outbound",
     NULL,
 };
 static const char *const cfg_source_keys[] = {
@@ -74,9 +75,12 @@ static const char *const cfg_none[] = {NULL};
  * their own error rather than "unknown key", so an operator following the
  * design knows the key is right and the build is old. Enabling one means
  * moving it to the list above and parsing it. */
-static const char *const cfg_top_unsupported[] = {
-    "event_types", "allow_http", "egress_allow", NULL,
-};
+static const char *const cfg_top_unsupported[] = {NULL};
+static const char *const cfg_outbound_keys[] = {"retry",         "timeout",     "disable_after",
+						"max_in_flight", "rate_limits", NULL};
+static const char *const cfg_outbound_limit_names[] = {"create", "regenerate", "manage", "publish",
+						       NULL};
+static const char *const cfg_limit_keys[] = {"limit", "per", NULL};
 /* Keys of the generic `hmac` scheme; other providers fix these themselves. */
 static const char *const cfg_hmac_keys[] = {"header", "algorithm", "encoding", "prefix", NULL};
 /* Providers that sign a timestamp, so `tolerance` means something to them;
@@ -1929,6 +1933,118 @@ static int cfg_add_proxy(struct cfg_ctx *c, const yaml_node_t *at, const char *k
 	return HG_OK;
 }
 
+/* event_types: lower-case words split by dots ("clip.submitted"). */
+static int cfg_event_type_ok(const char *s)
+{
+	size_t i, label = 0;
+
+	for (i = 0; s[i]; i++) {
+		if (s[i] == '.') {
+			if (!label)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		      s[i] == '-'))
+			return 0;
+		label++;
+	}
+	return label > 0 && i <= 100;
+}
+
+static int cfg_add_event_type(struct cfg_ctx *c, const yaml_node_t *at, const char *key,
+			      const char *text, void *arg)
+{
+	struct hg_config *cfg = arg;
+	char **grown;
+	size_t i;
+
+	for (i = 0; i < cfg->n_event_types; i++)
+		if (!strcmp(cfg->event_types[i], text))
+			return cfg_fail(c, cfg_line(at), "%s: \"%s\" is listed twice", key, text);
+	grown = realloc(cfg->event_types, (cfg->n_event_types + 2) * sizeof *grown);
+	if (!grown)
+		return cfg_oom(c);
+	cfg->event_types = grown;
+	grown[cfg->n_event_types] = strdup(text);
+	if (!grown[cfg->n_event_types])
+		return cfg_oom(c);
+	grown[++cfg->n_event_types] = NULL;
+	return HG_OK;
+}
+
+static int cfg_add_egress(struct cfg_ctx *c, const yaml_node_t *at, const char *key,
+			  const char *text, void *arg)
+{
+	struct hg_config *cfg = arg;
+	struct hg_cidr r, *grown;
+
+	if (hg_cidr_parse(text, &r) != HG_OK)
+		return cfg_bad_value(c, at, key,
+				     "an address or range such as 127.0.0.1/32, 10.20.0.0/16 or "
+				     "fd00::/8",
+				     text);
+	grown = realloc(cfg->egress_allow, (cfg->n_egress_allow + 1) * sizeof *grown);
+	if (!grown)
+		return cfg_oom(c);
+	cfg->egress_allow = grown;
+	cfg->egress_allow[cfg->n_egress_allow++] = r;
+	return HG_OK;
+}
+
+/* outbound: {retry, timeout, disable_after, max_in_flight, rate_limits}. */
+static int cfg_parse_outbound(struct cfg_ctx *c, const yaml_node_t *root, struct hg_outbound *o)
+{
+	struct hg_outbound_limit *limits[] = {&o->rl_create, &o->rl_regenerate, &o->rl_manage,
+					      &o->rl_publish};
+	const yaml_node_t *m, *rl, *one;
+	char where[64];
+	int64_t n;
+	int rc, i;
+
+	rc = cfg_mapping(c, root, "outbound", cfg_outbound_keys, "outbound",
+			 "{retry: {schedule: [0s, 60s, 2m, 4m, 8m]}, timeout: 10s, disable_after: 5d}",
+			 &m);
+	if (rc || !m)
+		return rc;
+	rc = cfg_parse_retry(c, m, &o->retry, "outbound");
+	if (!rc)
+		rc = cfg_number(c, m, "timeout", CFG_DURATION, CFG_DURATION_WHAT, 1, INT64_MAX,
+				&o->timeout_ms);
+	if (!rc)
+		rc = cfg_number(c, m, "disable_after", CFG_DURATION,
+				"a duration such as 5d, or 0 to never switch a subscription off", 0,
+				INT64_MAX, &o->disable_after_ms);
+	if (!rc)
+		rc = cfg_max_in_flight(c, m, &o->max_in_flight);
+	if (!rc)
+		rc = cfg_mapping(c, m, "rate_limits", cfg_outbound_limit_names,
+				 "rate_limits of outbound", "{create: {limit: 10, per: 1h}}", &rl);
+	if (rc || !rl)
+		return rc;
+	for (i = 0; cfg_outbound_limit_names[i]; i++) {
+		snprintf(where, sizeof where, "rate_limits.%s of outbound",
+			 cfg_outbound_limit_names[i]);
+		rc = cfg_mapping(c, rl, cfg_outbound_limit_names[i], cfg_limit_keys, where,
+				 "{limit: 10, per: 1h}", &one);
+		if (rc)
+			return rc;
+		if (!one)
+			continue;
+		n = limits[i]->limit;
+		rc = cfg_number(c, one, "limit", CFG_INT, "a whole number >= 0 (0 turns it off)", 0,
+				INT32_MAX, &n);
+		limits[i]->limit = n;
+		if (!rc)
+			rc = cfg_number(c, one, "per", CFG_DURATION, CFG_DURATION_WHAT, 1,
+					INT64_MAX, &limits[i]->per_ms);
+		if (rc)
+			return rc;
+	}
+	return HG_OK;
+}
+
 static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg)
 {
 	const yaml_node_t *v;
@@ -2030,6 +2146,32 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 	if (rc)
 		return rc;
 
+	/* outbound webhooks */
+	v = cfg_get(c, root, "event_types");
+	if (v) {
+		rc = cfg_each_string(c, v, "event_types",
+				     "an event type such as clip.submitted (lower-case words split "
+				     "by dots), or a list of them",
+				     cfg_event_type_ok, cfg_add_event_type, cfg);
+		if (rc)
+			return rc;
+	}
+	i = cfg->allow_http;
+	rc = cfg_choice(c, root, "allow_http", cfg_bools, &i);
+	if (rc)
+		return rc;
+	cfg->allow_http = i;
+	v = cfg_get(c, root, "egress_allow");
+	if (v) {
+		rc = cfg_each_string(c, v, "egress_allow", "an address or range, or a list of them",
+				     NULL, cfg_add_egress, cfg);
+		if (rc)
+			return rc;
+	}
+	rc = cfg_parse_outbound(c, root, &cfg->outbound);
+	if (rc)
+		return rc;
+
 	/* endpoints first: routes of sources name them */
 	rc = cfg_parse_list(c, root, &cfg_endpoints_list, (void **)&cfg->endpoints,
 			    &cfg->n_endpoints);
@@ -2094,6 +2236,24 @@ int hg_config_default(struct hg_config **out)
 	cfg->max_body = HG_DEFAULT_MAX_BODY;
 	cfg->log_level = HG_LOG_INFO;
 	cfg->max_in_flight = HG_DEFAULT_MAX_IN_FLIGHT;
+	/* outbound: seed 003's contract */
+	cfg->outbound.retry.schedule_ms = malloc(sizeof cfg_default_schedule_ms);
+	if (!cfg->outbound.retry.schedule_ms) {
+		hg_config_free(cfg);
+		return HG_ENOMEM;
+	}
+	memcpy(cfg->outbound.retry.schedule_ms, cfg_default_schedule_ms,
+	       sizeof cfg_default_schedule_ms);
+	cfg->outbound.retry.attempts = sizeof cfg_default_schedule_ms / sizeof cfg_default_schedule_ms[0];
+	cfg->outbound.retry.max_delay_ms = HG_DEFAULT_RETRY_MAX_DELAY_MS;
+	cfg->outbound.retry.jitter = 0;
+	cfg->outbound.timeout_ms = HG_DEFAULT_OUTBOUND_TIMEOUT_MS;
+	cfg->outbound.disable_after_ms = HG_DEFAULT_OUTBOUND_DISABLE_AFTER_MS;
+	cfg->outbound.max_in_flight = HG_DEFAULT_OUTBOUND_MAX_IN_FLIGHT;
+	cfg->outbound.rl_create = (struct hg_outbound_limit){10, 3600 * 1000};
+	cfg->outbound.rl_regenerate = (struct hg_outbound_limit){5, 3600 * 1000};
+	cfg->outbound.rl_manage = (struct hg_outbound_limit){0, 60 * 1000};
+	cfg->outbound.rl_publish = (struct hg_outbound_limit){0, 60 * 1000};
 	*out = cfg;
 	return HG_OK;
 }
@@ -2267,6 +2427,11 @@ void hg_config_free(struct hg_config *cfg)
 	free(cfg->tls_key);
 	free(cfg->tls_client_ca);
 	free(cfg->trusted_proxies);
+	for (i = 0; i < cfg->n_event_types; i++)
+		free(cfg->event_types[i]);
+	free(cfg->event_types);
+	free(cfg->egress_allow);
+	free(cfg->outbound.retry.schedule_ms);
 	free(cfg->path);
 	free(cfg->listen_host);
 	free(cfg->public_url);

@@ -29,6 +29,9 @@ struct hg_verify_scheme;
 #define HG_DEFAULT_RETRY_MAX_DELAY_MS (3600 * 1000)  /* no wait between attempts is longer */
 #define HG_DEFAULT_RETRY_JITTER 0.10                 /* each wait moves by up to +-10% */
 #define HG_MAX_RETRY_ATTEMPTS 100
+#define HG_DEFAULT_OUTBOUND_TIMEOUT_MS 10000                   /* seed 003: answer within 10 s */
+#define HG_DEFAULT_OUTBOUND_DISABLE_AFTER_MS (5LL * 86400 * 1000) /* failing 5 days: off */
+#define HG_DEFAULT_OUTBOUND_MAX_IN_FLIGHT 16                   /* attempts at once, all subscribers */
 
 struct hg_secret {
 	uint8_t *bytes;
@@ -107,6 +110,24 @@ struct hg_route {
 	int line;
 };
 
+/* A per-owner limit of the outbound API: limit requests per per_ms; 0 = off. */
+struct hg_outbound_limit {
+	int64_t limit;
+	int64_t per_ms;
+};
+
+/* outbound: how subscribers' deliveries are made (docs/outbound.md). */
+struct hg_outbound {
+	struct hg_retry retry;   /* default 0s, 60s, 2m, 4m, 8m; max_delay 1h; no jitter */
+	int64_t timeout_ms;      /* one attempt; default 10 s */
+	int64_t disable_after_ms; /* failing this long switches a subscription off; 0 = never */
+	int max_in_flight;       /* attempts at once across all subscriptions */
+	struct hg_outbound_limit rl_create;     /* default 10 per hour */
+	struct hg_outbound_limit rl_regenerate; /* default 5 per hour */
+	struct hg_outbound_limit rl_manage;     /* list/get/patch/delete/deliveries; default off */
+	struct hg_outbound_limit rl_publish;    /* default off */
+};
+
 struct hg_source {
 	char *name;                              /* URL segment: /in/{name} */
 	char *provider;                          /* scheme name as written */
@@ -168,6 +189,13 @@ struct hg_config {
 	 * verify_token_env, admin_token_env): exec endpoints do not inherit them. */
 	char **secret_envs;
 	size_t n_secret_envs;
+	/* outbound webhooks (docs/outbound.md) */
+	char **event_types;          /* what may be published and subscribed to; none = any */
+	size_t n_event_types;
+	int allow_http;              /* subscriber URLs may be http:// */
+	struct hg_cidr *egress_allow; /* ranges subscribers may reach despite the SSRF guard */
+	size_t n_egress_allow;
+	struct hg_outbound outbound;
 };
 
 /* Loads and validates path. On error returns HG_EINVAL (or HG_EIO when the

@@ -22,7 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
+#include "config/config.h"
 #include "store/store.h"
+#include "util/util.h"
 
 struct hg_config;
 struct hg_retry;
@@ -89,5 +93,119 @@ void hg_deliver_stop(struct hg_deliver *d);
 /* A claim's lease is the endpoint's timeout plus this: room to record the
  * outcome (a store write may wait for the ingest writer's lock). */
 #define HG_DELIVER_LEASE_MARGIN_MS 10000
+
+/* ==== outbound subscriptions ====
+ * What only subscribers' deliveries (DESIGN.md §4, the Clipper contract)
+ * need: the SSRF guard (which addresses a subscriber URL may reach, checked
+ * on the URL when a subscription is written and on every address at
+ * connect time), the subscription secret, and the two signature formats
+ * every delivery carries. The API handlers (create/patch checks, secrets)
+ * and the engine (connect-time guard, signing) share these. */
+
+/* ---- the SSRF guard (ssrf.c) ---- */
+
+/* What subscriber URLs may reach: https only unless allow_http, and no
+ * address in a blocked range unless one of allow[] (egress_allow) holds it.
+ * The caller owns allow; it must outlive every use of the policy. */
+struct hg_ssrf_policy {
+	int allow_http;
+	const struct hg_cidr *allow;
+	size_t n_allow;
+};
+
+/* The blocked range holding addr, as a static name such as "loopback
+ * 127.0.0.0/8", or NULL when outbound deliveries may reach it. family is
+ * AF_INET (addr holds 4 bytes) or AF_INET6 (16 bytes); IPv6 forms that
+ * carry an IPv4 address (::ffff:0:0/96, 64:ff9b::/96, 2002::/16) are judged
+ * by that address. Any other family is blocked ("unsupported address
+ * family"). Pure: no I/O, no allocation. */
+const char *hg_ssrf_blocked_range(int family, const uint8_t *addr);
+
+/* The policy's verdict on one address: NULL when it may be reached (a
+ * public address, or one egress_allow admits), else the blocked range's
+ * name as hg_ssrf_blocked_range() gives it. */
+const char *hg_ssrf_addr_refused(const struct hg_ssrf_policy *p, int family, const uint8_t *addr);
+
+/* Parses host as an IPv4 literal the way inet_aton() and URL parsers do:
+ * one to four parts separated by dots, each decimal, octal (leading 0) or
+ * hex (0x), the last part filling the remaining bytes ("127.1",
+ * "2130706433", "0177.0.0.1", "0x7f000001"); one trailing dot is ignored.
+ * Returns 1 and fills out[4] when host is such a literal, sets *canonical
+ * to 1 when it was written as four plain decimal numbers; 0 when host is
+ * not one (a name); -1 when it ends in a number but is no valid address
+ * (URL parsers refuse such hosts, so must we). */
+int hg_ssrf_ipv4_literal(const char *host, size_t len, uint8_t out[4], int *canonical);
+
+/* Checks a subscriber URL before it is stored (create and patch): an
+ * absolute http(s) URL (http only with allow_http), no user:password@, a
+ * host that is a DNS name or an IP literal, and no literal (in any
+ * spelling: decimal, octal, hex, short forms, IPv4-mapped IPv6) in a
+ * blocked range unless egress_allow admits it. IPv4 literals must be
+ * written as four decimal numbers: other spellings serve only to slip past
+ * filters. "localhost" and names under ".localhost" count as 127.0.0.1.
+ * Other names pass; the connect-time guard judges what they resolve to.
+ * HG_OK, or HG_EINVAL with one sentence in err (for a 400). */
+int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t len, char *err,
+		      size_t errlen);
+
+/* The connect-time guard of one transfer. The engine keeps one per easy
+ * handle, zeroed with the policy set, and reads refused/addr/range after a
+ * failed transfer: a refused address is an attempt error ("blocked
+ * address") that retrying cannot fix. */
+struct hg_ssrf_guard {
+	const struct hg_ssrf_policy *policy;
+	int refused;       /* set when an address was refused */
+	char addr[64];     /* the last refused address, textual */
+	const char *range; /* its range's name (static) */
+};
+
+/* Sets h up for a subscriber delivery: every socket curl opens goes
+ * through the guard (CURLOPT_OPENSOCKETFUNCTION), every request is checked
+ * again against the connection's peer address just before it is sent
+ * (CURLOPT_PREREQFUNCTION: a connection reused from the shared pool was
+ * opened for someone else), no redirects, no proxy (the proxy's address is
+ * not the subscriber's), and only the schemes the policy allows. g must
+ * outlive the transfer. HG_OK or HG_EINVAL (an option curl refused). */
+int hg_ssrf_curl_guard(CURL *h, struct hg_ssrf_guard *g);
+
+/* The callbacks hg_ssrf_curl_guard() installs; declared for the unit tests,
+ * which call them directly (a refused address never gets a socket). */
+curl_socket_t hg_ssrf_opensocket(void *guard, curlsocktype purpose, struct curl_sockaddr *a);
+int hg_ssrf_prereq(void *guard, char *primary_ip, char *local_ip, int primary_port,
+		   int local_port);
+
+/* ---- subscription secrets and signatures (outsign.c) ---- */
+
+/* A secret: 64 lower-case hex characters from the CSPRNG (32 random
+ * bytes). Both signature formats use these 64 ASCII characters as the HMAC
+ * key, so one secret serves X-Webhook-Signature and Standard Webhooks. */
+#define HG_OUTBOUND_SECRET_LEN 64
+/* "whsec_" + base64 of the 64 characters (88 with padding). */
+#define HG_OUTBOUND_WHSEC_LEN (6 + 88)
+
+/* Fills out with a new secret and a NUL. HG_OK or HG_EIO (no randomness). */
+int hg_outbound_secret_new(char out[HG_OUTBOUND_SECRET_LEN + 1]);
+/* 1 when s (len bytes) has the shape of a secret, else 0. */
+int hg_outbound_secret_valid(const char *s, size_t len);
+/* The Standard Webhooks form of secret (64 characters): the key bytes are
+ * the same, so `new Webhook(whsec).verify(...)` accepts our signatures. */
+int hg_outbound_secret_whsec(const char *secret, char out[HG_OUTBOUND_WHSEC_LEN + 1]);
+
+/* One delivery's signature headers over body, sent as
+ *   X-Webhook-Signature: hex HMAC-SHA256(secret, body)
+ *   webhook-id: msg_id, webhook-timestamp: ts,
+ *   webhook-signature: v1,<base64 HMAC-SHA256(secret, msg_id "." ts "." body)>
+ * During a secret's grace period old_secret is the previous one (else
+ * NULL): webhook-signature then lists both signatures (new first), so a
+ * subscriber still verifying with either secret accepts the delivery; the
+ * hex header, which holds one value, carries the new secret's. */
+struct hg_outbound_sig {
+	char clipper[2 * 32 + 1];                  /* X-Webhook-Signature */
+	char webhook_id[HG_UUID_LEN + 8];          /* webhook-id */
+	char webhook_timestamp[24];                /* webhook-timestamp */
+	char webhook_signature[2 * (3 + 44) + 2];  /* webhook-signature */
+};
+int hg_outbound_sign(const char *secret, const char *old_secret, const char *msg_id,
+		     int64_t ts_s, const uint8_t *body, size_t len, struct hg_outbound_sig *out);
 
 #endif

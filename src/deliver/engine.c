@@ -38,6 +38,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <openssl/crypto.h>
+
 #include "config/config.h"
 #include "deliver/deliver.h"
 #include "deliver/deliver_internal.h"
@@ -63,6 +66,7 @@ struct dl_endpoint {
 	struct hg_deliver_timer timer; /* when something of it is due next */
 	int due;                       /* claimable deliveries may be waiting now */
 	int in_flight;
+	int subs; /* the outbound subscriptions, claimed together as "sub:*" */
 };
 
 struct dl_attempt {
@@ -93,6 +97,11 @@ struct dl_attempt {
 	int64_t duration_ms;
 	enum hg_delivery_status outcome;
 	int64_t next_attempt_ms;
+	/* outbound subscriptions */
+	struct hg_store_sub sub;   /* the subscription, when have_sub */
+	int have_sub;
+	int sub_gone;              /* it answered 410: switch it off */
+	struct hg_ssrf_guard guard; /* the connect-time SSRF guard of this transfer */
 	struct dl_attempt *prev, *next;
 };
 
@@ -129,6 +138,9 @@ struct hg_deliver {
 	struct curl_waitfd *wfds; /* 3 per attempt */
 	char **env_base;          /* the environment exec commands inherit */
 	size_t n_env_base;
+	/* outbound subscriptions: one pseudo-endpoint "sub:*" for all of them */
+	struct hg_endpoint subs_ep;
+	struct hg_ssrf_policy ssrf;
 };
 
 static int64_t mono_ms(void)
@@ -237,7 +249,7 @@ static void requery(struct hg_deliver *d, struct dl_endpoint *e)
 static void log_attempt(const struct dl_attempt *a, int64_t delay)
 {
 	hg_log(a->ok ? HG_LOG_INFO : HG_LOG_WARN, "delivery attempt", "endpoint",
-	       HG_LS(a->e->ep->name), "message_id", HG_LS(a->c.message_id), "delivery_id",
+	       HG_LS(a->c.endpoint[0] != '\0' ? a->c.endpoint : a->e->ep->name), "message_id", HG_LS(a->c.message_id), "delivery_id",
 	       HG_LS(a->c.id), "attempt", HG_LI(a->n), "status",
 	       a->status_code >= 0 ? HG_LI(a->status_code) : HG_LS(NULL), "duration_ms",
 	       HG_LI(a->duration_ms), "outcome", HG_LS(hg_store_delivery_status_name(a->outcome)),
@@ -284,6 +296,7 @@ static void attempt_free(struct hg_deliver *d, struct dl_attempt *a)
 	if (a->reap_poll)
 		d->no_pidfd--;
 	hg_deliver_exec_close(&a->x);
+	hg_store_sub_free(&a->sub);
 	hg_deliver_heap_remove(&d->heap, &a->deadline);
 	if (a->envp != NULL)
 		for (i = d->n_env_base; i < d->n_env_base + a->env_own; i++)
@@ -347,12 +360,13 @@ static int add_signature(struct hg_deliver *d, struct dl_attempt *a)
 	return rc;
 }
 
+static int transfer_start(struct hg_deliver *d, struct dl_attempt *a, const char *url,
+			  int64_t timeout_ms, struct hg_ssrf_guard *guard);
+
 static int http_start(struct hg_deliver *d, struct dl_attempt *a)
 {
 	const struct hg_endpoint *ep = a->e->ep;
 	char attempt[16];
-	CURLMcode mc;
-	CURLcode cc = CURLE_OK;
 	int rc;
 
 	snprintf(attempt, sizeof(attempt), "%d", a->n);
@@ -374,12 +388,23 @@ static int http_start(struct hg_deliver *d, struct dl_attempt *a)
 			 hg_strerror(rc));
 		return rc;
 	}
+	return transfer_start(d, a, ep->url, ep->timeout_ms, NULL);
+}
+
+/* The POST of a's body with a's headers to url, added to the multi handle;
+ * with guard, through the SSRF guard (a subscriber). */
+static int transfer_start(struct hg_deliver *d, struct dl_attempt *a, const char *url,
+			  int64_t timeout_ms, struct hg_ssrf_guard *guard)
+{
+	CURLMcode mc;
+	CURLcode cc = CURLE_OK;
+
 	a->easy = curl_easy_init();
 	if (a->easy == NULL) {
 		snprintf(a->error, sizeof(a->error), "cannot create a transfer: out of memory");
 		return HG_ENOMEM;
 	}
-	cc = curl_easy_setopt(a->easy, CURLOPT_URL, ep->url);
+	cc = curl_easy_setopt(a->easy, CURLOPT_URL, url);
 	if (cc == CURLE_OK)
 		cc = curl_easy_setopt(a->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (cc == CURLE_OK)
@@ -387,7 +412,7 @@ static int http_start(struct hg_deliver *d, struct dl_attempt *a)
 	if (cc == CURLE_OK)
 		cc = curl_easy_setopt(a->easy, CURLOPT_NOSIGNAL, 1L);
 	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_TIMEOUT_MS, (long)ep->timeout_ms);
+		cc = curl_easy_setopt(a->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	if (cc == CURLE_OK)
 		cc = curl_easy_setopt(a->easy, CURLOPT_POST, 1L);
 	if (cc == CURLE_OK)
@@ -412,6 +437,10 @@ static int http_start(struct hg_deliver *d, struct dl_attempt *a)
 			 curl_easy_strerror(cc));
 		return HG_EINVAL;
 	}
+	if (guard != NULL && hg_ssrf_curl_guard(a->easy, guard) != HG_OK) {
+		snprintf(a->error, sizeof(a->error), "cannot set up the address guard");
+		return HG_EINVAL;
+	}
 	mc = curl_multi_add_handle(d->multi, a->easy);
 	if (mc != CURLM_OK) {
 		snprintf(a->error, sizeof(a->error), "cannot start the request: %s",
@@ -428,6 +457,22 @@ static void http_done(struct hg_deliver *d, struct dl_attempt *a, CURLcode resul
 
 	if (curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code > 0)
 		a->status_code = (int)code;
+	if (a->guard.refused) {
+		/* permanent: where a name points is configuration, not an outage */
+		a->gone = 1;
+		snprintf(a->error, sizeof(a->error), "blocked address %s (%s)", a->guard.addr,
+			 a->guard.range != NULL ? a->guard.range : "blocked range");
+		curl_multi_remove_handle(d->multi, a->easy);
+		curl_easy_cleanup(a->easy);
+		a->easy = NULL;
+		finish(d, a);
+		return;
+	}
+	if (a->have_sub && result == CURLE_OK && code == 410) {
+		/* the subscriber says the endpoint is gone for good */
+		a->gone = 1;
+		a->sub_gone = 1;
+	}
 	if (result != CURLE_OK)
 		snprintf(a->error, sizeof(a->error), "%s",
 			 a->errbuf[0] != '\0' ? a->errbuf : curl_easy_strerror(result));
@@ -445,6 +490,85 @@ static void http_done(struct hg_deliver *d, struct dl_attempt *a, CURLcode resul
 	curl_easy_cleanup(a->easy);
 	a->easy = NULL;
 	finish(d, a);
+}
+
+/* ---- outbound subscriptions ---- */
+
+/* The event type a published message carries ({"X-Webhook-Event": type}). */
+static void sub_event(const struct dl_attempt *a, char *out, size_t outlen)
+{
+	json_t *h = a->msg.headers_json != NULL ? json_loads(a->msg.headers_json, 0, NULL) : NULL;
+	const char *v = json_string_value(json_object_get(h, "X-Webhook-Event"));
+
+	hg_strlcpy(out, v != NULL ? v : "", outlen);
+	json_decref(h);
+}
+
+/* A delivery to subscription "sub:<id>": the subscription as it is now
+ * (its URL and secrets may have changed since the event), the Clipper and
+ * Standard Webhooks signatures from its one secret (both secrets during a
+ * grace period), and the transfer through the SSRF guard. *store_down is
+ * set when the store could not be read (not an attempt: the lease brings
+ * it back); other failures are the attempt's, with a->error set. */
+static int sub_start(struct hg_deliver *d, struct dl_attempt *a, int *store_down)
+{
+	const char *id = a->c.endpoint + sizeof(HG_STORE_SUB_PREFIX) - 1;
+	struct hg_outbound_sig sig;
+	int64_t now = hg_now_ms();
+	char event[128];
+	int rc;
+
+	if (strncmp(a->c.endpoint, HG_STORE_SUB_PREFIX, sizeof(HG_STORE_SUB_PREFIX) - 1) != 0) {
+		a->gone = 1;
+		snprintf(a->error, sizeof(a->error), "not a subscription: %s", a->c.endpoint);
+		return HG_EINVAL;
+	}
+	rc = hg_store_sub_get(d->st, id, NULL, &a->sub);
+	if (rc == HG_ENOTFOUND) {
+		a->gone = 1;
+		snprintf(a->error, sizeof(a->error), "subscription deleted");
+		return HG_ENOTFOUND;
+	}
+	if (rc != HG_OK) {
+		*store_down = 1;
+		return rc;
+	}
+	if (!a->sub.is_active) {
+		a->gone = 1;
+		snprintf(a->error, sizeof(a->error), "subscription switched off");
+		return HG_EINVAL;
+	}
+	a->have_sub = 1;
+	sub_event(a, event, sizeof(event));
+	rc = hg_outbound_sign(a->sub.secret,
+			      a->sub.old_secret[0] != '\0' && a->sub.old_secret_until_ms > now
+				  ? a->sub.old_secret
+				  : NULL,
+			      a->c.id, now / 1000, a->msg.body, a->msg.body_len, &sig);
+	if (rc == HG_OK)
+		rc = add_header(a, "Content-Type", "application/json");
+	if (rc == HG_OK)
+		rc = add_header(a, "Expect", "");
+	if (rc == HG_OK)
+		rc = add_header(a, "X-Webhook-Event", event);
+	if (rc == HG_OK)
+		rc = add_header(a, "X-Webhook-Delivery-ID", a->c.id);
+	if (rc == HG_OK)
+		rc = add_header(a, "X-Webhook-Signature", sig.clipper);
+	if (rc == HG_OK)
+		rc = add_header(a, "webhook-id", sig.webhook_id);
+	if (rc == HG_OK)
+		rc = add_header(a, "webhook-timestamp", sig.webhook_timestamp);
+	if (rc == HG_OK)
+		rc = add_header(a, "webhook-signature", sig.webhook_signature);
+	OPENSSL_cleanse(&sig, sizeof(sig));
+	if (rc != HG_OK) {
+		snprintf(a->error, sizeof(a->error), "cannot build the request: %s",
+			 hg_strerror(rc));
+		return rc;
+	}
+	a->guard = (struct hg_ssrf_guard){.policy = &d->ssrf};
+	return transfer_start(d, a, a->sub.url, d->cfg->outbound.timeout_ms, &a->guard);
 }
 
 /* ---- exec endpoints ---- */
@@ -553,6 +677,16 @@ static void start_attempt(struct hg_deliver *d, struct dl_endpoint *e,
 		finish(d, a);
 		return;
 	}
+	if (rc == HG_OK && e->subs) {
+		int down = 0;
+
+		rc = sub_start(d, a, &down);
+		if (!down) {
+			if (rc != HG_OK)
+				finish(d, a);
+			return;
+		}
+	}
 	if (rc != HG_OK) { /* not an attempt: the lease expires, it comes back */
 		list_remove(&d->running, a);
 		e->in_flight--;
@@ -622,6 +756,38 @@ static void count_outcome(struct hg_deliver *d, const struct dl_attempt *a)
 		hg_stats_count(stats, a->msg.source, strlen(a->msg.source), what, hg_now_ms());
 }
 
+/* What a recorded attempt says about its subscription's health: a success
+ * clears its failure streak, a 410 or a streak of disable_after switches
+ * it off (and dead-letters what else waits for it). A failure here costs
+ * only the bookkeeping of one attempt; the delivery itself is recorded. */
+static void sub_health(struct hg_deliver *d, const struct dl_attempt *a)
+{
+	const struct hg_outbound *o = &d->cfg->outbound;
+	char reason[128], dur[32];
+	int off = 0;
+
+	if (a->sub_gone) {
+		hg_strlcpy(reason, "the subscriber answered 410 Gone", sizeof(reason));
+	} else {
+		if (o->disable_after_ms % 86400000 == 0)
+			snprintf(dur, sizeof(dur), "%lldd", (long long)(o->disable_after_ms / 86400000));
+		else if (o->disable_after_ms % 1000 == 0)
+			snprintf(dur, sizeof(dur), "%llds", (long long)(o->disable_after_ms / 1000));
+		else
+			snprintf(dur, sizeof(dur), "%lldms", (long long)o->disable_after_ms);
+		snprintf(reason, sizeof(reason), "every delivery failed for %s", dur);
+	}
+	if (hg_store_sub_outcome(d->st, a->sub.id, a->ok, a->sub_gone, hg_now_ms(),
+				 o->disable_after_ms, reason, &off) != HG_OK) {
+		hg_log(HG_LOG_ERROR, "subscription health not recorded", "subscription",
+		       HG_LS(a->sub.id), NULL);
+		return;
+	}
+	if (off)
+		hg_log(HG_LOG_WARN, "subscription switched off", "subscription", HG_LS(a->sub.id),
+		       "owner", HG_LS(a->sub.owner_id), "reason", HG_LS(reason), NULL);
+}
+
 /* Records the finished attempts, a batch per transaction. */
 static void flush(struct hg_deliver *d)
 {
@@ -649,6 +815,8 @@ static void flush(struct hg_deliver *d)
 		for (i = 0; i < k; i++) {
 			a = d->done.head;
 			list_remove(&d->done, a);
+			if (a->have_sub)
+				sub_health(d, a);
 			count_outcome(d, a);
 			if (a->outcome == HG_DELIVERY_FAILED)
 				timer_at_wall(d, &a->e->timer, a->next_attempt_ms, 1);
@@ -843,18 +1011,21 @@ int hg_deliver_start(const struct hg_config *cfg, struct hg_deliver **out, char 
 	struct hg_deliver *d;
 	char host[64] = "", uuid[HG_UUID_LEN + 1];
 	sigset_t all, old;
-	int rc = HG_ENOMEM;
+	int rc = HG_ENOMEM, outbound;
 
 	*out = NULL;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		goto oom;
 	d->cfg = cfg;
-	if (cfg->n_endpoints == 0) { /* nothing to deliver to: no thread, no handle */
+	/* Subscriptions exist only where the outbound API can be used: with
+	 * an admin token to make API keys. */
+	outbound = cfg->admin_token.bytes != NULL;
+	if (cfg->n_endpoints == 0 && !outbound) { /* nothing to deliver to: no thread, no handle */
 		*out = d;
 		return HG_OK;
 	}
-	d->n_eps = cfg->n_endpoints;
+	d->n_eps = cfg->n_endpoints + (outbound ? 1 : 0);
 	d->eps = calloc(d->n_eps, sizeof(*d->eps));
 	d->req = calloc(d->n_eps, sizeof(*d->req));
 	d->req_ep = calloc(d->n_eps, sizeof(*d->req_ep));
@@ -866,11 +1037,27 @@ int hg_deliver_start(const struct hg_config *cfg, struct hg_deliver **out, char 
 	    d->claimed == NULL || d->rec == NULL || d->wfds == NULL ||
 	    hg_deliver_heap_init(&d->heap, d->n_eps + cap + 1) != HG_OK || copy_env(d) != HG_OK)
 		goto oom;
-	for (i = 0; i < d->n_eps; i++)
+	for (i = 0; i < cfg->n_endpoints; i++)
 		d->eps[i] =
 		    (struct dl_endpoint){.ep = &cfg->endpoints[i],
 					 .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &d->eps[i]},
 					 .due = 1};
+	if (outbound) {
+		/* every subscription's deliveries, claimed by prefix; the URL and
+		 * secret come from the subscription at each attempt */
+		d->subs_ep = (struct hg_endpoint){.name = (char *)HG_STORE_SUB_PREFIX "*",
+						  .timeout_ms = cfg->outbound.timeout_ms,
+						  .retry = cfg->outbound.retry,
+						  .max_in_flight = cfg->outbound.max_in_flight};
+		d->ssrf = (struct hg_ssrf_policy){.allow_http = cfg->allow_http,
+						  .allow = cfg->egress_allow,
+						  .n_allow = cfg->n_egress_allow};
+		d->eps[i] =
+		    (struct dl_endpoint){.ep = &d->subs_ep,
+					 .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &d->eps[i]},
+					 .due = 1,
+					 .subs = 1};
+	}
 	d->store_timer = (struct hg_deliver_timer){.kind = DL_TIMER_STORE, .owner = d};
 	d->signer = hg_verify_find("standard");
 	if (d->signer == NULL || d->signer->sign == NULL) {

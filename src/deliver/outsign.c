@@ -1,6 +1,6 @@
 /*
  * outsign.c — subscription secrets and the signatures of outbound
- * deliveries (outbound.h states the contract; PROVIDERS.md "Clipper" and
+ * deliveries (deliver.h states the contract; PROVIDERS.md "Clipper" and
  * "Standard Webhooks" the formats).
  *
  * One secret, two formats: seed 003's subscribers verify
@@ -19,7 +19,7 @@
 
 #include <openssl/crypto.h>
 
-#include "deliver/outbound.h"
+#include "deliver/deliver.h"
 
 #define OUTSIGN_WHSEC "whsec_"
 
@@ -59,8 +59,8 @@ int hg_outbound_secret_whsec(const char *secret, char out[HG_OUTBOUND_WHSEC_LEN 
 }
 
 /* Appends " v1,<base64 HMAC(secret, id.ts.body)>" (no space when first). */
-static int outsign_standard(const char *secret, const char *id, const char *ts,
-			    const uint8_t *body, size_t len, char *dst, size_t cap)
+static int outsign_standard(const char *secret, const char *id, const char *ts, const uint8_t *body,
+			    size_t len, char *dst, size_t cap)
 {
 	const uint8_t *parts[5] = {(const uint8_t *)id, (const uint8_t *)".", (const uint8_t *)ts,
 				   (const uint8_t *)".", body};
@@ -85,8 +85,8 @@ out:
 	return rc;
 }
 
-int hg_outbound_sign(const char *secret, const char *old_secret, const char *msg_id,
-		     int64_t ts_s, const uint8_t *body, size_t len, struct hg_outbound_sig *out)
+int hg_outbound_sign(const char *secret, const char *old_secret, const char *msg_id, int64_t ts_s,
+		     const uint8_t *body, size_t len, struct hg_outbound_sig *out)
 {
 	const uint8_t *parts[1] = {body};
 	size_t lens[1] = {len};
@@ -105,7 +105,8 @@ int hg_outbound_sign(const char *secret, const char *old_secret, const char *msg
 	if (w < 0 || (size_t)w >= sizeof(out->webhook_timestamp))
 		return HG_EINVAL;
 
-	n = hg_hmac(HG_SHA256, (const uint8_t *)secret, HG_OUTBOUND_SECRET_LEN, parts, lens, 1, mac);
+	n = hg_hmac(HG_SHA256, (const uint8_t *)secret, HG_OUTBOUND_SECRET_LEN, parts, lens, 1,
+		    mac);
 	if (n != 32) {
 		rc = HG_EINVAL;
 		goto out;

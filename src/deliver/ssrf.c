@@ -1,7 +1,7 @@
 /*
  * ssrf.c — the guard that keeps subscriber deliveries away from hookgate's
  * own network: loopback, private, link-local, shared, multicast and
- * reserved ranges (outbound.h states the contract).
+ * reserved ranges (deliver.h states the contract).
  *
  * Two checks, because either alone is not enough:
  *  - when a subscription is written, its URL is parsed and an IP literal in
@@ -31,7 +31,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "deliver/outbound.h"
+#include "deliver/deliver.h"
 
 #define SSRF_MAX_URL  2048
 #define SSRF_MAX_HOST 253
@@ -67,15 +67,15 @@ static const struct ssrf_range ssrf_ranges[] = {
     {AF_INET, {240}, 4, -1, "reserved 240.0.0.0/4"},
     {AF_INET6, {0}, 128, -1, "unspecified ::/128"},
     {AF_INET6, {[15] = 1}, 128, -1, "loopback ::1/128"},
-    {AF_INET6, {[10] = 0xff, [11] = 0xff}, 96, 12, NULL},             /* ::ffff:0:0/96 */
-    {AF_INET6, {0}, 96, -1, "IPv4-compatible ::/96"},                 /* deprecated */
-    {AF_INET6, {0, 0x64, 0xff, 0x9b}, 96, 12, NULL},                  /* 64:ff9b::/96 NAT64 */
+    {AF_INET6, {[10] = 0xff, [11] = 0xff}, 96, 12, NULL}, /* ::ffff:0:0/96 */
+    {AF_INET6, {0}, 96, -1, "IPv4-compatible ::/96"},     /* deprecated */
+    {AF_INET6, {0, 0x64, 0xff, 0x9b}, 96, 12, NULL},      /* 64:ff9b::/96 NAT64 */
     {AF_INET6, {0, 0x64, 0xff, 0x9b, 0, 1}, 48, -1, "local-use NAT64 64:ff9b:1::/48"},
-    {AF_INET6, {0}, 8, -1, "reserved ::/8"},                           /* after the above */
+    {AF_INET6, {0}, 8, -1, "reserved ::/8"}, /* after the above */
     {AF_INET6, {0x01, 0x00}, 64, -1, "discard-only 100::/64"},
     {AF_INET6, {0x20, 0x01, 0x00, 0x00}, 32, -1, "Teredo 2001::/32"}, /* reaches any IPv4 */
     {AF_INET6, {0x20, 0x01, 0x0d, 0xb8}, 32, -1, "documentation 2001:db8::/32"},
-    {AF_INET6, {0x20, 0x02}, 16, 2, NULL},                            /* 6to4 2002::/16 */
+    {AF_INET6, {0x20, 0x02}, 16, 2, NULL}, /* 6to4 2002::/16 */
     {AF_INET6, {0xfc}, 7, -1, "unique local fc00::/7"},
     {AF_INET6, {0xfe, 0x80}, 10, -1, "link-local fe80::/10"},
     {AF_INET6, {0xfe, 0xc0}, 10, -1, "site-local fec0::/10"},
@@ -174,7 +174,8 @@ static int ssrf_ends_in_number(const char *host, size_t n)
 		start--;
 	if (start == n)
 		return 0;
-	if (n - start >= 2 && host[start] == '0' && (host[start + 1] == 'x' || host[start + 1] == 'X')) {
+	if (n - start >= 2 && host[start] == '0' &&
+	    (host[start + 1] == 'x' || host[start + 1] == 'X')) {
 		for (i = start + 2; i < n; i++)
 			if (hg_hex_digit((unsigned char)host[i]) < 0)
 				return 0;
@@ -541,8 +542,7 @@ curl_socket_t hg_ssrf_opensocket(void *guard, curlsocktype purpose, struct curl_
 	return socket(a->family, a->socktype, a->protocol);
 }
 
-int hg_ssrf_prereq(void *guard, char *primary_ip, char *local_ip, int primary_port,
-		   int local_port)
+int hg_ssrf_prereq(void *guard, char *primary_ip, char *local_ip, int primary_port, int local_port)
 {
 	struct hg_ssrf_guard *g = guard;
 	uint8_t addr[16];

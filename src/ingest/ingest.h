@@ -88,6 +88,13 @@ void hg_ratelimit_free(struct hg_ratelimit *rl);
  * memory. Thread-safe. */
 int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *key, int64_t limit,
 		     int64_t per_ms, int64_t now_ms, int64_t *retry_after_s);
+/* hg_ratelimit_hit() that also says what is left, for RateLimit-* headers:
+ * *remaining the hits still allowed now (0 when denied), *reset_s the whole
+ * seconds until the count next falls (the end of the current window when
+ * allowed, *retry_after_s when denied). */
+int hg_ratelimit_hit_info(struct hg_ratelimit *rl, const char *source, const char *key,
+			  int64_t limit, int64_t per_ms, int64_t now_ms, int64_t *retry_after_s,
+			  int64_t *remaining, int64_t *reset_s);
 /* Shares the counts with every node on the store store_uri names, when it
  * can (PostgreSQL; see ratelimit.c for how exact that is): a thread pushes
  * and reads them every 200 ms on a store handle of its own. With SQLite it

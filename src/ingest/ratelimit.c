@@ -424,14 +424,26 @@ void hg_ratelimit_free(struct hg_ratelimit *rl)
 int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *key, int64_t limit,
 		     int64_t per_ms, int64_t now_ms, int64_t *retry_after_s)
 {
+	int64_t remaining, reset_s;
+
+	return hg_ratelimit_hit_info(rl, source, key, limit, per_ms, now_ms, retry_after_s,
+				     &remaining, &reset_s);
+}
+
+int hg_ratelimit_hit_info(struct hg_ratelimit *rl, const char *source, const char *key,
+			  int64_t limit, int64_t per_ms, int64_t now_ms, int64_t *retry_after_s,
+			  int64_t *remaining, int64_t *reset_s)
+{
 	struct rl_source *src;
 	struct rl_shard *sh;
 	struct rl_entry *e;
-	int64_t free_at, wait_ms;
+	int64_t free_at, wait_ms, used, off;
 	uint64_t h;
 	int allowed = 1;
 
 	*retry_after_s = 0;
+	*remaining = limit > 0 ? limit : 0;
+	*reset_s = per_ms > 0 ? (per_ms + 999) / 1000 : 0;
 	if (limit <= 0 || per_ms <= 0)
 		return 1;
 	src = rl_source_get(rl, source);
@@ -459,6 +471,14 @@ int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *ke
 	if (free_at >= 0 && now_ms - e->win_start >= free_at) {
 		e->cur++;
 		e->pend += rl->uri != NULL;
+		/* what is left: the limit less the estimate, rounded up */
+		off = now_ms - e->win_start;
+		used = e->cur + e->rcur +
+		       ((e->prev + e->rprev) * (per_ms - off) + per_ms - 1) / per_ms;
+		*remaining = used < limit ? limit - used : 0;
+		*reset_s = (e->win_start + per_ms - now_ms + 999) / 1000;
+		if (*reset_s < 1)
+			*reset_s = 1;
 		goto out;
 	}
 	allowed = 0;
@@ -473,6 +493,8 @@ int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *ke
 	*retry_after_s = (wait_ms + 999) / 1000;
 	if (*retry_after_s < 1)
 		*retry_after_s = 1;
+	*remaining = 0;
+	*reset_s = *retry_after_s;
 out:
 	pthread_mutex_unlock(&sh->mu);
 	return allowed;

@@ -43,6 +43,7 @@
 #include <sys/types.h>
 
 #include "stats/stats.h"
+#include "store/sqlite_outbound.h"
 #include "store/store_internal.h"
 
 /* How long a statement waits for another connection's write lock before it
@@ -78,10 +79,11 @@ enum {
 	S_N
 };
 
-/* The claimable deliveries of endpoint ?4 at ?3 (see hg_store_claim_deliveries). */
+/* The claimable deliveries at ?3 of the endpoints in [?4, ?6) (see
+ * hg_store_claim_deliveries and endpoint_range()). */
 #define HG_SQLITE_DUE                                                                              \
-	"endpoint = ?4 AND ((status IN ('pending', 'failed') AND next_attempt_ms <= ?3)"          \
-	" OR (status = 'delivering' AND lease_until_ms <= ?3))"
+	"endpoint >= ?4 AND endpoint < ?6 AND ((status IN ('pending', 'failed') AND"              \
+	" next_attempt_ms <= ?3) OR (status = 'delivering' AND lease_until_ms <= ?3))"
 /* The earliest claimable time among the deliveries the WHERE clause w selects. */
 #define HG_SQLITE_NEXT_DUE(w)                                                                      \
 	"SELECT min(t) FROM (SELECT min(next_attempt_ms) AS t FROM deliveries WHERE " w            \
@@ -115,7 +117,7 @@ static const char *const stmt_sql[S_N] = {
     [S_CLAIM] = "UPDATE deliveries SET status = 'delivering', lease_owner = ?1,"
 		" lease_until_ms = ?2, updated_ms = ?3 WHERE id IN (SELECT id FROM deliveries"
 		" WHERE " HG_SQLITE_DUE " ORDER BY next_attempt_ms LIMIT ?5)"
-		" RETURNING id, message_id, attempts",
+		" RETURNING id, message_id, attempts, endpoint",
     [S_INSERT_ATTEMPT] = "INSERT INTO attempts (delivery_id, n, started_ms, duration_ms,"
 			 " status_code, error, response_head) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_OUTCOME] = "UPDATE deliveries SET status = ?2, attempts = max(attempts, ?3),"
@@ -123,7 +125,7 @@ static const char *const stmt_sql[S_N] = {
 		  " last_status = ?5, last_error = ?6, updated_ms = ?7"
 		  " WHERE id = ?1 AND status = 'delivering' AND lease_owner = ?8",
     [S_NEXT_DUE_ALL] = HG_SQLITE_NEXT_DUE(""),
-    [S_NEXT_DUE_ENDPOINT] = HG_SQLITE_NEXT_DUE("endpoint = ?1 AND"),
+    [S_NEXT_DUE_ENDPOINT] = HG_SQLITE_NEXT_DUE("endpoint >= ?1 AND endpoint < ?2 AND"),
     [S_MSG_EXISTS] = "SELECT 1 FROM messages WHERE id = ?1",
     [S_DELIVERY_EXISTS] = "SELECT 1 FROM deliveries WHERE id = ?1",
     [S_RETRY_ONE] = HG_SQLITE_RETRY " WHERE id = ?1 AND status = 'dead'",
@@ -873,11 +875,38 @@ struct claim_args {
 	size_t n;
 };
 
+/* The names an endpoint argument selects, as the half-open range [lo, hi):
+ * "name" is [name, name "\x01") (nothing sorts between but name itself,
+ * names hold no control characters), "prefix*" is [prefix, prefix with its
+ * last byte + 1). One statement with an indexable range serves both. 0, or
+ * -1 when it does not fit cap bytes. */
+static int endpoint_range(const char *name, char *lo, char *hi, size_t cap)
+{
+	size_t n = strlen(name);
+
+	if (n + 2 > cap)
+		return -1;
+	if (n > 1 && name[n - 1] == '*') {
+		memcpy(lo, name, n - 1);
+		lo[n - 1] = '\0';
+		memcpy(hi, name, n - 1);
+		hi[n - 2] = (char)(hi[n - 2] + 1);
+		hi[n - 1] = '\0';
+		return 0;
+	}
+	memcpy(lo, name, n + 1);
+	memcpy(hi, name, n);
+	hi[n] = '\x01';
+	hi[n + 1] = '\0';
+	return 0;
+}
+
 static int claim_body(struct hg_sqlite *s, void *arg, const char **what)
 {
 	struct claim_args *a = arg;
 	sqlite3_stmt *q = s->stmt[S_CLAIM];
-	const unsigned char *id, *mid;
+	char lo[HG_STORE_NAME_MAX + 2], hi[HG_STORE_NAME_MAX + 2];
+	const unsigned char *id, *mid, *ep;
 	size_t i, got;
 	int rc = SQLITE_OK;
 
@@ -891,10 +920,14 @@ static int claim_body(struct hg_sqlite *s, void *arg, const char **what)
 			rc = sqlite3_bind_int64(q, 2, a->req[i].lease_until_ms);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_bind_int64(q, 3, a->now_ms);
+		if (endpoint_range(a->req[i].endpoint, lo, hi, sizeof(lo)) != 0)
+			return SQLITE_MISUSE; /* a name longer than any endpoint's */
 		if (rc == SQLITE_OK)
-			rc = sqlite3_bind_text(q, 4, a->req[i].endpoint, -1, SQLITE_STATIC);
+			rc = sqlite3_bind_text(q, 4, lo, -1, SQLITE_TRANSIENT);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_bind_int64(q, 5, (sqlite3_int64)a->req[i].limit);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(q, 6, hi, -1, SQLITE_TRANSIENT);
 		if (rc != SQLITE_OK)
 			return rc;
 		/* The UPDATE happens at the first step; the rest read RETURNING. */
@@ -909,6 +942,9 @@ static int claim_body(struct hg_sqlite *s, void *arg, const char **what)
 			}
 			hg_strlcpy(c->id, (const char *)id, sizeof(c->id));
 			hg_strlcpy(c->message_id, (const char *)mid, sizeof(c->message_id));
+			ep = sqlite3_column_text(q, 3);
+			hg_strlcpy(c->endpoint, ep != NULL ? (const char *)ep : "",
+				   sizeof(c->endpoint));
 			c->attempts = sqlite3_column_int(q, 2);
 			c->req = i;
 			a->n++;
@@ -1017,10 +1053,15 @@ static int sqlite_next_due(struct hg_store *st, const char *endpoint, int64_t *d
 {
 	struct hg_sqlite *s = (struct hg_sqlite *)st;
 	sqlite3_stmt *q = s->stmt[endpoint != NULL ? S_NEXT_DUE_ENDPOINT : S_NEXT_DUE_ALL];
+	char lo[HG_STORE_NAME_MAX + 2], hi[HG_STORE_NAME_MAX + 2];
 	int rc, ret = HG_EIO;
 
 	if (endpoint != NULL) {
-		rc = sqlite3_bind_text(q, 1, endpoint, -1, SQLITE_STATIC);
+		if (endpoint_range(endpoint, lo, hi, sizeof(lo)) != 0)
+			goto out;
+		rc = sqlite3_bind_text(q, 1, lo, -1, SQLITE_TRANSIENT);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(q, 2, hi, -1, SQLITE_TRANSIENT);
 		if (rc != SQLITE_OK)
 			goto out;
 	}
@@ -1728,6 +1769,91 @@ static int sqlite_ping(struct hg_store *st)
 	return rc == SQLITE_OK ? HG_OK : HG_EIO;
 }
 
+/* ---- outbound: sqlite_outbound.c does the work on this connection ---- */
+
+static sqlite3 *db_of(struct hg_store *st)
+{
+	return ((struct hg_sqlite *)st)->db;
+}
+
+/* One log line when an outbound op failed on the store (not for "not found"). */
+static int outbound_rc(struct hg_store *st, const char *op, int rc)
+{
+	if (rc == HG_EIO)
+		hg_log(HG_LOG_ERROR, "store operation failed", "path",
+		       HG_LS(((struct hg_sqlite *)st)->path), "op", HG_LS(op), "error",
+		       HG_LS(sqlite3_errmsg(db_of(st))), NULL);
+	return rc;
+}
+
+static int sqlite_api_key_put(struct hg_store *st, const struct hg_store_api_key *k)
+{
+	return outbound_rc(st, "api_key_put", hg_sqlite_api_key_put(db_of(st), k));
+}
+
+static int sqlite_api_key_find(struct hg_store *st, const char *token_hash,
+			       struct hg_store_api_key *out)
+{
+	return outbound_rc(st, "api_key_find", hg_sqlite_api_key_find(db_of(st), token_hash, out));
+}
+
+static int sqlite_sub_create(struct hg_store *st, const struct hg_store_sub *sub)
+{
+	return outbound_rc(st, "sub_create", hg_sqlite_sub_create(db_of(st), sub));
+}
+
+static int sqlite_sub_get(struct hg_store *st, const char *id, const char *owner_id,
+			  struct hg_store_sub *out)
+{
+	return outbound_rc(st, "sub_get", hg_sqlite_sub_get(db_of(st), id, owner_id, out));
+}
+
+static int sqlite_sub_each(struct hg_store *st, const char *owner_id, int active_only,
+			   int (*fn)(const struct hg_store_sub *sub, void *arg), void *arg)
+{
+	return outbound_rc(st, "sub_each",
+			   hg_sqlite_sub_each(db_of(st), owner_id, active_only, fn, arg));
+}
+
+static int sqlite_sub_update(struct hg_store *st, const char *id, const char *owner_id,
+			     const struct hg_store_sub_patch *p)
+{
+	return outbound_rc(st, "sub_update", hg_sqlite_sub_update(db_of(st), id, owner_id, p));
+}
+
+static int sqlite_sub_delete(struct hg_store *st, const char *id, const char *owner_id,
+			     int64_t now_ms)
+{
+	return outbound_rc(st, "sub_delete", hg_sqlite_sub_delete(db_of(st), id, owner_id, now_ms));
+}
+
+static int sqlite_sub_set_secret(struct hg_store *st, const char *id, const char *owner_id,
+				 const char *secret, const char *old_secret, int64_t old_until_ms,
+				 int64_t now_ms)
+{
+	return outbound_rc(st, "sub_set_secret",
+			   hg_sqlite_sub_set_secret(db_of(st), id, owner_id, secret, old_secret,
+						    old_until_ms, now_ms));
+}
+
+static int sqlite_sub_deliveries(struct hg_store *st, const char *id, int64_t offset,
+				 int64_t limit,
+				 int (*fn)(const struct hg_store_sub_delivery *d, void *arg),
+				 void *arg, int64_t *total)
+{
+	return outbound_rc(st, "sub_deliveries",
+			   hg_sqlite_sub_deliveries(db_of(st), id, offset, limit, fn, arg, total));
+}
+
+static int sqlite_sub_outcome(struct hg_store *st, const char *id, int ok, int gone,
+			      int64_t now_ms, int64_t disable_after_ms, const char *reason,
+			      int *disabled)
+{
+	return outbound_rc(st, "sub_outcome",
+			   hg_sqlite_sub_outcome(db_of(st), id, ok, gone, now_ms, disable_after_ms,
+						 reason, disabled));
+}
+
 const struct hg_store_ops hg_store_sqlite_ops = {
     .name = "sqlite",
     .open = sqlite_open,
@@ -1750,4 +1876,14 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .stats_add = sqlite_stats_add,
     .stats_read = sqlite_stats_read,
     .purge = sqlite_purge,
+    .api_key_put = sqlite_api_key_put,
+    .api_key_find = sqlite_api_key_find,
+    .sub_create = sqlite_sub_create,
+    .sub_get = sqlite_sub_get,
+    .sub_each = sqlite_sub_each,
+    .sub_update = sqlite_sub_update,
+    .sub_delete = sqlite_sub_delete,
+    .sub_set_secret = sqlite_sub_set_secret,
+    .sub_deliveries = sqlite_sub_deliveries,
+    .sub_outcome = sqlite_sub_outcome,
 };

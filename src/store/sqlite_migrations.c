@@ -110,6 +110,38 @@ const char *const hg_sqlite_migrations[] = {
     "CREATE INDEX stats_latency_hour ON stats_latency(hour_ms);"
     "CREATE INDEX dedupe_message ON dedupe(message_id);"
     "CREATE INDEX deliveries_status_id ON deliveries(status, id);",
+    /* 5: outbound webhooks (docs/outbound.md): API keys (only the SHA-256
+     * of a token is kept) and subscriptions. A subscription's deliveries
+     * are ordinary deliveries to endpoint 'sub:<id>'; its history pages
+     * them by id. The secrets must be usable to sign, so they are stored
+     * as they are: protect the database file. */
+    "CREATE TABLE api_keys ("
+    "  id TEXT PRIMARY KEY,"
+    "  token_hash TEXT NOT NULL UNIQUE,"
+    "  owner_id TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('owner', 'publisher')),"
+    "  created_ms INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE subscriptions ("
+    "  id TEXT PRIMARY KEY,"
+    "  owner_id TEXT NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  events TEXT NOT NULL,"
+    "  is_active INTEGER NOT NULL,"
+    "  description TEXT,"
+    "  disabled_reason TEXT,"
+    "  secret TEXT NOT NULL,"
+    "  old_secret TEXT,"
+    "  old_secret_until_ms INTEGER,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  last_delivery_ms INTEGER,"
+    "  failing_since_ms INTEGER"
+    ");"
+    "CREATE INDEX subscriptions_owner ON subscriptions(owner_id, id);"
+    "CREATE INDEX subscriptions_active ON subscriptions(is_active, owner_id);"
+    /* a subscription's history pages by delivery id */
+    "CREATE INDEX deliveries_endpoint_id ON deliveries(endpoint, id);",
 };
 
 const size_t hg_sqlite_n_migrations =

@@ -17,38 +17,9 @@
 #include "store/sqlite_outbound.h"
 
 #define SUB_COLS                                                                                   \
-	"id, owner_id, url, events, is_active, description, disabled_reason, secret,"             \
-	" old_secret, old_secret_until_ms, created_ms, updated_ms, last_delivery_ms,"             \
+	"id, owner_id, url, events, is_active, description, disabled_reason, secret,"              \
+	" old_secret, old_secret_until_ms, created_ms, updated_ms, last_delivery_ms,"              \
 	" failing_since_ms"
-
-const char hg_sqlite_outbound_migration[] =
-    "CREATE TABLE api_keys ("
-    "  id TEXT PRIMARY KEY,"
-    "  token_hash TEXT NOT NULL UNIQUE,"
-    "  owner_id TEXT NOT NULL,"
-    "  role TEXT NOT NULL CHECK (role IN ('owner', 'publisher')),"
-    "  created_ms INTEGER NOT NULL"
-    ");"
-    "CREATE TABLE subscriptions ("
-    "  id TEXT PRIMARY KEY,"
-    "  owner_id TEXT NOT NULL,"
-    "  url TEXT NOT NULL,"
-    "  events TEXT NOT NULL,"
-    "  is_active INTEGER NOT NULL,"
-    "  description TEXT,"
-    "  disabled_reason TEXT,"
-    "  secret TEXT NOT NULL,"
-    "  old_secret TEXT,"
-    "  old_secret_until_ms INTEGER,"
-    "  created_ms INTEGER NOT NULL,"
-    "  updated_ms INTEGER NOT NULL,"
-    "  last_delivery_ms INTEGER,"
-    "  failing_since_ms INTEGER"
-    ");"
-    "CREATE INDEX subscriptions_owner ON subscriptions(owner_id, id);"
-    "CREATE INDEX subscriptions_active ON subscriptions(is_active, owner_id);"
-    /* a subscription's history pages by delivery id */
-    "CREATE INDEX deliveries_endpoint_id ON deliveries(endpoint, id);";
 
 static int ob_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **q)
 {
@@ -335,9 +306,8 @@ int hg_sqlite_sub_delete(sqlite3 *db, const char *id, const char *owner_id, int6
 
 	if (rc != HG_OK)
 		return rc;
-	rc = ob_prepare(db,
-			"DELETE FROM subscriptions WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)",
-			&q);
+	rc = ob_prepare(
+	    db, "DELETE FROM subscriptions WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)", &q);
 	if (rc == HG_OK) {
 		ob_bind_text(q, 1, id);
 		ob_bind_text(q, 2, owner_id);
@@ -352,9 +322,8 @@ int hg_sqlite_sub_delete(sqlite3 *db, const char *id, const char *owner_id, int6
 	return ob_end(db, rc);
 }
 
-int hg_sqlite_sub_set_secret(sqlite3 *db, const char *id, const char *owner_id,
-			     const char *secret, const char *old_secret, int64_t old_until_ms,
-			     int64_t now_ms)
+int hg_sqlite_sub_set_secret(sqlite3 *db, const char *id, const char *owner_id, const char *secret,
+			     const char *old_secret, int64_t old_until_ms, int64_t now_ms)
 {
 	sqlite3_stmt *q = NULL;
 	int rc = ob_prepare(db,
@@ -388,10 +357,9 @@ int hg_sqlite_sub_deliveries(sqlite3 *db, const char *id, int64_t offset, int64_
 	int rc, step;
 
 	*total = 0;
-	rc = ob_prepare(db,
-			"SELECT count(*) FROM deliveries WHERE endpoint = '" HG_STORE_SUB_PREFIX
-			"' || ?1",
-			&q);
+	rc = ob_prepare(
+	    db, "SELECT count(*) FROM deliveries WHERE endpoint = '" HG_STORE_SUB_PREFIX "' || ?1",
+	    &q);
 	if (rc != HG_OK)
 		return rc;
 	ob_bind_text(q, 1, id);
@@ -487,13 +455,14 @@ int hg_sqlite_sub_outcome(sqlite3 *db, const char *id, int ok, int gone, int64_t
 	/* failing since its first failure after the last success; switched
 	 * off by a 410, or once that is disable_after ago */
 	off = active && (gone || (disable_after_ms > 0 && now_ms - since >= disable_after_ms));
-	rc = ob_prepare(db,
-			"UPDATE subscriptions SET failing_since_ms = ?2,"
-			" is_active = CASE WHEN ?3 THEN 0 ELSE is_active END,"
-			" disabled_reason = CASE WHEN ?3 THEN ?4 ELSE disabled_reason END,"
-			" updated_ms = CASE WHEN ?3 THEN max(?5, updated_ms + 1) ELSE updated_ms END"
-			" WHERE id = ?1",
-			&q);
+	rc =
+	    ob_prepare(db,
+		       "UPDATE subscriptions SET failing_since_ms = ?2,"
+		       " is_active = CASE WHEN ?3 THEN 0 ELSE is_active END,"
+		       " disabled_reason = CASE WHEN ?3 THEN ?4 ELSE disabled_reason END,"
+		       " updated_ms = CASE WHEN ?3 THEN max(?5, updated_ms + 1) ELSE updated_ms END"
+		       " WHERE id = ?1",
+		       &q);
 	if (rc == HG_OK) {
 		ob_bind_text(q, 1, id);
 		sqlite3_bind_int64(q, 2, since);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "store/postgres_internal.h"
 #include "store/store_internal.h"
 
@@ -263,6 +265,106 @@ int hg_store_purge(struct hg_store *st, int64_t before_ms, size_t limit,
 	if (st->ops->purge == NULL)
 		return unsupported(st, "purge");
 	return st->ops->purge(st, before_ms, limit, out, more);
+}
+
+/* ---- outbound: API keys and subscriptions ---- */
+
+int hg_store_api_key_put(struct hg_store *st, const struct hg_store_api_key *k)
+{
+	if (st->ops->api_key_put == NULL)
+		return unsupported(st, "api_key_put");
+	return st->ops->api_key_put(st, k);
+}
+
+int hg_store_api_key_find(struct hg_store *st, const char *token_hash,
+			  struct hg_store_api_key *out)
+{
+	if (st->ops->api_key_find == NULL)
+		return unsupported(st, "api_key_find");
+	return st->ops->api_key_find(st, token_hash, out);
+}
+
+void hg_store_sub_free(struct hg_store_sub *s)
+{
+	if (s == NULL)
+		return;
+	free(s->url);
+	free(s->events_json);
+	free(s->description);
+	free(s->disabled_reason);
+	/* the secrets are key material */
+	OPENSSL_cleanse(s->secret, sizeof(s->secret));
+	OPENSSL_cleanse(s->old_secret, sizeof(s->old_secret));
+	memset(s, 0, sizeof(*s));
+}
+
+int hg_store_sub_create(struct hg_store *st, const struct hg_store_sub *s)
+{
+	if (st->ops->sub_create == NULL)
+		return unsupported(st, "sub_create");
+	return st->ops->sub_create(st, s);
+}
+
+int hg_store_sub_get(struct hg_store *st, const char *id, const char *owner_id,
+		     struct hg_store_sub *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (st->ops->sub_get == NULL)
+		return unsupported(st, "sub_get");
+	return st->ops->sub_get(st, id, owner_id, out);
+}
+
+int hg_store_sub_each(struct hg_store *st, const char *owner_id, int active_only,
+		      int (*fn)(const struct hg_store_sub *s, void *arg), void *arg)
+{
+	if (st->ops->sub_each == NULL)
+		return unsupported(st, "sub_each");
+	return st->ops->sub_each(st, owner_id, active_only, fn, arg);
+}
+
+int hg_store_sub_update(struct hg_store *st, const char *id, const char *owner_id,
+			const struct hg_store_sub_patch *p)
+{
+	if (st->ops->sub_update == NULL)
+		return unsupported(st, "sub_update");
+	return st->ops->sub_update(st, id, owner_id, p);
+}
+
+int hg_store_sub_delete(struct hg_store *st, const char *id, const char *owner_id,
+			int64_t now_ms)
+{
+	if (st->ops->sub_delete == NULL)
+		return unsupported(st, "sub_delete");
+	return st->ops->sub_delete(st, id, owner_id, now_ms);
+}
+
+int hg_store_sub_set_secret(struct hg_store *st, const char *id, const char *owner_id,
+			    const char *secret, const char *old_secret, int64_t old_until_ms,
+			    int64_t now_ms)
+{
+	if (st->ops->sub_set_secret == NULL)
+		return unsupported(st, "sub_set_secret");
+	return st->ops->sub_set_secret(st, id, owner_id, secret, old_secret, old_until_ms, now_ms);
+}
+
+int hg_store_sub_deliveries(struct hg_store *st, const char *id, int64_t offset, int64_t limit,
+			    int (*fn)(const struct hg_store_sub_delivery *d, void *arg), void *arg,
+			    int64_t *total)
+{
+	*total = 0;
+	if (st->ops->sub_deliveries == NULL)
+		return unsupported(st, "sub_deliveries");
+	return st->ops->sub_deliveries(st, id, offset, limit, fn, arg, total);
+}
+
+int hg_store_sub_outcome(struct hg_store *st, const char *id, int ok, int gone, int64_t now_ms,
+			 int64_t disable_after_ms, const char *reason, int *disabled)
+{
+	if (disabled != NULL)
+		*disabled = 0;
+	if (st->ops->sub_outcome == NULL)
+		return unsupported(st, "sub_outcome");
+	return st->ops->sub_outcome(st, id, ok, gone, now_ms, disable_after_ms, reason, disabled);
 }
 
 /* ---- the audit chain ---- */

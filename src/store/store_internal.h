@@ -67,6 +67,28 @@ struct hg_store_ops {
 			  struct hg_stats_row *rows, size_t n);
 	int (*purge)(struct hg_store *st, int64_t before_ms, size_t limit,
 		     struct hg_store_purged *out, int *more);
+	/* outbound API keys and subscriptions (optional): the store.h
+	 * functions of the same names */
+	int (*api_key_put)(struct hg_store *st, const struct hg_store_api_key *k);
+	int (*api_key_find)(struct hg_store *st, const char *token_hash,
+			    struct hg_store_api_key *out);
+	int (*sub_create)(struct hg_store *st, const struct hg_store_sub *s);
+	int (*sub_get)(struct hg_store *st, const char *id, const char *owner_id,
+		       struct hg_store_sub *out);
+	int (*sub_each)(struct hg_store *st, const char *owner_id, int active_only,
+			int (*fn)(const struct hg_store_sub *s, void *arg), void *arg);
+	int (*sub_update)(struct hg_store *st, const char *id, const char *owner_id,
+			  const struct hg_store_sub_patch *p);
+	int (*sub_delete)(struct hg_store *st, const char *id, const char *owner_id,
+			  int64_t now_ms);
+	int (*sub_set_secret)(struct hg_store *st, const char *id, const char *owner_id,
+			      const char *secret, const char *old_secret, int64_t old_until_ms,
+			      int64_t now_ms);
+	int (*sub_deliveries)(struct hg_store *st, const char *id, int64_t offset, int64_t limit,
+			      int (*fn)(const struct hg_store_sub_delivery *d, void *arg),
+			      void *arg, int64_t *total);
+	int (*sub_outcome)(struct hg_store *st, const char *id, int ok, int gone, int64_t now_ms,
+			   int64_t disable_after_ms, const char *reason, int *disabled);
 };
 
 /* The common head of every backend handle. */

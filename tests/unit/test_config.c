@@ -468,7 +468,7 @@ static void test_unknown_keys(void **state)
 	    "unknown key 'lisen' in the top-level settings; expected one of listen, "
 	    "public_url, store, threads, max_connections, request_timeout, max_body, "
 	    "log_level, tls, trusted_proxies, sources, endpoints, max_in_flight, admin_token_env, "
-	    "retention");
+	    "retention, event_types, allow_http, egress_allow, outbound");
 	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
 	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
 	expect_exact_error(
@@ -488,19 +488,62 @@ static void test_unknown_keys(void **state)
 	expect_error("? [a]\n: 1\n", 1, "keys in the top-level settings must be plain names");
 }
 
-static void test_unsupported_keys(void **state)
+/* The outbound keys (docs/outbound.md): defaults are seed 003's contract. */
+static void test_outbound_keys(void **state)
 {
-	static const char *const top[] = {"event_types", "allow_http", "egress_allow"};
-	char yaml[256], msg[128];
-	size_t i;
+	struct hg_config *cfg;
 
 	(void)state;
-	for (i = 0; i < sizeof top / sizeof top[0]; i++) {
-		snprintf(yaml, sizeof yaml, "listen: :80\n%s: {a: 1}\n", top[i]);
-		snprintf(msg, sizeof msg, "key '%s' is not supported by this version of hookgate",
-			 top[i]);
-		expect_exact_error(yaml, 2, msg);
-	}
+	cfg = load_ok("listen: :80\n");
+	assert_int_equal(cfg->n_event_types, 0);
+	assert_false(cfg->allow_http);
+	assert_int_equal(cfg->n_egress_allow, 0);
+	assert_int_equal(cfg->outbound.retry.attempts, 5);
+	assert_int_equal(cfg->outbound.retry.schedule_ms[1], 60000);
+	assert_int_equal(cfg->outbound.retry.schedule_ms[4], 480000);
+	assert_int_equal(cfg->outbound.retry.max_delay_ms, 3600000);
+	assert_int_equal(cfg->outbound.timeout_ms, 10000);
+	assert_int_equal(cfg->outbound.disable_after_ms, 5LL * 86400 * 1000);
+	assert_int_equal(cfg->outbound.rl_create.limit, 10);
+	assert_int_equal(cfg->outbound.rl_create.per_ms, 3600000);
+	assert_int_equal(cfg->outbound.rl_regenerate.limit, 5);
+	assert_int_equal(cfg->outbound.rl_manage.limit, 0);
+	hg_config_free(cfg);
+
+	cfg = load_ok("event_types: [clip.submitted, clip.approved]\n"
+		      "allow_http: true\n"
+		      "egress_allow: [127.0.0.1/32, \"fd00::/8\"]\n"
+		      "outbound:\n"
+		      "  retry: {schedule: [0s, 400ms, 800ms], jitter: 0%}\n"
+		      "  timeout: 2s\n"
+		      "  disable_after: 1h\n"
+		      "  max_in_flight: 4\n"
+		      "  rate_limits: {create: {limit: 3, per: 1m}, publish: {limit: 100, per: 1s}}\n");
+	assert_int_equal(cfg->n_event_types, 2);
+	assert_string_equal(cfg->event_types[1], "clip.approved");
+	assert_null(cfg->event_types[2]);
+	assert_true(cfg->allow_http);
+	assert_int_equal(cfg->n_egress_allow, 2);
+	assert_int_equal(cfg->outbound.retry.attempts, 3);
+	assert_int_equal(cfg->outbound.retry.schedule_ms[2], 800);
+	assert_int_equal(cfg->outbound.timeout_ms, 2000);
+	assert_int_equal(cfg->outbound.disable_after_ms, 3600000);
+	assert_int_equal(cfg->outbound.max_in_flight, 4);
+	assert_int_equal(cfg->outbound.rl_create.limit, 3);
+	assert_int_equal(cfg->outbound.rl_create.per_ms, 60000);
+	assert_int_equal(cfg->outbound.rl_regenerate.limit, 5);
+	assert_int_equal(cfg->outbound.rl_publish.limit, 100);
+	hg_config_free(cfg);
+
+	expect_error("event_types: [Clip.Submitted]\n", 1, "event_types: expected an event type");
+	expect_error("event_types: [a.b, a.b]\n", 1, "listed twice");
+	expect_error("allow_http: maybe\n", 1, "allow_http: expected one of false, true");
+	expect_error("egress_allow: [localhost]\n", 1, "egress_allow: expected an address or range");
+	expect_error("outbound: {timeout: 0}\n", 1, "timeout: expected a duration above zero");
+	expect_error("outbound: {retries: 1}\n", 1, "unknown key 'retries' in outbound");
+	expect_error("outbound: {rate_limits: {create: {limit: -1, per: 1h}}}\n", 1, "limit:");
+	expect_error("outbound: {rate_limits: {list: {limit: 1, per: 1h}}}\n", 1,
+		     "unknown key 'list'");
 }
 
 static void test_duplicates(void **state)
@@ -1372,7 +1415,7 @@ int main(void)
 	    cmocka_unit_test(test_syntax_errors),
 	    cmocka_unit_test(test_unreadable_file),
 	    cmocka_unit_test(test_unknown_keys),
-	    cmocka_unit_test(test_unsupported_keys),
+	    cmocka_unit_test(test_outbound_keys),
 	    cmocka_unit_test(test_duplicates),
 	    cmocka_unit_test(test_source_required),
 	    cmocka_unit_test(test_secret_rotation),

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "deliver/outbound.h"
+#include "deliver/deliver.h"
 #include "util/util.h"
 
 static const char vec_secret[] = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
@@ -57,8 +57,9 @@ static void test_whsec(void **state)
 
 	(void)state;
 	assert_int_equal(hg_outbound_secret_whsec(vec_secret, w), HG_OK);
-	assert_string_equal(w, "whsec_YTFiMmMzZDRlNWY2MDcxODI5M2E0YjVjNmQ3ZThmOTBhMWIyYzNkNGU1ZjYwNzE4"
-			       "MjkzYTRiNWM2ZDdlOGY5MA==");
+	assert_string_equal(w,
+			    "whsec_YTFiMmMzZDRlNWY2MDcxODI5M2E0YjVjNmQ3ZThmOTBhMWIyYzNkNGU1ZjYwNzE4"
+			    "MjkzYTRiNWM2ZDdlOGY5MA==");
 	assert_int_equal(strlen(w), HG_OUTBOUND_WHSEC_LEN);
 	assert_int_equal(hg_outbound_secret_whsec("short", w), HG_EINVAL);
 	assert_int_equal(hg_outbound_secret_whsec(NULL, w), HG_EINVAL);
@@ -83,7 +84,8 @@ static void test_sign_vector(void **state)
 /* During a grace period both secrets sign webhook-signature, new first. */
 static void test_sign_grace(void **state)
 {
-	static const char other[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	static const char other[] =
+	    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 	struct hg_outbound_sig s, alone;
 
 	(void)state;
@@ -102,8 +104,9 @@ static void test_sign_grace(void **state)
 	{
 		char want[sizeof(s.webhook_signature)];
 
-		int n = snprintf(want, sizeof(want), "%s v1,AHluz4NzMKwRAiXV0XkLc7vJtvBJ2KbAmHGcESanMbk=",
-				 alone.webhook_signature);
+		int n = snprintf(
+		    want, sizeof(want),
+		    "%s v1,AHluz4NzMKwRAiXV0XkLc7vJtvBJ2KbAmHGcESanMbk=", alone.webhook_signature);
 
 		assert_true(n > 0 && (size_t)n < sizeof(want));
 		assert_string_equal(s.webhook_signature, want);
@@ -124,8 +127,8 @@ static void test_sign_bad_input(void **state)
 			 HG_EINVAL);
 	memset(long_id, 'a', sizeof(long_id) - 1);
 	long_id[sizeof(long_id) - 1] = '\0';
-	assert_int_equal(hg_outbound_sign(vec_secret, NULL, long_id, 1, (const uint8_t *)"x", 1, &s),
-			 HG_EINVAL);
+	assert_int_equal(
+	    hg_outbound_sign(vec_secret, NULL, long_id, 1, (const uint8_t *)"x", 1, &s), HG_EINVAL);
 	/* an empty body is a body */
 	assert_int_equal(hg_outbound_sign(vec_secret, NULL, "id", 1, (const uint8_t *)"", 0, &s),
 			 HG_OK);
@@ -135,9 +138,9 @@ static void test_sign_bad_input(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_secret_new),  cmocka_unit_test(test_secret_valid),
-	    cmocka_unit_test(test_whsec),       cmocka_unit_test(test_sign_vector),
-	    cmocka_unit_test(test_sign_grace),  cmocka_unit_test(test_sign_bad_input),
+	    cmocka_unit_test(test_secret_new), cmocka_unit_test(test_secret_valid),
+	    cmocka_unit_test(test_whsec),      cmocka_unit_test(test_sign_vector),
+	    cmocka_unit_test(test_sign_grace), cmocka_unit_test(test_sign_bad_input),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "deliver/outbound.h"
+#include "deliver/deliver.h"
 #include "util/util.h"
 
 /* ---- helpers ---- */
@@ -151,18 +151,19 @@ static void test_ipv4_ranges_edges(void **state)
 static void test_ipv4_ranges_explicit(void **state)
 {
 	static const char *const blocked[] = {
-	    "0.0.0.0",        "0.255.255.255",   "10.0.0.0",       "10.255.255.255",
-	    "100.64.0.0",     "100.127.255.255", "127.0.0.1",      "127.255.255.254",
-	    "169.254.169.254", "172.16.0.1",     "172.31.255.255", "192.0.0.8",
-	    "192.0.2.1",      "192.168.1.1",     "198.18.0.1",     "198.19.255.255",
-	    "198.51.100.7",   "203.0.113.9",     "224.0.0.1",      "239.255.255.250",
-	    "240.0.0.1",      "255.255.255.255",
+	    "0.0.0.0",         "0.255.255.255",   "10.0.0.0",       "10.255.255.255",
+	    "100.64.0.0",      "100.127.255.255", "127.0.0.1",      "127.255.255.254",
+	    "169.254.169.254", "172.16.0.1",      "172.31.255.255", "192.0.0.8",
+	    "192.0.2.1",       "192.168.1.1",     "198.18.0.1",     "198.19.255.255",
+	    "198.51.100.7",    "203.0.113.9",     "224.0.0.1",      "239.255.255.250",
+	    "240.0.0.1",       "255.255.255.255",
 	};
 	static const char *const open[] = {
-	    "1.0.0.0",      "1.1.1.1",       "8.8.8.8",         "9.255.255.255", "11.0.0.0",
-	    "100.63.255.255", "100.128.0.0", "126.255.255.255", "128.0.0.0",     "169.253.255.255",
-	    "169.255.0.0",  "172.15.255.255", "172.32.0.0",     "191.255.255.255", "192.0.1.0",
-	    "192.0.3.0",    "192.167.255.255", "192.169.0.0",   "198.17.255.255", "198.20.0.0",
+	    "1.0.0.0",         "1.1.1.1",         "8.8.8.8",        "9.255.255.255",
+	    "11.0.0.0",        "100.63.255.255",  "100.128.0.0",    "126.255.255.255",
+	    "128.0.0.0",       "169.253.255.255", "169.255.0.0",    "172.15.255.255",
+	    "172.32.0.0",      "191.255.255.255", "192.0.1.0",      "192.0.3.0",
+	    "192.167.255.255", "192.169.0.0",     "198.17.255.255", "198.20.0.0",
 	    "223.255.255.255",
 	};
 	size_t i;
@@ -180,15 +181,14 @@ static void test_ipv4_ranges_explicit(void **state)
 static void test_ipv6_ranges_edges(void **state)
 {
 	static const struct edge_case cases[] = {
-	    {"::", 128, '-', 'b'},            /* ::1 above */
-	    {"::1", 128, 'b', 'b'},           /* inside ::/96 */
-	    {"::", 96, '-', 'b'},             /* ::1:0:0 is in ::/8 */
-	    {"64:ff9b:1::", 48, 'b', 'b'},    /* both neighbours lie in ::/8 */
-	    {"::", 8, '-', 'b'},              /* 100:: starts 100::/64 */
-	    {"100::", 64, 'b', 'p'},
-	    {"2001::", 32, 'p', 'p'},         {"2001:db8::", 32, 'p', 'p'},
-	    {"fc00::", 7, 'p', 'p'},          {"fe80::", 10, 'p', 'b'},
-	    {"fec0::", 10, 'b', 'b'},         {"ff00::", 8, 'b', '-'},
+	    {"::", 128, '-', 'b'},         /* ::1 above */
+	    {"::1", 128, 'b', 'b'},        /* inside ::/96 */
+	    {"::", 96, '-', 'b'},          /* ::1:0:0 is in ::/8 */
+	    {"64:ff9b:1::", 48, 'b', 'b'}, /* both neighbours lie in ::/8 */
+	    {"::", 8, '-', 'b'},           /* 100:: starts 100::/64 */
+	    {"100::", 64, 'b', 'p'},       {"2001::", 32, 'p', 'p'}, {"2001:db8::", 32, 'p', 'p'},
+	    {"fc00::", 7, 'p', 'p'},       {"fe80::", 10, 'p', 'b'}, {"fec0::", 10, 'b', 'b'},
+	    {"ff00::", 8, 'b', '-'},
 	};
 	size_t i;
 
@@ -200,15 +200,22 @@ static void test_ipv6_ranges_edges(void **state)
 static void test_ipv6_ranges_explicit(void **state)
 {
 	static const char *const blocked[] = {
-	    "::",          "::1",          "0:0:0:0:0:0:0:1", "::2",          "::127.0.0.1",
-	    "::ffff:0:1",  "fc00::1",      "fd12:3456::1",    "fdff:ffff::1", "fe80::1",
-	    "febf:ffff::1", "fec0::1",     "ff02::1",         "ff05::1:3",    "2001:db8::1",
-	    "2001::1",     "100::1",       "64:ff9b:1::1",    "1::",          "ff:ffff::1",
+	    "::",           "::1",     "0:0:0:0:0:0:0:1", "::2",          "::127.0.0.1",
+	    "::ffff:0:1",   "fc00::1", "fd12:3456::1",    "fdff:ffff::1", "fe80::1",
+	    "febf:ffff::1", "fec0::1", "ff02::1",         "ff05::1:3",    "2001:db8::1",
+	    "2001::1",      "100::1",  "64:ff9b:1::1",    "1::",          "ff:ffff::1",
 	};
 	static const char *const open[] = {
-	    "2606:4700:4700::1111", "2001:4860:4860::8888", "2a00:1450:4001::1", "fbff::1",
-	    "fe00::1",              "2001:db7:ffff::1",     "2001:1::1",         "100:0:0:1::",
-	    "2003::1",              "2000::1",
+	    "2606:4700:4700::1111",
+	    "2001:4860:4860::8888",
+	    "2a00:1450:4001::1",
+	    "fbff::1",
+	    "fe00::1",
+	    "2001:db7:ffff::1",
+	    "2001:1::1",
+	    "100:0:0:1::",
+	    "2003::1",
+	    "2000::1",
 	};
 	size_t i;
 
@@ -226,14 +233,15 @@ static void test_ipv6_ranges_explicit(void **state)
 static void test_ipv6_embedded_ipv4(void **state)
 {
 	static const char *const blocked[] = {
-	    "::ffff:127.0.0.1",  "::ffff:7f00:1",      "::ffff:10.0.0.1",   "::ffff:169.254.169.254",
-	    "::ffff:0.0.0.0",    "::ffff:192.168.0.1", "::ffff:255.255.255.255",
-	    "64:ff9b::127.0.0.1", "64:ff9b::a00:1",    "64:ff9b::c0a8:1",   "2002:7f00:1::",
-	    "2002:a00:1::1",     "2002:a9fe:a9fe::",
+	    "::ffff:127.0.0.1",       "::ffff:7f00:1",      "::ffff:10.0.0.1",
+	    "::ffff:169.254.169.254", "::ffff:0.0.0.0",     "::ffff:192.168.0.1",
+	    "::ffff:255.255.255.255", "64:ff9b::127.0.0.1", "64:ff9b::a00:1",
+	    "64:ff9b::c0a8:1",        "2002:7f00:1::",      "2002:a00:1::1",
+	    "2002:a9fe:a9fe::",
 	};
 	static const char *const open[] = {
-	    "::ffff:8.8.8.8", "::ffff:1.1.1.1", "64:ff9b::808:808", "64:ff9b::1.1.1.1",
-	    "2002:808:808::1",
+	    "::ffff:8.8.8.8",   "::ffff:1.1.1.1",  "64:ff9b::808:808",
+	    "64:ff9b::1.1.1.1", "2002:808:808::1",
 	};
 	size_t i;
 
@@ -295,8 +303,8 @@ static void test_allowlist(void **state)
 
 struct lit_case {
 	const char *host;
-	int result;            /* 1 literal, 0 a name, -1 invalid */
-	const char *addr;      /* for result 1 */
+	int result;       /* 1 literal, 0 a name, -1 invalid */
+	const char *addr; /* for result 1 */
 	int canonical;
 };
 
@@ -377,17 +385,38 @@ static int url_ok(const struct hg_ssrf_policy *p, const char *url)
 static void test_url_loopback_every_spelling(void **state)
 {
 	static const char *const urls[] = {
-	    "http://127.0.0.1/",          "http://127.0.0.1:8080/hook", "http://127.0.0.1./",
-	    "http://127.1/",              "http://127.0.1/",            "http://2130706433/",
-	    "http://0177.0.0.1/",         "http://017700000001/",       "http://0x7f000001/",
-	    "http://0x7f.0.0.1/",         "http://0x7F.1/",             "http://127.000.000.001/",
-	    "http://[::1]/",              "http://[0:0:0:0:0:0:0:1]:80/", "http://[::ffff:127.0.0.1]/",
-	    "http://[::ffff:7f00:1]/",    "http://[0:0:0:0:0:ffff:7f00:1]/",
-	    "http://[64:ff9b::7f00:1]/",  "http://[::127.0.0.1]/",      "http://localhost/",
-	    "http://localhost:9000/x",    "http://LOCALHOST/",          "http://localhost./",
-	    "http://api.localhost/",      "http://a.b.LocalHost./",     "http://0/",
-	    "http://0.0.0.0/",            "http://[::]/",               "https://127.0.0.1/",
-	    "HTTPS://127.1/",             "http://127.0.0.2/",          "http://127.255.255.255/",
+	    "http://127.0.0.1/",
+	    "http://127.0.0.1:8080/hook",
+	    "http://127.0.0.1./",
+	    "http://127.1/",
+	    "http://127.0.1/",
+	    "http://2130706433/",
+	    "http://0177.0.0.1/",
+	    "http://017700000001/",
+	    "http://0x7f000001/",
+	    "http://0x7f.0.0.1/",
+	    "http://0x7F.1/",
+	    "http://127.000.000.001/",
+	    "http://[::1]/",
+	    "http://[0:0:0:0:0:0:0:1]:80/",
+	    "http://[::ffff:127.0.0.1]/",
+	    "http://[::ffff:7f00:1]/",
+	    "http://[0:0:0:0:0:ffff:7f00:1]/",
+	    "http://[64:ff9b::7f00:1]/",
+	    "http://[::127.0.0.1]/",
+	    "http://localhost/",
+	    "http://localhost:9000/x",
+	    "http://LOCALHOST/",
+	    "http://localhost./",
+	    "http://api.localhost/",
+	    "http://a.b.LocalHost./",
+	    "http://0/",
+	    "http://0.0.0.0/",
+	    "http://[::]/",
+	    "https://127.0.0.1/",
+	    "HTTPS://127.1/",
+	    "http://127.0.0.2/",
+	    "http://127.255.255.255/",
 	};
 	struct hg_ssrf_policy p = {.allow_http = 1};
 	size_t i;
@@ -401,12 +430,15 @@ static void test_url_loopback_every_spelling(void **state)
 static void test_url_private_ranges(void **state)
 {
 	static const char *const urls[] = {
-	    "https://10.0.0.1/",         "https://10.1/",            "https://167772161/",
-	    "https://172.16.0.1/",       "https://192.168.1.1/",     "https://169.254.169.254/latest",
-	    "https://0xa9fea9fe/",       "https://100.64.0.1/",      "https://198.18.0.1/",
-	    "https://224.0.0.1/",        "https://255.255.255.255/", "https://[fe80::1]/",
-	    "https://[fd00::1]/",        "https://[ff02::1]/",       "https://[::ffff:10.0.0.1]/",
-	    "https://[::ffff:a9fe:a9fe]/", "https://[2002:c0a8:101::]/", "https://192.0.2.1/",
+	    "https://10.0.0.1/",          "https://10.1/",
+	    "https://167772161/",         "https://172.16.0.1/",
+	    "https://192.168.1.1/",       "https://169.254.169.254/latest",
+	    "https://0xa9fea9fe/",        "https://100.64.0.1/",
+	    "https://198.18.0.1/",        "https://224.0.0.1/",
+	    "https://255.255.255.255/",   "https://[fe80::1]/",
+	    "https://[fd00::1]/",         "https://[ff02::1]/",
+	    "https://[::ffff:10.0.0.1]/", "https://[::ffff:a9fe:a9fe]/",
+	    "https://[2002:c0a8:101::]/", "https://192.0.2.1/",
 	};
 	struct hg_ssrf_policy p = {0};
 	size_t i;
@@ -438,7 +470,8 @@ static void test_url_shape(void **state)
 	    "https://ex%61mple.com/",
 	    "https://example..com/",
 	    "https://.example.com/",
-	    "https://b\xc3\xbc" "cher.example/",
+	    "https://b\xc3\xbc"
+	    "cher.example/",
 	    "https://example.com\\@8.8.8.8/",
 	    "https://user:pass@example.com/",
 	    "https://example.com@8.8.8.8/",
@@ -488,8 +521,8 @@ static void test_url_shape(void **state)
 	{
 		char err[256];
 
-		assert_int_equal(hg_ssrf_check_url(&p, "https://example.com/x", 8, err, sizeof(err)),
-				 HG_EINVAL);
+		assert_int_equal(
+		    hg_ssrf_check_url(&p, "https://example.com/x", 8, err, sizeof(err)), HG_EINVAL);
 		assert_int_equal(hg_ssrf_check_url(&p, NULL, 0, err, sizeof(err)), HG_EINVAL);
 	}
 }
@@ -526,12 +559,14 @@ static void test_url_egress_allow(void **state)
 	assert_false(url_ok(&p, "http://[::1]:8080/"));
 	assert_false(url_ok(&p, "http://10.0.0.1/"));
 	/* an admitted address in another spelling is still refused, with a hint */
-	assert_int_equal(hg_ssrf_check_url(&p, "http://127.1:8080/", 18, err, sizeof(err)), HG_EINVAL);
+	assert_int_equal(hg_ssrf_check_url(&p, "http://127.1:8080/", 18, err, sizeof(err)),
+			 HG_EINVAL);
 	assert_non_null(strstr(err, "127.0.0.1"));
 	assert_false(url_ok(&p, "http://2130706433:8080/"));
 	/* the error names the address and its range */
 	p.n_allow = 0;
-	assert_int_equal(hg_ssrf_check_url(&p, "http://0x7f000001/", 18, err, sizeof(err)), HG_EINVAL);
+	assert_int_equal(hg_ssrf_check_url(&p, "http://0x7f000001/", 18, err, sizeof(err)),
+			 HG_EINVAL);
 	assert_non_null(strstr(err, "127.0.0.1"));
 	assert_non_null(strstr(err, "loopback"));
 }
@@ -584,10 +619,10 @@ static curl_socket_t open_v6(struct hg_ssrf_guard *g, const char *text)
 
 static void test_opensocket_refuses(void **state)
 {
-	static const char *const v4[] = {"127.0.0.1", "10.1.2.3", "169.254.169.254", "0.0.0.0",
-					 "192.168.0.1", "224.0.0.251"};
-	static const char *const v6[] = {"::1", "::ffff:127.0.0.1", "fe80::1", "fd00::1",
-					 "64:ff9b::a9fe:a9fe", "::"};
+	static const char *const v4[] = {"127.0.0.1", "10.1.2.3",    "169.254.169.254",
+					 "0.0.0.0",   "192.168.0.1", "224.0.0.251"};
+	static const char *const v6[] = {"::1",     "::ffff:127.0.0.1",   "fe80::1",
+					 "fd00::1", "64:ff9b::a9fe:a9fe", "::"};
 	struct hg_ssrf_policy p = {.allow_http = 1};
 	size_t i;
 

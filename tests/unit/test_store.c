@@ -26,7 +26,7 @@
 /* The schema version this build migrates to: 1 messages and dedupe, 2 the
  * audit log, 3 deliveries and attempts, 4 hourly stats and the API's
  * indexes. */
-#define HG_TEST_SCHEMA 4
+#define HG_TEST_SCHEMA 5
 
 struct fixture {
 	char dir[64];

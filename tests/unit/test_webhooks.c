@@ -102,9 +102,9 @@ static void test_parse_create(void **state)
 			fail_msg("expected %s to be refused", bad[i]);
 		assert_true(err[0] != '\0');
 	}
-	assert_int_equal(parse("{\"url\":\"https://e.com\",\"events\":[\"clip.deleted\"]}", 0, &in,
-			       err),
-			 HG_EINVAL);
+	assert_int_equal(
+	    parse("{\"url\":\"https://e.com\",\"events\":[\"clip.deleted\"]}", 0, &in, err),
+	    HG_EINVAL);
 	assert_non_null(strstr(err, "clip.submitted, clip.approved, clip.rejected"));
 }
 
@@ -168,9 +168,10 @@ static void test_delivery_body(void **state)
 	(void)state;
 	assert_int_equal(hg_webhook_delivery_body("clip.submitted", 1705314600000LL, data, &b),
 			 HG_OK);
-	assert_string_equal((char *)b.data,
-			    "{\"event\":\"clip.submitted\",\"timestamp\":\"2024-01-15T10:30:00.000Z\","
-			    "\"data\":{\"submission_id\":\"550e8400-e29b-41d4-a716-446655440002\"}}");
+	assert_string_equal(
+	    (char *)b.data,
+	    "{\"event\":\"clip.submitted\",\"timestamp\":\"2024-01-15T10:30:00.000Z\","
+	    "\"data\":{\"submission_id\":\"550e8400-e29b-41d4-a716-446655440002\"}}");
 	json_decref(data);
 	hg_buf_free(&b);
 }
@@ -191,39 +192,31 @@ static void test_api_key_and_regenerate(void **state)
 	const char *b4 = "{\"owner_id\":\"x\",\"role\":\"admin\"}";
 
 	(void)state;
-	assert_int_equal(hg_webhook_parse_api_key((const uint8_t *)b1, strlen(b1), owner, &role, err,
-						  sizeof(err)),
+	assert_int_equal(hg_webhook_parse_api_key((const uint8_t *)b1, strlen(b1), owner, &role,
+						  err, sizeof(err)),
 			 HG_OK);
 	assert_string_equal(owner, "123e4567-e89b-12d3-a456-426614174000");
 	assert_int_equal(role, HG_ROLE_OWNER);
-	assert_int_equal(hg_webhook_parse_api_key((const uint8_t *)b2, strlen(b2), owner, &role, err,
-						  sizeof(err)),
+	assert_int_equal(hg_webhook_parse_api_key((const uint8_t *)b2, strlen(b2), owner, &role,
+						  err, sizeof(err)),
 			 HG_OK);
 	assert_int_equal(role, HG_ROLE_PUBLISHER);
 	assert_string_equal(hg_webhook_role_name(role), "publisher");
-	assert_int_equal(hg_webhook_parse_api_key((const uint8_t *)b3, strlen(b3), owner, &role, err,
-						  sizeof(err)),
+	assert_int_equal(hg_webhook_parse_api_key((const uint8_t *)b3, strlen(b3), owner, &role,
+						  err, sizeof(err)),
 			 HG_EINVAL);
-	assert_int_equal(hg_webhook_parse_api_key((const uint8_t *)b4, strlen(b4), owner, &role, err,
-						  sizeof(err)),
+	assert_int_equal(hg_webhook_parse_api_key((const uint8_t *)b4, strlen(b4), owner, &role,
+						  err, sizeof(err)),
 			 HG_EINVAL);
 
 	assert_int_equal(regen("", &grace, err, 256), HG_OK);
 	assert_int_equal(grace, 0);
-	assert_int_equal(regen("{\"grace_period\":\"24h\"}",
-						     &grace, err, 256),
-			 HG_OK);
+	assert_int_equal(regen("{\"grace_period\":\"24h\"}", &grace, err, 256), HG_OK);
 	assert_int_equal(grace, 24LL * 3600 * 1000);
-	assert_int_equal(regen("{\"grace_period\":60}",
-						     &grace, err, 256),
-			 HG_OK);
+	assert_int_equal(regen("{\"grace_period\":60}", &grace, err, 256), HG_OK);
 	assert_int_equal(grace, 60000);
-	assert_int_equal(regen("{\"grace_period\":\"8d\"}",
-						     &grace, err, 256),
-			 HG_EINVAL);
-	assert_int_equal(regen("{\"grace\":1}", &grace,
-						     err, 256),
-			 HG_EINVAL);
+	assert_int_equal(regen("{\"grace_period\":\"8d\"}", &grace, err, 256), HG_EINVAL);
+	assert_int_equal(regen("{\"grace\":1}", &grace, err, 256), HG_EINVAL);
 }
 
 static void test_page(void **state)
@@ -235,8 +228,8 @@ static void test_page(void **state)
 	assert_int_equal(hg_webhook_parse_page(NULL, 0, &page, &limit, err, sizeof(err)), HG_OK);
 	assert_int_equal(page, 1);
 	assert_int_equal(limit, 20);
-	assert_int_equal(hg_webhook_parse_page("page=3&limit=5", 14, &page, &limit, err, sizeof(err)),
-			 HG_OK);
+	assert_int_equal(
+	    hg_webhook_parse_page("page=3&limit=5", 14, &page, &limit, err, sizeof(err)), HG_OK);
 	assert_int_equal(page, 3);
 	assert_int_equal(limit, 5);
 	assert_int_equal(hg_webhook_parse_page("limit=101", 9, &page, &limit, err, sizeof(err)),
@@ -315,10 +308,10 @@ static void test_answers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_event_rules),     cmocka_unit_test(test_parse_create),
-	    cmocka_unit_test(test_parse_patch),     cmocka_unit_test(test_parse_publish),
-	    cmocka_unit_test(test_delivery_body),   cmocka_unit_test(test_api_key_and_regenerate),
-	    cmocka_unit_test(test_page),            cmocka_unit_test(test_answers),
+	    cmocka_unit_test(test_event_rules),   cmocka_unit_test(test_parse_create),
+	    cmocka_unit_test(test_parse_patch),   cmocka_unit_test(test_parse_publish),
+	    cmocka_unit_test(test_delivery_body), cmocka_unit_test(test_api_key_and_regenerate),
+	    cmocka_unit_test(test_page),          cmocka_unit_test(test_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,15 +130,19 @@ async function history(d, key, id, query = '') {
   return r.json;
 }
 
-function outboundConfig({ allowLoopback = true, retry, extra = {} } = {}) {
+// The suite's config. Most tests make more subscriptions per owner than
+// seed 003's 10 per hour: they get a high create limit (defaultLimits: the
+// seed's limits, for the rate-limit test).
+function outboundConfig({ allowLoopback = true, retry, defaultLimits = false, extra = {} } = {}) {
   return {
     admin_token_env: 'HG_E2E_ADMIN',
     event_types: EVENT_TYPES,
     allow_http: true,
     ...(allowLoopback ? { egress_allow: ['127.0.0.1/32'] } : {}),
     outbound: {
-      retry: retry ?? { schedule: ['0s', '400ms', '800ms'], max_delay: '1h', jitter: 0 },
+      retry: retry ?? { schedule: ['0s', '400ms', '800ms'], max_delay: '1h', jitter: '0%' },
       timeout: '2s',
+      ...(defaultLimits ? {} : { rate_limits: { create: { limit: 1000, per: '1h' } } }),
     },
     ...extra,
   };
@@ -516,6 +520,16 @@ describe('outbound webhooks (seed 003)', () => {
   });
 
   test('API rate limits: create 10/hour and regenerate 5/hour per owner, with headers', async () => {
+    const d = await daemon({ defaultLimits: true });
+    try {
+      await rateLimits(d);
+    } finally {
+      await d.cleanup();
+    }
+  });
+
+  async function rateLimits(d) {
+    const ownerB = await apiKey(d, 'owner-b');
     const owner = await apiKey(d, 'owner-rl');
     const ids = [];
     for (let i = 0; i < 10; i++) {
@@ -549,9 +563,13 @@ describe('outbound webhooks (seed 003)', () => {
     assert.equal(r6.status, 429);
     assert.ok(Number(r6.headers['retry-after']) >= 1);
     assert.equal(r6.headers['ratelimit-limit'], '5');
+    // a refused request costs nothing
+    const bad = await api(d, 'POST', '/api/v1/webhooks', { key: ownerB, body: { url: 'x', events: ['clip.rejected'] } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers['ratelimit-remaining'], undefined);
     for (const id of ids) await api(d, 'DELETE', `/api/v1/webhooks/${id}`, { key: owner });
     await api(d, 'DELETE', `/api/v1/webhooks/${other.data.id}`, { key: ownerB });
-  });
+  }
 });
 
 describe('the SSRF guard', () => {
@@ -699,33 +717,43 @@ describe('CLI: hookgate webhooks and hookgate events', () => {
     const d = await daemon();
     try {
       const owner = await apiKey(d, 'owner-cli');
-      const env = { HOOKGATE_API_URL: d.url, HOOKGATE_TOKEN: owner };
+      // an owner's API key in HOOKGATE_TOKEN; the daemon's address with --url
+      const env = { HOOKGATE_TOKEN: owner, HOOKGATE_ADMIN_TOKEN: '' };
       const c = await runCli(
-        ['webhooks', 'create', '--url', sink.url('/ok-cli'), '--events', 'clip.submitted,clip.approved', '--description', 'cli'],
+        ['webhooks', 'create', sink.url('/ok-cli'), '--events', 'clip.submitted,clip.approved',
+          '--description', 'cli', '--url', d.url],
         { env },
       );
       assert.equal(c.code, 0, c.stderr);
       const created = JSON.parse(c.stdout);
       assert.match(created.secret, /^[0-9a-f]{64}$/);
+      assert.deepEqual(created.data.events, ['clip.submitted', 'clip.approved']);
       const id = created.data.id;
-      const l = await runCli(['webhooks', 'list'], { env });
+      const l = await runCli(['webhooks', 'list', '--url', d.url], { env });
       assert.equal(l.code, 0, l.stderr);
       assert.ok(l.stdout.includes(id));
       assert.equal(l.stdout.includes(created.secret), false);
+      // the admin token (no API key set) publishes
       const p = await runCli(
-        ['events', 'publish', '--event', 'clip.approved', '--data', '{"clip":"x"}', '--owner', 'owner-cli'],
-        { env: { HOOKGATE_API_URL: d.url, HOOKGATE_TOKEN: ADMIN } },
+        ['events', 'publish', '--event', 'clip.approved', '--data', '{"clip":"x"}', '--owner', 'owner-cli',
+          '--url', d.url],
+        { env: { HOOKGATE_TOKEN: '', HOOKGATE_ADMIN_TOKEN: ADMIN } },
       );
       assert.equal(p.code, 0, p.stderr);
+      assert.equal(JSON.parse(p.stdout).data.deliveries, 1);
       assert.ok(await waitFor(() => sink.on('/ok-cli').length === 1, { timeoutMs: 5000 }));
       assert.ok(seedVerify(created.secret, sink.on('/ok-cli')[0]));
-      const del = await runCli(['webhooks', 'delete', id], { env });
+      const del = await runCli(['webhooks', 'delete', id, '--url', d.url], { env });
       assert.equal(del.code, 0, del.stderr);
-      const gone = await runCli(['webhooks', 'delete', id], { env });
+      const gone = await runCli(['webhooks', 'delete', id, '--url', d.url], { env });
       assert.equal(gone.code, 1);
-      assert.match(gone.stderr, /not found/i);
-      const usage = await runCli(['webhooks', 'create', '--url', 'x'], { env });
-      assert.equal(usage.code, 2);
+      assert.match(gone.stderr, /no such webhook subscription/);
+      assert.equal((await runCli(['webhooks', 'create', '--url', d.url], { env })).code, 2);
+      assert.equal((await runCli(['webhooks', 'create', 'https://x.invalid/', '--url', d.url], { env })).code, 2);
+      assert.equal(
+        (await runCli(['events', 'publish', '--event', 'clip.approved', '--data', '{', '--url', d.url], { env })).code,
+        2,
+      );
     } finally {
       await d.cleanup();
       await sink.close();

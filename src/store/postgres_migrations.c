@@ -134,6 +134,37 @@ const char *const hg_pg_migrations[] = {
     "  PRIMARY KEY (source, key, per_ms, window_ms)"
     ");"
     "CREATE INDEX ratelimit_counts_updated ON ratelimit_counts (updated_ms);",
+    /* 5: outbound webhooks, as SQLite's step 5: API keys (only the SHA-256
+     * of a token is kept) and subscriptions, whose deliveries go to
+     * endpoint 'sub:<id>'. Endpoint names compare byte-wise ("C"), so a
+     * claim of every 'sub:' endpoint is one index range, as in SQLite. */
+    "ALTER TABLE deliveries ALTER COLUMN endpoint TYPE text COLLATE \"C\";"
+    "CREATE TABLE api_keys ("
+    "  id text PRIMARY KEY,"
+    "  token_hash text NOT NULL UNIQUE,"
+    "  owner_id text NOT NULL,"
+    "  role text NOT NULL CHECK (role IN ('owner', 'publisher')),"
+    "  created_ms bigint NOT NULL"
+    ");"
+    "CREATE TABLE subscriptions ("
+    "  id text COLLATE \"C\" PRIMARY KEY,"
+    "  owner_id text NOT NULL,"
+    "  url text NOT NULL,"
+    "  events text NOT NULL,"
+    "  is_active integer NOT NULL,"
+    "  description text,"
+    "  disabled_reason text,"
+    "  secret text NOT NULL,"
+    "  old_secret text,"
+    "  old_secret_until_ms bigint,"
+    "  created_ms bigint NOT NULL,"
+    "  updated_ms bigint NOT NULL,"
+    "  last_delivery_ms bigint,"
+    "  failing_since_ms bigint"
+    ");"
+    "CREATE INDEX subscriptions_owner ON subscriptions (owner_id, id);"
+    "CREATE INDEX subscriptions_active ON subscriptions (is_active, owner_id);"
+    "CREATE INDEX deliveries_endpoint_id ON deliveries (endpoint, id);",
 };
 
 const size_t hg_pg_n_migrations = sizeof(hg_pg_migrations) / sizeof(hg_pg_migrations[0]);

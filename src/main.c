@@ -439,7 +439,9 @@ static int cmd_migrate(int argc, char **argv)
 		hg_config_free(cfg);
 		return EXIT_RUNTIME;
 	}
-	printf("%s: schema version %d\n", cfg->store, hg_store_schema_version(st));
+	char shown[512];
+	hg_store_uri_redact(cfg->store, shown, sizeof(shown));
+	printf("%s: schema version %d\n", shown, hg_store_schema_version(st));
 	hg_store_close(st);
 	hg_config_free(cfg);
 	return EXIT_OK;

@@ -495,3 +495,37 @@ int hg_store_audit_verify(struct hg_store *st, int64_t *rows, int64_t *bad_seq, 
 	*bad_seq = w.bad_seq;
 	return w.rc;
 }
+
+void hg_store_uri_redact(const char *uri, char *out, size_t outlen)
+{
+	struct hg_buf b = {0};
+	const char *scheme_end = strstr(uri, "://");
+	const char *p = uri;
+
+	if (outlen == 0)
+		return;
+	if (scheme_end != NULL) {
+		const char *auth = scheme_end + 3;
+		const char *auth_end = auth + strcspn(auth, "/?#");
+		const char *at = memchr(auth, '@', (size_t)(auth_end - auth));
+		const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		if (colon != NULL) {
+			hg_buf_append(&b, uri, (size_t)(colon + 1 - uri));
+			hg_buf_puts(&b, "***");
+			p = at;
+		}
+	}
+	/* conninfo-style parameters: password=... up to the next '&' or ' ' */
+	while (*p != '\0') {
+		const char *pw = strstr(p, "password=");
+		if (pw == NULL) {
+			hg_buf_puts(&b, p);
+			break;
+		}
+		hg_buf_append(&b, p, (size_t)(pw + 9 - p));
+		hg_buf_puts(&b, "***");
+		p = pw + 9 + strcspn(pw + 9, "& ");
+	}
+	hg_strlcpy(out, b.data != NULL ? (const char *)b.data : "", outlen);
+	hg_buf_free(&b);
+}

@@ -82,6 +82,10 @@ struct hg_store_row {
 	size_t body_len;
 };
 
+/* Writes uri into out with any password masked ("postgres://u:***@h/db",
+ * "...?password=***"), for messages a person reads. */
+void hg_store_uri_redact(const char *uri, char *out, size_t outlen);
+
 /* Opens (creating if needed) and migrates. err gets one sentence on failure. */
 int hg_store_open(const char *uri, struct hg_store **out, char *err, size_t errlen);
 void hg_store_close(struct hg_store *st);

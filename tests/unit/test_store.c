@@ -772,9 +772,25 @@ static void test_purge_in_batches_keeps_audit_and_in_flight(void **state)
 	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM stats_latency", NULL), 0);
 }
 
+static void uri_redact_masks_passwords(void **state)
+{
+	char out[256];
+	(void)state;
+	hg_store_uri_redact("postgres://app:s3cr3t@127.0.0.1:5432/hookgate", out, sizeof(out));
+	assert_string_equal(out, "postgres://app:***@127.0.0.1:5432/hookgate");
+	hg_store_uri_redact("postgres://127.0.0.1/db?user=a&password=s3cr3t&sslmode=disable", out,
+			    sizeof(out));
+	assert_string_equal(out, "postgres://127.0.0.1/db?user=a&password=***&sslmode=disable");
+	hg_store_uri_redact("sqlite:./var/hookgate.db", out, sizeof(out));
+	assert_string_equal(out, "sqlite:./var/hookgate.db");
+	hg_store_uri_redact("postgres://app@h/db", out, sizeof(out));
+	assert_string_equal(out, "postgres://app@h/db");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(uri_redact_masks_passwords),
 	    cmocka_unit_test(test_uri_forms),
 	    cmocka_unit_test_setup_teardown(test_open_creates_dir_and_wal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_accept, setup, teardown),

@@ -9,26 +9,11 @@
  */
 #include <ctype.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/webhooks.h"
-
-static void wh_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void wh_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- event types ---- */
 
@@ -137,18 +122,18 @@ static json_t *wh_load_object(const uint8_t *body, size_t len, char *err, size_t
 	json_t *root;
 
 	if (body == NULL || len == 0) {
-		wh_err(err, errlen, "the request body must be a JSON object");
+		hg_errf(err, errlen, "the request body must be a JSON object");
 		return NULL;
 	}
 	root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		wh_err(err, errlen, "the request body is not valid JSON: %s (at byte %d)",
+		hg_errf(err, errlen, "the request body is not valid JSON: %s (at byte %d)",
 		       jerr.text, jerr.position);
 		return NULL;
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);
-		wh_err(err, errlen, "the request body must be a JSON object");
+		hg_errf(err, errlen, "the request body must be a JSON object");
 		return NULL;
 	}
 	return root;
@@ -186,14 +171,14 @@ static int wh_parse_events(json_t *v, const char *const *types, size_t ntypes,
 	size_t i, j, n;
 
 	if (!json_is_array(v) || json_array_size(v) == 0) {
-		wh_err(err, errlen,
+		hg_errf(err, errlen,
 		       "events: expected a non-empty array of event types, such as "
 		       "[\"clip.submitted\"]");
 		return HG_EINVAL;
 	}
 	n = json_array_size(v);
 	if (n > HG_WEBHOOK_MAX_EVENTS) {
-		wh_err(err, errlen, "events: at most %d event types per subscription",
+		hg_errf(err, errlen, "events: at most %d event types per subscription",
 		       HG_WEBHOOK_MAX_EVENTS);
 		return HG_EINVAL;
 	}
@@ -206,7 +191,7 @@ static int wh_parse_events(json_t *v, const char *const *types, size_t ntypes,
 		int dup = 0;
 
 		if (s == NULL || strlen(s) != json_string_length(e)) {
-			wh_err(err, errlen, "events: element %zu is not a string", i);
+			hg_errf(err, errlen, "events: element %zu is not a string", i);
 			return HG_EINVAL;
 		}
 		if (!hg_webhook_pattern_allowed(s, types, ntypes)) {
@@ -214,13 +199,13 @@ static int wh_parse_events(json_t *v, const char *const *types, size_t ntypes,
 
 			wh_types_list(types, ntypes, list, sizeof(list));
 			if (ntypes > 0 && hg_webhook_event_name_ok(s, strlen(s)))
-				wh_err(err, errlen,
+				hg_errf(err, errlen,
 				       "events: \"%.100s\" is not an event type this gateway "
 				       "publishes; expected one of %s (or a pattern such as "
 				       "\"clip.*\")",
 				       s, list);
 			else
-				wh_err(err, errlen,
+				hg_errf(err, errlen,
 				       "events: \"%.100s\" is not a valid event type (lower-case "
 				       "words split by dots, such as clip.submitted, or a pattern "
 				       "such as clip.*)",
@@ -259,13 +244,13 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 
 			if (s == NULL || json_string_length(v) == 0 ||
 			    strlen(s) != json_string_length(v)) {
-				wh_err(err, errlen,
+				hg_errf(err, errlen,
 				       "url: expected a URL string such as "
 				       "\"https://example.com/webhook\"");
 				goto out;
 			}
 			if (json_string_length(v) > HG_WEBHOOK_URL_MAX) {
-				wh_err(err, errlen, "url: longer than %d bytes",
+				hg_errf(err, errlen, "url: longer than %d bytes",
 				       HG_WEBHOOK_URL_MAX);
 				goto out;
 			}
@@ -286,11 +271,11 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 				continue;
 			}
 			if (!json_is_string(v)) {
-				wh_err(err, errlen, "description: expected a string or null");
+				hg_errf(err, errlen, "description: expected a string or null");
 				goto out;
 			}
 			if (json_string_length(v) > HG_WEBHOOK_DESC_MAX) {
-				wh_err(err, errlen, "description: longer than %d bytes",
+				hg_errf(err, errlen, "description: longer than %d bytes",
 				       HG_WEBHOOK_DESC_MAX);
 				goto out;
 			}
@@ -304,7 +289,7 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 			const char *s = json_string_value(v);
 
 			if (s == NULL || !hg_webhook_owner_ok(s, json_string_length(v))) {
-				wh_err(err, errlen,
+				hg_errf(err, errlen,
 				       "owner_id: expected 1-%d letters, digits or ._:@-",
 				       HG_WEBHOOK_OWNER_MAX);
 				goto out;
@@ -316,13 +301,13 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 			}
 		} else if (strcmp(key, "is_active") == 0) {
 			if (!json_is_boolean(v)) {
-				wh_err(err, errlen, "is_active: expected true or false");
+				hg_errf(err, errlen, "is_active: expected true or false");
 				goto out;
 			}
 			out->is_active = json_is_true(v);
 			out->has_active = 1;
 		} else {
-			wh_err(err, errlen,
+			hg_errf(err, errlen,
 			       "unknown field '%.64s'; a subscription takes url, events, "
 			       "description and is_active",
 			       key);
@@ -330,11 +315,11 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 		}
 	}
 	if (!patch && !out->has_url) {
-		wh_err(err, errlen, "url: required; the https:// URL deliveries are POSTed to");
+		hg_errf(err, errlen, "url: required; the https:// URL deliveries are POSTed to");
 		goto out;
 	}
 	if (!patch && !out->has_events) {
-		wh_err(err, errlen,
+		hg_errf(err, errlen,
 		       "events: required; the event types to receive, such as "
 		       "[\"clip.submitted\"]");
 		goto out;
@@ -345,7 +330,7 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 	}
 	if (patch && !out->has_url && !out->has_events && !out->has_active &&
 	    !out->has_description) {
-		wh_err(err, errlen,
+		hg_errf(err, errlen,
 		       "nothing to change; send one or more of url, events, is_active, "
 		       "description");
 		goto out;
@@ -408,9 +393,9 @@ int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const 
 
 				wh_types_list(types, ntypes, list, sizeof(list));
 				if (ntypes > 0)
-					wh_err(err, errlen, "event: expected one of %s", list);
+					hg_errf(err, errlen, "event: expected one of %s", list);
 				else
-					wh_err(err, errlen,
+					hg_errf(err, errlen,
 					       "event: expected an event type such as "
 					       "\"clip.submitted\" (lower-case words split by "
 					       "dots)");
@@ -427,7 +412,7 @@ int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const 
 			if (json_is_null(v))
 				continue;
 			if (s == NULL || !hg_webhook_owner_ok(s, sl)) {
-				wh_err(err, errlen,
+				hg_errf(err, errlen,
 				       "owner_id: expected 1-%d letters, digits or ._:@- (the "
 				       "owner whose subscriptions receive the event)",
 				       HG_WEBHOOK_OWNER_MAX);
@@ -442,7 +427,7 @@ int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const 
 			if (json_is_null(v))
 				continue;
 			if (s == NULL || sl == 0 || sl > HG_WEBHOOK_IDEM_MAX || strlen(s) != sl) {
-				wh_err(err, errlen,
+				hg_errf(err, errlen,
 				       "idempotency_key: expected a string of 1-%d bytes",
 				       HG_WEBHOOK_IDEM_MAX);
 				goto out;
@@ -453,7 +438,7 @@ int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const 
 				goto out;
 			}
 		} else {
-			wh_err(err, errlen,
+			hg_errf(err, errlen,
 			       "unknown field '%.64s'; an event takes event, data, owner_id and "
 			       "idempotency_key",
 			       key);
@@ -461,11 +446,11 @@ int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const 
 		}
 	}
 	if (out->event == NULL) {
-		wh_err(err, errlen, "event: required, such as \"clip.submitted\"");
+		hg_errf(err, errlen, "event: required, such as \"clip.submitted\"");
 		goto out;
 	}
 	if (out->data == NULL) {
-		wh_err(err, errlen, "data: required; the event's payload (a JSON object)");
+		hg_errf(err, errlen, "data: required; the event's payload (a JSON object)");
 		goto out;
 	}
 	rc = HG_OK;
@@ -527,7 +512,7 @@ int hg_webhook_parse_api_key(const uint8_t *body, size_t len, char owner[HG_WEBH
 
 		if (strcmp(key, "owner_id") == 0) {
 			if (s == NULL || !hg_webhook_owner_ok(s, sl)) {
-				wh_err(
+				hg_errf(
 				    err, errlen,
 				    "owner_id: expected 1-%d letters, digits or ._:@-, such as a "
 				    "user's UUID",
@@ -542,17 +527,17 @@ int hg_webhook_parse_api_key(const uint8_t *body, size_t len, char owner[HG_WEBH
 			} else if (s != NULL && strcmp(s, "publisher") == 0) {
 				*role = HG_ROLE_PUBLISHER;
 			} else {
-				wh_err(err, errlen, "role: expected \"owner\" or \"publisher\"");
+				hg_errf(err, errlen, "role: expected \"owner\" or \"publisher\"");
 				goto out;
 			}
 		} else {
-			wh_err(err, errlen,
+			hg_errf(err, errlen,
 			       "unknown field '%.64s'; an API key takes owner_id and role", key);
 			goto out;
 		}
 	}
 	if (owner[0] == '\0') {
-		wh_err(err, errlen, "owner_id: required; the owner the key acts for");
+		hg_errf(err, errlen, "owner_id: required; the owner the key acts for");
 		goto out;
 	}
 	rc = HG_OK;
@@ -580,7 +565,7 @@ int hg_webhook_parse_regenerate(const uint8_t *body, size_t len, int64_t *grace_
 	json_object_foreach(root, key, v)
 	{
 		if (strcmp(key, "grace_period") != 0) {
-			wh_err(err, errlen,
+			hg_errf(err, errlen,
 			       "unknown field '%.64s'; regenerate-secret takes grace_period", key);
 			goto out;
 		}
@@ -593,7 +578,7 @@ int hg_webhook_parse_regenerate(const uint8_t *body, size_t len, int64_t *grace_
 			   hg_duration_parse_ms(json_string_value(v), grace_ms) != HG_OK ||
 			   *grace_ms < 0 || *grace_ms > HG_WEBHOOK_GRACE_MAX_MS) {
 			*grace_ms = 0;
-			wh_err(err, errlen,
+			hg_errf(err, errlen,
 			       "grace_period: expected a duration up to 7d such as \"24h\" or a "
 			       "number of seconds; during it deliveries are signed with the old "
 			       "and the new secret");
@@ -644,7 +629,7 @@ static int wh_query_int(const char *q, size_t qlen, const char *name, int64_t de
 	*out = v;
 	return HG_OK;
 bad:
-	wh_err(err, errlen, "%s: expected a whole number from 1 to %" PRId64, name, max);
+	hg_errf(err, errlen, "%s: expected a whole number from 1 to %" PRId64, name, max);
 	return HG_EINVAL;
 }
 

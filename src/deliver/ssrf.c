@@ -23,7 +23,6 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -82,19 +81,6 @@ static const struct ssrf_range ssrf_ranges[] = {
     {AF_INET6, {0xff}, 8, -1, "multicast ff00::/8"},
 };
 
-static int ssrf_prefix_equal(const uint8_t *a, const uint8_t *b, int prefix)
-{
-	int whole = prefix / 8, rest = prefix % 8;
-	uint8_t mask;
-
-	if (memcmp(a, b, (size_t)whole) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	mask = (uint8_t)(0xff << (8 - rest));
-	return (a[whole] & mask) == (b[whole] & mask);
-}
-
 const char *hg_ssrf_blocked_range(int family, const uint8_t *addr)
 {
 	size_t i;
@@ -104,7 +90,7 @@ const char *hg_ssrf_blocked_range(int family, const uint8_t *addr)
 	for (i = 0; i < sizeof(ssrf_ranges) / sizeof(ssrf_ranges[0]); i++) {
 		const struct ssrf_range *r = &ssrf_ranges[i];
 
-		if (r->family != family || !ssrf_prefix_equal(addr, r->net, r->prefix))
+		if (r->family != family || !hg_prefix_equal(addr, r->net, r->prefix))
 			continue;
 		if (r->embed >= 0)
 			return hg_ssrf_blocked_range(AF_INET, addr + r->embed);
@@ -231,20 +217,6 @@ int hg_ssrf_ipv4_literal(const char *host, size_t len, uint8_t out[4], int *cano
 	return 1;
 }
 
-static void ssrf_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void ssrf_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* A DNS name: labels of letters, digits, '-' and '_' (some providers use
  * it), 1-63 bytes each, at most one trailing dot. */
 static int ssrf_valid_name(const char *h, size_t n)
@@ -293,7 +265,7 @@ static int ssrf_judge(const struct hg_ssrf_policy *p, int family, const uint8_t 
 	if (range == NULL)
 		return HG_OK;
 	inet_ntop(family, addr, text, sizeof(text));
-	ssrf_err(err, errlen,
+	hg_errf(err, errlen,
 		 "url: the host %s is the address %s, in the blocked range %s; subscriber "
 		 "URLs must reach the public Internet (an operator may admit a range with "
 		 "egress_allow)",
@@ -341,18 +313,18 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 	int canonical, lit, https;
 
 	if (url == NULL || len == 0) {
-		ssrf_err(err, errlen, "url: expected an https:// URL, got an empty one");
+		hg_errf(err, errlen, "url: expected an https:// URL, got an empty one");
 		return HG_EINVAL;
 	}
 	if (len > SSRF_MAX_URL) {
-		ssrf_err(err, errlen, "url: longer than %d bytes", SSRF_MAX_URL);
+		hg_errf(err, errlen, "url: longer than %d bytes", SSRF_MAX_URL);
 		return HG_EINVAL;
 	}
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)url[i];
 
 		if (c <= 0x20 || c >= 0x7f || c == '\\') {
-			ssrf_err(err, errlen,
+			hg_errf(err, errlen,
 				 "url: contains a space, a control character, a backslash or a "
 				 "non-ASCII byte; percent-encode the path and write the host in "
 				 "ASCII (punycode)");
@@ -364,11 +336,11 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 
 	https = strncasecmp(copy, "https://", 8) == 0;
 	if (!https && strncasecmp(copy, "http://", 7) != 0) {
-		ssrf_err(err, errlen, "url: expected an absolute https:// URL");
+		hg_errf(err, errlen, "url: expected an absolute https:// URL");
 		return HG_EINVAL;
 	}
 	if (!https && (p == NULL || !p->allow_http)) {
-		ssrf_err(err, errlen,
+		hg_errf(err, errlen,
 			 "url: must use https (this gateway does not deliver over plain http; "
 			 "an operator may set allow_http: true)");
 		return HG_EINVAL;
@@ -377,7 +349,7 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 	rest = copy + slen;
 	auth_end = rest + strcspn(rest, "/?#");
 	if (memchr(rest, '@', (size_t)(auth_end - rest)) != NULL) {
-		ssrf_err(err, errlen,
+		hg_errf(err, errlen,
 			 "url: must not carry a user name or password (user:pass@host); "
 			 "verify deliveries with the signature instead");
 		return HG_EINVAL;
@@ -387,30 +359,30 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 		const char *close = memchr(h, ']', (size_t)(auth_end - h));
 
 		if (close == NULL) {
-			ssrf_err(err, errlen, "url: an IPv6 host needs a closing ']'");
+			hg_errf(err, errlen, "url: an IPv6 host needs a closing ']'");
 			return HG_EINVAL;
 		}
 		hlen = (size_t)(close - h - 1);
 		if (hlen == 0 || hlen >= sizeof(host)) {
-			ssrf_err(err, errlen, "url: the IPv6 host is not an address");
+			hg_errf(err, errlen, "url: the IPv6 host is not an address");
 			return HG_EINVAL;
 		}
 		memcpy(host, h + 1, hlen);
 		host[hlen] = '\0';
 		if (close + 1 < auth_end && close[1] != ':') {
-			ssrf_err(err, errlen, "url: unexpected text after the IPv6 host");
+			hg_errf(err, errlen, "url: unexpected text after the IPv6 host");
 			return HG_EINVAL;
 		}
 		if (close + 1 < auth_end)
 			port = close + 2;
 		if (strchr(host, '%') != NULL) {
-			ssrf_err(err, errlen,
+			hg_errf(err, errlen,
 				 "url: an IPv6 zone (%%25...) names a local interface; subscriber "
 				 "URLs must reach the public Internet");
 			return HG_EINVAL;
 		}
 		if (inet_pton(AF_INET6, host, a6) != 1) {
-			ssrf_err(err, errlen, "url: the IPv6 host [%s] is not an address", host);
+			hg_errf(err, errlen, "url: the IPv6 host [%s] is not an address", host);
 			return HG_EINVAL;
 		}
 	} else {
@@ -421,11 +393,11 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 		if (colon != NULL)
 			port = colon + 1;
 		if (hlen == 0) {
-			ssrf_err(err, errlen, "url: has no host");
+			hg_errf(err, errlen, "url: has no host");
 			return HG_EINVAL;
 		}
 		if (hlen >= sizeof(host) || !ssrf_valid_name(h, hlen)) {
-			ssrf_err(err, errlen,
+			hg_errf(err, errlen,
 				 "url: the host is not a valid name (letters, digits, '-' and '.'; "
 				 "IDN hosts in punycode) nor an IP address");
 			return HG_EINVAL;
@@ -438,25 +410,25 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 		const char *q;
 
 		if (port == auth_end) {
-			ssrf_err(err, errlen, "url: ':' must be followed by a port number");
+			hg_errf(err, errlen, "url: ':' must be followed by a port number");
 			return HG_EINVAL;
 		}
 		for (q = port; q < auth_end; q++) {
 			if (*q < '0' || *q > '9' || q - port >= 5) {
-				ssrf_err(err, errlen, "url: the port must be a number 1-65535");
+				hg_errf(err, errlen, "url: the port must be a number 1-65535");
 				return HG_EINVAL;
 			}
 			pv = pv * 10 + (unsigned long)(*q - '0');
 		}
 		if (pv == 0 || pv > 65535) {
-			ssrf_err(err, errlen, "url: the port must be a number 1-65535");
+			hg_errf(err, errlen, "url: the port must be a number 1-65535");
 			return HG_EINVAL;
 		}
 	}
 
 	/* curl must see the same host we judge */
 	if (ssrf_curl_host(copy, curl_host, sizeof(curl_host)) != HG_OK) {
-		ssrf_err(err, errlen, "url: not a URL this gateway can deliver to");
+		hg_errf(err, errlen, "url: not a URL this gateway can deliver to");
 		return HG_EINVAL;
 	}
 
@@ -464,14 +436,14 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 		uint8_t c6[16];
 
 		if (inet_pton(AF_INET6, curl_host, c6) != 1 || memcmp(c6, a6, 16) != 0) {
-			ssrf_err(err, errlen, "url: the host is ambiguous");
+			hg_errf(err, errlen, "url: the host is ambiguous");
 			return HG_EINVAL;
 		}
 		return ssrf_judge(p, AF_INET6, a6, host, err, errlen);
 	}
 	lit = hg_ssrf_ipv4_literal(host, hlen, a4, &canonical);
 	if (lit < 0) {
-		ssrf_err(err, errlen,
+		hg_errf(err, errlen,
 			 "url: the host %s ends in a number but is not an IPv4 address", host);
 		return HG_EINVAL;
 	}
@@ -482,7 +454,7 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 			char text[INET_ADDRSTRLEN] = "";
 
 			inet_ntop(AF_INET, a4, text, sizeof(text));
-			ssrf_err(err, errlen,
+			hg_errf(err, errlen,
 				 "url: write the IPv4 host %s as four decimal numbers (%s)", host,
 				 text);
 			return HG_EINVAL;
@@ -502,7 +474,7 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 	if (hlen > 0 && host[hlen - 1] == '.')
 		host[--hlen] = '\0';
 	if (slen != hlen || strncasecmp(curl_host, host, hlen) != 0) {
-		ssrf_err(err, errlen, "url: the host is ambiguous");
+		hg_errf(err, errlen, "url: the host is ambiguous");
 		return HG_EINVAL;
 	}
 	return HG_OK;

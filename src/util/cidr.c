@@ -36,20 +36,6 @@ static int cidr_addr_parse(const char *text, uint8_t out[16])
 	return 0;
 }
 
-/* 1 when the first prefix bits of a and b are equal. */
-static int cidr_prefix_equal(const uint8_t *a, const uint8_t *b, int prefix)
-{
-	int whole = prefix / 8, rest = prefix % 8;
-	uint8_t mask;
-
-	if (memcmp(a, b, (size_t)whole) != 0)
-		return 0;
-	if (rest == 0)
-		return 1;
-	mask = (uint8_t)(0xff << (8 - rest));
-	return (a[whole] & mask) == (b[whole] & mask);
-}
-
 int hg_cidr_parse(const char *s, struct hg_cidr *out)
 {
 	char text[CIDR_MAX_TEXT];
@@ -105,15 +91,15 @@ int hg_cidr_contains(const struct hg_cidr *c, const char *ip_text)
 	if (family == 0)
 		return 0;
 	if (family == c->family)
-		return cidr_prefix_equal(addr, c->addr, c->prefix);
+		return hg_prefix_equal(addr, c->addr, c->prefix);
 	if (c->family == AF_INET) {
 		/* an IPv6 client: only its IPv4-mapped form can be inside */
 		if (memcmp(addr, cidr_v4_mapped, sizeof(cidr_v4_mapped)) != 0)
 			return 0;
-		return cidr_prefix_equal(addr + 12, c->addr, c->prefix);
+		return hg_prefix_equal(addr + 12, c->addr, c->prefix);
 	}
 	/* an IPv4 client against an IPv6 range: compare its mapped form */
 	memcpy(mapped, cidr_v4_mapped, sizeof(cidr_v4_mapped));
 	memcpy(mapped + 12, addr, 4);
-	return cidr_prefix_equal(mapped, c->addr, c->prefix);
+	return hg_prefix_equal(mapped, c->addr, c->prefix);
 }

@@ -10,11 +10,11 @@
  * duplicate through.
  */
 #include "util/jsonpath.h"
+#include "util/util.h"
 
 #include <stdint.h>
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,20 +34,6 @@ struct hg_jsonpath {
 	size_t nsteps;
 	struct step steps[HG_JSONPATH_MAX_STEPS];
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* A dotted name runs until the next "." or "["; characters that only make
  * sense in other syntaxes are refused rather than taken literally. */
@@ -69,7 +55,7 @@ static int parse_quoted(const char *e, size_t *pos, char **key, char *err, size_
 	while (e[i] != '\0' && e[i] != q) {
 		if (e[i] == '\\') {
 			if (e[i + 1] != q && e[i + 1] != '\\') {
-				set_err(err, errlen,
+				hg_errf(err, errlen,
 					"bad escape in quoted key at offset %zu; only \\%c and "
 					"\\\\ are allowed",
 					i, q);
@@ -81,12 +67,12 @@ static int parse_quoted(const char *e, size_t *pos, char **key, char *err, size_
 		n++;
 	}
 	if (e[i] != q) {
-		set_err(err, errlen, "unterminated quoted key starting at offset %zu", start);
+		hg_errf(err, errlen, "unterminated quoted key starting at offset %zu", start);
 		return -1;
 	}
 	k = malloc(n + 1);
 	if (k == NULL) {
-		set_err(err, errlen, "out of memory");
+		hg_errf(err, errlen, "out of memory");
 		return -1;
 	}
 	for (i = start + 1, n = 0; e[i] != q; i++) {
@@ -119,7 +105,7 @@ static int parse_bracket(const char *e, size_t *pos, struct step *st, char *err,
 			size_t d = (size_t)(e[i] - '0');
 
 			if (v > (SIZE_MAX - d) / 10) {
-				set_err(err, errlen, "index at offset %zu is too large", start + 1);
+				hg_errf(err, errlen, "index at offset %zu is too large", start + 1);
 				return -1;
 			}
 			v = v * 10 + d;
@@ -128,13 +114,13 @@ static int parse_bracket(const char *e, size_t *pos, struct step *st, char *err,
 		st->kind = STEP_INDEX;
 		st->index = v;
 	} else if (e[i] == '-') {
-		set_err(err, errlen, "negative index at offset %zu; indexes count from 0", i);
+		hg_errf(err, errlen, "negative index at offset %zu; indexes count from 0", i);
 		return -1;
 	} else if (e[i] == '\0') {
-		set_err(err, errlen, "unterminated \"[\" at offset %zu", start);
+		hg_errf(err, errlen, "unterminated \"[\" at offset %zu", start);
 		return -1;
 	} else {
-		set_err(err, errlen,
+		hg_errf(err, errlen,
 			"expected an index, '*' or a quoted key after \"[\" at offset %zu", i);
 		return -1;
 	}
@@ -144,9 +130,9 @@ static int parse_bracket(const char *e, size_t *pos, struct step *st, char *err,
 			st->key = NULL;
 		}
 		if (e[i] == '\0')
-			set_err(err, errlen, "unterminated \"[\" at offset %zu", start);
+			hg_errf(err, errlen, "unterminated \"[\" at offset %zu", start);
 		else
-			set_err(err, errlen, "expected \"]\" at offset %zu", i);
+			hg_errf(err, errlen, "expected \"]\" at offset %zu", i);
 		return -1;
 	}
 	*pos = i + 1;
@@ -159,27 +145,27 @@ struct hg_jsonpath *hg_jsonpath_compile(const char *expr, char *err, size_t errl
 	size_t i = 1;
 
 	if (expr == NULL || expr[0] == '\0') {
-		set_err(err, errlen, "empty path; a path starts with \"$\"");
+		hg_errf(err, errlen, "empty path; a path starts with \"$\"");
 		return NULL;
 	}
 	if (expr[0] != '$') {
 		if (isalpha((unsigned char)expr[0]) || expr[0] == '_')
-			set_err(err, errlen, "path must start with \"$\" (for example \"$.%s\")",
+			hg_errf(err, errlen, "path must start with \"$\" (for example \"$.%s\")",
 				expr);
 		else
-			set_err(err, errlen, "path must start with \"$\"");
+			hg_errf(err, errlen, "path must start with \"$\"");
 		return NULL;
 	}
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
-		set_err(err, errlen, "out of memory");
+		hg_errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	while (expr[i] != '\0') {
 		struct step *st;
 
 		if (p->nsteps == HG_JSONPATH_MAX_STEPS) {
-			set_err(err, errlen, "too many steps (at most %d)", HG_JSONPATH_MAX_STEPS);
+			hg_errf(err, errlen, "too many steps (at most %d)", HG_JSONPATH_MAX_STEPS);
 			goto fail;
 		}
 		st = &p->steps[p->nsteps];
@@ -187,20 +173,20 @@ struct hg_jsonpath *hg_jsonpath_compile(const char *expr, char *err, size_t errl
 			size_t start = ++i;
 
 			if (expr[i] == '.') {
-				set_err(err, errlen,
+				hg_errf(err, errlen,
 					"recursive descent \"..\" at offset %zu is not supported",
 					i - 1);
 				goto fail;
 			}
 			if (expr[i] == '*') {
-				set_err(err, errlen,
+				hg_errf(err, errlen,
 					"\".*\" at offset %zu is not supported; use \"[*]\"",
 					i - 1);
 				goto fail;
 			}
 			while (expr[i] != '\0' && expr[i] != '.' && expr[i] != '[') {
 				if (!dotted_char_ok((unsigned char)expr[i])) {
-					set_err(err, errlen,
+					hg_errf(err, errlen,
 						"unexpected character at offset %zu; quote such "
 						"keys as ['...']",
 						i);
@@ -209,13 +195,13 @@ struct hg_jsonpath *hg_jsonpath_compile(const char *expr, char *err, size_t errl
 				i++;
 			}
 			if (i == start) {
-				set_err(err, errlen, "missing key after \".\" at offset %zu",
+				hg_errf(err, errlen, "missing key after \".\" at offset %zu",
 					start - 1);
 				goto fail;
 			}
 			st->key = strndup(expr + start, i - start);
 			if (st->key == NULL) {
-				set_err(err, errlen, "out of memory");
+				hg_errf(err, errlen, "out of memory");
 				goto fail;
 			}
 			st->kind = STEP_KEY;
@@ -224,7 +210,7 @@ struct hg_jsonpath *hg_jsonpath_compile(const char *expr, char *err, size_t errl
 			if (parse_bracket(expr, &i, st, err, errlen) != 0)
 				goto fail;
 		} else {
-			set_err(err, errlen, "expected \".\" or \"[\" at offset %zu", i);
+			hg_errf(err, errlen, "expected \".\" or \"[\" at offset %zu", i);
 			goto fail;
 		}
 		p->nsteps++;

@@ -256,6 +256,30 @@ void hg_buf_free(struct hg_buf *b)
 
 /* ---- bounded strings ---- */
 
+void hg_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+int hg_prefix_equal(const uint8_t *a, const uint8_t *b, int prefix)
+{
+	int whole = prefix / 8, rest = prefix % 8;
+	uint8_t mask;
+
+	if (memcmp(a, b, (size_t)whole) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	mask = (uint8_t)(0xff << (8 - rest));
+	return (a[whole] & mask) == (b[whole] & mask);
+}
+
 size_t hg_strlcpy(char *dst, const char *src, size_t dstlen)
 {
 	size_t n = strlen(src);

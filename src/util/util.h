@@ -42,6 +42,10 @@ int hg_buf_json_str(struct hg_buf *b, const char *s, size_t n);
 void hg_buf_free(struct hg_buf *b);
 
 /* ---- bounded string helpers ---- */
+/* Formats a one-line error message into err (when err is not NULL). */
+void hg_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* 1 when the first prefix bits of a and b are equal (address ranges). */
+int hg_prefix_equal(const uint8_t *a, const uint8_t *b, int prefix);
 /* Copies at most dstlen-1 bytes and always terminates; returns strlen(src). */
 size_t hg_strlcpy(char *dst, const char *src, size_t dstlen);
 

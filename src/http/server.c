@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,8 @@ struct hg_http_server {
 	atomic_int exit_loops;
 	atomic_long open_conns; /* across loops; read by stop() */
 	atomic_long pending; /* deferred answers not yet delivered */
+	sem_t ready;         /* posted by each loop thread once its loop exists */
+	int have_ready;
 	int configured;
 };
 
@@ -628,9 +631,20 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
 	}
 }
 
+static int loop_init(struct hg_http_server *srv, struct hg_http_loop *loop, h2o_hostconf_t **hosts);
+
 static void *loop_main(void *arg)
 {
 	struct hg_http_loop *loop = arg;
+	/* Every socket of the loop (the listener, the pipe of its message
+	 * queue) is created HERE, on the loop's own thread: h2o takes a
+	 * socket's buffers from the recycle bins of the thread that created it
+	 * (the thread-local h2o_socket_buffer_prototype), and those bins have
+	 * no lock. Created on the main thread, every loop's queue pipe shared
+	 * the main thread's bins, and loops woken at once by the ingest writer
+	 * corrupted the heap. */
+	loop_init(loop->srv, loop, loop->srv->config.hosts);
+	sem_post(&loop->srv->ready);
 	while (!atomic_load(&loop->srv->exit_loops))
 		h2o_evloop_run(loop->ctx.loop, 100);
 	/* The loop's resources can only go on its own thread, and only once no
@@ -827,14 +841,22 @@ int hg_http_server_start(struct hg_http_server *srv, char *err, size_t errlen)
 		size_t share = srv->opts.max_connections / srv->nloops;
 		loop->max_conns = share > 0 ? share : 1;
 	}
+	if (sem_init(&srv->ready, 0, 0) != 0) {
+		snprintf(err, errlen, "cannot start the event loops: %s", strerror(errno));
+		goto out;
+	}
+	srv->have_ready = 1;
 	for (size_t i = 0; i != srv->nloops; ++i) {
 		struct hg_http_loop *loop = srv->loops + i;
-		loop_init(srv, loop, srv->config.hosts);
+		loop->srv = srv;
 		if (pthread_create(&loop->tid, NULL, loop_main, loop) != 0) {
 			snprintf(err, errlen, "cannot start an event-loop thread");
 			goto out;
 		}
 		loop->started = 1;
+		/* stop() may message the loop as soon as this returns */
+		while (sem_wait(&srv->ready) != 0 && errno == EINTR)
+			;
 	}
 	rc = HG_OK;
 out:
@@ -883,6 +905,8 @@ void hg_http_server_free(struct hg_http_server *srv)
 			close(loop->fd);
 	}
 	free(srv->loops);
+	if (srv->have_ready)
+		sem_destroy(&srv->ready);
 	if (srv->configured)
 		h2o_config_dispose(&srv->config);
 	SSL_CTX_free(srv->ssl_ctx);

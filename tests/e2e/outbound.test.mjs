@@ -270,10 +270,16 @@ describe('outbound webhooks (seed 003)', () => {
     assert.deepEqual(payload.data, data);
     assert.ok(Math.abs(Date.parse(payload.timestamp) - Date.now()) < 60000);
 
-    // last_delivery_at is kept; history says delivered
+    // The engine records the outcome once the subscriber has answered, so
+    // wait for the history to say delivered; then last_delivery_at is kept.
+    let h;
+    const recorded = await waitFor(
+      async () => (h = await history(d, ownerA, created.data.id)).data[0]?.status === 'delivered',
+      { timeoutMs: 5000 },
+    );
+    assert.ok(recorded, `history: ${JSON.stringify(h)}`);
     const one = await api(d, 'GET', `/api/v1/webhooks/${created.data.id}`, { key: ownerA });
     assert.notEqual(one.json.data.last_delivery_at, null);
-    const h = await history(d, ownerA, created.data.id);
     assert.equal(h.data.length, 1);
     assert.equal(h.data[0].id, r.headers['x-webhook-delivery-id']);
     assert.equal(h.data[0].event_type, 'clip.submitted');

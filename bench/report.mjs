@@ -1,0 +1,684 @@
+// report.mjs — turns the results of one bench/run.sh run into REPORT.md.
+//
+//   node report.mjs WORKDIR OUT.md   write the report
+//   node report.mjs --missed WORKDIR exit 0 when an ingest target is missed
+//                                    (run.sh then profiles), 1 otherwise
+//
+// WORKDIR holds meta.json (machine, versions, settings), results.jsonl (one
+// line per run: scenario, target, rep, wrk's BENCHJSON, core usage, peak RSS,
+// checks) and profile/ (perf output) when a profile was taken.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const TARGETS = {
+  ceilingRatio: 0.5, // durable verified ingest >= 50% of the nginx ceiling
+  expressRatio: 6, // >= 6x the Express peer
+  p99Ms: 5, // p99 <= 5 ms at 64 connections
+  deliveryRatio: 0.4, // delivery >= 40% of wrk's rate against the same sink
+  pendingRssMb: 100, // <= 100 MB RSS with 100k pending deliveries
+  storeRatio: 0.8, // ingest with 1M stored within 20% of the empty store
+};
+
+const missedMode = process.argv[2] === '--missed';
+const work = missedMode ? process.argv[3] : process.argv[2];
+const out = missedMode ? null : process.argv[3];
+if (!work || (!missedMode && !out)) {
+  console.error('usage: node report.mjs WORKDIR OUT.md | --missed WORKDIR');
+  process.exit(2);
+}
+
+const readJson = (f, dflt) => (existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : dflt);
+const readText = (f) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+const meta = readJson(join(work, 'meta.json'), {});
+const finished = readJson(join(work, 'finished.json'), {});
+const lines = readText(join(work, 'results.jsonl'))
+  .split('\n')
+  .filter(Boolean)
+  .map((l) => JSON.parse(l));
+const runs = lines.filter((l) => l.scenario && !l.note);
+const notes = lines.filter((l) => l.note);
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const rate = (r) => (r.wrk.requests / r.wrk.duration_us) * 1e6;
+const pick = (scenario, target) =>
+  runs.filter((r) => r.scenario === scenario && r.target === target && r.wrk);
+
+function summary(scenario, target) {
+  const rs = pick(scenario, target);
+  if (rs.length === 0) return null;
+  const valid = rs.filter((r) => !r.extra || r.extra.valid !== false);
+  // A disturbed run (others used the server core) was repeated; use the
+  // undisturbed ones when there are any.
+  const calm = valid.filter((r) => !(r.cpu && r.cpu.disturbed));
+  const use = calm.length > 0 ? calm : valid.length > 0 ? valid : rs;
+  return {
+    n: use.length,
+    invalid: rs.length - valid.length,
+    disturbed: rs.filter((r) => r.cpu && r.cpu.disturbed).length,
+    foreign: median(use.map((r) => (r.cpu && r.cpu.foreign != null ? r.cpu.foreign : NaN)).filter((x) => !Number.isNaN(x))),
+    rps: median(use.map(rate)),
+    rpsMin: Math.min(...use.map(rate)),
+    rpsMax: Math.max(...use.map(rate)),
+    p50: median(use.map((r) => r.wrk.p50_us)) / 1000,
+    p99: median(use.map((r) => r.wrk.p99_us)) / 1000,
+    p999: median(use.map((r) => r.wrk.p999_us)) / 1000,
+    rssMb: Math.max(...use.map((r) => r.rss_kb)) / 1024,
+    serverCpu: median(use.map((r) => r.cpu.server_core)),
+    // microseconds of the server core per request (the server is pinned)
+    cpuUs: median(use.map((r) => (r.cpu.server_core * 1e4) / rate(r))),
+    clientCpu: median(use.map((r) => r.cpu.client_core)),
+    errors: use.reduce(
+      (a, r) => a + r.wrk.err_status + r.wrk.err_connect + r.wrk.err_read + r.wrk.err_write + r.wrk.err_timeout,
+      0,
+    ),
+    wraps: use.reduce((a, r) => a + r.wrk.wraps, 0),
+    runs: rs,
+  };
+}
+
+const S = {
+  nginx: summary('ceiling', 'nginx'),
+  express: summary('peers', 'express'),
+  webhookExec: summary('peers', 'webhook-exec'),
+  webhookNoexec: summary('peers', 'webhook-noexec'),
+  ingest: summary('ingest', 'hookgate'),
+  ingest1m: summary('ingest-1m', 'hookgate'),
+  sink: summary('delivery', 'wrk-to-sink'),
+};
+
+// Delivery: pre-loaded pending deliveries drained by the engine. The rate is
+// the slope between 10 % and 90 % of them succeeded (steady state), and
+// overall from hookgate's start to the last success.
+function deliveryFigures() {
+  const r = runs.find((x) => x.scenario === 'delivery' && x.target === 'hookgate-drain');
+  if (!r) return null;
+  const e = r.extra;
+  const series = e.series || [];
+  const at = (frac) => {
+    const goal = frac * e.deliveries;
+    for (let i = 0; i < series.length; i++) {
+      const [t, s] = series[i];
+      if (s >= goal) {
+        if (i === 0) return t;
+        const [tp, sp] = series[i - 1];
+        return tp + ((goal - sp) / (s - sp)) * (t - tp);
+      }
+    }
+    return null;
+  };
+  const t10 = at(0.1);
+  const t90 = at(0.9);
+  const last = series[series.length - 1] || [0, 0];
+  const done = series.find(([, s]) => s >= e.deliveries) || last;
+  const steady = t10 != null && t90 != null && t90 > t10 ? (0.8 * e.deliveries) / (t90 - t10) : null;
+  const first = series.find(([, s]) => s > 0);
+  const overall = first && done[0] > first[0] ? (done[1] - first[1]) / (done[0] - first[0]) : null;
+  return { ...e, steady, overall, rate: steady ?? overall, tDone: done[0], sDone: done[1], t10, rss_kb: r.rss_kb, cpu: r.cpu };
+}
+const D = deliveryFigures();
+const stream = runs.find((x) => x.scenario === 'delivery' && x.target === 'hookgate-stream');
+const pendingRun = runs.find((x) => x.scenario === 'pending' && x.target === 'hookgate');
+
+const fmt = (x, d = 0) =>
+  x == null || Number.isNaN(x) ? 'n/a' : x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+const pct = (x) => (x == null || Number.isNaN(x) ? 'n/a' : `${fmt(100 * x, 0)} %`);
+const times = (x) => (x == null || Number.isNaN(x) ? 'n/a' : `${fmt(x, x < 10 ? 2 : 1)}×`);
+
+const targets = [];
+function target(name, value, goal, met, shown) {
+  targets.push({ name, value, goal, met, shown });
+}
+if (S.ingest && S.nginx) {
+  const v = S.ingest.rps / S.nginx.rps;
+  target('durable verified ingest vs nginx ceiling', v, `≥ ${pct(TARGETS.ceilingRatio)}`, v >= TARGETS.ceilingRatio, pct(v));
+}
+if (S.ingest && S.express) {
+  const v = S.ingest.rps / S.express.rps;
+  target('durable verified ingest vs Express peer', v, `≥ ${TARGETS.expressRatio}×`, v >= TARGETS.expressRatio, times(v));
+}
+if (S.ingest) {
+  target('ingest p99 at 64 connections', S.ingest.p99, `≤ ${TARGETS.p99Ms} ms`, S.ingest.p99 <= TARGETS.p99Ms, `${fmt(S.ingest.p99, 2)} ms`);
+}
+if (D && S.sink) {
+  const v = D.rate / S.sink.rps;
+  target('delivery vs wrk against the same sink', v, `≥ ${pct(TARGETS.deliveryRatio)}`, v >= TARGETS.deliveryRatio, pct(v));
+} else {
+  target('delivery vs wrk against the same sink', null, `≥ ${pct(TARGETS.deliveryRatio)}`, null, 'not available yet');
+}
+if (pendingRun) {
+  const v = pendingRun.rss_kb / 1024;
+  target(`RSS with ${fmt(pendingRun.extra.messages)} pending deliveries`, v, `≤ ${TARGETS.pendingRssMb} MB`, v <= TARGETS.pendingRssMb, `${fmt(v, 1)} MB`);
+} else {
+  target('RSS with 100k pending deliveries', null, `≤ ${TARGETS.pendingRssMb} MB`, null, 'not available yet');
+}
+if (S.ingest && S.ingest1m) {
+  const v = S.ingest1m.rps / S.ingest.rps;
+  target('ingest with 1M stored vs empty store', v, `≥ ${pct(TARGETS.storeRatio)} (within 20 %)`, v >= TARGETS.storeRatio, pct(v));
+}
+
+if (missedMode) {
+  const ingestNames = [/ingest/];
+  const missed = targets.some((t) => t.met === false && ingestNames.some((re) => re.test(t.name)));
+  process.exit(missed ? 0 : 1);
+}
+
+// ------------------------------------------------------------------ profile
+function libOf(dso) {
+  if (dso.includes('kernel')) return 'kernel';
+  if (dso.startsWith('libc.')) return 'libc';
+  if (dso.includes('sqlite')) return 'sqlite';
+  if (dso.includes('jansson')) return 'jansson';
+  if (dso.includes('crypto') || dso.includes('libssl')) return 'crypto';
+  if (dso.includes('h2o')) return 'h2o';
+  if (dso.startsWith('hookgate')) return 'hookgate';
+  return 'other';
+}
+// "    22.71%      904:hookgate  [kernel.kallsyms]" lines -> per-thread table
+function threadTable(text) {
+  const by = new Map();
+  for (const l of text.split('\n')) {
+    const m = l.match(/^\s*([0-9.]+)%\s+(\d+):\S+\s+(\S+)/);
+    if (!m) continue;
+    const t = by.get(m[2]) || { tid: m[2], total: 0, libs: {} };
+    const lib = libOf(m[3]);
+    t.libs[lib] = (t.libs[lib] || 0) + Number(m[1]);
+    t.total += Number(m[1]);
+    by.set(m[2], t);
+  }
+  const ts = [...by.values()].sort((a, b) => b.total - a.total);
+  const writer = ts.reduce((a, t) => ((t.libs.sqlite || 0) > (a?.libs.sqlite || 0) ? t : a), null);
+  const loop = ts.reduce((a, t) => ((t.libs.h2o || 0) + (t.libs.crypto || 0) > ((a?.libs.h2o || 0) + (a?.libs.crypto || 0)) ? t : a), null);
+  for (const t of ts) t.role = t === writer ? 'ingest writer' : t === loop ? 'event loop' : 'other';
+  return ts;
+}
+// Each perf sample's whole call chain, put in the first bucket that matches
+// (order matters: a malloc inside the JSON parser counts as parsing).
+const BUCKETS = [
+  ['SQLite checkpoint, run inside the commit (WAL → database)', /sqlite3WalCheckpoint|sqlite3Checkpoint|sqlite3_wal_checkpoint/],
+  ['fdatasync (CPU part; the wait is off-CPU)', /fdatasync|ext4_sync_file|file_write_and_wait|__x64_sys_fsync/],
+  ['SQLite WAL append at commit (one frame per page)', /sqlite3WalFrames/],
+  ['SQLite statements and B-trees (the rest of the batch)', /sqlite3|sqlite_put_batch|txn_run/],
+  ['dedupe keys: JSON parse of the body + JSON paths', /json_loadb|hg_ingest_dedupe_keys|hg_jsonpath/],
+  ['signature: HMAC-SHA256 of the body', /hg_verify_meta_verify|HMAC|hg_hmac|SHA256/],
+  ['request log line (format + write)', /log_request|\bhg_log\b|line_str|line_val/],
+  ['UUIDv7 (RAND_bytes, getpid)', /RAND_bytes|hg_uuid7|getpid/],
+  ['copying the request for the writer (headers JSON, body)', /add_header_json|hg_http_header_each|hg_buf_|dup_span/],
+  ['epoll_ctl (h2o re-arming sockets)', /epoll_ctl/],
+  ['thread hand-off (mutex, condvar, wake-ups)', /futex|pthread_cond|lll_lock|h2o_multithread/],
+  ['socket writes (responses)', /writev|sendmsg|tcp_sendmsg/],
+  ['socket reads (requests)', /\bread\b|__libc_read|recvfrom|tcp_recvmsg|sock_read/],
+  ['epoll_wait and idle wake-ups', /epoll_wait|schedule_hrtimeout/],
+  ['h2o (HTTP parsing, buffers, timers)', /h2o_/],
+  ['malloc/free elsewhere', /malloc|_int_free|cfree|free\b/],
+];
+function classifyStacks(text) {
+  if (!text) return null;
+  const counts = new Map(BUCKETS.map(([n]) => [n, 0]));
+  counts.set('other', 0);
+  let total = 0;
+  const flush = (frames) => {
+    if (frames.length === 0) return;
+    total++;
+    const joined = frames.join(' ');
+    const hit = BUCKETS.find(([, re]) => re.test(joined));
+    const name = hit ? hit[0] : 'other';
+    counts.set(name, counts.get(name) + 1);
+  };
+  let frames = [];
+  for (const line of text.split('\n')) {
+    // "  6405 " starts a sample (the tid, right-aligned); its frames
+    // follow, each indented with a tab.
+    if (line.trim() && !line.startsWith('\t')) {
+      flush(frames);
+      frames = [];
+    } else if (line.trim()) {
+      const m = line.trim().match(/^[0-9a-f]+\s+(.*)$/);
+      if (m) frames.push(m[1]);
+    }
+  }
+  flush(frames);
+  if (total === 0) return null;
+  return { total, rows: [...counts.entries()].filter(([, c]) => c > 0).map(([n, c]) => [n, c / total]).sort((a, b) => b[1] - a[1]) };
+}
+
+const prof = join(work, 'profile');
+const profile = existsSync(join(prof, 'profile.json'))
+  ? {
+      meta: readJson(join(prof, 'profile.json'), {}),
+      threads: readText(join(prof, 'threads.txt')),
+      symbols: readText(join(prof, 'symbols.txt')),
+      dsos: readText(join(prof, 'dsos.txt')),
+      components: classifyStacks(readText(join(prof, 'stacks.txt'))),
+      syscalls: readText(join(prof, 'syscalls.csv')),
+      threadTable: threadTable(readText(join(prof, 'thread-dsos.txt'))),
+      fsync: readText(join(prof, 'fdatasync-ms.txt'))
+        .split('\n')
+        .filter(Boolean)
+        .map(Number),
+    }
+  : null;
+
+// ------------------------------------------------------------------ report
+const L = [];
+const w = (s = '') => L.push(s);
+const date = meta.started ? new Date(meta.started * 1000).toISOString().replace('T', ' ').slice(0, 16) + ' UTC' : 'unknown';
+const wall = finished.finished && meta.started ? Math.round((finished.finished - meta.started) / 60) : null;
+
+w('# hookgate benchmarks');
+w();
+w(`Generated by \`make bench\` (bench/run.sh → bench/report.mjs) on ${date}` + (wall != null ? `, ${wall} min wall time.` : '.'));
+w('Every figure below comes from that run; run `make bench` again to refresh it.');
+w();
+w('## Targets');
+w();
+w('| target | goal | measured | |');
+w('|---|---|---|---|');
+for (const t of targets) {
+  w(`| ${t.name} | ${t.goal} | ${t.shown} | ${t.met == null ? 'skipped' : t.met ? '**met**' : '**missed**'} |`);
+}
+w();
+
+// ----------------------------------------------------------------- findings
+w('## Findings');
+w();
+w('Computed from the figures below (they change with every run).');
+w();
+const F = [];
+const ingestRuns = S.ingest ? S.ingest.runs.filter((r) => r.extra && r.extra.fsyncs > 0) : [];
+const msgsPerFsync = ingestRuns.length ? median(ingestRuns.map((r) => r.extra.stored / r.extra.fsyncs)) : null;
+const fsyncPerSec = ingestRuns.length ? median(ingestRuns.map((r) => r.extra.fsyncs / (r.wrk.duration_us / 1e6))) : null;
+if (S.ingest && S.nginx) {
+  F.push(
+    `**Ingest is at ${pct(S.ingest.rps / S.nginx.rps)} of the ceiling** (${fmt(S.ingest.rps)} against ${fmt(S.nginx.rps)} req/s). ` +
+      `hookgate spent ${fmt(S.ingest.cpuUs, 1)} µs of its core per request, nginx ${fmt(S.nginx.cpuUs, 1)} µs (${times(S.ingest.cpuUs / S.nginx.cpuUs)}); ` +
+      `hookgate's core was ${fmt(S.ingest.serverCpu)} % busy` +
+      (S.ingest.serverCpu < 90
+        ? ', so CPU is not the only limit: requests also wait for the commit in progress and then for their own (group commit below).'
+        : ', so it is CPU-bound.'),
+  );
+}
+if (msgsPerFsync != null) {
+  let t = `**Group commit works but batches stay small:** ${fmt(msgsPerFsync, 1)} messages per fdatasync, ${fmt(fsyncPerSec)} fdatasyncs/s`;
+  if (profile && profile.fsync.length) {
+    const f = profile.fsync;
+    t += `, each taking ${fmt(f[Math.floor(0.5 * f.length)], 2)} ms (median; p99 ${fmt(f[Math.min(f.length - 1, Math.floor(0.99 * f.length))], 2)} ms)`;
+  }
+  t += `. With 64 connections in flight the p50 is ${fmt(S.ingest.p50, 2)} ms and the p99 ${fmt(S.ingest.p99, 2)} ms.`;
+  F.push(t);
+}
+if (profile && profile.components) {
+  const top = profile.components.rows.slice(0, 4).map(([n, f]) => `${n} ${fmt(100 * f, 0)} %`).join('; ');
+  F.push(`**Where the core goes** (profile, by call chain): ${top}.`);
+  const sc = {};
+  for (const l of profile.syscalls.split('\n')) {
+    const m = l.match(/^(\d+),.*syscalls:sys_enter_(\w+)/);
+    if (m) sc[m[2]] = Number(m[1]);
+  }
+  const pw = profile.meta.perf_seconds ?? Math.max(1, profile.meta.seconds - 2);
+  const n = (profile.meta.requests / profile.meta.seconds) * pw;
+  if (sc.pwrite64 != null && n > 0) {
+    const per = (k) => fmt((sc[k] || 0) / n, 2);
+    F.push(
+      `**System calls per request:** ${per('pwrite64')} pwrite64 and ${per('pread64')} pread64 (SQLite: WAL frames, and ` +
+        `checkpoints copying them back), ${per('epoll_ctl')} epoll_ctl, ${per('read')} read and ${per('writev')} writev (h2o), ` +
+        `${per('write')} write (the request log line), ${per('getpid')} getpid (OpenSSL's fork check in RAND_bytes), ` +
+        `${per('futex')} futex (hand-off between the loop and the writer). On this VM every system call is expensive: ` +
+        `the kernel's share of the samples is in the thread table below.`,
+    );
+  }
+}
+if (S.ingest1m && S.ingest) {
+  F.push(
+    `**A large store:** with ${fmt(S.ingest1m.runs[0].extra.stored_before)} messages stored, ingest runs at ${pct(S.ingest1m.rps / S.ingest.rps)} of the empty-store rate ` +
+      `(p99 ${fmt(S.ingest1m.p99, 2)} ms against ${fmt(S.ingest.p99, 2)} ms).`,
+  );
+}
+if (D && S.sink) {
+  F.push(
+    `**Delivery** drains ${fmt(D.rate)} deliveries/s, ${pct(D.rate / S.sink.rps)} of wrk's ${fmt(S.sink.rps)} req/s against the same sink; ` +
+      `hookgate's core was ${fmt(D.cpu?.server_core)} % busy meanwhile, ${fmt(D.cpu ? (D.cpu.server_core * 1e4) / D.rate : null)} µs of it per delivery ` +
+      `(nginx answers one of wrk's requests in ${fmt(S.sink.cpuUs, 1)} µs of its core).`,
+  );
+}
+if (stream && S.ingest) {
+  const e = stream.extra;
+  let t = `**Ingest with a route on** ran at ${fmt(rate(stream))} req/s with a p99 of ${fmt(stream.wrk.p99_us / 1000, 1)} ms ` +
+    `(without a route: ${fmt(S.ingest.rps)} req/s, p99 ${fmt(S.ingest.p99, 2)} ms).`;
+  if (e.sleeps && e.sleeps.calls > 0) {
+    t += ` Its threads slept ${fmt(e.sleeps.ms)} ms in ${fmt(e.sleeps.calls)} clock_nanosleep calls over ${e.sleeps.seconds} s: ` +
+      'the SQLite busy handler, while the ingest writer and the delivery engine (two connections) wait for each ' +
+      'other\'s write lock.';
+  }
+  F.push(t);
+}
+{
+  const wi = ['whatif-nolog', 'whatif-bodyhash'].map((k) => summary(k, 'hookgate')).filter(Boolean);
+  if (wi.length && S.ingest) {
+    const name = { 'whatif-nolog': 'without the request log line', 'whatif-bodyhash': 'deduping on the body hash instead of parsing the JSON' };
+    F.push('**Configuration what-ifs** (one run each): ' + wi.map((x) => `${name[x.runs[0].scenario]} ${fmt(x.rps)} req/s (${pct(x.rps / S.ingest.rps)}, ${fmt(x.cpuUs, 1)} µs/request)`).join('; ') +
+      `. Single runs: the ingest runs above range ${fmt(S.ingest.rpsMin)}–${fmt(S.ingest.rpsMax)} req/s, so a difference smaller than that spread says nothing.`);
+  }
+}
+if (pendingRun) {
+  F.push(`**Memory:** ${fmt(pendingRun.rss_kb / 1024, 1)} MB peak RSS with ${fmt(pendingRun.extra.messages)} deliveries pending.`);
+  if (pendingRun.extra.startup_failure) {
+    F.push(`**hookgate does not start with ${fmt(pendingRun.extra.messages)} deliveries due:** \`${pendingRun.extra.startup_failure.trim()}\` ` +
+      '(the delivery engine starts first and keeps taking the write lock; the management API\'s store connection then opens, runs its migration check in a write transaction (BEGIN IMMEDIATE) and gives up after the busy timeout: SQLite\'s sleeping busy handler rarely wins the lock from a busy writer).');
+  }
+  if (D && D.startup_failure) {
+    F.push(`**hookgate did not start with ${fmt(D.deliveries)} deliveries due** either: \`${D.startup_failure.trim()}\``);
+  }
+}
+if (D && D.fsyncs) {
+  F.push(`**Delivery commits:** ${fmt(D.succeeded / D.fsyncs, 1)} deliveries per fdatasync while draining (${fmt(D.fsyncs)} syncs for ${fmt(D.succeeded)} deliveries), ${fmt(D.sleeps)} busy-handler sleeps.`);
+}
+for (const n of notes) F.push(`**${n.scenario}:** ${n.note}`);
+for (const f of F) w(`- ${f}`);
+w();
+
+w('## Results');
+w();
+w(`Medians of ${meta.reps} runs of ${meta.duration} s each (range of req/s in brackets); p50/p99 are wrk's`);
+w('per-request latencies; RSS is the peak resident set (VmHWM) of the server processes, the largest');
+w('over the runs; "server core" and "wrk core" are how busy each pinned core was during the runs;');
+w('"others" is the CPU that processes outside the benchmark used during the run, in % of one core (the');
+w('machine may be shared): a run with more than 15 % counts as disturbed and is repeated, and the');
+w('medians use the undisturbed runs.');
+w();
+w('| target | runs | req/s | p50 | p99 | RSS | server core | µs of server core per request | others | wrk core | hookgate ingest ÷ this |');
+w('|---|---|---|---|---|---|---|---|---|---|---|');
+const row = (label, s, ratio = true) => {
+  if (!s) return;
+  const r = S.ingest && ratio ? times(S.ingest.rps / s.rps) : '';
+  w(
+    `| ${label} | ${s.n}${s.disturbed ? ` (+${s.disturbed} disturbed)` : ''} | ${fmt(s.rps)} [${fmt(s.rpsMin)}–${fmt(s.rpsMax)}] | ${fmt(s.p50, 2)} ms | ${fmt(s.p99, 2)} ms | ${fmt(s.rssMb, 1)} MB | ${fmt(s.serverCpu)} % | ${fmt(s.cpuUs, 1)} | ${fmt(s.foreign)} % | ${fmt(s.clientCpu)} % | ${r} |`,
+  );
+};
+row('ceiling: nginx `return 200`', S.nginx);
+row('peer: Express (verify + dedupe Set, no persistence)', S.express);
+row('peer: adnanh/webhook, runs `/bin/true` per hook', S.webhookExec);
+row('peer: adnanh/webhook, verification only (no command)', S.webhookNoexec);
+row('**hookgate ingest**, empty store, fsync per group commit', S.ingest, false);
+row(`hookgate ingest, ${fmt(S.ingest1m?.runs[0]?.extra.stored_before)} messages stored`, S.ingest1m);
+row('wrk → the delivery sink (nginx `return 200`)', S.sink, false);
+w();
+const measured = runs.filter((r) => r.quiet);
+const waitedRuns = measured.filter((r) => r.quiet.waited_s > 0);
+if (measured.length) {
+  w(`The machine may be shared: before each measured run the script waits (up to 60 s) for both cores to be`);
+  w(`≥ 90 % idle. ${waitedRuns.length} of ${measured.length} runs had to wait` +
+    (waitedRuns.length ? ` (longest ${Math.max(...waitedRuns.map((r) => r.quiet.waited_s))} s)` : '') +
+    `; the busiest core just before a run: ${fmt(Math.max(...measured.map((r) => r.quiet.busy_before)), 0)} %.`);
+  w();
+}
+const errs = Object.entries(S).filter(([, s]) => s && s.errors > 0);
+if (errs.length) {
+  w('Errors counted by wrk (non-2xx, socket errors, timeouts): ' + errs.map(([k, s]) => `${k} ${s.errors}`).join(', ') + '.');
+  w();
+}
+w('Ratios of hookgate ingest (empty store): ' +
+  [
+    S.nginx && `hookgate/ceiling ${pct(S.ingest?.rps / S.nginx.rps)}`,
+    S.express && `hookgate/Express ${times(S.ingest?.rps / S.express.rps)}`,
+    S.webhookExec && `hookgate/webhook (running its command) ${times(S.ingest?.rps / S.webhookExec.rps)}`,
+    S.webhookNoexec && `hookgate/webhook (verification only) ${times(S.ingest?.rps / S.webhookNoexec.rps)}`,
+  ]
+    .filter(Boolean)
+    .join('; ') + '.');
+w();
+
+w('### hookgate ingest: every request a new message, checked after each run');
+w();
+w('After each run hookgate is stopped (SIGTERM: it finishes its commits) and the database and its');
+w('log are read back. "stored" counts the rows of `messages` added by the run; every one must have');
+w('been answered `accepted` (log), none `duplicate`, no `dedupe_count` bumped, and wrk must have');
+w('seen a 200 for all but the few requests still in flight when it stopped (≤ 64 connections).');
+w('"msgs/fsync" is stored messages per fdatasync/fsync of the process (perf tracepoints): the');
+w('group-commit batch size.');
+w();
+w('| run | req/s | p99 | stored | 200s seen by wrk | accepted answers | duplicates | fsyncs | msgs/fsync | DB size | check |');
+w('|---|---|---|---|---|---|---|---|---|---|---|');
+const whatif = ['whatif-nolog', 'whatif-bodyhash'].map((k) => summary(k, 'hookgate')).filter(Boolean);
+for (const s of [S.ingest, S.ingest1m, ...whatif]) {
+  if (!s) continue;
+  for (const r of s.runs) {
+    const e = r.extra;
+    w(
+      `| ${r.scenario} #${r.rep} | ${fmt(rate(r))} | ${fmt(r.wrk.p99_us / 1000, 2)} ms | ${fmt(e.stored)} | ${fmt(e.ok_200)} | ${e.accepted_answers < 0 ? 'n/a (log off)' : fmt(e.accepted_answers)} | ${fmt(e.duplicate_answers + e.dedupe_hits)} | ${e.fsyncs ? fmt(e.fsyncs) : 'n/a'} | ${e.fsyncs ? fmt(e.stored / e.fsyncs, 1) : 'n/a'} | ${fmt(e.db_bytes / 1048576)} MB | ${e.valid ? 'ok' : 'INVALID: ' + e.why}${r.cpu && r.cpu.disturbed ? ` (disturbed: others ${fmt(r.cpu.foreign)} %)` : ''} |`,
+    );
+  }
+}
+w();
+
+w('### Delivery');
+w();
+if (D) {
+  w(`${fmt(D.deliveries)} stored messages, each with a pending delivery to \`sink\` (nginx \`return 200\` on the client`);
+  w('core), were pre-loaded with sqlite3; hookgate then started on the server core and its engine drained');
+  w(`them. The succeeded count was read from the deliveries table every 0.25 s. At the end: ${D.by_status || 'n/a'};`);
+  w(`${fmt(D.attempts)} attempts recorded for ${fmt(D.succeeded)} successful deliveries.`);
+  w();
+  w('| measure | value |');
+  w('|---|---|');
+  w(`| deliveries/s, steady (10 % → 90 % done) | ${fmt(D.steady)} |`);
+  w(`| deliveries/s, overall (first → last success; all done ${fmt(D.tDone, 1)} s after hookgate started) | ${fmt(D.overall)} |`);
+  w(`| wrk → the same sink, req/s (median of ${S.sink?.n ?? 0}) | ${fmt(S.sink?.rps)} |`);
+  w(`| hookgate delivery ÷ wrk | ${pct(D.rate / (S.sink?.rps ?? NaN))} |`);
+  w(`| hookgate peak RSS | ${fmt(D.rss_kb / 1024, 1)} MB |`);
+  w(`| server core / client core (sink) busy | ${fmt(D.cpu?.server_core)} % / ${fmt(D.cpu?.client_core)} % |`);
+  if (D.fsyncs) {
+    w(`| fdatasync/fsync calls while draining | ${fmt(D.fsyncs)} (${fmt(D.succeeded / D.fsyncs, 1)} deliveries per sync) |`);
+    w(`| busy-handler sleeps (clock_nanosleep) while draining | ${fmt(D.sleeps)} |`);
+  }
+  w();
+  if (D.startup_failure) {
+    w(`**Startup failure:** with all ${fmt(D.deliveries)} deliveries due at once, hookgate did not start:`);
+    w(`\`${D.startup_failure.trim()}\`. The figures above come from a second start with them made due 3 s later.`);
+    w();
+  }
+  if (D.attempts >= 0 && D.attempts < D.succeeded) {
+    w(`**Check failed:** fewer attempts recorded (${D.attempts}) than successful deliveries (${D.succeeded}).`);
+    w();
+  } else if (D.attempts >= 0) {
+    w('Every success has its attempt row (attempts ≥ successes).');
+    w();
+  }
+  if (stream) {
+    const e = stream.extra;
+    w(`Both directions at once: ingest with \`routes: [sink]\` for ${meta.duration} s ran at ${fmt(rate(stream))} req/s (p99`);
+    w(`${fmt(stream.wrk.p99_us / 1000, 2)} ms), against ${fmt(S.ingest?.rps)} req/s without a route; ${fmt(e.succeeded_at_end)} of its`);
+    w(`${fmt(e.messages)} messages were delivered when wrk stopped, ${fmt(e.succeeded_2s_later)} two seconds later.`);
+    if (e.sleeps && e.sleeps.calls != null) {
+      const th = Object.entries(e.sleeps.threads || {})
+        .map(([t, [n, ms]]) => `thread ${t}: ${n} sleeps, ${fmt(ms)} ms`)
+        .join('; ');
+      w(`During that run hookgate's threads slept in \`clock_nanosleep\` ${fmt(e.sleeps.calls)} times, ${fmt(e.sleeps.ms)} ms in all`);
+      w(`over ${e.sleeps.seconds} s (${th || 'none'}) — the SQLite busy handler waiting while another connection`);
+      w('holds the write lock.');
+    }
+    w();
+  }
+} else {
+  for (const n of notes.filter((x) => x.scenario === 'delivery')) w(`Skipped — ${n.note}.`);
+  w();
+}
+
+w('### Memory with pending deliveries');
+w();
+if (pendingRun) {
+  const e = pendingRun.extra;
+  w(`${fmt(e.messages)} stored messages, each with a pending delivery to an endpoint on a closed loopback port,`);
+  w('were pre-loaded; hookgate ran for 20 s while its engine attempted them (every connection refused,');
+  w(`a retry scheduled). Then: ${e.by_status || 'n/a'}; ${fmt(e.attempts)} attempts recorded; ${fmt(e.not_finished)} deliveries not finished.`);
+  w(`Peak RSS (VmHWM) ${fmt(pendingRun.rss_kb / 1024, 1)} MB; RSS at the end ${fmt(e.rss_settled_kb / 1024, 1)} MB.`);
+  if (e.startup_failure) {
+    w();
+    w(`**Startup failure:** with all ${fmt(e.messages)} deliveries due at once, hookgate did not start:`);
+    w(`\`${e.startup_failure.trim()}\`. The figures above come from a second start with the deliveries made due 8 s later.`);
+  }
+} else {
+  for (const n of notes.filter((x) => x.scenario === 'pending')) w(`Skipped — ${n.note}.`);
+}
+w();
+
+w('### A large store');
+w();
+if (S.ingest1m && S.ingest) {
+  w(`Before each run the database is a copy of one pre-loaded with ${fmt(S.ingest1m.runs[0].extra.stored_before)} messages`);
+  w('(1 KiB bodies, UUIDv7-shaped ids, random dedupe keys) by sqlite3 with a recursive CTE. Ingest');
+  w(`then runs at ${fmt(S.ingest1m.rps)} req/s against ${fmt(S.ingest.rps)} req/s on an empty store: ${pct(S.ingest1m.rps / S.ingest.rps)}, p99 ${fmt(S.ingest1m.p99, 2)} ms`);
+  w(`against ${fmt(S.ingest.p99, 2)} ms.`);
+}
+w();
+
+if (whatif.length && S.ingest) {
+  w('### What two configuration changes buy');
+  w();
+  w('One run each, after the profile (empty store, same load), to size two of the costs the profile shows.');
+  w(`Single runs on a noisy machine: the three ingest runs above range ${fmt(S.ingest.rpsMin)}–${fmt(S.ingest.rpsMax)} req/s.`);
+  w();
+  w('| variant | req/s | vs ingest | p99 | µs of server core per request |');
+  w('|---|---|---|---|---|');
+  w(`| as configured above | ${fmt(S.ingest.rps)} | 100 % | ${fmt(S.ingest.p99, 2)} ms | ${fmt(S.ingest.cpuUs, 1)} |`);
+  const label = { 'whatif-nolog': '`log_level: warn` (no JSON request log line)', 'whatif-bodyhash': '`dedupe: []` (SHA-256 of the body: no JSON parse)' };
+  for (const s of whatif) {
+    const r = s.runs[0];
+    w(`| ${label[r.scenario]} | ${fmt(s.rps)} | ${pct(s.rps / S.ingest.rps)} | ${fmt(s.p99, 2)} ms | ${fmt(s.cpuUs, 1)} |`);
+  }
+  w();
+}
+
+// ------------------------------------------------------------------ profile
+w('## Profile');
+w();
+if (!profile) {
+  w('No profile was taken in this run (every ingest target was met, perf is missing, or BENCH_PROFILE=0).');
+  w();
+} else {
+  const req = profile.meta.requests;
+  w(`\`perf record --call-graph dwarf -e cpu-clock\`, perf tracepoint counters and \`perf trace -e fdatasync\` on hookgate`);
+  w(`during a separate ${profile.meta.seconds} s ingest run (${fmt(req)} requests, ${fmt(req / profile.meta.seconds)} req/s — slower than the runs above:`);
+  w('unwinding stacks costs), empty store, same pinning; perf itself on the client core.');
+  w();
+  const sc = {};
+  for (const l of profile.syscalls.split('\n')) {
+    const m = l.match(/^(\d+),.*syscalls:sys_enter_(\w+)/);
+    if (m) sc[m[2]] = Number(m[1]);
+  }
+  const perfSecs = profile.meta.perf_seconds ?? Math.max(1, profile.meta.seconds - 2);
+  const reqInWindow = (req / profile.meta.seconds) * perfSecs;
+  if (Object.keys(sc).length) {
+    w(`System calls per request (counted over ${perfSecs} s ≈ ${fmt(reqInWindow)} requests):`);
+    w();
+    w('| syscall | per request | per second |');
+    w('|---|---|---|');
+    for (const [k, v] of Object.entries(sc).sort((a, b) => b[1] - a[1])) {
+      w(`| ${k} | ${fmt(v / reqInWindow, 2)} | ${fmt(v / perfSecs)} |`);
+    }
+    w();
+  }
+  if (profile.fsync.length) {
+    const f = profile.fsync;
+    const q = (p) => f[Math.min(f.length - 1, Math.floor(p * f.length))];
+    w(`fdatasync latency (perf trace, ${f.length} calls): median ${fmt(q(0.5), 2)} ms, p90 ${fmt(q(0.9), 2)} ms, p99 ${fmt(q(0.99), 2)} ms, max ${fmt(f[f.length - 1], 2)} ms;`);
+    w(`${fmt(f.length / perfSecs)} per second, ${fmt(reqInWindow / f.length, 1)} requests per fdatasync on average.`);
+    w();
+  }
+  // perf's DWARF unwinding slows the profiled run; the shares are applied to
+  // the core time per request of the unprofiled ingest runs.
+  const usPerReq = S.ingest ? S.ingest.cpuUs : null;
+  if (profile.components) {
+    w(`Where the server core goes, by call chain (${fmt(profile.components.total)} samples; each sample counted once, in the`);
+    w('first row whose functions appear in its stack; µs per request = share × the core time per request');
+    w(`of the ingest runs above, ${fmt(usPerReq, 1)} µs):`);
+    w();
+    w('| what | share of CPU samples | µs per request |');
+    w('|---|---|---|');
+    for (const [n, f] of profile.components.rows) {
+      w(`| ${n} | ${fmt(100 * f, 1)} % | ${usPerReq == null ? 'n/a' : fmt(f * usPerReq, 1)} |`);
+    }
+    w();
+  }
+  if (profile.threadTable.length) {
+    w('CPU samples by thread and library (share of all of the process\'s samples; the thread that runs');
+    w('SQLite is the ingest writer, the one that runs h2o and OpenSSL is the event loop). On this VM the');
+    w('kernel column is mostly system-call entry and exit (`pvm_irq_enable` in the symbols below):');
+    w();
+    const libs = ['kernel', 'libc', 'sqlite', 'jansson', 'crypto', 'h2o', 'hookgate', 'other'];
+    w(`| thread | role | all | ${libs.join(' | ')} |`);
+    w(`|---|---|---|${libs.map(() => '---').join('|')}|`);
+    for (const t of profile.threadTable) {
+      w(`| ${t.tid} | ${t.role} | ${fmt(t.total, 1)} % | ${libs.map((l) => fmt(t.libs[l] || 0, 1)).join(' | ')} |`);
+    }
+    w();
+  }
+  w('Top symbols per thread (share of all samples):');
+  w();
+  w('```');
+  w(profile.symbols.trim());
+  w('```');
+  w();
+  w('By library:');
+  w();
+  w('```');
+  w(profile.dsos.trim());
+  w('```');
+  w();
+}
+
+w('## Method');
+w();
+w(`- Machine: ${meta.nproc} cores (${meta.cpu}), ${meta.mem_gb} GiB, kernel ${meta.kernel}, ${meta.os}; databases on ${meta.fs}.`);
+w(`- Versions: hookgate ${meta.hookgate} (git ${meta.git}, \`make\` -O2 -g), nginx ${meta.nginx}, node ${meta.node}, express ${meta.express},`);
+w(`  webhook ${meta.webhook}, wrk ${meta.wrk} (LuaJIT), SQLite ${meta.sqlite_lib} (library) / ${meta.sqlite_cli} (CLI), OpenSSL ${meta.openssl},`);
+w(`  libh2o-evloop ${meta.h2o}, perf ${meta.perf || 'n/a'}.`);
+w(`- Load: \`wrk -t${meta.wrk_threads} -c${meta.conns} -d${meta.duration}s\` with bench/wrk/stream.lua, ${meta.reps} runs per target, median`);
+w(`  reported. The server is pinned to core ${meta.server_cpu} (\`taskset\`), wrk to core ${meta.client_cpu}: on this 2-core machine`);
+w('  they would otherwise steal each other\'s cycles at random. hookgate runs with `threads: 1` (one event');
+w('  loop; its ingest writer thread shares the same core), nginx with one worker, Node and webhook');
+w('  (Go) see one core through the affinity mask. Each run starts a fresh server process; nginx and');
+w('  the peers get a warm-up run first (records from the second half of the file), hookgate does not');
+w('  (nothing to JIT, and its store must start empty).');
+w(`- Requests: ${fmt(meta.records)} records precomputed by bench/gen-requests.mjs, each a WhatsApp Cloud API`);
+w('  `messages` notification of exactly 1024 bytes with a unique, random-looking message id, signed');
+w('  `X-Hub-Signature-256: sha256=HMAC-SHA256(app secret, body)`; wrk sends record after record, so');
+w('  every request is a new message. The same requests go to every target.');
+w('- hookgate: `provider: meta`, dedupe on the WhatsApp message and status ids (as in');
+w('  examples/hookgate.yaml), SQLite in WAL mode with `synchronous=FULL`, group commit; its JSON');
+w('  request log goes to a file on the same disk.');
+w('- Express peer (bench/peers/express, `npm ci`): `express.raw`, HMAC-SHA256 compared with');
+w('  `crypto.timingSafeEqual`, `JSON.parse`, dedupe on the message ids in a `Set`, 200 at once;');
+w('  no persistence, no per-request log. adnanh/webhook: a `payload-hmac-sha256` trigger rule on');
+w('  X-Hub-Signature-256; "runs /bin/true" is its normal mode (a command per matching hook, started');
+w('  after the answer); "verification only" names a command that does not exist, so nothing is');
+w('  started — the cost of its HTTP handling and signature check alone.');
+w('- The nginx ceiling: `return 200` with access_log off, keep-alive without a request limit, run as');
+w('  `nobody` in the foreground from a config in a temporary prefix.');
+w('- Latency is what wrk measures in a closed loop (64 outstanding requests); it does not correct for');
+w('  coordinated omission.');
+w();
+w('## Reproduce');
+w();
+w('```sh');
+w('make bench                                   # everything above, ~10 minutes; rewrites bench/REPORT.md');
+w('BENCH_DURATION=5 BENCH_REPS=1 make bench     # a quick look');
+w('BENCH_KEEP=1 make bench                      # keep the work directory (logs, databases, perf data)');
+w('```');
+w();
+w('One run by hand (what run.sh does for each target):');
+w();
+w('```sh');
+w('node bench/gen-requests.mjs --out /var/tmp/req.bin --count 600000 --secret "$SECRET"   # prints record_len');
+w('taskset -c 1 build/bench/hookgate serve -c hookgate.yaml &                              # threads: 1');
+w(`taskset -c 0 wrk -t1 -c64 -d10s --timeout 10s -s bench/wrk/stream.lua http://127.0.0.1:PORT/ \\`);
+w(`    -- /in/bench /var/tmp/req.bin ${meta.record_len ?? 'RECORD_LEN'} 600000 0 1`);
+w('sqlite3 var/hookgate.db "SELECT count(*), sum(dedupe_count) FROM messages"               # = the 200s');
+w('```');
+w();
+
+writeFileSync(out, L.join('\n'));

@@ -9,7 +9,7 @@
 #   make format     clang-format every source file in place
 
 CC      ?= cc
-PKGS    := libh2o-evloop openssl jansson yaml-0.1 sqlite3 libcurl libpq
+PKGS    := libh2o-evloop openssl jansson yajl yaml-0.1 sqlite3 libcurl libpq
 BUILD   ?= build
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -Werror

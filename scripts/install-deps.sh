@@ -2,7 +2,7 @@
 # Installs the Debian packages hookgate needs to build, run and test.
 # As root it runs apt-get; otherwise it prints the command to run.
 set -e
-PKGS="build-essential pkg-config libh2o-evloop-dev libssl-dev libjansson-dev libyaml-dev
+PKGS="build-essential pkg-config libh2o-evloop-dev libssl-dev libjansson-dev libyajl-dev libyaml-dev
 libsqlite3-dev libpq-dev libcurl4-openssl-dev libcmocka-dev nodejs npm openssl curl sqlite3 util-linux"
 missing=""
 for p in $PKGS; do

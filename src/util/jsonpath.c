@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 #include <ctype.h>
+#include <yajl/yajl_parse.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,4 +325,249 @@ char *hg_jsonpath_scalar_text(json_t *v)
 	default:
 		return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	}
+}
+
+/* ---- streaming scan (hg_jsonpath_scan) ----
+ *
+ * One pass of YAJL's event parser over the raw text, with no tree: each
+ * value's position is matched against every path's steps as the parser
+ * reaches it. active[d] holds the paths whose first d steps match the
+ * chain of keys and indexes down to depth d; a value at depth d is
+ * selected by the paths in active[d] that have exactly d steps. Whatever
+ * this pass cannot answer exactly as hg_jsonpath_each() over jansson's tree
+ * would, it leaves to that slower path (SCAN_FALLBACK): a text YAJL
+ * refuses, "\u" escapes (jansson refuses "\u0000" and lone surrogates,
+ * YAJL does not), a selected real, object or array (rendered by
+ * hg_jsonpath_scalar_text), "[*]" over an object and a key met twice in
+ * one object along a path (jansson keeps only the last value). */
+
+#define SCAN_MAX_PATHS 64
+#define SCAN_MAX_DEPTH 2048 /* jansson's own nesting limit */
+
+struct scan_frame {
+	int is_array;
+	size_t next_index; /* arrays: the index of the next element */
+	uint64_t seen;     /* maps: paths whose key this object already had */
+};
+
+struct scan {
+	const struct hg_jsonpath *const *paths;
+	size_t npaths;
+	int (*fn)(size_t path, const char *text, size_t len, void *arg);
+	void *arg;
+	int result;   /* HG_JSONPATH_SCAN_* once decided */
+	size_t depth; /* containers open around the next value */
+	uint64_t active[HG_JSONPATH_MAX_STEPS + 2];
+	struct scan_frame frame[HG_JSONPATH_MAX_STEPS + 2];
+};
+
+static int scan_stop(struct scan *s, int result)
+{
+	s->result = result;
+	return 0; /* cancels the parse */
+}
+
+/* The paths of active that continue with a step matching array index j or
+ * map key k (k NULL for an array) at depth d. */
+static uint64_t scan_child(struct scan *s, uint64_t active, size_t d, size_t j, const char *k,
+			   size_t klen, int *fallback)
+{
+	uint64_t out = 0;
+	size_t i;
+
+	for (i = 0; i < s->npaths; i++) {
+		const struct step *st;
+
+		if (!(active & ((uint64_t)1 << i)) || s->paths[i]->nsteps <= d)
+			continue;
+		st = &s->paths[i]->steps[d];
+		if (k == NULL) {
+			if (st->kind == STEP_ALL || (st->kind == STEP_INDEX && st->index == j))
+				out |= (uint64_t)1 << i;
+		} else if (st->kind == STEP_ALL) {
+			*fallback = 1;
+		} else if (st->kind == STEP_KEY && strlen(st->key) == klen &&
+			   memcmp(st->key, k, klen) == 0) {
+			out |= (uint64_t)1 << i;
+		}
+	}
+	return out;
+}
+
+/* Called as a value starts: its paths, from its array index when its
+ * parent is an array (a map's were set by scan_key). */
+static uint64_t scan_value(struct scan *s)
+{
+	size_t d = s->depth;
+	int fallback = 0;
+
+	if (d == 0 || d > HG_JSONPATH_MAX_STEPS)
+		return d == 0 ? s->active[0] : 0;
+	if (s->frame[d - 1].is_array) {
+		s->active[d] = s->frame[d - 1].next_index == SIZE_MAX
+				   ? 0
+				   : scan_child(s, s->active[d - 1], d - 1,
+						s->frame[d - 1].next_index++, NULL, 0, &fallback);
+	}
+	return s->active[d];
+}
+
+/* The paths that select the value now starting (those that end here). */
+static uint64_t scan_selected(struct scan *s, uint64_t active)
+{
+	uint64_t out = 0;
+	size_t i;
+
+	for (i = 0; i < s->npaths; i++)
+		if ((active & ((uint64_t)1 << i)) && s->paths[i]->nsteps == s->depth)
+			out |= (uint64_t)1 << i;
+	return out;
+}
+
+static int scan_emit(struct scan *s, const char *text, size_t len)
+{
+	uint64_t sel = scan_selected(s, scan_value(s));
+	size_t i;
+
+	for (i = 0; i < s->npaths; i++)
+		if ((sel & ((uint64_t)1 << i)) && s->fn(i, text, len, s->arg) != 0)
+			return scan_stop(s, HG_JSONPATH_SCAN_STOPPED);
+	return 1;
+}
+
+static int scan_null(void *ctx)
+{
+	struct scan *s = ctx;
+
+	(void)scan_value(s); /* selected or not, null yields no text */
+	return 1;
+}
+
+static int scan_boolean(void *ctx, int b)
+{
+	return scan_emit(ctx, b ? "true" : "false", b ? 4 : 5);
+}
+
+static int scan_integer(void *ctx, long long v)
+{
+	char buf[24];
+	int n = snprintf(buf, sizeof(buf), "%lld", v);
+
+	return scan_emit(ctx, buf, (size_t)n);
+}
+
+static int scan_double(void *ctx, double v)
+{
+	struct scan *s = ctx;
+
+	(void)v;
+	return scan_selected(s, scan_value(s)) != 0 ? scan_stop(s, HG_JSONPATH_SCAN_FALLBACK) : 1;
+}
+
+static int scan_string(void *ctx, const unsigned char *v, size_t len)
+{
+	return scan_emit(ctx, (const char *)v, len);
+}
+
+static int scan_open(struct scan *s, int is_array)
+{
+	uint64_t active = scan_value(s);
+
+	if (scan_selected(s, active) != 0) /* a container is rendered by jansson */
+		return scan_stop(s, HG_JSONPATH_SCAN_FALLBACK);
+	if (s->depth >= SCAN_MAX_DEPTH)
+		return scan_stop(s, HG_JSONPATH_SCAN_FALLBACK);
+	if (s->depth <= HG_JSONPATH_MAX_STEPS) {
+		struct scan_frame *f = &s->frame[s->depth];
+
+		f->is_array = is_array;
+		/* No path goes on below: skip the matching in there. */
+		f->next_index = active != 0 ? 0 : SIZE_MAX;
+		f->seen = 0;
+		if (s->depth + 1 <= HG_JSONPATH_MAX_STEPS)
+			s->active[s->depth + 1] = 0;
+	}
+	s->depth++;
+	return 1;
+}
+
+static int scan_start_map(void *ctx)
+{
+	return scan_open(ctx, 0);
+}
+
+static int scan_start_array(void *ctx)
+{
+	return scan_open(ctx, 1);
+}
+
+static int scan_key(void *ctx, const unsigned char *k, size_t len)
+{
+	struct scan *s = ctx;
+	size_t d = s->depth;
+	uint64_t child;
+	int fallback = 0;
+
+	if (d > HG_JSONPATH_MAX_STEPS)
+		return 1;
+	if (s->active[d - 1] == 0 || s->frame[d - 1].next_index == SIZE_MAX) {
+		s->active[d] = 0;
+		return 1;
+	}
+	child = scan_child(s, s->active[d - 1], d - 1, 0, (const char *)k, len, &fallback);
+	if (fallback || (child & s->frame[d - 1].seen) != 0)
+		return scan_stop(s, HG_JSONPATH_SCAN_FALLBACK);
+	s->frame[d - 1].seen |= child;
+	s->active[d] = child;
+	return 1;
+}
+
+static int scan_close(void *ctx)
+{
+	struct scan *s = ctx;
+
+	s->depth--;
+	return 1;
+}
+
+static const yajl_callbacks scan_callbacks = {
+    .yajl_null = scan_null,
+    .yajl_boolean = scan_boolean,
+    .yajl_integer = scan_integer,
+    .yajl_double = scan_double,
+    .yajl_string = scan_string,
+    .yajl_start_map = scan_start_map,
+    .yajl_map_key = scan_key,
+    .yajl_end_map = scan_close,
+    .yajl_start_array = scan_start_array,
+    .yajl_end_array = scan_close,
+};
+
+int hg_jsonpath_scan(const struct hg_jsonpath *const *paths, size_t npaths, const uint8_t *text,
+		     size_t len, int (*fn)(size_t path, const char *v, size_t vlen, void *arg),
+		     void *arg)
+{
+	struct scan s = {.paths = paths, .npaths = npaths, .fn = fn, .arg = arg};
+	yajl_handle h;
+	yajl_status st;
+	size_t i;
+
+	if (npaths == 0)
+		return HG_JSONPATH_SCAN_OK;
+	if (npaths > SCAN_MAX_PATHS || memmem(text, len, "\\u", 2) != NULL)
+		return HG_JSONPATH_SCAN_FALLBACK;
+	for (i = 0; i < npaths; i++)
+		if (paths[i] == NULL)
+			return HG_JSONPATH_SCAN_FALLBACK;
+	s.active[0] = npaths == SCAN_MAX_PATHS ? UINT64_MAX : ((uint64_t)1 << npaths) - 1;
+	h = yajl_alloc(&scan_callbacks, NULL, &s);
+	if (h == NULL)
+		return HG_JSONPATH_SCAN_FALLBACK;
+	st = yajl_parse(h, text, len);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	yajl_free(h);
+	if (st == yajl_status_client_canceled)
+		return s.result;
+	return st == yajl_status_ok ? HG_JSONPATH_SCAN_OK : HG_JSONPATH_SCAN_FALLBACK;
 }

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct hg_jsonpath; /* compiled path; opaque */
 
@@ -27,5 +28,23 @@ int hg_jsonpath_each(const struct hg_jsonpath *p, json_t *root, int (*fn)(json_t
  * rendered compactly with sorted keys. Returns a malloc'd string (caller
  * frees) or NULL. */
 char *hg_jsonpath_scalar_text(json_t *v);
+
+/* What hg_jsonpath_scan() could do. */
+enum {
+	HG_JSONPATH_SCAN_OK = 0,       /* text is valid JSON; every selected value was reported */
+	HG_JSONPATH_SCAN_FALLBACK = 1, /* undecided: parse with jansson and use hg_jsonpath_each */
+	HG_JSONPATH_SCAN_STOPPED = 2,  /* fn returned non-zero */
+};
+
+/* Reads the JSON text once, without building a tree, and calls fn for
+ * each value one of paths[0..npaths) selects, in document order, with the
+ * path's index and the value as hg_jsonpath_scalar_text() would render it
+ * (not NUL-terminated). null is selected silently (no call). Several times
+ * faster than json_loadb + hg_jsonpath_each, for the common case: on
+ * FALLBACK (see jsonpath.c for when) the calls made so far must be
+ * discarded and the tree path used instead, which gives the exact answer. */
+int hg_jsonpath_scan(const struct hg_jsonpath *const *paths, size_t npaths, const uint8_t *text,
+		     size_t len, int (*fn)(size_t path, const char *v, size_t vlen, void *arg),
+		     void *arg);
 
 #endif

@@ -41,6 +41,74 @@ static void picks_free(struct picks *p)
 		free(p->text[i]);
 }
 
+/* What hg_jsonpath_scan reported, for one path. */
+struct scanned {
+	int n;
+	int stop_at;
+	size_t path[16];
+	char *text[16];
+};
+
+static int collect_scan(size_t path, const char *v, size_t len, void *arg)
+{
+	struct scanned *s = arg;
+
+	assert_true(s->n < 16);
+	s->path[s->n] = path;
+	s->text[s->n] = strndup(v, len);
+	assert_non_null(s->text[s->n]);
+	s->n++;
+	return s->n == s->stop_at ? 1 : 0;
+}
+
+static void scanned_free(struct scanned *s)
+{
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->text[i]);
+}
+
+/* The tree walk's picks without JSON nulls (the scan reports none). */
+static int collect_not_null(json_t *v, void *arg)
+{
+	return json_is_null(v) ? 0 : collect(v, arg);
+}
+
+/* Runs the streaming scan of expr over doc; when it decides (OK), its
+ * picks must be exactly the tree walk's. Returns the scan's answer. */
+static int scan_agrees(const char *doc, const char *expr)
+{
+	struct hg_jsonpath *path;
+	struct scanned sc = {0};
+	struct picks p = {0};
+	char err[160];
+	json_t *root;
+	int rc, i;
+
+	path = hg_jsonpath_compile(expr, err, sizeof(err));
+	if (path == NULL)
+		fail_msg("%s did not compile: %s", expr, err);
+	rc = hg_jsonpath_scan((const struct hg_jsonpath *const *)&path, 1, (const uint8_t *)doc,
+			      strlen(doc), collect_scan, &sc);
+	if (rc == HG_JSONPATH_SCAN_OK) {
+		root = json_loads(doc, JSON_DECODE_ANY, NULL);
+		assert_non_null(root); /* the scan took it, so must jansson */
+		hg_jsonpath_each(path, root, collect_not_null, &p);
+		if (p.n != sc.n)
+			fail_msg("%s over %s: scan picked %d, tree %d", expr, doc, sc.n, p.n);
+		for (i = 0; i < p.n; i++) {
+			assert_int_equal(sc.path[i], 0);
+			assert_string_equal(sc.text[i], p.text[i]);
+		}
+		picks_free(&p);
+		json_decref(root);
+	}
+	scanned_free(&sc);
+	hg_jsonpath_free(path);
+	return rc;
+}
+
 /* Runs expr over the JSON text doc and checks the selections, in order,
  * against the NULL-terminated list of expected texts. */
 static void expect_picks(const char *doc, const char *expr, ...)
@@ -72,6 +140,7 @@ static void expect_picks(const char *doc, const char *expr, ...)
 	picks_free(&p);
 	hg_jsonpath_free(path);
 	json_decref(root);
+	(void)scan_agrees(doc, expr); /* every case here checks the scan too */
 }
 
 static void expect_compile_error(const char *expr)
@@ -317,6 +386,131 @@ static void scalar_text_of_null_pointer_is_null(void **state)
 	assert_null(hg_jsonpath_scalar_text(NULL));
 }
 
+
+/* ---- the streaming scan ---- */
+
+static const char *const whatsapp =
+    "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\",\"changes\":["
+    "{\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{\"phone_number_id\":\"9\"},"
+    "\"messages\":[{\"from\":\"1650\",\"id\":\"wamid.A\",\"timestamp\":\"17\",\"type\":\"text\","
+    "\"text\":{\"body\":\"hi\"}},{\"id\":\"wamid.B\",\"n\":1.5}],"
+    "\"statuses\":[{\"id\":\"wamid.S\",\"status\":\"read\"}]},\"field\":\"messages\"},"
+    "{\"value\":{\"messages\":[{\"id\":\"wamid.C\"}]}}]}]}";
+
+static void scan_reads_whatsapp_ids_of_two_paths_in_one_pass(void **state)
+{
+	char err[160];
+	struct hg_jsonpath *paths[2];
+	struct scanned sc = {0};
+
+	(void)state;
+	paths[0] = hg_jsonpath_compile("$.entry[*].changes[*].value.messages[*].id", err,
+				       sizeof(err));
+	paths[1] = hg_jsonpath_compile("$.entry[*].changes[*].value.statuses[*].id", err,
+				       sizeof(err));
+	assert_non_null(paths[0]);
+	assert_non_null(paths[1]);
+	assert_int_equal(hg_jsonpath_scan((const struct hg_jsonpath *const *)paths, 2,
+					  (const uint8_t *)whatsapp, strlen(whatsapp), collect_scan,
+					  &sc),
+			 HG_JSONPATH_SCAN_OK);
+	assert_int_equal(sc.n, 4); /* document order, each with its path */
+	assert_string_equal(sc.text[0], "wamid.A");
+	assert_int_equal(sc.path[0], 0);
+	assert_string_equal(sc.text[1], "wamid.B");
+	assert_int_equal(sc.path[1], 0);
+	assert_string_equal(sc.text[2], "wamid.S");
+	assert_int_equal(sc.path[2], 1);
+	assert_string_equal(sc.text[3], "wamid.C");
+	assert_int_equal(sc.path[3], 0);
+	scanned_free(&sc);
+	hg_jsonpath_free(paths[0]);
+	hg_jsonpath_free(paths[1]);
+}
+
+static void scan_agrees_with_the_tree_where_it_decides(void **state)
+{
+	(void)state;
+	assert_int_equal(scan_agrees(whatsapp, "$.entry[0].changes[1].value.messages[0].id"),
+			 HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees(whatsapp, "$.entry[*].id"), HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees(whatsapp, "$.nope[*].id"), HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees("[1, -2, true, false, null, \"x\", [3]]", "$[*]"),
+			 HG_JSONPATH_SCAN_FALLBACK); /* [3] is selected: jansson renders it */
+	assert_int_equal(scan_agrees("[1, -2, true, false, null, \"x\"]", "$[*]"),
+			 HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees("{\"a\":[[0,1],[2,[3,4]]],\"b\":1}", "$.a[1][1][0]"),
+			 HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees("{\"a\":[[0,1],[2,[3,4]]],\"b\":1}", "$.a[*][0]"),
+			 HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees("\"top\"", "$"), HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees("42", "$"), HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees("{\"id\":\"\"}", "$.id"), HG_JSONPATH_SCAN_OK);
+	/* reals, objects and duplicate keys off the path do not matter */
+	assert_int_equal(scan_agrees("{\"x\":1.5,\"o\":{\"k\":1},\"k\":2,\"k\":3,\"id\":7}",
+				     "$.id"),
+			 HG_JSONPATH_SCAN_OK);
+	/* an integer jansson cannot hold: both refuse the text */
+	assert_int_equal(scan_agrees("{\"id\":\"a\",\"n\":123456789012345678901234567890}",
+				     "$.id"),
+			 HG_JSONPATH_SCAN_FALLBACK);
+}
+
+static void scan_leaves_what_it_cannot_decide_to_the_tree(void **state)
+{
+	(void)state;
+	/* escapes: jansson refuses \u0000 and lone surrogates, YAJL not */
+	assert_int_equal(scan_agrees("{\"id\":\"caf\\u00e9\"}", "$.id"),
+			 HG_JSONPATH_SCAN_FALLBACK);
+	assert_int_equal(scan_agrees("{\"id\":1.5}", "$.id"), HG_JSONPATH_SCAN_FALLBACK);
+	assert_int_equal(scan_agrees("{\"id\":{\"b\":1,\"a\":2}}", "$.id"),
+			 HG_JSONPATH_SCAN_FALLBACK);
+	assert_int_equal(scan_agrees("{\"id\":[1]}", "$.id"), HG_JSONPATH_SCAN_FALLBACK);
+	assert_int_equal(scan_agrees("{\"o\":{\"a\":1,\"b\":2}}", "$.o[*]"),
+			 HG_JSONPATH_SCAN_FALLBACK);
+	/* jansson keeps the last of two equal keys */
+	assert_int_equal(scan_agrees("{\"id\":\"first\",\"id\":\"second\"}", "$.id"),
+			 HG_JSONPATH_SCAN_FALLBACK);
+	assert_int_equal(scan_agrees("{\"id\":\"a\"", "$.id"), HG_JSONPATH_SCAN_FALLBACK);
+	assert_int_equal(scan_agrees("{\"id\":\"a\"} x", "$.id"), HG_JSONPATH_SCAN_FALLBACK);
+	assert_int_equal(scan_agrees("{\"id\":\"\xff\"}", "$.id"), HG_JSONPATH_SCAN_FALLBACK);
+	assert_int_equal(scan_agrees("not json", "$.id"), HG_JSONPATH_SCAN_FALLBACK);
+}
+
+static void scan_goes_deeper_than_the_longest_path(void **state)
+{
+	char deep[400];
+	size_t i, n = 0;
+
+	(void)state;
+	/* 100 nested arrays beside the selected value */
+	n += (size_t)snprintf(deep + n, sizeof(deep) - n, "{\"deep\":");
+	for (i = 0; i < 100; i++)
+		deep[n++] = '[';
+	for (i = 0; i < 100; i++)
+		deep[n++] = ']';
+	snprintf(deep + n, sizeof(deep) - n, ",\"id\":\"x\"}");
+	assert_int_equal(scan_agrees(deep, "$.id"), HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees(deep, "$.deep[0][0][5]"), HG_JSONPATH_SCAN_OK);
+}
+
+static void scan_callback_stops_it(void **state)
+{
+	char err[160];
+	struct hg_jsonpath *p = hg_jsonpath_compile("$[*]", err, sizeof(err));
+	struct scanned sc = {.stop_at = 2};
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(hg_jsonpath_scan((const struct hg_jsonpath *const *)&p, 1,
+					  (const uint8_t *)"[\"a\",\"b\",\"c\"]", 13, collect_scan,
+					  &sc),
+			 HG_JSONPATH_SCAN_STOPPED);
+	assert_int_equal(sc.n, 2);
+	scanned_free(&sc);
+	hg_jsonpath_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +539,11 @@ int main(void)
 	    cmocka_unit_test(scalar_text_of_true_false_null),
 	    cmocka_unit_test(scalar_text_of_object_is_compact_and_sorted),
 	    cmocka_unit_test(scalar_text_of_null_pointer_is_null),
+	    cmocka_unit_test(scan_reads_whatsapp_ids_of_two_paths_in_one_pass),
+	    cmocka_unit_test(scan_agrees_with_the_tree_where_it_decides),
+	    cmocka_unit_test(scan_leaves_what_it_cannot_decide_to_the_tree),
+	    cmocka_unit_test(scan_goes_deeper_than_the_longest_path),
+	    cmocka_unit_test(scan_callback_stops_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,8 @@
  * accepted, one duplicate, never a failure), audit appends from two
  * connections forming one chain, a dropped connection failing with HG_EIO
  * until reopened, and delivery claims that never hand one row to two
- * owners.
+ * owners. Claims take the due rows of exactly one name or of a prefix,
+ * oldest due first whatever their status.
  *
  * Runs only when HOOKGATE_TEST_PG holds an admin URI of a server that may
  * be scribbled on (`make test-pg` starts a throwaway cluster and sets it);
@@ -622,6 +623,109 @@ static void test_delivery_lease_lifecycle(void **state)
 	assert_int_equal(due, 1000); /* the "audit" delivery was never claimed */
 }
 
+/* Which rows a claim takes, and in which order: the due ones of exactly the
+ * name asked for (not of a name it is a prefix of) or of every name under
+ * a prefix ("sub:*"), oldest due first whatever their status, where an
+ * expired lease is due at its end. Rows are written directly so that each
+ * has a due time of its own. */
+static void test_claim_order_exact_and_prefix(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_claim_req req[2];
+	struct hg_store_claimed out[10];
+	int64_t due;
+	size_t n;
+
+	admin_exec(f->uri,
+		   "INSERT INTO deliveries (id, message_id, endpoint, status, next_attempt_ms,"
+		   " lease_owner, lease_until_ms, created_ms, updated_ms, attempts) VALUES"
+		   " ('o-pend-300', 'm', 'orders', 'pending', 300, NULL, NULL, 0, 0, 0),"
+		   " ('o-fail-100', 'm', 'orders', 'failed', 100, NULL, NULL, 0, 0, 2),"
+		   " ('o-lease-200', 'm', 'orders', 'delivering', 50, 'gone', 200, 0, 0, 1),"
+		   " ('o-lease-live', 'm', 'orders', 'delivering', 10, 'alive', 5000, 0, 0, 0),"
+		   " ('o-pend-400', 'm', 'orders', 'pending', 400, NULL, NULL, 0, 0, 0),"
+		   " ('o-later', 'm', 'orders', 'pending', 2000, NULL, NULL, 0, 0, 0),"
+		   " ('o-dead', 'm', 'orders', 'dead', 10, NULL, NULL, 0, 0, 5),"
+		   " ('o-done', 'm', 'orders', 'succeeded', 10, NULL, NULL, 0, 0, 1),"
+		   " ('o2-pend-1', 'm', 'orders2', 'pending', 1, NULL, NULL, 0, 0, 0),"
+		   " ('or-pend-2', 'm', 'order', 'pending', 2, NULL, NULL, 0, 0, 0),"
+		   " ('s-a-250', 'm', 'sub:a', 'pending', 250, NULL, NULL, 0, 0, 0),"
+		   " ('s-b-150', 'm', 'sub:b', 'failed', 150, NULL, NULL, 0, 0, 1),"
+		   " ('s-c-120', 'm', 'sub:c', 'delivering', 5, 'gone', 120, 0, 0, 0),"
+		   " ('s-b-later', 'm', 'sub:b', 'pending', 3000, NULL, NULL, 0, 0, 0),"
+		   " ('subx-1', 'm', 'subx', 'pending', 1, NULL, NULL, 0, 0, 0),"
+		   " ('sub-1', 'm', 'sub', 'pending', 1, NULL, NULL, 0, 0, 0)");
+
+	/* An exact name, one at a time (RETURNING has no order): the failed
+	 * row and the expired lease come before the later pending rows;
+	 * "orders2" and "order" are other endpoints. */
+	req[0] =
+	    (struct hg_store_claim_req){.endpoint = "orders", .limit = 1, .lease_until_ms = 9000};
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "o-fail-100");
+	assert_int_equal(out[0].attempts, 2);
+	assert_string_equal(out[0].endpoint, "orders");
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "o-lease-200");
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "o-pend-300");
+	req[0].limit = 10;
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1); /* not the live lease, the later one, dead or succeeded */
+	assert_string_equal(out[0].id, "o-pend-400");
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(sql_int(f->uri,
+				 "SELECT count(*) FROM deliveries WHERE lease_owner = 'me'"
+				 " AND endpoint <> 'orders'",
+				 NULL),
+			 0);
+
+	/* A prefix, in one transaction with another name: every "sub:"
+	 * endpoint, oldest due first, and neither "sub" nor "subx". */
+	req[0] =
+	    (struct hg_store_claim_req){.endpoint = "order", .limit = 5, .lease_until_ms = 9000};
+	req[1] =
+	    (struct hg_store_claim_req){.endpoint = "sub:*", .limit = 1, .lease_until_ms = 9000};
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 2, out, &n), HG_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].id, "or-pend-2");
+	assert_int_equal(out[0].req, 0);
+	assert_string_equal(out[1].id, "s-c-120");
+	assert_string_equal(out[1].endpoint, "sub:c");
+	assert_int_equal(out[1].req, 1);
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req + 1, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "s-b-150");
+	assert_string_equal(out[0].endpoint, "sub:b");
+	req[1].limit = 10;
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req + 1, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "s-a-250");
+	assert_int_equal(
+	    sql_int(
+		f->uri,
+		"SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_ms = 1",
+		NULL),
+	    3); /* orders2, sub, subx */
+
+	/* next_due reads the same rows: the earliest of each status */
+	assert_int_equal(hg_store_next_due(f->st, "orders", &due), HG_OK);
+	assert_int_equal(due, 2000);
+	assert_int_equal(hg_store_next_due(f->st, "sub:*", &due), HG_OK);
+	assert_int_equal(due, 3000);
+	assert_int_equal(hg_store_next_due(f->st, "orders2", &due), HG_OK);
+	assert_int_equal(due, 1);
+	assert_int_equal(hg_store_next_due(f->st, NULL, &due), HG_OK);
+	assert_int_equal(due, 1);
+	/* nothing waits: PostgreSQL says "look again within a second" */
+	assert_int_equal(hg_store_next_due(f->st, "nowhere", &due), HG_OK);
+	assert_true(due > hg_now_ms());
+}
+
 #define CLAIM_N 300
 
 struct claimer {
@@ -905,6 +1009,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_audit_one_chain_from_two_nodes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connection_loss_and_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_lease_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_order_exact_and_prefix, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claims_skip_locked_never_twice, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reads_stats_and_purge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_shared_rate_limit, setup, teardown),

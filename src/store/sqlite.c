@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "store/sqlite_ckpt.h"
 #include "stats/stats.h"
 #include "store/sqlite_outbound.h"
 #include "store/store_internal.h"
@@ -159,6 +160,7 @@ struct hg_sqlite {
 	char *path;
 	int version; /* schema version reached at open */
 	int sync_lost; /* synchronous=FULL could not be restored after a lazy commit */
+	struct hg_sqlite_ckpt *ckpt; /* NULL: SQLite checkpoints inside our commits */
 	sqlite3_stmt *stmt[S_N];
 };
 
@@ -372,6 +374,7 @@ static void sqlite_close(struct hg_store *st)
 		return;
 	for (i = 0; i < S_N; i++)
 		sqlite3_finalize(s->stmt[i]); /* returns the last step's error, not a close error */
+	hg_sqlite_ckpt_detach(s->ckpt, s->db);
 	rc = sqlite3_close(s->db);
 	if (rc != SQLITE_OK)
 		hg_log(HG_LOG_ERROR, "store close failed", "path", HG_LS(s->path), "error",
@@ -463,6 +466,8 @@ static int sqlite_open(const char *path, struct hg_store **out, char *err, size_
 	rc = migrate(s, err, errlen);
 	if (rc != HG_OK)
 		goto out;
+	if (!is_memory(path))
+		s->ckpt = hg_sqlite_ckpt_attach(s->db, path);
 	for (i = 0; i < S_N; i++) {
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					&s->stmt[i], NULL);

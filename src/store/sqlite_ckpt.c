@@ -1,0 +1,224 @@
+/*
+ * sqlite_ckpt.c — see sqlite_ckpt.h.
+ *
+ * One checkpointer per database path in this process, shared by every
+ * attached connection and reference-counted. Each commit of an attached
+ * connection reports the WAL's size through SQLite's WAL hook (which
+ * replaces the automatic checkpoint); past HG_SQLITE_CKPT_FRAMES it wakes
+ * the thread, which runs sqlite3_wal_checkpoint_v2(PASSIVE) on its own
+ * connection: it copies what no reader still needs, fsyncs the database
+ * file, and lets the next writer start the WAL over. Waiting a little
+ * longer between checkpoints also copies a page rewritten by many commits
+ * (a B-tree's last leaf, its parents) once instead of once per commit
+ * batch.
+ *
+ * Nothing here decides durability: a commit is durable once its WAL
+ * frames are synced (sqlite.c); a checkpoint only moves them.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/sqlite_ckpt.h"
+#include "util/util.h"
+
+struct hg_sqlite_ckpt {
+	struct hg_sqlite_ckpt *next; /* in the registry */
+	char *path;
+	int refs;                    /* under registry_lock */
+	int frames_to_wake;
+	int idle_ms;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int stop;                    /* under lock */
+	int wal_frames;              /* under lock: the WAL's size at the last commit */
+	atomic_uint_fast64_t runs;
+	int failing;                 /* the last checkpoint failed (logged once) */
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hg_sqlite_ckpt *registry;
+static atomic_int frames_setting = HG_SQLITE_CKPT_FRAMES;
+static atomic_int idle_setting = HG_SQLITE_CKPT_IDLE_MS;
+
+void hg_sqlite_ckpt_tune(int frames, int idle_ms)
+{
+	atomic_store(&frames_setting, frames > 0 ? frames : HG_SQLITE_CKPT_FRAMES);
+	atomic_store(&idle_setting, idle_ms > 0 ? idle_ms : HG_SQLITE_CKPT_IDLE_MS);
+}
+
+uint64_t hg_sqlite_ckpt_runs(const struct hg_sqlite_ckpt *c)
+{
+	return c != NULL ? atomic_load(&((struct hg_sqlite_ckpt *)c)->runs) : 0;
+}
+
+/* SQLite calls this after every commit of an attached connection, on the
+ * committing thread, with the WAL's size. It must not touch the database. */
+static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct hg_sqlite_ckpt *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	c->wal_frames = frames;
+	if (frames >= c->frames_to_wake)
+		pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	/* Under a steady stream of commits the WAL never starts over: that
+	 * needs a writer to begin when every frame is already copied, and the
+	 * thread's checkpoint always ends behind the newest commit. So past
+	 * a few wake-up sizes the committer copies the little that is left
+	 * itself (BUSY, and so nothing, while the thread's checkpoint runs),
+	 * and its next transaction writes the WAL from the start again. */
+	if (frames >= HG_SQLITE_CKPT_CATCH_UP * c->frames_to_wake)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+static sqlite3 *open_own(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+		SQLITE_OK ||
+	    sqlite3_busy_timeout(db, 1000) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL) != SQLITE_OK ||
+	    /* A connection that has read nothing does not know the file is
+	     * in WAL mode, and its checkpoints do nothing (log -1). */
+	    sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK) {
+		hg_log(HG_LOG_ERROR, "store checkpointer cannot open the database", "path",
+		       HG_LS(path), "error", HG_LS(db != NULL ? sqlite3_errmsg(db) : "out of memory"),
+		       NULL);
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+static void checkpoint(struct hg_sqlite_ckpt *c, sqlite3 **db)
+{
+	int log = 0, done = 0, rc;
+
+	if (*db == NULL && (*db = open_own(c->path)) == NULL)
+		return; /* tried again at the next wake-up */
+	rc = sqlite3_wal_checkpoint_v2(*db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY) { /* BUSY: another checkpoint ran */
+		if (c->failing)
+			hg_log(HG_LOG_INFO, "store checkpoints work again", "path", HG_LS(c->path),
+			       NULL);
+		c->failing = 0;
+		atomic_fetch_add(&c->runs, 1);
+		return;
+	}
+	if (!c->failing) /* the WAL grows meanwhile; commits stay durable */
+		hg_log(HG_LOG_ERROR, "store checkpoint failed", "path", HG_LS(c->path), "error",
+		       HG_LS(sqlite3_errmsg(*db)), NULL);
+	c->failing = 1;
+}
+
+static void *ckpt_main(void *arg)
+{
+	struct hg_sqlite_ckpt *c = arg;
+	sqlite3 *db = NULL;
+	struct timespec until;
+	int timed_out;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += c->idle_ms / 1000;
+		until.tv_nsec += (long)(c->idle_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		timed_out = 0;
+		while (!c->stop && c->wal_frames < c->frames_to_wake && !timed_out)
+			timed_out = pthread_cond_timedwait(&c->wake, &c->lock, &until) == ETIMEDOUT;
+		/* Idle (timed out) with no commit since the last checkpoint:
+		 * nothing to move. */
+		if (c->stop || c->wal_frames == 0)
+			continue;
+		c->wal_frames = 0; /* a commit from now on reports again */
+		pthread_mutex_unlock(&c->lock);
+		checkpoint(c, &db);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	sqlite3_close(db);
+	return NULL;
+}
+
+struct hg_sqlite_ckpt *hg_sqlite_ckpt_attach(sqlite3 *db, const char *path)
+{
+	struct hg_sqlite_ckpt *c;
+
+	pthread_mutex_lock(&registry_lock);
+	for (c = registry; c != NULL && strcmp(c->path, path) != 0; c = c->next)
+		;
+	if (c == NULL) {
+		c = calloc(1, sizeof(*c));
+		if (c == NULL || (c->path = strdup(path)) == NULL)
+			goto fail;
+		c->frames_to_wake = atomic_load(&frames_setting);
+		c->idle_ms = atomic_load(&idle_setting);
+		pthread_mutex_init(&c->lock, NULL);
+		pthread_cond_init(&c->wake, NULL);
+		if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+			pthread_cond_destroy(&c->wake);
+			pthread_mutex_destroy(&c->lock);
+			goto fail;
+		}
+		c->next = registry;
+		registry = c;
+	}
+	if (sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL) != SQLITE_OK) {
+		c->refs++;
+		pthread_mutex_unlock(&registry_lock);
+		hg_sqlite_ckpt_detach(c, NULL);
+		return NULL;
+	}
+	sqlite3_wal_hook(db, on_commit, c);
+	c->refs++;
+	pthread_mutex_unlock(&registry_lock);
+	return c;
+fail:
+	if (c != NULL)
+		free(c->path);
+	free(c);
+	pthread_mutex_unlock(&registry_lock);
+	hg_log(HG_LOG_WARN, "store checkpointer not started; commits checkpoint themselves",
+	       "path", HG_LS(path), NULL);
+	return NULL;
+}
+
+void hg_sqlite_ckpt_detach(struct hg_sqlite_ckpt *c, sqlite3 *db)
+{
+	struct hg_sqlite_ckpt **p;
+
+	if (c == NULL)
+		return;
+	if (db != NULL)
+		sqlite3_wal_hook(db, NULL, NULL);
+	pthread_mutex_lock(&registry_lock);
+	if (--c->refs > 0) {
+		pthread_mutex_unlock(&registry_lock);
+		return;
+	}
+	for (p = &registry; *p != c; p = &(*p)->next)
+		;
+	*p = c->next;
+	pthread_mutex_unlock(&registry_lock);
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	pthread_cond_signal(&c->wake);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->wake);
+	pthread_mutex_destroy(&c->lock);
+	free(c->path);
+	free(c);
+}

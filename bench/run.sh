@@ -366,9 +366,12 @@ hg_config() {
 		echo "threads: 1"
 		echo "log_level: ${HG_LOG_LEVEL:-info}"
 		if [ -n "$endpoint" ]; then
+			# As many attempts in flight as wrk has connections to the
+			# same sink (the default, 8, suits a real application).
 			echo "endpoints:"
 			echo "  - name: sink"
 			echo "    url: $endpoint"
+			echo "    max_in_flight: $CONNS"
 		fi
 		echo "sources:"
 		echo "  - name: $SOURCE"

@@ -94,13 +94,13 @@ enum {
  * prefix, "endpoint >= ?4 AND endpoint < ?6" (index status,
  * next_attempt_ms, read in order until LIMIT rows match the range). */
 #define HG_SQLITE_DUE_STATUS(sel, st)                                                              \
-	"SELECT id, t FROM (SELECT id, next_attempt_ms AS t FROM deliveries WHERE " sel           \
+	"SELECT id, t FROM (SELECT id, next_attempt_ms AS t FROM deliveries WHERE " sel            \
 	" AND status = '" st "' AND next_attempt_ms <= ?3 ORDER BY next_attempt_ms LIMIT ?5)"
 #define HG_SQLITE_CLAIM(sel)                                                                       \
-	"UPDATE deliveries SET status = 'delivering', lease_owner = ?1, lease_until_ms = ?2,"     \
+	"UPDATE deliveries SET status = 'delivering', lease_owner = ?1, lease_until_ms = ?2,"      \
 	" updated_ms = ?3 WHERE id IN (SELECT id FROM (" HG_SQLITE_DUE_STATUS(sel, "pending")      \
 	" UNION ALL " HG_SQLITE_DUE_STATUS(sel, "failed")                                          \
-	" UNION ALL SELECT id, t FROM (SELECT id, lease_until_ms AS t FROM deliveries WHERE " sel \
+	" UNION ALL SELECT id, t FROM (SELECT id, lease_until_ms AS t FROM deliveries WHERE " sel  \
 	" AND status = 'delivering' AND lease_until_ms <= ?3 ORDER BY lease_until_ms LIMIT ?5))"   \
 	" ORDER BY t LIMIT ?5) RETURNING id, message_id, attempts, endpoint"
 /* The earliest claimable time among the deliveries sel selects; min() of

@@ -28,16 +28,16 @@
 struct hg_sqlite_ckpt {
 	struct hg_sqlite_ckpt *next; /* in the registry */
 	char *path;
-	int refs;                    /* under registry_lock */
+	int refs; /* under registry_lock */
 	int frames_to_wake;
 	int idle_ms;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	int stop;                    /* under lock */
-	int wal_frames;              /* under lock: the WAL's size at the last commit */
+	int stop;       /* under lock */
+	int wal_frames; /* under lock: the WAL's size at the last commit */
 	atomic_uint_fast64_t runs;
-	int failing;                 /* the last checkpoint failed (logged once) */
+	int failing; /* the last checkpoint failed (logged once) */
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -90,8 +90,8 @@ static sqlite3 *open_own(const char *path)
 	     * in WAL mode, and its checkpoints do nothing (log -1). */
 	    sqlite3_exec(db, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK) {
 		hg_log(HG_LOG_ERROR, "store checkpointer cannot open the database", "path",
-		       HG_LS(path), "error", HG_LS(db != NULL ? sqlite3_errmsg(db) : "out of memory"),
-		       NULL);
+		       HG_LS(path), "error",
+		       HG_LS(db != NULL ? sqlite3_errmsg(db) : "out of memory"), NULL);
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -190,8 +190,8 @@ fail:
 		free(c->path);
 	free(c);
 	pthread_mutex_unlock(&registry_lock);
-	hg_log(HG_LOG_WARN, "store checkpointer not started; commits checkpoint themselves",
-	       "path", HG_LS(path), NULL);
+	hg_log(HG_LOG_WARN, "store checkpointer not started; commits checkpoint themselves", "path",
+	       HG_LS(path), NULL);
 	return NULL;
 }
 

@@ -59,7 +59,8 @@ static sqlite3 *open_wal(const char *path)
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_busy_timeout(db, 5000), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL),
+			 SQLITE_OK);
 	return db;
 }
 
@@ -100,9 +101,9 @@ static void growing_wal_is_checkpointed_by_the_thread(void **state)
 	assert_non_null(c);
 	assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (b BLOB)", NULL, NULL, NULL), SQLITE_OK);
 	before = file_size(f->path);
-	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO t VALUES (zeroblob(3000))", -1, &ins,
-					    NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "INSERT INTO t VALUES (zeroblob(3000))", -1, &ins, NULL),
+	    SQLITE_OK);
 	for (i = 0; i < 64; i++) { /* one commit and at least one page each */
 		assert_int_equal(sqlite3_step(ins), SQLITE_DONE);
 		sqlite3_reset(ins);
@@ -135,11 +136,12 @@ static void commits_below_the_wake_up_size_leave_the_database_file_alone(void **
 	before = file_size(f->path);
 	/* With SQLite's automatic checkpoint (1000 pages) this would have
 	 * been copied by the committing connection itself, at once. */
-	assert_int_equal(sqlite3_exec(db,
-				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
-				      "FROM n WHERE i < 1500) INSERT INTO t SELECT zeroblob(3000) FROM n",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+			 "FROM n WHERE i < 1500) INSERT INTO t SELECT zeroblob(3000) FROM n",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
 	assert_int_equal(file_size(f->path), before);
 	hg_sqlite_ckpt_detach(c, db);
 	sqlite3_close(db);

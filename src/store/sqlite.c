@@ -43,7 +43,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "store/sqlite_ckpt.h"
+#include "store/sqlite_file.h"
 #include "stats/stats.h"
 #include "store/sqlite_outbound.h"
 #include "store/store_internal.h"
@@ -160,7 +160,7 @@ struct hg_sqlite {
 	char *path;
 	int version; /* schema version reached at open */
 	int sync_lost; /* synchronous=FULL could not be restored after a lazy commit */
-	struct hg_sqlite_ckpt *ckpt; /* NULL: SQLite checkpoints inside our commits */
+	struct hg_sqlite_file *file; /* shared with this process's other connections; may be NULL */
 	sqlite3_stmt *stmt[S_N];
 };
 
@@ -374,7 +374,7 @@ static void sqlite_close(struct hg_store *st)
 		return;
 	for (i = 0; i < S_N; i++)
 		sqlite3_finalize(s->stmt[i]); /* returns the last step's error, not a close error */
-	hg_sqlite_ckpt_detach(s->ckpt, s->db);
+	hg_sqlite_file_detach(s->file, s->db);
 	rc = sqlite3_close(s->db);
 	if (rc != SQLITE_OK)
 		hg_log(HG_LOG_ERROR, "store close failed", "path", HG_LS(s->path), "error",
@@ -467,7 +467,7 @@ static int sqlite_open(const char *path, struct hg_store **out, char *err, size_
 	if (rc != HG_OK)
 		goto out;
 	if (!is_memory(path))
-		s->ckpt = hg_sqlite_ckpt_attach(s->db, path);
+		s->file = hg_sqlite_file_attach(s->db, path);
 	for (i = 0; i < S_N; i++) {
 		rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					&s->stmt[i], NULL);
@@ -697,7 +697,9 @@ out:
  * file is still where it was opened, COMMIT (the one fsync, see the top of
  * the file). body returns SQLITE_OK or the failing sqlite code and names
  * its failing step in *what. On failure the transaction is rolled back and
- * one log line says what failed. Returns HG_OK or HG_EIO. */
+ * one log line says what failed. Returns HG_OK or HG_EIO. The whole of it
+ * runs in this process's turn to write (sqlite_file.h): BEGIN IMMEDIATE
+ * then finds SQLite's lock free unless another process holds it. */
 static int txn_body(struct hg_sqlite *s, const char *op,
 		    int (*body)(struct hg_sqlite *s, void *arg, const char **what), void *arg)
 {
@@ -712,6 +714,7 @@ static int txn_body(struct hg_sqlite *s, const char *op,
 		}
 		s->sync_lost = 0;
 	}
+	hg_sqlite_file_write_lock(s->file);
 	rc = run(s, S_BEGIN);
 	if (rc != SQLITE_DONE)
 		goto fail;
@@ -726,8 +729,10 @@ static int txn_body(struct hg_sqlite *s, const char *op,
 	}
 	what = "COMMIT";
 	rc = run(s, S_COMMIT);
-	if (rc == SQLITE_DONE)
+	if (rc == SQLITE_DONE) {
+		hg_sqlite_file_write_unlock(s->file);
 		return HG_OK;
+	}
 fail:
 	hg_log(HG_LOG_ERROR, "store write failed", "path", HG_LS(s->path), "op", HG_LS(op), "step",
 	       HG_LS(what), "error",
@@ -741,6 +746,7 @@ fail:
 			hg_log(HG_LOG_ERROR, "store rollback failed", "path", HG_LS(s->path),
 			       "error", HG_LS(sqlite3_errmsg(s->db)), NULL);
 	}
+	hg_sqlite_file_write_unlock(s->file);
 	return HG_EIO;
 }
 

@@ -1,19 +1,25 @@
 /*
- * sqlite_ckpt.c — see sqlite_ckpt.h.
+ * sqlite_file.c — see sqlite_file.h.
  *
- * One checkpointer per database path in this process, shared by every
- * attached connection and reference-counted. Each commit of an attached
- * connection reports the WAL's size through SQLite's WAL hook (which
- * replaces the automatic checkpoint); past HG_SQLITE_CKPT_FRAMES it wakes
- * the thread, which runs sqlite3_wal_checkpoint_v2(PASSIVE) on its own
- * connection: it copies what no reader still needs, fsyncs the database
- * file, and lets the next writer start the WAL over. Waiting a little
- * longer between checkpoints also copies a page rewritten by many commits
- * (a B-tree's last leaf, its parents) once instead of once per commit
- * batch.
+ * One struct hg_sqlite_file per database path in this process, shared by
+ * every attached connection and reference-counted.
  *
- * Nothing here decides durability: a commit is durable once its WAL
- * frames are synced (sqlite.c); a checkpoint only moves them.
+ * The turn is a ticket lock: each writer takes the next number and waits
+ * until it is served, so the ingest writer and the delivery engine, which
+ * both come back for the lock right after releasing it, alternate instead
+ * of one taking it again and again.
+ *
+ * The checkpointer: each commit of an attached connection reports the
+ * WAL's size through SQLite's WAL hook (which replaces the automatic
+ * checkpoint); past HG_SQLITE_FILE_CKPT_FRAMES it wakes the thread, which
+ * runs sqlite3_wal_checkpoint_v2(PASSIVE) on its own connection: it copies
+ * what no reader still needs, fsyncs the database file, and lets the next
+ * writer start the WAL over. Checkpointing every 8000 frames rather than
+ * 1000 also copies a page rewritten by many commits (a B-tree's last leaf,
+ * its parents) once instead of once per commit batch.
+ *
+ * Nothing here decides durability: a commit is durable once its WAL frames
+ * are synced (sqlite.c); a checkpoint only moves them.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,13 +28,18 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/sqlite_ckpt.h"
+#include "store/sqlite_file.h"
 #include "util/util.h"
 
-struct hg_sqlite_ckpt {
-	struct hg_sqlite_ckpt *next; /* in the registry */
+struct hg_sqlite_file {
+	struct hg_sqlite_file *next; /* in the registry */
 	char *path;
 	int refs; /* under registry_lock */
+	/* the turn to write */
+	pthread_mutex_t turn_lock;
+	pthread_cond_t turn_next;
+	uint64_t ticket, serving; /* under turn_lock: next number given, number served */
+	/* the checkpointer */
 	int frames_to_wake;
 	int idle_ms;
 	pthread_t thread;
@@ -41,26 +52,26 @@ struct hg_sqlite_ckpt {
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct hg_sqlite_ckpt *registry;
-static atomic_int frames_setting = HG_SQLITE_CKPT_FRAMES;
-static atomic_int idle_setting = HG_SQLITE_CKPT_IDLE_MS;
+static struct hg_sqlite_file *registry;
+static atomic_int frames_setting = HG_SQLITE_FILE_CKPT_FRAMES;
+static atomic_int idle_setting = HG_SQLITE_FILE_CKPT_IDLE_MS;
 
-void hg_sqlite_ckpt_tune(int frames, int idle_ms)
+void hg_sqlite_file_tune(int frames, int idle_ms)
 {
-	atomic_store(&frames_setting, frames > 0 ? frames : HG_SQLITE_CKPT_FRAMES);
-	atomic_store(&idle_setting, idle_ms > 0 ? idle_ms : HG_SQLITE_CKPT_IDLE_MS);
+	atomic_store(&frames_setting, frames > 0 ? frames : HG_SQLITE_FILE_CKPT_FRAMES);
+	atomic_store(&idle_setting, idle_ms > 0 ? idle_ms : HG_SQLITE_FILE_CKPT_IDLE_MS);
 }
 
-uint64_t hg_sqlite_ckpt_runs(const struct hg_sqlite_ckpt *c)
+uint64_t hg_sqlite_file_checkpoints(const struct hg_sqlite_file *c)
 {
-	return c != NULL ? atomic_load(&((struct hg_sqlite_ckpt *)c)->runs) : 0;
+	return c != NULL ? atomic_load(&((struct hg_sqlite_file *)c)->runs) : 0;
 }
 
 /* SQLite calls this after every commit of an attached connection, on the
  * committing thread, with the WAL's size. It must not touch the database. */
 static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	struct hg_sqlite_ckpt *c = arg;
+	struct hg_sqlite_file *c = arg;
 
 	pthread_mutex_lock(&c->lock);
 	c->wal_frames = frames;
@@ -73,7 +84,7 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 	 * a few wake-up sizes the committer copies the little that is left
 	 * itself (BUSY, and so nothing, while the thread's checkpoint runs),
 	 * and its next transaction writes the WAL from the start again. */
-	if (frames >= HG_SQLITE_CKPT_CATCH_UP * c->frames_to_wake)
+	if (frames >= HG_SQLITE_FILE_CKPT_CATCH_UP * c->frames_to_wake)
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	return SQLITE_OK;
 }
@@ -98,7 +109,7 @@ static sqlite3 *open_own(const char *path)
 	return db;
 }
 
-static void checkpoint(struct hg_sqlite_ckpt *c, sqlite3 **db)
+static void checkpoint(struct hg_sqlite_file *c, sqlite3 **db)
 {
 	int log = 0, done = 0, rc;
 
@@ -121,7 +132,7 @@ static void checkpoint(struct hg_sqlite_ckpt *c, sqlite3 **db)
 
 static void *ckpt_main(void *arg)
 {
-	struct hg_sqlite_ckpt *c = arg;
+	struct hg_sqlite_file *c = arg;
 	sqlite3 *db = NULL;
 	struct timespec until;
 	int timed_out;
@@ -152,9 +163,9 @@ static void *ckpt_main(void *arg)
 	return NULL;
 }
 
-struct hg_sqlite_ckpt *hg_sqlite_ckpt_attach(sqlite3 *db, const char *path)
+struct hg_sqlite_file *hg_sqlite_file_attach(sqlite3 *db, const char *path)
 {
-	struct hg_sqlite_ckpt *c;
+	struct hg_sqlite_file *c;
 
 	pthread_mutex_lock(&registry_lock);
 	for (c = registry; c != NULL && strcmp(c->path, path) != 0; c = c->next)
@@ -167,7 +178,11 @@ struct hg_sqlite_ckpt *hg_sqlite_ckpt_attach(sqlite3 *db, const char *path)
 		c->idle_ms = atomic_load(&idle_setting);
 		pthread_mutex_init(&c->lock, NULL);
 		pthread_cond_init(&c->wake, NULL);
+		pthread_mutex_init(&c->turn_lock, NULL);
+		pthread_cond_init(&c->turn_next, NULL);
 		if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+			pthread_cond_destroy(&c->turn_next);
+			pthread_mutex_destroy(&c->turn_lock);
 			pthread_cond_destroy(&c->wake);
 			pthread_mutex_destroy(&c->lock);
 			goto fail;
@@ -178,7 +193,7 @@ struct hg_sqlite_ckpt *hg_sqlite_ckpt_attach(sqlite3 *db, const char *path)
 	if (sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 0", NULL, NULL, NULL) != SQLITE_OK) {
 		c->refs++;
 		pthread_mutex_unlock(&registry_lock);
-		hg_sqlite_ckpt_detach(c, NULL);
+		hg_sqlite_file_detach(c, NULL);
 		return NULL;
 	}
 	sqlite3_wal_hook(db, on_commit, c);
@@ -195,9 +210,9 @@ fail:
 	return NULL;
 }
 
-void hg_sqlite_ckpt_detach(struct hg_sqlite_ckpt *c, sqlite3 *db)
+void hg_sqlite_file_detach(struct hg_sqlite_file *c, sqlite3 *db)
 {
-	struct hg_sqlite_ckpt **p;
+	struct hg_sqlite_file **p;
 
 	if (c == NULL)
 		return;
@@ -217,8 +232,33 @@ void hg_sqlite_ckpt_detach(struct hg_sqlite_ckpt *c, sqlite3 *db)
 	pthread_cond_signal(&c->wake);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->turn_next);
+	pthread_mutex_destroy(&c->turn_lock);
 	pthread_cond_destroy(&c->wake);
 	pthread_mutex_destroy(&c->lock);
 	free(c->path);
 	free(c);
+}
+
+void hg_sqlite_file_write_lock(struct hg_sqlite_file *f)
+{
+	uint64_t mine;
+
+	if (f == NULL)
+		return;
+	pthread_mutex_lock(&f->turn_lock);
+	mine = f->ticket++;
+	while (f->serving != mine)
+		pthread_cond_wait(&f->turn_next, &f->turn_lock);
+	pthread_mutex_unlock(&f->turn_lock);
+}
+
+void hg_sqlite_file_write_unlock(struct hg_sqlite_file *f)
+{
+	if (f == NULL)
+		return;
+	pthread_mutex_lock(&f->turn_lock);
+	f->serving++;
+	pthread_cond_broadcast(&f->turn_next);
+	pthread_mutex_unlock(&f->turn_lock);
 }

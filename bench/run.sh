@@ -588,9 +588,19 @@ status_breakdown() {
 # hookgate starts on the server core and the engine drains them. The rate is
 # read from the deliveries table (status succeeded) every 0.25 s.
 bench_delivery() {
-	local dir=$WORK/hg-delivery db cfg port sink_pid sink_port t0 t s last=0 stall=0 series="" n=$DELIVERIES
+	local r
+	for r in $(seq 1 "$REPS"); do
+		delivery_drain "$r"
+	done
+	delivery_stream
+}
+
+# One drain (run REP): DELIVERIES pending deliveries pre-loaded, hookgate
+# started, the succeeded count sampled until all are done.
+delivery_drain() {
+	local rep=$1 dir=$WORK/hg-delivery db cfg port sink_pid sink_port t0 t s last=0 stall=0 series="" n=$DELIVERIES
 	db=$dir/hookgate.db
-	say "delivery: pre-loading $n messages with a pending delivery each"
+	say "delivery: pre-loading $n messages with a pending delivery each (run $rep/$REPS)"
 	preload "$dir" "$n" sink || { note delivery "failed: could not pre-load pending deliveries: $PRELOAD_ERR"; return 0; }
 	sync
 	start_nginx sink "$CLIENT_CPU"
@@ -648,14 +658,18 @@ bench_delivery() {
 	WRK_JSON=null
 	CPU_JSON=$(printf '{"server_core":%s,"client_core":%s}' \
 		"$(cpu_busy "$s0" "$s1" "$SERVER_CPU")" "$(cpu_busy "$s0" "$s1" "$CLIENT_CPU")")
-	record delivery hookgate-drain 1 "$rss" "$(printf '{"deliveries":%s,"startup_failure":%s,"fsyncs":%s,"sleeps":%s,"succeeded":%s,"attempts":%s,"by_status":"%s","series":[%s]}' \
+	record delivery hookgate-drain "$rep" "$rss" "$(printf '{"deliveries":%s,"startup_failure":%s,"fsyncs":%s,"sleeps":%s,"succeeded":%s,"attempts":%s,"by_status":"%s","series":[%s]}' \
 		"$n" "$(node -e 'console.log(JSON.stringify(process.argv[1]))' "$startup_note")" \
 		"$fsyncs" "$naps" "$(count_deliveries "$db" "status = 'succeeded'")" \
 		"$(sq "$db" "SELECT count(*) FROM attempts" 2>/dev/null || echo -1)" \
 		"$(status_breakdown "$db")" "$series")"
 	rm -rf "$dir"
+}
 
-	# Ingest with the route on: both directions at once, streamed.
+# Ingest with the route on: both directions at once, streamed; then wrk
+# against the same sink, on the core hookgate had.
+delivery_stream() {
+	local dir db cfg port sink_pid sink_port hg_pid rss
 	dir=$WORK/hg-delivery-stream
 	db=$dir/hookgate.db
 	mkdir -p "$dir"

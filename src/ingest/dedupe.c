@@ -24,13 +24,9 @@ struct key_list {
 	size_t n, cap;
 };
 
-/* Appends "<prefix><sep><value>". */
-static int add_key(struct key_list *kl, const char *prefix, char sep, const char *value,
-		   size_t vlen)
+/* Room for one more key. */
+static int make_room(struct key_list *kl)
 {
-	size_t plen = strlen(prefix);
-	char *k;
-
 	if (kl->n == kl->cap) {
 		size_t cap = kl->cap ? kl->cap * 2 : 4;
 		char **grown = realloc(kl->keys, cap * sizeof(*grown));
@@ -40,6 +36,18 @@ static int add_key(struct key_list *kl, const char *prefix, char sep, const char
 		kl->keys = grown;
 		kl->cap = cap;
 	}
+	return HG_OK;
+}
+
+/* Appends "<prefix><sep><value>". */
+static int add_key(struct key_list *kl, const char *prefix, char sep, const char *value,
+		   size_t vlen)
+{
+	size_t plen = strlen(prefix);
+	char *k;
+
+	if (make_room(kl) != HG_OK)
+		return HG_ENOMEM;
 	k = malloc(plen + 1 + vlen + 1);
 	if (k == NULL)
 		return HG_ENOMEM;
@@ -82,15 +90,8 @@ static int move_keys(struct key_list *kl, struct key_list *from)
 	size_t i;
 
 	for (i = 0; i < from->n; i++) {
-		if (kl->n == kl->cap) {
-			size_t cap = kl->cap ? kl->cap * 2 : 4;
-			char **grown = realloc(kl->keys, cap * sizeof(*grown));
-
-			if (grown == NULL)
-				return HG_ENOMEM;
-			kl->keys = grown;
-			kl->cap = cap;
-		}
+		if (make_room(kl) != HG_OK)
+			return HG_ENOMEM;
 		kl->keys[kl->n++] = from->keys[i];
 		from->keys[i] = NULL;
 	}

@@ -111,8 +111,16 @@ static sqlite3 *open_own(const char *path)
 
 static void checkpoint(struct hg_sqlite_file *c, sqlite3 **db)
 {
-	int log = 0, done = 0, rc;
+	int log = 0, done = 0, moved = 0, rc;
 
+	/* The file at path was replaced (the store re-opens it then): follow
+	 * it rather than checkpoint the old one. */
+	if (*db != NULL &&
+	    (sqlite3_file_control(*db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK ||
+	     moved)) {
+		sqlite3_close(*db);
+		*db = NULL;
+	}
 	if (*db == NULL && (*db = open_own(c->path)) == NULL)
 		return; /* tried again at the next wake-up */
 	rc = sqlite3_wal_checkpoint_v2(*db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);

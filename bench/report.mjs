@@ -468,7 +468,11 @@ if (why.length) {
 w('## Fixed after profiling');
 w();
 w('Found with perf (call graphs) on earlier runs of this benchmark; before/after figures are from A/B');
-w('runs of the same scenario (same wrk command, 10 s each, alternated) on the day named.');
+w('runs of the same scenario (same wrk command, 10 s each, alternated) on the day named. Compare');
+w('figures within one run only: this VM\'s speed drifts between runs. Three whole runs on 2026-12-02,');
+w('within 40 minutes, gave nginx 58k, 67k and 55k req/s and the Express peer 2.8k, 3.5k and 2.4k, though');
+w('neither changed; hookgate ingest gave 6.1k, 7.8k and 5.6k. Hence every target is a ratio to');
+w('something measured in the same run.');
 w();
 for (const x of HISTORY) w(`- ${x}`);
 w();

@@ -477,15 +477,21 @@ void hg_uuid7(char out[HG_UUID_LEN + 1])
 	int64_t now = hg_now_ms();
 	uint64_t ms, b;
 	uint16_t a;
-	int fresh;
+	int fresh = 0;
 	size_t i, o;
 
 	if (now < 0)
 		now = 0;
-	/* Read the RNG outside the lock; it is only used if the clock moved. */
-	fresh = hg_random_bytes(r, sizeof(r)) == HG_OK;
-
 	pthread_mutex_lock(&uuid_lock);
+	if (!uuid_have || (uint64_t)now > uuid_ms) {
+		/* Random bits only when the clock moved (under load most ids
+		 * share their millisecond with the one before), read outside
+		 * the lock; another thread may move it meanwhile, so look
+		 * again after. */
+		pthread_mutex_unlock(&uuid_lock);
+		fresh = hg_random_bytes(r, sizeof(r)) == HG_OK;
+		pthread_mutex_lock(&uuid_lock);
+	}
 	if (!uuid_have || (uint64_t)now > uuid_ms) {
 		uuid_ms = (uint64_t)now & 0xffffffffffffull;
 		if (fresh) {

@@ -136,6 +136,8 @@ struct hg_deliver {
 	struct hg_store_claimed *claimed; /* max_in_flight */
 	struct hg_store_attempt *rec;
 	struct curl_waitfd *wfds; /* 3 per attempt */
+	CURL **pool;              /* finished transfer handles, reset, for the next ones */
+	size_t n_pool, pool_cap;  /* pool_cap: max_in_flight */
 	char **env_base;          /* the environment exec commands inherit */
 	size_t n_env_base;
 	/* outbound subscriptions: one pseudo-endpoint "sub:*" for all of them */
@@ -284,14 +286,38 @@ static void finish(struct hg_deliver *d, struct dl_attempt *a)
 	d->in_flight--;
 }
 
+/* A transfer handle: a finished one from the pool, or a new one. curl's
+ * per-handle state is several KiB that a new handle allocates and clears;
+ * reusing the handles of finished attempts took that off every delivery. */
+static CURL *easy_get(struct hg_deliver *d)
+{
+	return d->n_pool > 0 ? d->pool[--d->n_pool] : curl_easy_init();
+}
+
+/* Takes a's transfer handle off the multi handle and back to the pool.
+ * curl_easy_reset() forgets every option of the attempt (URL, headers,
+ * body, the address guard, the private pointer); what it keeps, live
+ * connections and the DNS cache, the multi handle shares among all
+ * transfers anyway. */
+static void easy_put(struct hg_deliver *d, struct dl_attempt *a)
+{
+	if (a->easy == NULL)
+		return;
+	curl_multi_remove_handle(d->multi, a->easy);
+	if (d->n_pool < d->pool_cap) {
+		curl_easy_reset(a->easy);
+		d->pool[d->n_pool++] = a->easy;
+	} else {
+		curl_easy_cleanup(a->easy);
+	}
+	a->easy = NULL;
+}
+
 static void attempt_free(struct hg_deliver *d, struct dl_attempt *a)
 {
 	size_t i;
 
-	if (a->easy != NULL) {
-		curl_multi_remove_handle(d->multi, a->easy);
-		curl_easy_cleanup(a->easy);
-	}
+	easy_put(d, a);
 	curl_slist_free_all(a->headers);
 	if (a->reap_poll)
 		d->no_pidfd--;
@@ -399,7 +425,7 @@ static int transfer_start(struct hg_deliver *d, struct dl_attempt *a, const char
 	CURLMcode mc;
 	CURLcode cc = CURLE_OK;
 
-	a->easy = curl_easy_init();
+	a->easy = easy_get(d);
 	if (a->easy == NULL) {
 		snprintf(a->error, sizeof(a->error), "cannot create a transfer: out of memory");
 		return HG_ENOMEM;
@@ -462,9 +488,7 @@ static void http_done(struct hg_deliver *d, struct dl_attempt *a, CURLcode resul
 		a->gone = 1;
 		snprintf(a->error, sizeof(a->error), "blocked address %s (%s)", a->guard.addr,
 			 a->guard.range != NULL ? a->guard.range : "blocked range");
-		curl_multi_remove_handle(d->multi, a->easy);
-		curl_easy_cleanup(a->easy);
-		a->easy = NULL;
+		easy_put(d, a);
 		finish(d, a);
 		return;
 	}
@@ -486,9 +510,7 @@ static void http_done(struct hg_deliver *d, struct dl_attempt *a, CURLcode resul
 	    hg_deliver_retry_after_ms(h->value, strlen(h->value), hg_now_ms(),
 				      &a->retry_after_ms) != HG_OK)
 		a->retry_after_ms = -1;
-	curl_multi_remove_handle(d->multi, a->easy);
-	curl_easy_cleanup(a->easy);
-	a->easy = NULL;
+	easy_put(d, a);
 	finish(d, a);
 }
 
@@ -982,6 +1004,9 @@ static void engine_free(struct hg_deliver *d)
 
 	if (d == NULL)
 		return;
+	while (d->n_pool > 0)
+		curl_easy_cleanup(d->pool[--d->n_pool]);
+	free(d->pool);
 	if (d->multi != NULL)
 		curl_multi_cleanup(d->multi);
 	hg_store_close(d->st);
@@ -1033,8 +1058,10 @@ int hg_deliver_start(const struct hg_config *cfg, struct hg_deliver **out, char 
 	d->claimed = calloc(cap, sizeof(*d->claimed));
 	d->rec = calloc(cap, sizeof(*d->rec));
 	d->wfds = calloc(3 * cap, sizeof(*d->wfds));
+	d->pool = calloc(cap, sizeof(*d->pool));
+	d->pool_cap = cap;
 	if (d->eps == NULL || d->req == NULL || d->req_ep == NULL || d->req_got == NULL ||
-	    d->claimed == NULL || d->rec == NULL || d->wfds == NULL ||
+	    d->claimed == NULL || d->rec == NULL || d->wfds == NULL || d->pool == NULL ||
 	    hg_deliver_heap_init(&d->heap, d->n_eps + cap + 1) != HG_OK || copy_env(d) != HG_OK)
 		goto oom;
 	for (i = 0; i < cfg->n_endpoints; i++)

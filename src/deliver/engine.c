@@ -722,12 +722,12 @@ static void start_attempt(struct hg_deliver *d, struct dl_endpoint *e,
 		finish(d, a);
 }
 
-/* Claims for every endpoint that may have due deliveries and free slots. */
-static void claim_round(struct hg_deliver *d)
+/* The claim requests, in d->req, for every endpoint that may have due
+ * deliveries and free slots; their number. */
+static size_t claim_prepare(struct hg_deliver *d, int64_t now)
 {
-	int64_t now = hg_now_ms();
 	int global = d->cfg->max_in_flight - d->in_flight, room;
-	size_t i, k = 0, n = 0;
+	size_t i, k = 0;
 	struct dl_endpoint *e;
 
 	for (i = 0; i < d->n_eps && global > 0; i++) {
@@ -745,13 +745,16 @@ static void claim_round(struct hg_deliver *d)
 		d->req_ep[k] = e;
 		d->req_got[k++] = 0;
 	}
-	if (k == 0)
-		return;
-	d->rr = (d->rr + 1) % d->n_eps; /* under the global cap, take turns going first */
-	if (hg_store_claim_deliveries(d->st, d->owner, now, d->req, k, d->claimed, &n) != HG_OK) {
-		store_trouble(d);
-		return;
-	}
+	if (k > 0)
+		d->rr = (d->rr + 1) % d->n_eps; /* under the global cap, take turns going first */
+	return k;
+}
+
+/* Starts the n deliveries the k requests claimed. */
+static void claim_started(struct hg_deliver *d, size_t k, size_t n)
+{
+	size_t i;
+
 	for (i = 0; i < n; i++) {
 		d->req_got[d->claimed[i].req]++;
 		start_attempt(d, d->req_ep[d->claimed[i].req], &d->claimed[i]);
@@ -810,40 +813,72 @@ static void sub_health(struct hg_deliver *d, const struct dl_attempt *a)
 		       "owner", HG_LS(a->sub.owner_id), "reason", HG_LS(reason), NULL);
 }
 
-/* Records the finished attempts, a batch per transaction. */
-static void flush(struct hg_deliver *d)
+/* The records of the finished attempts, in d->rec (up to max_in_flight of
+ * them); their number. */
+static size_t records_prepare(struct hg_deliver *d)
 {
 	struct dl_attempt *a;
-	size_t k, i, cap = (size_t)d->cfg->max_in_flight;
+	size_t k, cap = (size_t)d->cfg->max_in_flight;
 
-	while (d->done.n > 0 && !d->store_down) {
-		for (k = 0, a = d->done.head; a != NULL && k < cap; a = a->next, k++)
-			d->rec[k] = (struct hg_store_attempt){
-			    .delivery_id = a->c.id,
-			    .lease_owner = d->owner,
-			    .n = a->n,
-			    .started_ms = a->started_ms,
-			    .duration_ms = a->duration_ms,
-			    .status_code = a->status_code,
-			    .error = a->error[0] != '\0' ? a->error : NULL,
-			    .response_head = a->head.len > 0 ? a->head.bytes : NULL,
-			    .response_head_len = a->head.len,
-			    .outcome = a->outcome,
-			    .next_attempt_ms = a->next_attempt_ms};
-		if (hg_store_record_attempts(d->st, d->rec, k) != HG_OK) {
+	for (k = 0, a = d->done.head; a != NULL && k < cap; a = a->next, k++)
+		d->rec[k] = (struct hg_store_attempt){
+		    .delivery_id = a->c.id,
+		    .lease_owner = d->owner,
+		    .n = a->n,
+		    .started_ms = a->started_ms,
+		    .duration_ms = a->duration_ms,
+		    .status_code = a->status_code,
+		    .error = a->error[0] != '\0' ? a->error : NULL,
+		    .response_head = a->head.len > 0 ? a->head.bytes : NULL,
+		    .response_head_len = a->head.len,
+		    .outcome = a->outcome,
+		    .next_attempt_ms = a->next_attempt_ms};
+	return k;
+}
+
+/* What follows the first k finished attempts being recorded. */
+static void records_done(struct hg_deliver *d, size_t k)
+{
+	struct dl_attempt *a;
+	size_t i;
+
+	for (i = 0; i < k; i++) {
+		a = d->done.head;
+		list_remove(&d->done, a);
+		if (a->have_sub)
+			sub_health(d, a);
+		count_outcome(d, a);
+		if (a->outcome == HG_DELIVERY_FAILED)
+			timer_at_wall(d, &a->e->timer, a->next_attempt_ms, 1);
+		attempt_free(d, a);
+	}
+}
+
+/* One turn's writes, in one transaction: the outcomes of the attempts
+ * that finished and, when claim is set, claims for the slots free now
+ * (which those attempts freed). Finished attempts beyond one batch, and
+ * any that finish at once (a message no longer stored), take further
+ * transactions without claims. */
+static void settle(struct hg_deliver *d, int claim)
+{
+	size_t k, q, n = 0;
+	int64_t now;
+
+	while (!d->store_down) {
+		now = hg_now_ms();
+		k = records_prepare(d);
+		q = claim ? claim_prepare(d, now) : 0;
+		if (k == 0 && q == 0)
+			return;
+		if (hg_store_record_and_claim(d->st, d->rec, k, d->owner, now, d->req, q, d->claimed,
+					      &n) != HG_OK) {
 			store_trouble(d);
 			return;
 		}
-		for (i = 0; i < k; i++) {
-			a = d->done.head;
-			list_remove(&d->done, a);
-			if (a->have_sub)
-				sub_health(d, a);
-			count_outcome(d, a);
-			if (a->outcome == HG_DELIVERY_FAILED)
-				timer_at_wall(d, &a->e->timer, a->next_attempt_ms, 1);
-			attempt_free(d, a);
-		}
+		records_done(d, k);
+		if (q > 0)
+			claim_started(d, q, n);
+		claim = 0;
 	}
 }
 
@@ -933,9 +968,7 @@ static void *engine_main(void *arg)
 			for (i = 0; i < d->n_eps; i++)
 				d->eps[i].due = 1;
 		fire_timers(d);
-		if (stop_at == 0 && !d->store_down)
-			claim_round(d);
-		flush(d);
+		settle(d, stop_at == 0);
 		if (stop_at > 0 && (d->running.n == 0 || mono_ms() >= stop_at))
 			break;
 		poll_once(d, wait_ms(d, stop_at));
@@ -952,7 +985,7 @@ static void *engine_main(void *arg)
 		       "attempts stopped at shutdown; retried when their leases expire", "count",
 		       HG_LI(left), NULL);
 	d->store_down = 0; /* one last try for the finished ones */
-	flush(d);
+	settle(d, 0);
 	if (d->done.n > 0)
 		hg_log(HG_LOG_WARN, "outcomes not recorded at shutdown; attempted again", "count",
 		       HG_LI(d->done.n), NULL);

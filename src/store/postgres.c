@@ -1386,19 +1386,6 @@ static int claim_body(struct hg_pg *p, void *arg, struct pg_fail *f)
 	return rc;
 }
 
-static int pg_claim_deliveries(struct hg_store *st, const char *owner, int64_t now_ms,
-			       const struct hg_store_claim_req *req, size_t nreq,
-			       struct hg_store_claimed *out, size_t *n)
-{
-	struct claim_args a = {
-	    .owner = owner, .now_ms = now_ms, .req = req, .nreq = nreq, .out = out, .n = n};
-
-	*n = 0;
-	/* Not waiting for the WAL flush: the outcome recorded after the
-	 * attempt is, and its flush makes this claim durable too. */
-	return txn_run_lazy((struct hg_pg *)st, "claim_deliveries", claim_body, claim_reset, &a);
-}
-
 struct attempts_args {
 	const struct hg_store_attempt *a;
 	size_t n;
@@ -1468,11 +1455,44 @@ static int attempts_body(struct hg_pg *p, void *arg, struct pg_fail *f)
 	return rc;
 }
 
-static int pg_record_attempts(struct hg_store *st, const struct hg_store_attempt *a, size_t n)
-{
-	struct attempts_args x = {.a = a, .n = n};
+struct settle_args {
+	struct attempts_args r;
+	struct claim_args c;
+};
 
-	return txn_run((struct hg_pg *)st, "record_attempts", attempts_body, NULL, &x);
+static void settle_reset(void *arg)
+{
+	claim_reset(&((struct settle_args *)arg)->c);
+}
+
+static int settle_body(struct hg_pg *p, void *arg, struct pg_fail *f)
+{
+	struct settle_args *x = arg;
+	int rc = HG_OK;
+
+	if (x->r.n > 0)
+		rc = attempts_body(p, &x->r, f);
+	if (rc == HG_OK && x->c.nreq > 0)
+		rc = claim_body(p, &x->c, f);
+	return rc;
+}
+
+static int pg_record_and_claim(struct hg_store *st, const struct hg_store_attempt *a, size_t na,
+			       const char *owner, int64_t now_ms,
+			       const struct hg_store_claim_req *req, size_t nreq,
+			       struct hg_store_claimed *out, size_t *n)
+{
+	struct settle_args x = {
+	    .r = {.a = a, .n = na},
+	    .c = {.owner = owner, .now_ms = now_ms, .req = req, .nreq = nreq, .out = out, .n = n}};
+
+	*n = 0;
+	/* Claims alone do not wait for the WAL flush: the outcome recorded
+	 * after the attempt does, and its flush makes the claim durable too. */
+	if (na > 0)
+		return txn_run((struct hg_pg *)st, "record_and_claim", settle_body, settle_reset,
+			       &x);
+	return txn_run_lazy((struct hg_pg *)st, "claim_deliveries", settle_body, settle_reset, &x);
 }
 
 /* Other nodes add deliveries this node's engine is never woken for (its
@@ -2862,8 +2882,7 @@ const struct hg_store_ops hg_store_postgres_ops = {
     .count_messages = pg_count_messages,
     .ping = pg_ping,
     .audit_rows = pg_audit_rows,
-    .claim_deliveries = pg_claim_deliveries,
-    .record_attempts = pg_record_attempts,
+    .record_and_claim = pg_record_and_claim,
     .next_due = pg_next_due,
     .replay = pg_replay,
     .retry_dead = pg_retry_dead,

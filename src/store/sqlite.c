@@ -1073,20 +1073,6 @@ static int claim_body(struct hg_sqlite *s, void *arg, const char **what)
 	return rc;
 }
 
-static int sqlite_claim_deliveries(struct hg_store *st, const char *owner, int64_t now_ms,
-				   const struct hg_store_claim_req *req, size_t nreq,
-				   struct hg_store_claimed *out, size_t *n)
-{
-	struct claim_args a = {.owner = owner, .now_ms = now_ms, .req = req, .nreq = nreq, .out = out};
-	int rc;
-
-	/* Not synced: the outcome recorded after the attempt is, and the WAL
-	 * sync that makes it durable makes this claim durable too. */
-	rc = txn_run_lazy((struct hg_sqlite *)st, "claim_deliveries", claim_body, &a);
-	*n = rc == HG_OK ? a.n : 0;
-	return rc;
-}
-
 struct record_args {
 	const struct hg_store_attempt *a;
 	size_t n;
@@ -1155,16 +1141,42 @@ static int record_body(struct hg_sqlite *s, void *arg, const char **what)
 	return SQLITE_OK;
 }
 
-static int sqlite_record_attempts(struct hg_store *st, const struct hg_store_attempt *a, size_t n)
-{
-	struct record_args r = {.a = a, .n = n, .now_ms = hg_now_ms()};
-	size_t i;
+struct settle_args {
+	struct record_args r;
+	struct claim_args c;
+};
 
-	for (i = 0; i < n; i++) /* a NULL status would break the CHECK constraint anyway */
-		if (a[i].outcome != HG_DELIVERY_SUCCEEDED && a[i].outcome != HG_DELIVERY_FAILED &&
-		    a[i].outcome != HG_DELIVERY_DEAD)
-			return HG_EINVAL;
-	return txn_run((struct hg_sqlite *)st, "record_attempts", record_body, &r);
+static int settle_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct settle_args *x = arg;
+	int rc = SQLITE_OK;
+
+	if (x->r.n > 0)
+		rc = record_body(s, &x->r, what);
+	if (rc == SQLITE_OK && x->c.nreq > 0)
+		rc = claim_body(s, &x->c, what);
+	return rc;
+}
+
+static int sqlite_record_and_claim(struct hg_store *st, const struct hg_store_attempt *a,
+				   size_t na, const char *owner, int64_t now_ms,
+				   const struct hg_store_claim_req *req, size_t nreq,
+				   struct hg_store_claimed *out, size_t *n)
+{
+	struct settle_args x = {
+	    .r = {.a = a, .n = na, .now_ms = hg_now_ms()},
+	    .c = {.owner = owner, .now_ms = now_ms, .req = req, .nreq = nreq, .out = out}};
+	int rc;
+
+	/* Claims alone are not synced: the outcome recorded after the
+	 * attempt is, and the WAL sync that makes it durable makes the claim
+	 * durable too. */
+	if (na > 0)
+		rc = txn_run((struct hg_sqlite *)st, "record_and_claim", settle_body, &x);
+	else
+		rc = txn_run_lazy((struct hg_sqlite *)st, "claim_deliveries", settle_body, &x);
+	*n = rc == HG_OK ? x.c.n : 0;
+	return rc;
 }
 
 static int sqlite_next_due(struct hg_store *st, const char *endpoint, int64_t *due_ms)
@@ -1985,8 +1997,7 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .count_messages = sqlite_count_messages,
     .ping = sqlite_ping,
     .audit_rows = sqlite_audit_rows,
-    .claim_deliveries = sqlite_claim_deliveries,
-    .record_attempts = sqlite_record_attempts,
+    .record_and_claim = sqlite_record_and_claim,
     .next_due = sqlite_next_due,
     .replay = sqlite_replay,
     .retry_dead = sqlite_retry_dead,

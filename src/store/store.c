@@ -157,21 +157,35 @@ int hg_store_delivery_status_parse(const char *name, enum hg_delivery_status *ou
 	return HG_EINVAL;
 }
 
+int hg_store_record_and_claim(struct hg_store *st, const struct hg_store_attempt *a, size_t na,
+			      const char *owner, int64_t now_ms,
+			      const struct hg_store_claim_req *req, size_t nreq,
+			      struct hg_store_claimed *out, size_t *n)
+{
+	size_t i;
+
+	*n = 0;
+	if (na == 0 && nreq == 0)
+		return HG_OK;
+	for (i = 0; i < na; i++) /* a NULL status would break the CHECK constraint anyway */
+		if (a[i].outcome != HG_DELIVERY_SUCCEEDED && a[i].outcome != HG_DELIVERY_FAILED &&
+		    a[i].outcome != HG_DELIVERY_DEAD)
+			return HG_EINVAL;
+	return st->ops->record_and_claim(st, a, na, owner, now_ms, req, nreq, out, n);
+}
+
 int hg_store_claim_deliveries(struct hg_store *st, const char *owner, int64_t now_ms,
 			      const struct hg_store_claim_req *req, size_t nreq,
 			      struct hg_store_claimed *out, size_t *n)
 {
-	*n = 0;
-	if (nreq == 0)
-		return HG_OK;
-	return st->ops->claim_deliveries(st, owner, now_ms, req, nreq, out, n);
+	return hg_store_record_and_claim(st, NULL, 0, owner, now_ms, req, nreq, out, n);
 }
 
 int hg_store_record_attempts(struct hg_store *st, const struct hg_store_attempt *a, size_t n)
 {
-	if (n == 0)
-		return HG_OK;
-	return st->ops->record_attempts(st, a, n);
+	size_t none;
+
+	return hg_store_record_and_claim(st, a, n, NULL, 0, NULL, 0, NULL, &none);
 }
 
 int hg_store_next_due(struct hg_store *st, const char *endpoint, int64_t *due_ms)

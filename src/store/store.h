@@ -209,6 +209,18 @@ struct hg_store_attempt {
  * since the attempt happened. HG_OK or HG_EIO (nothing recorded). */
 int hg_store_record_attempts(struct hg_store *st, const struct hg_store_attempt *a, size_t n);
 
+/* Both in ONE transaction, the records first: what the delivery engine
+ * does every turn (the outcomes of what finished, then claims for the
+ * slots they freed), one commit instead of two. Committed durably when
+ * there is something to record; a claim alone is not (a claim a crash
+ * undoes is only attempted again, and the next durable commit makes it
+ * durable too). HG_OK, HG_EINVAL (an outcome that is not one) or HG_EIO
+ * (nothing recorded, nothing claimed). */
+int hg_store_record_and_claim(struct hg_store *st, const struct hg_store_attempt *a, size_t na,
+			      const char *owner, int64_t now_ms,
+			      const struct hg_store_claim_req *req, size_t nreq,
+			      struct hg_store_claimed *out, size_t *n);
+
 /* The earliest time a delivery of endpoint (of any endpoint when NULL; a
  * prefix followed by '*' as in a claim) can next be claimed: a pending or failed one's next attempt, or a delivering
  * one's lease expiry. HG_OK, HG_ENOTFOUND when none waits, or HG_EIO. */

@@ -42,10 +42,12 @@ struct hg_store_ops {
 	int (*count_messages)(struct hg_store *st, const char *source, int64_t *count);
 	int (*ping)(struct hg_store *st);
 	/* deliveries: the store.h functions of the same names */
-	int (*claim_deliveries)(struct hg_store *st, const char *owner, int64_t now_ms,
+	/* hg_store_record_and_claim; claim_deliveries and record_attempts
+	 * are it with nothing to record or to claim */
+	int (*record_and_claim)(struct hg_store *st, const struct hg_store_attempt *a, size_t na,
+				const char *owner, int64_t now_ms,
 				const struct hg_store_claim_req *req, size_t nreq,
 				struct hg_store_claimed *out, size_t *n);
-	int (*record_attempts)(struct hg_store *st, const struct hg_store_attempt *a, size_t n);
 	int (*next_due)(struct hg_store *st, const char *endpoint, int64_t *due_ms);
 	int (*replay)(struct hg_store *st, const char *message_id, const char *const *endpoints,
 		      size_t n, int64_t now_ms, char (*ids)[HG_UUID_LEN + 1]);

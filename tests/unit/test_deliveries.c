@@ -300,6 +300,57 @@ static void test_record_outcomes(void **state)
 	assert_int_equal(c[0].attempts, 1);
 }
 
+/* One turn of the engine: what finished is recorded and what is due is
+ * claimed in the same transaction; a bad outcome refuses both. */
+static void test_record_and_claim_in_one_call(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_target t = {"a", T0};
+	struct hg_store_claim_req req = {.endpoint = "a", .limit = 5, .lease_until_ms = T0 + 30000};
+	struct hg_store_claimed c[5], more[5];
+	struct hg_store_attempt rec;
+	char id[HG_UUID_LEN + 1];
+	size_t n = 99;
+
+	put(f, "k1", &t, 1, id);
+	assert_int_equal(claim(f, "o", "a", 1, T0, T0 + 30000, c), 1);
+	put(f, "k2", &t, 1, id);
+	put(f, "k3", &t, 1, id);
+	rec = (struct hg_store_attempt){.delivery_id = c[0].id,
+					.lease_owner = "o",
+					.n = 1,
+					.started_ms = T0,
+					.duration_ms = 5,
+					.status_code = 200,
+					.outcome = HG_DELIVERY_SUCCEEDED};
+
+	/* an outcome that is not one: nothing recorded, nothing claimed */
+	rec.outcome = HG_DELIVERY_PENDING;
+	assert_int_equal(hg_store_record_and_claim(f->st, &rec, 1, "o", T0 + 10, &req, 1, more, &n),
+			 HG_EINVAL);
+	assert_int_equal(n, 0);
+	assert_status(f, c[0].id, "delivering");
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM deliveries WHERE status = 'pending'", NULL),
+			 2);
+
+	rec.outcome = HG_DELIVERY_SUCCEEDED;
+	assert_int_equal(hg_store_record_and_claim(f->st, &rec, 1, "o", T0 + 10, &req, 1, more, &n),
+			 HG_OK);
+	assert_status(f, c[0].id, "succeeded");
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM attempts WHERE delivery_id = ?1", c[0].id),
+			 1);
+	assert_int_equal(n, 2); /* k2 and k3; the one just recorded is not claimed again */
+	assert_status(f, more[0].id, "delivering");
+	assert_status(f, more[1].id, "delivering");
+	assert_string_not_equal(more[0].id, c[0].id);
+	assert_string_not_equal(more[1].id, c[0].id);
+
+	/* nothing to do: no transaction, nothing claimed */
+	assert_int_equal(hg_store_record_and_claim(f->st, NULL, 0, "o", T0, NULL, 0, more, &n),
+			 HG_OK);
+	assert_int_equal(n, 0);
+}
+
 static void test_next_due(void **state)
 {
 	struct fixture *f = *state;
@@ -406,6 +457,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_claim_due_per_endpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lease_expiry_recovers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_record_outcomes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_record_and_claim_in_one_call, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_next_due, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retry_dead, setup, teardown),

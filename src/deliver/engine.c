@@ -134,6 +134,9 @@ struct hg_deliver {
 	struct dl_endpoint **req_ep;
 	size_t *req_got;
 	struct hg_store_claimed *claimed; /* max_in_flight */
+	const char **msg_ids;             /* max_in_flight: the claimed ones' messages */
+	struct hg_store_row *msgs;
+	int *msg_rcs;
 	struct hg_store_attempt *rec;
 	struct curl_waitfd *wfds; /* 3 per attempt */
 	CURL **pool;              /* finished transfer handles, reset, for the next ones */
@@ -669,15 +672,17 @@ static void exec_done(struct hg_deliver *d, struct dl_attempt *a)
 
 /* ---- claiming and recording ---- */
 
+/* Starts the attempt of claimed delivery c, whose message read answered
+ * rc and, on HG_OK, *msg (taken over). */
 static void start_attempt(struct hg_deliver *d, struct dl_endpoint *e,
-			  const struct hg_store_claimed *c)
+			  const struct hg_store_claimed *c, struct hg_store_row *msg, int rc)
 {
 	struct dl_attempt *a = calloc(1, sizeof(*a));
-	int rc;
 
 	if (a == NULL) { /* the lease expires and it is claimed again */
 		hg_log(HG_LOG_ERROR, "delivery attempt not started: out of memory", "delivery_id",
 		       HG_LS(c->id), NULL);
+		hg_store_row_free(msg);
 		return;
 	}
 	a->e = e;
@@ -692,7 +697,10 @@ static void start_attempt(struct hg_deliver *d, struct dl_endpoint *e,
 	list_push(&d->running, a);
 	e->in_flight++;
 	d->in_flight++;
-	rc = hg_store_get_message(d->st, c->message_id, &a->msg);
+	if (rc == HG_OK) {
+		a->msg = *msg;
+		memset(msg, 0, sizeof(*msg));
+	}
 	if (rc == HG_ENOTFOUND) {
 		a->gone = 1;
 		snprintf(a->error, sizeof(a->error), "the message is no longer stored");
@@ -750,14 +758,19 @@ static size_t claim_prepare(struct hg_deliver *d, int64_t now)
 	return k;
 }
 
-/* Starts the n deliveries the k requests claimed. */
+/* Starts the n deliveries the k requests claimed, their messages read in
+ * one go. */
 static void claim_started(struct hg_deliver *d, size_t k, size_t n)
 {
 	size_t i;
 
+	for (i = 0; i < n; i++)
+		d->msg_ids[i] = d->claimed[i].message_id;
+	hg_store_get_messages(d->st, d->msg_ids, n, d->msgs, d->msg_rcs);
 	for (i = 0; i < n; i++) {
 		d->req_got[d->claimed[i].req]++;
-		start_attempt(d, d->req_ep[d->claimed[i].req], &d->claimed[i]);
+		start_attempt(d, d->req_ep[d->claimed[i].req], &d->claimed[i], &d->msgs[i],
+			      d->msg_rcs[i]);
 	}
 	/* A claim that filled its room may have left more due: the endpoint
 	 * stays due for when a slot frees. A short one emptied the backlog. */
@@ -1052,6 +1065,9 @@ static void engine_free(struct hg_deliver *d)
 	free(d->req_ep);
 	free(d->req_got);
 	free(d->claimed);
+	free((void *)d->msg_ids);
+	free(d->msgs);
+	free(d->msg_rcs);
 	free(d->rec);
 	free(d->wfds);
 	free(d);
@@ -1093,8 +1109,12 @@ int hg_deliver_start(const struct hg_config *cfg, struct hg_deliver **out, char 
 	d->wfds = calloc(3 * cap, sizeof(*d->wfds));
 	d->pool = calloc(cap, sizeof(*d->pool));
 	d->pool_cap = cap;
+	d->msg_ids = calloc(cap, sizeof(*d->msg_ids));
+	d->msgs = calloc(cap, sizeof(*d->msgs));
+	d->msg_rcs = calloc(cap, sizeof(*d->msg_rcs));
 	if (d->eps == NULL || d->req == NULL || d->req_ep == NULL || d->req_got == NULL ||
 	    d->claimed == NULL || d->rec == NULL || d->wfds == NULL || d->pool == NULL ||
+	    d->msg_ids == NULL || d->msgs == NULL || d->msg_rcs == NULL ||
 	    hg_deliver_heap_init(&d->heap, d->n_eps + cap + 1) != HG_OK || copy_env(d) != HG_OK)
 		goto oom;
 	for (i = 0; i < cfg->n_endpoints; i++)

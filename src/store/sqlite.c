@@ -55,6 +55,7 @@
 
 enum {
 	S_BEGIN,
+	S_BEGIN_READ,
 	S_SYNC_NORMAL,
 	S_SYNC_FULL,
 	S_COMMIT,
@@ -115,6 +116,7 @@ enum {
 
 static const char *const stmt_sql[S_N] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_BEGIN_READ] = "BEGIN",
     [S_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
     [S_SYNC_FULL] = "PRAGMA synchronous = FULL",
     [S_COMMIT] = "COMMIT",
@@ -888,6 +890,21 @@ out:
 	if (ret != HG_OK)
 		hg_store_row_free(row);
 	return ret;
+}
+
+/* One read transaction for all of them: each statement outside one would
+ * take and drop SQLite's read lock (a few fcntl calls) by itself. */
+static void sqlite_get_messages(struct hg_store *st, const char *const *ids, size_t n,
+				struct hg_store_row *rows, int *rcs)
+{
+	struct hg_sqlite *s = (struct hg_sqlite *)st;
+	int open = n > 1 && run(s, S_BEGIN_READ) == SQLITE_DONE;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		rcs[i] = sqlite_get_message(st, ids[i], &rows[i]);
+	if (open && run(s, S_COMMIT) != SQLITE_DONE)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* a read: nothing to lose */
 }
 
 static int sqlite_count_messages(struct hg_store *st, const char *source, int64_t *count)
@@ -1994,6 +2011,7 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .schema_version = sqlite_schema_version,
     .put_batch = sqlite_put_batch,
     .get_message = sqlite_get_message,
+    .get_messages = sqlite_get_messages,
     .count_messages = sqlite_count_messages,
     .ping = sqlite_ping,
     .audit_rows = sqlite_audit_rows,

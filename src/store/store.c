@@ -106,6 +106,19 @@ int hg_store_get_message(struct hg_store *st, const char *id, struct hg_store_ro
 	return st->ops->get_message(st, id, row);
 }
 
+void hg_store_get_messages(struct hg_store *st, const char *const *ids, size_t n,
+			   struct hg_store_row *rows, int *rcs)
+{
+	size_t i;
+
+	if (st->ops->get_messages != NULL) {
+		st->ops->get_messages(st, ids, n, rows, rcs);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		rcs[i] = st->ops->get_message(st, ids[i], &rows[i]);
+}
+
 /* Rows are plain malloc'd fields whatever the backend, so one free serves all. */
 void hg_store_row_free(struct hg_store_row *row)
 {

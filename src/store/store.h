@@ -126,6 +126,12 @@ int hg_store_audit_verify(struct hg_store *st, int64_t *rows, int64_t *bad_seq, 
 
 /* HG_OK and fills row, HG_ENOTFOUND, or HG_EIO. */
 int hg_store_get_message(struct hg_store *st, const char *id, struct hg_store_row *row);
+
+/* hg_store_get_message for ids[0..n) at once, in one read transaction where
+ * the backend has them: rows[i] and rcs[i] answer ids[i]. The delivery
+ * engine reads the messages of a whole claim this way. */
+void hg_store_get_messages(struct hg_store *st, const char *const *ids, size_t n,
+			   struct hg_store_row *rows, int *rcs);
 void hg_store_row_free(struct hg_store_row *row);
 /* Number of stored messages (all sources when source is NULL). */
 int hg_store_count_messages(struct hg_store *st, const char *source, int64_t *count);

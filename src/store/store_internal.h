@@ -39,6 +39,9 @@ struct hg_store_ops {
 	int (*audit_rows)(struct hg_store *st,
 			  int (*fn)(const struct hg_store_audit_row *row, void *arg), void *arg);
 	int (*get_message)(struct hg_store *st, const char *id, struct hg_store_row *row);
+	/* may be NULL: hg_store_get_messages then reads them one by one */
+	void (*get_messages)(struct hg_store *st, const char *const *ids, size_t n,
+			     struct hg_store_row *rows, int *rcs);
 	int (*count_messages)(struct hg_store *st, const char *source, int64_t *count);
 	int (*ping)(struct hg_store *st);
 	/* deliveries: the store.h functions of the same names */

@@ -351,6 +351,32 @@ static void test_record_and_claim_in_one_call(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* The messages of a claim, read in one go: each id gets its row or its
+ * own answer. */
+static void test_get_messages(void **state)
+{
+	struct fixture *f = *state;
+	char a[HG_UUID_LEN + 1], b[HG_UUID_LEN + 1];
+	const char *ids[3];
+	struct hg_store_row rows[3];
+	int rcs[3] = {-99, -99, -99};
+
+	put(f, "ka", NULL, 0, a);
+	put(f, "kb", NULL, 0, b);
+	ids[0] = b;
+	ids[1] = "00000000-0000-7000-8000-000000000000";
+	ids[2] = a;
+	hg_store_get_messages(f->st, ids, 3, rows, rcs);
+	assert_int_equal(rcs[0], HG_OK);
+	assert_string_equal(rows[0].id, b);
+	assert_int_equal(rcs[1], HG_ENOTFOUND);
+	assert_int_equal(rcs[2], HG_OK);
+	assert_string_equal(rows[2].id, a);
+	assert_non_null(rows[2].body);
+	hg_store_row_free(&rows[0]);
+	hg_store_row_free(&rows[2]);
+}
+
 static void test_next_due(void **state)
 {
 	struct fixture *f = *state;
@@ -458,6 +484,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_lease_expiry_recovers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_record_outcomes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_record_and_claim_in_one_call, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_get_messages, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_next_due, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_retry_dead, setup, teardown),

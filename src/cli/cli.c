@@ -56,6 +56,7 @@ static const char usage_messages[] =
     "  --cursor C          the next page, as a previous list printed it\n"
     "  -c, --config FILE   find the daemon and the admin_token_env from FILE\n"
     "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
+    "  --cacert FILE       trust the CA certificate(s) in FILE for an https daemon\n"
     "  --json              print the API's JSON answer as it is\n"
     "  -h, --help          this help\n"
     "\n"
@@ -75,6 +76,7 @@ static const char usage_dlq[] =
     "  --cursor C          the next page, as a previous list printed it\n"
     "  -c, --config FILE   find the daemon and the admin_token_env from FILE\n"
     "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
+    "  --cacert FILE       trust the CA certificate(s) in FILE for an https daemon\n"
     "  --json              print the API's JSON answer as it is\n"
     "  -h, --help          this help\n";
 
@@ -91,6 +93,7 @@ static const char usage_webhooks[] =
     "  --description TEXT  a note for people\n"
     "  -c, --config FILE   find the daemon (and admin_token_env) from FILE\n"
     "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
+    "  --cacert FILE       trust the CA certificate(s) in FILE for an https daemon\n"
     "  -h, --help          this help\n";
 
 static const char usage_events[] =
@@ -107,6 +110,7 @@ static const char usage_events[] =
     "  --idempotency-key KEY  the same key again publishes nothing new\n"
     "  -c, --config FILE   find the daemon (and admin_token_env) from FILE\n"
     "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
+    "  --cacert FILE       trust the CA certificate(s) in FILE for an https daemon\n"
     "  -h, --help          this help\n";
 
 static const char usage_purge[] =
@@ -137,11 +141,12 @@ enum {
 	O_DATA,
 	O_OWNER,
 	O_IDEM,
+	O_CACERT,
 };
 
 /* The options a subcommand accepts, as bits. */
 enum {
-	A_CONN = 1 << 0, /* -c, --url, --json */
+	A_CONN = 1 << 0, /* -c, --url, --cacert, --json */
 	A_LIST = 1 << 1, /* --limit, --cursor */
 	A_MSG_FILTER = 1 << 2,
 	A_ENDPOINT = 1 << 3,
@@ -151,7 +156,7 @@ enum {
 };
 
 struct cli_opts {
-	const char *config, *url, *source, *status, *since, *until, *limit, *cursor, *endpoint,
+	const char *config, *url, *cacert, *source, *status, *since, *until, *limit, *cursor, *endpoint,
 	    *older, *events, *description, *event, *data, *owner, *idem;
 	int json, help;
 	char **args; /* what is left after the options */
@@ -165,6 +170,7 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
 					     {"help", no_argument, NULL, 'h'},
 					     {"url", required_argument, NULL, O_URL},
+					     {"cacert", required_argument, NULL, O_CACERT},
 					     {"json", no_argument, NULL, O_JSON},
 					     {"source", required_argument, NULL, O_SOURCE},
 					     {"status", required_argument, NULL, O_STATUS},
@@ -189,6 +195,7 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 	} valued[] = {
 	    {'c', offsetof(struct cli_opts, config), A_CONN | A_OLDER},
 	    {O_URL, offsetof(struct cli_opts, url), A_CONN},
+	    {O_CACERT, offsetof(struct cli_opts, cacert), A_CONN},
 	    {O_SOURCE, offsetof(struct cli_opts, source), A_MSG_FILTER},
 	    {O_STATUS, offsetof(struct cli_opts, status), A_MSG_FILTER},
 	    {O_SINCE, offsetof(struct cli_opts, since), A_MSG_FILTER},
@@ -242,6 +249,7 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 
 struct cli_conn {
 	char base[512];
+	const char *cacert; /* CA file for https, or NULL: the system's */
 	char *token; /* malloc'd; wiped and freed by conn_free */
 	int json;
 };
@@ -303,6 +311,17 @@ static int conn_open(const struct cli_opts *o, int api_key, struct cli_conn *c)
 			return HG_EXIT_USAGE;
 		}
 		hg_strlcpy(c->base, o->url, sizeof(c->base));
+	}
+	if (o->cacert != NULL) {
+		FILE *f = fopen(o->cacert, "r");
+
+		if (f == NULL) {
+			fprintf(stderr, "hookgate: --cacert %s: %s\n", o->cacert, strerror(errno));
+			hg_config_free(cfg);
+			return HG_EXIT_USAGE;
+		}
+		fclose(f);
+		c->cacert = o->cacert;
 	}
 	for (n = strlen(c->base); n > 0 && c->base[n - 1] == '/'; n--)
 		c->base[n - 1] = '\0';
@@ -366,6 +385,8 @@ static int request(const struct cli_conn *c, const char *method, const char *pat
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+	if (c->cacert != NULL)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
 	if (payload != NULL && payload->data != NULL) {
 		h = curl_slist_append(headers, "Content-Type: application/json");
 		if (h == NULL)

@@ -269,6 +269,39 @@ describe('mTLS: hookgate terminates TLS and checks the client certificate', () =
       assertAccepted(await postMeta(d, 'open', igBody(), FB_SECRET, { tls: { ca: pki.ca, ...pki.good } }), 'after');
     });
   });
+
+  describe('the CLI and a daemon with its own TLS certificate', () => {
+    test('--cacert FILE makes the CLI trust it; without it the CLI refuses the certificate', async () => {
+      const admin = token('admin');
+      const d = await startDaemon({
+        env: { ...env, HG_E2E_CLI_ADMIN: admin },
+        sources,
+        extra: { tls: { ...pki.files, client_cert: 'optional' }, admin_token_env: 'HG_E2E_CLI_ADMIN' },
+        clientTls: { ca: pki.ca },
+      });
+      try {
+        assertAccepted(await postMeta(d, 'open', igBody(), FB_SECRET), 'a message to list');
+        const cliEnv = { env: { HG_E2E_CLI_ADMIN: admin } };
+        const base = ['messages', 'list', '-c', d.configPath, '--json'];
+
+        const refused = await runCli(base, cliEnv);
+        assert.equal(refused.code, 1, `an unknown CA must fail the request: ${refused.stdout}`);
+        assert.match(refused.stderr, /cannot reach hookgate at https:\/\/127\.0\.0\.1:\d+: .*(certificate|SSL|TLS)/i);
+
+        const ok = await runCli([...base, '--cacert', pki.files.client_ca], cliEnv);
+        assert.equal(ok.code, 0, ok.stderr);
+        const list = JSON.parse(ok.stdout);
+        assert.equal(list.data.length, 1);
+        assert.equal(list.data[0].source, 'open');
+
+        const missing = await runCli([...base, '--cacert', path.join(pkiDir, 'no-such.pem')], cliEnv);
+        assert.equal(missing.code, 2);
+        assert.match(missing.stderr, /--cacert .*no-such\.pem: No such file/);
+      } finally {
+        await d.cleanup();
+      }
+    });
+  });
 });
 
 // ============================================== proxies, limits, replays, audit

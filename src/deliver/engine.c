@@ -4,12 +4,13 @@
  * One loop, one libcurl multi handle, one store handle of its own:
  *   1. timers that are due fire (an endpoint may have deliveries due, an
  *      exec attempt ran out of time, the store may work again);
- *   2. for every endpoint that may have due deliveries and has free slots
- *      (max_in_flight per endpoint, and the global max_in_flight shared
- *      round-robin), one transaction claims as many as fit, as leases;
- *   3. every attempt that finished since the last turn is recorded, all in
- *      one transaction;
- *   4. curl_multi_poll() waits on curl's sockets, the exec attempts' pipes
+ *   2. one transaction records every attempt that finished since the last
+ *      turn and, for every endpoint that may have due deliveries and has
+ *      free slots (max_in_flight per endpoint, and the global max_in_flight
+ *      shared round-robin), claims as many as fit, as leases; the claimed
+ *      messages are then read in one read transaction and their attempts
+ *      started (transfer handles are reused from finished attempts);
+ *   3. curl_multi_poll() waits on curl's sockets, the exec attempts' pipes
  *      and pidfds, until the earliest timer or a wake-up
  *      (curl_multi_wakeup(): the ingest writer committed deliveries).
  * Claims per endpoint and only as many as can start at once keep a slow

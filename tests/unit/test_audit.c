@@ -12,7 +12,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -21,52 +20,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
 
-struct fixture {
-	char dir[64];
-	char db[128];
-	char uri[160];
-	struct hg_store *st;
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
-
-	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hg-audit-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/var/hookgate.db", f->dir);
-	snprintf(f->uri, sizeof(f->uri), "sqlite:%s", f->db);
-	assert_int_equal(hg_store_open(f->uri, &f->st, err, sizeof(err)), HG_OK);
-	*state = f;
-	return 0;
+	return hg_test_store_setup(state, "hg-audit", "var/hookgate.db");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	hg_store_close(f->st);
-	rm_rf(f->dir);
-	free(f);
-	return 0;
+	return hg_test_store_teardown(state);
 }
 
 /* ---- helpers ---- */
@@ -182,7 +147,7 @@ static void expect_broken(struct hg_store *st, int64_t want_seq, const char *nee
 
 static void test_empty_log_verifies(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	char why[128];
 	int64_t bad;
 
@@ -194,7 +159,7 @@ static void test_empty_log_verifies(void **state)
 
 static void test_chain_matches_spec(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	char prev[65], want[65], got[80], sql[128], why[128];
 	int64_t bad;
 	int i;
@@ -221,7 +186,7 @@ static void test_chain_matches_spec(void **state)
 
 static void test_append_only_triggers(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 
 	append_five(f->st);
 	sql_must_fail(f->db, "UPDATE audit_log SET reason = 'x' WHERE seq = 2", "append-only");
@@ -233,7 +198,7 @@ static void test_append_only_triggers(void **state)
 
 static void test_changed_row_is_found(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 
 	append_five(f->st);
 	sql_exec(f->db, UNGUARD "UPDATE audit_log SET reason = 'all good' WHERE seq = 3");
@@ -242,7 +207,7 @@ static void test_changed_row_is_found(void **state)
 
 static void test_changed_time_is_found(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 
 	append_five(f->st);
 	sql_exec(f->db, UNGUARD "UPDATE audit_log SET ts_ms = ts_ms + 1 WHERE seq = 5");
@@ -251,7 +216,7 @@ static void test_changed_time_is_found(void **state)
 
 static void test_deleted_row_is_found(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	char why[256];
 	int64_t bad, rows;
 
@@ -270,7 +235,7 @@ static void test_deleted_row_is_found(void **state)
 /* Renumbering after a delete hides the gap but not the broken link. */
 static void test_renumbered_rows_are_found(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 
 	append_five(f->st);
 	sql_exec(f->db, UNGUARD "DELETE FROM audit_log WHERE seq = 2;"
@@ -280,7 +245,7 @@ static void test_renumbered_rows_are_found(void **state)
 
 static void test_reordered_rows_are_found(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 
 	append_five(f->st);
 	/* rows 2 and 3 trade places, each keeping its own hashes */
@@ -293,7 +258,7 @@ static void test_reordered_rows_are_found(void **state)
 /* Re-hashing the changed row itself moves the break to the next row. */
 static void test_rehashed_row_is_found(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_audit_event ev = five[1];
 	char prev[80], hash[65], sql[512];
 
@@ -312,7 +277,7 @@ static void test_rehashed_row_is_found(void **state)
 /* New rows chain from the last row on file, also across handles. */
 static void test_chain_continues_after_reopen(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store *other = NULL;
 	char err[256], why[128];
 	int64_t bad;
@@ -328,7 +293,7 @@ static void test_chain_continues_after_reopen(void **state)
 /* Messages and audit events commit together, or not at all. */
 static void test_batch_is_all_or_nothing(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_msg m = {0}, *msgs[1] = {&m};
 	const char *keys[1] = {"k1"};
 	struct hg_audit_event bad_ev = {1, NULL, NULL, NULL, NULL}; /* event is NOT NULL */
@@ -389,7 +354,7 @@ static void wait_rows(const char *uri, int64_t want)
 
 static void test_writer_appends_with_messages(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_ingest *ing = NULL;
 	struct one_req r;
 	char err[256], got[128];
@@ -440,7 +405,7 @@ static void test_writer_appends_with_messages(void **state)
 /* Events the store refused are kept and written once it is back. */
 static void test_writer_keeps_events_across_failure(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_ingest *ing = NULL;
 	char err[256], got[128];
 	int i;
@@ -448,7 +413,7 @@ static void test_writer_keeps_events_across_failure(void **state)
 	hg_store_close(f->st);
 	f->st = NULL;
 	assert_int_equal(hg_ingest_start(f->uri, &ing, err, sizeof(err)), HG_OK);
-	rm_rf(f->dir); /* the writer's file is gone: the next commit fails */
+	hg_test_rm_rf(f->dir); /* the writer's file is gone: the next commit fails */
 	hg_ingest_audit(ing, "mtls_failure", "instagram", "192.0.2.9", "no certificate");
 	for (i = 0; i < 100 && hg_ingest_healthy(ing); i++)
 		usleep(10 * 1000);

@@ -5,7 +5,6 @@
  * temporary directory; environment variables are set with setenv.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +18,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "fixture.h"
 #include "util/jsonpath.h"
 #include "verify/verify.h"
 
@@ -92,14 +92,6 @@ static void expect_exact_error(const char *yaml, int line, const char *msg)
 	assert_string_equal(err, want);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	(void)state;
@@ -116,7 +108,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return hg_test_rm_rf(tmpdir);
 }
 
 static void assert_secret(const struct hg_secret *s, const char *want)

@@ -13,58 +13,29 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture.h"
 #include "store/store.h"
 
 #define T0 1700000000000LL /* a fixed "now" */
 
-struct fixture {
-	char dir[64];
-	char db[128];
-	struct hg_store *st;
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char uri[160], err[256];
-
-	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hg-deliv-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/hookgate.db", f->dir);
-	snprintf(uri, sizeof(uri), "sqlite:%s", f->db);
-	assert_int_equal(hg_store_open(uri, &f->st, err, sizeof(err)), HG_OK);
-	*state = f;
-	return 0;
+	return hg_test_store_setup(state, "hg-deliv", "hookgate.db");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	hg_store_close(f->st);
-	nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
+	return hg_test_store_teardown(state);
 }
 
 /* Stores one message with key and the given targets; returns its outcome
  * and copies its id to id. */
-static int put(struct fixture *f, const char *key, const struct hg_store_target *t, size_t n,
+static int put(struct hg_test_store *f, const char *key, const struct hg_store_target *t, size_t n,
 	       char id[HG_UUID_LEN + 1])
 {
 	const char *keys[1] = {key};
@@ -86,7 +57,8 @@ static int put(struct fixture *f, const char *key, const struct hg_store_target 
 }
 
 /* One text or integer read straight from the file ("" / -1 for NULL). */
-static void sql_text(struct fixture *f, const char *sql, const char *arg, char *out, size_t len)
+static void sql_text(struct hg_test_store *f, const char *sql, const char *arg, char *out,
+		     size_t len)
 {
 	sqlite3 *h = NULL;
 	sqlite3_stmt *q = NULL;
@@ -103,7 +75,7 @@ static void sql_text(struct fixture *f, const char *sql, const char *arg, char *
 	assert_int_equal(sqlite3_close(h), SQLITE_OK);
 }
 
-static int64_t sql_int(struct fixture *f, const char *sql, const char *arg)
+static int64_t sql_int(struct hg_test_store *f, const char *sql, const char *arg)
 {
 	char buf[32];
 
@@ -111,7 +83,7 @@ static int64_t sql_int(struct fixture *f, const char *sql, const char *arg)
 	return buf[0] != '\0' ? strtoll(buf, NULL, 10) : -1;
 }
 
-static void assert_status(struct fixture *f, const char *delivery_id, const char *want)
+static void assert_status(struct hg_test_store *f, const char *delivery_id, const char *want)
 {
 	char got[32];
 
@@ -120,7 +92,7 @@ static void assert_status(struct fixture *f, const char *delivery_id, const char
 }
 
 /* Claims up to limit of endpoint at now for owner, lease until lease. */
-static size_t claim(struct fixture *f, const char *owner, const char *endpoint, size_t limit,
+static size_t claim(struct hg_test_store *f, const char *owner, const char *endpoint, size_t limit,
 		    int64_t now, int64_t lease, struct hg_store_claimed *out)
 {
 	struct hg_store_claim_req req = {
@@ -133,7 +105,7 @@ static size_t claim(struct fixture *f, const char *owner, const char *endpoint, 
 
 static void test_created_with_message(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_target t[2] = {{"orders", T0}, {"audit", T0 + 5000}};
 	char id[HG_UUID_LEN + 1], dup[HG_UUID_LEN + 1];
 
@@ -159,7 +131,7 @@ static void test_created_with_message(void **state)
 
 static void test_claim_due_per_endpoint(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_target now_a = {"a", T0}, later_a = {"a", T0 + 60000}, now_b = {"b", T0};
 	struct hg_store_claim_req req[2] = {{"a", 5, T0 + 100000}, {"b", 5, T0 + 100000}};
 	struct hg_store_claimed c[10];
@@ -196,7 +168,7 @@ static void test_claim_due_per_endpoint(void **state)
 
 static void test_lease_expiry_recovers(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_target t = {"a", T0};
 	struct hg_store_claimed c[2], again[2];
 	struct hg_store_attempt late;
@@ -231,7 +203,7 @@ static void test_lease_expiry_recovers(void **state)
 
 static void test_record_outcomes(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_target t = {"a", T0};
 	struct hg_store_claimed c[3];
 	struct hg_store_attempt rec[3];
@@ -304,7 +276,7 @@ static void test_record_outcomes(void **state)
  * claimed in the same transaction; a bad outcome refuses both. */
 static void test_record_and_claim_in_one_call(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_target t = {"a", T0};
 	struct hg_store_claim_req req = {.endpoint = "a", .limit = 5, .lease_until_ms = T0 + 30000};
 	struct hg_store_claimed c[5], more[5];
@@ -355,7 +327,7 @@ static void test_record_and_claim_in_one_call(void **state)
  * own answer. */
 static void test_get_messages(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	char a[HG_UUID_LEN + 1], b[HG_UUID_LEN + 1];
 	const char *ids[3];
 	struct hg_store_row rows[3];
@@ -379,7 +351,7 @@ static void test_get_messages(void **state)
 
 static void test_next_due(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_target a = {"a", T0 + 500}, b = {"b", T0 + 200};
 	struct hg_store_claimed c[2];
 	char id[HG_UUID_LEN + 1];
@@ -401,7 +373,7 @@ static void test_next_due(void **state)
 
 static void test_replay(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_target t = {"a", T0};
 	const char *const eps[] = {"a", "b"};
 	char ids[2][HG_UUID_LEN + 1], id[HG_UUID_LEN + 1];
@@ -423,7 +395,7 @@ static void test_replay(void **state)
 }
 
 /* Claims and kills (dead) every due delivery of endpoint. */
-static void kill_all(struct fixture *f, const char *endpoint, struct hg_store_claimed *c)
+static void kill_all(struct hg_test_store *f, const char *endpoint, struct hg_store_claimed *c)
 {
 	struct hg_store_attempt rec;
 	size_t n, i;
@@ -443,7 +415,7 @@ static void kill_all(struct fixture *f, const char *endpoint, struct hg_store_cl
 
 static void test_retry_dead(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_target a = {"a", T0}, b = {"b", T0};
 	struct hg_store_claimed ca[4], cb[4];
 	char id[HG_UUID_LEN + 1];

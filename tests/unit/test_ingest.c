@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "fixture.h"
 #include "ingest/ingest.h"
 #include "util/jsonpath.h"
 
@@ -32,27 +32,13 @@ struct fixture {
 	struct hg_ingest *ing;
 };
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	char err[256];
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hg-ingest-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	hg_test_tmpdir(f->dir, sizeof(f->dir), "hg-ingest");
 	snprintf(f->uri, sizeof(f->uri), "sqlite:%s/db/hookgate.db", f->dir);
 	assert_int_equal(hg_ingest_start(f->uri, &f->ing, err, sizeof(err)), HG_OK);
 	assert_true(hg_ingest_healthy(f->ing));
@@ -65,7 +51,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	hg_ingest_stop(f->ing);
-	rm_rf(f->dir);
+	hg_test_rm_rf(f->dir);
 	free(f);
 	return 0;
 }
@@ -257,7 +243,7 @@ static void test_writer_fails_then_recovers(void **state)
 	wait_for(&finished, 1);
 	assert_int_equal(a.it.status, HG_OK);
 
-	rm_rf(f->dir);
+	hg_test_rm_rf(f->dir);
 	req_init(&b, "b", &finished);
 	hg_ingest_submit(f->ing, &b.it);
 	wait_for(&finished, 2);
@@ -283,7 +269,7 @@ static void test_writer_recovers_while_idle(void **state)
 	int i;
 
 	atomic_init(&finished, 0);
-	rm_rf(f->dir);
+	hg_test_rm_rf(f->dir);
 	req_init(&b, "b", &finished);
 	hg_ingest_submit(f->ing, &b.it);
 	wait_for(&finished, 1);

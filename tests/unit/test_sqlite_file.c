@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#include "fixture.h"
 #include "store/sqlite_file.h"
 
 struct fixture {
@@ -32,8 +33,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hg-ckpt-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	hg_test_tmpdir(f->dir, sizeof(f->dir), "hg-ckpt");
 	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
 	*state = f;
 	return 0;

@@ -10,7 +10,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "stats/stats.h"
 #include "store/store.h"
 
@@ -28,49 +28,15 @@
  * indexes. */
 #define HG_TEST_SCHEMA 5
 
-struct fixture {
-	char dir[64];
-	char db[128];  /* dir/var/hookgate.db: the parent must be created */
-	char uri[160]; /* "sqlite:" + db */
-	struct hg_store *st;
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
-
-	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/hg-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/var/hookgate.db", f->dir);
-	snprintf(f->uri, sizeof(f->uri), "sqlite:%s", f->db);
-	assert_int_equal(hg_store_open(f->uri, &f->st, err, sizeof(err)), HG_OK);
-	*state = f;
-	return 0;
+	/* var/ does not exist yet: opening the store must create it. */
+	return hg_test_store_setup(state, "hg-store", "var/hookgate.db");
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	hg_store_close(f->st);
-	rm_rf(f->dir);
-	free(f);
-	return 0;
+	return hg_test_store_teardown(state);
 }
 
 /* A message with up to 4 keys; the strings must outlive the put. */
@@ -151,8 +117,7 @@ static void test_uri_forms(void **state)
 	assert_int_equal(hg_store_open("", &st, err, sizeof(err)), HG_EINVAL);
 
 	/* sqlite:///abs, a bare path and :memory: all open. */
-	snprintf(dir, sizeof(dir), "/tmp/hg-store-XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	hg_test_tmpdir(dir, sizeof(dir), "hg-store");
 	snprintf(uri, sizeof(uri), "sqlite://%s/a/b/c.db", dir);
 	assert_int_equal(hg_store_open(uri, &st, err, sizeof(err)), HG_OK);
 	assert_int_equal(hg_store_schema_version(st), HG_TEST_SCHEMA);
@@ -164,12 +129,12 @@ static void test_uri_forms(void **state)
 	assert_int_equal(hg_store_open("sqlite::memory:", &st, err, sizeof(err)), HG_OK);
 	assert_int_equal(hg_store_ping(st), HG_OK);
 	hg_store_close(st);
-	rm_rf(dir);
+	hg_test_rm_rf(dir);
 }
 
 static void test_open_creates_dir_and_wal(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	char path[160];
 	struct stat sb;
 
@@ -196,7 +161,7 @@ static void test_open_creates_dir_and_wal(void **state)
 
 static void test_accept(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct tmsg a;
 
 	tmsg_init(&a, "github", "{\"a\":1}", 7, "header:X-GitHub-Delivery=1", NULL, NULL);
@@ -210,7 +175,7 @@ static void test_accept(void **state)
 
 static void test_duplicate_returns_first_id(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct tmsg a, b, c, other;
 
 	tmsg_init(&a, "github", "one", 3, "k1", NULL, NULL);
@@ -238,7 +203,7 @@ static void test_duplicate_returns_first_id(void **state)
 
 static void test_partial_overlap_is_new(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct tmsg a, b, c, d;
 
 	tmsg_init(&a, "wa", "a", 1, "k:a", "k:b", NULL);
@@ -265,7 +230,7 @@ static void test_partial_overlap_is_new(void **state)
 
 static void test_duplicates_within_one_batch(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct tmsg t[4];
 	struct hg_store_msg *v[4];
 	size_t i;
@@ -289,7 +254,7 @@ static void test_duplicates_within_one_batch(void **state)
 
 static void test_reopen_keeps_data_and_version(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_row row;
 	struct tmsg a, b;
 	char err[256];
@@ -314,7 +279,7 @@ static void test_reopen_keeps_data_and_version(void **state)
 
 static void test_migration_idempotent(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store *second = NULL, *third = NULL;
 	char err[256];
 
@@ -339,7 +304,7 @@ static void test_migration_idempotent(void **state)
 
 static void test_newer_schema_is_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store *st = NULL;
 	char err[256];
 
@@ -356,7 +321,7 @@ static void test_newer_schema_is_refused(void **state)
 
 static void test_get_message_round_trips_bytes(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	static const char body[] = "a\0b\0\xff\xfe\0";
 	struct hg_store_row row;
 	struct tmsg a, empty;
@@ -405,7 +370,7 @@ static void assert_outcomes_reset(struct tmsg *t, size_t n)
  * leaves the handle usable once the disk accepts writes again. big_len
  * chooses where it fails: a body larger than SQLite's page cache spills to
  * the WAL during the INSERT, a smaller one only at COMMIT. */
-static void check_eio_when_disk_refuses_write(struct fixture *f, size_t big_len)
+static void check_eio_when_disk_refuses_write(struct hg_test_store *f, size_t big_len)
 {
 	char *big = calloc(1, big_len);
 	struct rlimit saved, low;
@@ -459,7 +424,7 @@ static void test_eio_when_disk_refuses_commit(void **state)
  * unlinked file and vanish: they must fail, not be acknowledged. */
 static void test_eio_when_dir_removed(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	struct hg_store_msg *v[2];
 	struct hg_store *fresh = NULL;
 	struct tmsg first, t[2];
@@ -467,7 +432,7 @@ static void test_eio_when_dir_removed(void **state)
 
 	tmsg_init(&first, "gh", "before", 6, "k0", NULL, NULL);
 	assert_int_equal(put1(f->st, &first), HG_OK);
-	rm_rf(f->dir);
+	hg_test_rm_rf(f->dir);
 
 	tmsg_init(&t[0], "gh", "one", 3, "k1", NULL, NULL);
 	tmsg_init(&t[1], "gh", "two", 3, "k0", NULL, NULL);
@@ -498,7 +463,7 @@ static void id_at(char out[HG_UUID_LEN + 1], int64_t ms, unsigned n)
 
 /* Stores a message of source at ms with one key, delivered to the
  * endpoints given (NULL-terminated, may be empty). */
-static void put_routed(struct fixture *f, const char *source, int64_t ms, unsigned n,
+static void put_routed(struct hg_test_store *f, const char *source, int64_t ms, unsigned n,
 		       const char *const *endpoints, char id[HG_UUID_LEN + 1])
 {
 	struct hg_store_target targets[4];
@@ -578,7 +543,7 @@ static void settle(struct hg_store *st, const char *endpoint, enum hg_delivery_s
 
 static void test_list_messages_pages_and_filters(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	static const char *const to_ok[] = {"ok", NULL};
 	static const char *const to_both[] = {"ok", "bad", NULL};
 	char ids[9][HG_UUID_LEN + 1];
@@ -652,7 +617,7 @@ static int see_attempt(const struct hg_store_attempt_info *a, void *arg)
 
 static void test_list_deliveries_and_attempts(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	static const char *const to_both[] = {"ok", "bad", NULL};
 	char id[HG_UUID_LEN + 1];
 	struct seen s = {0}, att = {0};
@@ -693,7 +658,7 @@ static void test_list_deliveries_and_attempts(void **state)
 
 static void test_stats_add_and_read(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	int64_t h = hg_stats_hour_of(hg_now_ms());
 	struct hg_stats_row rows[3], got[3];
 
@@ -727,7 +692,7 @@ static void test_stats_add_and_read(void **state)
 
 static void test_purge_in_batches_keeps_audit_and_in_flight(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_store *f = *state;
 	static const char *const to_ok[] = {"ok", NULL}, *const to_slow[] = {"slow", NULL};
 	struct hg_audit_event ev = {.ts_ms = hg_now_ms(), .event = "bad_signature"};
 	int64_t old = hg_now_ms() - 3 * 86400000LL, before = hg_now_ms() - 86400000LL;

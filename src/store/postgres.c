@@ -1308,15 +1308,6 @@ static int pg_ping(struct hg_store *st)
 
 /* ---- deliveries ---- */
 
-/* 1 when name is a prefix claim ("prefix*"): every endpoint whose name
- * starts with prefix ("sub:*": every outbound subscription). */
-static int is_prefix(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 1 && name[n - 1] == '*';
-}
-
 /* What a claim or next_due binds for the endpoint argument name: the name
  * itself, or a prefix claim's prefix without its '*' (the statement says
  * which, see HG_PG_CLAIM). -1 when name is longer than any endpoint's or
@@ -1328,7 +1319,7 @@ static int endpoint_param(const char *name, char *out, size_t cap)
 	if (n + 1 > cap || !utf8_valid(name))
 		return -1;
 	memcpy(out, name, n + 1);
-	if (is_prefix(name))
+	if (hg_store_endpoint_is_prefix(name))
 		out[n - 1] = '\0';
 	return 0;
 }
@@ -1354,7 +1345,7 @@ static int claim_body(struct hg_pg *p, void *arg, struct pg_fail *f)
 	const char *vals[5] = {a->owner, until, now, ep, limit};
 	PGresult *res;
 	size_t r;
-	int i, rc = HG_OK;
+	int i, which, rc = HG_OK;
 
 	*a->n = 0;
 	snprintf(now, sizeof(now), "%" PRId64, a->now_ms);
@@ -1365,8 +1356,8 @@ static int claim_body(struct hg_pg *p, void *arg, struct pg_fail *f)
 		snprintf(limit, sizeof(limit), "%zu", a->req[r].limit);
 		if (endpoint_param(a->req[r].endpoint, ep, sizeof(ep)) != 0)
 			continue; /* no stored endpoint has such a name */
-		res = exec_stmt(p, is_prefix(a->req[r].endpoint) ? P_CLAIM_PREFIX : P_CLAIM, 5,
-				vals, NULL, NULL, 0);
+		which = hg_store_endpoint_is_prefix(a->req[r].endpoint) ? P_CLAIM_PREFIX : P_CLAIM;
+		res = exec_stmt(p, which, 5, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			rc = fail_with(p, f, "claim", res);
 		} else {
@@ -1518,9 +1509,11 @@ static int pg_next_due(struct hg_store *st, const char *endpoint, int64_t *due_m
 		return HG_OK;
 	}
 	snprintf(horizon, sizeof(horizon), "%" PRId64, poll_at);
-	which = endpoint == NULL      ? P_NEXT_DUE_ALL
-		: is_prefix(endpoint) ? P_NEXT_DUE_PREFIX
-				      : P_NEXT_DUE_ENDPOINT;
+	if (endpoint == NULL)
+		which = P_NEXT_DUE_ALL;
+	else
+		which = hg_store_endpoint_is_prefix(endpoint) ? P_NEXT_DUE_PREFIX
+							      : P_NEXT_DUE_ENDPOINT;
 	res = exec_stmt(p, which, endpoint != NULL ? 2 : 1, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		read_failed(p, "next_due", res);

@@ -702,8 +702,8 @@ out:
  * one log line says what failed. Returns HG_OK or HG_EIO. The whole of it
  * runs in this process's turn to write (sqlite_file.h): BEGIN IMMEDIATE
  * then finds SQLite's lock free unless another process holds it. */
-static int txn_body(struct hg_sqlite *s, const char *op,
-		    int (*body)(struct hg_sqlite *s, void *arg, const char **what), void *arg)
+static int txn_run(struct hg_sqlite *s, const char *op,
+		   int (*body)(struct hg_sqlite *s, void *arg, const char **what), void *arg)
 {
 	const char *what = "BEGIN";
 	int rc, moved = 0;
@@ -752,12 +752,6 @@ fail:
 	return HG_EIO;
 }
 
-static int txn_run(struct hg_sqlite *s, const char *op,
-		   int (*body)(struct hg_sqlite *s, void *arg, const char **what), void *arg)
-{
-	return txn_body(s, op, body, arg);
-}
-
 /* txn_run() without its fsync: the commit is in the WAL but reaches the
  * disk only with the next durable commit of any connection (the WAL is
  * synced as a whole) or a checkpoint. For writes that a power failure may
@@ -769,7 +763,7 @@ static int txn_run_lazy(struct hg_sqlite *s, const char *op,
 {
 	int lazy = run(s, S_SYNC_NORMAL) == SQLITE_DONE, rc;
 
-	rc = txn_body(s, op, body, arg);
+	rc = txn_run(s, op, body, arg);
 	if (lazy && run(s, S_SYNC_FULL) != SQLITE_DONE) {
 		/* Later commits of this handle would skip their fsync: each
 		 * tries again first and is refused while it fails. */
@@ -904,7 +898,7 @@ static void sqlite_get_messages(struct hg_store *st, const char *const *ids, siz
 	for (i = 0; i < n; i++)
 		rcs[i] = sqlite_get_message(st, ids[i], &rows[i]);
 	if (open && run(s, S_COMMIT) != SQLITE_DONE)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* a read: nothing to lose */
+		run(s, S_ROLLBACK); /* a read: nothing to lose */
 }
 
 static int sqlite_count_messages(struct hg_store *st, const char *source, int64_t *count)
@@ -999,23 +993,15 @@ struct claim_args {
 /* The names an endpoint argument selects, as the half-open range [lo, hi):
  * "name" is [name, name "\x01") (nothing sorts between but name itself,
  * names hold no control characters), "prefix*" is [prefix, prefix with its
- * last byte + 1). One statement with an indexable range serves both. 0, or
- * -1 when it does not fit cap bytes. */
-/* 1 when name is a prefix claim ("prefix*"), as endpoint_range() reads it. */
-static int is_prefix(const char *name)
-{
-	size_t n = strlen(name);
-
-	return n > 1 && name[n - 1] == '*';
-}
-
+ * last byte + 1). An exact name's statements bind lo alone, a prefix's
+ * both. 0, or -1 when it does not fit cap bytes. */
 static int endpoint_range(const char *name, char *lo, char *hi, size_t cap)
 {
 	size_t n = strlen(name);
 
 	if (n + 2 > cap)
 		return -1;
-	if (is_prefix(name)) {
+	if (hg_store_endpoint_is_prefix(name)) {
 		memcpy(lo, name, n - 1);
 		lo[n - 1] = '\0';
 		memcpy(hi, name, n - 1);
@@ -1048,7 +1034,7 @@ static int claim_body(struct hg_sqlite *s, void *arg, const char **what)
 			continue;
 		if (endpoint_range(a->req[i].endpoint, lo, hi, sizeof(lo)) != 0)
 			return SQLITE_MISUSE; /* a name longer than any endpoint's */
-		prefix = is_prefix(a->req[i].endpoint);
+		prefix = hg_store_endpoint_is_prefix(a->req[i].endpoint);
 		q = s->stmt[prefix ? S_CLAIM_PREFIX : S_CLAIM];
 		rc = sqlite3_bind_text(q, 1, a->owner, -1, SQLITE_STATIC);
 		if (rc == SQLITE_OK)
@@ -1199,7 +1185,7 @@ static int sqlite_record_and_claim(struct hg_store *st, const struct hg_store_at
 static int sqlite_next_due(struct hg_store *st, const char *endpoint, int64_t *due_ms)
 {
 	struct hg_sqlite *s = (struct hg_sqlite *)st;
-	int prefix = endpoint != NULL && is_prefix(endpoint);
+	int prefix = endpoint != NULL && hg_store_endpoint_is_prefix(endpoint);
 	sqlite3_stmt *q = s->stmt[endpoint == NULL ? S_NEXT_DUE_ALL
 				  : prefix      ? S_NEXT_DUE_PREFIX
 						: S_NEXT_DUE_ENDPOINT];

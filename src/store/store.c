@@ -170,6 +170,13 @@ int hg_store_delivery_status_parse(const char *name, enum hg_delivery_status *ou
 	return HG_EINVAL;
 }
 
+int hg_store_endpoint_is_prefix(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n > 1 && name[n - 1] == '*';
+}
+
 int hg_store_record_and_claim(struct hg_store *st, const struct hg_store_attempt *a, size_t na,
 			      const char *owner, int64_t now_ms,
 			      const struct hg_store_claim_req *req, size_t nreq,

@@ -44,9 +44,9 @@ struct hg_store_ops {
 			     struct hg_store_row *rows, int *rcs);
 	int (*count_messages)(struct hg_store *st, const char *source, int64_t *count);
 	int (*ping)(struct hg_store *st);
-	/* deliveries: the store.h functions of the same names */
-	/* hg_store_record_and_claim; claim_deliveries and record_attempts
-	 * are it with nothing to record or to claim */
+	/* deliveries: the store.h functions of the same names;
+	 * hg_store_claim_deliveries and hg_store_record_attempts are
+	 * record_and_claim with nothing to record or to claim */
 	int (*record_and_claim)(struct hg_store *st, const struct hg_store_attempt *a, size_t na,
 				const char *owner, int64_t now_ms,
 				const struct hg_store_claim_req *req, size_t nreq,
@@ -95,6 +95,11 @@ struct hg_store_ops {
 	int (*sub_outcome)(struct hg_store *st, const char *id, int ok, int gone, int64_t now_ms,
 			   int64_t disable_after_ms, const char *reason, int *disabled);
 };
+
+/* 1 when an endpoint argument of a claim or next_due is a prefix
+ * ("prefix*": every endpoint whose name starts with prefix, as "sub:*"
+ * selects every outbound subscription), 0 when it is one name. */
+int hg_store_endpoint_is_prefix(const char *name);
 
 /* The common head of every backend handle. */
 struct hg_store {

@@ -138,6 +138,23 @@ static void checkpoint(struct hg_sqlite_file *c, sqlite3 **db)
 	c->failing = 1;
 }
 
+/* The checkpointer's condition variable, timed on the monotonic clock
+ * (hg_mono_deadline) so that a wall-clock step neither stalls nor hurries
+ * the idle checkpoint. */
+static int init_wake(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (pthread_condattr_init(&ca) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+	return rc == 0 ? 0 : -1;
+}
+
 static void *ckpt_main(void *arg)
 {
 	struct hg_sqlite_file *c = arg;
@@ -147,13 +164,7 @@ static void *ckpt_main(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stop) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += c->idle_ms / 1000;
-		until.tv_nsec += (long)(c->idle_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		hg_mono_deadline(&until, c->idle_ms);
 		timed_out = 0;
 		while (!c->stop && c->wal_frames < c->frames_to_wake && !timed_out)
 			timed_out = pthread_cond_timedwait(&c->wake, &c->lock, &until) == ETIMEDOUT;
@@ -184,8 +195,9 @@ struct hg_sqlite_file *hg_sqlite_file_attach(sqlite3 *db, const char *path)
 			goto fail;
 		c->frames_to_wake = atomic_load(&frames_setting);
 		c->idle_ms = atomic_load(&idle_setting);
+		if (init_wake(&c->wake) != 0)
+			goto fail;
 		pthread_mutex_init(&c->lock, NULL);
-		pthread_cond_init(&c->wake, NULL);
 		pthread_mutex_init(&c->turn_lock, NULL);
 		pthread_cond_init(&c->turn_next, NULL);
 		if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {

@@ -140,8 +140,8 @@ struct hg_deliver {
 	int *msg_rcs;
 	struct hg_store_attempt *rec;
 	struct curl_waitfd *wfds; /* 3 per attempt */
-	CURL **pool;              /* finished transfer handles, reset, for the next ones */
-	size_t n_pool, pool_cap;  /* pool_cap: max_in_flight */
+	CURL **pool;              /* max_in_flight: finished transfer handles, reset */
+	size_t n_pool;
 	char **env_base;          /* the environment exec commands inherit */
 	size_t n_env_base;
 	/* outbound subscriptions: one pseudo-endpoint "sub:*" for all of them */
@@ -308,7 +308,7 @@ static void easy_put(struct hg_deliver *d, struct dl_attempt *a)
 	if (a->easy == NULL)
 		return;
 	curl_multi_remove_handle(d->multi, a->easy);
-	if (d->n_pool < d->pool_cap) {
+	if (d->n_pool < (size_t)d->cfg->max_in_flight) {
 		curl_easy_reset(a->easy);
 		d->pool[d->n_pool++] = a->easy;
 	} else {
@@ -1109,7 +1109,6 @@ int hg_deliver_start(const struct hg_config *cfg, struct hg_deliver **out, char 
 	d->rec = calloc(cap, sizeof(*d->rec));
 	d->wfds = calloc(3 * cap, sizeof(*d->wfds));
 	d->pool = calloc(cap, sizeof(*d->pool));
-	d->pool_cap = cap;
 	d->msg_ids = calloc(cap, sizeof(*d->msg_ids));
 	d->msgs = calloc(cap, sizeof(*d->msgs));
 	d->msg_rcs = calloc(cap, sizeof(*d->msg_rcs));

@@ -159,6 +159,7 @@ void hg_http_header_each(const struct hg_http_req *req,
 /* ---- TLS and client certificates ---- */
 
 static void on_conn_close(void *data);
+static void on_accept(h2o_socket_t *listener, const char *err);
 
 static struct hg_http_conn *conn_of(const struct hg_http_req *req)
 {
@@ -576,7 +577,7 @@ static void on_conn_close(void *data)
 	atomic_fetch_sub(&loop->srv->open_conns, 1);
 	if (loop->paused && !loop->closing) {
 		loop->paused = 0;
-		h2o_socket_read_start(loop->listener, NULL);
+		h2o_socket_read_start(loop->listener, on_accept);
 	}
 }
 

@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,6 +41,9 @@
  * refuse anything past this much, which is far above what providers send. */
 #define HG_HTTP_MAX_HEADER_BYTES (16 * 1024)
 #define HG_HTTP_DRAIN_MS 5000
+/* A connection closed with request bytes unread drains this long, this much. */
+#define HG_HTTP_LINGER_MS 2000
+#define HG_HTTP_LINGER_BYTES (32 * 1024 * 1024)
 
 struct hg_http_route {
 	char *prefix;
@@ -63,6 +67,7 @@ struct hg_http_loop {
 	size_t nconns;
 	size_t max_conns;
 	int paused; /* listener stopped because this loop is at its cap */
+	h2o_timeout_t linger_timeout; /* HG_HTTP_LINGER_MS, for lingering closes */
 	int closing;
 };
 
@@ -71,6 +76,10 @@ struct hg_http_loop {
 struct hg_http_conn {
 	struct hg_http_loop *loop;
 	SSL *ssl; /* set by the verify callback when a client certificate came */
+	int linger_fd; /* -1, or our copy of the descriptor (see conn_want_linger) */
+	h2o_socket_t *linger; /* while draining after h2o closed its socket */
+	h2o_timeout_entry_t linger_timer;
+	size_t linger_bytes;
 };
 
 struct hg_http_server {
@@ -159,7 +168,7 @@ void hg_http_header_each(const struct hg_http_req *req,
 /* ---- TLS and client certificates ---- */
 
 static void on_conn_close(void *data);
-static void on_accept(h2o_socket_t *listener, const char *err);
+static void conn_want_linger(h2o_req_t *req);
 
 static struct hg_http_conn *conn_of(const struct hg_http_req *req)
 {
@@ -526,6 +535,108 @@ static void peer_text(h2o_conn_t *conn, char *out, size_t outlen)
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)outlen);
 }
 
+/*
+ * Request smuggling (RFC 9112 section 6.3). h2o 2.2 frames a body by the
+ * FIRST Content-Length, and by Transfer-Encoding when both are present,
+ * without complaint; behind a proxy that frames the same bytes differently,
+ * the rest of the body becomes a request of its own, arriving from the
+ * trusted proxy's address. h2o keeps neither header in req->headers, so we
+ * read the request's head again from the connection's input buffer, where
+ * it still starts the buffer (h2o consumes a request's bytes only after it
+ * was answered; a chunked body is decoded in place behind the head). Any
+ * second Content-Length (even an equal one), any second Transfer-Encoding,
+ * or both together is refused with 400 and the connection closed.
+ */
+static const char *framing_problem(h2o_req_t *req)
+{
+	h2o_conn_t *c = req->conn;
+	h2o_socket_t *sock = c->callbacks->get_socket != NULL ? c->callbacks->get_socket(c) : NULL;
+	if (req->version >= 0x200 || sock == NULL || sock->input == NULL)
+		return NULL;
+	const char *p = sock->input->bytes, *end = p + sock->input->size, *nl;
+	size_t ncl = 0, nte = 0;
+	while (p != end && (*p == '\r' || *p == '\n'))
+		++p; /* picohttpparser skips empty lines before a request */
+	if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+		return NULL;
+	for (p = nl + 1; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
+		size_t len = (size_t)(nl - p);
+		if (len != 0 && p[len - 1] == '\r')
+			--len;
+		if (len == 0)
+			break; /* the end of the head */
+		if (len > 15 && strncasecmp(p, "content-length:", 15) == 0)
+			++ncl;
+		else if (len > 18 && strncasecmp(p, "transfer-encoding:", 18) == 0)
+			++nte;
+	}
+	if (ncl > 1)
+		return "more than one Content-Length header";
+	if (nte > 1)
+		return "more than one Transfer-Encoding header";
+	if (ncl != 0 && nte != 0)
+		return "both Content-Length and Transfer-Encoding";
+	return NULL;
+}
+
+/*
+ * h2o answers some requests itself, before any handler runs: 413 for a body
+ * over max_request_entity_size, 400 for broken chunked framing, 417 for an
+ * unknown Expect. Those answers go through the host's fallback path, where
+ * this filter makes their body one line of JSON like every other error of
+ * ours, logs them, and, when the connection ends with the request unread,
+ * closes it lingeringly. (A request line h2o cannot parse at all gets h2o's
+ * fixed plain-text 400, written straight to the socket.)
+ */
+struct hg_http_error_ostream {
+	h2o_ostream_t super;
+};
+
+static void on_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+			  h2o_send_state_t state)
+{
+	char reason[128], peer[64];
+	size_t n = 0;
+	for (size_t i = 0; i != bufcnt && n < sizeof(reason) - 1; ++i) {
+		size_t take = bufs[i].len < sizeof(reason) - 1 - n ? bufs[i].len : sizeof(reason) - 1 - n;
+		memcpy(reason + n, bufs[i].base, take);
+		n += take;
+	}
+	reason[n] = '\0';
+	if (n == 0)
+		snprintf(reason, sizeof(reason), "%s", req->res.reason != NULL ? req->res.reason : "error");
+
+	struct hg_buf b = {0};
+	int ok = hg_buf_puts(&b, "{\"error\":") == HG_OK &&
+		 hg_buf_json_str(&b, reason, strlen(reason)) == HG_OK && hg_buf_puts(&b, "}\n") == HG_OK;
+	h2o_iovec_t json = ok ? h2o_strdup(&req->pool, (const char *)b.data, b.len)
+			      : h2o_iovec_init(H2O_STRLIT("{\"error\":\"out of memory\"}\n"));
+	hg_buf_free(&b);
+	req->res.content_length = json.len;
+	ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+	if (ct >= 0)
+		req->res.headers.entries[ct].value = h2o_iovec_init(H2O_STRLIT("application/json"));
+
+	char path[256];
+	size_t pl = req->input.path.len < sizeof(path) - 1 ? req->input.path.len : sizeof(path) - 1;
+	memcpy(path, req->input.path.base, pl);
+	path[pl] = '\0';
+	peer_text(req->conn, peer, sizeof(peer));
+	hg_log(HG_LOG_INFO, "request", "path", HG_LS(path), "status", HG_LI(req->res.status), "peer",
+	       HG_LS(peer), "outcome", HG_LS("rejected"), "reason", HG_LS(reason), NULL);
+	h2o_ostream_send_next(self, req, bufcnt != 0 ? &json : NULL, bufcnt != 0 ? 1 : 0, state);
+}
+
+static void on_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+	(void)self;
+	struct hg_http_error_ostream *os = (void *)h2o_add_ostream(req, sizeof(*os), slot);
+	os->super.do_send = on_error_send;
+	if (!req->http1_is_persistent)
+		conn_want_linger(req);
+	h2o_setup_next_ostream(req, &os->super.next);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct hg_http_handler *h = (struct hg_http_handler *)self;
@@ -557,6 +668,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 		return 0;
 	}
 
+	const char *framing = framing_problem(req);
+	if (framing != NULL) {
+		req->http1_is_persistent = 0;
+		conn_want_linger(req);
+		hg_http_respond_error(hreq, 400, NULL, framing);
+		return 0;
+	}
+
 	const struct hg_http_route *r = route_find(h->srv, hreq->path, hreq->path_len);
 	if (r == NULL) {
 		hg_http_respond_error(hreq, 404, NULL, "not found");
@@ -568,9 +687,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- connections and loops ---- */
 
-static void on_conn_close(void *data)
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+/* The connection is gone (and, when it lingered, drained): it no longer
+ * counts against the cap, so a loop paused at the cap takes new clients. */
+static void conn_release(struct hg_http_conn *conn)
 {
-	struct hg_http_conn *conn = data;
 	struct hg_http_loop *loop = conn->loop;
 	free(conn);
 	loop->nconns--;
@@ -581,6 +703,76 @@ static void on_conn_close(void *data)
 	}
 }
 
+/*
+ * Lingering close. h2o 2.2 closes an HTTP/1 connection as soon as an answer
+ * that ends it (413 for a body over the limit, 400 for bad framing) is
+ * written, with the rest of the request still unread; the kernel then
+ * resets the connection, and a client still sending its body may never read
+ * the answer. So when such an answer starts we keep a duplicate of the
+ * socket's descriptor: h2o's close() then only drops its copy, and ours
+ * shuts down writing (the answer is followed by a FIN) and reads and
+ * discards what the client still sends, until it closes, for at most
+ * HG_HTTP_LINGER_MS and HG_HTTP_LINGER_BYTES. The connection keeps its place
+ * under max_connections until then, so lingering cannot run past the cap.
+ */
+static void conn_want_linger(h2o_req_t *req)
+{
+	h2o_conn_t *c = req->conn;
+	h2o_socket_t *sock = c->callbacks->get_socket != NULL ? c->callbacks->get_socket(c) : NULL;
+	if (req->version >= 0x200 || sock == NULL || sock->on_close.cb != on_conn_close)
+		return;
+	struct hg_http_conn *conn = sock->on_close.data;
+	if (conn->linger_fd < 0)
+		conn->linger_fd = fcntl(h2o_socket_get_fd(sock), F_DUPFD_CLOEXEC, 0);
+	/* no descriptor left: the connection closes the plain way */
+}
+
+static void linger_end(struct hg_http_conn *conn)
+{
+	if (h2o_timeout_is_linked(&conn->linger_timer))
+		h2o_timeout_unlink(&conn->linger_timer);
+	h2o_socket_close(conn->linger);
+	conn_release(conn);
+}
+
+static void on_linger_read(h2o_socket_t *sock, const char *err)
+{
+	struct hg_http_conn *conn = sock->data;
+	if (err == NULL) {
+		conn->linger_bytes += sock->input->size;
+		h2o_buffer_consume(&sock->input, sock->input->size);
+		if (conn->linger_bytes <= HG_HTTP_LINGER_BYTES)
+			return;
+	}
+	linger_end(conn); /* the client closed, failed, or sent too much */
+}
+
+static void on_linger_timeout(h2o_timeout_entry_t *entry)
+{
+	linger_end(H2O_STRUCT_FROM_MEMBER(struct hg_http_conn, linger_timer, entry));
+}
+
+static void on_conn_close(void *data)
+{
+	struct hg_http_conn *conn = data;
+	struct hg_http_loop *loop = conn->loop;
+	int fd = conn->linger_fd;
+	conn->linger_fd = -1;
+	if (fd >= 0 && (loop->closing || shutdown(fd, SHUT_WR) != 0)) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		conn_release(conn);
+		return;
+	}
+	conn->linger = h2o_evloop_socket_create(loop->ctx.loop, fd, 0);
+	conn->linger->data = conn;
+	conn->linger_timer.cb = on_linger_timeout;
+	h2o_timeout_link(loop->ctx.loop, &loop->linger_timeout, &conn->linger_timer);
+	h2o_socket_read_start(conn->linger, on_linger_read);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
 	struct hg_http_loop *loop = listener->data;
@@ -589,7 +781,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 	for (int i = 0; i != HG_HTTP_ACCEPT_BURST; ++i) {
 		if (loop->nconns >= loop->max_conns) {
 			/* At the cap: stop accepting; the kernel backlog holds new
-			 * clients until a connection of this loop closes. */
+			 * clients until a connection of this loop closes
+			 * (conn_release() starts accepting again). */
 			h2o_socket_read_stop(loop->listener);
 			loop->paused = 1;
 			return;
@@ -603,6 +796,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 			return;
 		}
 		conn->loop = loop;
+		conn->linger_fd = -1;
 		loop->nconns++;
 		atomic_fetch_add(&loop->srv->open_conns, 1);
 		sock->on_close.cb = on_conn_close;
@@ -661,6 +855,7 @@ static void *loop_main(void *arg)
 		 * no HTTP/2 connection; h2o_context_dispose() insists it is idle. */
 		if (h2o_timeout_is_linked(&loop->ctx.http2._graceful_shutdown_timeout))
 			h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
+		h2o_timeout_dispose(evloop, &loop->linger_timeout);
 		h2o_context_dispose(&loop->ctx);
 		h2o_evloop_destroy(evloop);
 	}
@@ -769,6 +964,7 @@ static int loop_init(struct hg_http_server *srv, struct hg_http_loop *loop, h2o_
 {
 	loop->srv = srv;
 	h2o_context_init(&loop->ctx, h2o_evloop_create(), &srv->config);
+	h2o_timeout_init(loop->ctx.loop, &loop->linger_timeout, HG_HTTP_LINGER_MS);
 	loop->accept_ctx.ctx = &loop->ctx;
 	loop->accept_ctx.hosts = hosts;
 	loop->accept_ctx.ssl_ctx = srv->ssl_ctx;
@@ -812,6 +1008,8 @@ int hg_http_server_start(struct hg_http_server *srv, char *err, size_t errlen)
 	    (struct hg_http_handler *)h2o_create_handler(pathconf, sizeof(*handler));
 	handler->super.on_req = on_req;
 	handler->srv = srv;
+	h2o_filter_t *errors = h2o_create_filter(&hostconf->fallback_path, sizeof(*errors));
+	errors->on_setup_ostream = on_error_setup;
 
 	srv->nloops = (size_t)srv->opts.threads;
 	srv->loops = calloc(srv->nloops, sizeof(*srv->loops));

@@ -1,5 +1,9 @@
 // hostile.test.mjs — the HTTP front end against hostile clients: the
-// connection cap reached and released (new connections served again).
+// connection cap reached and released (new connections served again),
+// request smuggling (duplicate Content-Length, Transfer-Encoding with
+// Content-Length) refused with 400 and the connection closed, and oversized
+// bodies answered 413 that the sender can read (a lingering close, not a
+// reset), as one line of JSON.
 //
 // Network: every connection goes to 127.0.0.1.
 
@@ -94,5 +98,136 @@ describe('the connection cap (max_connections 2, one loop)', () => {
     const r = await pending;
     assert.equal(r.status, 200);
     b.destroy();
+  });
+});
+
+describe('request smuggling and oversized bodies', () => {
+  let d;
+
+  before(async () => {
+    d = await startDaemon({
+      env,
+      sources: [
+        { name: 'meta', provider: 'meta', secret_env: 'HG_E2E_HOSTILE_SECRET', dedupe: ['$.id'], max_body: '1m' },
+      ],
+    });
+  });
+
+  after(async () => {
+    await d?.cleanup();
+  });
+
+  async function messageCount() {
+    const r = await request(d, 'GET', '/metrics');
+    assert.equal(r.status, 200);
+    const m = r.text.match(/^hookgate_requests_total\{source="meta",outcome="accepted"\} (\d+)/m);
+    return m ? Number(m[1]) : 0;
+  }
+
+  test('two Content-Length headers (0, then N): 400, connection closed, the body is not a second request', async () => {
+    const inner = `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`;
+    for (const [a, b] of [
+      ['0', String(inner.length)],
+      [String(inner.length), String(inner.length)],
+    ]) {
+      const raw =
+        `POST /in/meta HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${a}\r\ncontent-length: ${b}\r\n\r\n${inner}`;
+      const r = await rawExchange(d.port, raw);
+      assert.deepEqual(statusLines(r.text), ['HTTP/1.1 400'], `CL ${a}, ${b}: ${r.text}`);
+      assert.match(r.text, /\{"error":"more than one Content-Length header"\}/);
+      assert.ok(r.closed, 'the connection is closed after the 400');
+    }
+  });
+
+  test('Transfer-Encoding: chunked with Content-Length: 400, connection closed, trailing bytes not served', async () => {
+    const inner = `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`;
+    for (const order of ['te-first', 'cl-first']) {
+      const te = 'Transfer-Encoding: chunked\r\n';
+      const cl = 'Content-Length: 5\r\n';
+      const raw =
+        `POST /in/meta HTTP/1.1\r\nHost: x\r\n${order === 'te-first' ? te + cl : cl + te}\r\n` + `0\r\n\r\n${inner}`;
+      const r = await rawExchange(d.port, raw);
+      assert.deepEqual(statusLines(r.text), ['HTTP/1.1 400'], `${order}: ${r.text}`);
+      assert.match(r.text, /both Content-Length and Transfer-Encoding/);
+      assert.ok(r.closed, 'the connection is closed after the 400');
+    }
+    // Two Transfer-Encoding headers are refused as well.
+    const r2 = await rawExchange(
+      d.port,
+      `POST /in/meta HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${inner}`,
+    );
+    assert.deepEqual(statusLines(r2.text), ['HTTP/1.1 400'], r2.text);
+    assert.ok(r2.closed);
+  });
+
+  test('a well-framed pipelined pair is still served (the check is not a false alarm)', async () => {
+    const one = `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const r = await rawExchange(d.port, one + one + `GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.deepEqual(statusLines(r.text), ['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200'], r.text);
+  });
+
+  test('a smuggled signed event is not stored', async () => {
+    // The counter counts: a plain signed post moves it.
+    const base = await messageCount();
+    const plain = JSON.stringify({ id: token('plain') });
+    assert.equal((await postSigned(d, 'meta', plain, { secret: SECRET })).status, 200);
+    assert.equal(await messageCount(), base + 1);
+    const before = base + 1;
+    const body = JSON.stringify({ id: token('smuggled') });
+    const sig = await sign(SECRET, body);
+    const inner =
+      `POST /in/meta HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Hub-Signature-256: ${sig}\r\n` +
+      `Content-Length: ${body.length}\r\n\r\n${body}`;
+    const r = await rawExchange(
+      d.port,
+      `POST /in/meta HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: ${inner.length}\r\n\r\n${inner}`,
+    );
+    assert.deepEqual(statusLines(r.text), ['HTTP/1.1 400'], r.text);
+    assert.equal(await messageCount(), before, 'nothing was stored');
+  });
+
+  test('20 oversized chunked uploads (4 MiB to a 1 MiB source): each reads its 413, as JSON, none reset', async () => {
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const results = [];
+    for (let i = 0; i < 20; i++) {
+      const chunks = [Buffer.from('{"id":"big","pad":"')];
+      for (let k = 0; k < 64; k++) chunks.push(chunk);
+      chunks.push(Buffer.from('"}'));
+      const r = await request(d, 'POST', '/in/meta', {
+        headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': 'sha256=00' },
+        chunks,
+      }).catch((e) => ({ status: 0, text: e.code ?? e.message }));
+      results.push(r);
+    }
+    const statuses = results.map((r) => r.status);
+    assert.deepEqual(statuses, Array(20).fill(413), `statuses: ${statuses.join(',')} ${results.find((r) => r.status !== 413)?.text}`);
+    for (const r of results) {
+      assert.match(r.headers['content-type'], /^application\/json/);
+      assert.deepEqual(JSON.parse(r.text), { error: 'request entity is too large' });
+    }
+  });
+
+  test('oversized Content-Length uploads: 413 read back, connection drained not reset', async () => {
+    const big = Buffer.alloc(4 * 1024 * 1024, 'x');
+    for (let i = 0; i < 10; i++) {
+      const r = await request(d, 'POST', '/in/meta', {
+        headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': 'sha256=00' },
+        body: big,
+      }).catch((e) => ({ status: 0, text: e.code ?? e.message }));
+      assert.equal(r.status, 413, `upload ${i}: ${r.text}`);
+      assert.deepEqual(JSON.parse(r.text), { error: 'request entity is too large' });
+    }
+    // The daemon still serves, and the lingering connections were released.
+    const h = await request(d, 'GET', '/healthz');
+    assert.equal(h.status, 200);
+  });
+
+  test('broken chunked framing gets h2o\'s 400 as one line of JSON', async () => {
+    const r = await rawExchange(d.port, `POST /in/meta HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n`);
+    assert.deepEqual(statusLines(r.text), ['HTTP/1.1 400'], r.text);
+    const body = r.text.slice(r.text.indexOf('\r\n\r\n') + 4);
+    assert.deepEqual(JSON.parse(body), { error: 'broken chunked-encoding' });
+    assert.match(r.text, /content-type: application\/json/i);
   });
 });

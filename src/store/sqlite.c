@@ -164,6 +164,7 @@ struct hg_sqlite {
 	int sync_lost; /* synchronous=FULL could not be restored after a lazy commit */
 	struct hg_sqlite_file *file; /* shared with this process's other connections; may be NULL */
 	sqlite3_stmt *stmt[S_N];
+	sqlite3_stmt *extra[HG_SQLITE_EXTRA_STMTS]; /* hg_sqlite_stmt(): sqlite_outbound.c's */
 };
 
 static int is_memory(const char *path)
@@ -376,6 +377,8 @@ static void sqlite_close(struct hg_store *st)
 		return;
 	for (i = 0; i < S_N; i++)
 		sqlite3_finalize(s->stmt[i]); /* returns the last step's error, not a close error */
+	for (i = 0; i < HG_SQLITE_EXTRA_STMTS; i++)
+		sqlite3_finalize(s->extra[i]);
 	hg_sqlite_file_detach(s->file, s->db);
 	rc = sqlite3_close(s->db);
 	if (rc != SQLITE_OK)
@@ -750,6 +753,29 @@ fail:
 	}
 	hg_sqlite_file_write_unlock(s->file);
 	return HG_EIO;
+}
+
+int hg_sqlite_txn(struct hg_sqlite *s, const char *op, hg_sqlite_txn_fn body, void *arg)
+{
+	return txn_run(s, op, body, arg);
+}
+
+sqlite3 *hg_sqlite_db(struct hg_sqlite *s)
+{
+	return s->db;
+}
+
+sqlite3_stmt *hg_sqlite_stmt(struct hg_sqlite *s, int slot, const char *sql)
+{
+	if (slot < 0 || slot >= HG_SQLITE_EXTRA_STMTS)
+		return NULL;
+	if (s->extra[slot] == NULL &&
+	    sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->extra[slot], NULL) !=
+		SQLITE_OK) {
+		sqlite3_finalize(s->extra[slot]);
+		s->extra[slot] = NULL;
+	}
+	return s->extra[slot];
 }
 
 /* txn_run() without its fsync: the commit is in the WAL but reaches the
@@ -1905,71 +1931,59 @@ static int sqlite_ping(struct hg_store *st)
 	return rc == SQLITE_OK ? HG_OK : HG_EIO;
 }
 
-/* ---- outbound: sqlite_outbound.c does the work on this connection ---- */
+/* ---- outbound: sqlite_outbound.c does the work on this handle ---- */
 
-static sqlite3 *db_of(struct hg_store *st)
+static struct hg_sqlite *sq(struct hg_store *st)
 {
-	return ((struct hg_sqlite *)st)->db;
-}
-
-/* One log line when an outbound op failed on the store (not for "not found"). */
-static int outbound_rc(struct hg_store *st, const char *op, int rc)
-{
-	if (rc == HG_EIO)
-		hg_log(HG_LOG_ERROR, "store operation failed", "path",
-		       HG_LS(((struct hg_sqlite *)st)->path), "op", HG_LS(op), "error",
-		       HG_LS(sqlite3_errmsg(db_of(st))), NULL);
-	return rc;
+	return (struct hg_sqlite *)st;
 }
 
 static int sqlite_api_key_put(struct hg_store *st, const struct hg_store_api_key *k)
 {
-	return outbound_rc(st, "api_key_put", hg_sqlite_api_key_put(db_of(st), k));
+	return hg_sqlite_api_key_put(sq(st), k);
 }
 
 static int sqlite_api_key_find(struct hg_store *st, const char *token_hash,
 			       struct hg_store_api_key *out)
 {
-	return outbound_rc(st, "api_key_find", hg_sqlite_api_key_find(db_of(st), token_hash, out));
+	return hg_sqlite_api_key_find(sq(st), token_hash, out);
 }
 
 static int sqlite_sub_create(struct hg_store *st, const struct hg_store_sub *sub)
 {
-	return outbound_rc(st, "sub_create", hg_sqlite_sub_create(db_of(st), sub));
+	return hg_sqlite_sub_create(sq(st), sub);
 }
 
 static int sqlite_sub_get(struct hg_store *st, const char *id, const char *owner_id,
 			  struct hg_store_sub *out)
 {
-	return outbound_rc(st, "sub_get", hg_sqlite_sub_get(db_of(st), id, owner_id, out));
+	return hg_sqlite_sub_get(sq(st), id, owner_id, out);
 }
 
 static int sqlite_sub_each(struct hg_store *st, const char *owner_id, int active_only,
 			   int (*fn)(const struct hg_store_sub *sub, void *arg), void *arg)
 {
-	return outbound_rc(st, "sub_each",
-			   hg_sqlite_sub_each(db_of(st), owner_id, active_only, fn, arg));
+	return hg_sqlite_sub_each(sq(st), owner_id, active_only, fn, arg);
 }
 
 static int sqlite_sub_update(struct hg_store *st, const char *id, const char *owner_id,
 			     const struct hg_store_sub_patch *p)
 {
-	return outbound_rc(st, "sub_update", hg_sqlite_sub_update(db_of(st), id, owner_id, p));
+	return hg_sqlite_sub_update(sq(st), id, owner_id, p);
 }
 
 static int sqlite_sub_delete(struct hg_store *st, const char *id, const char *owner_id,
 			     int64_t now_ms)
 {
-	return outbound_rc(st, "sub_delete", hg_sqlite_sub_delete(db_of(st), id, owner_id, now_ms));
+	return hg_sqlite_sub_delete(sq(st), id, owner_id, now_ms);
 }
 
 static int sqlite_sub_set_secret(struct hg_store *st, const char *id, const char *owner_id,
 				 const char *secret, const char *old_secret, int64_t old_until_ms,
 				 int64_t now_ms)
 {
-	return outbound_rc(st, "sub_set_secret",
-			   hg_sqlite_sub_set_secret(db_of(st), id, owner_id, secret, old_secret,
-						    old_until_ms, now_ms));
+	return hg_sqlite_sub_set_secret(sq(st), id, owner_id, secret, old_secret, old_until_ms,
+					now_ms);
 }
 
 static int sqlite_sub_deliveries(struct hg_store *st, const char *id, int64_t offset,
@@ -1977,17 +1991,15 @@ static int sqlite_sub_deliveries(struct hg_store *st, const char *id, int64_t of
 				 int (*fn)(const struct hg_store_sub_delivery *d, void *arg),
 				 void *arg, int64_t *total)
 {
-	return outbound_rc(st, "sub_deliveries",
-			   hg_sqlite_sub_deliveries(db_of(st), id, offset, limit, fn, arg, total));
+	return hg_sqlite_sub_deliveries(sq(st), id, offset, limit, fn, arg, total);
 }
 
 static int sqlite_sub_outcome(struct hg_store *st, const char *id, int ok, int gone,
 			      int64_t now_ms, int64_t disable_after_ms, const char *reason,
 			      int *disabled)
 {
-	return outbound_rc(st, "sub_outcome",
-			   hg_sqlite_sub_outcome(db_of(st), id, ok, gone, now_ms, disable_after_ms,
-						 reason, disabled));
+	return hg_sqlite_sub_outcome(sq(st), id, ok, gone, now_ms, disable_after_ms, reason,
+				     disabled);
 }
 
 const struct hg_store_ops hg_store_sqlite_ops = {

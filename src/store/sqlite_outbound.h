@@ -1,7 +1,8 @@
 /*
  * sqlite_outbound.h — private to src/store/: the SQLite functions behind
  * the API-key and subscription ops (store.h has the contract; each takes
- * the backend's connection). Their tables are schema step 5
+ * the backend's handle and returns HG_OK, HG_ENOTFOUND, HG_ENOMEM or
+ * HG_EIO, already logged). Their tables are schema step 5
  * (sqlite_migrations.c).
  */
 #ifndef HG_STORE_SQLITE_OUTBOUND_H
@@ -9,23 +10,24 @@
 
 #include <sqlite3.h>
 
+#include "store/sqlite_internal.h"
 #include "store/store.h"
 
-int hg_sqlite_api_key_put(sqlite3 *db, const struct hg_store_api_key *k);
-int hg_sqlite_api_key_find(sqlite3 *db, const char *token_hash, struct hg_store_api_key *out);
-int hg_sqlite_sub_create(sqlite3 *db, const struct hg_store_sub *s);
-int hg_sqlite_sub_get(sqlite3 *db, const char *id, const char *owner_id, struct hg_store_sub *out);
-int hg_sqlite_sub_each(sqlite3 *db, const char *owner_id, int active_only,
-		       int (*fn)(const struct hg_store_sub *s, void *arg), void *arg);
-int hg_sqlite_sub_update(sqlite3 *db, const char *id, const char *owner_id,
+int hg_sqlite_api_key_put(struct hg_sqlite *s, const struct hg_store_api_key *k);
+int hg_sqlite_api_key_find(struct hg_sqlite *s, const char *token_hash, struct hg_store_api_key *out);
+int hg_sqlite_sub_create(struct hg_sqlite *s, const struct hg_store_sub *sub);
+int hg_sqlite_sub_get(struct hg_sqlite *s, const char *id, const char *owner_id, struct hg_store_sub *out);
+int hg_sqlite_sub_each(struct hg_sqlite *s, const char *owner_id, int active_only,
+		       int (*fn)(const struct hg_store_sub *sub, void *arg), void *arg);
+int hg_sqlite_sub_update(struct hg_sqlite *s, const char *id, const char *owner_id,
 			 const struct hg_store_sub_patch *p);
-int hg_sqlite_sub_delete(sqlite3 *db, const char *id, const char *owner_id, int64_t now_ms);
-int hg_sqlite_sub_set_secret(sqlite3 *db, const char *id, const char *owner_id, const char *secret,
+int hg_sqlite_sub_delete(struct hg_sqlite *s, const char *id, const char *owner_id, int64_t now_ms);
+int hg_sqlite_sub_set_secret(struct hg_sqlite *s, const char *id, const char *owner_id, const char *secret,
 			     const char *old_secret, int64_t old_until_ms, int64_t now_ms);
-int hg_sqlite_sub_deliveries(sqlite3 *db, const char *id, int64_t offset, int64_t limit,
+int hg_sqlite_sub_deliveries(struct hg_sqlite *s, const char *id, int64_t offset, int64_t limit,
 			     int (*fn)(const struct hg_store_sub_delivery *d, void *arg), void *arg,
 			     int64_t *total);
-int hg_sqlite_sub_outcome(sqlite3 *db, const char *id, int ok, int gone, int64_t now_ms,
+int hg_sqlite_sub_outcome(struct hg_sqlite *s, const char *id, int ok, int gone, int64_t now_ms,
 			  int64_t disable_after_ms, const char *reason, int *disabled);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -275,6 +276,47 @@ static void test_health(void **state)
 	assert_int_equal(off, 0);
 }
 
+static int file_setup(void **state)
+{
+	return hg_test_store_setup(state, "hg-outbound", "db/hookgate.db");
+}
+
+static int file_teardown(void **state)
+{
+	return hg_test_store_teardown(state);
+}
+
+/* Outbound writes take the backend's one transaction path: into a database
+ * whose directory was removed they fail (the moved-file check), rather than
+ * land in an unlinked file and be reported stored. */
+static void test_writes_refused_when_file_gone(void **state)
+{
+	struct hg_test_store *f = *state;
+	struct hg_store_api_key k = {0};
+	struct hg_store_sub s;
+	struct hg_store_sub_patch p = {.is_active = 0, .now_ms = 3000};
+	char id[HG_UUID_LEN + 1];
+
+	make_sub(f->st, "own", "https://a.example/hook", id);
+	hg_test_rm_rf(f->dir);
+
+	memset(&s, 0, sizeof(s));
+	hg_uuid7(s.id);
+	hg_strlcpy(s.owner_id, "own", sizeof(s.owner_id));
+	s.url = (char *)"https://b.example/hook";
+	s.events_json = (char *)"[\"clip.*\"]";
+	s.is_active = 1;
+	hg_strlcpy(s.secret, sec1, sizeof(s.secret));
+	assert_int_equal(hg_store_sub_create(f->st, &s), HG_EIO);
+	assert_int_equal(hg_store_sub_update(f->st, id, NULL, &p), HG_EIO);
+	assert_int_equal(hg_store_sub_set_secret(f->st, id, NULL, sec2, NULL, 0, 3000), HG_EIO);
+	assert_int_equal(hg_store_sub_delete(f->st, id, NULL, 3000), HG_EIO);
+	hg_uuid7(k.id);
+	hg_strlcpy(k.token_hash, sec2, sizeof(k.token_hash));
+	hg_strlcpy(k.owner_id, "own", sizeof(k.owner_id));
+	assert_int_equal(hg_store_api_key_put(f->st, &k), HG_EIO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -282,6 +324,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sub_crud_and_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_history_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_writes_refused_when_file_gone, file_setup,
+					    file_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -327,7 +327,19 @@ static int cmd_sign(int argc, char **argv)
 			}
 			break;
 		case O_URL: in.url = optarg; break;
-		case O_TS: in.timestamp = strtoll(optarg, NULL, 10); break;
+		case O_TS: {
+			char *end;
+			errno = 0;
+			in.timestamp = strtoll(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || in.timestamp < 0) {
+				fprintf(stderr,
+					"hookgate: --timestamp expects whole seconds since the epoch, "
+					"not '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case O_ID: in.id = optarg; break;
 		case O_HEADER: in.header = optarg; break;
 		case O_ALG:

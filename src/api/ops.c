@@ -97,24 +97,26 @@ static json_t *int_or_null(int64_t v)
 }
 
 /* Sets key to the bytes as a string when they are UTF-8 text, else to
- * their base64, and enc_key to "utf-8" or "base64". */
-static void set_bytes(json_t *obj, const char *key, const char *enc_key, const uint8_t *p, size_t n)
+ * their base64, and enc_key to "utf-8" or "base64". HG_OK or HG_ENOMEM. */
+static int set_bytes(json_t *obj, const char *key, const char *enc_key, const uint8_t *p, size_t n)
 {
 	json_t *text = json_stringn(p != NULL ? (const char *)p : "", n); /* NULL: not UTF-8 */
 	char *b64;
+	int bad;
 
-	if (text != NULL) {
-		json_object_set_new(obj, key, text);
-		json_object_set_new(obj, enc_key, json_string("utf-8"));
-		return;
-	}
+	if (text != NULL)
+		return json_object_set_new(obj, key, text) != 0 ||
+			       json_object_set_new(obj, enc_key, json_string("utf-8")) != 0
+			   ? HG_ENOMEM
+			   : HG_OK;
 	b64 = malloc(4 * ((n + 2) / 3) + 1);
 	if (b64 == NULL)
-		return;
+		return HG_ENOMEM;
 	hg_b64_encode(p, n, b64);
-	json_object_set_new(obj, key, json_string(b64));
-	json_object_set_new(obj, enc_key, json_string("base64"));
+	bad = json_object_set_new(obj, key, json_string(b64)) != 0 ||
+	      json_object_set_new(obj, enc_key, json_string("base64")) != 0;
 	free(b64);
+	return bad ? HG_ENOMEM : HG_OK;
 }
 
 static json_t *message_json(const struct hg_store_msg_info *m)
@@ -330,9 +332,12 @@ void hg_api_op_show_message(struct hg_api *api, struct hg_store *st, const struc
 		goto out;
 	/* The stored headers are a JSON object (credentials were never kept). */
 	headers = row.headers_json != NULL ? json_loads(row.headers_json, 0, NULL) : NULL;
-	json_object_set_new(msg, "headers", headers != NULL ? headers : json_object());
-	set_bytes(msg, "body", "body_encoding", row.body, row.body_len);
-	json_object_set(msg, "deliveries", sh.deliveries);
+	if (json_object_set_new(msg, "headers", headers != NULL ? headers : json_object()) != 0 ||
+	    set_bytes(msg, "body", "body_encoding", row.body, row.body_len) != HG_OK ||
+	    json_object_set(msg, "deliveries", sh.deliveries) != 0) {
+		hg_api_answer_error(a, 503, "out of memory");
+		goto out;
+	}
 	answer_json(a, 200, msg);
 	msg = NULL;
 out:
@@ -411,8 +416,11 @@ void hg_api_op_replay(struct hg_api *api, struct hg_store *st, const struct api_
 		n, n == 1 ? "" : "s");
 	list = json_array();
 	for (i = 0; list != NULL && i < n; i++)
-		json_array_append_new(list,
-				      json_pack("{s:s, s:s}", "id", ids[i], "endpoint", names[i]));
+		if (json_array_append_new(list, json_pack("{s:s, s:s}", "id", ids[i], "endpoint",
+							  names[i])) != 0) {
+			json_decref(list);
+			list = NULL; /* json_pack's "o" of NULL fails: out of memory */
+		}
 	answer_json(a, 202, json_pack("{s:s, s:o}", "message_id", j->arg, "deliveries", list));
 out:
 	free(targets);
@@ -482,16 +490,23 @@ static json_t *stats_json(const struct hg_stats_row *r, int64_t hour_ms)
 	int64_t p50 = hg_stats_percentile_us(r->latency, 0.50);
 	int64_t p95 = hg_stats_percentile_us(r->latency, 0.95);
 
+	int bad = 0;
+
 	if (o == NULL)
 		return NULL;
 	if (hour_ms >= 0)
-		json_object_set_new(o, "hour", time_json(hour_ms));
+		bad |= json_object_set_new(o, "hour", time_json(hour_ms));
 	for (int k = 0; k < HG_STAT_N; k++)
-		json_object_set_new(o, hg_stat_names[k], json_integer((json_int_t)r->count[k]));
-	json_object_set_new(o, "ack_p50_ms",
-			    p50 >= 0 ? json_real((double)p50 / 1000.0) : json_null());
-	json_object_set_new(o, "ack_p95_ms",
-			    p95 >= 0 ? json_real((double)p95 / 1000.0) : json_null());
+		bad |= json_object_set_new(o, hg_stat_names[k],
+					   json_integer((json_int_t)r->count[k]));
+	bad |= json_object_set_new(o, "ack_p50_ms",
+				   p50 >= 0 ? json_real((double)p50 / 1000.0) : json_null());
+	bad |= json_object_set_new(o, "ack_p95_ms",
+				   p95 >= 0 ? json_real((double)p95 / 1000.0) : json_null());
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -518,7 +533,11 @@ void hg_api_op_stats(struct hg_api *api, struct hg_store *st, const struct api_j
 	/* Newest hour first, as an operator reads it. */
 	for (i = n; i-- > 0;) {
 		hg_stats_row_add(&rows[n], &rows[i]);
-		json_array_append_new(hours, stats_json(&rows[i], from + (int64_t)i * HG_HOUR_MS));
+		if (json_array_append_new(hours,
+					  stats_json(&rows[i], from + (int64_t)i * HG_HOUR_MS)) != 0) {
+			hg_api_answer_error(a, 503, "out of memory");
+			goto out;
+		}
 	}
 	answer_json(a, 200,
 		    json_pack("{s:o, s:i, s:o, s:o, s:o, s:o}", "source",
@@ -670,6 +689,10 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 				    hg_api_status_name(s), queued[s]);
 	} else {
 		a->store_failed = 1;
+	}
+	if (hg_buf_status(b) != HG_OK) { /* the appends above fail as one */
+		hg_api_answer_error(a, 503, "out of memory");
+		return;
 	}
 	a->status = 200;
 	a->content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -367,7 +367,7 @@ static int request(const struct cli_conn *c, const char *method, const char *pat
 
 	hg_buf_printf(&url, "%s%s", c->base, path);
 	hg_buf_printf(&auth, "Authorization: Bearer %s", c->token);
-	if (curl == NULL || url.data == NULL || auth.data == NULL)
+	if (curl == NULL || hg_buf_status(&url) != HG_OK || hg_buf_status(&auth) != HG_OK)
 		goto out;
 	h = curl_slist_append(headers, (const char *)auth.data);
 	if (h == NULL)
@@ -467,6 +467,7 @@ static void add_query(struct hg_buf *path, const char *name, const char *value)
 	esc = curl_easy_escape(NULL, value, 0);
 	if (esc == NULL || path->data == NULL) {
 		curl_free(esc);
+		hg_buf_set_error(path, HG_ENOMEM); /* never a request without its filter */
 		return;
 	}
 	hg_buf_printf(path, "%c%s=%s", strchr((const char *)path->data, '?') != NULL ? '&' : '?',
@@ -481,6 +482,8 @@ static void add_segment(struct hg_buf *path, const char *seg)
 
 	if (esc != NULL)
 		hg_buf_printf(path, "/%s", esc);
+	else
+		hg_buf_set_error(path, HG_ENOMEM); /* never a request to the collection */
 	curl_free(esc);
 }
 
@@ -793,6 +796,7 @@ static int body_webhook(struct hg_buf *body, const struct cli_opts *o)
 {
 	json_t *root, *events;
 	const char *p, *comma;
+	int bad = 0;
 
 	if (o->events == NULL || o->events[0] == '\0') {
 		fprintf(stderr, "hookgate: webhooks create needs --events, such as "
@@ -810,11 +814,15 @@ static int body_webhook(struct hg_buf *body, const struct cli_opts *o)
 		if (comma == NULL)
 			comma = p + strlen(p);
 		if (comma > p)
-			json_array_append_new(events, json_stringn(p, (size_t)(comma - p)));
+			bad |= json_array_append_new(events, json_stringn(p, (size_t)(comma - p)));
 	}
-	json_object_set_new(root, "url", json_string(o->args[0]));
+	bad |= json_object_set_new(root, "url", json_string(o->args[0]));
 	if (o->description != NULL)
-		json_object_set_new(root, "description", json_string(o->description));
+		bad |= json_object_set_new(root, "description", json_string(o->description));
+	if (bad) {
+		json_decref(root);
+		root = NULL;
+	}
 	return body_json(body, root);
 }
 
@@ -822,6 +830,7 @@ static int body_publish(struct hg_buf *body, const struct cli_opts *o)
 {
 	json_error_t jerr;
 	json_t *root, *data;
+	int bad = 0;
 
 	if (o->event == NULL || o->data == NULL) {
 		fprintf(stderr, "hookgate: events publish needs --event TYPE and --data JSON\n");
@@ -837,12 +846,16 @@ static int body_publish(struct hg_buf *body, const struct cli_opts *o)
 		json_decref(data);
 		return body_json(body, NULL);
 	}
-	json_object_set_new(root, "event", json_string(o->event));
-	json_object_set_new(root, "data", data);
+	bad |= json_object_set_new(root, "event", json_string(o->event));
+	bad |= json_object_set_new(root, "data", data);
 	if (o->owner != NULL)
-		json_object_set_new(root, "owner_id", json_string(o->owner));
+		bad |= json_object_set_new(root, "owner_id", json_string(o->owner));
 	if (o->idem != NULL)
-		json_object_set_new(root, "idempotency_key", json_string(o->idem));
+		bad |= json_object_set_new(root, "idempotency_key", json_string(o->idem));
+	if (bad) {
+		json_decref(root);
+		root = NULL;
+	}
 	return body_json(body, root);
 }
 
@@ -909,7 +922,7 @@ static int dispatch(const char *group, const char *usage, int argc, char **argv)
 		if (sub->print == NULL)
 			c.json = 1;
 		sub->path(&path, &o);
-		rc = path.data != NULL ? call(&c, sub->method, (const char *)path.data,
+		rc = hg_buf_status(&path) == HG_OK ? call(&c, sub->method, (const char *)path.data,
 					      sub->body != NULL ? &payload : NULL, sub->print)
 				       : HG_EXIT_RUNTIME;
 	}

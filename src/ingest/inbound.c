@@ -193,7 +193,7 @@ static char *public_url_of(const struct hg_config *cfg, const struct hg_source *
 		hg_buf_append(&b, req->query, req->query_len);
 	}
 	*len = b.len;
-	return (char *)b.data;
+	return (char *)b.data; /* NULL when an append failed (util.h) */
 }
 
 static int peer_is_trusted(const struct hg_config *cfg, const struct hg_http_req *req)

@@ -1372,11 +1372,15 @@ struct sql_builder {
 static void sql_add(struct sql_builder *b, const char *frag, const char *text, int64_t i)
 {
 	hg_buf_puts(&b->sql, frag);
-	if (strchr(frag, '?') != NULL && b->n < HG_SQLITE_MAX_PARAMS) {
-		b->p[b->n].text = text;
-		b->p[b->n].i = i;
-		b->n++;
+	if (strchr(frag, '?') == NULL)
+		return;
+	if (b->n == HG_SQLITE_MAX_PARAMS) {
+		hg_buf_set_error(&b->sql, HG_ETOOBIG); /* never a statement with a parameter unbound */
+		return;
 	}
+	b->p[b->n].text = text;
+	b->p[b->n].i = i;
+	b->n++;
 }
 
 /* Prepares and binds what b assembled; frees its text. SQLITE_OK or the
@@ -1386,7 +1390,7 @@ static int sql_prepare(struct hg_sqlite *s, struct sql_builder *b, sqlite3_stmt 
 	int rc = SQLITE_NOMEM, i;
 
 	*q = NULL;
-	if (b->sql.data == NULL)
+	if (hg_buf_status(&b->sql) != HG_OK)
 		goto out;
 	rc = sqlite3_prepare_v2(s->db, (const char *)b->sql.data, (int)b->sql.len, q, NULL);
 	for (i = 0; rc == SQLITE_OK && i < b->n; i++)
@@ -1672,7 +1676,7 @@ static int stats_add_body(struct hg_sqlite *s, void *arg, const char **what)
 		hg_buf_printf(&sql, ", ?%d", k + 3);
 	hg_buf_puts(&sql, ") ON CONFLICT (source, hour_ms) DO UPDATE SET ");
 	stat_columns(&sql, COL_ADD);
-	rc = sql.data != NULL ? sqlite3_prepare_v2(s->db, (const char *)sql.data, -1, &hq, NULL)
+	rc = hg_buf_status(&sql) == HG_OK ? sqlite3_prepare_v2(s->db, (const char *)sql.data, -1, &hq, NULL)
 			      : SQLITE_NOMEM;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db,
@@ -1789,7 +1793,7 @@ static int sqlite_stats_read(struct hg_store *st, const char *source, int64_t fr
 
 	hg_buf_puts(&sel, "SELECT hour_ms, ");
 	stat_columns(&sel, COL_SUM);
-	if (sel.data == NULL)
+	if (hg_buf_status(&sel) != HG_OK)
 		return HG_ENOMEM;
 	rc = stats_query(s, (const char *)sel.data, " FROM stats_hourly", " GROUP BY hour_ms",
 			 source, &a, hourly_row);

@@ -560,6 +560,8 @@ void hg_store_uri_redact(const char *uri, char *out, size_t outlen)
 		hg_buf_puts(&b, "***");
 		p = pw + 9 + strcspn(pw + 9, "& ");
 	}
-	hg_strlcpy(out, b.data != NULL ? (const char *)b.data : "", outlen);
+	/* A failed append leaves nothing (util.h), never a half-redacted URI. */
+	hg_strlcpy(out, hg_buf_status(&b) == HG_OK && b.data != NULL ? (const char *)b.data : "",
+		   outlen);
 	hg_buf_free(&b);
 }

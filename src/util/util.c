@@ -52,13 +52,37 @@ const char *hg_strerror(int code)
 
 /* Guarantees room for extra more bytes plus the terminating NUL. Grows by
  * doubling so a run of small appends stays linear. */
+/* Makes the failure rc sticky (see util.h). Returns rc. */
+static int buf_fail(struct hg_buf *b, int rc)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->err = rc;
+	return rc;
+}
+
+int hg_buf_status(const struct hg_buf *b)
+{
+	return b->err;
+}
+
+void hg_buf_set_error(struct hg_buf *b, int rc)
+{
+	if (b->err == HG_OK)
+		buf_fail(b, rc != HG_OK ? rc : HG_EINVAL);
+}
+
 int hg_buf_reserve(struct hg_buf *b, size_t extra)
 {
 	size_t need, cap;
 	uint8_t *p;
 
+	if (b->err != HG_OK)
+		return b->err;
 	if (extra > SIZE_MAX - b->len - 1)
-		return HG_ENOMEM;
+		return buf_fail(b, HG_ENOMEM);
 	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return HG_OK;
@@ -67,7 +91,7 @@ int hg_buf_reserve(struct hg_buf *b, size_t extra)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	p = realloc(b->data, cap);
 	if (p == NULL)
-		return HG_ENOMEM;
+		return buf_fail(b, HG_ENOMEM);
 	b->data = p;
 	b->cap = cap;
 	return HG_OK;
@@ -104,25 +128,19 @@ int hg_buf_printf(struct hg_buf *b, const char *fmt, ...)
 	n = vsnprintf((char *)b->data + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
 	if (n < 0)
-		goto bad;
+		return buf_fail(b, HG_EINVAL);
 	if ((size_t)n >= b->cap - b->len) {
 		rc = hg_buf_reserve(b, (size_t)n);
 		if (rc != HG_OK)
-			goto fail;
+			return rc;
 		va_start(ap, fmt);
 		n = vsnprintf((char *)b->data + b->len, b->cap - b->len, fmt, ap);
 		va_end(ap);
 		if (n < 0)
-			goto bad;
+			return buf_fail(b, HG_EINVAL);
 	}
 	b->len += (size_t)n;
 	return HG_OK;
-bad:
-	rc = HG_EINVAL;
-fail:
-	/* vsnprintf may have written past len; keep the NUL where it belongs. */
-	b->data[b->len] = '\0';
-	return rc;
 }
 
 /* Length of the valid UTF-8 (RFC 3629) sequence at s, or 0 when the bytes
@@ -233,8 +251,10 @@ int hg_buf_json_str(struct hg_buf *b, const char *s, size_t n)
 	size_t used, w;
 	int rc;
 
+	if (b->err != HG_OK)
+		return b->err;
 	if (n > (SIZE_MAX - 2) / 6)
-		return HG_ETOOBIG;
+		return buf_fail(b, HG_ETOOBIG);
 	rc = hg_buf_reserve(b, 6 * n + 2);
 	if (rc != HG_OK)
 		return rc;
@@ -252,6 +272,7 @@ void hg_buf_free(struct hg_buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+	b->err = HG_OK;
 }
 
 /* ---- bounded strings ---- */

@@ -27,18 +27,31 @@ enum {
 
 const char *hg_strerror(int code);
 
-/* ---- growable byte buffer (always NUL-terminated for convenience) ---- */
+/* ---- growable byte buffer (always NUL-terminated for convenience) ----
+ * A failure is sticky, as in curl's dynbuf: the first append that fails
+ * (out of memory, too big) frees the contents and records its code, and
+ * every later append returns that code without doing anything. So a run of
+ * appends needs one check at the end (hg_buf_status(), or the last append's
+ * result), and a buffer that failed never holds half a document. */
 struct hg_buf {
 	uint8_t *data;
 	size_t len;
 	size_t cap;
+	int err; /* HG_OK, or the code of the first append that failed */
 };
+/* HG_OK, or the code of the first append that failed since the last free. */
+int hg_buf_status(const struct hg_buf *b);
+/* Fails the buffer with rc as a failed append would: for a builder whose
+ * own step failed (a part it could not encode), so that the one check at
+ * the end sees it. */
+void hg_buf_set_error(struct hg_buf *b, int rc);
 int hg_buf_reserve(struct hg_buf *b, size_t extra);
 int hg_buf_append(struct hg_buf *b, const void *p, size_t n);
 int hg_buf_puts(struct hg_buf *b, const char *s);
 int hg_buf_printf(struct hg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal (with quotes), escaping as RFC 8259 asks. */
 int hg_buf_json_str(struct hg_buf *b, const char *s, size_t n);
+/* Frees the contents and clears a failure: the buffer can be used again. */
 void hg_buf_free(struct hg_buf *b);
 
 /* ---- bounded string helpers ---- */

@@ -186,4 +186,16 @@ describe('command line', () => {
     const r2 = await runCli(['sign', '--scheme', 'meta', f]);
     assert.equal(r2.code, 2, `no secret: exit ${r2.code}; stderr: ${r2.stderr}`);
   });
+
+  test('sign --timestamp takes whole seconds only: a malformed value exits 2 instead of signing time 12', async () => {
+    const f = file('t.json', '{}');
+    for (const bad of ['12abc', '', '-5', '99999999999999999999999']) {
+      const r = await runCli(['sign', '--scheme', 'stripe', '--secret', 'whsec_x', '--timestamp', bad, f]);
+      assert.equal(r.code, 2, `--timestamp '${bad}': exit ${r.code}; stdout: ${r.stdout}`);
+      assert.match(r.stderr, /--timestamp expects whole seconds/);
+    }
+    const ok = await runCli(['sign', '--scheme', 'stripe', '--secret', 'whsec_x', '--timestamp', '1700000000', f]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /t=1700000000,v1=[0-9a-f]{64}/);
+  });
 });

@@ -132,6 +132,35 @@ static void buf_printf_formats_long_output(void **state)
 	hg_buf_free(&b);
 }
 
+/* The first failure frees the contents and every later append returns it:
+ * one check at the end of a run of appends is enough. */
+static void buf_failure_is_sticky(void **state)
+{
+	struct hg_buf b = {0};
+
+	(void)state;
+	assert_int_equal(hg_buf_puts(&b, "{\"a\":"), HG_OK);
+	assert_int_equal(hg_buf_status(&b), HG_OK);
+	assert_int_equal(hg_buf_reserve(&b, SIZE_MAX - 2), HG_ENOMEM);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(hg_buf_puts(&b, "1}"), HG_ENOMEM);
+	assert_int_equal(hg_buf_printf(&b, "%d", 7), HG_ENOMEM);
+	assert_int_equal(hg_buf_json_str(&b, "x", 1), HG_ENOMEM);
+	assert_int_equal(hg_buf_append(&b, "x", 1), HG_ENOMEM);
+	assert_null(b.data);
+	assert_int_equal(hg_buf_status(&b), HG_ENOMEM);
+	hg_buf_free(&b);
+	assert_int_equal(hg_buf_status(&b), HG_OK);
+	assert_int_equal(hg_buf_puts(&b, "ok"), HG_OK);
+	assert_string_equal((char *)b.data, "ok");
+	/* A JSON string too long to escape fails the same way. */
+	assert_int_equal(hg_buf_json_str(&b, "", SIZE_MAX / 2), HG_ETOOBIG);
+	assert_null(b.data);
+	assert_int_equal(hg_buf_puts(&b, "more"), HG_ETOOBIG);
+	hg_buf_free(&b);
+}
+
 static void json_str_escapes_quote_and_backslash(void **state)
 {
 	(void)state;
@@ -858,6 +887,7 @@ int main(void)
 	    cmocka_unit_test(form_unescape_decodes_plus_and_percent),
 	    cmocka_unit_test(buf_append_grows_and_terminates),
 	    cmocka_unit_test(buf_printf_formats_long_output),
+	    cmocka_unit_test(buf_failure_is_sticky),
 	    cmocka_unit_test(json_str_escapes_quote_and_backslash),
 	    cmocka_unit_test(json_str_escapes_control_chars),
 	    cmocka_unit_test(json_str_escapes_embedded_nul),

@@ -5,6 +5,7 @@
 #   make test-pg    the PostgreSQL store's unit tests and the whole e2e suite on a
 #                   throwaway PostgreSQL cluster (scripts/with-postgres.sh)
 #   make asan       build build/asan/hookgate with ASan+UBSan and run all tests on it
+#   make tsan       the unit tests under ThreadSanitizer
 #   make deps       install the Debian packages hookgate needs (root) or print the command
 #   make format     clang-format every source file in place
 
@@ -25,7 +26,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-pg unit e2e asan deps format clean check-deps bench
+.PHONY: all run test test-pg unit e2e asan tsan deps format clean check-deps bench
 
 all: $(BUILD)/hookgate
 
@@ -36,11 +37,12 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+# -MMD: a test is rebuilt when a header it includes changes, as objects are.
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(CFLAGS) -MMD -MP -MF $@.d -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -lcmocka
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
 
 deps:
 	@scripts/install-deps.sh
@@ -71,6 +73,13 @@ asan: deps
 	LSAN_OPTIONS=suppressions=$(abspath tests/lsan.supp):print_suppressions=0 \
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  LDFLAGS="-fsanitize=address,undefined" all unit e2e
+
+# The unit tests (the writer, the engine, the stats, the store's threads)
+# under ThreadSanitizer; any report fails the run.
+tsan: deps
+	TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+	$(MAKE) BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
+	  LDFLAGS="-fsanitize=thread" unit
 
 format:
 	clang-format -i $(SRCS) $(wildcard src/*/*.h) $(UNIT_SRCS)

@@ -20,8 +20,9 @@
 #include <openssl/crypto.h>
 
 #include "deliver/deliver.h"
+#include "verify/verify.h"
 
-#define OUTSIGN_WHSEC "whsec_"
+#define OUTSIGN_WHSEC HG_WHSEC_PREFIX
 
 int hg_outbound_secret_new(char out[HG_OUTBOUND_SECRET_LEN + 1])
 {
@@ -58,30 +59,25 @@ int hg_outbound_secret_whsec(const char *secret, char out[HG_OUTBOUND_WHSEC_LEN 
 	return n + sizeof(OUTSIGN_WHSEC) - 1 == HG_OUTBOUND_WHSEC_LEN ? HG_OK : HG_EINVAL;
 }
 
-/* Appends " v1,<base64 HMAC(secret, id.ts.body)>" (no space when first). */
+/* Appends " v1,<base64 HMAC(secret, id.ts.body)>" (no space when first):
+ * the secret's 64 characters are the key bytes (see the top). */
 static int outsign_standard(const char *secret, const char *id, const char *ts, const uint8_t *body,
 			    size_t len, char *dst, size_t cap)
 {
-	const uint8_t *parts[5] = {(const uint8_t *)id, (const uint8_t *)".", (const uint8_t *)ts,
-				   (const uint8_t *)".", body};
-	size_t lens[5] = {strlen(id), 1, strlen(ts), 1, len};
-	uint8_t mac[HG_MAX_MAC];
-	char b64[2 * HG_MAX_MAC];
-	size_t used = strlen(dst), n;
+	char b64[HG_SIGN_TEXT_MAX];
+	size_t used = strlen(dst);
 	int w, rc = HG_OK;
 
-	n = hg_hmac(HG_SHA256, (const uint8_t *)secret, HG_OUTBOUND_SECRET_LEN, parts, lens, 5,
-		    mac);
-	if (n == 0) {
+	if (hg_sign_standard((const uint8_t *)secret, HG_OUTBOUND_SECRET_LEN, id, strlen(id), ts,
+			     strlen(ts), body, len, b64) == 0) {
 		rc = HG_EINVAL;
 		goto out;
 	}
-	hg_b64_encode(mac, n, b64);
 	w = snprintf(dst + used, cap - used, "%sv1,%s", used > 0 ? " " : "", b64);
 	if (w < 0 || (size_t)w >= cap - used)
 		rc = HG_ETOOBIG;
 out:
-	OPENSSL_cleanse(mac, sizeof(mac));
+	OPENSSL_cleanse(b64, sizeof(b64));
 	return rc;
 }
 
@@ -90,8 +86,7 @@ int hg_outbound_sign(const char *secret, const char *old_secret, const char *msg
 {
 	const uint8_t *parts[1] = {body};
 	size_t lens[1] = {len};
-	uint8_t mac[HG_MAX_MAC];
-	size_t n;
+	char hex[HG_SIGN_TEXT_MAX];
 	int w, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -105,20 +100,20 @@ int hg_outbound_sign(const char *secret, const char *old_secret, const char *msg
 	if (w < 0 || (size_t)w >= sizeof(out->webhook_timestamp))
 		return HG_EINVAL;
 
-	n = hg_hmac(HG_SHA256, (const uint8_t *)secret, HG_OUTBOUND_SECRET_LEN, parts, lens, 1,
-		    mac);
-	if (n != 32) {
+	/* X-Webhook-Signature: the same MAC text as the clipper scheme verifies */
+	if (hg_sign_mac_text(HG_SHA256, HG_ENC_HEX, (const uint8_t *)secret, HG_OUTBOUND_SECRET_LEN,
+			     parts, lens, 1, hex) != sizeof(out->clipper) - 1) {
 		rc = HG_EINVAL;
 		goto out;
 	}
-	hg_hex_encode(mac, n, out->clipper);
+	memcpy(out->clipper, hex, sizeof(out->clipper));
 	rc = outsign_standard(secret, out->webhook_id, out->webhook_timestamp, body, len,
 			      out->webhook_signature, sizeof(out->webhook_signature));
 	if (rc == HG_OK && old_secret != NULL)
 		rc = outsign_standard(old_secret, out->webhook_id, out->webhook_timestamp, body,
 				      len, out->webhook_signature, sizeof(out->webhook_signature));
 out:
-	OPENSSL_cleanse(mac, sizeof(mac));
+	OPENSSL_cleanse(hex, sizeof(hex));
 	if (rc != HG_OK)
 		memset(out, 0, sizeof(*out));
 	return rc;

@@ -20,7 +20,7 @@
 #define HG_STANDARD_ID_HEADER  "webhook-id"
 #define HG_STANDARD_TS_HEADER  "webhook-timestamp"
 #define HG_STANDARD_SIG_HEADER "webhook-signature"
-#define HG_STANDARD_SECRET     "whsec_"
+#define HG_STANDARD_SECRET     HG_WHSEC_PREFIX
 #define HG_STANDARD_SECRET_LEN (sizeof(HG_STANDARD_SECRET) - 1)
 /* Rotation means two or three entries; many more only cost us HMACs. */
 #define HG_STANDARD_MAX_SIGS 8
@@ -119,11 +119,8 @@ static int hg_verify_standard_sign(const struct hg_sign_input *in, struct hg_buf
 {
 	struct hg_secret secret = {.bytes = (uint8_t *)in->secret, .len = in->secret_len};
 	int64_t ts = in->timestamp != 0 ? in->timestamp : hg_now_ms() / 1000;
-	char uuid[HG_UUID_LEN + 1], idbuf[HG_UUID_LEN + 5], t[24];
+	char uuid[HG_UUID_LEN + 1], idbuf[HG_UUID_LEN + 5], t[24], sig[HG_SIGN_TEXT_MAX];
 	const char *id = in->id;
-	const uint8_t *parts[5] = {NULL, (const uint8_t *)".", (const uint8_t *)t,
-				   (const uint8_t *)".", in->body};
-	size_t lens[5] = {0, 1, 0, 1, in->body_len};
 	uint8_t key[HG_VERIFY_MAX_KEY];
 	size_t klen = 0;
 	int n, rc;
@@ -138,24 +135,17 @@ static int hg_verify_standard_sign(const struct hg_sign_input *in, struct hg_buf
 	n = snprintf(t, sizeof(t), "%" PRId64, ts);
 	if (n < 0 || (size_t)n >= sizeof(t))
 		return HG_EINVAL;
-	parts[0] = (const uint8_t *)id;
-	lens[0] = strlen(id);
-	lens[2] = (size_t)n;
 	rc = hg_standard_key(&secret, key, sizeof(key), &klen);
-	if (rc != HG_OK)
-		goto out;
-	rc = hg_buf_printf(out,
-			   HG_STANDARD_ID_HEADER ": %s\n" HG_STANDARD_TS_HEADER
-						 ": %s\n" HG_STANDARD_SIG_HEADER ": v1,",
-			   id, t);
-	if (rc != HG_OK)
-		goto out;
-	rc = hg_verify_mac_append(HG_SHA256, HG_ENC_BASE64, key, klen, parts, lens, 5, out);
-	if (rc != HG_OK)
-		goto out;
-	rc = hg_buf_puts(out, "\n");
-out:
+	if (rc == HG_OK && hg_sign_standard(key, klen, id, strlen(id), t, (size_t)n, in->body,
+					    in->body_len, sig) == 0)
+		rc = HG_EINVAL;
+	if (rc == HG_OK)
+		rc = hg_buf_printf(out,
+				   HG_STANDARD_ID_HEADER ": %s\n" HG_STANDARD_TS_HEADER
+							 ": %s\n" HG_STANDARD_SIG_HEADER ": v1,%s\n",
+				   id, t, sig);
 	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(sig, sizeof(sig));
 	return rc;
 }
 

@@ -145,30 +145,44 @@ const char *hg_verify_header(const struct hg_verify_input *in, const char *name,
 	return v;
 }
 
+size_t hg_sign_mac_text(enum hg_hash hash, int enc, const uint8_t *key, size_t keylen,
+			const uint8_t *const *parts, const size_t *lens, size_t nparts,
+			char out[HG_SIGN_TEXT_MAX])
+{
+	uint8_t mac[HG_MAX_MAC];
+	size_t n = hg_hmac(hash, key, keylen, parts, lens, nparts, mac), tlen = 0;
+
+	if (n != 0 && enc == HG_ENC_HEX) {
+		hg_hex_encode(mac, n, out);
+		tlen = 2 * n;
+	} else if (n != 0 && enc == HG_ENC_BASE64) {
+		tlen = hg_b64_encode(mac, n, out);
+		out[tlen] = '\0';
+	}
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return tlen;
+}
+
+size_t hg_sign_standard(const uint8_t *key, size_t keylen, const char *id, size_t idlen,
+			const char *ts, size_t tslen, const uint8_t *body, size_t len,
+			char out[HG_SIGN_TEXT_MAX])
+{
+	const uint8_t *parts[5] = {(const uint8_t *)id, (const uint8_t *)".", (const uint8_t *)ts,
+				   (const uint8_t *)".", body};
+	size_t lens[5] = {idlen, 1, tslen, 1, len};
+
+	return hg_sign_mac_text(HG_SHA256, HG_ENC_BASE64, key, keylen, parts, lens, 5, out);
+}
+
 int hg_verify_mac_append(enum hg_hash hash, enum hg_encoding enc, const uint8_t *key, size_t keylen,
 			 const uint8_t *const *parts, const size_t *lens, size_t nparts,
 			 struct hg_buf *out)
 {
-	uint8_t mac[HG_MAX_MAC];
-	char text[2 * HG_MAX_MAC + 1];
-	size_t n, tlen;
-	int rc;
+	char text[HG_SIGN_TEXT_MAX];
+	size_t tlen = hg_sign_mac_text(hash, (int)enc, key, keylen, parts, lens, nparts, text);
+	int rc = tlen != 0 ? hg_buf_append(out, text, tlen) : HG_EINVAL;
 
-	n = hg_hmac(hash, key, keylen, parts, lens, nparts, mac);
-	if (n == 0)
-		return HG_EINVAL;
-	if (enc == HG_ENC_HEX) {
-		hg_hex_encode(mac, n, text);
-		tlen = 2 * n;
-	} else if (enc == HG_ENC_BASE64) {
-		tlen = hg_b64_encode(mac, n, text);
-	} else {
-		rc = HG_EINVAL;
-		goto out;
-	}
-	rc = hg_buf_append(out, text, tlen);
-out:
-	OPENSSL_cleanse(mac, sizeof(mac));
+	OPENSSL_cleanse(text, sizeof(text));
 	return rc;
 }
 

@@ -59,6 +59,29 @@ struct hg_verify_scheme {
 	int (*post_handshake)(const struct hg_verify_input *in, struct hg_buf *out);
 };
 
+/* ---- signing, shared by `hookgate sign` and outbound deliveries ----
+ * No allocation and no I/O (the delivery engine calls these per attempt);
+ * MACs and keys on the stack are wiped. */
+
+/* The prefix of a Standard Webhooks secret: "whsec_" + base64 of the key. */
+#define HG_WHSEC_PREFIX "whsec_"
+/* Room for the text of any MAC (hex of the longest, plus a NUL). */
+#define HG_SIGN_TEXT_MAX (2 * HG_MAX_MAC + 1)
+
+/* Writes the hex (enc 0, HG_ENC_HEX) or base64 (1, HG_ENC_BASE64) text of
+ * HMAC(hash, key, the parts in order) and a NUL to out. Returns its length,
+ * or 0 when the hash or encoding is unknown. */
+size_t hg_sign_mac_text(enum hg_hash hash, int enc, const uint8_t *key, size_t keylen,
+			const uint8_t *const *parts, const size_t *lens, size_t nparts,
+			char out[HG_SIGN_TEXT_MAX]);
+
+/* Standard Webhooks: the base64 HMAC-SHA256 of "<id>.<ts>." + body under
+ * key, the text after "v1," in a webhook-signature entry. Returns its
+ * length, or 0 on failure. */
+size_t hg_sign_standard(const uint8_t *key, size_t keylen, const char *id, size_t idlen,
+			const char *ts, size_t tslen, const uint8_t *body, size_t len,
+			char out[HG_SIGN_TEXT_MAX]);
+
 /* The scheme called name, or NULL. */
 const struct hg_verify_scheme *hg_verify_find(const char *name);
 /* Comma-separated list of scheme names, for error messages. */

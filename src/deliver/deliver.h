@@ -22,8 +22,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <curl/curl.h>
-
 #include "config/config.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -158,21 +156,6 @@ struct hg_ssrf_guard {
 	char addr[64];     /* the last refused address, textual */
 	const char *range; /* its range's name (static) */
 };
-
-/* Sets h up for a subscriber delivery: every socket curl opens goes
- * through the guard (CURLOPT_OPENSOCKETFUNCTION), every request is checked
- * again against the connection's peer address just before it is sent
- * (CURLOPT_PREREQFUNCTION: a connection reused from the shared pool was
- * opened for someone else), no redirects, no proxy (the proxy's address is
- * not the subscriber's), and only the schemes the policy allows. g must
- * outlive the transfer. HG_OK or HG_EINVAL (an option curl refused). */
-int hg_ssrf_curl_guard(CURL *h, struct hg_ssrf_guard *g);
-
-/* The callbacks hg_ssrf_curl_guard() installs; declared for the unit tests,
- * which call them directly (a refused address never gets a socket). */
-curl_socket_t hg_ssrf_opensocket(void *guard, curlsocktype purpose, struct curl_sockaddr *a);
-int hg_ssrf_prereq(void *guard, char *primary_ip, char *local_ip, int primary_port,
-		   int local_port);
 
 /* ---- subscription secrets and signatures (outsign.c) ---- */
 

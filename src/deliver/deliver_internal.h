@@ -1,8 +1,11 @@
 /*
  * deliver_internal.h — what the engine's files share and nothing outside
  * src/deliver/ includes (the unit tests aside): the timer heap, the
- * bounded capture of a response's or a command's first bytes, and exec
- * attempts (child processes served from the engine's poll loop).
+ * bounded capture of a response's or a command's first bytes, exec
+ * attempts (child processes served from the engine's poll loop) and the
+ * SSRF guard's libcurl callbacks. The only header of the module that
+ * includes <curl/curl.h>: deliver.h's users (routes, schedules, the API)
+ * do not see curl.
  */
 #ifndef HG_DELIVER_INTERNAL_H
 #define HG_DELIVER_INTERNAL_H
@@ -13,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "deliver/deliver.h"
 #include "store/store.h"
 
 /* ---- timers (timer.c): an indexed binary min-heap ----
@@ -88,5 +92,22 @@ int hg_deliver_exec_service(struct hg_deliver_exec *x);
 void hg_deliver_exec_kill(struct hg_deliver_exec *x);
 /* Kills what still runs, waits for it, closes every descriptor. */
 void hg_deliver_exec_close(struct hg_deliver_exec *x);
+
+/* ---- the SSRF guard's libcurl side (ssrf.c) ---- */
+
+/* Sets h up for a subscriber delivery: every socket curl opens goes
+ * through the guard (CURLOPT_OPENSOCKETFUNCTION), every request is checked
+ * again against the connection's peer address just before it is sent
+ * (CURLOPT_PREREQFUNCTION: a connection reused from the shared pool was
+ * opened for someone else), no redirects, no proxy (the proxy's address is
+ * not the subscriber's), and only the schemes the policy allows. g must
+ * outlive the transfer. HG_OK or HG_EINVAL (an option curl refused). */
+int hg_ssrf_curl_guard(CURL *h, struct hg_ssrf_guard *g);
+
+/* The callbacks hg_ssrf_curl_guard() installs; declared for the unit tests,
+ * which call them directly (a refused address never gets a socket). */
+curl_socket_t hg_ssrf_opensocket(void *guard, curlsocktype purpose, struct curl_sockaddr *a);
+int hg_ssrf_prereq(void *guard, char *primary_ip, char *local_ip, int primary_port,
+		   int local_port);
 
 #endif

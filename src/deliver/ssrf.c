@@ -30,7 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "deliver/deliver.h"
+#include "deliver/deliver_internal.h"
 
 #define SSRF_MAX_URL  2048
 #define SSRF_MAX_HOST 253

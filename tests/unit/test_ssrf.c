@@ -23,7 +23,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "deliver/deliver.h"
+#include "deliver/deliver_internal.h"
 #include "util/util.h"
 
 /* ---- helpers ---- */

@@ -10,14 +10,16 @@
 //            check the file's integrity (on a copy), restart on the same
 //            store. Then one more restart, a bounded drain, and the counts.
 //   disk     the store on a small tmpfs (root: mount -t tmpfs), filled by a
-//            filler file and ingest until 503; the filler removed; recovery.
-//            Without mount: a file-size limit (prlimit), lifted on the
-//            running process.
+//            filler file and ingest until 503; the filler removed; recovery;
+//            CHAOS_DISK_ROUNDS (3) times. Without mount (or with
+//            CHAOS_DISK_MODE=fsize): a file-size limit (prlimit --fsize),
+//            raised on the running process instead of removing a filler.
 //   removed  the store file (and its -wal, -shm) removed while running.
 //
 // Knobs (environment): CHAOS_CYCLES, CHAOS_SEED, CHAOS_CONCURRENCY (6),
 // CHAOS_MIN_UP_MS (200), CHAOS_MAX_UP_MS (3000), CHAOS_DRAIN_S (180),
-// CHAOS_TIMEOUT_S (1800, the whole run), CHAOS_DISK_MB (8),
+// CHAOS_TIMEOUT_S (1800, the whole run), CHAOS_DISK_MB (8), CHAOS_DISK_ROUNDS (3),
+// CHAOS_DISK_MODE=fsize,
 // CHAOS_SCENARIOS, CHAOS_KEEP=1 (keep the temp dirs), CHAOS_JSON=FILE (the
 // summary as JSON). HOOKGATE_BIN: the binary (default build/hookgate).
 //
@@ -66,6 +68,7 @@ const MAX_UP_MS = Math.max(MIN_UP_MS, envInt('CHAOS_MAX_UP_MS', 3000));
 const DRAIN_S = envInt('CHAOS_DRAIN_S', 180);
 const TIMEOUT_S = envInt('CHAOS_TIMEOUT_S', 1800);
 const DISK_MB = Math.max(4, envInt('CHAOS_DISK_MB', 8));
+const DISK_ROUNDS = Math.max(1, envInt('CHAOS_DISK_ROUNDS', 3));
 const KEEP = process.env.CHAOS_KEEP === '1';
 const SCENARIOS = (process.env.CHAOS_SCENARIOS || 'kill,disk,removed').split(',').map((s) => s.trim());
 for (const s of SCENARIOS) {
@@ -608,92 +611,123 @@ async function scenarioKill() {
 // ================================================================ full disk
 
 async function scenarioDisk() {
-  const out = {};
+  const out = { rounds: DISK_ROUNDS };
   const dir = tempDir('hookgate-chaos-disk-');
   const mnt = path.join(dir, 'store');
   mkdirSync(mnt);
-  let mode = 'tmpfs';
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_MB}m,mode=0700`, 'tmpfs', mnt], { stdio: 'pipe' });
-    mounts.add(mnt);
-    cleanups.push(async () => unmountAllSync());
-  } catch (e) {
-    mode = 'fsize';
-    log(`disk: cannot mount a tmpfs (${String(e.stderr ?? e.message).trim()}); using a file-size limit (prlimit --fsize) instead`);
-  }
-  out.mode = mode === 'tmpfs' ? `tmpfs of ${DISK_MB} MiB` : 'prlimit --fsize (no mount allowed)';
-  const FSIZE = 3 * 1024 * 1024;
-  const d = await start(mnt, [], mode === 'fsize' ? { wrap: ['prlimit', `--fsize=${FSIZE}`] } : {});
-  const filler = path.join(mnt, 'filler');
+  let mode = process.env.CHAOS_DISK_MODE === 'fsize' ? 'fsize' : 'tmpfs';
   if (mode === 'tmpfs') {
-    // Leave ~1.5 MiB: the database and its WAL grow into it, then stop.
-    const s = statfsSync(mnt);
-    const avail = Number(s.bavail) * Number(s.bsize);
-    const size = Math.max(0, avail - 1.5 * 1024 * 1024);
-    writeFileSync(filler, Buffer.alloc(size));
-    out.filler = `${(size / 1048576).toFixed(1)} MiB`;
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${DISK_MB}m,mode=0700`, 'tmpfs', mnt], { stdio: 'pipe' });
+      mounts.add(mnt);
+    } catch (e) {
+      mode = 'fsize';
+      log(`disk: cannot mount a tmpfs (${String(e.stderr ?? e.message).trim()}); using a file-size limit (prlimit --fsize) instead`);
+    }
   }
+  out.mode = mode === 'tmpfs' ? `tmpfs of ${DISK_MB} MiB, filled by a filler file` : 'prlimit --fsize on the daemon (no tmpfs)';
+  // One route, so the delivery engine's writes meet the full disk too.
+  const sink = await startSink('disk-sink', false);
+  const endpoints = [{ name: 'steady', url: sink.url('/steady/in') }];
+  let fsize = 2 * 1024 * 1024;
+  const d = await start(mnt, endpoints, mode === 'fsize' ? { wrap: ['prlimit', `--fsize=${fsize}:unlimited`] } : {});
+  const filler = path.join(mnt, 'filler');
 
-  // Ingest 48 KiB events until 5 answers in a row are 503 (at most 400).
-  const sent = []; // {body, status, id}
-  let run503 = 0;
-  for (let i = 0; i < 400 && run503 < 5; i++) {
-    const body = inboundBody('disk', 48 * 1024);
-    const r = await postSigned(d, 'chaos', body, { secret: SECRET });
-    sent.push({ body, status: r.status, id: r.json?.id, json: r.json, text: r.text });
-    if (r.status === 503) run503 += 1;
-    else run503 = 0;
-    if (r.status === 200 && r.json?.status !== 'accepted') fail(`disk: a new event answered ${r.text}`);
-    if (r.status !== 200 && r.status !== 503) fail(`disk: answered ${r.status} ${r.text}`);
-    if (r.status === 503 && r.json?.error !== 'store unavailable') fail(`disk: 503 body ${r.text}`);
-  }
-  const ok1 = sent.filter((x) => x.status === 200);
-  const refused = sent.filter((x) => x.status === 503);
-  out.beforeFull = { sent: sent.length, accepted: ok1.length, refused503: refused.length };
-  if (refused.length === 0) fail('disk: the disk never filled (no 503)');
-  const firstRefused = sent.findIndex((x) => x.status === 503);
-  out.acceptedAfterFirst503 = sent.slice(firstRefused + 1).filter((x) => x.status === 200).length;
-  const ready = await request(d, 'GET', '/readyz');
-  out.readyzWhileFull = ready.status;
-  if (ready.status !== 503) fail(`disk: /readyz while full: ${ready.status}`);
-  if (!d.running) fail(`disk: the daemon died on a full disk\n${d.stderr().slice(-2000)}`);
-  log(`disk: ${ok1.length} accepted, then full: ${refused.length} answered 503, /readyz ${ready.status}`);
+  const sent = []; // {body, status, id, round}
+  const rounds = [];
+  for (let round = 1; round <= DISK_ROUNDS; round++) {
+    const ro = { round };
+    if (mode === 'tmpfs') {
+      // Leave ~1 MiB: the database and its WAL grow into it, then stop.
+      const s = statfsSync(mnt);
+      const avail = Number(s.bavail) * Number(s.bsize);
+      const size = Math.max(0, avail - 1024 * 1024);
+      writeFileSync(filler, Buffer.alloc(size));
+      ro.filler = `${(size / 1048576).toFixed(1)} MiB`;
+    }
+    // Ingest events of 1-64 KiB until 8 answers in a row are 503 (at most 400).
+    let run503 = 0;
+    let n = 0;
+    for (; n < 400 && run503 < 8; n++) {
+      const body = inboundBody(`disk${round}`, randInt(1024, 64 * 1024));
+      const r = await postSigned(d, 'chaos', body, { secret: SECRET });
+      sent.push({ body, status: r.status, id: r.json?.id, round });
+      if (r.status === 503) run503 += 1;
+      else run503 = 0;
+      if (r.status === 200 && r.json?.status !== 'accepted') fail(`disk: a new event answered ${r.text}`);
+      if (r.status !== 200 && r.status !== 503) fail(`disk: answered ${r.status} ${r.text}`);
+      if (r.status === 503 && r.json?.error !== 'store unavailable') fail(`disk: 503 body ${r.text}`);
+    }
+    const mine = sent.filter((x) => x.round === round);
+    ro.sent = mine.length;
+    ro.accepted = mine.filter((x) => x.status === 200).length;
+    ro.refused503 = mine.filter((x) => x.status === 503).length;
+    const firstRefused = mine.findIndex((x) => x.status === 503);
+    ro.acceptedAfterFirst503 = firstRefused < 0 ? 0 : mine.slice(firstRefused + 1).filter((x) => x.status === 200).length;
+    if (ro.refused503 === 0) fail(`disk round ${round}: the disk never filled (no 503)`);
+    ro.readyzWhileFull = (await request(d, 'GET', '/readyz')).status;
+    if (ro.readyzWhileFull !== 503) fail(`disk round ${round}: /readyz while full: ${ro.readyzWhileFull}`);
+    if (!d.running) {
+      fail(`disk round ${round}: the daemon died on a full disk\n${d.stderr().slice(-2000)}`);
+      break;
+    }
 
-  // Free space, and wait (bounded) for a new event to be accepted.
-  const freedAt = Date.now();
-  if (mode === 'tmpfs') rmSync(filler);
-  else execFileSync('prlimit', ['--pid', String(d.proc.pid), '--fsize=unlimited']);
-  let recovered = null;
-  let probes503 = 0;
-  for (let i = 0; i < 150 && !recovered; i++) {
-    const body = inboundBody('disk-probe', 100);
-    const r = await postSigned(d, 'chaos', body, { secret: SECRET });
-    if (r.status === 200 && r.json?.status === 'accepted') recovered = { ms: Date.now() - freedAt, probes: i + 1 };
-    else if (r.status === 503) probes503 += 1;
-    else fail(`disk recovery: ${r.status} ${r.text}`);
-    if (!recovered) await sleep(100);
+    // Free space, and wait (bounded: 15 s) for a new event to be accepted.
+    const freedAt = Date.now();
+    if (mode === 'tmpfs') rmSync(filler);
+    else {
+      fsize += 2 * 1024 * 1024;
+      // only the soft limit: raising a hard one needs CAP_SYS_RESOURCE
+      execFileSync('prlimit', ['--pid', String(d.proc.pid), `--fsize=${fsize}:unlimited`]);
+    }
+    let recovered = null;
+    let probes503 = 0;
+    for (let i = 0; i < 150 && !recovered; i++) {
+      const body = inboundBody('disk-probe', 100);
+      const r = await postSigned(d, 'chaos', body, { secret: SECRET });
+      sent.push({ body, status: r.status, id: r.json?.id, round });
+      if (r.status === 200 && r.json?.status === 'accepted') recovered = { ms: Date.now() - freedAt };
+      else if (r.status === 503) probes503 += 1;
+      else fail(`disk recovery: ${r.status} ${r.text}`);
+      if (!recovered) await sleep(100);
+    }
+    ro.recovery = recovered ? `200 again ${recovered.ms} ms after space was freed (${probes503} probes answered 503 first)` : 'NOT within 15 s';
+    if (!recovered) fail(`disk round ${round}: no recovery within 15 s of freeing space`);
+    ro.readyzAfter = (await request(d, 'GET', '/readyz')).status;
+    if (ro.readyzAfter !== 200) fail(`disk round ${round}: /readyz after freeing space: ${ro.readyzAfter}`);
+    log(`disk round ${round}: ${ro.accepted} accepted, ${ro.refused503} answered 503 (${ro.acceptedAfterFirst503} accepted after the first 503), /readyz ${ro.readyzWhileFull}; ${ro.recovery}`);
+    rounds.push(ro);
   }
-  out.recovery = recovered ? `200 again ${recovered.ms} ms after space was freed (${probes503} probes answered 503 first)` : 'NOT within 15 s';
-  if (!recovered) fail('disk: no recovery within 15 s of freeing space');
-  const ready2 = await request(d, 'GET', '/readyz');
-  out.readyzAfter = ready2.status;
-  if (ready2.status !== 200) fail(`disk: /readyz after freeing space: ${ready2.status}`);
+  out.roundsDetail = rounds;
+  // Room for the re-posts below (the tmpfs has its filler removed already).
+  if (mode === 'fsize') execFileSync('prlimit', ['--pid', String(d.proc.pid), '--fsize=unlimited:unlimited']);
 
   // Every 200 still there (a duplicate of its id); every 503 was not stored (new now).
+  const ok1 = sent.filter((x) => x.status === 200);
+  const refused = sent.filter((x) => x.status === 503);
   let dupOk = 0;
   let newOk = 0;
   for (const x of sent) {
     const r = await postSigned(d, 'chaos', x.body, { secret: SECRET });
     if (x.status === 200) {
       if (r.status === 200 && r.json?.status === 'duplicate' && r.json.id === x.id) dupOk += 1;
-      else fail(`disk: accepted ${x.id} before the disk filled, re-posted: ${r.status} ${r.text} (LOST)`);
+      else fail(`disk: accepted ${x.id}, re-posted after the recovery: ${r.status} ${r.text} (LOST)`);
     } else if (x.status === 503) {
-      if (r.status === 200 && r.json?.status === 'accepted') newOk += 1;
-      else fail(`disk: refused with 503 while full, re-posted: ${r.status} ${r.text} (a false 503 or a stored refusal)`);
+      if (r.status === 200 && r.json?.status === 'accepted') {
+        newOk += 1;
+        ok1.push({ ...x, id: r.json.id });
+      } else fail(`disk: answered 503 while full, re-posted: ${r.status} ${r.text} (was it stored after all?)`);
     }
   }
-  out.afterRecovery = { earlier200StillPresent: `${dupOk}/${ok1.length}`, earlier503NotStored: `${newOk}/${refused.length}` };
+  out.accepted = ok1.length - newOk;
+  out.refused503 = refused.length;
+  out.afterRecovery = { earlier200StillPresent: `${dupOk}/${ok1.length - newOk}`, earlier503NotStored: `${newOk}/${refused.length}` };
+  // Every accepted event delivered once the disk had room again.
+  const delivered = await waitFor(() => ok1.every((x) => sink.got.has(`/steady/in|${x.id}`)), { timeoutMs: 30000, intervalMs: 200 });
+  out.delivered = `${ok1.filter((x) => sink.got.has(`/steady/in|${x.id}`)).length}/${ok1.length}`;
+  if (!delivered) fail(`disk: deliveries after the recovery: ${out.delivered} within 30 s`);
   const term = await d.stop({ timeoutMs: 20000 });
+  out.sigterm = term.code === 0 ? 'exit 0' : JSON.stringify(term);
   if (term.code !== 0) fail(`disk: SIGTERM: ${JSON.stringify(term)}`);
   out.integrity = await integrity(dbOf(mnt));
   if (out.integrity !== 'ok') fail(`disk: integrity_check: ${out.integrity}`);
@@ -704,7 +738,7 @@ async function scenarioDisk() {
     execFileSync('umount', [mnt]);
     mounts.delete(mnt);
   }
-  log(`disk: ${out.recovery}; ${dupOk}/${ok1.length} earlier 200s present, ${newOk}/${refused.length} earlier 503s absent`);
+  log(`disk: ${dupOk}/${ok1.length - newOk} accepted events present, ${newOk}/${refused.length} refused ones absent, delivered ${out.delivered}`);
   return out;
 }
 

@@ -699,8 +699,10 @@ async function scenarioDisk() {
     rounds.push(ro);
   }
   out.roundsDetail = rounds;
-  // Room for the re-posts below (the tmpfs has its filler removed already).
+  // Room for the re-posts below: the WAL keeps what the rounds wrote (it is
+  // checkpointed at 8000 pages, more than the tmpfs holds).
   if (mode === 'fsize') execFileSync('prlimit', ['--pid', String(d.proc.pid), '--fsize=unlimited:unlimited']);
+  else execFileSync('mount', ['-o', `remount,size=${DISK_MB * 4}m`, mnt]);
 
   // Every 200 still there (a duplicate of its id); every 503 was not stored (new now).
   const ok1 = sent.filter((x) => x.status === 200);
@@ -725,7 +727,11 @@ async function scenarioDisk() {
   // Every accepted event delivered once the disk had room again.
   const delivered = await waitFor(() => ok1.every((x) => sink.got.has(`/steady/in|${x.id}`)), { timeoutMs: 30000, intervalMs: 200 });
   out.delivered = `${ok1.filter((x) => sink.got.has(`/steady/in|${x.id}`)).length}/${ok1.length}`;
-  if (!delivered) fail(`disk: deliveries after the recovery: ${out.delivered} within 30 s`);
+  if (!delivered) {
+    const byStatus = await sqlite(dbOf(mnt), "SELECT status, count(*), max(attempts), min(next_attempt_ms) - CAST(strftime('%s','now') AS INTEGER) * 1000, group_concat(DISTINCT last_error) FROM deliveries GROUP BY status");
+    const lines = d.logLines().filter((l) => l.msg !== undefined && !/^(request|delivery attempt)$/.test(l.msg)).slice(-30);
+    fail(`disk: deliveries after the recovery: ${out.delivered} within 30 s; in the store (status|n|max attempts|next due in ms|errors):\n${byStatus}\nlog:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
+  }
   const term = await d.stop({ timeoutMs: 20000 });
   out.sigterm = term.code === 0 ? 'exit 0' : JSON.stringify(term);
   if (term.code !== 0) fail(`disk: SIGTERM: ${JSON.stringify(term)}`);

@@ -88,11 +88,12 @@ bench:
 # Chaos (tests/chaos/chaos.mjs, docs/reliability.md): the real daemon under
 # mixed load, kill -9 at random moments and restarted CHAOS_CYCLES times on
 # the same SQLite store, then counted for loss; a full disk (a tmpfs, as
-# root) and the store file removed while running. 127.0.0.1 only; a few
+# root) and the store file removed while running. 127.0.0.1 only; 1-2
 # minutes; not part of `make test` or CI. Knobs: CHAOS_CYCLES (20),
 # CHAOS_SEED, CHAOS_CONCURRENCY (6), CHAOS_MIN_UP_MS/CHAOS_MAX_UP_MS (200/3000),
-# CHAOS_DRAIN_S (180), CHAOS_DISK_MB (8), CHAOS_SCENARIOS (kill,disk,removed),
-# CHAOS_TIMEOUT_S (1800), CHAOS_KEEP=1, CHAOS_JSON=FILE.
+# CHAOS_DRAIN_S (180), CHAOS_DISK_MB (8), CHAOS_DISK_ROUNDS (3), CHAOS_DISK_MODE=fsize,
+# CHAOS_SCENARIOS (kill,disk,removed), CHAOS_TIMEOUT_S (1800), CHAOS_KEEP=1,
+# CHAOS_JSON=FILE.
 CHAOS_CYCLES ?= 20
 chaos: $(BUILD)/hookgate | tests/e2e/node_modules
 	HOOKGATE_BIN=$(abspath $(BUILD)/hookgate) CHAOS_CYCLES=$(CHAOS_CYCLES) node tests/chaos/chaos.mjs

@@ -811,6 +811,14 @@ async function scenarioRemoved() {
   }
   out.readableViaApi = `${readable}/${ok.length}`;
   if (readable !== ok.length) fail(`removed: only ${readable}/${ok.length} accepted events readable through the API`);
+  // What was answered 503 was stored nowhere: new now.
+  let refusedNew = 0;
+  for (const x of after.filter((y) => y.status === 503)) {
+    const r2 = await postSigned(d, 'chaos', x.body, { secret: SECRET });
+    if (r2.status === 200 && r2.json?.status === 'accepted') refusedNew += 1;
+    else fail(`removed: answered 503 at +${x.at} ms, re-posted: ${r2.status} ${r2.text} (stored after all?)`);
+  }
+  out.refused503NotStored = `${refusedNew}/${n503}`;
   // The events acknowledged before the removal went with the file: a
   // re-post is a new event now (what the operator deleted is gone).
   const r = await postSigned(d, 'chaos', before[0].body, { secret: SECRET });

@@ -8,6 +8,8 @@
 #   make tsan       the unit tests under ThreadSanitizer
 #   make deps       install the Debian packages hookgate needs (root) or print the command
 #   make format     clang-format every source file in place
+#   make chaos      kill -9 / full disk / removed store file against the real
+#                   daemon (tests/chaos/chaos.mjs; long, not part of make test)
 
 CC      ?= cc
 PKGS    := libh2o-evloop openssl jansson yajl yaml-0.1 sqlite3 libcurl libpq
@@ -26,7 +28,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-pg unit e2e asan tsan deps format clean check-deps bench
+.PHONY: all run test test-pg unit e2e asan tsan deps format clean check-deps bench chaos
 
 all: $(BUILD)/hookgate
 
@@ -91,3 +93,19 @@ clean:
 # ~10-15 minutes; rewrites bench/REPORT.md. Not part of `make test`.
 bench:
 	bench/run.sh
+
+# Chaos (tests/chaos/chaos.mjs, docs/reliability.md): the real daemon under
+# mixed load, kill -9 at random moments and restarted CHAOS_CYCLES times on
+# the same SQLite store, then counted for loss; a full disk (a tmpfs, as
+# root) and the store file removed while running. 127.0.0.1 only; 1-2
+# minutes; not part of `make test` or CI. Knobs: CHAOS_CYCLES (20),
+# CHAOS_SEED, CHAOS_CONCURRENCY (6), CHAOS_MIN_UP_MS/CHAOS_MAX_UP_MS (200/3000),
+# CHAOS_DRAIN_S (180), CHAOS_DISK_MB (8), CHAOS_DISK_ROUNDS (3), CHAOS_DISK_MODE=fsize,
+# CHAOS_SCENARIOS (kill,disk,removed), CHAOS_TIMEOUT_S (1800), CHAOS_KEEP=1,
+# CHAOS_JSON=FILE.
+CHAOS_CYCLES ?= 20
+chaos: $(BUILD)/hookgate | tests/e2e/node_modules
+	HOOKGATE_BIN=$(abspath $(BUILD)/hookgate) CHAOS_CYCLES=$(CHAOS_CYCLES) node tests/chaos/chaos.mjs
+
+tests/e2e/node_modules:
+	cd tests/e2e && npm ci --no-audit --no-fund

@@ -371,15 +371,25 @@ void hg_api_metrics(struct hg_http_req *req, void *arg)
 	hg_api_enqueue(api, req, job);
 }
 
+enum { API_CHECK_US = 1000 * 1000 };
+
 /* Runs one job on a worker and answers it. */
 static void run_job(struct api_worker *w, struct api_job *j)
 {
 	static const char oom[] = "{\"error\":\"out of memory\"}\n";
 	struct hg_api *api = w->api;
 	struct api_answer a = {0};
+	int64_t now_us;
 
-	if (w->st == NULL)
+	/* A read on a connection whose file was removed (or replaced) still
+	 * succeeds, on the old file, so a failed op alone never notices it: the
+	 * handle is checked (SQLite: is the file at its path still ours) at most
+	 * once a second before a job runs. */
+	now_us = hg_mono_us();
+	if (w->st == NULL || now_us - w->checked_us >= API_CHECK_US) {
 		hg_api_store_heal(&w->st, api->store_uri);
+		w->checked_us = now_us;
+	}
 	if (w->st == NULL)
 		hg_api_answer_error(&a, 503, "store unavailable");
 	else

@@ -66,6 +66,7 @@ struct api_worker {
 	pthread_t tid;
 	int started;
 	struct hg_store *st; /* NULL after a failed re-open */
+	int64_t checked_us;  /* hg_mono_us() of st's last health check */
 };
 
 struct hg_api {

@@ -264,11 +264,14 @@ static int cmd_serve(int argc, char **argv)
 	       NULL);
 	rc = EXIT_OK;
 out:
-	/* Order matters: the server waits for deferred answers, which the
-	 * writer produces, so the writer stops last; the engine stops before
-	 * it, once the writer no longer calls its wake-up. */
+	/* Order matters: the server stops taking requests and waits (a while)
+	 * for the deferred answers, which the writer and the API workers
+	 * produce; answers still coming after that are dropped by the server,
+	 * which is freed only once nothing can answer any more. The engine
+	 * stops before the writer, once the writer no longer calls its
+	 * wake-up. */
 	if (srv != NULL)
-		hg_http_server_free(srv);
+		hg_http_server_stop(srv);
 	if (ingest != NULL)
 		hg_ingest_set_commit_hook(ingest, NULL, NULL);
 	hg_deliver_stop(deliver);
@@ -276,6 +279,8 @@ out:
 	hg_api_stop(api);
 	if (ingest != NULL)
 		hg_ingest_stop(ingest);
+	if (srv != NULL)
+		hg_http_server_free(srv);
 	hg_stats_free(stats);
 	hg_config_free(cfg);
 	if (rc == EXIT_OK)

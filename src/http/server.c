@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,6 +45,10 @@
 /* A connection closed with request bytes unread drains this long, this much. */
 #define HG_HTTP_LINGER_MS 2000
 #define HG_HTTP_LINGER_BYTES (32 * 1024 * 1024)
+/* How often each loop looks for clients that stopped reading its answers. */
+#define HG_HTTP_SWEEP_MS 1000
+/* accept() out of descriptors (EMFILE): the listener rests this long. */
+#define HG_HTTP_ACCEPT_BACKOFF_MS 100
 
 struct hg_http_route {
 	char *prefix;
@@ -66,8 +71,15 @@ struct hg_http_loop {
 	h2o_multithread_receiver_t control; /* stop requests */
 	size_t nconns;
 	size_t max_conns;
-	int paused; /* listener stopped because this loop is at its cap */
+	int paused;  /* listener stopped because this loop is at its cap */
+	int resting; /* listener stopped for a while: accept() had no descriptor */
+	h2o_linklist_t conns; /* struct hg_http_conn.link, open (not lingering) ones */
 	h2o_timeout_t linger_timeout; /* HG_HTTP_LINGER_MS, for lingering closes */
+	h2o_timeout_t sweep_timeout;  /* HG_HTTP_SWEEP_MS */
+	h2o_timeout_entry_t sweep;
+	h2o_timeout_t rest_timeout; /* HG_HTTP_ACCEPT_BACKOFF_MS */
+	h2o_timeout_entry_t rest;
+	int64_t rest_logged_ms;
 	int closing;
 };
 
@@ -75,6 +87,10 @@ struct hg_http_loop {
  * leaves to the application) so TLS callbacks and requests can find it. */
 struct hg_http_conn {
 	struct hg_http_loop *loop;
+	h2o_socket_t *sock;  /* until h2o closes it */
+	h2o_linklist_t link; /* in loop->conns until h2o closes the socket */
+	size_t seen_written; /* sock->bytes_written at the last sweep */
+	int64_t stuck_since; /* monotonic ms since an answer made no progress; 0 */
 	SSL *ssl; /* set by the verify callback when a client certificate came */
 	int linger_fd; /* -1, or our copy of the descriptor (see conn_want_linger) */
 	h2o_socket_t *linger; /* while draining after h2o closed its socket */
@@ -95,6 +111,12 @@ struct hg_http_server {
 	atomic_int exit_loops;
 	atomic_long open_conns; /* across loops; read by stop() */
 	atomic_long pending; /* deferred answers not yet delivered */
+	/* Held while a deferred answer is handed to its loop; closed once the
+	 * loops are about to end, after which answers are dropped, not sent
+	 * into a queue that is going away. */
+	pthread_mutex_t gate;
+	int gate_closed;
+	int stopped; /* hg_http_server_stop() ran */
 	sem_t ready;         /* posted by each loop thread once its loop exists */
 	int have_ready;
 	int configured;
@@ -481,7 +503,20 @@ void hg_http_pending_respond(struct hg_http_pending *p, const struct hg_http_res
 						.log_outcome = "error",
 						.log_reason = "out of memory"};
 	}
-	h2o_multithread_send_message(&p->loop->answers, &p->super);
+	struct hg_http_server *srv = p->loop->srv;
+	pthread_mutex_lock(&srv->gate);
+	if (!srv->gate_closed) {
+		h2o_multithread_send_message(&p->loop->answers, &p->super);
+		p = NULL;
+	}
+	pthread_mutex_unlock(&srv->gate);
+	if (p != NULL) { /* the server stopped before this answer was ready */
+		hg_log(HG_LOG_WARN, "answer dropped: the server stopped first", "status",
+		       HG_LI(p->resp.status), "source", HG_LS(p->resp.log_source), "id",
+		       HG_LS(p->resp.log_id), NULL);
+		pending_free(p);
+		atomic_fetch_sub(&srv->pending, 1);
+	}
 }
 
 /* Runs on the loop thread: delivers the answers other threads completed. */
@@ -576,6 +611,14 @@ static const char *framing_problem(h2o_req_t *req)
 		return "more than one Transfer-Encoding header";
 	if (ncl != 0 && nte != 0)
 		return "both Content-Length and Transfer-Encoding";
+	if (nte != 0 && req->version < 0x101)
+		return "Transfer-Encoding in an HTTP/1.0 request";
+	/* h2o keeps an obsolete folded line (one starting with a space) as a
+	 * header without a name; a proxy may read it as a header of its own
+	 * (RFC 9112 section 5.2: refuse it). */
+	for (size_t i = 0; i != req->headers.size; ++i)
+		if (req->headers.entries[i].name->len == 0)
+			return "a folded header line (obsolete line folding)";
 	return NULL;
 }
 
@@ -660,19 +703,22 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	hreq->body_len = req->entity.base != NULL ? req->entity.len : 0;
 	peer_text(req->conn, hreq->peer, sizeof(hreq->peer));
 
-	size_t header_bytes = 0;
-	for (size_t i = 0; i != req->headers.size; ++i)
-		header_bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
-	if (header_bytes > HG_HTTP_MAX_HEADER_BYTES) {
-		hg_http_respond_error(hreq, 431, NULL, "request headers too large");
-		return 0;
-	}
-
+	/* Framing first: any answer on a badly framed request must close the
+	 * connection, or the rest of its bytes would be served as a request. */
 	const char *framing = framing_problem(req);
 	if (framing != NULL) {
 		req->http1_is_persistent = 0;
 		conn_want_linger(req);
 		hg_http_respond_error(hreq, 400, NULL, framing);
+		return 0;
+	}
+	size_t header_bytes = 0;
+	for (size_t i = 0; i != req->headers.size; ++i)
+		header_bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+	if (header_bytes > HG_HTTP_MAX_HEADER_BYTES) {
+		req->http1_is_persistent = 0;
+		conn_want_linger(req);
+		hg_http_respond_error(hreq, 431, NULL, "request headers too large");
 		return 0;
 	}
 
@@ -699,7 +745,8 @@ static void conn_release(struct hg_http_conn *conn)
 	atomic_fetch_sub(&loop->srv->open_conns, 1);
 	if (loop->paused && !loop->closing) {
 		loop->paused = 0;
-		h2o_socket_read_start(loop->listener, on_accept);
+		if (!loop->resting)
+			h2o_socket_read_start(loop->listener, on_accept);
 	}
 }
 
@@ -757,6 +804,8 @@ static void on_conn_close(void *data)
 	struct hg_http_conn *conn = data;
 	struct hg_http_loop *loop = conn->loop;
 	int fd = conn->linger_fd;
+	h2o_linklist_unlink(&conn->link);
+	conn->sock = NULL;
 	conn->linger_fd = -1;
 	if (fd >= 0 && (loop->closing || shutdown(fd, SHUT_WR) != 0)) {
 		close(fd);
@@ -773,6 +822,92 @@ static void on_conn_close(void *data)
 	h2o_socket_read_start(conn->linger, on_linger_read);
 }
 
+/*
+ * Out of descriptors, accept() fails while the listener stays readable: the
+ * loop would spin. The listener rests HG_HTTP_ACCEPT_BACKOFF_MS instead
+ * (clients wait in the backlog), and the condition is logged once a second
+ * at most.
+ */
+static void accept_rest(struct hg_http_loop *loop, int err)
+{
+	int64_t now = hg_mono_us() / 1000;
+	if (now - loop->rest_logged_ms >= 1000) {
+		loop->rest_logged_ms = now;
+		hg_log(HG_LOG_WARN, "cannot accept connections: out of file descriptors; pausing",
+		       "error", HG_LS(strerror(err)), "open_connections", HG_LI((int64_t)loop->nconns),
+		       NULL);
+	}
+	h2o_socket_read_stop(loop->listener);
+	loop->resting = 1;
+	h2o_timeout_link(loop->ctx.loop, &loop->rest_timeout, &loop->rest);
+}
+
+static void on_rest_over(h2o_timeout_entry_t *entry)
+{
+	struct hg_http_loop *loop = H2O_STRUCT_FROM_MEMBER(struct hg_http_loop, rest, entry);
+	loop->resting = 0;
+	if (!loop->closing && !loop->paused && loop->listener != NULL)
+		h2o_socket_read_start(loop->listener, on_accept);
+}
+
+/*
+ * h2o 2.2 bounds reading a request (request_timeout) but not writing its
+ * answer: a client that sends requests and never reads the answers would
+ * keep its connection, and its place under max_connections, for good. Once
+ * a second each loop looks at its connections; one whose answer has made no
+ * progress for request_timeout is shut down, so h2o's pending write fails
+ * and h2o closes the connection through its own path.
+ */
+static void on_sweep(h2o_timeout_entry_t *entry)
+{
+	struct hg_http_loop *loop = H2O_STRUCT_FROM_MEMBER(struct hg_http_loop, sweep, entry);
+	int64_t now = hg_mono_us() / 1000, limit = loop->srv->opts.request_timeout_ms;
+	for (h2o_linklist_t *n = loop->conns.next; n != &loop->conns; n = n->next) {
+		struct hg_http_conn *conn = H2O_STRUCT_FROM_MEMBER(struct hg_http_conn, link, n);
+		h2o_socket_t *sock = conn->sock;
+		if (!h2o_socket_is_writing(sock) || sock->bytes_written != conn->seen_written) {
+			conn->seen_written = sock->bytes_written;
+			conn->stuck_since = 0;
+		} else if (conn->stuck_since == 0) {
+			conn->stuck_since = now;
+		} else if (now - conn->stuck_since >= limit) {
+			char peer[64] = "";
+			struct sockaddr_storage ss;
+			socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+			if (sl != 0 && ss.ss_family == AF_INET)
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof(peer));
+			else if (sl != 0 && ss.ss_family == AF_INET6)
+				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer,
+					  sizeof(peer));
+			hg_log(HG_LOG_WARN, "closing a connection whose client stopped reading", "peer",
+			       HG_LS(peer), "stalled_ms", HG_LI(now - conn->stuck_since), NULL);
+			conn->stuck_since = now; /* once; h2o closes it on the failed write */
+			shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
+		}
+	}
+	if (!loop->closing)
+		h2o_timeout_link(loop->ctx.loop, &loop->sweep_timeout, &loop->sweep);
+}
+
+/* At shutdown: h2o 2.2 ends HTTP/2 connections gracefully itself but leaves
+ * idle HTTP/1 keep-alive ones open until they time out; those (no request
+ * bytes waiting, nothing being written) are shut down now, so a stop does
+ * not wait for every pooled client. Busy ones finish their request (h2o
+ * answers it with Connection: close). */
+static void close_idle(struct hg_http_loop *loop)
+{
+	for (h2o_linklist_t *n = loop->conns.next; n != &loop->conns; n = n->next) {
+		struct hg_http_conn *conn = H2O_STRUCT_FROM_MEMBER(struct hg_http_conn, link, n);
+		h2o_socket_t *sock = conn->sock;
+		const char *alpn = sock->ssl != NULL ? h2o_socket_ssl_get_selected_protocol(sock).base
+						     : NULL;
+		int http2 = alpn != NULL && h2o_socket_ssl_get_selected_protocol(sock).len == 2 &&
+			    memcmp(alpn, "h2", 2) == 0;
+		if (!http2 && !h2o_socket_is_writing(sock) && sock->input->size == 0)
+			shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
+	}
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
 	struct hg_http_loop *loop = listener->data;
@@ -787,15 +922,22 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 			loop->paused = 1;
 			return;
 		}
+		errno = 0;
 		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-		if (sock == NULL)
+		if (sock == NULL) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				accept_rest(loop, errno);
 			return;
+		}
 		struct hg_http_conn *conn = calloc(1, sizeof(*conn));
 		if (conn == NULL) {
 			h2o_socket_close(sock);
 			return;
 		}
 		conn->loop = loop;
+		conn->sock = sock;
+		conn->seen_written = sock->bytes_written;
+		h2o_linklist_insert(&loop->conns, &conn->link);
 		conn->linger_fd = -1;
 		loop->nconns++;
 		atomic_fetch_add(&loop->srv->open_conns, 1);
@@ -820,9 +962,10 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
 		h2o_socket_close(loop->listener);
 		loop->listener = NULL;
 		loop->fd = -1;
-		/* Idle keep-alive connections close now, busy ones after their
-		 * current request. */
+		/* HTTP/2 connections get a GOAWAY, busy HTTP/1 ones close after
+		 * their current request, idle HTTP/1 ones now. */
 		h2o_context_request_shutdown(&loop->ctx);
+		close_idle(loop);
 	}
 }
 
@@ -842,6 +985,9 @@ static void *loop_main(void *arg)
 	sem_post(&loop->srv->ready);
 	while (!atomic_load(&loop->srv->exit_loops))
 		h2o_evloop_run(loop->ctx.loop, 100);
+	/* The gate is closed: answers handed over before it closed are
+	 * delivered (h2o insists a receiver is empty when it goes). */
+	h2o_evloop_run(loop->ctx.loop, 0);
 	/* The loop's resources can only go on its own thread, and only once no
 	 * connection is left on it; a straggler past the drain time keeps them
 	 * (the process is exiting anyway). */
@@ -856,6 +1002,12 @@ static void *loop_main(void *arg)
 		if (h2o_timeout_is_linked(&loop->ctx.http2._graceful_shutdown_timeout))
 			h2o_timeout_unlink(&loop->ctx.http2._graceful_shutdown_timeout);
 		h2o_timeout_dispose(evloop, &loop->linger_timeout);
+		if (h2o_timeout_is_linked(&loop->sweep))
+			h2o_timeout_unlink(&loop->sweep);
+		if (h2o_timeout_is_linked(&loop->rest))
+			h2o_timeout_unlink(&loop->rest);
+		h2o_timeout_dispose(evloop, &loop->sweep_timeout);
+		h2o_timeout_dispose(evloop, &loop->rest_timeout);
 		h2o_context_dispose(&loop->ctx);
 		h2o_evloop_destroy(evloop);
 	}
@@ -919,6 +1071,45 @@ fail:
 	return -1;
 }
 
+/* SO_REUSEPORT lets any process of the same user bind the port too, and
+ * the kernel would then split clients between two daemons without a word.
+ * A socket without it cannot bind where anyone listens: one such probe
+ * before our own binds finds another listener. */
+static int address_taken(const struct sockaddr_storage *ss, socklen_t sl)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1, taken = 0;
+	if (fd < 0)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0 &&
+	    bind(fd, (const struct sockaddr *)ss, sl) != 0 && errno == EADDRINUSE)
+		taken = 1;
+	close(fd);
+	return taken;
+}
+
+/* Each connection needs a descriptor (two while it lingers) and the store,
+ * the engine and the logs need some: the soft limit is raised to the hard
+ * one, and a cap the limit cannot hold is reported (accept() then rests
+ * instead of failing in a loop). */
+static void descriptor_room(size_t max_connections)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	uint64_t need = (uint64_t)max_connections + 64;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		hg_log(HG_LOG_WARN,
+		       "max_connections is more than the open-file limit allows; raise the limit "
+		       "(ulimit -n, LimitNOFILE=) or lower max_connections",
+		       "max_connections", HG_LI((int64_t)max_connections), "nofile_limit",
+		       HG_LI((int64_t)rl.rlim_cur), NULL);
+}
+
 int hg_http_server_new(const struct hg_http_opts *opts, struct hg_http_server **out)
 {
 	struct hg_http_server *srv = calloc(1, sizeof(*srv));
@@ -937,8 +1128,12 @@ int hg_http_server_new(const struct hg_http_opts *opts, struct hg_http_server **
 	}
 	if (srv->opts.max_connections == 0)
 		srv->opts.max_connections = 1024;
+	/* Each loop takes an even share of the cap and needs at least one. */
+	if ((size_t)srv->opts.threads > srv->opts.max_connections)
+		srv->opts.threads = (int)srv->opts.max_connections;
 	if (srv->opts.request_timeout_ms <= 0)
 		srv->opts.request_timeout_ms = 10000;
+	pthread_mutex_init(&srv->gate, NULL);
 	*out = srv;
 	return HG_OK;
 }
@@ -965,6 +1160,12 @@ static int loop_init(struct hg_http_server *srv, struct hg_http_loop *loop, h2o_
 	loop->srv = srv;
 	h2o_context_init(&loop->ctx, h2o_evloop_create(), &srv->config);
 	h2o_timeout_init(loop->ctx.loop, &loop->linger_timeout, HG_HTTP_LINGER_MS);
+	h2o_timeout_init(loop->ctx.loop, &loop->sweep_timeout, HG_HTTP_SWEEP_MS);
+	h2o_timeout_init(loop->ctx.loop, &loop->rest_timeout, HG_HTTP_ACCEPT_BACKOFF_MS);
+	h2o_linklist_init_anchor(&loop->conns);
+	loop->sweep.cb = on_sweep;
+	loop->rest.cb = on_rest_over;
+	h2o_timeout_link(loop->ctx.loop, &loop->sweep_timeout, &loop->sweep);
 	loop->accept_ctx.ctx = &loop->ctx;
 	loop->accept_ctx.hosts = hosts;
 	loop->accept_ctx.ssl_ctx = srv->ssl_ctx;
@@ -997,7 +1198,11 @@ int hg_http_server_start(struct hg_http_server *srv, char *err, size_t errlen)
 	h2o_config_init(&srv->config);
 	srv->configured = 1;
 	srv->config.server_name = h2o_iovec_init(H2O_STRLIT("hookgate"));
-	srv->config.max_request_entity_size = srv->opts.max_body;
+	/* h2o refuses a chunked body of exactly its limit (it compares with
+	 * >=) but accepts a Content-Length of it: one byte more makes both
+	 * refuse what is over max_body, and the handlers' own per-source check
+	 * answers a body of exactly max_body + 1 (which h2o then reads). */
+	srv->config.max_request_entity_size = srv->opts.max_body + 1;
 	srv->config.http1.req_timeout = (uint64_t)srv->opts.request_timeout_ms;
 	srv->config.http1.upgrade_to_http2 = 0;
 	srv->config.http2.idle_timeout = (uint64_t)srv->opts.request_timeout_ms;
@@ -1017,6 +1222,13 @@ int hg_http_server_start(struct hg_http_server *srv, char *err, size_t errlen)
 		return HG_ENOMEM;
 	for (size_t i = 0; i != srv->nloops; ++i)
 		srv->loops[i].fd = -1;
+
+	if (srv->opts.port != 0 && address_taken(&ss, sl)) {
+		snprintf(err, errlen, "cannot listen on that address: %s (another process listens there)",
+			 strerror(EADDRINUSE));
+		return HG_EIO;
+	}
+	descriptor_room(srv->opts.max_connections);
 
 	/* Bind every listener first, so a bad address fails before any thread
 	 * starts; with port 0 the first bind picks the port for the rest. */
@@ -1069,8 +1281,9 @@ int hg_http_server_port(const struct hg_http_server *srv)
 
 void hg_http_server_stop(struct hg_http_server *srv)
 {
-	if (srv->loops == NULL)
+	if (srv->loops == NULL || srv->stopped)
 		return;
+	srv->stopped = 1;
 	for (size_t i = 0; i != srv->nloops; ++i) {
 		struct hg_http_loop *loop = srv->loops + i;
 		if (!loop->started)
@@ -1085,6 +1298,9 @@ void hg_http_server_stop(struct hg_http_server *srv)
 			     waited < HG_HTTP_DRAIN_MS;
 	     waited += 10)
 		usleep(10 * 1000);
+	pthread_mutex_lock(&srv->gate);
+	srv->gate_closed = 1;
+	pthread_mutex_unlock(&srv->gate);
 	atomic_store(&srv->exit_loops, 1);
 	for (size_t i = 0; i != srv->nloops; ++i)
 		if (srv->loops[i].started) {
@@ -1106,6 +1322,7 @@ void hg_http_server_free(struct hg_http_server *srv)
 	free(srv->loops);
 	if (srv->have_ready)
 		sem_destroy(&srv->ready);
+	pthread_mutex_destroy(&srv->gate);
 	if (srv->configured)
 		h2o_config_dispose(&srv->config);
 	SSL_CTX_free(srv->ssl_ctx);

@@ -47,13 +47,14 @@ static const char *const cfg_top_keys[] = {
     "listen",          "public_url", "store",     "threads",         "max_connections",
     "request_timeout", "max_body",   "log_level", "tls",             "trusted_proxies",
     "sources",         "endpoints",  "max_in_flight", "admin_token_env", "retention",
-    "event_types",     "allow_http", "egress_allow",  "outbound",
+    "event_types",     "allow_http", "egress_allow",  "outbound",  "max_dedupe_keys",
     NULL,
 };
 static const char *const cfg_source_keys[] = {
     "name",      "provider", "secret_env", "secret_file", "secret",   "verify_token_env",
     "dedupe",    "max_body", "header",     "algorithm",   "encoding", "prefix",
     "tolerance", "max_age",  "public_url", "rate_limit",  "mtls",     "routes",
+    "max_dedupe_keys",
     NULL,
 };
 static const char *const cfg_endpoint_keys[] = {
@@ -111,6 +112,8 @@ static const char *const cfg_bools[] = {"false", "true", NULL};
 #define CFG_LISTEN_WHAT "\"host:port\", \"[ipv6]:port\" or \":port\" (port 1-65535)"
 #define CFG_NAME_WHAT                                                                              \
 	"a name of 1-64 characters from a-z, 0-9, '_' and '-', starting with a letter or digit"
+#define CFG_MAX_KEYS      1000000 /* dedupe keys per request: more is a typo */
+#define CFG_MAX_KEYS_WHAT "a whole number from 1 to 1000000"
 #define CFG_SIZE_WHAT     "a size above zero such as 65536, 512k or 1m"
 #define CFG_URL_WHAT      "an http:// or https:// URL without query, such as https://hooks.example.com"
 #define CFG_DURATION_WHAT "a duration above zero such as 500ms, 10s or 5m"
@@ -1734,6 +1737,7 @@ static int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t i
 
 	src->line = cfg_line(node);
 	src->max_body = cfg->max_body;
+	src->max_dedupe_keys = cfg->max_dedupe_keys;
 	src->algorithm = HG_SHA256;
 	src->encoding = HG_ENC_HEX;
 	src->tolerance_ms = CFG_DEFAULT_REPLAY_MS;
@@ -1774,6 +1778,13 @@ static int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t i
 	if (rc)
 		return rc;
 	src->max_body = (size_t)n;
+
+	n = (int64_t)src->max_dedupe_keys;
+	rc = cfg_number(c, node, "max_dedupe_keys", CFG_INT, CFG_MAX_KEYS_WHAT, 1, CFG_MAX_KEYS,
+			&n);
+	if (rc)
+		return rc;
+	src->max_dedupe_keys = (size_t)n;
 
 	rc = cfg_parse_hmac(c, node, src, where);
 	if (!rc)
@@ -2110,6 +2121,13 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 		return rc;
 	cfg->max_body = (size_t)n;
 
+	n = (int64_t)cfg->max_dedupe_keys;
+	rc = cfg_number(c, root, "max_dedupe_keys", CFG_INT, CFG_MAX_KEYS_WHAT, 1, CFG_MAX_KEYS,
+			&n);
+	if (rc)
+		return rc;
+	cfg->max_dedupe_keys = (size_t)n;
+
 	i = (int)cfg->log_level;
 	rc = cfg_choice(c, root, "log_level", cfg_log_levels, &i);
 	if (rc)
@@ -2236,6 +2254,7 @@ int hg_config_default(struct hg_config **out)
 	cfg->max_body = HG_DEFAULT_MAX_BODY;
 	cfg->log_level = HG_LOG_INFO;
 	cfg->max_in_flight = HG_DEFAULT_MAX_IN_FLIGHT;
+	cfg->max_dedupe_keys = HG_DEFAULT_MAX_DEDUPE_KEYS;
 	/* outbound: seed 003's contract */
 	cfg->outbound.retry.schedule_ms = malloc(sizeof cfg_default_schedule_ms);
 	if (!cfg->outbound.retry.schedule_ms) {

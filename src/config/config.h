@@ -32,6 +32,7 @@ struct hg_verify_scheme;
 #define HG_DEFAULT_OUTBOUND_TIMEOUT_MS 10000                   /* seed 003: answer within 10 s */
 #define HG_DEFAULT_OUTBOUND_DISABLE_AFTER_MS (5LL * 86400 * 1000) /* failing 5 days: off */
 #define HG_DEFAULT_OUTBOUND_MAX_IN_FLIGHT 16                   /* attempts at once, all subscribers */
+#define HG_DEFAULT_MAX_DEDUPE_KEYS 1000              /* keys one request may select; 413 above */
 
 struct hg_secret {
 	uint8_t *bytes;
@@ -138,6 +139,7 @@ struct hg_source {
 	struct hg_dedupe_rule *dedupe;           /* configured, else the scheme's default */
 	size_t n_dedupe;                         /* 0: SHA-256 of the body */
 	size_t max_body;                         /* bytes */
+	size_t max_dedupe_keys;                  /* keys a request may select; 0: no limit */
 	/* generic `hmac` scheme */
 	char *header;                            /* signature header name */
 	enum hg_hash algorithm;
@@ -185,6 +187,7 @@ struct hg_config {
 				       * bytes NULL when unset */
 	int64_t retention_ms;       /* how long messages, deliveries and attempts are kept;
 				     * 0 = forever */
+	size_t max_dedupe_keys;     /* default for sources */
 	/* Names of the environment variables secrets were read from (secret_env,
 	 * verify_token_env, admin_token_env): exec endpoints do not inherit them. */
 	char **secret_envs;

@@ -461,8 +461,22 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 	item = calloc(1, sizeof(*item));
 	if (item == NULL)
 		goto oom;
-	if (hg_ingest_dedupe_keys(src, req->body, req->body_len, hg_http_header_cb, req,
-				  &item->keys, &item->nkeys) != HG_OK)
+	rc = hg_ingest_dedupe_keys(src, req->body, req->body_len, hg_http_header_cb, req,
+				   &item->keys, &item->nkeys);
+	if (rc == HG_ETOOBIG) {
+		/* Each key is an index lookup in the writer's one transaction:
+		 * a request may not buy an unbounded share of every source's
+		 * ingest. */
+		char why[128];
+
+		snprintf(why, sizeof(why),
+			 "too many dedupe keys: the source's rules select more than %zu",
+			 src->max_dedupe_keys);
+		item_free(item);
+		hg_http_respond_error(req, 413, src->name, why);
+		goto out;
+	}
+	if (rc != HG_OK)
 		goto oom;
 	size_t ctl = 0;
 	const char *ct = hg_http_header(req, "content-type", &ctl);

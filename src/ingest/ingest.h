@@ -30,6 +30,20 @@ struct hg_ingest_item {
 	struct hg_ingest_item *next; /* private to the writer */
 };
 
+/* One transaction of the writer holds at most HG_INGEST_MAX_BATCH messages,
+ * and closes before the message that would take it past
+ * HG_INGEST_MAX_BATCH_KEYS dedupe keys or HG_INGEST_MAX_BATCH_BYTES of
+ * bodies (a single message over either still goes alone): the work of one
+ * commit, which every waiting request of every source shares, stays
+ * bounded. */
+#define HG_INGEST_MAX_BATCH       512
+#define HG_INGEST_MAX_BATCH_KEYS  4096
+#define HG_INGEST_MAX_BATCH_BYTES ((size_t)16 << 20)
+
+/* How many items from the head of list (linked by next) the writer puts in
+ * its next batch: >= 1 unless list is NULL. */
+size_t hg_ingest_batch_len(const struct hg_ingest_item *list);
+
 /* Opens its own store handle on uri and starts the writer thread. */
 int hg_ingest_start(const char *store_uri, struct hg_ingest **out, char *err, size_t errlen);
 /* fn(arg) runs on the writer thread after every commit that created
@@ -63,7 +77,9 @@ void hg_ingest_audit(struct hg_ingest *ing, const char *event, const char *sourc
  * or JSON path adds the values it selects, prefixed by the rule ("$.id=...")
  * so different rules never collide; when the rules select nothing (or there
  * are none), the single key is "sha256:<hex of body>". On success *keys is a
- * malloc'd array of malloc'd strings; free with hg_ingest_keys_free(). */
+ * malloc'd array of malloc'd strings; free with hg_ingest_keys_free().
+ * HG_ETOOBIG (nothing returned) when the rules select more than the
+ * source's max_dedupe_keys (0: no limit): extraction stops there. */
 int hg_ingest_dedupe_keys(const struct hg_source *src, const uint8_t *body, size_t len,
 			  const char *(*header)(void *ctx, const char *name, size_t *len),
 			  void *ctx, char ***keys, size_t *n);

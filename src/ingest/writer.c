@@ -45,9 +45,8 @@
 
 #include "ingest/ingest.h"
 
-/* Bounds one transaction: a huge backlog is written as several commits so a
- * single batch never holds the write lock (or the answers) for long. */
-#define HG_INGEST_MAX_BATCH 512
+/* Bounds one transaction (ingest.h: HG_INGEST_MAX_BATCH and the work
+ * budgets beside it). */
 /* While unhealthy and idle, how often the store is checked again. */
 #define HG_INGEST_RETRY_MS 1000
 /* Audit events queued or kept for a retry, at most. */
@@ -198,15 +197,30 @@ static int write_batch(struct hg_ingest *ing, size_t n)
 	return rc;
 }
 
+size_t hg_ingest_batch_len(const struct hg_ingest_item *list)
+{
+	size_t n = 0, keys = 0, bytes = 0;
+
+	for (; list != NULL && n < HG_INGEST_MAX_BATCH; list = list->next, n++) {
+		keys += list->msg.n_dedupe_keys;
+		bytes += list->msg.body_len;
+		/* The first message always goes, however big: it must be written. */
+		if (n > 0 && (keys > HG_INGEST_MAX_BATCH_KEYS || bytes > HG_INGEST_MAX_BATCH_BYTES))
+			break;
+	}
+	return n;
+}
+
 /* Writes list and the kept audit events as batches until both are done or
  * the store fails (then the events wait for the next write). */
 static void write_list(struct hg_ingest *ing, struct hg_ingest_item *list)
 {
-	size_t n;
+	size_t n, len;
 	int rc;
 
 	do {
-		for (n = 0; list != NULL && n < HG_INGEST_MAX_BATCH; n++) {
+		len = hg_ingest_batch_len(list);
+		for (n = 0; list != NULL && n < len; n++) {
 			ing->items[n] = list;
 			ing->msgs[n] = &list->msg;
 			list = list->next;

@@ -460,7 +460,7 @@ static void test_unknown_keys(void **state)
 	    "unknown key 'lisen' in the top-level settings; expected one of listen, "
 	    "public_url, store, threads, max_connections, request_timeout, max_body, "
 	    "log_level, tls, trusted_proxies, sources, endpoints, max_in_flight, admin_token_env, "
-	    "retention, event_types, allow_http, egress_allow, outbound");
+	    "retention, event_types, allow_http, egress_allow, outbound, max_dedupe_keys");
 	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
 	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
 	expect_exact_error(
@@ -472,7 +472,7 @@ static void test_unknown_keys(void **state)
 	    "unknown key 'secret_evn' in source 'gh'; expected one of name, provider, "
 	    "secret_env, secret_file, secret, verify_token_env, dedupe, max_body, "
 	    "header, algorithm, encoding, prefix, tolerance, max_age, public_url, "
-	    "rate_limit, mtls, routes");
+	    "rate_limit, mtls, routes, max_dedupe_keys");
 	expect_error("sources:\n  - provider: github\n    listen: :80\n", 3,
 		     "unknown key 'listen' in source #1");
 	expect_error("sources:\n  - {name: a, provider: meta, secret: x}\n  - {name: b, x: 1}\n", 3,
@@ -1300,6 +1300,31 @@ static void test_endpoint_errors(void **state)
 	expect_error("retention: forever\n", 1,
 		     "retention: expected a duration such as 30d, or 0 to keep everything");
 	expect_error("max_in_flight: 5000\n", 1, "max_in_flight: expected a whole number");
+	expect_error("max_dedupe_keys: 0\n", 1,
+		     "max_dedupe_keys: expected a whole number from 1 to 1000000, got \"0\"");
+	expect_error("sources:\n  - name: gh\n    provider: github\n    secret_env: HGT_OLD\n"
+		     "    max_dedupe_keys: lots\n",
+		     5, "max_dedupe_keys: expected a whole number from 1 to 1000000, got \"lots\"");
+}
+
+/* max_dedupe_keys: 1000 unless the top level or the source says otherwise. */
+static void test_max_dedupe_keys(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("sources:\n  - {name: a, provider: github, secret_env: HGT_OLD}\n");
+	assert_int_equal(cfg->max_dedupe_keys, 1000);
+	assert_int_equal(cfg->sources[0].max_dedupe_keys, 1000);
+	hg_config_free(cfg);
+	cfg = load_ok("max_dedupe_keys: 50\n"
+		      "sources:\n"
+		      "  - {name: a, provider: github, secret_env: HGT_OLD}\n"
+		      "  - {name: b, provider: github, secret_env: HGT_OLD, max_dedupe_keys: 5000}\n");
+	assert_int_equal(cfg->max_dedupe_keys, 50);
+	assert_int_equal(cfg->sources[0].max_dedupe_keys, 50);
+	assert_int_equal(cfg->sources[1].max_dedupe_keys, 5000);
+	hg_config_free(cfg);
 }
 
 static void test_routes(void **state)
@@ -1427,6 +1452,7 @@ int main(void)
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_endpoint_errors),
 	    cmocka_unit_test(test_routes),
+	    cmocka_unit_test(test_max_dedupe_keys),
 	    cmocka_unit_test(test_no_secrets),
 	};
 

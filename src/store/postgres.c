@@ -220,9 +220,9 @@ static const char *const stmt_sql[P_N] = {
     [P_AUDIT_LOCK] = HG_PG_LOCK_AUDIT,
     [P_AUDIT_LAST] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
     [P_AUDIT_INSERT] = "INSERT INTO audit_log (seq, ts_ms, event, source, client, reason,"
-		       " prev_hash, hash) VALUES ($1::bigint, $2::bigint, $3::text, $4::text,"
-		       " $5::text, $6::text, $7::text, $8::text)",
-    [P_AUDIT_ALL] = "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash"
+		       " prev_hash, hash, count) VALUES ($1::bigint, $2::bigint, $3::text, $4::text,"
+		       " $5::text, $6::text, $7::text, $8::text, $9::bigint)",
+    [P_AUDIT_ALL] = "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash, count"
 		    " FROM audit_log ORDER BY seq",
     [P_CLAIM] = HG_PG_CLAIM("endpoint = $4::text"),
     [P_CLAIM_PREFIX] = HG_PG_CLAIM("starts_with(endpoint, $4::text)"),
@@ -1024,8 +1024,8 @@ static int append_audit(struct hg_pg *p, const struct hg_audit_event *ev, size_t
 			struct pg_fail *f)
 {
 	char prev[HG_AUDIT_HASH_LEN + 1], hash[HG_AUDIT_HASH_LEN + 1];
-	char seqs[24], ts[24];
-	const char *vals[8];
+	char seqs[24], ts[24], cnt[24];
+	const char *vals[9];
 	PGresult *res;
 	int64_t seq = 0;
 	size_t i;
@@ -1075,7 +1075,9 @@ static int append_audit(struct hg_pg *p, const struct hg_audit_event *ev, size_t
 		vals[5] = e.reason;
 		vals[6] = prev;
 		vals[7] = hash;
-		res = exec_stmt(p, P_AUDIT_INSERT, 8, vals, NULL, NULL, 0);
+		snprintf(cnt, sizeof(cnt), "%" PRId64, hg_store_audit_count(&e));
+		vals[8] = cnt;
+		res = exec_stmt(p, P_AUDIT_INSERT, 9, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			rc = fail_with(p, f, "audit log append", res);
 		PQclear(res);
@@ -1255,6 +1257,7 @@ static void audit_feed(const PGresult *res, int (*fn)(const struct hg_store_audi
 		row.ev.reason = col_or_null(res, i, 5);
 		row.prev_hash = PQgetvalue(res, i, 6);
 		row.hash = PQgetvalue(res, i, 7);
+		row.ev.count = strtoll(PQgetvalue(res, i, 8), NULL, 10);
 		*stop = fn(&row, arg) != 0;
 	}
 }

@@ -165,6 +165,9 @@ const char *const hg_pg_migrations[] = {
     "CREATE INDEX subscriptions_owner ON subscriptions (owner_id, id);"
     "CREATE INDEX subscriptions_active ON subscriptions (is_active, owner_id);"
     "CREATE INDEX deliveries_endpoint_id ON deliveries (endpoint, id);",
+    /* 6: how many events an audit row stands for (refusals are summed per
+     * window, as in SQLite's step 6). Existing rows stand for one each. */
+    "ALTER TABLE audit_log ADD COLUMN count bigint NOT NULL DEFAULT 1;",
 };
 
 const size_t hg_pg_n_migrations = sizeof(hg_pg_migrations) / sizeof(hg_pg_migrations[0]);

@@ -133,8 +133,8 @@ static const char *const stmt_sql[S_N] = {
     [S_PING] = "SELECT max(version) FROM schema_version",
     [S_AUDIT_LAST] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
     [S_AUDIT_INSERT] = "INSERT INTO audit_log (seq, ts_ms, event, source, client, reason,"
-		       " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [S_AUDIT_ALL] = "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash"
+		       " prev_hash, hash, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_AUDIT_ALL] = "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash, count"
 		    " FROM audit_log ORDER BY seq",
     [S_INSERT_DELIVERY] = "INSERT INTO deliveries (id, message_id, endpoint, status,"
 			  " next_attempt_ms, created_ms, updated_ms)"
@@ -681,6 +681,8 @@ static int append_audit(struct hg_sqlite *s, const struct hg_audit_event *ev, si
 			rc = sqlite3_bind_text(q, 7, prev, -1, SQLITE_STATIC);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_bind_text(q, 8, hash, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 9, hg_store_audit_count(&ev[i]));
 		if (rc != SQLITE_OK)
 			goto out;
 		rc = run(s, S_AUDIT_INSERT);
@@ -959,6 +961,7 @@ static int sqlite_audit_rows(struct hg_store *st,
 		row.ev.reason = column_text_or_null(q, 5);
 		row.prev_hash = column_text(q, 6);
 		row.hash = column_text(q, 7);
+		row.ev.count = sqlite3_column_int64(q, 8);
 		if (fn(&row, arg) != 0) {
 			rc = SQLITE_DONE;
 			break;

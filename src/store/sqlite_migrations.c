@@ -142,6 +142,12 @@ const char *const hg_sqlite_migrations[] = {
     "CREATE INDEX subscriptions_active ON subscriptions(is_active, owner_id);"
     /* a subscription's history pages by delivery id */
     "CREATE INDEX deliveries_endpoint_id ON deliveries(endpoint, id);",
+    /* 6: how many events an audit row stands for. Refusals (bad
+     * signatures, replays, ...) are summed per window into one row per
+     * event, source, client and reason, so a flood writes a row per window
+     * rather than a row per request; summing count gives the exact number.
+     * Existing rows stand for one event each. */
+    "ALTER TABLE audit_log ADD COLUMN count INTEGER NOT NULL DEFAULT 1;",
 };
 
 const size_t hg_sqlite_n_migrations =

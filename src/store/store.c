@@ -423,6 +423,11 @@ static int audit_put_str(struct hg_buf *b, const char *v)
 	return hg_buf_puts(b, ";");
 }
 
+int64_t hg_store_audit_count(const struct hg_audit_event *ev)
+{
+	return ev->count > 0 ? ev->count : 1;
+}
+
 int hg_store_audit_hash(const char *prev_hash, int64_t seq, const struct hg_audit_event *ev,
 			char out[HG_AUDIT_HASH_LEN + 1])
 {
@@ -433,7 +438,8 @@ int hg_store_audit_hash(const char *prev_hash, int64_t seq, const struct hg_audi
 	if (hg_buf_puts(&b, prev_hash) != HG_OK || hg_buf_puts(&b, "\n") != HG_OK ||
 	    audit_put_int(&b, seq) != HG_OK || audit_put_int(&b, ev->ts_ms) != HG_OK ||
 	    audit_put_str(&b, ev->event) != HG_OK || audit_put_str(&b, ev->source) != HG_OK ||
-	    audit_put_str(&b, ev->client) != HG_OK || audit_put_str(&b, ev->reason) != HG_OK)
+	    audit_put_str(&b, ev->client) != HG_OK || audit_put_str(&b, ev->reason) != HG_OK ||
+	    (hg_store_audit_count(ev) != 1 && audit_put_int(&b, hg_store_audit_count(ev)) != HG_OK))
 		goto out;
 	hg_sha256(b.data, b.len, digest);
 	hg_hex_encode(digest, sizeof(digest), out);

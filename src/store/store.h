@@ -69,6 +69,8 @@ struct hg_audit_event {
 	const char *source; /* the source it concerns */
 	const char *client; /* the client address */
 	const char *reason; /* one line for a person */
+	int64_t count;      /* how many events of this kind the row stands for (refusals
+			     * are summed per window); 0 is read as 1 */
 };
 
 /* A stored message as read back. Release with hg_store_row_free(). */
@@ -106,12 +108,14 @@ int hg_store_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, si
 
 /* ---- the audit log: append-only and hash-chained ----
  * Row seq (1, 2, ...) stores hash = hex SHA-256 of
- *   prev_hash "\n" I(seq) I(ts_ms) S(event) S(source) S(client) S(reason)
+ *   prev_hash "\n" I(seq) I(ts_ms) S(event) S(source) S(client) S(reason) [I(count)]
  * where prev_hash is the previous row's hash (64 zeros for row 1),
  * I(n) = "i" <decimal n> ";", S(NULL) = "n;" and S(s) = "s" <byte length
- * of s in decimal> ":" <s> ";". Every field is typed and length-prefixed,
- * so no bytes can move from one field to the next without changing the
- * hash. A changed, removed or reordered row breaks the chain from that
+ * of s in decimal> ":" <s> ";", and I(count) is there only when count is
+ * not 1 (so rows written before the count column existed verify as they
+ * were, and a count changed to or from 1 still changes the hash). Every
+ * field is typed and length-prefixed, so no bytes can move from one field
+ * to the next without changing the hash. A changed, removed or reordered row breaks the chain from that
  * row on; removing the newest rows cannot be seen from the log alone. */
 
 /* Appends ev[0..n) after the current last row, in its own transaction. */

@@ -114,6 +114,9 @@ extern const struct hg_store_ops hg_store_sqlite_ops;
 #define HG_AUDIT_HASH_LEN 64
 int hg_store_audit_hash(const char *prev_hash, int64_t seq, const struct hg_audit_event *ev,
 			char out[HG_AUDIT_HASH_LEN + 1]);
+/* The count a row of ev stores: ev->count, or 1 when it is 0 (callers
+ * that itemise one event leave it unset). */
+int64_t hg_store_audit_count(const struct hg_audit_event *ev);
 /* The prev_hash of row 1. */
 extern const char hg_store_audit_genesis[HG_AUDIT_HASH_LEN + 1];
 

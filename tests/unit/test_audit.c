@@ -101,6 +101,11 @@ static void spec_hash(const char *prev, int64_t seq, const struct hg_audit_event
 	put_text(buf, sizeof(buf), &len, ev->source);
 	put_text(buf, sizeof(buf), &len, ev->client);
 	put_text(buf, sizeof(buf), &len, ev->reason);
+	if (ev->count != 0 && ev->count != 1) {
+		n = snprintf(buf + len, sizeof(buf) - len, "i%" PRId64 ";", ev->count);
+		assert_true(n > 0 && (size_t)n < sizeof(buf) - len);
+		len += (size_t)n;
+	}
 	hg_sha256((const uint8_t *)buf, len, digest);
 	hg_hex_encode(digest, sizeof(digest), out);
 }
@@ -108,11 +113,11 @@ static void spec_hash(const char *prev, int64_t seq, const struct hg_audit_event
 static const char zeros[] = "0000000000000000000000000000000000000000000000000000000000000000";
 
 static const struct hg_audit_event five[] = {
-    {1700000000000, "config_loaded", NULL, NULL, "/etc/hookgate/hookgate.yaml"},
-    {1700000001000, "bad_signature", "whatsapp", "192.0.2.7", "signature mismatch"},
-    {1700000002000, "replay", "stripe", "192.0.2.8", "timestamp outside tolerance"},
-    {1700000003000, "mtls_failure", "instagram", "2001:db8::9", ""},
-    {1700000004000, "rate_limited", "whatsapp", "192.0.2.7 via 127.0.0.1", "over 100"},
+    {1700000000000, "config_loaded", NULL, NULL, "/etc/hookgate/hookgate.yaml", 0},
+    {1700000001000, "bad_signature", "whatsapp", "192.0.2.7", "signature mismatch", 0},
+    {1700000002000, "replay", "stripe", "192.0.2.8", "timestamp outside tolerance", 0},
+    {1700000003000, "mtls_failure", "instagram", "2001:db8::9", "", 0},
+    {1700000004000, "rate_limited", "whatsapp", "192.0.2.7 via 127.0.0.1", "over 100", 0},
 };
 
 /* Appends the five events above: three, then two (chaining across calls). */
@@ -274,6 +279,37 @@ static void test_rehashed_row_is_found(void **state)
 	expect_broken(f->st, 3, "prev_hash does not match");
 }
 
+/* A row's count is stored, hashed (only when it is not 1, so rows from
+ * before the column verify as they were) and a changed count is found. */
+static void test_count_is_chained(void **state)
+{
+	struct hg_test_store *f = *state;
+	struct hg_audit_event ev[3] = {five[1], five[2], five[3]};
+	char prev[80], want[65], got[80];
+	int64_t bad;
+
+	ev[0].count = 4077;
+	ev[1].count = 1;
+	assert_int_equal(hg_store_audit_append(f->st, ev, 3), HG_OK);
+	assert_int_equal(verify(f->st, HG_OK, &bad, got, sizeof(got)), 3);
+	sql_text(f->db, "SELECT group_concat(count, ',') FROM audit_log", got, sizeof(got));
+	assert_string_equal(got, "4077,1,1"); /* 0 is stored as 1 */
+	spec_hash(zeros, 1, &ev[0], want);
+	sql_text(f->db, "SELECT hash FROM audit_log WHERE seq = 1", got, sizeof(got));
+	assert_string_equal(got, want);
+	sql_text(f->db, "SELECT hash FROM audit_log WHERE seq = 2", prev, sizeof(prev));
+	spec_hash(prev, 3, &ev[2], want); /* count 0: the row hashes as before */
+	sql_text(f->db, "SELECT hash FROM audit_log WHERE seq = 3", got, sizeof(got));
+	assert_string_equal(got, want);
+
+	sql_must_fail(f->db, "UPDATE audit_log SET count = 1 WHERE seq = 1", "append-only");
+	sql_exec(f->db, UNGUARD "UPDATE audit_log SET count = 1 WHERE seq = 1");
+	expect_broken(f->st, 1, "do not match its hash");
+	sql_exec(f->db, "UPDATE audit_log SET count = 4077 WHERE seq = 1;"
+			"UPDATE audit_log SET count = 2 WHERE seq = 2");
+	expect_broken(f->st, 2, "do not match its hash");
+}
+
 /* New rows chain from the last row on file, also across handles. */
 static void test_chain_continues_after_reopen(void **state)
 {
@@ -296,7 +332,7 @@ static void test_batch_is_all_or_nothing(void **state)
 	struct hg_test_store *f = *state;
 	struct hg_store_msg m = {0}, *msgs[1] = {&m};
 	const char *keys[1] = {"k1"};
-	struct hg_audit_event bad_ev = {1, NULL, NULL, NULL, NULL}; /* event is NOT NULL */
+	struct hg_audit_event bad_ev = {1, NULL, NULL, NULL, NULL, 0}; /* event is NOT NULL */
 	char why[128];
 	int64_t bad, n = -1;
 
@@ -439,6 +475,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_renumbered_rows_are_found, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reordered_rows_are_found, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rehashed_row_is_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_count_is_chained, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_continues_after_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_is_all_or_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_writer_appends_with_messages, setup, teardown),

@@ -134,7 +134,7 @@ static const char *config_arg(int argc, char **argv, int *bad)
 
 static int load_config(const char *path, struct hg_config **cfg)
 {
-	char err[512];
+	char err[1024];
 	int rc = path != NULL ? hg_config_load(path, cfg, err, sizeof(err)) : hg_config_default(cfg);
 	if (rc != HG_OK) {
 		if (path == NULL)
@@ -196,6 +196,7 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "hookgate: cannot open the store: %s\n", err);
 		goto out;
 	}
+	hg_ingest_set_audit_policy(ingest, cfg->audit_window_ms, cfg->audit_max_rows);
 	if (hg_stats_new(&stats) != HG_OK) {
 		fprintf(stderr, "hookgate: out of memory\n");
 		goto out;

@@ -38,6 +38,7 @@
 #define CFG_DEFAULT_MAX_AGE_PATH "$.timestamp"      /* max_age: 5m means this field */
 #define CFG_MAX_IN_FLIGHT        4096               /* attempts at once: more is a typo */
 #define CFG_STANDARD_SECRET      "whsec_"           /* Standard Webhooks secret prefix */
+#define CFG_HOUR_MS              (3600 * 1000LL)    /* audit windows divide an hour */
 
 /* The default retry schedule: attempts at 0, +60 s, +2 min, +4 min, +8 min. */
 static const int64_t cfg_default_schedule_ms[] = {0, 60000, 120000, 240000, 480000};
@@ -48,6 +49,7 @@ static const char *const cfg_top_keys[] = {
     "request_timeout", "max_body",   "log_level", "tls",             "trusted_proxies",
     "sources",         "endpoints",  "max_in_flight", "admin_token_env", "retention",
     "event_types",     "allow_http", "egress_allow",  "outbound",  "max_dedupe_keys",
+    "audit_window",    "audit_max_rows",
     NULL,
 };
 static const char *const cfg_source_keys[] = {
@@ -705,7 +707,7 @@ static int cfg_check_keys(struct cfg_ctx *c, const yaml_node_t *map, const char 
 	yaml_node_pair_t *p, *q;
 	const yaml_node_t *k, *prev;
 	const char *name;
-	char list[256];
+	char list[512];
 
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		k = yaml_document_get_node(&c->doc, p->key);
@@ -2004,6 +2006,27 @@ static int cfg_add_egress(struct cfg_ctx *c, const yaml_node_t *at, const char *
 	return HG_OK;
 }
 
+/* audit_window, audit_max_rows: how refusals are summed into the audit
+ * log. A window must divide an hour,
+ * so no window straddles an hour and per-hour sums of the log are exact. */
+static int cfg_parse_audit(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg)
+{
+	static const char window_what[] =
+	    "a duration from 100ms to 1h that divides an hour, such as 1s, 10s or 1m";
+	const yaml_node_t *v = cfg_get(c, root, "audit_window");
+	int rc;
+
+	rc = cfg_number(c, root, "audit_window", CFG_DURATION, window_what, 100, CFG_HOUR_MS,
+			&cfg->audit_window_ms);
+	if (rc)
+		return rc;
+	if (v && CFG_HOUR_MS % cfg->audit_window_ms != 0)
+		return cfg_bad_value(c, v, "audit_window", window_what,
+				     (const char *)v->data.scalar.value);
+	return cfg_number(c, root, "audit_max_rows", CFG_INT, "a whole number from 1 to 1000000",
+			  1, 1000000, &cfg->audit_max_rows);
+}
+
 /* outbound: {retry, timeout, disable_after, max_in_flight, rate_limits}. */
 static int cfg_parse_outbound(struct cfg_ctx *c, const yaml_node_t *root, struct hg_outbound *o)
 {
@@ -2155,6 +2178,9 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 			&cfg->retention_ms);
 	if (rc)
 		return rc;
+	rc = cfg_parse_audit(c, root, cfg);
+	if (rc)
+		return rc;
 	rc = cfg_value(c, root, "admin_token_env", "an environment variable name", cfg_env_name_ok,
 		       &v, &s);
 	if (!rc && s && !(cfg->admin_token_env = strdup(s)))
@@ -2255,6 +2281,8 @@ int hg_config_default(struct hg_config **out)
 	cfg->log_level = HG_LOG_INFO;
 	cfg->max_in_flight = HG_DEFAULT_MAX_IN_FLIGHT;
 	cfg->max_dedupe_keys = HG_DEFAULT_MAX_DEDUPE_KEYS;
+	cfg->audit_window_ms = HG_DEFAULT_AUDIT_WINDOW_MS;
+	cfg->audit_max_rows = HG_DEFAULT_AUDIT_MAX_ROWS;
 	/* outbound: seed 003's contract */
 	cfg->outbound.retry.schedule_ms = malloc(sizeof cfg_default_schedule_ms);
 	if (!cfg->outbound.retry.schedule_ms) {

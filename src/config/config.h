@@ -33,6 +33,8 @@ struct hg_verify_scheme;
 #define HG_DEFAULT_OUTBOUND_DISABLE_AFTER_MS (5LL * 86400 * 1000) /* failing 5 days: off */
 #define HG_DEFAULT_OUTBOUND_MAX_IN_FLIGHT 16                   /* attempts at once, all subscribers */
 #define HG_DEFAULT_MAX_DEDUPE_KEYS 1000              /* keys one request may select; 413 above */
+#define HG_DEFAULT_AUDIT_WINDOW_MS 10000             /* refusals are summed per window */
+#define HG_DEFAULT_AUDIT_MAX_ROWS 100                /* itemised refusal rows per window */
 
 struct hg_secret {
 	uint8_t *bytes;
@@ -188,6 +190,11 @@ struct hg_config {
 	int64_t retention_ms;       /* how long messages, deliveries and attempts are kept;
 				     * 0 = forever */
 	size_t max_dedupe_keys;     /* default for sources */
+	/* the audit log: refusals are summed per (event, source, client, reason)
+	 * per audit_window_ms, at most audit_max_rows itemised rows per window
+	 * (the rest are summed per event and source) */
+	int64_t audit_window_ms;
+	int64_t audit_max_rows;
 	/* Names of the environment variables secrets were read from (secret_env,
 	 * verify_token_env, admin_token_env): exec endpoints do not inherit them. */
 	char **secret_envs;

@@ -6,7 +6,8 @@
  * Every refusal that says something about who is calling (no client
  * certificate, a bad signature, a replay, a rate limit) is audit-logged
  * with the source, the client address and the reason; never the body or a
- * header value.
+ * header value. Refusals are summed per window (hg_ingest_refusal), so an
+ * unauthenticated flood costs a row per window, not a row per request.
  *
  * Proxies: a request from an address in trusted_proxies is believed about
  * its client (the first X-Forwarded-For address) and about the client
@@ -343,7 +344,7 @@ static void audit_refusal(const struct hg_inbound *in, const struct hg_http_req 
 		snprintf(who, sizeof(who), "%s via %s", client, req->peer);
 	else
 		hg_strlcpy(who, client, sizeof(who));
-	hg_ingest_audit(in->ingest, event, src->name, who, reason);
+	hg_ingest_refusal(in->ingest, event, src->name, who, reason);
 }
 
 /* Slack's url_verification and the like: answered, not stored. */

@@ -438,6 +438,77 @@ static void test_writer_appends_with_messages(void **state)
 	assert_string_equal(got, "replay");
 }
 
+static void add_total(const char *source, const char *event, uint64_t n, void *arg)
+{
+	uint64_t *sum = arg;
+
+	assert_string_equal(source, strcmp(event, "api_unauthorized") == 0 ? "" : "whatsapp");
+	*sum += n;
+}
+
+/* Refusals are summed per (event, source, client, reason) and window, at
+ * most max_rows keys itemised per window; every refusal is in some row's
+ * count, and stop writes the windows not yet over. */
+static void test_writer_sums_refusals(void **state)
+{
+	struct hg_test_store *f = *state;
+	struct hg_ingest *ing = NULL;
+	char err[256], got[256], client[32], why[128];
+	uint64_t totals = 0;
+	int64_t bad;
+	int i, k;
+
+	hg_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(hg_ingest_start(f->uri, &ing, err, sizeof(err)), HG_OK);
+	hg_ingest_set_audit_policy(ing, 3600 * 1000, 2); /* one window (unless an hour turns) */
+	for (i = 0; i < 1000; i++)
+		hg_ingest_refusal(ing, "bad_signature", "whatsapp", "192.0.2.7", "signature mismatch");
+	for (k = 0; k < 10; k++) {
+		snprintf(client, sizeof(client), "198.51.100.%d", k + 1);
+		for (i = 0; i < 3; i++)
+			hg_ingest_refusal(ing, "bad_signature", "whatsapp", client, "signature mismatch");
+	}
+	hg_ingest_refusal(ing, "replay", "whatsapp", "192.0.2.7", "timestamp outside tolerance");
+	hg_ingest_refusal(ing, "api_unauthorized", NULL, "192.0.2.7", "invalid admin token");
+	hg_ingest_refusal_totals(ing, add_total, &totals);
+	assert_int_equal(totals, 1032);
+	hg_ingest_stop(ing); /* writes the sums of the window still open */
+
+	assert_int_equal(hg_store_open(f->uri, &f->st, err, sizeof(err)), HG_OK);
+	sql_text(f->db, "SELECT sum(count) FROM audit_log", got, sizeof(got));
+	assert_string_equal(got, "1032");
+	sql_text(f->db,
+		 "SELECT count(*) || '|' || sum(count) FROM audit_log WHERE event = 'bad_signature'"
+		 " AND source = 'whatsapp'",
+		 got, sizeof(got));
+	/* one window: 192.0.2.7 and the first sprayed address itemised (the
+	 * cap of 2), the other nine summed in one audit_suppressed row; a new
+	 * hour in the middle can only split them further */
+	if (strcmp(got, "3|1030") != 0) {
+		sql_text(f->db, "SELECT count(DISTINCT ts_ms / 3600000) FROM audit_log", got,
+			 sizeof(got));
+		assert_string_equal(got, "2");
+	} else {
+		sql_text(f->db,
+			 "SELECT count || '|' || reason FROM audit_log WHERE client IS NULL"
+			 " AND event = 'bad_signature'",
+			 got, sizeof(got));
+		assert_string_equal(got, "27|audit_suppressed: refusals not itemised, over "
+					 "audit_max_rows (2 rows per 3600000 ms window)");
+		sql_text(f->db, "SELECT count FROM audit_log WHERE client = '192.0.2.7' AND "
+				"event = 'bad_signature'", got, sizeof(got));
+		assert_string_equal(got, "1000");
+	}
+	/* the cap holds per window: every key past it went to the summary */
+	sql_text(f->db,
+		 "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM audit_log WHERE"
+		 " client IS NOT NULL GROUP BY ts_ms / 3600000)",
+		 got, sizeof(got));
+	assert_true(atoi(got) <= 2);
+	assert_true(verify(f->st, HG_OK, &bad, why, sizeof(why)) >= 4);
+}
+
 /* Events the store refused are kept and written once it is back. */
 static void test_writer_keeps_events_across_failure(void **state)
 {
@@ -479,6 +550,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_chain_continues_after_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_is_all_or_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_writer_appends_with_messages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_writer_sums_refusals, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_writer_keeps_events_across_failure, setup,
 					    teardown),
 	};

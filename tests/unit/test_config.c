@@ -460,7 +460,8 @@ static void test_unknown_keys(void **state)
 	    "unknown key 'lisen' in the top-level settings; expected one of listen, "
 	    "public_url, store, threads, max_connections, request_timeout, max_body, "
 	    "log_level, tls, trusted_proxies, sources, endpoints, max_in_flight, admin_token_env, "
-	    "retention, event_types, allow_http, egress_allow, outbound, max_dedupe_keys");
+	    "retention, event_types, allow_http, egress_allow, outbound, max_dedupe_keys, "
+	    "audit_window, audit_max_rows");
 	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
 	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
 	expect_exact_error(
@@ -1307,6 +1308,29 @@ static void test_endpoint_errors(void **state)
 		     5, "max_dedupe_keys: expected a whole number from 1 to 1000000, got \"lots\"");
 }
 
+/* audit_window (divides an hour) and audit_max_rows, with their defaults. */
+static void test_audit_keys(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("listen: 127.0.0.1:8080\n");
+	assert_int_equal(cfg->audit_window_ms, 10000);
+	assert_int_equal(cfg->audit_max_rows, 100);
+	hg_config_free(cfg);
+	cfg = load_ok("audit_window: 1m\naudit_max_rows: 20\n");
+	assert_int_equal(cfg->audit_window_ms, 60000);
+	assert_int_equal(cfg->audit_max_rows, 20);
+	hg_config_free(cfg);
+	expect_error("listen: 127.0.0.1:8080\naudit_window: 7s\n", 2,
+		     "audit_window: expected a duration from 100ms to 1h that divides an hour, "
+		     "such as 1s, 10s or 1m, got \"7s\"");
+	expect_error("audit_window: 50ms\n", 1, "audit_window: expected a duration");
+	expect_error("audit_window: 2h\n", 1, "audit_window: expected a duration");
+	expect_error("audit_max_rows: 0\n", 1,
+		     "audit_max_rows: expected a whole number from 1 to 1000000, got \"0\"");
+}
+
 /* max_dedupe_keys: 1000 unless the top level or the source says otherwise. */
 static void test_max_dedupe_keys(void **state)
 {
@@ -1453,6 +1477,7 @@ int main(void)
 	    cmocka_unit_test(test_endpoint_errors),
 	    cmocka_unit_test(test_routes),
 	    cmocka_unit_test(test_max_dedupe_keys),
+	    cmocka_unit_test(test_audit_keys),
 	    cmocka_unit_test(test_no_secrets),
 	};
 

@@ -479,7 +479,10 @@ static int cmd_audit(int argc, char **argv)
 	}
 	switch (hg_store_audit_verify(st, &rows, &bad_seq, why, sizeof(why))) {
 	case HG_OK:
-		printf("audit log ok: %lld rows\n", (long long)rows);
+		if (why[0] != '\0') /* it starts at a retention checkpoint */
+			printf("audit log ok: %lld rows; %s\n", (long long)rows, why);
+		else
+			printf("audit log ok: %lld rows\n", (long long)rows);
 		rc = EXIT_OK;
 		break;
 	case HG_EAUTH:

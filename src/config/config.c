@@ -49,7 +49,7 @@ static const char *const cfg_top_keys[] = {
     "request_timeout", "max_body",   "log_level", "tls",             "trusted_proxies",
     "sources",         "endpoints",  "max_in_flight", "admin_token_env", "retention",
     "event_types",     "allow_http", "egress_allow",  "outbound",  "max_dedupe_keys",
-    "audit_window",    "audit_max_rows",
+    "audit_window",    "audit_max_rows", "audit_retention",
     NULL,
 };
 static const char *const cfg_source_keys[] = {
@@ -2006,8 +2006,8 @@ static int cfg_add_egress(struct cfg_ctx *c, const yaml_node_t *at, const char *
 	return HG_OK;
 }
 
-/* audit_window, audit_max_rows: how refusals are summed into the audit
- * log. A window must divide an hour,
+/* audit_window, audit_max_rows, audit_retention: how refusals are summed
+ * into the audit log, and how long its rows are kept. A window must divide an hour,
  * so no window straddles an hour and per-hour sums of the log are exact. */
 static int cfg_parse_audit(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg)
 {
@@ -2023,8 +2023,13 @@ static int cfg_parse_audit(struct cfg_ctx *c, const yaml_node_t *root, struct hg
 	if (v && CFG_HOUR_MS % cfg->audit_window_ms != 0)
 		return cfg_bad_value(c, v, "audit_window", window_what,
 				     (const char *)v->data.scalar.value);
-	return cfg_number(c, root, "audit_max_rows", CFG_INT, "a whole number from 1 to 1000000",
-			  1, 1000000, &cfg->audit_max_rows);
+	rc = cfg_number(c, root, "audit_max_rows", CFG_INT, "a whole number from 1 to 1000000",
+			1, 1000000, &cfg->audit_max_rows);
+	if (rc)
+		return rc;
+	return cfg_number(c, root, "audit_retention", CFG_DURATION,
+			  "a duration such as 400d or 2557d, or 0 to keep the audit log forever",
+			  0, INT64_MAX, &cfg->audit_retention_ms);
 }
 
 /* outbound: {retry, timeout, disable_after, max_in_flight, rate_limits}. */

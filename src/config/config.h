@@ -192,9 +192,12 @@ struct hg_config {
 	size_t max_dedupe_keys;     /* default for sources */
 	/* the audit log: refusals are summed per (event, source, client, reason)
 	 * per audit_window_ms, at most audit_max_rows itemised rows per window
-	 * (the rest are summed per event and source) */
+	 * (the rest are summed per event and source); audit_retention_ms > 0:
+	 * rows older than that are removed behind a checkpoint row (0, the
+	 * default: the audit log is kept forever) */
 	int64_t audit_window_ms;
 	int64_t audit_max_rows;
+	int64_t audit_retention_ms;
 	/* Names of the environment variables secrets were read from (secret_env,
 	 * verify_token_env, admin_token_env): exec endpoints do not inherit them. */
 	char **secret_envs;

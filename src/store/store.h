@@ -118,9 +118,25 @@ int hg_store_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, si
  * to the next without changing the hash. A changed, removed or reordered row breaks the chain from that
  * row on; removing the newest rows cannot be seen from the log alone. */
 
+/* Retention of the audit log. Removes, in ONE transaction, the oldest rows
+ * whose time is before before_ms — from the first row on, stopping at the
+ * first newer row or after limit rows — and appends a checkpoint row
+ * (event "audit_checkpoint", time now_ms, count = rows removed) whose
+ * reason names the last removed row and its hash. hg_store_audit_verify()
+ * then starts at the first row left, whose prev_hash that checkpoint
+ * vouches for; a head removed any other way is reported as broken. The
+ * schema refuses DELETE of any row above the newest checkpoint's, so only
+ * this purge removes rows. The rows removed are added to *removed (none:
+ * nothing was old enough, and no checkpoint is written); *more is 1 when
+ * limit rows went (there may be more). HG_OK or HG_EIO (nothing removed). */
+int hg_store_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit, int64_t now_ms,
+			 int64_t *removed, int *more);
+
 /* Appends ev[0..n) after the current last row, in its own transaction. */
 int hg_store_audit_append(struct hg_store *st, const struct hg_audit_event *ev, size_t n);
-/* Recomputes the chain from row 1. HG_OK when it is intact (*rows rows);
+/* Recomputes the chain from row 1, or from the first row a retention
+ * checkpoint accounts for (why then says which rows were removed). HG_OK
+ * when it is intact (*rows rows);
  * HG_EAUTH when it is broken: *bad_seq is the first row that does not
  * verify (for missing rows, the first missing seq), *rows the rows that
  * verified before it and why one sentence; HG_EIO (why says so) when the

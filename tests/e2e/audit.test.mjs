@@ -122,3 +122,51 @@ describe('the audit log under a flood of refusals', () => {
     assert.equal(v.code, 0, `audit verify: exit ${v.code}\n${v.stdout}${v.stderr}`);
   });
 });
+
+describe('audit_retention', () => {
+  let d;
+  const db = () => `${d.dir}/hookgate.db`;
+
+  before(async () => {
+    d = await startDaemon({
+      env,
+      extra: { audit_window: '100ms', audit_retention: '1s' },
+      sources: [{ name: 'old', provider: 'meta', secret_env: 'HG_E2E_AUDIT_SECRET' }],
+    });
+  });
+
+  after(async () => {
+    await d?.cleanup();
+  });
+
+  test('hookgate purge removes the old rows behind a checkpoint; verify starts there and still passes', async () => {
+    for (let i = 0; i < 5; i++) {
+      const r = await postSigned(d, 'old', '{"n":1}', { signature: `sha256=${'2'.repeat(64)}` });
+      assert.equal(r.status, 401);
+    }
+    const sum = "select coalesce(sum(count), 0) from audit_log where event = 'bad_signature'";
+    assert.ok(await waitFor(async () => (await sqlite(db(), sum)) === '5', { timeoutMs: 5000 }));
+    const stopped = await d.signal('SIGTERM');
+    assert.equal(stopped.code, 0);
+    const rowsBefore = Number(await sqlite(db(), 'select count(*) from audit_log'));
+    // Every row is older than audit_retention (1 s) once a little more than that has passed.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+
+    const p = await runCli(['purge', '-c', d.configPath]);
+    assert.equal(p.code, 0, `${p.stdout}${p.stderr}`);
+    const m = p.stdout.match(/purged audit rows older than \S+: (\d+) rows, behind a checkpoint row/);
+    assert.ok(m, p.stdout);
+    assert.equal(Number(m[1]), rowsBefore);
+    assert.equal(
+      await sqlite(db(), 'select event || \'|\' || count from audit_log'),
+      `audit_checkpoint|${rowsBefore}`,
+      'only the checkpoint is left, counting the rows it replaced',
+    );
+
+    const v = await runCli(['audit', 'verify', '-c', d.configPath], { env });
+    assert.equal(v.code, 0, `${v.stdout}${v.stderr}`);
+    assert.match(v.stdout, new RegExp(`audit log ok: 1 rows; rows 1 to ${rowsBefore} were removed by audit_retention`));
+    // Only the checkpointed purge deletes: the checkpoint itself is not below one.
+    await assert.rejects(sqlite(db(), 'delete from audit_log'), /append-only/);
+  });
+});

@@ -310,6 +310,115 @@ static void test_count_is_chained(void **state)
 	expect_broken(f->st, 2, "do not match its hash");
 }
 
+/* Retention: a purge removes the oldest rows behind a chained checkpoint
+ * row that names the last one removed and its hash; verify starts there and
+ * still finds a changed row after it, a head removed without a checkpoint,
+ * and a changed checkpoint. Only rows a checkpoint names can be deleted. */
+static void test_retention_checkpoint(void **state)
+{
+	struct hg_test_store *f = *state;
+	char why[256], got[512], want[160], h3[80];
+	int64_t bad, removed = 0;
+	int more = -1;
+
+	append_five(f->st);
+	sql_text(f->db, "SELECT hash FROM audit_log WHERE seq = 3", h3, sizeof(h3));
+	/* nothing old enough: no checkpoint */
+	assert_int_equal(hg_store_audit_purge(f->st, 1699999999999, 100, 1700000009000, &removed,
+					      &more),
+			 HG_OK);
+	assert_int_equal(removed, 0);
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 5);
+
+	/* rows 1-3 are older than the cutoff, row 4 is not */
+	assert_int_equal(hg_store_audit_purge(f->st, 1700000002500, 100, 1700000009000, &removed,
+					      &more),
+			 HG_OK);
+	assert_int_equal(removed, 3);
+	assert_int_equal(more, 0);
+	sql_text(f->db, "SELECT group_concat(seq, ',') FROM audit_log", got, sizeof(got));
+	assert_string_equal(got, "4,5,6");
+	sql_text(f->db,
+		 "SELECT event || '|' || count || '|' || ts_ms || '|' || reason FROM audit_log"
+		 " WHERE seq = 6",
+		 got, sizeof(got));
+	snprintf(want, sizeof(want), "audit_checkpoint|3|1700000009000|through row 3, hash %s: ",
+		 h3);
+	assert_memory_equal(got, want, strlen(want));
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 3);
+	assert_non_null(strstr(why, "rows 1 to 3 were removed by audit_retention (checkpoint at "
+				    "row 6)"));
+	/* the log goes on from the checkpoint */
+	assert_int_equal(hg_store_audit_append(f->st, five, 1), HG_OK);
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 4);
+
+	/* the guard: rows the checkpoint does not name stay undeletable */
+	sql_must_fail(f->db, "DELETE FROM audit_log WHERE seq = 4", "append-only");
+	sql_must_fail(f->db, "UPDATE audit_log SET reason = 'x' WHERE seq = 6", "append-only");
+
+	/* a purge with a limit: one row at a time, more says so */
+	assert_int_equal(hg_store_audit_purge(f->st, 1700000004500, 1, 1700000009000, &removed,
+					      &more),
+			 HG_OK);
+	assert_int_equal(removed, 4);
+	assert_int_equal(more, 1);
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 4); /* 5, 6, 7 and the new 8 */
+	assert_non_null(strstr(why, "rows 1 to 4 were removed"));
+
+	/* tampering after the checkpoint is found as before */
+	sql_exec(f->db, UNGUARD "UPDATE audit_log SET reason = 'all good' WHERE seq = 5");
+	expect_broken(f->st, 5, "do not match its hash");
+}
+
+/* The head removed without a checkpoint, or a checkpoint changed to cover
+ * more, does not verify. */
+static void test_retention_head_needs_checkpoint(void **state)
+{
+	struct hg_test_store *f = *state;
+	char why[256];
+	int64_t bad, removed = 0;
+	int more;
+
+	append_five(f->st);
+	assert_int_equal(hg_store_audit_purge(f->st, 1700000001500, 100, 1700000009000, &removed,
+					      &more),
+			 HG_OK);
+	assert_int_equal(removed, 2);
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 4);
+	/* one more row off the head, by hand */
+	sql_exec(f->db, UNGUARD "DELETE FROM audit_log WHERE seq = 3");
+	expect_broken(f->st, 1, "rows 1 to 3 are missing (the log starts at row 4 and no "
+				"retention checkpoint accounts for them)");
+	/* and a checkpoint rewritten to cover it breaks the chain at itself */
+	sql_exec(f->db, "UPDATE audit_log SET reason = replace(reason, 'through row 2,',"
+			" 'through row 3,') WHERE event = 'audit_checkpoint'");
+	expect_broken(f->st, 6, "do not match its hash");
+}
+
+/* Everything older than the cutoff goes, checkpoints included: the newest
+ * checkpoint alone is a log that verifies. */
+static void test_retention_removes_everything(void **state)
+{
+	struct hg_test_store *f = *state;
+	char why[256], got[64];
+	int64_t bad, removed = 0;
+	int more;
+
+	append_five(f->st);
+	assert_int_equal(hg_store_audit_purge(f->st, 1700000002500, 100, 1700000003500, &removed,
+					      &more),
+			 HG_OK);
+	assert_int_equal(hg_store_audit_purge(f->st, INT64_MAX, 100, 1700000009000, &removed,
+					      &more),
+			 HG_OK);
+	assert_int_equal(removed, 6); /* 1-3, then 4, 5 and the first checkpoint */
+	sql_text(f->db, "SELECT group_concat(seq || ':' || event, ',') FROM audit_log", got,
+		 sizeof(got));
+	assert_string_equal(got, "7:audit_checkpoint");
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "rows 1 to 6 were removed"));
+}
+
 /* New rows chain from the last row on file, also across handles. */
 static void test_chain_continues_after_reopen(void **state)
 {
@@ -547,6 +656,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reordered_rows_are_found, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rehashed_row_is_found, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_count_is_chained, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retention_checkpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retention_head_needs_checkpoint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_retention_removes_everything, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chain_continues_after_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_batch_is_all_or_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_writer_appends_with_messages, setup, teardown),

@@ -461,7 +461,7 @@ static void test_unknown_keys(void **state)
 	    "public_url, store, threads, max_connections, request_timeout, max_body, "
 	    "log_level, tls, trusted_proxies, sources, endpoints, max_in_flight, admin_token_env, "
 	    "retention, event_types, allow_http, egress_allow, outbound, max_dedupe_keys, "
-	    "audit_window, audit_max_rows");
+	    "audit_window, audit_max_rows, audit_retention");
 	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
 	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
 	expect_exact_error(
@@ -1317,6 +1317,7 @@ static void test_audit_keys(void **state)
 	cfg = load_ok("listen: 127.0.0.1:8080\n");
 	assert_int_equal(cfg->audit_window_ms, 10000);
 	assert_int_equal(cfg->audit_max_rows, 100);
+	assert_int_equal(cfg->audit_retention_ms, 0); /* kept forever */
 	hg_config_free(cfg);
 	cfg = load_ok("audit_window: 1m\naudit_max_rows: 20\n");
 	assert_int_equal(cfg->audit_window_ms, 60000);
@@ -1327,6 +1328,12 @@ static void test_audit_keys(void **state)
 		     "such as 1s, 10s or 1m, got \"7s\"");
 	expect_error("audit_window: 50ms\n", 1, "audit_window: expected a duration");
 	expect_error("audit_window: 2h\n", 1, "audit_window: expected a duration");
+	cfg = load_ok("audit_retention: 2557d\n");
+	assert_int_equal(cfg->audit_retention_ms, 2557LL * 86400 * 1000);
+	hg_config_free(cfg);
+	expect_error("audit_retention: forever\n", 1,
+		     "audit_retention: expected a duration such as 400d or 2557d, or 0 to keep the "
+		     "audit log forever, got \"forever\"");
 	expect_error("audit_max_rows: 0\n", 1,
 		     "audit_max_rows: expected a whole number from 1 to 1000000, got \"0\"");
 }

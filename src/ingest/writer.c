@@ -38,8 +38,9 @@
  * someone spraying addresses cannot buy rows either, and the sum of count
  * over a source's rows of one event is still the exact number of refusals.
  * Memory is bounded the same way (max_rows keys, plus one per event and
- * source). Nothing here ever drops a refusal: what the store refuses stays
- * in the kept events, as any audit event does.
+ * source). Nothing here drops a refusal: what the store refuses stays in
+ * the kept events, as any audit event does (only a failed allocation, with
+ * not even the summary row possible, loses one, counted as audit_dropped).
  *
  * Deliveries: a message's deliveries are stored in its transaction; after
  * a commit that created any, the commit hook (the delivery engine's

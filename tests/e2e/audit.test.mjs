@@ -97,8 +97,8 @@ describe('the audit log under a flood of refusals', () => {
     // Per window: at most MAX_ROWS itemised keys over all sources, and one
     // audit_suppressed row per (event, source).
     const perWindow = await q(
-      `select w, sum(client is not null), sum(client is null) from` +
-        ` (select ts_ms / ${WINDOW_MS} as w, client from audit_log where event = 'bad_signature') group by w`,
+      `select w, sum(case when client is null then 0 else 1 end), sum(case when client is null then 1 else 0 end)` +
+        ` from (select ts_ms / ${WINDOW_MS} as w, client from audit_log where event = 'bad_signature') as r group by w`,
     );
     for (const line of perWindow.split('\n').filter(Boolean)) {
       const [, itemised, suppressed] = line.split('|').map(Number);

@@ -134,7 +134,7 @@ static const char *config_arg(int argc, char **argv, int *bad)
 
 static int load_config(const char *path, struct hg_config **cfg)
 {
-	char err[512];
+	char err[1024];
 	int rc = path != NULL ? hg_config_load(path, cfg, err, sizeof(err)) : hg_config_default(cfg);
 	if (rc != HG_OK) {
 		if (path == NULL)
@@ -196,6 +196,7 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "hookgate: cannot open the store: %s\n", err);
 		goto out;
 	}
+	hg_ingest_set_audit_policy(ingest, cfg->audit_window_ms, cfg->audit_max_rows);
 	if (hg_stats_new(&stats) != HG_OK) {
 		fprintf(stderr, "hookgate: out of memory\n");
 		goto out;
@@ -495,7 +496,10 @@ static int cmd_audit(int argc, char **argv)
 	}
 	switch (hg_store_audit_verify(st, &rows, &bad_seq, why, sizeof(why))) {
 	case HG_OK:
-		printf("audit log ok: %lld rows\n", (long long)rows);
+		if (why[0] != '\0') /* it starts at a retention checkpoint */
+			printf("audit log ok: %lld rows; %s\n", (long long)rows, why);
+		else
+			printf("audit log ok: %lld rows\n", (long long)rows);
 		rc = EXIT_OK;
 		break;
 	case HG_EAUTH:

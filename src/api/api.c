@@ -117,7 +117,7 @@ static int authorized(struct hg_api *api, struct hg_http_req *req)
 		reason = "invalid admin token";
 	}
 	if (api->have_token && hdr != NULL)
-		hg_ingest_audit(api->ingest, "api_unauthorized", NULL, req->peer, reason);
+		hg_ingest_refusal(api->ingest, "api_unauthorized", NULL, req->peer, reason);
 	reply_error(req, 401, reason, challenge);
 	return 0;
 }

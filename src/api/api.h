@@ -36,6 +36,7 @@ struct hg_api;
 #define HG_API_MAX_HOURS     (24 * 31) /* ?hours= of /api/v1/stats at most */
 #define HG_API_CURSOR_MAX    64        /* longest cursor accepted */
 #define HG_API_PURGE_BATCH   500       /* messages purged per transaction */
+#define HG_API_AUDIT_PURGE_BATCH 5000  /* audit rows removed per transaction */
 
 struct hg_api_opts {
 	const struct hg_config *cfg; /* token, retention, routes; outlives the api */
@@ -75,6 +76,13 @@ struct hg_store_purged;
  * removed to *out. HG_OK or HG_EIO. */
 int hg_api_purge(struct hg_store *st, int64_t before_ms, const atomic_int *stop,
 		 struct hg_store_purged *out);
+/* audit_retention: removes the audit rows older than before_ms,
+ * HG_API_AUDIT_PURGE_BATCH per transaction, each batch behind its own
+ * checkpoint row (hg_store_audit_purge), pausing between them; stops early
+ * as hg_api_purge does. Adds the rows removed to *removed. HG_OK or
+ * HG_EIO. */
+int hg_api_audit_purge(struct hg_store *st, int64_t before_ms, const atomic_int *stop,
+		       int64_t *removed);
 
 /* ---- pure helpers (unit-tested; the CLI shares them) ---- */
 

@@ -2,13 +2,17 @@
  * housekeep.c — the management side's background thread, with its own
  * store connection: it writes the in-memory stats to stats_hourly about
  * once a second (one small transaction, and none when nothing happened),
- * and it enforces `retention` every HG_API_PURGE_EVERY_MS.
+ * and it enforces `retention` and `audit_retention` every
+ * HG_API_PURGE_EVERY_MS.
  *
  * Retention deletes in batches of HG_API_PURGE_BATCH messages, one
  * transaction each, pausing HG_API_PURGE_PAUSE_MS between them: each batch
  * holds SQLite's write lock for a few milliseconds only, so the ingest
  * writer's commits (and so the providers' acknowledgements) are never held
- * up for long, however much there is to delete.
+ * up for long, however much there is to delete. The audit log's rows go
+ * the same way, HG_API_AUDIT_PURGE_BATCH at a time, each batch behind a
+ * checkpoint row that keeps the chain verifiable (store.h,
+ * hg_store_audit_purge).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +42,20 @@ int hg_api_purge(struct hg_store *st, int64_t before_ms, const atomic_int *stop,
 
 	while (more && rc == HG_OK && (stop == NULL || !atomic_load(stop))) {
 		rc = hg_store_purge(st, before_ms, HG_API_PURGE_BATCH, out, &more);
+		if (more && rc == HG_OK)
+			sleep_ms(HG_API_PURGE_PAUSE_MS);
+	}
+	return rc;
+}
+
+int hg_api_audit_purge(struct hg_store *st, int64_t before_ms, const atomic_int *stop,
+		       int64_t *removed)
+{
+	int more = 1, rc = HG_OK;
+
+	while (more && rc == HG_OK && (stop == NULL || !atomic_load(stop))) {
+		rc = hg_store_audit_purge(st, before_ms, HG_API_AUDIT_PURGE_BATCH, hg_now_ms(),
+					  removed, &more);
 		if (more && rc == HG_OK)
 			sleep_ms(HG_API_PURGE_PAUSE_MS);
 	}
@@ -87,6 +105,24 @@ static void purge_old(struct hg_api *api)
 		hg_api_store_heal(&api->hk_st, api->store_uri);
 }
 
+/* audit_retention: the oldest audit rows go, behind a checkpoint row. */
+static void purge_old_audit(struct hg_api *api)
+{
+	int64_t removed = 0;
+	int rc;
+
+	if (api->hk_st == NULL)
+		hg_api_store_heal(&api->hk_st, api->store_uri);
+	if (api->hk_st == NULL)
+		return;
+	rc = hg_api_audit_purge(api->hk_st, hg_now_ms() - api->cfg->audit_retention_ms,
+				&api->hk_stop, &removed);
+	if (removed > 0)
+		hg_log(HG_LOG_INFO, "audit retention purge", "rows", HG_LI(removed), NULL);
+	if (rc != HG_OK)
+		hg_api_store_heal(&api->hk_st, api->store_uri);
+}
+
 static void *housekeep_main(void *arg)
 {
 	struct hg_api *api = arg;
@@ -101,9 +137,12 @@ static void *housekeep_main(void *arg)
 			;
 		pthread_mutex_unlock(&api->mu);
 		flush_stats(api);
-		if (api->cfg->retention_ms > 0 && !atomic_load(&api->hk_stop) &&
-		    hg_now_ms() >= next_purge) {
-			purge_old(api);
+		if ((api->cfg->retention_ms > 0 || api->cfg->audit_retention_ms > 0) &&
+		    !atomic_load(&api->hk_stop) && hg_now_ms() >= next_purge) {
+			if (api->cfg->retention_ms > 0)
+				purge_old(api);
+			if (api->cfg->audit_retention_ms > 0 && !atomic_load(&api->hk_stop))
+				purge_old_audit(api);
 			next_purge = hg_now_ms() + HG_API_PURGE_EVERY_MS;
 		}
 		pthread_mutex_lock(&api->mu);

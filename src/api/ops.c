@@ -616,6 +616,43 @@ static void per_source(struct hg_buf *b, const struct metric_sources *ms, const 
 	}
 }
 
+static void refusal_line(const char *source, const char *event, uint64_t n, void *arg)
+{
+	struct hg_buf *b = arg;
+
+	hg_buf_puts(b, "hookgate_refusals_total{source=\"");
+	label_value(b, source);
+	hg_buf_puts(b, "\",reason=\"");
+	label_value(b, event);
+	hg_buf_printf(b, "\"} %" PRIu64 "\n", n);
+}
+
+/* Refusals, exact even where the audit log sums or does not itemise them,
+ * and what this node's writer put in the audit log. */
+static void audit_metrics(struct hg_api *api, struct hg_buf *b)
+{
+	struct hg_ingest_audit_counts c;
+
+	family(b, "hookgate_refusals_total", "counter",
+	       "Requests refused for what they say about the caller, by source and reason "
+	       "(bad_signature, replay, mtls_failure, rate_limited, api_unauthorized), since "
+	       "start; every one is counted, also those the audit log sums.");
+	hg_ingest_refusal_totals(api->ingest, refusal_line, b);
+	hg_ingest_audit_counts(api->ingest, &c);
+	family(b, "hookgate_audit_rows_total", "counter",
+	       "Rows this node appended to the audit log since start, by kind: refusal (one "
+	       "row per event, source, client and reason per audit_window, with a count) "
+	       "or other.");
+	hg_buf_printf(b, "hookgate_audit_rows_total{kind=\"refusal\"} %" PRIu64 "\n",
+		      c.refusal_rows);
+	hg_buf_printf(b, "hookgate_audit_rows_total{kind=\"other\"} %" PRIu64 "\n",
+		      c.rows - c.refusal_rows);
+	family(b, "hookgate_audit_refusals_suppressed_total", "counter",
+	       "Refusals not itemised because a window already had audit_max_rows rows; they "
+	       "are counted in audit_suppressed rows instead, since start.");
+	hg_buf_printf(b, "hookgate_audit_refusals_suppressed_total %" PRIu64 "\n", c.suppressed);
+}
+
 void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		       struct api_answer *a)
 {
@@ -676,6 +713,7 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 		hg_buf_printf(b, "\"} %" PRIu64 "\n", count);
 	}
 	free(ms.s);
+	audit_metrics(api, b);
 	/* Queue depth comes from the store: it is the same for every node. */
 	rc = hg_store_count_deliveries(st, queued);
 	if (rc == HG_OK) {

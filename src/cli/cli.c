@@ -118,7 +118,9 @@ static const char usage_purge[] =
     "\n"
     "Deletes the messages older than DURATION (default: the config's retention)\n"
     "with their deliveries, attempts and dedupe keys, in small batches, and\n"
-    "prints what went. The audit log is never touched. Safe while the daemon runs.\n"
+    "prints what went. With audit_retention in the config, the audit rows older\n"
+    "than that go too, behind a checkpoint row (--older-than does not change it).\n"
+    "Safe while the daemon runs.\n"
     "\n"
     "  -c, --config FILE      configuration file (default: the built-in one)\n"
     "  --older-than DURATION  such as 30d, 12h or 0s (everything received until now)\n"
@@ -995,7 +997,7 @@ int hg_cli_purge(int argc, char **argv)
 	}
 	if (older < 0)
 		older = cfg->retention_ms > 0 ? cfg->retention_ms : -1;
-	if (older < 0) {
+	if (older < 0 && cfg->audit_retention_ms <= 0) {
 		fprintf(stderr, "hookgate: no retention is configured; pass --older-than DURATION "
 				"(such as 30d)\n");
 		hg_config_free(cfg);
@@ -1006,18 +1008,36 @@ int hg_cli_purge(int argc, char **argv)
 		fprintf(stderr, "hookgate: cannot open the store: %s\n", err);
 		goto out;
 	}
-	before = hg_now_ms() - older;
-	if (hg_api_purge(st, before, NULL, &got) != HG_OK) {
-		fprintf(stderr, "hookgate: the purge stopped: the store failed (see the log line "
+	rc = HG_EXIT_OK;
+	if (older >= 0) {
+		before = hg_now_ms() - older;
+		if (hg_api_purge(st, before, NULL, &got) != HG_OK) {
+			fprintf(stderr,
+				"hookgate: the purge stopped: the store failed (see the log line "
 				"above); what was purged before stays purged\n");
-	} else {
-		rc = HG_EXIT_OK;
+			rc = HG_EXIT_RUNTIME;
+		}
+		hg_time_iso8601(before, when, sizeof(when));
+		printf("purged messages received before %s: %" PRId64 " messages, %" PRId64
+		       " deliveries, %" PRId64 " attempts, %" PRId64 " dedupe keys, %" PRId64
+		       " hours of stats\n",
+		       when, got.messages, got.deliveries, got.attempts, got.dedupe_keys,
+		       got.stats_hours);
 	}
-	hg_time_iso8601(before, when, sizeof(when));
-	printf("purged messages received before %s: %" PRId64 " messages, %" PRId64
-	       " deliveries, %" PRId64 " attempts, %" PRId64 " dedupe keys, %" PRId64
-	       " hours of stats\n",
-	       when, got.messages, got.deliveries, got.attempts, got.dedupe_keys, got.stats_hours);
+	if (rc == HG_EXIT_OK && cfg->audit_retention_ms > 0) {
+		int64_t removed = 0;
+
+		before = hg_now_ms() - cfg->audit_retention_ms;
+		if (hg_api_audit_purge(st, before, NULL, &removed) != HG_OK) {
+			fprintf(stderr,
+				"hookgate: the audit purge stopped: the store failed (see the log "
+				"line above); what was purged before stays purged\n");
+			rc = HG_EXIT_RUNTIME;
+		}
+		hg_time_iso8601(before, when, sizeof(when));
+		printf("purged audit rows older than %s: %" PRId64 " rows%s\n", when, removed,
+		       removed > 0 ? ", behind a checkpoint row" : "");
+	}
 out:
 	hg_store_close(st);
 	hg_config_free(cfg);

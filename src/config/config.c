@@ -38,6 +38,7 @@
 #define CFG_DEFAULT_MAX_AGE_PATH "$.timestamp"      /* max_age: 5m means this field */
 #define CFG_MAX_IN_FLIGHT        4096               /* attempts at once: more is a typo */
 #define CFG_STANDARD_SECRET      "whsec_"           /* Standard Webhooks secret prefix */
+#define CFG_HOUR_MS              (3600 * 1000LL)    /* audit windows divide an hour */
 
 /* The default retry schedule: attempts at 0, +60 s, +2 min, +4 min, +8 min. */
 static const int64_t cfg_default_schedule_ms[] = {0, 60000, 120000, 240000, 480000};
@@ -47,13 +48,15 @@ static const char *const cfg_top_keys[] = {
     "listen",          "public_url", "store",     "threads",         "max_connections",
     "request_timeout", "max_body",   "log_level", "tls",             "trusted_proxies",
     "sources",         "endpoints",  "max_in_flight", "admin_token_env", "retention",
-    "event_types",     "allow_http", "egress_allow",  "outbound",
+    "event_types",     "allow_http", "egress_allow",  "outbound",  "max_dedupe_keys",
+    "audit_window",    "audit_max_rows", "audit_retention",
     NULL,
 };
 static const char *const cfg_source_keys[] = {
     "name",      "provider", "secret_env", "secret_file", "secret",   "verify_token_env",
     "dedupe",    "max_body", "header",     "algorithm",   "encoding", "prefix",
     "tolerance", "max_age",  "public_url", "rate_limit",  "mtls",     "routes",
+    "max_dedupe_keys",
     NULL,
 };
 static const char *const cfg_endpoint_keys[] = {
@@ -111,6 +114,8 @@ static const char *const cfg_bools[] = {"false", "true", NULL};
 #define CFG_LISTEN_WHAT "\"host:port\", \"[ipv6]:port\" or \":port\" (port 1-65535)"
 #define CFG_NAME_WHAT                                                                              \
 	"a name of 1-64 characters from a-z, 0-9, '_' and '-', starting with a letter or digit"
+#define CFG_MAX_KEYS      1000000 /* dedupe keys per request: more is a typo */
+#define CFG_MAX_KEYS_WHAT "a whole number from 1 to 1000000"
 #define CFG_SIZE_WHAT     "a size above zero such as 65536, 512k or 1m"
 #define CFG_URL_WHAT      "an http:// or https:// URL without query, such as https://hooks.example.com"
 #define CFG_DURATION_WHAT "a duration above zero such as 500ms, 10s or 5m"
@@ -702,7 +707,7 @@ static int cfg_check_keys(struct cfg_ctx *c, const yaml_node_t *map, const char 
 	yaml_node_pair_t *p, *q;
 	const yaml_node_t *k, *prev;
 	const char *name;
-	char list[256];
+	char list[512];
 
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		k = yaml_document_get_node(&c->doc, p->key);
@@ -1734,6 +1739,7 @@ static int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t i
 
 	src->line = cfg_line(node);
 	src->max_body = cfg->max_body;
+	src->max_dedupe_keys = cfg->max_dedupe_keys;
 	src->algorithm = HG_SHA256;
 	src->encoding = HG_ENC_HEX;
 	src->tolerance_ms = CFG_DEFAULT_REPLAY_MS;
@@ -1774,6 +1780,13 @@ static int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t i
 	if (rc)
 		return rc;
 	src->max_body = (size_t)n;
+
+	n = (int64_t)src->max_dedupe_keys;
+	rc = cfg_number(c, node, "max_dedupe_keys", CFG_INT, CFG_MAX_KEYS_WHAT, 1, CFG_MAX_KEYS,
+			&n);
+	if (rc)
+		return rc;
+	src->max_dedupe_keys = (size_t)n;
 
 	rc = cfg_parse_hmac(c, node, src, where);
 	if (!rc)
@@ -1993,6 +2006,32 @@ static int cfg_add_egress(struct cfg_ctx *c, const yaml_node_t *at, const char *
 	return HG_OK;
 }
 
+/* audit_window, audit_max_rows, audit_retention: how refusals are summed
+ * into the audit log, and how long its rows are kept. A window must divide an hour,
+ * so no window straddles an hour and per-hour sums of the log are exact. */
+static int cfg_parse_audit(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg)
+{
+	static const char window_what[] =
+	    "a duration from 100ms to 1h that divides an hour, such as 1s, 10s or 1m";
+	const yaml_node_t *v = cfg_get(c, root, "audit_window");
+	int rc;
+
+	rc = cfg_number(c, root, "audit_window", CFG_DURATION, window_what, 100, CFG_HOUR_MS,
+			&cfg->audit_window_ms);
+	if (rc)
+		return rc;
+	if (v && CFG_HOUR_MS % cfg->audit_window_ms != 0)
+		return cfg_bad_value(c, v, "audit_window", window_what,
+				     (const char *)v->data.scalar.value);
+	rc = cfg_number(c, root, "audit_max_rows", CFG_INT, "a whole number from 1 to 1000000",
+			1, 1000000, &cfg->audit_max_rows);
+	if (rc)
+		return rc;
+	return cfg_number(c, root, "audit_retention", CFG_DURATION,
+			  "a duration such as 400d or 2557d, or 0 to keep the audit log forever",
+			  0, INT64_MAX, &cfg->audit_retention_ms);
+}
+
 /* outbound: {retry, timeout, disable_after, max_in_flight, rate_limits}. */
 static int cfg_parse_outbound(struct cfg_ctx *c, const yaml_node_t *root, struct hg_outbound *o)
 {
@@ -2110,6 +2149,13 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 		return rc;
 	cfg->max_body = (size_t)n;
 
+	n = (int64_t)cfg->max_dedupe_keys;
+	rc = cfg_number(c, root, "max_dedupe_keys", CFG_INT, CFG_MAX_KEYS_WHAT, 1, CFG_MAX_KEYS,
+			&n);
+	if (rc)
+		return rc;
+	cfg->max_dedupe_keys = (size_t)n;
+
 	i = (int)cfg->log_level;
 	rc = cfg_choice(c, root, "log_level", cfg_log_levels, &i);
 	if (rc)
@@ -2135,6 +2181,9 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 	rc = cfg_number(c, root, "retention", CFG_DURATION,
 			"a duration such as 30d, or 0 to keep everything", 0, INT64_MAX,
 			&cfg->retention_ms);
+	if (rc)
+		return rc;
+	rc = cfg_parse_audit(c, root, cfg);
 	if (rc)
 		return rc;
 	rc = cfg_value(c, root, "admin_token_env", "an environment variable name", cfg_env_name_ok,
@@ -2236,6 +2285,9 @@ int hg_config_default(struct hg_config **out)
 	cfg->max_body = HG_DEFAULT_MAX_BODY;
 	cfg->log_level = HG_LOG_INFO;
 	cfg->max_in_flight = HG_DEFAULT_MAX_IN_FLIGHT;
+	cfg->max_dedupe_keys = HG_DEFAULT_MAX_DEDUPE_KEYS;
+	cfg->audit_window_ms = HG_DEFAULT_AUDIT_WINDOW_MS;
+	cfg->audit_max_rows = HG_DEFAULT_AUDIT_MAX_ROWS;
 	/* outbound: seed 003's contract */
 	cfg->outbound.retry.schedule_ms = malloc(sizeof cfg_default_schedule_ms);
 	if (!cfg->outbound.retry.schedule_ms) {

@@ -32,6 +32,9 @@ struct hg_verify_scheme;
 #define HG_DEFAULT_OUTBOUND_TIMEOUT_MS 10000                   /* seed 003: answer within 10 s */
 #define HG_DEFAULT_OUTBOUND_DISABLE_AFTER_MS (5LL * 86400 * 1000) /* failing 5 days: off */
 #define HG_DEFAULT_OUTBOUND_MAX_IN_FLIGHT 16                   /* attempts at once, all subscribers */
+#define HG_DEFAULT_MAX_DEDUPE_KEYS 1000              /* keys one request may select; 413 above */
+#define HG_DEFAULT_AUDIT_WINDOW_MS 10000             /* refusals are summed per window */
+#define HG_DEFAULT_AUDIT_MAX_ROWS 100                /* itemised refusal rows per window */
 
 struct hg_secret {
 	uint8_t *bytes;
@@ -138,6 +141,7 @@ struct hg_source {
 	struct hg_dedupe_rule *dedupe;           /* configured, else the scheme's default */
 	size_t n_dedupe;                         /* 0: SHA-256 of the body */
 	size_t max_body;                         /* bytes */
+	size_t max_dedupe_keys;                  /* keys a request may select; 0: no limit */
 	/* generic `hmac` scheme */
 	char *header;                            /* signature header name */
 	enum hg_hash algorithm;
@@ -185,6 +189,15 @@ struct hg_config {
 				       * bytes NULL when unset */
 	int64_t retention_ms;       /* how long messages, deliveries and attempts are kept;
 				     * 0 = forever */
+	size_t max_dedupe_keys;     /* default for sources */
+	/* the audit log: refusals are summed per (event, source, client, reason)
+	 * per audit_window_ms, at most audit_max_rows itemised rows per window
+	 * (the rest are summed per event and source); audit_retention_ms > 0:
+	 * rows older than that are removed behind a checkpoint row (0, the
+	 * default: the audit log is kept forever) */
+	int64_t audit_window_ms;
+	int64_t audit_max_rows;
+	int64_t audit_retention_ms;
 	/* Names of the environment variables secrets were read from (secret_env,
 	 * verify_token_env, admin_token_env): exec endpoints do not inherit them. */
 	char **secret_envs;

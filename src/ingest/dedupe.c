@@ -22,6 +22,14 @@
 struct key_list {
 	char **keys;
 	size_t n, cap;
+	struct key_budget *budget; /* shared by every list of one request */
+};
+
+/* The source's max_dedupe_keys, counted across all of a request's lists:
+ * extraction stops at the first key over it, so a body of 100 000 ids
+ * costs no more than the limit before it is refused. */
+struct key_budget {
+	size_t used, max; /* max 0: no limit */
 };
 
 /* Room for one more key. */
@@ -46,6 +54,8 @@ static int add_key(struct key_list *kl, const char *prefix, char sep, const char
 	size_t plen = strlen(prefix);
 	char *k;
 
+	if (kl->budget != NULL && kl->budget->max > 0 && kl->budget->used >= kl->budget->max)
+		return HG_ETOOBIG;
 	if (make_room(kl) != HG_OK)
 		return HG_ENOMEM;
 	k = malloc(plen + 1 + vlen + 1);
@@ -56,6 +66,8 @@ static int add_key(struct key_list *kl, const char *prefix, char sep, const char
 	memcpy(k + plen + 1, value, vlen);
 	k[plen + 1 + vlen] = '\0';
 	kl->keys[kl->n++] = k;
+	if (kl->budget != NULL)
+		kl->budget->used++;
 	return HG_OK;
 }
 
@@ -150,7 +162,8 @@ int hg_ingest_dedupe_keys(const struct hg_source *src, const uint8_t *body, size
 			  const char *(*header)(void *ctx, const char *name, size_t *len),
 			  void *ctx, char ***keys, size_t *n)
 {
-	struct key_list kl = {0}, per[HG_DEDUPE_SCAN_MAX] = {{0}};
+	struct key_budget budget = {.max = src != NULL ? src->max_dedupe_keys : 0};
+	struct key_list kl = {.budget = &budget}, per[HG_DEDUPE_SCAN_MAX] = {{0}};
 	json_t *root = NULL;
 	int parsed = 0, scanned = 0;
 	size_t i, j = 0, np = 0;
@@ -158,11 +171,15 @@ int hg_ingest_dedupe_keys(const struct hg_source *src, const uint8_t *body, size
 
 	*keys = NULL;
 	*n = 0;
+	for (i = 0; i < HG_DEDUPE_SCAN_MAX; i++)
+		per[i].budget = &budget;
 	if (src != NULL && body != NULL) {
 		rc = scan_rules(src, body, len, per, &np);
 		if (rc < 0)
 			goto out;
 		scanned = rc == 0;
+		if (!scanned)
+			budget.used = 0; /* its keys are dropped; jansson counts again */
 		rc = HG_OK;
 	}
 	for (i = 0; src != NULL && i < src->n_dedupe; i++) {

@@ -6,7 +6,8 @@
  * Every refusal that says something about who is calling (no client
  * certificate, a bad signature, a replay, a rate limit) is audit-logged
  * with the source, the client address and the reason; never the body or a
- * header value.
+ * header value. Refusals are summed per window (hg_ingest_refusal), so an
+ * unauthenticated flood costs a row per window, not a row per request.
  *
  * Proxies: a request from an address in trusted_proxies is believed about
  * its client (the first X-Forwarded-For address) and about the client
@@ -343,7 +344,7 @@ static void audit_refusal(const struct hg_inbound *in, const struct hg_http_req 
 		snprintf(who, sizeof(who), "%s via %s", client, req->peer);
 	else
 		hg_strlcpy(who, client, sizeof(who));
-	hg_ingest_audit(in->ingest, event, src->name, who, reason);
+	hg_ingest_refusal(in->ingest, event, src->name, who, reason);
 }
 
 /* Slack's url_verification and the like: answered, not stored. */
@@ -461,8 +462,22 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 	item = calloc(1, sizeof(*item));
 	if (item == NULL)
 		goto oom;
-	if (hg_ingest_dedupe_keys(src, req->body, req->body_len, hg_http_header_cb, req,
-				  &item->keys, &item->nkeys) != HG_OK)
+	rc = hg_ingest_dedupe_keys(src, req->body, req->body_len, hg_http_header_cb, req,
+				   &item->keys, &item->nkeys);
+	if (rc == HG_ETOOBIG) {
+		/* Each key is an index lookup in the writer's one transaction:
+		 * a request may not buy an unbounded share of every source's
+		 * ingest. */
+		char why[128];
+
+		snprintf(why, sizeof(why),
+			 "too many dedupe keys: the source's rules select more than %zu",
+			 src->max_dedupe_keys);
+		item_free(item);
+		hg_http_respond_error(req, 413, src->name, why);
+		goto out;
+	}
+	if (rc != HG_OK)
 		goto oom;
 	size_t ctl = 0;
 	const char *ct = hg_http_header(req, "content-type", &ctl);

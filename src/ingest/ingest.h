@@ -30,6 +30,20 @@ struct hg_ingest_item {
 	struct hg_ingest_item *next; /* private to the writer */
 };
 
+/* One transaction of the writer holds at most HG_INGEST_MAX_BATCH messages,
+ * and closes before the message that would take it past
+ * HG_INGEST_MAX_BATCH_KEYS dedupe keys or HG_INGEST_MAX_BATCH_BYTES of
+ * bodies (a single message over either still goes alone): the work of one
+ * commit, which every waiting request of every source shares, stays
+ * bounded. */
+#define HG_INGEST_MAX_BATCH       512
+#define HG_INGEST_MAX_BATCH_KEYS  4096
+#define HG_INGEST_MAX_BATCH_BYTES ((size_t)16 << 20)
+
+/* How many items from the head of list (linked by next) the writer puts in
+ * its next batch: >= 1 unless list is NULL. */
+size_t hg_ingest_batch_len(const struct hg_ingest_item *list);
+
 /* Opens its own store handle on uri and starts the writer thread. */
 int hg_ingest_start(const char *store_uri, struct hg_ingest **out, char *err, size_t errlen);
 /* fn(arg) runs on the writer thread after every commit that created
@@ -53,17 +67,51 @@ struct hg_ratelimit *hg_ingest_ratelimit(struct hg_ingest *ing);
  * blocks on I/O. event must not be NULL (the call is ignored); the others
  * may be. Never pass a body, a header value or a secret. Events the writer
  * cannot keep up with (65536 waiting) are dropped, counted, and the count
- * itself is audited ("audit_dropped"). Events:
- * "config_loaded" (reason: the config path), "bad_signature", "replay",
- * "mtls_failure", "rate_limited". */
+ * itself is audited ("audit_dropped"). One row per call: for events a
+ * caller can repeat at will without credentials (refusals) use
+ * hg_ingest_refusal() instead. Events: "config_loaded" (reason: the config
+ * path), "api_replay", "api_retry", "api_retry_dead", "api_key_created". */
 void hg_ingest_audit(struct hg_ingest *ing, const char *event, const char *source,
 		     const char *client, const char *reason);
+
+/* Records a refusal that says something about the caller ("bad_signature",
+ * "replay", "mtls_failure", "rate_limited", "api_unauthorized"): not one
+ * row each, but one row per (event, source, client, reason) per window of
+ * window_ms (aligned to the epoch), written with its count once the window
+ * has ended (or at stop). At most max_rows keys are itemised per window
+ * over all sources; further keys are summed into one row per (event,
+ * source) with client NULL and a reason starting "audit_suppressed:". Every
+ * refusal is counted exactly once, in a row's count and in
+ * hg_ingest_refusal_totals(). Thread-safe, never blocks on I/O; the same
+ * rules for the strings as hg_ingest_audit(). */
+#define HG_INGEST_AUDIT_WINDOW_MS 10000
+#define HG_INGEST_AUDIT_MAX_ROWS  100
+void hg_ingest_refusal(struct hg_ingest *ing, const char *event, const char *source,
+		       const char *client, const char *reason);
+/* The window and the cap of hg_ingest_refusal() (defaults above; <= 0
+ * keeps the default). Call before the first refusal. */
+void hg_ingest_set_audit_policy(struct hg_ingest *ing, int64_t window_ms, int64_t max_rows);
+/* Refusals since start, for /metrics: fn(source ("" for none), event, n)
+ * for each pair seen, in first-seen order. */
+void hg_ingest_refusal_totals(struct hg_ingest *ing,
+			      void (*fn)(const char *source, const char *event, uint64_t n,
+					 void *arg),
+			      void *arg);
+/* What this process's writer wrote to the audit log since start. */
+struct hg_ingest_audit_counts {
+	uint64_t rows;         /* audit rows committed, of every kind */
+	uint64_t refusal_rows; /* of which refusal sums (itemised or suppressed) */
+	uint64_t suppressed;   /* refusals summed into audit_suppressed rows */
+};
+void hg_ingest_audit_counts(struct hg_ingest *ing, struct hg_ingest_audit_counts *out);
 
 /* Dedupe keys of one request per the source's rules: each configured header
  * or JSON path adds the values it selects, prefixed by the rule ("$.id=...")
  * so different rules never collide; when the rules select nothing (or there
  * are none), the single key is "sha256:<hex of body>". On success *keys is a
- * malloc'd array of malloc'd strings; free with hg_ingest_keys_free(). */
+ * malloc'd array of malloc'd strings; free with hg_ingest_keys_free().
+ * HG_ETOOBIG (nothing returned) when the rules select more than the
+ * source's max_dedupe_keys (0: no limit): extraction stops there. */
 int hg_ingest_dedupe_keys(const struct hg_source *src, const uint8_t *body, size_t len,
 			  const char *(*header)(void *ctx, const char *name, size_t *len),
 			  void *ctx, char ***keys, size_t *n);

@@ -220,9 +220,9 @@ static const char *const stmt_sql[P_N] = {
     [P_AUDIT_LOCK] = HG_PG_LOCK_AUDIT,
     [P_AUDIT_LAST] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
     [P_AUDIT_INSERT] = "INSERT INTO audit_log (seq, ts_ms, event, source, client, reason,"
-		       " prev_hash, hash) VALUES ($1::bigint, $2::bigint, $3::text, $4::text,"
-		       " $5::text, $6::text, $7::text, $8::text)",
-    [P_AUDIT_ALL] = "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash"
+		       " prev_hash, hash, count) VALUES ($1::bigint, $2::bigint, $3::text, $4::text,"
+		       " $5::text, $6::text, $7::text, $8::text, $9::bigint)",
+    [P_AUDIT_ALL] = "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash, count"
 		    " FROM audit_log ORDER BY seq",
     [P_CLAIM] = HG_PG_CLAIM("endpoint = $4::text"),
     [P_CLAIM_PREFIX] = HG_PG_CLAIM("starts_with(endpoint, $4::text)"),
@@ -1024,8 +1024,8 @@ static int append_audit(struct hg_pg *p, const struct hg_audit_event *ev, size_t
 			struct pg_fail *f)
 {
 	char prev[HG_AUDIT_HASH_LEN + 1], hash[HG_AUDIT_HASH_LEN + 1];
-	char seqs[24], ts[24];
-	const char *vals[8];
+	char seqs[24], ts[24], cnt[24];
+	const char *vals[9];
 	PGresult *res;
 	int64_t seq = 0;
 	size_t i;
@@ -1075,7 +1075,9 @@ static int append_audit(struct hg_pg *p, const struct hg_audit_event *ev, size_t
 		vals[5] = e.reason;
 		vals[6] = prev;
 		vals[7] = hash;
-		res = exec_stmt(p, P_AUDIT_INSERT, 8, vals, NULL, NULL, 0);
+		snprintf(cnt, sizeof(cnt), "%" PRId64, hg_store_audit_count(&e));
+		vals[8] = cnt;
+		res = exec_stmt(p, P_AUDIT_INSERT, 9, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			rc = fail_with(p, f, "audit log append", res);
 		PQclear(res);
@@ -1255,6 +1257,7 @@ static void audit_feed(const PGresult *res, int (*fn)(const struct hg_store_audi
 		row.ev.reason = col_or_null(res, i, 5);
 		row.prev_hash = PQgetvalue(res, i, 6);
 		row.hash = PQgetvalue(res, i, 7);
+		row.ev.count = strtoll(PQgetvalue(res, i, 8), NULL, 10);
 		*stop = fn(&row, arg) != 0;
 	}
 }
@@ -2201,6 +2204,97 @@ static int purge_body(struct hg_pg *p, void *arg, struct pg_fail *f)
 	return rc;
 }
 
+struct audit_purge_args {
+	int64_t before_ms, now_ms;
+	size_t limit;
+	int64_t removed;
+	int more;
+};
+
+/* hg_store_audit_purge under the audit log's lock (so two nodes purging, or
+ * a node appending, see one head and one tail): the checkpoint row first,
+ * then the rows it names (schema step 7's DELETE guard). */
+static int audit_purge_body(struct hg_pg *p, void *arg, struct pg_fail *f)
+{
+	struct audit_purge_args *a = arg;
+	char last_hash[HG_AUDIT_HASH_LEN + 1] = "", reason[256], lim[24], lo[24], hi[24];
+	const char *vals[2];
+	int64_t first = 0, last = 0, n = 0;
+	PGresult *res;
+	int i, rc = HG_OK;
+
+	a->removed = 0;
+	a->more = 0;
+	res = exec_stmt(p, P_AUDIT_LOCK, 0, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = fail_with(p, f, "audit log lock", res);
+	PQclear(res);
+	if (rc != HG_OK)
+		return rc;
+	snprintf(lim, sizeof(lim), "%zu", a->limit);
+	vals[0] = lim;
+	res = PQexecParams(p->conn, "SELECT seq, ts_ms, hash FROM audit_log ORDER BY seq LIMIT $1::bigint",
+			   1, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = fail_with(p, f, "audit purge select", res);
+		PQclear(res);
+		return rc;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		if (strtoll(PQgetvalue(res, i, 1), NULL, 10) >= a->before_ms)
+			break; /* the first newer row ends the run: the log stays a chain */
+		last = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		if (n == 0)
+			first = last;
+		hg_strlcpy(last_hash, PQgetvalue(res, i, 2), sizeof(last_hash));
+		n++;
+	}
+	PQclear(res);
+	if (n == 0)
+		return HG_OK;
+	if (hg_store_audit_checkpoint_reason(first, last, last_hash, a->before_ms, reason,
+					     sizeof(reason)) != HG_OK) {
+		f->what = "audit checkpoint";
+		hg_strlcpy(f->msg, "reason too long", sizeof(f->msg));
+		return HG_EIO;
+	}
+	struct hg_audit_event cp = {.ts_ms = a->now_ms,
+				    .event = HG_AUDIT_CHECKPOINT_EVENT,
+				    .reason = reason,
+				    .count = n};
+	rc = append_audit(p, &cp, 1, f);
+	if (rc != HG_OK)
+		return rc;
+	snprintf(lo, sizeof(lo), "%" PRId64, first);
+	snprintf(hi, sizeof(hi), "%" PRId64, last);
+	vals[0] = lo;
+	vals[1] = hi;
+	res = PQexecParams(p->conn,
+			   "DELETE FROM audit_log WHERE seq >= $1::bigint AND seq <= $2::bigint", 2,
+			   NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = fail_with(p, f, "audit purge delete", res);
+	else
+		a->removed = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	a->more = rc == HG_OK && (size_t)n >= a->limit;
+	return rc;
+}
+
+static int pg_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit, int64_t now_ms,
+			  int64_t *removed, int *more)
+{
+	struct audit_purge_args a = {.before_ms = before_ms, .now_ms = now_ms, .limit = limit};
+	int rc;
+
+	rc = txn_run((struct hg_pg *)st, "audit_purge", audit_purge_body, NULL, &a);
+	if (rc != HG_OK)
+		return rc;
+	*removed += a.removed;
+	*more = a.more;
+	return HG_OK;
+}
+
 static int pg_purge(struct hg_store *st, int64_t before_ms, size_t limit,
 		    struct hg_store_purged *out, int *more)
 {
@@ -2886,6 +2980,7 @@ const struct hg_store_ops hg_store_postgres_ops = {
     .stats_add = pg_stats_add,
     .stats_read = pg_stats_read,
     .purge = pg_purge,
+    .audit_purge = pg_audit_purge,
     .api_key_put = pg_api_key_put,
     .api_key_find = pg_api_key_find,
     .sub_create = pg_sub_create,

@@ -165,6 +165,23 @@ const char *const hg_pg_migrations[] = {
     "CREATE INDEX subscriptions_owner ON subscriptions (owner_id, id);"
     "CREATE INDEX subscriptions_active ON subscriptions (is_active, owner_id);"
     "CREATE INDEX deliveries_endpoint_id ON deliveries (endpoint, id);",
+    /* 6: how many events an audit row stands for (refusals are summed per
+     * window, as in SQLite's step 6). Existing rows stand for one each. */
+    "ALTER TABLE audit_log ADD COLUMN count bigint NOT NULL DEFAULT 1;",
+    /* 7: audit retention, as in SQLite's step 7: a row may be deleted only
+     * when a chained "audit_checkpoint" row names a row at or after it
+     * ("through row N, hash H: ..."); everything else is still refused.
+     * TRUNCATE stays refused outright. */
+    "CREATE INDEX audit_log_checkpoints ON audit_log (seq) WHERE event = 'audit_checkpoint';"
+    "CREATE FUNCTION audit_log_delete_guard() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  IF OLD.seq <= (SELECT coalesce(max(substring(reason FROM '^through row ([0-9]{1,18}),')"
+    "::bigint), 0) FROM audit_log WHERE event = 'audit_checkpoint') THEN RETURN OLD; END IF;"
+    "  RAISE EXCEPTION 'audit_log is append-only';"
+    " END $$;"
+    "DROP TRIGGER audit_log_no_delete ON audit_log;"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    " FOR EACH ROW EXECUTE FUNCTION audit_log_delete_guard();",
 };
 
 const size_t hg_pg_n_migrations = sizeof(hg_pg_migrations) / sizeof(hg_pg_migrations[0]);

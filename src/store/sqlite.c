@@ -133,8 +133,8 @@ static const char *const stmt_sql[S_N] = {
     [S_PING] = "SELECT max(version) FROM schema_version",
     [S_AUDIT_LAST] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
     [S_AUDIT_INSERT] = "INSERT INTO audit_log (seq, ts_ms, event, source, client, reason,"
-		       " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [S_AUDIT_ALL] = "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash"
+		       " prev_hash, hash, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [S_AUDIT_ALL] = "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash, count"
 		    " FROM audit_log ORDER BY seq",
     [S_INSERT_DELIVERY] = "INSERT INTO deliveries (id, message_id, endpoint, status,"
 			  " next_attempt_ms, created_ms, updated_ms)"
@@ -684,6 +684,8 @@ static int append_audit(struct hg_sqlite *s, const struct hg_audit_event *ev, si
 			rc = sqlite3_bind_text(q, 7, prev, -1, SQLITE_STATIC);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_bind_text(q, 8, hash, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 9, hg_store_audit_count(&ev[i]));
 		if (rc != SQLITE_OK)
 			goto out;
 		rc = run(s, S_AUDIT_INSERT);
@@ -985,6 +987,7 @@ static int sqlite_audit_rows(struct hg_store *st,
 		row.ev.reason = column_text_or_null(q, 5);
 		row.prev_hash = column_text(q, 6);
 		row.hash = column_text(q, 7);
+		row.ev.count = sqlite3_column_int64(q, 8);
 		if (fn(&row, arg) != 0) {
 			rc = SQLITE_DONE;
 			break;
@@ -1921,6 +1924,97 @@ static int sqlite_purge(struct hg_store *st, int64_t before_ms, size_t limit,
 	return HG_OK;
 }
 
+struct audit_purge_args {
+	int64_t before_ms, now_ms;
+	size_t limit;
+	int64_t removed;
+	int more;
+};
+
+/* hg_store_audit_purge: the checkpoint row first, then the rows it names
+ * (the DELETE guard of schema step 7 allows only rows a checkpoint names). */
+static int audit_purge_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct audit_purge_args *a = arg;
+	sqlite3_stmt *sel = NULL, *del = NULL;
+	char last_hash[HG_AUDIT_HASH_LEN + 1] = "", reason[256];
+	const unsigned char *h;
+	int64_t first = 0, last = 0, n = 0;
+	int rc;
+
+	a->removed = 0;
+	a->more = 0;
+	*what = "audit purge statements";
+	rc = sqlite3_prepare_v2(s->db, "SELECT seq, ts_ms, hash FROM audit_log ORDER BY seq LIMIT ?1",
+				-1, &sel, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db,
+					"DELETE FROM audit_log WHERE seq >= ?1 AND seq <= ?2", -1,
+					&del, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(sel, 1, (sqlite3_int64)a->limit);
+	if (rc != SQLITE_OK)
+		goto out;
+	*what = "audit purge";
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		if (sqlite3_column_int64(sel, 1) >= a->before_ms)
+			break; /* the first newer row ends the run: the log stays a chain */
+		last = sqlite3_column_int64(sel, 0);
+		if (n == 0)
+			first = last;
+		h = sqlite3_column_text(sel, 2);
+		hg_strlcpy(last_hash, h != NULL ? (const char *)h : "", sizeof(last_hash));
+		n++;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto out;
+	rc = SQLITE_OK;
+	if (n == 0)
+		goto out;
+	if (hg_store_audit_checkpoint_reason(first, last, last_hash, a->before_ms, reason,
+					     sizeof(reason)) != HG_OK) {
+		rc = SQLITE_TOOBIG;
+		goto out;
+	}
+	struct hg_audit_event cp = {.ts_ms = a->now_ms,
+				    .event = HG_AUDIT_CHECKPOINT_EVENT,
+				    .reason = reason,
+				    .count = n};
+	*what = "audit checkpoint";
+	rc = append_audit(s, &cp, 1);
+	if (rc != SQLITE_OK)
+		goto out;
+	*what = "audit purge";
+	rc = sqlite3_bind_int64(del, 1, first);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(del, 2, last);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(del);
+	if (rc != SQLITE_DONE)
+		goto out;
+	a->removed = sqlite3_changes(s->db);
+	a->more = (size_t)n >= a->limit;
+	rc = SQLITE_OK;
+out:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(del);
+	return rc;
+}
+
+static int sqlite_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit,
+			      int64_t now_ms, int64_t *removed, int *more)
+{
+	struct audit_purge_args a = {.before_ms = before_ms, .now_ms = now_ms, .limit = limit};
+	int rc;
+
+	rc = txn_run((struct hg_sqlite *)st, "audit_purge", audit_purge_body, &a);
+	if (rc != HG_OK)
+		return rc;
+	*removed += a.removed;
+	*more = a.more;
+	return HG_OK;
+}
+
 /* Reads a page of the database and checks the file is still the one at the
  * configured path: a connection to a deleted file would "work" forever. */
 static int sqlite_ping(struct hg_store *st)
@@ -2028,6 +2122,7 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .stats_add = sqlite_stats_add,
     .stats_read = sqlite_stats_read,
     .purge = sqlite_purge,
+    .audit_purge = sqlite_audit_purge,
     .api_key_put = sqlite_api_key_put,
     .api_key_find = sqlite_api_key_find,
     .sub_create = sqlite_sub_create,

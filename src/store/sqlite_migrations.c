@@ -142,6 +142,34 @@ const char *const hg_sqlite_migrations[] = {
     "CREATE INDEX subscriptions_active ON subscriptions(is_active, owner_id);"
     /* a subscription's history pages by delivery id */
     "CREATE INDEX deliveries_endpoint_id ON deliveries(endpoint, id);",
+    /* 6: how many events an audit row stands for. Refusals (bad
+     * signatures, replays, ...) are summed per window into one row per
+     * event, source, client and reason, so a flood writes a row per window
+     * rather than a row per request; summing count gives the exact number.
+     * Existing rows stand for one event each. */
+    "ALTER TABLE audit_log ADD COLUMN count INTEGER NOT NULL DEFAULT 1;",
+    /* 7: audit retention. The log may now lose its oldest rows, but only
+     * behind a checkpoint: hg_store_audit_purge() first appends a chained
+     * "audit_checkpoint" row whose reason begins "through row N, hash H"
+     * (N the last row it removes, H that row's hash), then deletes rows up
+     * to N. The DELETE guard allows exactly that: a row may be deleted only
+     * when some checkpoint row names a row at or after it; anything else is
+     * still refused as append-only. (The alternative, dropping the trigger
+     * inside the purge's transaction and creating it again, would change
+     * the schema, and so re-prepare every connection's statements, on each
+     * purge, and would leave the table unguarded for whoever else drops the
+     * trigger the same way; this rule needs no DDL at run time.) The partial
+     * index keeps the guard's lookup of checkpoints to those few rows. A
+     * forged checkpoint could unlock more, but verify only accepts a head
+     * that a chained checkpoint names with its hash, as it only accepts
+     * chained rows: the guard stops mistakes, the chain finds the rest. */
+    "CREATE INDEX audit_log_checkpoints ON audit_log(seq) WHERE event = 'audit_checkpoint';"
+    "DROP TRIGGER audit_log_no_delete;"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    " WHEN OLD.seq > coalesce((SELECT max(CAST(substr(reason, 13, instr(reason, ',') - 13)"
+    " AS INTEGER)) FROM audit_log WHERE event = 'audit_checkpoint'"
+    " AND reason LIKE 'through row %'), 0)"
+    " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;",
 };
 
 const size_t hg_sqlite_n_migrations =

@@ -423,6 +423,11 @@ static int audit_put_str(struct hg_buf *b, const char *v)
 	return hg_buf_puts(b, ";");
 }
 
+int64_t hg_store_audit_count(const struct hg_audit_event *ev)
+{
+	return ev->count > 0 ? ev->count : 1;
+}
+
 int hg_store_audit_hash(const char *prev_hash, int64_t seq, const struct hg_audit_event *ev,
 			char out[HG_AUDIT_HASH_LEN + 1])
 {
@@ -433,7 +438,8 @@ int hg_store_audit_hash(const char *prev_hash, int64_t seq, const struct hg_audi
 	if (hg_buf_puts(&b, prev_hash) != HG_OK || hg_buf_puts(&b, "\n") != HG_OK ||
 	    audit_put_int(&b, seq) != HG_OK || audit_put_int(&b, ev->ts_ms) != HG_OK ||
 	    audit_put_str(&b, ev->event) != HG_OK || audit_put_str(&b, ev->source) != HG_OK ||
-	    audit_put_str(&b, ev->client) != HG_OK || audit_put_str(&b, ev->reason) != HG_OK)
+	    audit_put_str(&b, ev->client) != HG_OK || audit_put_str(&b, ev->reason) != HG_OK ||
+	    (hg_store_audit_count(ev) != 1 && audit_put_int(&b, hg_store_audit_count(ev)) != HG_OK))
 		goto out;
 	hg_sha256(b.data, b.len, digest);
 	hg_hex_encode(digest, sizeof(digest), out);
@@ -448,22 +454,81 @@ int hg_store_audit_append(struct hg_store *st, const struct hg_audit_event *ev, 
 	return st->ops->put_batch(st, NULL, 0, ev, n);
 }
 
+int hg_store_audit_checkpoint_reason(int64_t first, int64_t last, const char *last_hash,
+				     int64_t before_ms, char *out, size_t outlen)
+{
+	char when[32];
+	int n;
+
+	hg_time_iso8601(before_ms, when, sizeof(when));
+	n = snprintf(out, outlen,
+		     HG_AUDIT_CHECKPOINT_PREFIX "%" PRId64 ", hash %s: audit_retention removed rows "
+		     "%" PRId64 " to %" PRId64 ", older than %s",
+		     last, last_hash, first, last, when);
+	return n > 0 && (size_t)n < outlen ? HG_OK : HG_ETOOBIG;
+}
+
+int hg_store_audit_checkpoint_parse(const char *reason, int64_t *last,
+				    char last_hash[HG_AUDIT_HASH_LEN + 1])
+{
+	size_t plen = strlen(HG_AUDIT_CHECKPOINT_PREFIX), i;
+	const char *p;
+	char *end;
+
+	if (reason == NULL || strncmp(reason, HG_AUDIT_CHECKPOINT_PREFIX, plen) != 0)
+		return HG_EINVAL;
+	p = reason + plen;
+	if (*p < '0' || *p > '9')
+		return HG_EINVAL;
+	*last = strtoll(p, &end, 10);
+	if (strncmp(end, ", hash ", 7) != 0)
+		return HG_EINVAL;
+	p = end + 7;
+	for (i = 0; i < HG_AUDIT_HASH_LEN; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return HG_EINVAL;
+	if (p[HG_AUDIT_HASH_LEN] != ':')
+		return HG_EINVAL;
+	memcpy(last_hash, p, HG_AUDIT_HASH_LEN);
+	last_hash[HG_AUDIT_HASH_LEN] = '\0';
+	return HG_OK;
+}
+
 /* The walk of hg_store_audit_verify(): what the next row must look like. */
 struct audit_walk {
 	int64_t rows;                     /* rows that verified */
+	int64_t base;                     /* rows before the first one (removed by retention) */
 	char prev[HG_AUDIT_HASH_LEN + 1]; /* the hash the next row must chain from */
+	char start_prev[HG_AUDIT_HASH_LEN + 1]; /* the first row's prev_hash, when base > 0 */
+	int64_t vouched;  /* the checkpoint row that accounts for rows 1..base; 0: none yet */
 	int64_t bad_seq;
 	int rc; /* HG_OK until a row fails */
 	char *why;
 	size_t whylen;
 };
 
+/* A first row other than row 1 is where a retention purge stopped, or
+ * where someone deleted the head of the log. It is taken on trust for now;
+ * the walk must then meet a checkpoint row (itself chained, so it cannot
+ * be changed or removed unseen) that names the row just before it and that
+ * row's hash, which is this row's prev_hash. */
+static void audit_walk_start(struct audit_walk *w, const struct hg_store_audit_row *row)
+{
+	if (w->rows > 0 || w->base > 0 || row->seq <= 1)
+		return;
+	w->base = row->seq - 1;
+	hg_strlcpy(w->prev, row->prev_hash, sizeof(w->prev));
+	hg_strlcpy(w->start_prev, row->prev_hash, sizeof(w->start_prev));
+}
+
 static int audit_walk_row(const struct hg_store_audit_row *row, void *arg)
 {
 	struct audit_walk *w = arg;
-	char hash[HG_AUDIT_HASH_LEN + 1];
-	int64_t want = w->rows + 1;
+	char hash[HG_AUDIT_HASH_LEN + 1], cp_hash[HG_AUDIT_HASH_LEN + 1];
+	int64_t want, cp_last;
 
+	audit_walk_start(w, row);
+	want = w->base + w->rows + 1;
 	w->rc = HG_EAUTH;
 	if (row->seq > want) {
 		w->bad_seq = want;
@@ -504,6 +569,11 @@ static int audit_walk_row(const struct hg_store_audit_row *row, void *arg)
 		return 1;
 	}
 	memcpy(w->prev, hash, sizeof(w->prev));
+	if (w->base > 0 && w->vouched == 0 && row->ev.event != NULL &&
+	    strcmp(row->ev.event, HG_AUDIT_CHECKPOINT_EVENT) == 0 &&
+	    hg_store_audit_checkpoint_parse(row->ev.reason, &cp_last, cp_hash) == HG_OK &&
+	    cp_last == w->base && strcmp(cp_hash, w->start_prev) == 0)
+		w->vouched = row->seq;
 	w->rows++;
 	w->bad_seq = 0;
 	w->rc = HG_OK;
@@ -525,9 +595,37 @@ int hg_store_audit_verify(struct hg_store *st, int64_t *rows, int64_t *bad_seq, 
 		snprintf(w.why, w.whylen, "cannot read the audit log (see the log line above)");
 		w.rc = rc;
 	}
+	if (w.rc == HG_OK && w.base > 0 && w.vouched == 0) {
+		w.rc = HG_EAUTH;
+		w.bad_seq = 1;
+		w.rows = 0;
+		if (w.base == 1)
+			snprintf(w.why, w.whylen,
+				 "row 1 is missing (the log starts at row 2 and no retention "
+				 "checkpoint accounts for it)");
+		else
+			snprintf(w.why, w.whylen,
+				 "rows 1 to %" PRId64 " are missing (the log starts at row %" PRId64
+				 " and no retention checkpoint accounts for them)",
+				 w.base, w.base + 1);
+	} else if (w.rc == HG_OK && w.base > 0) {
+		snprintf(w.why, w.whylen,
+			 "rows 1 to %" PRId64 " were removed by audit_retention (checkpoint at row "
+			 "%" PRId64 ")",
+			 w.base, w.vouched);
+	}
 	*rows = w.rows;
 	*bad_seq = w.bad_seq;
 	return w.rc;
+}
+
+int hg_store_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit, int64_t now_ms,
+			 int64_t *removed, int *more)
+{
+	*more = 0;
+	if (st->ops->audit_purge == NULL)
+		return unsupported(st, "audit_purge");
+	return st->ops->audit_purge(st, before_ms, limit > 0 ? limit : 1, now_ms, removed, more);
 }
 
 void hg_store_uri_redact(const char *uri, char *out, size_t outlen)

@@ -69,6 +69,8 @@ struct hg_audit_event {
 	const char *source; /* the source it concerns */
 	const char *client; /* the client address */
 	const char *reason; /* one line for a person */
+	int64_t count;      /* how many events of this kind the row stands for (refusals
+			     * are summed per window); 0 is read as 1 */
 };
 
 /* A stored message as read back. Release with hg_store_row_free(). */
@@ -106,17 +108,35 @@ int hg_store_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, si
 
 /* ---- the audit log: append-only and hash-chained ----
  * Row seq (1, 2, ...) stores hash = hex SHA-256 of
- *   prev_hash "\n" I(seq) I(ts_ms) S(event) S(source) S(client) S(reason)
+ *   prev_hash "\n" I(seq) I(ts_ms) S(event) S(source) S(client) S(reason) [I(count)]
  * where prev_hash is the previous row's hash (64 zeros for row 1),
  * I(n) = "i" <decimal n> ";", S(NULL) = "n;" and S(s) = "s" <byte length
- * of s in decimal> ":" <s> ";". Every field is typed and length-prefixed,
- * so no bytes can move from one field to the next without changing the
- * hash. A changed, removed or reordered row breaks the chain from that
+ * of s in decimal> ":" <s> ";", and I(count) is there only when count is
+ * not 1 (so rows written before the count column existed verify as they
+ * were, and a count changed to or from 1 still changes the hash). Every
+ * field is typed and length-prefixed, so no bytes can move from one field
+ * to the next without changing the hash. A changed, removed or reordered row breaks the chain from that
  * row on; removing the newest rows cannot be seen from the log alone. */
+
+/* Retention of the audit log. Removes, in ONE transaction, the oldest rows
+ * whose time is before before_ms — from the first row on, stopping at the
+ * first newer row or after limit rows — and appends a checkpoint row
+ * (event "audit_checkpoint", time now_ms, count = rows removed) whose
+ * reason names the last removed row and its hash. hg_store_audit_verify()
+ * then starts at the first row left, whose prev_hash that checkpoint
+ * vouches for; a head removed any other way is reported as broken. The
+ * schema refuses DELETE of any row above the newest checkpoint's, so only
+ * this purge removes rows. The rows removed are added to *removed (none:
+ * nothing was old enough, and no checkpoint is written); *more is 1 when
+ * limit rows went (there may be more). HG_OK or HG_EIO (nothing removed). */
+int hg_store_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit, int64_t now_ms,
+			 int64_t *removed, int *more);
 
 /* Appends ev[0..n) after the current last row, in its own transaction. */
 int hg_store_audit_append(struct hg_store *st, const struct hg_audit_event *ev, size_t n);
-/* Recomputes the chain from row 1. HG_OK when it is intact (*rows rows);
+/* Recomputes the chain from row 1, or from the first row a retention
+ * checkpoint accounts for (why then says which rows were removed). HG_OK
+ * when it is intact (*rows rows);
  * HG_EAUTH when it is broken: *bad_seq is the first row that does not
  * verify (for missing rows, the first missing seq), *rows the rows that
  * verified before it and why one sentence; HG_EIO (why says so) when the

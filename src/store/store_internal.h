@@ -72,6 +72,9 @@ struct hg_store_ops {
 			  struct hg_stats_row *rows, size_t n);
 	int (*purge)(struct hg_store *st, int64_t before_ms, size_t limit,
 		     struct hg_store_purged *out, int *more);
+	/* hg_store_audit_purge (limit >= 1); may be NULL */
+	int (*audit_purge)(struct hg_store *st, int64_t before_ms, size_t limit, int64_t now_ms,
+			   int64_t *removed, int *more);
 	/* outbound API keys and subscriptions (optional): the store.h
 	 * functions of the same names */
 	int (*api_key_put)(struct hg_store *st, const struct hg_store_api_key *k);
@@ -114,6 +117,21 @@ extern const struct hg_store_ops hg_store_sqlite_ops;
 #define HG_AUDIT_HASH_LEN 64
 int hg_store_audit_hash(const char *prev_hash, int64_t seq, const struct hg_audit_event *ev,
 			char out[HG_AUDIT_HASH_LEN + 1]);
+/* The count a row of ev stores: ev->count, or 1 when it is 0 (callers
+ * that itemise one event leave it unset). */
+int64_t hg_store_audit_count(const struct hg_audit_event *ev);
+/* Retention checkpoints (hg_store_audit_purge): event HG_AUDIT_CHECKPOINT_EVENT,
+ * reason HG_AUDIT_CHECKPOINT_PREFIX "<last removed seq>, hash <its hash>: ..."
+ * The schema's DELETE guard reads the same prefix (see the migrations). */
+#define HG_AUDIT_CHECKPOINT_EVENT  "audit_checkpoint"
+#define HG_AUDIT_CHECKPOINT_PREFIX "through row "
+/* The reason of a checkpoint for removed rows first..last (last_hash the
+ * hash of row last), older than before_ms. HG_OK or HG_ETOOBIG. */
+int hg_store_audit_checkpoint_reason(int64_t first, int64_t last, const char *last_hash,
+				     int64_t before_ms, char *out, size_t outlen);
+/* Reads a checkpoint's reason back: HG_OK, or HG_EINVAL when it is not one. */
+int hg_store_audit_checkpoint_parse(const char *reason, int64_t *last,
+				    char last_hash[HG_AUDIT_HASH_LEN + 1]);
 /* The prev_hash of row 1. */
 extern const char hg_store_audit_genesis[HG_AUDIT_HASH_LEN + 1];
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { UUID7_RE, postSigned, sign, startDaemon, token } from './helpers.mjs';
+import { UUID7_RE, postSigned, sign, sqlite, startDaemon, token } from './helpers.mjs';
 
 const SECRET = token('small-secret');
 const BIG_SECRET = token('big-secret');
@@ -115,5 +115,46 @@ describe('body limits', () => {
     const ok = bodyOfSize(token('evt'), 500);
     const r2 = await postSigned(d, 'small', ok, { signature: await sign(BIG_SECRET, ok) });
     assert.equal(r2.status, 401, `wrong secret: expected 401, got ${r2.status}`);
+  });
+});
+
+describe('dedupe key limits (max_dedupe_keys)', () => {
+  let d;
+  const db = () => `${d.dir}/hookgate.db`;
+  const idsBody = (prefix, n) => JSON.stringify({ ids: Array.from({ length: n }, (_, i) => `${prefix}-${i}`) });
+
+  before(async () => {
+    d = await startDaemon({
+      env,
+      sources: [
+        // The default limit: 1000 keys per request.
+        { name: 'many', provider: 'meta', secret_env: 'HG_E2E_SMALL_SECRET', dedupe: ['$.ids[*]'] },
+        { name: 'few', provider: 'meta', secret_env: 'HG_E2E_SMALL_SECRET', dedupe: ['$.ids[*]'], max_dedupe_keys: 3 },
+      ],
+    });
+  });
+
+  after(async () => {
+    await d?.cleanup();
+  });
+
+  test('1001 keys is 413 with a one-line JSON reason and stores nothing; 1000 keys is accepted', async () => {
+    const prefix = token('k');
+    const over = await postSigned(d, 'many', idsBody(prefix, 1001), { secret: SECRET });
+    assert.equal(over.status, 413, `1001 keys: expected 413, got ${over.status} ${over.text}`);
+    assert.match(over.text, /^\{"error":"[^"\n]*dedupe keys[^"\n]*"\}\n?$/);
+    assert.equal(await sqlite(db(), "select count(*) from messages where source='many'"), '0');
+    assert.equal(await sqlite(db(), `select count(*) from dedupe where key like '%${prefix}%'`), '0');
+    // Exactly the limit goes through, and its keys are the refused body's
+    // first 1000: they were not stored by the refusal.
+    assertAccepted(await postSigned(d, 'many', idsBody(prefix, 1000), { secret: SECRET }), '1000 keys');
+    assert.equal(await sqlite(db(), "select count(*) from messages where source='many'"), '1');
+  });
+
+  test('a source may lower the limit', async () => {
+    const prefix = token('k');
+    const over = await postSigned(d, 'few', idsBody(prefix, 4), { secret: SECRET });
+    assert.equal(over.status, 413, `4 keys to a source of 3: expected 413, got ${over.status} ${over.text}`);
+    assertAccepted(await postSigned(d, 'few', idsBody(prefix, 3), { secret: SECRET }), '3 keys');
   });
 });

@@ -460,7 +460,8 @@ static void test_unknown_keys(void **state)
 	    "unknown key 'lisen' in the top-level settings; expected one of listen, "
 	    "public_url, store, threads, max_connections, request_timeout, max_body, "
 	    "log_level, tls, trusted_proxies, sources, endpoints, max_in_flight, admin_token_env, "
-	    "retention, event_types, allow_http, egress_allow, outbound");
+	    "retention, event_types, allow_http, egress_allow, outbound, max_dedupe_keys, "
+	    "audit_window, audit_max_rows, audit_retention");
 	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
 	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
 	expect_exact_error(
@@ -472,7 +473,7 @@ static void test_unknown_keys(void **state)
 	    "unknown key 'secret_evn' in source 'gh'; expected one of name, provider, "
 	    "secret_env, secret_file, secret, verify_token_env, dedupe, max_body, "
 	    "header, algorithm, encoding, prefix, tolerance, max_age, public_url, "
-	    "rate_limit, mtls, routes");
+	    "rate_limit, mtls, routes, max_dedupe_keys");
 	expect_error("sources:\n  - provider: github\n    listen: :80\n", 3,
 		     "unknown key 'listen' in source #1");
 	expect_error("sources:\n  - {name: a, provider: meta, secret: x}\n  - {name: b, x: 1}\n", 3,
@@ -1300,6 +1301,61 @@ static void test_endpoint_errors(void **state)
 	expect_error("retention: forever\n", 1,
 		     "retention: expected a duration such as 30d, or 0 to keep everything");
 	expect_error("max_in_flight: 5000\n", 1, "max_in_flight: expected a whole number");
+	expect_error("max_dedupe_keys: 0\n", 1,
+		     "max_dedupe_keys: expected a whole number from 1 to 1000000, got \"0\"");
+	expect_error("sources:\n  - name: gh\n    provider: github\n    secret_env: HGT_OLD\n"
+		     "    max_dedupe_keys: lots\n",
+		     5, "max_dedupe_keys: expected a whole number from 1 to 1000000, got \"lots\"");
+}
+
+/* audit_window (divides an hour) and audit_max_rows, with their defaults. */
+static void test_audit_keys(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("listen: 127.0.0.1:8080\n");
+	assert_int_equal(cfg->audit_window_ms, 10000);
+	assert_int_equal(cfg->audit_max_rows, 100);
+	assert_int_equal(cfg->audit_retention_ms, 0); /* kept forever */
+	hg_config_free(cfg);
+	cfg = load_ok("audit_window: 1m\naudit_max_rows: 20\n");
+	assert_int_equal(cfg->audit_window_ms, 60000);
+	assert_int_equal(cfg->audit_max_rows, 20);
+	hg_config_free(cfg);
+	expect_error("listen: 127.0.0.1:8080\naudit_window: 7s\n", 2,
+		     "audit_window: expected a duration from 100ms to 1h that divides an hour, "
+		     "such as 1s, 10s or 1m, got \"7s\"");
+	expect_error("audit_window: 50ms\n", 1, "audit_window: expected a duration");
+	expect_error("audit_window: 2h\n", 1, "audit_window: expected a duration");
+	cfg = load_ok("audit_retention: 2557d\n");
+	assert_int_equal(cfg->audit_retention_ms, 2557LL * 86400 * 1000);
+	hg_config_free(cfg);
+	expect_error("audit_retention: forever\n", 1,
+		     "audit_retention: expected a duration such as 400d or 2557d, or 0 to keep the "
+		     "audit log forever, got \"forever\"");
+	expect_error("audit_max_rows: 0\n", 1,
+		     "audit_max_rows: expected a whole number from 1 to 1000000, got \"0\"");
+}
+
+/* max_dedupe_keys: 1000 unless the top level or the source says otherwise. */
+static void test_max_dedupe_keys(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("sources:\n  - {name: a, provider: github, secret_env: HGT_OLD}\n");
+	assert_int_equal(cfg->max_dedupe_keys, 1000);
+	assert_int_equal(cfg->sources[0].max_dedupe_keys, 1000);
+	hg_config_free(cfg);
+	cfg = load_ok("max_dedupe_keys: 50\n"
+		      "sources:\n"
+		      "  - {name: a, provider: github, secret_env: HGT_OLD}\n"
+		      "  - {name: b, provider: github, secret_env: HGT_OLD, max_dedupe_keys: 5000}\n");
+	assert_int_equal(cfg->max_dedupe_keys, 50);
+	assert_int_equal(cfg->sources[0].max_dedupe_keys, 50);
+	assert_int_equal(cfg->sources[1].max_dedupe_keys, 5000);
+	hg_config_free(cfg);
 }
 
 static void test_routes(void **state)
@@ -1427,6 +1483,8 @@ int main(void)
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_endpoint_errors),
 	    cmocka_unit_test(test_routes),
+	    cmocka_unit_test(test_max_dedupe_keys),
+	    cmocka_unit_test(test_audit_keys),
 	    cmocka_unit_test(test_no_secrets),
 	};
 

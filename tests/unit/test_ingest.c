@@ -521,6 +521,96 @@ static void test_keys_no_rules(void **state)
 	hg_ingest_keys_free(keys, n);
 }
 
+/* max_dedupe_keys: exactly the limit passes, one more is refused with no
+ * keys handed out, whichever way the keys are found (streaming pass,
+ * jansson, headers). */
+static void test_keys_over_the_limit(void **state)
+{
+	const char *exprs[] = {"$.ids[*]", "header:X-Id"};
+	struct hdrs h = {{"x-id", NULL}, {"h1", NULL}};
+	struct hg_dedupe_rule rules[2];
+	struct hg_source src;
+	struct hg_buf body = {0};
+	char **keys = NULL;
+	size_t n = 0, i;
+
+	(void)state;
+	source_init(&src, rules, exprs, 2);
+	assert_int_equal(hg_buf_puts(&body, "{\"ids\":["), HG_OK);
+	for (i = 0; i < 9; i++)
+		assert_int_equal(hg_buf_printf(&body, "%s\"id%zu\"", i ? "," : "", i), HG_OK);
+	assert_int_equal(hg_buf_puts(&body, "]}"), HG_OK);
+
+	src.max_dedupe_keys = 10; /* 9 ids + 1 header */
+	assert_int_equal(hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n),
+			 HG_OK);
+	assert_int_equal(n, 10);
+	hg_ingest_keys_free(keys, n);
+
+	src.max_dedupe_keys = 9;
+	keys = (char **)&n; /* must be reset */
+	n = 7;
+	assert_int_equal(hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n),
+			 HG_ETOOBIG);
+	assert_null(keys);
+	assert_int_equal(n, 0);
+
+	src.max_dedupe_keys = 8; /* over in the JSON pass itself */
+	assert_int_equal(hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n),
+			 HG_ETOOBIG);
+	assert_null(keys);
+
+	src.max_dedupe_keys = 0; /* no limit */
+	assert_int_equal(hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n),
+			 HG_OK);
+	assert_int_equal(n, 10);
+	hg_ingest_keys_free(keys, n);
+	hg_buf_free(&body);
+	source_free(&src);
+}
+
+/* The writer's batch is bounded by its work (dedupe keys, body bytes), not
+ * only by its count, and a message over a budget still goes, alone. */
+static void test_batch_bounded_by_work(void **state)
+{
+	enum { N = 700 };
+	static struct hg_ingest_item items[N];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(hg_ingest_batch_len(NULL), 0);
+	memset(items, 0, sizeof(items));
+	for (i = 0; i < N; i++) {
+		items[i].next = i + 1 < N ? &items[i + 1] : NULL;
+		items[i].msg.n_dedupe_keys = 1;
+		items[i].msg.body_len = 1024;
+	}
+	/* small messages: the count bounds it */
+	assert_int_equal(hg_ingest_batch_len(&items[0]), HG_INGEST_MAX_BATCH);
+	assert_int_equal(hg_ingest_batch_len(&items[N - 3]), 3);
+
+	/* 1000 keys each: four fit in the key budget, the fifth starts the next */
+	for (i = 0; i < 10; i++)
+		items[i].msg.n_dedupe_keys = 1000;
+	assert_int_equal(hg_ingest_batch_len(&items[0]), HG_INGEST_MAX_BATCH_KEYS / 1000);
+	assert_int_equal(hg_ingest_batch_len(&items[6]), 4 + (HG_INGEST_MAX_BATCH_KEYS - 4000));
+
+	/* one message with 100 000 keys goes alone, and holds nothing else up
+	 * in its batch: the next batch starts right after it */
+	items[20].msg.n_dedupe_keys = 100000;
+	assert_int_equal(hg_ingest_batch_len(&items[20]), 1);
+	assert_int_equal(hg_ingest_batch_len(&items[19]), 1);
+	assert_int_equal(hg_ingest_batch_len(&items[21]), HG_INGEST_MAX_BATCH);
+
+	/* bytes: bodies of 6 MiB, two fit in 16 MiB */
+	for (i = 600; i < 610; i++)
+		items[i].msg.body_len = (size_t)6 << 20;
+	assert_int_equal(hg_ingest_batch_len(&items[600]),
+			 HG_INGEST_MAX_BATCH_BYTES / ((size_t)6 << 20));
+	items[650].msg.body_len = HG_INGEST_MAX_BATCH_BYTES + 1;
+	assert_int_equal(hg_ingest_batch_len(&items[650]), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,6 +626,8 @@ int main(void)
 	    cmocka_unit_test(test_keys_json_scalars),
 	    cmocka_unit_test(test_keys_non_json_falls_back),
 	    cmocka_unit_test(test_keys_no_rules),
+	    cmocka_unit_test(test_keys_over_the_limit),
+	    cmocka_unit_test(test_batch_bounded_by_work),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,8 +25,9 @@
 
 /* The schema version this build migrates to: 1 messages and dedupe, 2 the
  * audit log, 3 deliveries and attempts, 4 hourly stats and the API's
- * indexes. */
-#define HG_TEST_SCHEMA 5
+ * indexes, 5 outbound keys and subscriptions, 6 the audit log's count,
+ * 7 its retention checkpoints. */
+#define HG_TEST_SCHEMA 7
 
 static int setup(void **state)
 {

@@ -502,6 +502,66 @@ static void test_audit_one_chain_from_two_nodes(void **state)
 	assert_int_equal(rows, 6);
 }
 
+/* The error of sql on a connection of its own ("" when it succeeded). */
+static void pg_try(const char *uri, const char *sql, char *msg, size_t msglen)
+{
+	PGconn *c = PQconnectdb(uri);
+	PGresult *r = PQexec(c, sql);
+
+	snprintf(msg, msglen, "%s",
+		 PQresultStatus(r) == PGRES_FATAL_ERROR ? PQresultErrorMessage(r) : "");
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* audit_retention on PostgreSQL: the oldest rows go behind a chained
+ * checkpoint, verify starts there, the guard refuses any other DELETE
+ * (and TRUNCATE), and a change after the checkpoint is still found. */
+static void test_audit_retention_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_audit_event ev[6];
+	char why[256], msg[512];
+	int64_t rows, bad_seq, removed = 0;
+	int more = -1, i;
+
+	for (i = 0; i < 6; i++)
+		ev[i] = (struct hg_audit_event){.ts_ms = 1700000000000 + i * 1000,
+						.event = "bad_signature",
+						.source = "whatsapp",
+						.client = "192.0.2.7",
+						.reason = "signature mismatch",
+						.count = i + 1};
+	assert_int_equal(hg_store_audit_append(f->st, ev, 6), HG_OK);
+	assert_int_equal(hg_store_audit_purge(f->st, 1700000003500, 100, 1700000009000, &removed,
+					      &more),
+			 HG_OK);
+	assert_int_equal(removed, 4);
+	assert_int_equal(more, 0);
+	assert_int_equal(hg_store_audit_verify(f->st, &rows, &bad_seq, why, sizeof(why)), HG_OK);
+	assert_int_equal(rows, 3); /* 5, 6 and the checkpoint 7 */
+	assert_non_null(strstr(why, "rows 1 to 4 were removed by audit_retention (checkpoint at "
+				    "row 7)"));
+
+	pg_try(f->uri, "DELETE FROM audit_log WHERE seq = 5", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "append-only"));
+	pg_try(f->uri, "TRUNCATE audit_log", msg, sizeof(msg));
+	assert_non_null(strstr(msg, "append-only"));
+
+	admin_exec(f->uri, "DROP TRIGGER audit_log_no_update ON audit_log");
+	admin_exec(f->uri, "UPDATE audit_log SET count = 1 WHERE seq = 6");
+	assert_int_equal(hg_store_audit_verify(f->st, &rows, &bad_seq, why, sizeof(why)), HG_EAUTH);
+	assert_int_equal(bad_seq, 6);
+	admin_exec(f->uri, "UPDATE audit_log SET count = 6 WHERE seq = 6");
+	assert_int_equal(hg_store_audit_verify(f->st, &rows, &bad_seq, why, sizeof(why)), HG_OK);
+	/* the head removed past the checkpoint, by hand */
+	admin_exec(f->uri, "DROP TRIGGER audit_log_no_delete ON audit_log");
+	admin_exec(f->uri, "DELETE FROM audit_log WHERE seq = 5");
+	assert_int_equal(hg_store_audit_verify(f->st, &rows, &bad_seq, why, sizeof(why)), HG_EAUTH);
+	assert_int_equal(bad_seq, 1);
+	assert_non_null(strstr(why, "no retention checkpoint accounts for them"));
+}
+
 static void test_connection_loss_and_reopen(void **state)
 {
 	struct fixture *f = *state;
@@ -1007,6 +1067,7 @@ int main(void)
 	    cmocka_unit_test(test_password_never_in_messages),
 	    cmocka_unit_test_setup_teardown(test_two_nodes_same_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_one_chain_from_two_nodes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_retention_checkpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_connection_loss_and_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delivery_lease_lifecycle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_order_exact_and_prefix, setup, teardown),

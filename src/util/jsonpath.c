@@ -344,9 +344,11 @@ char *hg_jsonpath_scalar_text(json_t *v)
  * YAJL is also more lenient than JSON (and jansson) in two ways that must
  * not reach a decision: it skips "\v" and "\f" as whitespace, and it
  * leaves an unterminated token after the value unread rather than refusing
- * it ({"id":1} " parses). So a text with a control character other than
- * JSON's whitespace anywhere, or with anything but JSON's whitespace after
- * the value's last byte, is left to jansson too. */
+ * it ({"id":1} " parses); and it takes UTF-8 that is only shaped right
+ * (overlong forms, encoded surrogates). So a text with a control character
+ * other than JSON's whitespace anywhere, with bytes that are not
+ * well-formed UTF-8, or with anything but JSON's whitespace after the
+ * value's last byte, is left to jansson too. */
 
 #define SCAN_MAX_PATHS 64
 #define SCAN_MAX_DEPTH 2048 /* jansson's own nesting limit */
@@ -569,15 +571,53 @@ static const yajl_callbacks scan_callbacks = {
     .yajl_end_array = scan_close,
 };
 
-/* 1 when text has no byte JSON refuses outright: control characters are
- * allowed only as whitespace between tokens, and only tab, CR and LF. */
-static int scan_controls_ok(const uint8_t *text, size_t len)
+/* 1 when text has no byte JSON refuses wherever it stands: control
+ * characters other than tab, CR and LF (allowed only as whitespace between
+ * tokens), and anything that is not well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF). YAJL checks only
+ * the shape of a UTF-8 sequence, jansson checks all of this. */
+static int scan_text_ok(const uint8_t *t, size_t len)
 {
-	size_t i;
+	size_t i = 0, n, k;
+	uint8_t lo, hi;
 
-	for (i = 0; i < len; i++)
-		if (text[i] < 0x20 && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+	while (i < len) {
+		uint8_t c = t[i];
+
+		if (c < 0x80) {
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+				return 0;
+			i++;
+			continue;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0; /* overlong */
+			else if (c == 0xed)
+				hi = 0x9f; /* surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90; /* overlong */
+			else if (c == 0xf4)
+				hi = 0x8f; /* above U+10FFFF */
+		} else {
 			return 0;
+		}
+		if (len - i <= n)
+			return 0;
+		if (t[i + 1] < lo || t[i + 1] > hi)
+			return 0;
+		for (k = 2; k <= n; k++)
+			if (t[i + k] < 0x80 || t[i + k] > 0xbf)
+				return 0;
+		i += n + 1;
+	}
 	return 1;
 }
 
@@ -603,7 +643,7 @@ int hg_jsonpath_scan(const struct hg_jsonpath *const *paths, size_t npaths, cons
 	if (npaths == 0)
 		return HG_JSONPATH_SCAN_OK;
 	if (npaths > SCAN_MAX_PATHS || memmem(text, len, "\\u", 2) != NULL ||
-	    !scan_controls_ok(text, len))
+	    !scan_text_ok(text, len))
 		return HG_JSONPATH_SCAN_FALLBACK;
 	for (i = 0; i < npaths; i++)
 		if (paths[i] == NULL)

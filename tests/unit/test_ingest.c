@@ -500,12 +500,13 @@ static void test_keys_non_json_falls_back(void **state)
 }
 
 /* A body that is not JSON selects nothing, however much of it looks like
- * JSON: {"id":"X"} followed by a stray quote or with a form feed gets the
- * body hash, never the key {"id":"X"} itself would get. */
+ * JSON: {"id":"X"} followed by a stray quote, with a form feed or with
+ * overlong UTF-8 gets the body hash, never the key {"id":"X"} would get. */
 static void test_keys_almost_json_falls_back(void **state)
 {
 	static const char *const bodies[] = {"{\"id\":\"X\"} \"", "{\"id\":\"X\"}\f",
-					     "{\f\"id\":\"X\"}", "{\"id\":\"X\"}\v\"tail"};
+					     "{\f\"id\":\"X\"}", "{\"id\":\"X\"}\v\"tail",
+					     "{\"id\":\"X\xc0\x80\"}"};
 	const char *exprs[] = {"$.id"};
 	struct hg_dedupe_rule rules[1];
 	struct hg_source src;

@@ -6,6 +6,8 @@
 #                   throwaway PostgreSQL cluster (scripts/with-postgres.sh)
 #   make asan       build build/asan/hookgate with ASan+UBSan and run all tests on it
 #   make tsan       the unit tests under ThreadSanitizer
+#   make fuzz       build the libFuzzer targets (tests/fuzz) with clang, run each FUZZ_TIME s
+#   make fuzz-smoke the same for FUZZ_SMOKE_TIME s each (CI)
 #   make deps       install the Debian packages hookgate needs (root) or print the command
 #   make format     clang-format every source file in place
 #   make chaos      kill -9 / full disk / removed store file against the real
@@ -109,3 +111,48 @@ chaos: $(BUILD)/hookgate | tests/e2e/node_modules
 
 tests/e2e/node_modules:
 	cd tests/e2e && npm ci --no-audit --no-fund
+
+# Fuzzing (tests/fuzz, libFuzzer; see docs/reliability.md). Every
+# tests/fuzz/fuzz_<name>.c is one target, linked against the library built
+# with clang into build/fuzz, apart from the gcc build above.
+#   make fuzz         each target for FUZZ_TIME seconds (default 300)
+#   make fuzz-smoke   each target for FUZZ_SMOKE_TIME seconds (default 45; CI)
+# Each runs on a scratch copy of tests/fuzz/corpus/<name> (the committed
+# corpus never grows); a crash fails the target and leaves its input in
+# build/fuzz/artifacts.
+FUZZ_BUILD      := build/fuzz
+FUZZ_CC         ?= clang
+FUZZ_TIME       ?= 300
+FUZZ_SMOKE_TIME ?= 45
+FUZZ_CFLAGS     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		   -fno-sanitize-recover=undefined
+# The library is gcc's to keep warning-free (-Werror above); clang's extra
+# warnings on it are shown here but do not stop a fuzz build.
+FUZZ_WARN := $(filter-out -Werror,$(WARN))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-deps
+.SECONDARY: $(FUZZ_OBJS)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_WARN) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)
+
+-include $(FUZZ_OBJS:.o=.d)
+
+fuzz-deps:
+	@scripts/install-deps.sh --fuzz
+
+fuzz-build: fuzz-deps
+	$(MAKE) $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	scripts/fuzz.sh $(FUZZ_TIME) $(FUZZ_BINS)
+
+fuzz-smoke: fuzz-build
+	scripts/fuzz.sh $(FUZZ_SMOKE_TIME) $(FUZZ_BINS)

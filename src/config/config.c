@@ -152,11 +152,15 @@ static int cfg_line(const yaml_node_t *n)
 	return (int)n->start_mark.line + 1;
 }
 
-/* Writes "FILE:LINE: <message>" into the caller's buffer; returns HG_EINVAL. */
+/* Writes "FILE:LINE: <message>" into the caller's buffer; returns HG_EINVAL.
+ * The message is one line whatever the file holds: a control character in
+ * a quoted value or key (a folded or "\n"-escaped YAML scalar, a terminal
+ * escape) is shown as '?'. */
 __attribute__((format(printf, 3, 4))) static int cfg_fail(struct cfg_ctx *c, int line,
 							  const char *fmt, ...)
 {
 	va_list ap;
+	char *p;
 	int n;
 
 	if (!c->err || !c->errlen)
@@ -167,6 +171,9 @@ __attribute__((format(printf, 3, 4))) static int cfg_fail(struct cfg_ctx *c, int
 	va_start(ap, fmt);
 	vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
+	for (p = c->err + n; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return HG_EINVAL;
 }
 

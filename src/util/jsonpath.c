@@ -339,7 +339,16 @@ char *hg_jsonpath_scalar_text(json_t *v)
  * refuses, "\u" escapes (jansson refuses "\u0000" and lone surrogates,
  * YAJL does not), a selected real, object or array (rendered by
  * hg_jsonpath_scalar_text), "[*]" over an object and a key met twice in
- * one object along a path (jansson keeps only the last value). */
+ * one object along a path (jansson keeps only the last value).
+ *
+ * YAJL is also more lenient than JSON (and jansson) in two ways that must
+ * not reach a decision: it skips "\v" and "\f" as whitespace, and it
+ * leaves an unterminated token after the value unread rather than refusing
+ * it ({"id":1} " parses); and it takes UTF-8 that is only shaped right
+ * (overlong forms, encoded surrogates). So a text with a control character
+ * other than JSON's whitespace anywhere, with bytes that are not
+ * well-formed UTF-8, or with anything but JSON's whitespace after the
+ * value's last byte, is left to jansson too. */
 
 #define SCAN_MAX_PATHS 64
 #define SCAN_MAX_DEPTH 2048 /* jansson's own nesting limit */
@@ -351,6 +360,10 @@ struct scan_frame {
 };
 
 struct scan {
+	yajl_handle h;
+	int completing; /* in yajl_complete_parse: the value ends the text */
+	int ended;      /* the top-level value is complete ... */
+	size_t end;     /* ... and this many bytes of the text hold it */
 	const struct hg_jsonpath *const *paths;
 	size_t npaths;
 	int (*fn)(size_t path, const char *text, size_t len, void *arg);
@@ -424,6 +437,19 @@ static uint64_t scan_selected(struct scan *s, uint64_t active)
 	return out;
 }
 
+/* Notes where the top-level value ended, once a value or container at
+ * depth 0 is complete. YAJL has consumed the token just read when it calls
+ * back; a number that ends the text is only read by yajl_complete_parse,
+ * from a buffer of its own, so then the value simply ends the text. */
+static int scan_done(struct scan *s)
+{
+	if (s->depth == 0) {
+		s->ended = 1;
+		s->end = s->completing ? SIZE_MAX : yajl_get_bytes_consumed(s->h);
+	}
+	return 1;
+}
+
 static int scan_emit(struct scan *s, const char *text, size_t len)
 {
 	uint64_t sel = scan_selected(s, scan_value(s));
@@ -432,7 +458,7 @@ static int scan_emit(struct scan *s, const char *text, size_t len)
 	for (i = 0; i < s->npaths; i++)
 		if ((sel & ((uint64_t)1 << i)) && s->fn(i, text, len, s->arg) != 0)
 			return scan_stop(s, HG_JSONPATH_SCAN_STOPPED);
-	return 1;
+	return scan_done(s);
 }
 
 static int scan_null(void *ctx)
@@ -440,7 +466,7 @@ static int scan_null(void *ctx)
 	struct scan *s = ctx;
 
 	(void)scan_value(s); /* selected or not, null yields no text */
-	return 1;
+	return scan_done(s);
 }
 
 static int scan_boolean(void *ctx, int b)
@@ -461,7 +487,9 @@ static int scan_double(void *ctx, double v)
 	struct scan *s = ctx;
 
 	(void)v;
-	return scan_selected(s, scan_value(s)) != 0 ? scan_stop(s, HG_JSONPATH_SCAN_FALLBACK) : 1;
+	if (scan_selected(s, scan_value(s)) != 0)
+		return scan_stop(s, HG_JSONPATH_SCAN_FALLBACK);
+	return scan_done(s);
 }
 
 static int scan_string(void *ctx, const unsigned char *v, size_t len)
@@ -527,7 +555,7 @@ static int scan_close(void *ctx)
 	struct scan *s = ctx;
 
 	s->depth--;
-	return 1;
+	return scan_done(s);
 }
 
 static const yajl_callbacks scan_callbacks = {
@@ -543,6 +571,66 @@ static const yajl_callbacks scan_callbacks = {
     .yajl_end_array = scan_close,
 };
 
+/* 1 when text has no byte JSON refuses wherever it stands: control
+ * characters other than tab, CR and LF (allowed only as whitespace between
+ * tokens), and anything that is not well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF). YAJL checks only
+ * the shape of a UTF-8 sequence, jansson checks all of this. */
+static int scan_text_ok(const uint8_t *t, size_t len)
+{
+	size_t i = 0, n, k;
+	uint8_t lo, hi;
+
+	while (i < len) {
+		uint8_t c = t[i];
+
+		if (c < 0x80) {
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+				return 0;
+			i++;
+			continue;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0; /* overlong */
+			else if (c == 0xed)
+				hi = 0x9f; /* surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90; /* overlong */
+			else if (c == 0xf4)
+				hi = 0x8f; /* above U+10FFFF */
+		} else {
+			return 0;
+		}
+		if (len - i <= n)
+			return 0;
+		if (t[i + 1] < lo || t[i + 1] > hi)
+			return 0;
+		for (k = 2; k <= n; k++)
+			if (t[i + k] < 0x80 || t[i + k] > 0xbf)
+				return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* 1 when text[from, len) is only JSON whitespace. */
+static int scan_only_space(const uint8_t *text, size_t from, size_t len)
+{
+	for (; from < len; from++)
+		if (text[from] != ' ' && text[from] != '\t' && text[from] != '\n' &&
+		    text[from] != '\r')
+			return 0;
+	return 1;
+}
+
 int hg_jsonpath_scan(const struct hg_jsonpath *const *paths, size_t npaths, const uint8_t *text,
 		     size_t len, int (*fn)(size_t path, const char *v, size_t vlen, void *arg),
 		     void *arg)
@@ -554,7 +642,8 @@ int hg_jsonpath_scan(const struct hg_jsonpath *const *paths, size_t npaths, cons
 
 	if (npaths == 0)
 		return HG_JSONPATH_SCAN_OK;
-	if (npaths > SCAN_MAX_PATHS || memmem(text, len, "\\u", 2) != NULL)
+	if (npaths > SCAN_MAX_PATHS || memmem(text, len, "\\u", 2) != NULL ||
+	    !scan_text_ok(text, len))
 		return HG_JSONPATH_SCAN_FALLBACK;
 	for (i = 0; i < npaths; i++)
 		if (paths[i] == NULL)
@@ -563,11 +652,19 @@ int hg_jsonpath_scan(const struct hg_jsonpath *const *paths, size_t npaths, cons
 	h = yajl_alloc(&scan_callbacks, NULL, &s);
 	if (h == NULL)
 		return HG_JSONPATH_SCAN_FALLBACK;
+	s.h = h;
 	st = yajl_parse(h, text, len);
-	if (st == yajl_status_ok)
+	if (st == yajl_status_ok) {
+		s.completing = 1;
 		st = yajl_complete_parse(h);
+	}
 	yajl_free(h);
 	if (st == yajl_status_client_canceled)
 		return s.result;
-	return st == yajl_status_ok ? HG_JSONPATH_SCAN_OK : HG_JSONPATH_SCAN_FALLBACK;
+	if (st != yajl_status_ok || !s.ended)
+		return HG_JSONPATH_SCAN_FALLBACK;
+	/* Whatever YAJL left unread after the value must be whitespace. */
+	if (s.end != SIZE_MAX && !scan_only_space(text, s.end, len))
+		return HG_JSONPATH_SCAN_FALLBACK;
+	return HG_JSONPATH_SCAN_OK;
 }

@@ -285,6 +285,30 @@ describe('ingest: POST /in/{source}', () => {
     assertAccepted(await postSigned(d, 'whatsapp', body.replace('account_update', 'account_alerts'), { secret: WA }), 'other bytes');
   });
 
+  test('WhatsApp: a body that is almost JSON is keyed as jansson reads it (its SHA-256), not by the id it seems to carry', async () => {
+    const mid = `wamid.${token('almost')}`;
+    const valid = whatsappBody({ messages: [{ id: mid }], marker: MARKER });
+    const id = assertAccepted(await postSigned(d, 'whatsapp', valid, { secret: WA }), 'valid JSON');
+    // Not JSON: a stray quote after the value, a form feed or vertical tab
+    // as whitespace. The exact parser refuses each, so no path selects
+    // anything and the key is the body's SHA-256: new, never a duplicate of
+    // the valid body with the same message id.
+    const almost = {
+      'stray quote after the value': `${valid} "`,
+      'unterminated string after the value': `${valid}"abc`,
+      'form feed after the value': `${valid}\f`,
+      'form feed inside': valid.replace('{', '{\f'),
+      'vertical tab inside': valid.replace(':', ':\v'),
+    };
+    for (const [what, body] of Object.entries(almost)) {
+      const first = assertAccepted(await postSigned(d, 'whatsapp', body, { secret: WA }), what);
+      assert.notEqual(first, id, what);
+      assertDuplicate(await postSigned(d, 'whatsapp', body, { secret: WA }), first, `${what}, same bytes again`);
+    }
+    // JSON's own whitespace after the value is still the same message.
+    assertDuplicate(await postSigned(d, 'whatsapp', `${valid} \r\n\t`, { secret: WA }), id, 'trailing JSON whitespace');
+  });
+
   test('WhatsApp: a rejected retransmission stores nothing', async () => {
     const mid = `wamid.${token('rej')}`;
     const body = whatsappBody({ messages: [{ id: mid }], marker: MARKER });

@@ -430,6 +430,19 @@ static void test_syntax_errors(void **state)
 			   "a second YAML document starts here; put all settings in one document");
 }
 
+/* An error quotes what the file holds, but stays one line: a value or key
+ * with a newline or another control character in it (a folded scalar, an
+ * escape) shows it as '?' (found by tests/fuzz/fuzz_config). */
+static void test_errors_are_one_line(void **state)
+{
+	(void)state;
+	expect_exact_error("sources:\n  - name: what\n\n     sapp\n", 2,
+			   "name: expected a name of 1-64 characters from a-z, 0-9, '_' and '-', "
+			   "starting with a letter or digit, got \"what?sapp\"");
+	expect_error("sources:\n  - name: \"a\\tb\\e[31m\"\n", 2, "got \"a?b?[31m\"");
+	expect_error("listen: 127.0.0.1:8080\n\"li\\nsten\": 1\n", 2, "li?sten");
+}
+
 static void test_unreadable_file(void **state)
 {
 	char err[512], want[512];
@@ -1461,6 +1474,7 @@ int main(void)
 	    cmocka_unit_test(test_type_errors),
 	    cmocka_unit_test(test_log_level_any_case),
 	    cmocka_unit_test(test_syntax_errors),
+	    cmocka_unit_test(test_errors_are_one_line),
 	    cmocka_unit_test(test_unreadable_file),
 	    cmocka_unit_test(test_unknown_keys),
 	    cmocka_unit_test(test_outbound_keys),

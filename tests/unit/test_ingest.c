@@ -499,6 +499,33 @@ static void test_keys_non_json_falls_back(void **state)
 	source_free(&src);
 }
 
+/* A body that is not JSON selects nothing, however much of it looks like
+ * JSON: {"id":"X"} followed by a stray quote, with a form feed or with
+ * overlong UTF-8 gets the body hash, never the key {"id":"X"} would get. */
+static void test_keys_almost_json_falls_back(void **state)
+{
+	static const char *const bodies[] = {"{\"id\":\"X\"} \"", "{\"id\":\"X\"}\f",
+					     "{\f\"id\":\"X\"}", "{\"id\":\"X\"}\v\"tail",
+					     "{\"id\":\"X\xc0\x80\"}"};
+	const char *exprs[] = {"$.id"};
+	struct hg_dedupe_rule rules[1];
+	struct hg_source src;
+	char **keys = NULL;
+	size_t i, n = 0;
+
+	(void)state;
+	source_init(&src, rules, exprs, 1);
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		assert_int_equal(hg_ingest_dedupe_keys(&src, (const uint8_t *)bodies[i],
+						       strlen(bodies[i]), NULL, NULL, &keys, &n),
+				 HG_OK);
+		assert_int_equal(n, 1);
+		assert_int_equal(strncmp(keys[0], "sha256:", 7), 0);
+		hg_ingest_keys_free(keys, n);
+	}
+	source_free(&src);
+}
+
 static void test_keys_no_rules(void **state)
 {
 	struct hg_source src;
@@ -625,6 +652,7 @@ int main(void)
 	    cmocka_unit_test(test_keys_whatsapp_batch),
 	    cmocka_unit_test(test_keys_json_scalars),
 	    cmocka_unit_test(test_keys_non_json_falls_back),
+	    cmocka_unit_test(test_keys_almost_json_falls_back),
 	    cmocka_unit_test(test_keys_no_rules),
 	    cmocka_unit_test(test_keys_over_the_limit),
 	    cmocka_unit_test(test_batch_bounded_by_work),

@@ -477,6 +477,65 @@ static void scan_leaves_what_it_cannot_decide_to_the_tree(void **state)
 	assert_int_equal(scan_agrees("not json", "$.id"), HG_JSONPATH_SCAN_FALLBACK);
 }
 
+/* Text jansson refuses must never be decided by the scan, though YAJL
+ * takes it: bytes after the value that YAJL leaves unread (an unterminated
+ * string), and \v or \f, which YAJL skips as whitespace and JSON does not. */
+static void scan_refuses_what_json_refuses(void **state)
+{
+	static const char *const docs[] = {
+	    "{\"id\":\"a\"} \"",      "{\"id\":\"a\"}\"abc",    "{\"id\":\"a\"}\n\"x y",
+	    "\"a\" \"",                "[\"a\"]\"",               "{\"id\":\"a\"}\f",
+	    "\f{\"id\":\"a\"}",        "{\"id\":\v\"a\"}",       "{\"id\"\f:\"a\"}",
+	    "[\"a\",\v\"b\"]",         "{\"id\":\"a\"}\v\"",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		json_t *root = json_loads(docs[i], JSON_DECODE_ANY, NULL);
+
+		assert_null(root); /* none of them is JSON */
+		assert_int_equal(scan_agrees(docs[i], "$.id"), HG_JSONPATH_SCAN_FALLBACK);
+		assert_int_equal(scan_agrees(docs[i], "$[*]"), HG_JSONPATH_SCAN_FALLBACK);
+	}
+	/* JSON's own whitespace after the value is still decided */
+	assert_int_equal(scan_agrees("{\"id\":\"a\"} \t\r\n", "$.id"), HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees(" \t\r\n42 \n", "$"), HG_JSONPATH_SCAN_OK);
+	assert_int_equal(scan_agrees("\"top\"\r\n", "$"), HG_JSONPATH_SCAN_OK);
+}
+
+/* YAJL checks only the shape of UTF-8 sequences; jansson refuses overlong
+ * forms and encoded surrogates, so the scan must leave those to it (found
+ * by tests/fuzz/fuzz_dedupe_scan). */
+static void scan_refuses_utf8_json_refuses(void **state)
+{
+	static const char *const docs[] = {
+	    "{\"id\":\"\xc0\x80\"}",         /* overlong NUL */
+	    "{\"id\":\"\xc1\xbf\"}",         /* overlong '?' */
+	    "{\"id\":\"\xe0\x80\xaf\"}",     /* overlong '/' */
+	    "{\"id\":\"\xed\xa0\x80\"}",     /* lone high surrogate */
+	    "{\"id\":\"\xed\xbf\xbf\"}",     /* lone low surrogate */
+	    "{\"id\":\"\xf0\x80\x80\xaf\"}", /* overlong, 4 bytes */
+	    "{\"id\":\"\xf4\x90\x80\x80\"}", /* above U+10FFFF */
+	    "{\"id\":\"a\",\"x\":\"\xc0\x80\"}", /* in a value no path selects */
+	    "{\"\xed\xa0\x80\":1,\"id\":\"a\"}",  /* in a key */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		json_t *root = json_loads(docs[i], JSON_DECODE_ANY, NULL);
+
+		assert_null(root);
+		assert_int_equal(scan_agrees(docs[i], "$.id"), HG_JSONPATH_SCAN_FALLBACK);
+	}
+	/* well-formed UTF-8 of every length is still decided */
+	assert_int_equal(scan_agrees("{\"id\":\"\xc3\xa9 \xe2\x9d\xa4 \xf0\x9f\x98\x80 "
+				     "\xef\xbf\xbf \xf4\x8f\xbf\xbf\"}",
+				     "$.id"),
+			 HG_JSONPATH_SCAN_OK);
+}
+
 static void scan_goes_deeper_than_the_longest_path(void **state)
 {
 	char deep[400];
@@ -542,6 +601,8 @@ int main(void)
 	    cmocka_unit_test(scan_reads_whatsapp_ids_of_two_paths_in_one_pass),
 	    cmocka_unit_test(scan_agrees_with_the_tree_where_it_decides),
 	    cmocka_unit_test(scan_leaves_what_it_cannot_decide_to_the_tree),
+	    cmocka_unit_test(scan_refuses_what_json_refuses),
+	    cmocka_unit_test(scan_refuses_utf8_json_refuses),
 	    cmocka_unit_test(scan_goes_deeper_than_the_longest_path),
 	    cmocka_unit_test(scan_callback_stops_it),
 	};

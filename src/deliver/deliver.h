@@ -44,6 +44,11 @@ struct hg_deliver;
  * counts as not JSON. Returns HG_OK. */
 int hg_deliver_route(const struct hg_source *src, const uint8_t *body, size_t len,
 		     int64_t received_ms, struct hg_store_target *out, size_t *n);
+/* The same on a body view whose JSON tree is parsed at most once for the
+ * whole request (util/jsonpath.h). */
+struct hg_json_body;
+int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body,
+			int64_t received_ms, struct hg_store_target *out, size_t *n);
 
 /* ---- retry arithmetic (schedule.c) ---- */
 

@@ -44,8 +44,19 @@ static int route_holds(const struct hg_route *r, json_t *root)
 int hg_deliver_route(const struct hg_source *src, const uint8_t *body, size_t len,
 		     int64_t received_ms, struct hg_store_target *out, size_t *n)
 {
+	struct hg_json_body b;
+	int rc;
+
+	hg_json_body_init(&b, body, len);
+	rc = hg_deliver_route_of(src, &b, received_ms, out, n);
+	hg_json_body_release(&b);
+	return rc;
+}
+
+int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body,
+			int64_t received_ms, struct hg_store_target *out, size_t *n)
+{
 	json_t *root = NULL;
-	int parsed = 0;
 	size_t i, j;
 
 	*n = 0;
@@ -57,16 +68,13 @@ int hg_deliver_route(const struct hg_source *src, const uint8_t *body, size_t le
 			;
 		if (j < *n)
 			continue; /* already selected by an earlier route */
-		if (r->path != NULL && !parsed) {
-			root = json_loadb((const char *)body, len, JSON_DECODE_ANY, NULL);
-			parsed = 1;
-		}
+		if (r->path != NULL)
+			root = hg_json_body_root(body);
 		if (!route_holds(r, root))
 			continue;
 		out[*n].endpoint = ep->name;
 		out[*n].due_ms = received_ms + hg_deliver_delay_ms(&ep->retry, 0);
 		(*n)++;
 	}
-	json_decref(root);
 	return HG_OK;
 }

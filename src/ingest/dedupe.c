@@ -162,10 +162,25 @@ int hg_ingest_dedupe_keys(const struct hg_source *src, const uint8_t *body, size
 			  const char *(*header)(void *ctx, const char *name, size_t *len),
 			  void *ctx, char ***keys, size_t *n)
 {
+	struct hg_json_body b;
+	int rc;
+
+	hg_json_body_init(&b, body, len);
+	rc = hg_ingest_dedupe_keys_of(src, &b, header, ctx, keys, n);
+	hg_json_body_release(&b);
+	return rc;
+}
+
+int hg_ingest_dedupe_keys_of(const struct hg_source *src, struct hg_json_body *jb,
+			     const char *(*header)(void *ctx, const char *name, size_t *len),
+			     void *ctx, char ***keys, size_t *n)
+{
 	struct key_budget budget = {.max = src != NULL ? src->max_dedupe_keys : 0};
 	struct key_list kl = {.budget = &budget}, per[HG_DEDUPE_SCAN_MAX] = {{0}};
+	const uint8_t *body = jb->data;
+	size_t len = jb->len;
 	json_t *root = NULL;
-	int parsed = 0, scanned = 0;
+	int scanned = 0;
 	size_t i, j = 0, np = 0;
 	int rc = HG_OK;
 
@@ -173,7 +188,9 @@ int hg_ingest_dedupe_keys(const struct hg_source *src, const uint8_t *body, size
 	*n = 0;
 	for (i = 0; i < HG_DEDUPE_SCAN_MAX; i++)
 		per[i].budget = &budget;
-	if (src != NULL && body != NULL) {
+	/* The streaming scan, unless the body's tree is there already (another
+	 * check of this request made it): walking it is cheaper still. */
+	if (src != NULL && body != NULL && !jb->parsed) {
 		rc = scan_rules(src, body, len, per, &np);
 		if (rc < 0)
 			goto out;
@@ -204,12 +221,9 @@ int hg_ingest_dedupe_keys(const struct hg_source *src, const uint8_t *body, size
 		} else if (r->path != NULL) {
 			struct path_ctx pc = {.kl = &kl, .expr = r->expr, .rc = HG_OK};
 
-			if (!parsed) {
-				/* Any JSON text, not only objects; a parse error
-				 * just means no path selects anything. */
-				root = json_loadb((const char *)body, len, JSON_DECODE_ANY, NULL);
-				parsed = 1;
-			}
+			/* Any JSON text, not only objects; a parse error
+			 * just means no path selects anything. */
+			root = hg_json_body_root(jb);
 			if (root == NULL)
 				continue;
 			hg_jsonpath_each(r->path, root, add_json_value, &pc);
@@ -233,7 +247,6 @@ int hg_ingest_dedupe_keys(const struct hg_source *src, const uint8_t *body, size
 	kl.keys = NULL;
 	kl.n = 0;
 out:
-	json_decref(root);
 	hg_ingest_keys_free(kl.keys, kl.n);
 	for (i = 0; i < np && i < HG_DEDUPE_SCAN_MAX; i++)
 		hg_ingest_keys_free(per[i].keys, per[i].n);

@@ -40,6 +40,7 @@
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "stats/stats.h"
+#include "util/jsonpath.h"
 #include "verify/verify.h"
 
 #define HG_MAX_CHALLENGE      512
@@ -60,7 +61,7 @@ struct inbound_item {
 	int64_t start_us; /* when the request was complete (hg_mono_us) */
 };
 
-static const char *const json_type = "application/json";
+static const char *const json_content_type = "application/json";
 
 /* Headers that carry credentials of the caller are never stored. */
 static int header_is_secret(const char *name, size_t len)
@@ -137,7 +138,7 @@ static void on_stored(struct hg_ingest_item *it)
 	struct inbound_item *item = (struct inbound_item *)it;
 	char body[128];
 	struct hg_http_resp resp = {
-	    .content_type = json_type, .body = body, .log_source = item->source};
+	    .content_type = json_content_type, .body = body, .log_source = item->source};
 
 	if (it->status != HG_OK) {
 		resp.status = 503;
@@ -358,7 +359,7 @@ static int post_handshake(struct hg_http_req *req, const struct hg_source *src,
 		return 0;
 	}
 	struct hg_http_resp resp = {.status = 200,
-				    .content_type = json_type,
+				    .content_type = json_content_type,
 				    .body = out.data,
 				    .body_len = out.len,
 				    .log_source = src->name,
@@ -376,7 +377,8 @@ static void count(const struct hg_inbound *in, const struct hg_source *src, enum
 
 /* 1 when the request may go on; else it was answered 429 and audited. */
 static int within_rate_limit(struct hg_http_req *req, const struct hg_inbound *in,
-			     const struct hg_source *src, const char *client, int via)
+			     const struct hg_source *src, struct hg_json_body *jb,
+			     const char *client, int via)
 {
 	const struct hg_rate_limit *rule = &src->rate_limit;
 	static const char body[] = "{\"error\":\"rate limit exceeded\"}\n";
@@ -387,8 +389,7 @@ static int within_rate_limit(struct hg_http_req *req, const struct hg_inbound *i
 
 	if (rule->limit <= 0)
 		return 1;
-	if (hg_ratelimit_key(rule, client, req->body, req->body_len, hg_http_header_cb, req,
-			     &key) != HG_OK)
+	if (hg_ratelimit_key_of(rule, client, jb, hg_http_header_cb, req, &key) != HG_OK)
 		return 1; /* out of memory: the limiter fails open, the store decides */
 	if (key == NULL)
 		return 1; /* the rule selects nothing: not limited */
@@ -405,7 +406,7 @@ static int within_rate_limit(struct hg_http_req *req, const struct hg_inbound *i
 	snprintf(retry_text, sizeof(retry_text), "%lld", (long long)retry);
 	const char *const headers[] = {"retry-after", retry_text, NULL};
 	struct hg_http_resp resp = {.status = 429,
-				    .content_type = json_type,
+				    .content_type = json_content_type,
 				    .body = body,
 				    .body_len = sizeof(body) - 1,
 				    .headers = headers,
@@ -425,6 +426,12 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 	size_t url_len = 0;
 	char *url = NULL;
 	int rc, via = 0, trusted;
+	/* The body's JSON tree, made at most once for every check below that
+	 * needs one (max_age, a handshake, a rate-limit key, dedupe keys the
+	 * streaming scan cannot decide, route filters). */
+	struct hg_json_body jb;
+
+	hg_json_body_init(&jb, req->body, req->body_len);
 
 	count(in, src, HG_STAT_RECEIVED);
 	if (req->body_len > src->max_body) {
@@ -447,7 +454,8 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 				      .ctx = req,
 				      .url = url,
 				      .url_len = url_len,
-				      .now_s = (int64_t)time(NULL)};
+				      .now_s = (int64_t)time(NULL),
+				      .json = &jb};
 	rc = src->scheme->verify(src, &vin, &reason);
 	if (rc != HG_OK) {
 		count(in, src, HG_STAT_INVALID_SIGNATURES);
@@ -456,14 +464,13 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 		hg_http_respond_error(req, 401, src->name, rc == HG_EREPLAY ? "replay" : reason);
 		goto out;
 	}
-	if (post_handshake(req, src, &vin) || !within_rate_limit(req, in, src, client, via))
+	if (post_handshake(req, src, &vin) || !within_rate_limit(req, in, src, &jb, client, via))
 		goto out;
 
 	item = calloc(1, sizeof(*item));
 	if (item == NULL)
 		goto oom;
-	rc = hg_ingest_dedupe_keys(src, req->body, req->body_len, hg_http_header_cb, req,
-				   &item->keys, &item->nkeys);
+	rc = hg_ingest_dedupe_keys_of(src, &jb, hg_http_header_cb, req, &item->keys, &item->nkeys);
 	if (rc == HG_ETOOBIG) {
 		/* Each key is an index lookup in the writer's one transaction:
 		 * a request may not buy an unbounded share of every source's
@@ -500,8 +507,8 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 	if (src->n_routes > 0) {
 		item->targets = calloc(src->n_routes, sizeof(*item->targets));
 		if (item->targets == NULL ||
-		    hg_deliver_route(src, req->body, req->body_len, m->received_ms, item->targets,
-				     &m->n_targets) != HG_OK)
+		    hg_deliver_route_of(src, &jb, m->received_ms, item->targets, &m->n_targets) !=
+			HG_OK)
 			goto oom;
 		m->targets = item->targets;
 	}
@@ -524,6 +531,7 @@ oom:
 		item_free(item);
 	hg_http_respond_error(req, 503, src->name, "out of memory");
 out:
+	hg_json_body_release(&jb);
 	free(url);
 }
 
@@ -554,7 +562,7 @@ void hg_inbound_handle(struct hg_http_req *req, void *arg)
 		static const char *const allow[] = {"allow", "GET, POST", NULL};
 		static const char body[] = "{\"error\":\"method not allowed\"}\n";
 		struct hg_http_resp resp = {.status = 405,
-					    .content_type = json_type,
+					    .content_type = json_content_type,
 					    .body = body,
 					    .body_len = sizeof(body) - 1,
 					    .headers = allow,
@@ -570,7 +578,7 @@ void hg_inbound_healthz(struct hg_http_req *req, void *arg)
 	(void)arg;
 	static const char body[] = "{\"status\":\"ok\"}\n";
 	struct hg_http_resp resp = {
-	    .status = 200, .content_type = json_type, .body = body, .body_len = sizeof(body) - 1};
+	    .status = 200, .content_type = json_content_type, .body = body, .body_len = sizeof(body) - 1};
 	hg_http_respond(req, &resp);
 }
 
@@ -581,7 +589,7 @@ void hg_inbound_readyz(struct hg_http_req *req, void *arg)
 	static const char bad[] = "{\"status\":\"store unavailable\"}\n";
 	int ready = hg_ingest_healthy(in->ingest);
 	struct hg_http_resp resp = {.status = ready ? 200 : 503,
-				    .content_type = json_type,
+				    .content_type = json_content_type,
 				    .body = ready ? ok : bad,
 				    .body_len = ready ? sizeof(ok) - 1 : sizeof(bad) - 1};
 	hg_http_respond(req, &resp);

@@ -17,6 +17,8 @@
 
 #include "store/store.h"
 
+struct hg_json_body; /* util/jsonpath.h */
+
 struct hg_source;
 struct hg_rate_limit;
 struct hg_ingest;
@@ -115,6 +117,11 @@ void hg_ingest_audit_counts(struct hg_ingest *ing, struct hg_ingest_audit_counts
 int hg_ingest_dedupe_keys(const struct hg_source *src, const uint8_t *body, size_t len,
 			  const char *(*header)(void *ctx, const char *name, size_t *len),
 			  void *ctx, char ***keys, size_t *n);
+/* The same on a body view: its JSON tree is parsed at most once for the
+ * whole request (jsonpath.h), and used here when already made. */
+int hg_ingest_dedupe_keys_of(const struct hg_source *src, struct hg_json_body *body,
+			     const char *(*header)(void *ctx, const char *name, size_t *len),
+			     void *ctx, char ***keys, size_t *n);
 void hg_ingest_keys_free(char **keys, size_t n);
 
 /* ---- rate limits (ratelimit.c) ----
@@ -163,6 +170,11 @@ size_t hg_ratelimit_keys(struct hg_ratelimit *rl, const char *source);
 int hg_ratelimit_key(const struct hg_rate_limit *rule, const char *client, const uint8_t *body,
 		     size_t len, const char *(*header)(void *ctx, const char *name, size_t *len),
 		     void *ctx, char **key);
+/* The same on a body view whose JSON tree is parsed at most once. */
+int hg_ratelimit_key_of(const struct hg_rate_limit *rule, const char *client,
+			struct hg_json_body *body,
+			const char *(*header)(void *ctx, const char *name, size_t *len), void *ctx,
+			char **key);
 
 /* ---- the inbound HTTP handlers (inbound.c) ---- */
 struct hg_config;

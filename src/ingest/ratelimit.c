@@ -798,7 +798,21 @@ int hg_ratelimit_key(const struct hg_rate_limit *rule, const char *client, const
 		     size_t len, const char *(*header)(void *ctx, const char *name, size_t *len),
 		     void *ctx, char **key)
 {
-	json_t *root = NULL, *v = NULL;
+	struct hg_json_body b;
+	int rc;
+
+	hg_json_body_init(&b, body, len);
+	rc = hg_ratelimit_key_of(rule, client, &b, header, ctx, key);
+	hg_json_body_release(&b);
+	return rc;
+}
+
+int hg_ratelimit_key_of(const struct hg_rate_limit *rule, const char *client,
+			struct hg_json_body *body,
+			const char *(*header)(void *ctx, const char *name, size_t *len), void *ctx,
+			char **key)
+{
+	json_t *root, *v = NULL;
 	const char *hv;
 	size_t hlen = 0;
 
@@ -814,16 +828,13 @@ int hg_ratelimit_key(const struct hg_rate_limit *rule, const char *client, const
 		*key = strndup(hv, hlen);
 	} else if (rule->path != NULL) {
 		/* a body that is not JSON selects nothing */
-		root = json_loadb((const char *)body, len, JSON_DECODE_ANY, NULL);
+		root = hg_json_body_root(body);
 		if (root == NULL)
 			return HG_OK;
 		hg_jsonpath_each(rule->path, root, rl_first_value, &v);
-		if (v == NULL) {
-			json_decref(root);
+		if (v == NULL)
 			return HG_OK;
-		}
 		*key = hg_jsonpath_scalar_text(v);
-		json_decref(root);
 	} else {
 		return HG_OK;
 	}

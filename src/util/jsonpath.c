@@ -222,6 +222,31 @@ fail:
 	return NULL;
 }
 
+void hg_json_body_init(struct hg_json_body *b, const uint8_t *data, size_t len)
+{
+	b->data = data;
+	b->len = len;
+	b->root = NULL;
+	b->parsed = 0;
+}
+
+json_t *hg_json_body_root(struct hg_json_body *b)
+{
+	if (!b->parsed) {
+		b->parsed = 1;
+		b->root = b->len > 0 ? json_loadb((const char *)b->data, b->len, JSON_DECODE_ANY, NULL)
+				     : NULL;
+	}
+	return b->root;
+}
+
+void hg_json_body_release(struct hg_json_body *b)
+{
+	json_decref(b->root);
+	b->root = NULL;
+	b->parsed = 0;
+}
+
 void hg_jsonpath_free(struct hg_jsonpath *p)
 {
 	size_t i;

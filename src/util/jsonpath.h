@@ -29,6 +29,27 @@ int hg_jsonpath_each(const struct hg_jsonpath *p, json_t *root, int (*fn)(json_t
  * frees) or NULL. */
 char *hg_jsonpath_scalar_text(json_t *v);
 
+/* A request body and its JSON tree, parsed at most once, on first need, for
+ * everything that looks into the body during one request (a signature's
+ * max_age, Slack's handshake, a rate-limit key, dedupe keys the streaming
+ * scan cannot decide, route filters): one parse instead of one each. Any
+ * JSON text is taken (JSON_DECODE_ANY); a body jansson refuses has no
+ * tree. Lives with the request (the handler's stack); not thread-safe. */
+struct hg_json_body {
+	const uint8_t *data;
+	size_t len;
+	json_t *root; /* after hg_json_body_root(): the tree, or NULL */
+	int parsed;
+};
+
+/* A view of data[0, len) with nothing parsed yet. */
+void hg_json_body_init(struct hg_json_body *b, const uint8_t *data, size_t len);
+/* The tree (borrowed: valid until hg_json_body_release), or NULL when the
+ * body is not JSON. Parses on the first call only. */
+json_t *hg_json_body_root(struct hg_json_body *b);
+/* Drops the tree, if one was made. */
+void hg_json_body_release(struct hg_json_body *b);
+
 /* What hg_jsonpath_scan() could do. */
 enum {
 	HG_JSONPATH_SCAN_OK = 0,       /* text is valid JSON; every selected value was reported */

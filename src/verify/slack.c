@@ -87,7 +87,7 @@ static int hg_verify_slack_sign(const struct hg_sign_input *in, struct hg_buf *o
  * 0 for anything else, or HG_ENOMEM when the answer cannot be built. */
 static int hg_verify_slack_post_handshake(const struct hg_verify_input *in, struct hg_buf *out)
 {
-	json_t *root = NULL, *type, *challenge;
+	json_t *root, *own = NULL, *type, *challenge;
 	size_t i = 0;
 	int rc = 0;
 
@@ -96,7 +96,7 @@ static int hg_verify_slack_post_handshake(const struct hg_verify_input *in, stru
 		i++;
 	if (i == in->body_len || in->body[i] != '{')
 		return 0;
-	root = json_loadb((const char *)in->body, in->body_len, 0, NULL);
+	root = hg_verify_body_json(in, &own);
 	type = json_object_get(root, "type");
 	challenge = json_object_get(root, "challenge");
 	if (!json_is_string(type) || strcmp(json_string_value(type), "url_verification") != 0 ||
@@ -111,7 +111,7 @@ static int hg_verify_slack_post_handshake(const struct hg_verify_input *in, stru
 	}
 	rc = 1;
 out:
-	json_decref(root);
+	json_decref(own);
 	return rc;
 }
 

@@ -389,18 +389,27 @@ static int hg_verify_first_value(json_t *v, void *arg)
 	return 1;
 }
 
+json_t *hg_verify_body_json(const struct hg_verify_input *in, json_t **own)
+{
+	*own = NULL;
+	if (in->json != NULL)
+		return hg_json_body_root(in->json);
+	*own = json_loadb((const char *)in->body, in->body_len, JSON_DECODE_ANY, NULL);
+	return *own;
+}
+
 int hg_verify_max_age(const struct hg_source *src, const struct hg_verify_input *in,
 		      const char **reason)
 {
-	json_t *root = NULL, *v = NULL;
+	json_t *root = NULL, *own = NULL, *v = NULL;
 	int64_t t_ms = 0;
 	int rc = HG_EAUTH;
 
 	if (src->max_age_path == NULL)
 		return HG_OK;
-	root = json_loadb((const char *)in->body, in->body_len, 0, NULL);
-	if (root == NULL)
-		goto out;
+	root = hg_verify_body_json(in, &own);
+	if (!json_is_object(root) && !json_is_array(root))
+		goto out; /* not a JSON document: no time in it */
 	hg_jsonpath_each(src->max_age_path, root, hg_verify_first_value, &v);
 	if (json_is_integer(v)) {
 		json_int_t s = json_integer_value(v);
@@ -422,6 +431,6 @@ int hg_verify_max_age(const struct hg_source *src, const struct hg_verify_input 
 out:
 	if (rc == HG_EAUTH)
 		*reason = HG_VERIFY_NO_TS;
-	json_decref(root);
+	json_decref(own);
 	return rc;
 }

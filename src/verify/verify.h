@@ -24,6 +24,10 @@ struct hg_verify_input {
 	const char *url; /* full URL the provider called, with query (Twilio); may be NULL */
 	size_t url_len;
 	int64_t now_s;   /* current time, seconds since the epoch */
+	/* The body's JSON tree parsed at most once for the whole request
+	 * (util/jsonpath.h), or NULL: a scheme that needs the tree parses the
+	 * body itself. */
+	struct hg_json_body *json;
 };
 
 /* What `hookgate sign` needs to produce a provider's headers. */

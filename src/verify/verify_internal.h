@@ -14,9 +14,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config/config.h"
 #include "util/util.h"
 #include "verify/verify.h"
+
+/* The body's JSON tree: the request's shared one (in->json) or, without
+ * it, one parsed here into *own, which the caller json_decref()s. NULL
+ * when the body is not JSON. */
+json_t *hg_verify_body_json(const struct hg_verify_input *in, json_t **own);
 
 /* Order is the order hg_verify_names() prints. */
 #define HG_VERIFY_SCHEMES(X)                                                                       \

@@ -450,6 +450,55 @@ static void test_keys_whatsapp_batch(void **state)
 	source_free(&src);
 }
 
+/* One request, one parse: the rate-limit key and the dedupe keys are read
+ * from the body view's tree, which is made once and then shared. To show
+ * that they use it rather than parsing again, the tree is made first and
+ * then swapped for one that says something else than the body. */
+static void test_one_parse_per_request(void **state)
+{
+	const char *exprs[] = {"$.id"};
+	static const char body[] = "{\"id\":\"from-the-body\",\"from\":\"155500\"}";
+	struct hg_dedupe_rule rules[1];
+	struct hg_source src;
+	struct hg_rate_limit rule = {0};
+	struct hg_json_body jb;
+	char err[128], **keys = NULL, *key = NULL;
+	size_t n = 0;
+	json_t *first;
+
+	(void)state;
+	source_init(&src, rules, exprs, 1);
+	rule.path = hg_jsonpath_compile("$.from", err, sizeof(err));
+	assert_non_null(rule.path);
+	hg_json_body_init(&jb, (const uint8_t *)body, strlen(body));
+	first = hg_json_body_root(&jb);
+	assert_non_null(first);
+	assert_ptr_equal(hg_json_body_root(&jb), first); /* parsed once */
+
+	json_decref(jb.root);
+	jb.root = json_pack("{s:s, s:s}", "id", "from-the-tree", "from", "1999");
+	assert_int_equal(hg_ratelimit_key_of(&rule, NULL, &jb, NULL, NULL, &key), HG_OK);
+	assert_string_equal(key, "1999");
+	free(key);
+	assert_int_equal(hg_ingest_dedupe_keys_of(&src, &jb, NULL, NULL, &keys, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(keys[0], "$.id=from-the-tree");
+	hg_ingest_keys_free(keys, n);
+	hg_json_body_release(&jb);
+	assert_null(jb.root);
+
+	/* Before anything parsed it, the dedupe keys come from the streaming
+	 * scan of the bytes, and no tree is made for them. */
+	hg_json_body_init(&jb, (const uint8_t *)body, strlen(body));
+	assert_int_equal(hg_ingest_dedupe_keys_of(&src, &jb, NULL, NULL, &keys, &n), HG_OK);
+	assert_string_equal(keys[0], "$.id=from-the-body");
+	assert_false(jb.parsed);
+	hg_ingest_keys_free(keys, n);
+	hg_json_body_release(&jb);
+	hg_jsonpath_free(rule.path);
+	source_free(&src);
+}
+
 static void test_keys_json_scalars(void **state)
 {
 	const char *exprs[] = {"$.id", "$.n"};
@@ -651,6 +700,7 @@ int main(void)
 	    cmocka_unit_test(test_keys_header_rule),
 	    cmocka_unit_test(test_keys_whatsapp_batch),
 	    cmocka_unit_test(test_keys_json_scalars),
+	    cmocka_unit_test(test_one_parse_per_request),
 	    cmocka_unit_test(test_keys_non_json_falls_back),
 	    cmocka_unit_test(test_keys_almost_json_falls_back),
 	    cmocka_unit_test(test_keys_no_rules),

@@ -17,6 +17,7 @@
 
 #include "config/config.h"
 #include "deliver/deliver.h"
+#include "util/jsonpath.h"
 
 static const char config_head[] =
     "endpoints:\n"
@@ -119,6 +120,31 @@ static void test_equals(void **state)
 	hg_config_free(cfg);
 }
 
+/* Route filters read the request's shared tree (made once for every check
+ * of the request), not a parse of their own: swapped for a tree that says
+ * something else than the bytes, the tree wins. */
+static void test_shared_tree(void **state)
+{
+	struct hg_config *cfg =
+	    load("      - {endpoint: msgs, when: \"$.entry[*].changes[*].field == messages\"}\n"
+		 "      - {endpoint: stats, when: \"$.entry[*].changes[*].field == statuses\"}\n");
+	static const char body[] = BODY(CHANGE("messages"));
+	struct hg_store_target t[2];
+	struct hg_json_body jb;
+	size_t n = 0;
+
+	(void)state;
+	hg_json_body_init(&jb, (const uint8_t *)body, strlen(body));
+	assert_non_null(hg_json_body_root(&jb));
+	json_decref(jb.root);
+	jb.root = json_loads(BODY(CHANGE("statuses")), 0, NULL);
+	assert_int_equal(hg_deliver_route_of(&cfg->sources[0], &jb, 1000, t, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(t[0].endpoint, "stats");
+	hg_json_body_release(&jb);
+	hg_config_free(cfg);
+}
+
 static void test_not_equals(void **state)
 {
 	struct hg_config *cfg =
@@ -188,6 +214,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_plain_routes),
 	    cmocka_unit_test(test_equals),
+	    cmocka_unit_test(test_shared_tree),
 	    cmocka_unit_test(test_not_equals),
 	    cmocka_unit_test(test_scalars_and_quotes),
 	    cmocka_unit_test(test_one_delivery_per_endpoint),

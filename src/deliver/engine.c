@@ -28,128 +28,30 @@
  * (re-opening the handle when it no longer answers). Outcomes that are
  * never recorded cost nothing but a repeat: their leases expire and the
  * deliveries are attempted again (at least once).
+ *
+ * This file is the loop; each kind of attempt is a file of its own
+ * (attempt_http.c, attempt_sub.c, attempt_exec.c), and engine_internal.h
+ * is what they share.
  */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <jansson.h>
-#include <openssl/crypto.h>
-
-#include "config/config.h"
-#include "deliver/deliver.h"
-#include "deliver/deliver_internal.h"
+#include "deliver/engine_internal.h"
 #include "stats/stats.h"
-#include "verify/verify.h"
-
-#ifndef HG_VERSION
-#define HG_VERSION "0.0.0"
-#endif
 
 #define DL_STORE_RETRY_MS 1000  /* after a failed store call */
 #define DL_MAX_WAIT_MS    60000 /* the loop looks around at least this often */
 #define DL_REAP_POLL_MS   50    /* without pidfds: how often exec children are checked */
 #define DL_MIN_REQUERY_MS 10    /* a due time already past is looked at again this soon */
-#define DL_ENV_PREFIX     "HOOKGATE_"
 
 extern char **environ;
 
-enum { DL_TIMER_ENDPOINT, DL_TIMER_EXEC, DL_TIMER_STORE };
-
-struct dl_endpoint {
-	const struct hg_endpoint *ep;
-	struct hg_deliver_timer timer; /* when something of it is due next */
-	int due;                       /* claimable deliveries may be waiting now */
-	int in_flight;
-	int subs; /* the outbound subscriptions, claimed together as "sub:*" */
-};
-
-struct dl_attempt {
-	struct dl_endpoint *e;
-	struct hg_store_claimed c;
-	struct hg_store_row msg;
-	int n;              /* this attempt's number, from 1 */
-	int64_t started_ms; /* wall clock */
-	int64_t start_us;   /* monotonic */
-	/* http */
-	CURL *easy;
-	struct curl_slist *headers;
-	char errbuf[CURL_ERROR_SIZE];
-	/* exec */
-	struct hg_deliver_exec x;
-	struct hg_deliver_timer deadline;
-	char **envp; /* the base environment's pointers, then our own strings */
-	size_t env_own;
-	int reap_poll; /* runs without a pidfd: counted in no_pidfd */
-	int timed_out;
-	/* the outcome */
-	struct hg_deliver_head head;
-	int ok;
-	int gone;               /* the message is no longer stored: no retry can help */
-	int status_code;        /* < 0: none */
-	char error[256];        /* "" on success */
-	int64_t retry_after_ms; /* < 0: the endpoint named none */
-	int64_t duration_ms;
-	enum hg_delivery_status outcome;
-	int64_t next_attempt_ms;
-	/* outbound subscriptions */
-	struct hg_store_sub sub;   /* the subscription, when have_sub */
-	int have_sub;
-	int sub_gone;              /* it answered 410: switch it off */
-	struct hg_ssrf_guard guard; /* the connect-time SSRF guard of this transfer */
-	struct dl_attempt *prev, *next;
-};
-
-struct dl_list {
-	struct dl_attempt *head, *tail;
-	size_t n;
-};
-
-struct hg_deliver {
-	const struct hg_config *cfg;
-	struct hg_store *st;
-	char owner[HG_STORE_OWNER_MAX + 1];
-	const struct hg_verify_scheme *signer; /* Standard Webhooks */
-	pthread_t thread;
-	int started;
-	CURLM *multi;
-	atomic_int kick;
-	atomic_int stopping;
-	_Atomic(struct hg_stats *) stats; /* outcomes are counted here; may be NULL */
-	struct dl_endpoint *eps;
-	size_t n_eps, rr;
-	int in_flight;
-	struct dl_list running, done;
-	struct hg_deliver_heap heap;
-	struct hg_deliver_timer store_timer;
-	int store_down;
-	int no_pidfd; /* exec attempts running without a pidfd */
-	/* buffers sized at start, so the loop does not allocate for them */
-	struct hg_store_claim_req *req; /* n_eps */
-	struct dl_endpoint **req_ep;
-	size_t *req_got;
-	struct hg_store_claimed *claimed; /* max_in_flight */
-	const char **msg_ids;             /* max_in_flight: the claimed ones' messages */
-	struct hg_store_row *msgs;
-	int *msg_rcs;
-	struct hg_store_attempt *rec;
-	struct curl_waitfd *wfds; /* 3 per attempt */
-	CURL **pool;              /* max_in_flight: finished transfer handles, reset */
-	size_t n_pool;
-	char **env_base;          /* the environment exec commands inherit */
-	size_t n_env_base;
-	/* outbound subscriptions: one pseudo-endpoint "sub:*" for all of them */
-	struct hg_endpoint subs_ep;
-	struct hg_ssrf_policy ssrf;
-};
-
-static int64_t mono_ms(void)
+int64_t dl_mono_ms(void)
 {
 	return hg_mono_us() / 1000;
 }
@@ -195,7 +97,7 @@ void hg_deliver_head_add(struct hg_deliver_head *h, const void *p, size_t n)
 static void timer_at_wall(struct hg_deliver *d, struct hg_deliver_timer *t, int64_t wall_ms,
 			  int earlier_only)
 {
-	int64_t now = mono_ms(), at = now + (wall_ms - hg_now_ms());
+	int64_t now = dl_mono_ms(), at = now + (wall_ms - hg_now_ms());
 
 	if (at < now + DL_MIN_REQUERY_MS && !earlier_only)
 		at = now + DL_MIN_REQUERY_MS;
@@ -211,7 +113,7 @@ static void store_trouble(struct hg_deliver *d)
 	if (!d->store_down)
 		hg_log(HG_LOG_ERROR, "delivery engine: store unavailable; retrying", NULL);
 	d->store_down = 1;
-	if (hg_deliver_heap_set(&d->heap, &d->store_timer, mono_ms() + DL_STORE_RETRY_MS) != HG_OK)
+	if (hg_deliver_heap_set(&d->heap, &d->store_timer, dl_mono_ms() + DL_STORE_RETRY_MS) != HG_OK)
 		hg_log(HG_LOG_ERROR, "delivery timer lost: the heap is full", NULL);
 }
 
@@ -265,7 +167,7 @@ static void log_attempt(const struct dl_attempt *a, int64_t delay)
 
 /* The attempt is over (a->ok, a->error and a->status_code say how): decide
  * what becomes of the delivery, and queue the outcome for recording. */
-static void finish(struct hg_deliver *d, struct dl_attempt *a)
+void dl_finish(struct hg_deliver *d, struct dl_attempt *a)
 {
 	const struct hg_retry *r = &a->e->ep->retry;
 	int64_t delay = -1;
@@ -290,38 +192,11 @@ static void finish(struct hg_deliver *d, struct dl_attempt *a)
 	d->in_flight--;
 }
 
-/* A transfer handle: a finished one from the pool, or a new one. curl's
- * per-handle state is several KiB that a new handle allocates and clears;
- * reusing the handles of finished attempts took that off every delivery. */
-static CURL *easy_get(struct hg_deliver *d)
-{
-	return d->n_pool > 0 ? d->pool[--d->n_pool] : curl_easy_init();
-}
-
-/* Takes a's transfer handle off the multi handle and back to the pool.
- * curl_easy_reset() forgets every option of the attempt (URL, headers,
- * body, the address guard, the private pointer); what it keeps, live
- * connections and the DNS cache, the multi handle shares among all
- * transfers anyway. */
-static void easy_put(struct hg_deliver *d, struct dl_attempt *a)
-{
-	if (a->easy == NULL)
-		return;
-	curl_multi_remove_handle(d->multi, a->easy);
-	if (d->n_pool < (size_t)d->cfg->max_in_flight) {
-		curl_easy_reset(a->easy);
-		d->pool[d->n_pool++] = a->easy;
-	} else {
-		curl_easy_cleanup(a->easy);
-	}
-	a->easy = NULL;
-}
-
 static void attempt_free(struct hg_deliver *d, struct dl_attempt *a)
 {
 	size_t i;
 
-	easy_put(d, a);
+	dl_easy_put(d, a);
 	curl_slist_free_all(a->headers);
 	if (a->reap_poll)
 		d->no_pidfd--;
@@ -334,341 +209,6 @@ static void attempt_free(struct hg_deliver *d, struct dl_attempt *a)
 	free(a->envp);
 	hg_store_row_free(&a->msg);
 	free(a);
-}
-
-/* ---- http endpoints ---- */
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
-{
-	hg_deliver_head_add(arg, p, size * nmemb);
-	return size * nmemb; /* the rest is read and dropped: the timeout bounds it */
-}
-
-/* Appends "name: value" to a's request headers. HG_OK or HG_ENOMEM. */
-static int add_header(struct dl_attempt *a, const char *name, const char *value)
-{
-	struct curl_slist *l = NULL;
-	struct hg_buf b = {0};
-
-	if (hg_buf_printf(&b, "%s: %s", name, value) == HG_OK)
-		l = curl_slist_append(a->headers, (const char *)b.data);
-	hg_buf_free(&b);
-	if (l == NULL)
-		return HG_ENOMEM;
-	a->headers = l;
-	return HG_OK;
-}
-
-/* The Standard Webhooks headers, from verify's own signer: one line
- * "name: value" each, which is what curl takes. */
-static int add_signature(struct hg_deliver *d, struct dl_attempt *a)
-{
-	const struct hg_secret *s = &a->e->ep->secret;
-	struct hg_sign_input in = {.secret = s->bytes,
-				   .secret_len = s->len,
-				   .body = a->msg.body,
-				   .body_len = a->msg.body_len,
-				   .id = a->msg.id,
-				   .timestamp = hg_now_ms() / 1000};
-	struct hg_buf out = {0};
-	struct curl_slist *l;
-	char *line, *nl;
-	int rc;
-
-	rc = d->signer->sign(&in, &out);
-	for (line = (char *)out.data; rc == HG_OK && line != NULL && *line != '\0'; line = nl) {
-		nl = strchr(line, '\n');
-		if (nl != NULL)
-			*nl++ = '\0';
-		l = curl_slist_append(a->headers, line);
-		if (l == NULL)
-			rc = HG_ENOMEM;
-		else
-			a->headers = l;
-	}
-	hg_buf_free(&out);
-	return rc;
-}
-
-static int transfer_start(struct hg_deliver *d, struct dl_attempt *a, const char *url,
-			  int64_t timeout_ms, struct hg_ssrf_guard *guard);
-
-static int http_start(struct hg_deliver *d, struct dl_attempt *a)
-{
-	const struct hg_endpoint *ep = a->e->ep;
-	char attempt[16];
-	int rc;
-
-	snprintf(attempt, sizeof(attempt), "%d", a->n);
-	/* An empty Content-Type removes curl's form default; an empty Expect
-	 * its 100-continue wait on large bodies. */
-	rc = add_header(a, "Content-Type", a->msg.content_type != NULL ? a->msg.content_type : "");
-	if (rc == HG_OK)
-		rc = add_header(a, "Expect", "");
-	if (rc == HG_OK)
-		rc = add_header(a, "X-Hookgate-Source", a->msg.source);
-	if (rc == HG_OK)
-		rc = add_header(a, "X-Hookgate-Message-Id", a->msg.id);
-	if (rc == HG_OK)
-		rc = add_header(a, "X-Hookgate-Attempt", attempt);
-	if (rc == HG_OK && ep->secret.bytes != NULL)
-		rc = add_signature(d, a);
-	if (rc != HG_OK) {
-		snprintf(a->error, sizeof(a->error), "cannot build the request: %s",
-			 hg_strerror(rc));
-		return rc;
-	}
-	return transfer_start(d, a, ep->url, ep->timeout_ms, NULL);
-}
-
-/* The POST of a's body with a's headers to url, added to the multi handle;
- * with guard, through the SSRF guard (a subscriber). */
-static int transfer_start(struct hg_deliver *d, struct dl_attempt *a, const char *url,
-			  int64_t timeout_ms, struct hg_ssrf_guard *guard)
-{
-	CURLMcode mc;
-	CURLcode cc = CURLE_OK;
-
-	a->easy = easy_get(d);
-	if (a->easy == NULL) {
-		snprintf(a->error, sizeof(a->error), "cannot create a transfer: out of memory");
-		return HG_ENOMEM;
-	}
-	cc = curl_easy_setopt(a->easy, CURLOPT_URL, url);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_FOLLOWLOCATION, 0L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_NOSIGNAL, 1L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_POST, 1L);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_POSTFIELDS, a->msg.body);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-				      (curl_off_t)a->msg.body_len);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_HTTPHEADER, a->headers);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_USERAGENT, "hookgate/" HG_VERSION);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_WRITEFUNCTION, on_body);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_WRITEDATA, &a->head);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_ERRORBUFFER, a->errbuf);
-	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(a->easy, CURLOPT_PRIVATE, a);
-	if (cc != CURLE_OK) {
-		snprintf(a->error, sizeof(a->error), "cannot set up the request: %s",
-			 curl_easy_strerror(cc));
-		return HG_EINVAL;
-	}
-	if (guard != NULL && hg_ssrf_curl_guard(a->easy, guard) != HG_OK) {
-		snprintf(a->error, sizeof(a->error), "cannot set up the address guard");
-		return HG_EINVAL;
-	}
-	mc = curl_multi_add_handle(d->multi, a->easy);
-	if (mc != CURLM_OK) {
-		snprintf(a->error, sizeof(a->error), "cannot start the request: %s",
-			 curl_multi_strerror(mc));
-		return HG_EIO;
-	}
-	return HG_OK;
-}
-
-static void http_done(struct hg_deliver *d, struct dl_attempt *a, CURLcode result)
-{
-	struct curl_header *h = NULL;
-	long code = 0;
-
-	if (curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK && code > 0)
-		a->status_code = (int)code;
-	if (a->guard.refused) {
-		/* permanent: where a name points is configuration, not an outage */
-		a->gone = 1;
-		snprintf(a->error, sizeof(a->error), "blocked address %s (%s)", a->guard.addr,
-			 a->guard.range != NULL ? a->guard.range : "blocked range");
-		easy_put(d, a);
-		finish(d, a);
-		return;
-	}
-	if (a->have_sub && result == CURLE_OK && code == 410) {
-		/* the subscriber says the endpoint is gone for good */
-		a->gone = 1;
-		a->sub_gone = 1;
-	}
-	if (result != CURLE_OK)
-		snprintf(a->error, sizeof(a->error), "%s",
-			 a->errbuf[0] != '\0' ? a->errbuf : curl_easy_strerror(result));
-	else if (code < 200 || code > 299)
-		snprintf(a->error, sizeof(a->error), "HTTP %ld", code);
-	else
-		a->ok = 1;
-	/* Rate limited or unavailable: the endpoint may say when to come back. */
-	if (result == CURLE_OK && (code == 429 || code == 503) &&
-	    curl_easy_header(a->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
-	    hg_deliver_retry_after_ms(h->value, strlen(h->value), hg_now_ms(),
-				      &a->retry_after_ms) != HG_OK)
-		a->retry_after_ms = -1;
-	easy_put(d, a);
-	finish(d, a);
-}
-
-/* ---- outbound subscriptions ---- */
-
-/* The event type a published message carries ({"X-Webhook-Event": type}). */
-static void sub_event(const struct dl_attempt *a, char *out, size_t outlen)
-{
-	json_t *h = a->msg.headers_json != NULL ? json_loads(a->msg.headers_json, 0, NULL) : NULL;
-	const char *v = json_string_value(json_object_get(h, "X-Webhook-Event"));
-
-	hg_strlcpy(out, v != NULL ? v : "", outlen);
-	json_decref(h);
-}
-
-/* A delivery to subscription "sub:<id>": the subscription as it is now
- * (its URL and secrets may have changed since the event), the Clipper and
- * Standard Webhooks signatures from its one secret (both secrets during a
- * grace period), and the transfer through the SSRF guard. *store_down is
- * set when the store could not be read (not an attempt: the lease brings
- * it back); other failures are the attempt's, with a->error set. */
-static int sub_start(struct hg_deliver *d, struct dl_attempt *a, int *store_down)
-{
-	const char *id = a->c.endpoint + sizeof(HG_STORE_SUB_PREFIX) - 1;
-	struct hg_outbound_sig sig;
-	int64_t now = hg_now_ms();
-	char event[128];
-	int rc;
-
-	if (strncmp(a->c.endpoint, HG_STORE_SUB_PREFIX, sizeof(HG_STORE_SUB_PREFIX) - 1) != 0) {
-		a->gone = 1;
-		snprintf(a->error, sizeof(a->error), "not a subscription: %s", a->c.endpoint);
-		return HG_EINVAL;
-	}
-	rc = hg_store_sub_get(d->st, id, NULL, &a->sub);
-	if (rc == HG_ENOTFOUND) {
-		a->gone = 1;
-		snprintf(a->error, sizeof(a->error), "subscription deleted");
-		return HG_ENOTFOUND;
-	}
-	if (rc != HG_OK) {
-		*store_down = 1;
-		return rc;
-	}
-	if (!a->sub.is_active) {
-		a->gone = 1;
-		snprintf(a->error, sizeof(a->error), "subscription switched off");
-		return HG_EINVAL;
-	}
-	a->have_sub = 1;
-	sub_event(a, event, sizeof(event));
-	rc = hg_outbound_sign(a->sub.secret,
-			      a->sub.old_secret[0] != '\0' && a->sub.old_secret_until_ms > now
-				  ? a->sub.old_secret
-				  : NULL,
-			      a->c.id, now / 1000, a->msg.body, a->msg.body_len, &sig);
-	if (rc == HG_OK)
-		rc = add_header(a, "Content-Type", "application/json");
-	if (rc == HG_OK)
-		rc = add_header(a, "Expect", "");
-	if (rc == HG_OK)
-		rc = add_header(a, "X-Webhook-Event", event);
-	if (rc == HG_OK)
-		rc = add_header(a, "X-Webhook-Delivery-ID", a->c.id);
-	if (rc == HG_OK)
-		rc = add_header(a, "X-Webhook-Signature", sig.clipper);
-	if (rc == HG_OK)
-		rc = add_header(a, "webhook-id", sig.webhook_id);
-	if (rc == HG_OK)
-		rc = add_header(a, "webhook-timestamp", sig.webhook_timestamp);
-	if (rc == HG_OK)
-		rc = add_header(a, "webhook-signature", sig.webhook_signature);
-	OPENSSL_cleanse(&sig, sizeof(sig));
-	if (rc != HG_OK) {
-		snprintf(a->error, sizeof(a->error), "cannot build the request: %s",
-			 hg_strerror(rc));
-		return rc;
-	}
-	a->guard = (struct hg_ssrf_guard){.policy = &d->ssrf};
-	return transfer_start(d, a, a->sub.url, d->cfg->outbound.timeout_ms, &a->guard);
-}
-
-/* ---- exec endpoints ---- */
-
-/* "NAME=value" in a new string, or NULL. */
-static char *env_var(const char *name, const char *value)
-{
-	struct hg_buf b = {0};
-
-	if (hg_buf_printf(&b, "%s%s=%s", DL_ENV_PREFIX, name, value) != HG_OK) {
-		hg_buf_free(&b);
-		return NULL;
-	}
-	return (char *)b.data;
-}
-
-static int exec_start(struct hg_deliver *d, struct dl_attempt *a)
-{
-	const struct hg_endpoint *ep = a->e->ep;
-	char attempt[16];
-	char **v;
-	int rc;
-
-	snprintf(attempt, sizeof(attempt), "%d", a->n);
-	a->envp = calloc(d->n_env_base + 5, sizeof(*a->envp));
-	if (a->envp == NULL)
-		goto oom;
-	memcpy(a->envp, d->env_base, d->n_env_base * sizeof(*a->envp));
-	v = a->envp + d->n_env_base;
-	if ((v[a->env_own++] = env_var("SOURCE", a->msg.source)) == NULL ||
-	    (v[a->env_own++] = env_var("MESSAGE_ID", a->msg.id)) == NULL ||
-	    (v[a->env_own++] = env_var("ATTEMPT", attempt)) == NULL)
-		goto oom;
-	if (a->msg.content_type != NULL &&
-	    (v[a->env_own++] = env_var("CONTENT_TYPE", a->msg.content_type)) == NULL)
-		goto oom;
-	rc = hg_deliver_exec_start(&a->x, ep->argv, a->envp, a->msg.body, a->msg.body_len, &a->head,
-				   a->error, sizeof(a->error));
-	if (rc != HG_OK)
-		return rc;
-	a->reap_poll = a->x.pidfd < 0;
-	d->no_pidfd += a->reap_poll;
-	if (hg_deliver_heap_set(&d->heap, &a->deadline, mono_ms() + ep->timeout_ms) != HG_OK)
-		hg_log(HG_LOG_ERROR, "delivery timer lost: the heap is full", NULL);
-	return HG_OK;
-oom:
-	snprintf(a->error, sizeof(a->error), "cannot start the command: out of memory");
-	return HG_ENOMEM;
-}
-
-static void exec_done(struct hg_deliver *d, struct dl_attempt *a)
-{
-	int st = a->x.status;
-
-	d->no_pidfd -= a->reap_poll;
-	a->reap_poll = 0;
-	if (a->timed_out) {
-		snprintf(a->error, sizeof(a->error),
-			 "timed out after %lld ms; the command was killed",
-			 (long long)a->e->ep->timeout_ms);
-	} else if (st == -1) {
-		snprintf(a->error, sizeof(a->error), "the command's exit status was lost");
-	} else if (WIFEXITED(st)) {
-		a->status_code = WEXITSTATUS(st);
-		a->ok = a->status_code == 0;
-		if (!a->ok)
-			snprintf(a->error, sizeof(a->error), "exited with status %d",
-				 a->status_code);
-	} else if (WIFSIGNALED(st)) {
-		snprintf(a->error, sizeof(a->error), "killed by signal %d", WTERMSIG(st));
-	} else {
-		snprintf(a->error, sizeof(a->error), "ended with wait status %d", st);
-	}
-	finish(d, a);
 }
 
 /* ---- claiming and recording ---- */
@@ -705,16 +245,16 @@ static void start_attempt(struct hg_deliver *d, struct dl_endpoint *e,
 	if (rc == HG_ENOTFOUND) {
 		a->gone = 1;
 		snprintf(a->error, sizeof(a->error), "the message is no longer stored");
-		finish(d, a);
+		dl_finish(d, a);
 		return;
 	}
 	if (rc == HG_OK && e->subs) {
 		int down = 0;
 
-		rc = sub_start(d, a, &down);
+		rc = dl_sub_start(d, a, &down);
 		if (!down) {
 			if (rc != HG_OK)
-				finish(d, a);
+				dl_finish(d, a);
 			return;
 		}
 	}
@@ -726,9 +266,9 @@ static void start_attempt(struct hg_deliver *d, struct dl_endpoint *e,
 		store_trouble(d);
 		return;
 	}
-	rc = e->ep->url != NULL ? http_start(d, a) : exec_start(d, a);
+	rc = e->ep->url != NULL ? dl_http_start(d, a) : dl_exec_start(d, a);
 	if (rc != HG_OK)
-		finish(d, a);
+		dl_finish(d, a);
 }
 
 /* The claim requests, in d->req, for every endpoint that may have due
@@ -902,7 +442,7 @@ static void fire_timers(struct hg_deliver *d)
 {
 	struct hg_deliver_timer *t;
 	struct dl_attempt *a;
-	int64_t now = mono_ms();
+	int64_t now = dl_mono_ms();
 
 	while ((t = hg_deliver_heap_min(&d->heap)) != NULL && t->at_ms <= now) {
 		hg_deliver_heap_remove(&d->heap, t);
@@ -926,7 +466,7 @@ static void fire_timers(struct hg_deliver *d)
 static int wait_ms(struct hg_deliver *d, int64_t stop_at)
 {
 	const struct hg_deliver_timer *t = hg_deliver_heap_min(&d->heap);
-	int64_t now = mono_ms(), w = DL_MAX_WAIT_MS;
+	int64_t now = dl_mono_ms(), w = DL_MAX_WAIT_MS;
 
 	if (t != NULL && t->at_ms - now < w)
 		w = t->at_ms - now;
@@ -959,12 +499,12 @@ static void poll_once(struct hg_deliver *d, int timeout_ms)
 		priv = NULL;
 		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
 		if (priv != NULL)
-			http_done(d, (struct dl_attempt *)(void *)priv, m->data.result);
+			dl_http_done(d, (struct dl_attempt *)(void *)priv, m->data.result);
 	}
 	for (a = d->running.head; a != NULL; a = next) {
 		next = a->next;
 		if (a->x.pid > 0 && hg_deliver_exec_service(&a->x))
-			exec_done(d, a);
+			dl_exec_done(d, a);
 	}
 }
 
@@ -977,13 +517,13 @@ static void *engine_main(void *arg)
 
 	for (;;) {
 		if (atomic_load(&d->stopping) && stop_at == 0)
-			stop_at = mono_ms() + HG_DELIVER_STOP_GRACE_MS;
+			stop_at = dl_mono_ms() + HG_DELIVER_STOP_GRACE_MS;
 		if (atomic_exchange(&d->kick, 0))
 			for (i = 0; i < d->n_eps; i++)
 				d->eps[i].due = 1;
 		fire_timers(d);
 		settle(d, stop_at == 0);
-		if (stop_at > 0 && (d->running.n == 0 || mono_ms() >= stop_at))
+		if (stop_at > 0 && (d->running.n == 0 || dl_mono_ms() >= stop_at))
 			break;
 		poll_once(d, wait_ms(d, stop_at));
 	}

@@ -1,5 +1,5 @@
 /*
- * fuzz_config.c — the YAML config loader (src/config/config.c) on
+ * fuzz_config.c — the YAML config loader (src/config) on
  * arbitrary file contents.
  *
  * The bytes are written to one temporary file (the loader takes a path;

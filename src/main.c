@@ -49,6 +49,7 @@ static const char usage_main[] =
     "  events publish             publish an event to the subscribers\n"
     "  purge [-c FILE] [--older-than D]\n"
     "                             delete old messages now (retention)\n"
+    "  reload -c FILE             make the running daemon load FILE again (SIGHUP)\n"
     "  version                    print the version\n"
     "\n"
     "Run 'hookgate COMMAND --help' for a command's options.\n";
@@ -57,7 +58,8 @@ static const char usage_serve[] =
     "usage: hookgate serve [-c FILE]\n"
     "\n"
     "Runs the daemon. Without -c: listen 127.0.0.1:8080, store sqlite:./var/hookgate.db,\n"
-    "no sources. SIGTERM or SIGINT stops it cleanly.\n"
+    "no sources. SIGTERM or SIGINT stops it cleanly; SIGHUP (or 'hookgate reload')\n"
+    "loads the file again without dropping a connection or a queued delivery.\n"
     "\n"
     "  -c, --config FILE   configuration file (YAML; see docs/config.md)\n"
     "  -h, --help          this help\n";
@@ -154,9 +156,95 @@ static size_t largest_body(const struct hg_config *cfg)
 	return max;
 }
 
+static int str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+static int secret_differs(const struct hg_secret *a, const struct hg_secret *b)
+{
+	return a->len != b->len || (a->len > 0 && !hg_ct_equal(a->bytes, b->bytes, a->len));
+}
+
+/* Appends to out (a ", "-separated list) the settings of next that the
+ * running daemon cannot take without a restart: the listening socket and
+ * its TLS, the store, the event loops, the admin token (its hash is kept
+ * by the API), and a max_body above what the HTTP layer was started with. */
+static void restart_keys(const struct hg_config *cur, const struct hg_config *next,
+			 size_t started_body, char *out, size_t outlen)
+{
+	const struct {
+		const char *key;
+		int differs;
+	} k[] = {
+	    {"listen", str_differs(cur->listen_host, next->listen_host) ||
+			   cur->listen_port != next->listen_port},
+	    {"store", str_differs(cur->store, next->store)},
+	    {"tls", str_differs(cur->tls_cert, next->tls_cert) ||
+			str_differs(cur->tls_key, next->tls_key) ||
+			str_differs(cur->tls_client_ca, next->tls_client_ca) ||
+			cur->tls_client_cert != next->tls_client_cert},
+	    {"threads", cur->threads != next->threads},
+	    {"max_connections", cur->max_connections != next->max_connections},
+	    {"request_timeout", cur->request_timeout_ms != next->request_timeout_ms},
+	    {"max_in_flight", cur->max_in_flight != next->max_in_flight},
+	    {"admin_token_env", str_differs(cur->admin_token_env, next->admin_token_env) ||
+				    secret_differs(&cur->admin_token, &next->admin_token)},
+	    {"max_body (above the size the server started with)", largest_body(next) > started_body},
+	};
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
+		if (k[i].differs && used < outlen)
+			used += (size_t)snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
+						 k[i].key);
+}
+
+/*
+ * SIGHUP: loads the file again and, when it is valid, makes it the current
+ * snapshot: requests that start from here on see the new sources, secrets,
+ * routes and limits; work in progress finishes under the one it started
+ * with. A file that fails to load is refused whole and the running config
+ * stays. Either outcome is logged and audit-logged.
+ */
+static void reload(const char *path, struct hg_config_live *live, struct hg_ingest *ingest,
+		   struct hg_deliver *deliver, size_t started_body)
+{
+	struct hg_config *next = NULL, *cur;
+	char err[1024], restart[512], summary[768];
+
+	if (path == NULL) {
+		hg_log(HG_LOG_WARN, "SIGHUP: nothing to reload (started without -c FILE)", NULL);
+		return;
+	}
+	if (hg_config_load(path, &next, err, sizeof(err)) != HG_OK) {
+		hg_log(HG_LOG_ERROR, "config reload refused; the running config stays", "config",
+		       HG_LS(path), "error", HG_LS(err), NULL);
+		hg_ingest_audit(ingest, "config_reload_failed", NULL, NULL, err);
+		return;
+	}
+	cur = hg_config_get(live, NULL);
+	restart_keys(cur, next, started_body, restart, sizeof(restart));
+	hg_config_put(cur);
+	hg_log_set_level(next->log_level);
+	hg_ingest_set_audit_policy(ingest, next->audit_window_ms, next->audit_max_rows);
+	snprintf(summary, sizeof(summary), "%s: %zu source%s, %zu endpoint%s%s%s", path,
+		 next->n_sources, next->n_sources == 1 ? "" : "s", next->n_endpoints,
+		 next->n_endpoints == 1 ? "" : "s", restart[0] ? "; needs a restart to change: " : "",
+		 restart);
+	hg_deliver_reload(deliver, next);
+	hg_config_live_swap(live, next);
+	hg_log(restart[0] ? HG_LOG_WARN : HG_LOG_INFO, "config reloaded", "config", HG_LS(path),
+	       "sources", HG_LI((int64_t)next->n_sources), "endpoints",
+	       HG_LI((int64_t)next->n_endpoints), "needs_restart", HG_LS(restart), NULL);
+	hg_ingest_audit(ingest, "config_reloaded", NULL, NULL, summary);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct hg_config *cfg = NULL;
+	struct hg_config_live *live = NULL;
 	struct hg_ingest *ingest = NULL;
 	struct hg_deliver *deliver = NULL;
 	struct hg_stats *stats = NULL;
@@ -179,6 +267,14 @@ static int cmd_serve(int argc, char **argv)
 		return rc;
 	rc = EXIT_RUNTIME;
 	hg_log_set_level(cfg->log_level);
+	if (hg_config_live_new(cfg, &live) != HG_OK) {
+		hg_config_free(cfg);
+		fprintf(stderr, "hookgate: out of memory\n");
+		return EXIT_RUNTIME;
+	}
+	/* cfg stays valid while we hold this reference: the startup settings
+	 * (listen, store, TLS) are read from it below and at shutdown. */
+	hg_config_hold(cfg);
 
 	/* Signals are taken by sigwait() below; every thread started from here
 	 * on inherits the mask, so none of them is interrupted. */
@@ -208,6 +304,7 @@ static int cmd_serve(int argc, char **argv)
 	hg_deliver_set_stats(deliver, stats);
 	/* Replays and retries wake the engine as a commit of the writer does. */
 	struct hg_api_opts aopts = {.cfg = cfg,
+				    .live = live,
 				    .stats = stats,
 				    .ingest = ingest,
 				    .wake = hg_deliver_wake_cb,
@@ -218,7 +315,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	/* Every commit that stores deliveries wakes the engine. */
 	hg_ingest_set_commit_hook(ingest, hg_deliver_wake_cb, deliver);
-	struct hg_inbound inbound = {.cfg = cfg, .ingest = ingest, .stats = stats};
+	struct hg_inbound inbound = {.live = live, .ingest = ingest, .stats = stats};
 	struct hg_http_opts hopts = {.host = cfg->listen_host,
 				     .port = cfg->listen_port,
 				     .threads = cfg->threads,
@@ -255,8 +352,7 @@ static int cmd_serve(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			hg_log(HG_LOG_WARN, "SIGHUP ignored: configuration reload is not supported yet; restart to apply changes",
-			       NULL);
+			reload(path, live, ingest, deliver, largest_body(cfg));
 			continue;
 		}
 		break;
@@ -283,7 +379,8 @@ out:
 	if (srv != NULL)
 		hg_http_server_free(srv);
 	hg_stats_free(stats);
-	hg_config_free(cfg);
+	hg_config_put(cfg);
+	hg_config_live_free(live);
 	if (rc == EXIT_OK)
 		hg_log(HG_LOG_INFO, "stopped", NULL);
 	return rc;
@@ -542,6 +639,8 @@ int main(int argc, char **argv)
 		return hg_cli_events(argc - 1, argv + 1);
 	if (strcmp(cmd, "purge") == 0)
 		return hg_cli_purge(argc - 1, argv + 1);
+	if (strcmp(cmd, "reload") == 0)
+		return hg_cli_reload(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("hookgate %s\n", HG_VERSION);
 		return EXIT_OK;

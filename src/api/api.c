@@ -390,10 +390,13 @@ static void run_job(struct api_worker *w, struct api_job *j)
 		hg_api_store_heal(&w->st, api->store_uri);
 		w->checked_us = now_us;
 	}
+	j->cfg = hg_config_get(api->live, NULL);
 	if (w->st == NULL)
 		hg_api_answer_error(&a, 503, "store unavailable");
 	else
 		j->op(api, w->st, j, &a);
+	hg_config_put(j->cfg);
+	j->cfg = NULL;
 	if (a.store_failed)
 		hg_api_store_heal(&w->st, api->store_uri);
 	if (a.deferred) { /* answered elsewhere (a publish: after its commit) */
@@ -491,7 +494,7 @@ int hg_api_start(const struct hg_api_opts *opts, struct hg_api **out, char *err,
 		snprintf(err, errlen, "Out of memory while starting the management API.");
 		return HG_ENOMEM;
 	}
-	api->cfg = opts->cfg;
+	api->live = opts->live;
 	api->stats = opts->stats;
 	api->ingest = opts->ingest;
 	api->wake = opts->wake;

@@ -39,7 +39,8 @@ struct hg_api;
 #define HG_API_AUDIT_PURGE_BATCH 5000  /* audit rows removed per transaction */
 
 struct hg_api_opts {
-	const struct hg_config *cfg; /* token, retention, routes; outlives the api */
+	const struct hg_config *cfg; /* the startup config: the admin token, the store */
+	struct hg_config_live *live; /* jobs and housekeeping take the current snapshot */
 	struct hg_stats *stats;      /* counted and flushed; may be NULL */
 	struct hg_ingest *ingest;    /* audit log of refusals and changes; may be NULL */
 	/* Called after deliveries were made due (retry, replay) so the delivery

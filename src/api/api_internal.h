@@ -58,6 +58,7 @@ struct api_job {
 	char client[64];              /* for the audit log */
 	struct api_params p;
 	void *ext;                    /* an op family's own request data (outbound.c) */
+	struct hg_config *cfg;        /* the snapshot the job runs under (held while it runs) */
 	void (*ext_free)(void *ext);  /* releases ext with the job */
 };
 
@@ -70,7 +71,7 @@ struct api_worker {
 };
 
 struct hg_api {
-	const struct hg_config *cfg;
+	struct hg_config_live *live;
 	struct hg_stats *stats;
 	struct hg_ingest *ingest;
 	void (*wake)(void *arg);

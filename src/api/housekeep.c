@@ -85,10 +85,10 @@ static void flush_stats(struct hg_api *api)
 	hg_api_store_heal(&api->hk_st, api->store_uri);
 }
 
-static void purge_old(struct hg_api *api)
+static void purge_old(struct hg_api *api, const struct hg_config *cfg)
 {
 	struct hg_store_purged got = {0};
-	int64_t before = hg_now_ms() - api->cfg->retention_ms;
+	int64_t before = hg_now_ms() - cfg->retention_ms;
 	int rc;
 
 	if (api->hk_st == NULL)
@@ -106,7 +106,7 @@ static void purge_old(struct hg_api *api)
 }
 
 /* audit_retention: the oldest audit rows go, behind a checkpoint row. */
-static void purge_old_audit(struct hg_api *api)
+static void purge_old_audit(struct hg_api *api, const struct hg_config *cfg)
 {
 	int64_t removed = 0;
 	int rc;
@@ -115,7 +115,7 @@ static void purge_old_audit(struct hg_api *api)
 		hg_api_store_heal(&api->hk_st, api->store_uri);
 	if (api->hk_st == NULL)
 		return;
-	rc = hg_api_audit_purge(api->hk_st, hg_now_ms() - api->cfg->audit_retention_ms,
+	rc = hg_api_audit_purge(api->hk_st, hg_now_ms() - cfg->audit_retention_ms,
 				&api->hk_stop, &removed);
 	if (removed > 0)
 		hg_log(HG_LOG_INFO, "audit retention purge", "rows", HG_LI(removed), NULL);
@@ -137,14 +137,17 @@ static void *housekeep_main(void *arg)
 			;
 		pthread_mutex_unlock(&api->mu);
 		flush_stats(api);
-		if ((api->cfg->retention_ms > 0 || api->cfg->audit_retention_ms > 0) &&
+		/* retention as the current snapshot says */
+		struct hg_config *cfg = hg_config_get(api->live, NULL);
+		if ((cfg->retention_ms > 0 || cfg->audit_retention_ms > 0) &&
 		    !atomic_load(&api->hk_stop) && hg_now_ms() >= next_purge) {
-			if (api->cfg->retention_ms > 0)
-				purge_old(api);
-			if (api->cfg->audit_retention_ms > 0 && !atomic_load(&api->hk_stop))
-				purge_old_audit(api);
+			if (cfg->retention_ms > 0)
+				purge_old(api, cfg);
+			if (cfg->audit_retention_ms > 0 && !atomic_load(&api->hk_stop))
+				purge_old_audit(api, cfg);
 			next_purge = hg_now_ms() + HG_API_PURGE_EVERY_MS;
 		}
+		hg_config_put(cfg);
 		pthread_mutex_lock(&api->mu);
 	}
 	pthread_mutex_unlock(&api->mu);

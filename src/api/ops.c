@@ -385,7 +385,7 @@ void hg_api_op_replay(struct hg_api *api, struct hg_store *st, const struct api_
 	rc = hg_store_get_message(st, j->arg, &row);
 	if (failed(a, rc, "message", j->arg))
 		goto out;
-	src = hg_config_find_source(api->cfg, row.source, strlen(row.source));
+	src = hg_config_find_source(j->cfg, row.source, strlen(row.source));
 	if (src == NULL) {
 		hg_api_answer_error(a, 409,
 				    "the message's source %.64s is no longer configured; there is "
@@ -466,7 +466,7 @@ void hg_api_op_retry_dead(struct hg_api *api, struct hg_store *st, const struct 
 	int64_t count = 0;
 	int rc;
 
-	if (hg_config_find_endpoint(api->cfg, j->arg) == NULL) {
+	if (hg_config_find_endpoint(j->cfg, j->arg) == NULL) {
 		hg_api_answer_error(a, 404, "no endpoint called %.64s in the configuration",
 				    j->arg);
 		return;

@@ -311,7 +311,7 @@ static void op_sub_create(struct hg_api *api, struct hg_store *st, const struct 
 			  struct api_answer *a)
 {
 	const struct ob_req *r = ob_ext(j);
-	const struct hg_config *cfg = api->cfg;
+	const struct hg_config *cfg = j->cfg;
 	struct hg_ssrf_policy pol = ob_policy(cfg);
 	struct hg_webhook_input in;
 	struct hg_store_sub s;
@@ -405,7 +405,7 @@ static void op_sub_list(struct hg_api *api, struct hg_store *st, const struct ap
 
 	if (!ob_auth(api, st, ob_ext(j), &who, a) || !ob_may_manage(&who, a))
 		goto out;
-	if (!ob_limit(api, a, "@api:manage", &api->cfg->outbound.rl_manage,
+	if (!ob_limit(api, a, "@api:manage", &j->cfg->outbound.rl_manage,
 		      who.admin ? "*" : who.owner))
 		goto out;
 	if (l.arr == NULL) {
@@ -451,7 +451,7 @@ static int ob_manage_prologue(struct hg_api *api, struct hg_store *st, const str
 			      struct ob_who *who, struct api_answer *a)
 {
 	return ob_auth(api, st, ob_ext(j), who, a) && ob_may_manage(who, a) &&
-	       ob_limit(api, a, "@api:manage", &api->cfg->outbound.rl_manage,
+	       ob_limit(api, a, "@api:manage", &j->cfg->outbound.rl_manage,
 			who->admin ? "*" : who->owner);
 }
 
@@ -474,7 +474,7 @@ static void op_sub_patch(struct hg_api *api, struct hg_store *st, const struct a
 			 struct api_answer *a)
 {
 	const struct ob_req *r = ob_ext(j);
-	const struct hg_config *cfg = api->cfg;
+	const struct hg_config *cfg = j->cfg;
 	struct hg_ssrf_policy pol = ob_policy(cfg);
 	struct hg_webhook_input in;
 	struct hg_store_sub_patch p = {.is_active = -1};
@@ -574,7 +574,7 @@ static void op_sub_regenerate(struct hg_api *api, struct hg_store *st, const str
 	}
 	if (!ob_load(api, st, j, &who, &s, a))
 		return;
-	if (!ob_limit(api, a, "@api:regenerate", &api->cfg->outbound.rl_regenerate, s.owner_id))
+	if (!ob_limit(api, a, "@api:regenerate", &j->cfg->outbound.rl_regenerate, s.owner_id))
 		goto out;
 	if (hg_outbound_secret_new(secret) != HG_OK ||
 	    hg_outbound_secret_whsec(secret, whsec) != HG_OK) {
@@ -785,7 +785,7 @@ static void op_publish(struct hg_api *api, struct hg_store *st, const struct api
 		       struct api_answer *a)
 {
 	const struct ob_req *r = ob_ext(j);
-	const struct hg_config *cfg = api->cfg;
+	const struct hg_config *cfg = j->cfg;
 	struct hg_webhook_publish in;
 	struct ob_publish *p = NULL;
 	struct ob_fanout f = {0};

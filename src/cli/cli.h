@@ -29,5 +29,7 @@ int hg_cli_webhooks(int argc, char **argv);
 int hg_cli_events(int argc, char **argv);
 /* hookgate purge [-c FILE] [--older-than DURATION] */
 int hg_cli_purge(int argc, char **argv);
+/* hookgate reload -c FILE: SIGHUP to the hookgate listening on FILE's address */
+int hg_cli_reload(int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 #ifndef HG_CONFIG_H
 #define HG_CONFIG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -209,6 +210,9 @@ struct hg_config {
 	struct hg_cidr *egress_allow; /* ranges subscribers may reach despite the SSRF guard */
 	size_t n_egress_allow;
 	struct hg_outbound outbound;
+	/* references beyond the first (snapshot.c); 0 for a config nobody
+	 * shares: hg_config_put() then frees it */
+	atomic_long extra_refs;
 };
 
 /* Loads and validates path. On error returns HG_EINVAL (or HG_EIO when the
@@ -225,6 +229,32 @@ int hg_config_load_opts(const char *path, unsigned flags, struct hg_config **out
 /* The built-in default: listen 127.0.0.1:8080, SQLite in ./var, no sources. */
 int hg_config_default(struct hg_config **out);
 void hg_config_free(struct hg_config *cfg);
+
+/* ---- live snapshots (snapshot.c) ----
+ * A loaded config never changes. A reload loads a new one and makes it the
+ * current snapshot; whoever works with the config takes a reference to the
+ * snapshot current at the start of a unit of work (a request, an API job,
+ * an engine turn, a stored message) and gives it back at its end, so an old
+ * snapshot lives exactly as long as some work still uses it. */
+struct hg_config_live;
+
+/* Makes first (the daemon's startup config, taken over) the current one. */
+int hg_config_live_new(struct hg_config *first, struct hg_config_live **out);
+/* Drops the current snapshot (freed once no reference is left). */
+void hg_config_live_free(struct hg_config_live *live);
+/* A reference to the current snapshot; give it back with hg_config_put().
+ * *gen (may be NULL) gets its generation: 1 at start, +1 per swap. */
+struct hg_config *hg_config_get(struct hg_config_live *live, uint64_t *gen);
+/* The current generation, without taking a reference (one atomic load):
+ * lets a holder see that its snapshot is no longer the current one. */
+uint64_t hg_config_live_gen(struct hg_config_live *live);
+/* Makes next (taken over) the current snapshot; the previous one goes once
+ * its last reference is given back. */
+void hg_config_live_swap(struct hg_config_live *live, struct hg_config *next);
+/* Another reference to cfg, which the caller holds already. */
+struct hg_config *hg_config_hold(struct hg_config *cfg);
+/* Gives a reference back; the last one frees the config. NULL is ignored. */
+void hg_config_put(struct hg_config *cfg);
 
 const struct hg_source *hg_config_find_source(const struct hg_config *cfg, const char *name,
 					      size_t len);

@@ -42,6 +42,14 @@ struct hg_deliver;
  * belong to the config. The body is parsed at most once, and only when a
  * route has a filter; a body jansson cannot parse, for whatever reason,
  * counts as not JSON. Returns HG_OK. */
+/* A reload made cfg the current snapshot: the engine takes a reference
+ * and, once the attempts in flight have finished (it claims nothing new
+ * meanwhile; due deliveries wait in the store), rebuilds its endpoints from
+ * cfg: new ones are claimed for, removed ones no longer (their queued
+ * deliveries stay queued and are reported), changed ones are attempted as
+ * cfg says. Any thread; d may be NULL. */
+void hg_deliver_reload(struct hg_deliver *d, struct hg_config *cfg);
+
 int hg_deliver_route(const struct hg_source *src, const uint8_t *body, size_t len,
 		     int64_t received_ms, struct hg_store_target *out, size_t *n);
 /* The same on a body view whose JSON tree is parsed at most once for the

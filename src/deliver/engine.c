@@ -508,6 +508,9 @@ static void poll_once(struct hg_deliver *d, int timeout_ms)
 	}
 }
 
+static void take_reload(struct hg_deliver *d);
+static void adopt_reload(struct hg_deliver *d);
+
 static void *engine_main(void *arg)
 {
 	struct hg_deliver *d = arg;
@@ -518,11 +521,16 @@ static void *engine_main(void *arg)
 	for (;;) {
 		if (atomic_load(&d->stopping) && stop_at == 0)
 			stop_at = dl_mono_ms() + HG_DELIVER_STOP_GRACE_MS;
+		take_reload(d);
 		if (atomic_exchange(&d->kick, 0))
 			for (i = 0; i < d->n_eps; i++)
 				d->eps[i].due = 1;
 		fire_timers(d);
-		settle(d, stop_at == 0);
+		/* While a reload waits, nothing new is claimed; once the last
+		 * attempt of the old endpoints is recorded, the new ones start. */
+		settle(d, stop_at == 0 && d->pending == NULL);
+		if (d->pending != NULL && stop_at == 0 && d->running.n == 0 && d->done.n == 0)
+			adopt_reload(d);
 		if (stop_at > 0 && (d->running.n == 0 || dl_mono_ms() >= stop_at))
 			break;
 		poll_once(d, wait_ms(d, stop_at));
@@ -547,7 +555,152 @@ static void *engine_main(void *arg)
 		list_remove(&d->done, a);
 		attempt_free(d, a);
 	}
+	hg_config_put(d->pending);
+	d->pending = NULL;
 	return NULL;
+}
+
+/* ---- endpoints and reloads ---- */
+
+/*
+ * Makes the endpoint table (eps, one claim request slot each, and the timer
+ * heap) for cfg: every endpoint of cfg, and "sub:*" for the outbound
+ * subscriptions when the outbound API can be used (an admin token makes
+ * API keys). Only called with no attempt in flight: at start, and when a
+ * reload is adopted. On failure d is as it was.
+ */
+static int eps_build(struct hg_deliver *d, const struct hg_config *cfg)
+{
+	int outbound = cfg->admin_token.bytes != NULL;
+	size_t n = cfg->n_endpoints + (outbound ? 1 : 0), cap = (size_t)cfg->max_in_flight, i;
+	struct dl_endpoint *eps = calloc(n + 1, sizeof(*eps));
+	struct hg_store_claim_req *req = calloc(n + 1, sizeof(*req));
+	struct dl_endpoint **req_ep = calloc(n + 1, sizeof(*req_ep));
+	size_t *req_got = calloc(n + 1, sizeof(*req_got));
+	struct hg_deliver_heap heap = {0};
+	int store_queued = d->store_timer.slot != 0;
+
+	if (eps == NULL || req == NULL || req_ep == NULL || req_got == NULL ||
+	    hg_deliver_heap_init(&heap, n + cap + 1) != HG_OK) {
+		free(eps);
+		free(req);
+		free(req_ep);
+		free(req_got);
+		hg_deliver_heap_free(&heap);
+		return HG_ENOMEM;
+	}
+	for (i = 0; i < cfg->n_endpoints; i++)
+		eps[i] = (struct dl_endpoint){.ep = &cfg->endpoints[i],
+					      .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &eps[i]},
+					      .due = 1};
+	if (outbound) {
+		/* every subscription's deliveries, claimed by prefix; the URL and
+		 * secret come from the subscription at each attempt */
+		d->subs_ep = (struct hg_endpoint){.name = (char *)HG_STORE_SUB_PREFIX "*",
+						  .timeout_ms = cfg->outbound.timeout_ms,
+						  .retry = cfg->outbound.retry,
+						  .max_in_flight = cfg->outbound.max_in_flight};
+		d->ssrf = (struct hg_ssrf_policy){.allow_http = cfg->allow_http,
+						  .allow = cfg->egress_allow,
+						  .n_allow = cfg->n_egress_allow};
+		eps[i] = (struct dl_endpoint){.ep = &d->subs_ep,
+					      .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &eps[i]},
+					      .due = 1,
+					      .subs = 1};
+	}
+	/* The old heap held the old endpoints' timers and, while the store is
+	 * away, the store's: that one moves over. */
+	if (store_queued) {
+		d->store_timer.slot = 0;
+		(void)hg_deliver_heap_set(&heap, &d->store_timer, d->store_timer.at_ms);
+	}
+	hg_deliver_heap_free(&d->heap);
+	d->heap = heap;
+	free(d->eps);
+	free(d->req);
+	free(d->req_ep);
+	free(d->req_got);
+	d->eps = eps;
+	d->req = req;
+	d->req_ep = req_ep;
+	d->req_got = req_got;
+	d->n_eps = n;
+	d->rr = 0;
+	return HG_OK;
+}
+
+void hg_deliver_reload(struct hg_deliver *d, struct hg_config *cfg)
+{
+	if (d == NULL || !d->started)
+		return;
+	/* the newest wins: one still waiting to be taken is dropped */
+	hg_config_put(atomic_exchange(&d->next_cfg, hg_config_hold(cfg)));
+	atomic_store(&d->kick, 1);
+	curl_multi_wakeup(d->multi);
+}
+
+/* On the loop: takes the snapshot a reload handed over (the newest). */
+static void take_reload(struct hg_deliver *d)
+{
+	struct hg_config *next = atomic_exchange(&d->next_cfg, NULL);
+
+	if (next == NULL)
+		return;
+	hg_config_put(d->pending);
+	d->pending = next;
+	if (d->running.n > 0)
+		hg_log(HG_LOG_INFO, "reload: the delivery engine waits for its attempts in flight",
+		       "in_flight", HG_LI(d->running.n), NULL);
+}
+
+static int count_one(const struct hg_store_delivery_info *di, void *arg)
+{
+	(void)di;
+	++*(int64_t *)arg;
+	return 0;
+}
+
+/* Deliveries of endpoint waiting (pending or failed), counted up to a bound. */
+static int64_t queued_for(struct hg_deliver *d, const char *endpoint)
+{
+	int64_t n = 0;
+	struct hg_store_delivery_filter f = {.endpoint = endpoint, .limit = 100000};
+
+	f.status = HG_DELIVERY_PENDING;
+	(void)hg_store_list_deliveries(d->st, &f, count_one, &n);
+	f.status = HG_DELIVERY_FAILED;
+	(void)hg_store_list_deliveries(d->st, &f, count_one, &n);
+	return n;
+}
+
+/* With nothing in flight: the pending snapshot's endpoints replace ours. The
+ * deliveries queued for an endpoint it no longer has stay queued, and are
+ * reported. */
+static void adopt_reload(struct hg_deliver *d)
+{
+	struct hg_config *next = d->pending;
+	size_t i;
+
+	d->pending = NULL;
+	for (i = 0; i < d->n_eps; i++) {
+		const char *name = d->eps[i].ep->name;
+
+		if (d->eps[i].subs || hg_config_find_endpoint(next, name) != NULL)
+			continue;
+		int64_t waiting = queued_for(d, name);
+		hg_log(HG_LOG_WARN,
+		       "reload removed an endpoint; its queued deliveries stay queued until it is "
+		       "configured again",
+		       "endpoint", HG_LS(name), "queued", HG_LI(waiting), NULL);
+	}
+	if (eps_build(d, next) != HG_OK) {
+		hg_log(HG_LOG_ERROR, "reload: out of memory; the engine keeps its endpoints", NULL);
+		hg_config_put(next);
+		return;
+	}
+	hg_config_put(d->cfg);
+	d->cfg = next;
+	hg_log(HG_LOG_INFO, "delivery engine reloaded", "endpoints", HG_LI(d->n_eps), NULL);
 }
 
 /* ---- start and stop ---- */
@@ -611,6 +764,9 @@ static void engine_free(struct hg_deliver *d)
 	free(d->msg_rcs);
 	free(d->rec);
 	free(d->wfds);
+	hg_config_put(atomic_exchange(&d->next_cfg, NULL));
+	hg_config_put(d->pending);
+	hg_config_put(d->cfg);
 	free(d);
 }
 
@@ -622,29 +778,18 @@ void hg_deliver_set_stats(struct hg_deliver *d, struct hg_stats *stats)
 
 int hg_deliver_start(const struct hg_config *cfg, struct hg_deliver **out, char *err, size_t errlen)
 {
-	size_t i, cap = (size_t)cfg->max_in_flight;
+	size_t cap = (size_t)cfg->max_in_flight;
 	struct hg_deliver *d;
 	char host[64] = "", uuid[HG_UUID_LEN + 1];
 	sigset_t all, old;
-	int rc = HG_ENOMEM, outbound;
+	int rc = HG_ENOMEM;
 
 	*out = NULL;
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		goto oom;
-	d->cfg = cfg;
-	/* Subscriptions exist only where the outbound API can be used: with
-	 * an admin token to make API keys. */
-	outbound = cfg->admin_token.bytes != NULL;
-	if (cfg->n_endpoints == 0 && !outbound) { /* nothing to deliver to: no thread, no handle */
-		*out = d;
-		return HG_OK;
-	}
-	d->n_eps = cfg->n_endpoints + (outbound ? 1 : 0);
-	d->eps = calloc(d->n_eps, sizeof(*d->eps));
-	d->req = calloc(d->n_eps, sizeof(*d->req));
-	d->req_ep = calloc(d->n_eps, sizeof(*d->req_ep));
-	d->req_got = calloc(d->n_eps, sizeof(*d->req_got));
+	/* the engine's own reference: a reload may swap the current one */
+	d->cfg = hg_config_hold((struct hg_config *)cfg);
 	d->claimed = calloc(cap, sizeof(*d->claimed));
 	d->rec = calloc(cap, sizeof(*d->rec));
 	d->wfds = calloc(3 * cap, sizeof(*d->wfds));
@@ -652,32 +797,12 @@ int hg_deliver_start(const struct hg_config *cfg, struct hg_deliver **out, char 
 	d->msg_ids = calloc(cap, sizeof(*d->msg_ids));
 	d->msgs = calloc(cap, sizeof(*d->msgs));
 	d->msg_rcs = calloc(cap, sizeof(*d->msg_rcs));
-	if (d->eps == NULL || d->req == NULL || d->req_ep == NULL || d->req_got == NULL ||
-	    d->claimed == NULL || d->rec == NULL || d->wfds == NULL || d->pool == NULL ||
+	if (d->claimed == NULL || d->rec == NULL || d->wfds == NULL || d->pool == NULL ||
 	    d->msg_ids == NULL || d->msgs == NULL || d->msg_rcs == NULL ||
-	    hg_deliver_heap_init(&d->heap, d->n_eps + cap + 1) != HG_OK || copy_env(d) != HG_OK)
+	    eps_build(d, cfg) != HG_OK || copy_env(d) != HG_OK)
 		goto oom;
-	for (i = 0; i < cfg->n_endpoints; i++)
-		d->eps[i] =
-		    (struct dl_endpoint){.ep = &cfg->endpoints[i],
-					 .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &d->eps[i]},
-					 .due = 1};
-	if (outbound) {
-		/* every subscription's deliveries, claimed by prefix; the URL and
-		 * secret come from the subscription at each attempt */
-		d->subs_ep = (struct hg_endpoint){.name = (char *)HG_STORE_SUB_PREFIX "*",
-						  .timeout_ms = cfg->outbound.timeout_ms,
-						  .retry = cfg->outbound.retry,
-						  .max_in_flight = cfg->outbound.max_in_flight};
-		d->ssrf = (struct hg_ssrf_policy){.allow_http = cfg->allow_http,
-						  .allow = cfg->egress_allow,
-						  .n_allow = cfg->n_egress_allow};
-		d->eps[i] =
-		    (struct dl_endpoint){.ep = &d->subs_ep,
-					 .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &d->eps[i]},
-					 .due = 1,
-					 .subs = 1};
-	}
+	/* The thread runs even with nothing to deliver to yet: a reload may
+	 * add endpoints. */
 	d->store_timer = (struct hg_deliver_timer){.kind = DL_TIMER_STORE, .owner = d};
 	d->signer = hg_verify_find("standard");
 	if (d->signer == NULL || d->signer->sign == NULL) {

@@ -78,7 +78,11 @@ struct dl_list {
 };
 
 struct hg_deliver {
-	const struct hg_config *cfg;
+	struct hg_config *cfg; /* a reference: the snapshot whose endpoints are in eps */
+	/* A reload's snapshot (a reference), handed over by hg_deliver_reload()
+	 * and taken by the loop (pending) once no attempt is in flight. */
+	_Atomic(struct hg_config *) next_cfg;
+	struct hg_config *pending;
 	struct hg_store *st;
 	char owner[HG_STORE_OWNER_MAX + 1];
 	const struct hg_verify_scheme *signer; /* Standard Webhooks */

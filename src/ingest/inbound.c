@@ -56,7 +56,8 @@ struct inbound_item {
 	char *content_type;
 	struct hg_buf headers; /* JSON object of the request's headers */
 	uint8_t *body;
-	struct hg_store_target *targets; /* its deliveries; names belong to the config */
+	struct hg_store_target *targets; /* its deliveries; names belong to cfg */
+	struct hg_config *cfg; /* a reference to the snapshot the request was taken under */
 	struct hg_stats *stats;
 	int64_t start_us; /* when the request was complete (hg_mono_us) */
 };
@@ -92,6 +93,7 @@ static void item_free(struct inbound_item *item)
 	hg_buf_free(&item->headers);
 	free(item->body);
 	free(item->targets);
+	hg_config_put(item->cfg);
 	free(item);
 }
 
@@ -417,7 +419,7 @@ static int within_rate_limit(struct hg_http_req *req, const struct hg_inbound *i
 	return 0;
 }
 
-static void receive(struct hg_http_req *req, const struct hg_inbound *in,
+static void receive(struct hg_http_req *req, const struct hg_inbound *in, struct hg_config *cfg,
 		    const struct hg_source *src)
 {
 	const char *reason = "signature mismatch";
@@ -438,7 +440,7 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 		hg_http_respond_error(req, 413, src->name, "body too large for this source");
 		return;
 	}
-	trusted = peer_is_trusted(in->cfg, req);
+	trusted = peer_is_trusted(cfg, req);
 	client_address(req, trusted, client, &via);
 	if (src->mtls_require && !mtls_ok(src, req, trusted)) {
 		count(in, src, HG_STAT_INVALID_SIGNATURES);
@@ -447,7 +449,7 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 		hg_http_respond_error(req, 401, src->name, "client certificate required");
 		return;
 	}
-	url = public_url_of(in->cfg, src, req, &url_len);
+	url = public_url_of(cfg, src, req, &url_len);
 	struct hg_verify_input vin = {.body = req->body,
 				      .body_len = req->body_len,
 				      .header = hg_http_header_cb,
@@ -470,6 +472,7 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in,
 	item = calloc(1, sizeof(*item));
 	if (item == NULL)
 		goto oom;
+	item->cfg = hg_config_hold(cfg);
 	rc = hg_ingest_dedupe_keys_of(src, &jb, hg_http_header_cb, req, &item->keys, &item->nkeys);
 	if (rc == HG_ETOOBIG) {
 		/* Each key is an index lookup in the writer's one transaction:
@@ -547,15 +550,16 @@ void hg_inbound_handle(struct hg_http_req *req, void *arg)
 	const char *name = req->path + (sizeof(prefix) - 1);
 	size_t nlen = req->path_len - (sizeof(prefix) - 1);
 	const struct hg_source *src = NULL;
+	/* The whole request works under one snapshot, whatever a reload does
+	 * meanwhile; a stored message keeps it until its answer (item->cfg). */
+	struct hg_config *cfg = hg_config_get(in->live, NULL);
 
 	if (nlen > 0 && memchr(name, '/', nlen) == NULL)
-		src = hg_config_find_source(in->cfg, name, nlen);
+		src = hg_config_find_source(cfg, name, nlen);
 	if (src == NULL) {
 		hg_http_respond_error(req, 404, NULL, "unknown source");
-		return;
-	}
-	if (method_is(req, "POST")) {
-		receive(req, in, src);
+	} else if (method_is(req, "POST")) {
+		receive(req, in, cfg, src);
 	} else if (method_is(req, "GET")) {
 		handshake(req, src);
 	} else {
@@ -571,6 +575,7 @@ void hg_inbound_handle(struct hg_http_req *req, void *arg)
 					    .log_reason = "method not allowed"};
 		hg_http_respond(req, &resp);
 	}
+	hg_config_put(cfg);
 }
 
 void hg_inbound_healthz(struct hg_http_req *req, void *arg)

@@ -183,7 +183,7 @@ struct hg_http_req;
 struct hg_stats;
 
 struct hg_inbound {
-	const struct hg_config *cfg;
+	struct hg_config_live *live; /* each request works on the snapshot current at its start */
 	struct hg_ingest *ingest;
 	struct hg_stats *stats; /* counts each source's outcomes; may be NULL */
 };

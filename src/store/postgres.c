@@ -73,7 +73,6 @@
 #include "stats/stats.h"
 #include "store/postgres_internal.h"
 #include "store/store_internal.h"
-#include "store/store_ratelimit.h"
 
 /* Seconds to wait for a connection, unless the URI says otherwise. */
 #define HG_PG_CONNECT_TIMEOUT "3"
@@ -2784,18 +2783,13 @@ static int pg_sub_outcome(struct hg_store *st, const char *id, int ok, int gone,
 	return rc;
 }
 
-/* ---- shared rate-limit counters (store_ratelimit.h) ---- */
+/* ---- shared rate-limit counters (store.h) ---- */
 
 /* How often a handle forgets rate-limit windows that ended long ago. */
 #define HG_PG_RL_SWEEP_MS 60000
 /* The server's clock in ms: every node's updated_ms comes from it, so
  * followers compare times of one clock. */
 #define HG_PG_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
-
-int hg_store_ratelimit_shared(struct hg_store *st)
-{
-	return st != NULL && st->ops == &hg_store_postgres_ops;
-}
 
 struct rl_args {
 	struct hg_store_rl_count *c;
@@ -2896,25 +2890,21 @@ static int rl_body(struct hg_pg *p, void *arg, struct pg_fail *f)
 	return rc;
 }
 
-int hg_store_ratelimit_add(struct hg_store *st, struct hg_store_rl_count *c, size_t n)
+static int pg_ratelimit_add(struct hg_store *st, struct hg_store_rl_count *c, size_t n)
 {
 	struct hg_pg *p = (struct hg_pg *)st;
 	struct rl_args a = {.c = c, .n = n};
 	int rc;
 
-	if (!hg_store_ratelimit_shared(st))
-		return HG_EINVAL;
-	if (n == 0)
-		return HG_OK;
 	rc = txn_run(p, "ratelimit_add", rl_body, NULL, &a);
 	if (rc == HG_OK && hg_now_ms() - p->rl_swept_ms >= HG_PG_RL_SWEEP_MS)
 		p->rl_swept_ms = hg_now_ms();
 	return rc;
 }
 
-int hg_store_ratelimit_changes(struct hg_store *st, int64_t since_ms,
-			       int (*fn)(const struct hg_store_rl_count *c, void *arg), void *arg,
-			       int64_t *now_ms)
+static int pg_ratelimit_changes(struct hg_store *st, int64_t since_ms,
+				int (*fn)(const struct hg_store_rl_count *c, void *arg), void *arg,
+				int64_t *now_ms)
 {
 	struct hg_pg *p = (struct hg_pg *)st;
 	char since[24];
@@ -2922,9 +2912,6 @@ int hg_store_ratelimit_changes(struct hg_store *st, int64_t since_ms,
 	PGresult *res;
 	int i;
 
-	*now_ms = 0;
-	if (!hg_store_ratelimit_shared(st))
-		return HG_EINVAL;
 	snprintf(since, sizeof(since), "%" PRId64, since_ms);
 	/* the server's now first: a row updated after it is read next time */
 	res = read_query(p, "ratelimit_changes", "SELECT " HG_PG_NOW_MS, 0, NULL, 0);
@@ -2991,4 +2978,6 @@ const struct hg_store_ops hg_store_postgres_ops = {
     .sub_set_secret = pg_sub_set_secret,
     .sub_deliveries = pg_sub_deliveries,
     .sub_outcome = pg_sub_outcome,
+    .ratelimit_add = pg_ratelimit_add,
+    .ratelimit_changes = pg_ratelimit_changes,
 };

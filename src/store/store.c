@@ -401,6 +401,32 @@ int hg_store_sub_outcome(struct hg_store *st, const char *id, int ok, int gone, 
 	return st->ops->sub_outcome(st, id, ok, gone, now_ms, disable_after_ms, reason, disabled);
 }
 
+/* ---- rate-limit counters shared by several nodes ---- */
+
+int hg_store_ratelimit_shared(struct hg_store *st)
+{
+	return st != NULL && st->ops->ratelimit_add != NULL && st->ops->ratelimit_changes != NULL;
+}
+
+int hg_store_ratelimit_add(struct hg_store *st, struct hg_store_rl_count *c, size_t n)
+{
+	if (!hg_store_ratelimit_shared(st))
+		return HG_EINVAL;
+	if (n == 0)
+		return HG_OK;
+	return st->ops->ratelimit_add(st, c, n);
+}
+
+int hg_store_ratelimit_changes(struct hg_store *st, int64_t since_ms,
+			       int (*fn)(const struct hg_store_rl_count *c, void *arg), void *arg,
+			       int64_t *now_ms)
+{
+	*now_ms = 0;
+	if (!hg_store_ratelimit_shared(st))
+		return HG_EINVAL;
+	return st->ops->ratelimit_changes(st, since_ms, fn, arg, now_ms);
+}
+
 /* ---- the audit chain ---- */
 
 const char hg_store_audit_genesis[HG_AUDIT_HASH_LEN + 1] =

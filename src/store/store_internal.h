@@ -97,6 +97,13 @@ struct hg_store_ops {
 			      void *arg, int64_t *total);
 	int (*sub_outcome)(struct hg_store *st, const char *id, int ok, int gone, int64_t now_ms,
 			   int64_t disable_after_ms, const char *reason, int *disabled);
+	/* rate-limit counters shared by several nodes (optional, both or
+	 * neither): the store.h functions of the same names, called only with
+	 * n >= 1. A backend without them shares nothing. */
+	int (*ratelimit_add)(struct hg_store *st, struct hg_store_rl_count *c, size_t n);
+	int (*ratelimit_changes)(struct hg_store *st, int64_t since_ms,
+				 int (*fn)(const struct hg_store_rl_count *c, void *arg),
+				 void *arg, int64_t *now_ms);
 };
 
 /* 1 when an endpoint argument of a claim or next_due is a prefix

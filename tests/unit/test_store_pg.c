@@ -32,7 +32,6 @@
 #include "store/postgres_internal.h"
 #include "store/store.h"
 #include "store/store_internal.h"
-#include "store/store_ratelimit.h"
 
 static const char *admin_uri;
 

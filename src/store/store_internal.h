@@ -142,9 +142,4 @@ int hg_store_audit_checkpoint_parse(const char *reason, int64_t *last,
 /* The prev_hash of row 1. */
 extern const char hg_store_audit_genesis[HG_AUDIT_HASH_LEN + 1];
 
-/* SQLite schema migrations, oldest first: element i takes the schema from
- * version i to version i + 1. Append only; never edit a released one. */
-extern const char *const hg_sqlite_migrations[];
-extern const size_t hg_sqlite_n_migrations;
-
 #endif

@@ -162,9 +162,13 @@ static int64_t count(struct hg_store *st, const char *source)
 static void test_schema_matches_sqlite(void **state)
 {
 	struct fixture *f = *state;
+	struct hg_store *lite = NULL;
+	char err[256];
 
 	/* Version N means the same tables on both backends. */
-	assert_int_equal(hg_pg_n_migrations, hg_sqlite_n_migrations);
+	assert_int_equal(hg_store_open("sqlite::memory:", &lite, err, sizeof(err)), HG_OK);
+	assert_int_equal(hg_store_schema_version(lite), (int)hg_pg_n_migrations);
+	hg_store_close(lite);
 	assert_int_equal(hg_store_schema_version(f->st), (int)hg_pg_n_migrations);
 	assert_int_equal(hg_store_ping(f->st), HG_OK);
 	assert_int_equal(count(f->st, NULL), 0);

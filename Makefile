@@ -2,8 +2,9 @@
 #   make            build build/hookgate
 #   make run        install missing packages, build, serve examples/hookgate.yaml
 #   make test       install missing packages, unit tests (cmocka) + e2e (node:test)
-#   make test-pg    the PostgreSQL store's unit tests and the whole e2e suite on a
-#                   throwaway PostgreSQL cluster (scripts/with-postgres.sh)
+#   make test-pg    the PostgreSQL store's unit tests, the store conformance suite
+#                   and the whole e2e suite on a throwaway PostgreSQL cluster
+#                   (scripts/with-postgres.sh)
 #   make asan       build build/asan/hookgate with ASan+UBSan and run all tests on it
 #   make tsan       the unit tests under ThreadSanitizer
 #   make fuzz       build the libFuzzer targets (tests/fuzz) with clang, run each FUZZ_TIME s
@@ -59,12 +60,14 @@ test: deps
 	$(MAKE) unit e2e
 
 # A throwaway cluster (127.0.0.1 and a Unix socket in a temp dir) for the
-# PostgreSQL store's unit tests, then every e2e suite with each daemon on a
-# fresh database of it (HOOKGATE_E2E_STORE); stopped and deleted afterwards.
+# PostgreSQL store's unit tests (its own, then the store contract every
+# backend must meet), then every e2e suite with each daemon on a fresh
+# database of it (HOOKGATE_E2E_STORE); stopped and deleted afterwards.
 test-pg: deps
 	$(MAKE) all $(UNIT_BINS)
 	cd tests/e2e && (test -d node_modules || npm ci --no-audit --no-fund)
-	scripts/with-postgres.sh sh -c '$(BUILD)/tests/test_store_pg && $(MAKE) e2e'
+	scripts/with-postgres.sh sh -c '$(BUILD)/tests/test_store_pg && \
+	  $(BUILD)/tests/test_store_conformance postgres && $(MAKE) e2e'
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -27,7 +27,7 @@
  * local and in memory, so a hit never waits for the database; what is
  * shared are the counts. A sync thread, every RL_SYNC_MS, pushes the hits
  * each key was allowed since the last push into counters in the database
- * (store_ratelimit.h), then reads every counter any node changed since its
+ * (store.h), then reads every counter any node changed since its
  * last read (with a margin for commits in flight); each key counts the
  * other nodes' hits (rcur, rprev) as if they were its own, and a key only
  * other nodes have seen gets an entry too, at the cold end of the LRU list.
@@ -51,7 +51,7 @@
 
 #include "config/config.h"
 #include "ingest/ingest.h"
-#include "store/store_ratelimit.h"
+#include "store/store.h"
 #include "util/jsonpath.h"
 
 #define RL_SHARDS      16

@@ -122,7 +122,7 @@ const char *const hg_pg_migrations[] = {
     "CREATE INDEX dedupe_message ON dedupe (message_id);"
     "CREATE INDEX deliveries_status_id ON deliveries (status, id);"
     /* PostgreSQL only: rate-limit counters every node adds into and
-     * follows by updated_ms (store_ratelimit.h). Soft state, so UNLOGGED:
+     * follows by updated_ms (store.h). Soft state, so UNLOGGED:
      * no WAL, and a server crash forgets the current windows. */
     "CREATE UNLOGGED TABLE ratelimit_counts ("
     "  source text NOT NULL,"

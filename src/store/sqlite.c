@@ -43,8 +43,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "store/sqlite_file.h"
 #include "stats/stats.h"
+#include "store/sqlite_file.h"
+#include "store/sqlite_internal.h"
 #include "store/sqlite_outbound.h"
 #include "store/store_internal.h"
 

@@ -1,12 +1,14 @@
 /*
  * sqlite_internal.h — private to the SQLite backend's files: what
  * sqlite.c's handle lends the others (sqlite_outbound.c), so that every
- * write of the backend takes one path.
+ * write of the backend takes one path, and the migration list
+ * (sqlite_migrations.c) that sqlite.c applies at open.
  */
 #ifndef HG_STORE_SQLITE_INTERNAL_H
 #define HG_STORE_SQLITE_INTERNAL_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 
 struct hg_sqlite;
 
@@ -30,5 +32,12 @@ sqlite3 *hg_sqlite_db(struct hg_sqlite *s);
  * first use and kept until the handle closes; NULL when it cannot be
  * prepared. The caller resets it (and clears its bindings) when done. */
 sqlite3_stmt *hg_sqlite_stmt(struct hg_sqlite *s, int slot, const char *sql);
+
+/* SQLite schema migrations, oldest first: element i takes the schema from
+ * version i to version i + 1. Append only; never edit a released one.
+ * Nobody outside the backend reads them: hg_store_schema_version() says
+ * where a database is. */
+extern const char *const hg_sqlite_migrations[];
+extern const size_t hg_sqlite_n_migrations;
 
 #endif

@@ -6,7 +6,7 @@
  * Append a new step for every change; never edit one that has shipped, since
  * databases in the field have already run it.
  */
-#include "store/store_internal.h"
+#include "store/sqlite_internal.h"
 
 const char *const hg_sqlite_migrations[] = {
     /* 1: inbound messages and their dedupe keys. */

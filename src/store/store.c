@@ -62,6 +62,64 @@ static int parse_uri(const char *uri, const struct hg_store_ops **ops, const cha
 	return HG_OK;
 }
 
+/* Refuses a table without an op that store.c calls without a NULL check.
+ * Every other op is optional, and store.c says what happens without it
+ * (get_messages: one get_message each; the management reads, stats,
+ * retention and outbound ops: HG_EIO and a log line; the rate-limit
+ * counters: nothing is shared). */
+int hg_store_ops_check(const struct hg_store_ops *ops, char *err, size_t errlen)
+{
+#define REQUIRED(op) {#op, ops->op != NULL}
+	const struct {
+		const char *op;
+		int present;
+	} required[] = {
+	    REQUIRED(open),           REQUIRED(close),      REQUIRED(schema_version),
+	    REQUIRED(put_batch),      REQUIRED(audit_rows), REQUIRED(get_message),
+	    REQUIRED(count_messages), REQUIRED(ping),       REQUIRED(record_and_claim),
+	    REQUIRED(next_due),       REQUIRED(replay),     REQUIRED(retry_dead),
+	};
+#undef REQUIRED
+	size_t i;
+
+	if (ops->name == NULL) {
+		snprintf(err, errlen, "A store backend table has no name; this build is broken.");
+		return HG_EINVAL;
+	}
+	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		if (!required[i].present) {
+			snprintf(err, errlen,
+				 "The %s store backend lacks the required operation %s; this "
+				 "build is broken.",
+				 ops->name, required[i].op);
+			return HG_EINVAL;
+		}
+	}
+	/* a capability comes whole: both counter ops or neither */
+	if ((ops->ratelimit_add == NULL) != (ops->ratelimit_changes == NULL)) {
+		snprintf(err, errlen,
+			 "The %s store backend has only one of ratelimit_add and "
+			 "ratelimit_changes; this build is broken.",
+			 ops->name);
+		return HG_EINVAL;
+	}
+	return HG_OK;
+}
+
+int hg_store_open_backend(const struct hg_store_ops *ops, const char *target, struct hg_store **out,
+			  char *err, size_t errlen)
+{
+	int rc;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	rc = hg_store_ops_check(ops, err, errlen);
+	if (rc != HG_OK)
+		return rc;
+	return ops->open(target, out, err, errlen);
+}
+
 int hg_store_open(const char *uri, struct hg_store **out, char *err, size_t errlen)
 {
 	const struct hg_store_ops *ops = NULL;
@@ -73,10 +131,8 @@ int hg_store_open(const char *uri, struct hg_store **out, char *err, size_t errl
 		err[0] = '\0';
 	rc = parse_uri(uri, &ops, &target, err, errlen);
 	if (rc != HG_OK)
-		goto out;
-	rc = ops->open(target, out, err, errlen);
-out:
-	return rc;
+		return rc;
+	return hg_store_open_backend(ops, target, out, err, errlen);
 }
 
 void hg_store_close(struct hg_store *st)
@@ -399,6 +455,32 @@ int hg_store_sub_outcome(struct hg_store *st, const char *id, int ok, int gone, 
 	if (st->ops->sub_outcome == NULL)
 		return unsupported(st, "sub_outcome");
 	return st->ops->sub_outcome(st, id, ok, gone, now_ms, disable_after_ms, reason, disabled);
+}
+
+/* ---- rate-limit counters shared by several nodes ---- */
+
+int hg_store_ratelimit_shared(struct hg_store *st)
+{
+	return st != NULL && st->ops->ratelimit_add != NULL && st->ops->ratelimit_changes != NULL;
+}
+
+int hg_store_ratelimit_add(struct hg_store *st, struct hg_store_rl_count *c, size_t n)
+{
+	if (!hg_store_ratelimit_shared(st))
+		return HG_EINVAL;
+	if (n == 0)
+		return HG_OK;
+	return st->ops->ratelimit_add(st, c, n);
+}
+
+int hg_store_ratelimit_changes(struct hg_store *st, int64_t since_ms,
+			       int (*fn)(const struct hg_store_rl_count *c, void *arg), void *arg,
+			       int64_t *now_ms)
+{
+	*now_ms = 0;
+	if (!hg_store_ratelimit_shared(st))
+		return HG_EINVAL;
+	return st->ops->ratelimit_changes(st, since_ms, fn, arg, now_ms);
 }
 
 /* ---- the audit chain ---- */

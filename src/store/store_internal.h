@@ -3,8 +3,10 @@
  *
  * Every backend handle begins with a struct hg_store whose ops table says
  * which backend owns it; store.c only parses the URI, picks the table and
- * forwards. Adding postgres.c means one more table and one more line in
- * store.c's URI dispatch; callers of store.h do not change.
+ * forwards. Adding a backend means one more table and one more line in
+ * store.c's URI dispatch; callers of store.h do not change. store.c
+ * refuses at open a table that lacks a required op (hg_store_ops_check), so
+ * an incomplete backend fails loudly instead of crashing later.
  */
 #ifndef HG_STORE_INTERNAL_H
 #define HG_STORE_INTERNAL_H
@@ -97,7 +99,25 @@ struct hg_store_ops {
 			      void *arg, int64_t *total);
 	int (*sub_outcome)(struct hg_store *st, const char *id, int ok, int gone, int64_t now_ms,
 			   int64_t disable_after_ms, const char *reason, int *disabled);
+	/* rate-limit counters shared by several nodes (optional, both or
+	 * neither): the store.h functions of the same names, called only with
+	 * n >= 1. A backend without them shares nothing. */
+	int (*ratelimit_add)(struct hg_store *st, struct hg_store_rl_count *c, size_t n);
+	int (*ratelimit_changes)(struct hg_store *st, int64_t since_ms,
+				 int (*fn)(const struct hg_store_rl_count *c, void *arg), void *arg,
+				 int64_t *now_ms);
 };
+
+/* HG_OK when ops has every op store.c calls without a NULL check (name,
+ * open, close, schema_version, put_batch, audit_rows, get_message,
+ * count_messages, ping, record_and_claim, next_due, replay, retry_dead)
+ * and its optional capabilities whole (both rate-limit ops or neither);
+ * else HG_EINVAL and err says which op is missing. */
+int hg_store_ops_check(const struct hg_store_ops *ops, char *err, size_t errlen);
+/* hg_store_open() once the URI chose ops and target: the check above, then
+ * ops->open. Declared here so tests can open a table of their own. */
+int hg_store_open_backend(const struct hg_store_ops *ops, const char *target, struct hg_store **out,
+			  char *err, size_t errlen);
 
 /* 1 when an endpoint argument of a claim or next_due is a prefix
  * ("prefix*": every endpoint whose name starts with prefix, as "sub:*"
@@ -134,10 +154,5 @@ int hg_store_audit_checkpoint_parse(const char *reason, int64_t *last,
 				    char last_hash[HG_AUDIT_HASH_LEN + 1]);
 /* The prev_hash of row 1. */
 extern const char hg_store_audit_genesis[HG_AUDIT_HASH_LEN + 1];
-
-/* SQLite schema migrations, oldest first: element i takes the schema from
- * version i to version i + 1. Append only; never edit a released one. */
-extern const char *const hg_sqlite_migrations[];
-extern const size_t hg_sqlite_n_migrations;
 
 #endif

@@ -1,0 +1,1439 @@
+/*
+ * test_store_conformance.c — what every store backend must do, whatever
+ * database is behind it, one fresh database per test: dedupe outcomes
+ * (duplicates, partial overlaps, within a batch), byte-exact bodies read
+ * back after a reopen, migrations once and a newer schema refused, the
+ * audit chain appended, verified and cut by retention, deliveries created,
+ * claimed under leases (exact names and prefixes, oldest due first),
+ * recorded, replayed and retried from the dead letters, the management
+ * reads (messages, deliveries, attempts), hourly stats, purges, API keys
+ * and outbound subscriptions.
+ *
+ * One binary, the backend chosen by its argument:
+ *   test_store_conformance            SQLite, a file in a fresh temp dir
+ *                                     (`make unit`, `make test`)
+ *   test_store_conformance postgres   PostgreSQL, a fresh database of the
+ *                                     server HOOKGATE_TEST_PG names (`make
+ *                                     test-pg`); without it the run says
+ *                                     why and passes
+ * Checks that read a table directly use SQL both backends accept (the
+ * schema of version N is the same tables on both; "$1" binds the one
+ * parameter on both). What only one backend does stays with it:
+ * test_store.c (the SQLite file: WAL, a full disk, a removed directory) and
+ * test_store_pg.c (several nodes at once, lost connections, text that is
+ * not UTF-8, shared rate limits).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "stats/stats.h"
+#include "store/store.h"
+
+/* The schema version this build migrates to, on every backend: 1 messages
+ * and dedupe, 2 the audit log, 3 deliveries and attempts, 4 hourly stats
+ * and the API's indexes, 5 outbound keys and subscriptions, 6 the audit
+ * log's count, 7 its retention checkpoints. */
+#define HG_TEST_SCHEMA 7
+
+/* One database of the backend under test. */
+struct fixture {
+	char dir[64];    /* SQLite: the temp dir holding the file */
+	char dbname[40]; /* PostgreSQL: the database's name */
+	char uri[512];
+	struct hg_store *st;
+};
+
+/* How the suite makes, probes and removes a database of one backend. */
+struct backend {
+	const char *name;
+	void (*create)(struct fixture *f); /* sets f->uri to a fresh, empty database */
+	void (*destroy)(struct fixture *f);
+	/* one integer that sql (its parameter $1 = param, or none) reads */
+	int64_t (*sql_int)(struct fixture *f, const char *sql, const char *param);
+	/* runs sql (one or more statements) on a connection of its own */
+	void (*sql_exec)(struct fixture *f, const char *sql);
+};
+
+static const struct backend *be;
+
+/* ---- SQLite ---- */
+
+static void lite_create(struct fixture *f)
+{
+	hg_test_tmpdir(f->dir, sizeof(f->dir), "hg-conform");
+	snprintf(f->uri, sizeof(f->uri), "sqlite:%s/hookgate.db", f->dir);
+}
+
+static void lite_destroy(struct fixture *f)
+{
+	hg_test_rm_rf(f->dir);
+}
+
+static sqlite3 *lite_connect(struct fixture *f)
+{
+	sqlite3 *h = NULL;
+
+	if (sqlite3_open_v2(f->uri + strlen("sqlite:"), &h, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK)
+		fail_msg("cannot open %s", f->uri);
+	sqlite3_busy_timeout(h, 5000);
+	return h;
+}
+
+static int64_t lite_sql_int(struct fixture *f, const char *sql, const char *param)
+{
+	sqlite3 *h = lite_connect(f);
+	sqlite3_stmt *q = NULL;
+	int64_t v;
+
+	if (sqlite3_prepare_v2(h, sql, -1, &q, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+	if (param != NULL)
+		assert_int_equal(sqlite3_bind_text(q, 1, param, -1, SQLITE_STATIC), SQLITE_OK);
+	if (sqlite3_step(q) != SQLITE_ROW)
+		fail_msg("%s: no row (%s)", sql, sqlite3_errmsg(h));
+	v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+	return v;
+}
+
+static void lite_sql_exec(struct fixture *f, const char *sql)
+{
+	sqlite3 *h = lite_connect(f);
+	char *msg = NULL;
+
+	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
+		fail_msg("%s: %s", sql, msg != NULL ? msg : "?");
+	assert_int_equal(sqlite3_close(h), SQLITE_OK);
+}
+
+static const struct backend sqlite_backend = {
+    .name = "sqlite",
+    .create = lite_create,
+    .destroy = lite_destroy,
+    .sql_int = lite_sql_int,
+    .sql_exec = lite_sql_exec,
+};
+
+/* ---- PostgreSQL ---- */
+
+static const char *admin_uri; /* HOOKGATE_TEST_PG */
+
+static void pg_exec_on(const char *uri, const char *sql)
+{
+	PGconn *c = PQconnectdb(uri);
+	PGresult *r;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("cannot connect to the test server: %s", PQerrorMessage(c));
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+static void pg_create(struct fixture *f)
+{
+	const char *scheme = strstr(admin_uri, "://");
+	const char *path = scheme != NULL ? strchr(scheme + 3, '/') : NULL;
+	const char *query;
+	char sql[128], rnd[9];
+	uint8_t b[4];
+
+	assert_non_null(path);
+	assert_int_equal(hg_random_bytes(b, sizeof(b)), HG_OK);
+	hg_hex_encode(b, sizeof(b), rnd);
+	snprintf(f->dbname, sizeof(f->dbname), "hg_conform_%s", rnd);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", f->dbname);
+	pg_exec_on(admin_uri, sql);
+	/* admin_uri with its database replaced */
+	query = strchr(path, '?');
+	snprintf(f->uri, sizeof(f->uri), "%.*s/%s%s", (int)(path - admin_uri), admin_uri, f->dbname,
+		 query != NULL ? query : "");
+}
+
+static void pg_destroy(struct fixture *f)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", f->dbname);
+	pg_exec_on(admin_uri, sql);
+}
+
+static int64_t pg_sql_int(struct fixture *f, const char *sql, const char *param)
+{
+	PGconn *c = PQconnectdb(f->uri);
+	const char *vals[1] = {param};
+	PGresult *r;
+	int64_t v;
+
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("cannot connect to the test database: %s", PQerrorMessage(c));
+	r = PQexecParams(c, sql, param != NULL ? 1 : 0, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+static void pg_sql_exec(struct fixture *f, const char *sql)
+{
+	pg_exec_on(f->uri, sql);
+}
+
+static const struct backend postgres_backend = {
+    .name = "postgres",
+    .create = pg_create,
+    .destroy = pg_destroy,
+    .sql_int = pg_sql_int,
+    .sql_exec = pg_sql_exec,
+};
+
+/* ---- the fixture and helpers every case shares ---- */
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+
+	assert_non_null(f);
+	be->create(f);
+	if (hg_store_open(f->uri, &f->st, err, sizeof(err)) != HG_OK)
+		fail_msg("cannot open the %s store: %s", be->name, err);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	hg_store_close(f->st);
+	be->destroy(f);
+	free(f);
+	return 0;
+}
+
+static int64_t sql_int(struct fixture *f, const char *sql, const char *param)
+{
+	return be->sql_int(f, sql, param);
+}
+
+/* A message with up to 3 keys (none when k0 is NULL); the strings must
+ * outlive the put. */
+struct tmsg {
+	struct hg_store_msg m;
+	const char *keys[4];
+};
+
+static void tmsg_init(struct tmsg *t, const char *source, const char *body, size_t body_len,
+		      const char *k0, const char *k1, const char *k2)
+{
+	memset(t, 0, sizeof(*t));
+	hg_uuid7(t->m.id);
+	t->m.source = source;
+	t->m.received_ms = hg_now_ms();
+	t->m.content_type = "application/json";
+	t->m.headers_json = "{\"x-test\":\"1\"}";
+	t->m.body = (const uint8_t *)body;
+	t->m.body_len = body_len;
+	t->keys[0] = k0;
+	t->keys[1] = k1;
+	t->keys[2] = k2;
+	t->m.n_dedupe_keys = k2 ? 3 : k1 ? 2 : k0 ? 1 : 0;
+	t->m.dedupe_keys = t->keys;
+}
+
+static int put1(struct hg_store *st, struct tmsg *t)
+{
+	struct hg_store_msg *v[1] = {&t->m};
+
+	return hg_store_put_messages(st, v, 1);
+}
+
+static int64_t count(struct hg_store *st, const char *source)
+{
+	int64_t n = -1;
+
+	assert_int_equal(hg_store_count_messages(st, source, &n), HG_OK);
+	return n;
+}
+
+/* "Nothing waits" for endpoint: SQLite says HG_ENOTFOUND; PostgreSQL, whose
+ * engines learn of other nodes' work by polling, says "look again soon"
+ * (a due time after now). Both keep an idle engine from spinning. */
+static void assert_nothing_due(struct hg_store *st, const char *endpoint)
+{
+	int64_t due = 0;
+	int rc = hg_store_next_due(st, endpoint, &due);
+
+	if (rc == HG_OK)
+		assert_true(due > hg_now_ms());
+	else
+		assert_int_equal(rc, HG_ENOTFOUND);
+}
+
+/* ---- messages and dedupe ---- */
+
+static void test_accept(void **state)
+{
+	struct fixture *f = *state;
+	struct tmsg a;
+
+	tmsg_init(&a, "github", "{\"a\":1}", 7, "header:X-GitHub-Delivery=1", NULL, NULL);
+	assert_int_equal(put1(f->st, &a), HG_OK);
+	assert_int_equal(a.m.outcome, HG_STORE_ACCEPTED);
+	assert_string_equal(a.m.first_id, a.m.id);
+	assert_int_equal(count(f->st, NULL), 1);
+	assert_int_equal(count(f->st, "github"), 1);
+	assert_int_equal(count(f->st, "stripe"), 0);
+}
+
+static void test_duplicate_returns_first_id(void **state)
+{
+	struct fixture *f = *state;
+	struct tmsg a, b, c, other;
+
+	tmsg_init(&a, "github", "one", 3, "k1", NULL, NULL);
+	tmsg_init(&b, "github", "two", 3, "k1", NULL, NULL);
+	tmsg_init(&c, "github", "three", 5, "k1", NULL, NULL);
+	tmsg_init(&other, "stripe", "one", 3, "k1", NULL, NULL); /* keys are per source */
+	assert_int_equal(put1(f->st, &a), HG_OK);
+	assert_int_equal(put1(f->st, &b), HG_OK);
+	assert_int_equal(put1(f->st, &c), HG_OK);
+	assert_int_equal(put1(f->st, &other), HG_OK);
+	assert_int_equal(b.m.outcome, HG_STORE_DUPLICATE);
+	assert_string_equal(b.m.first_id, a.m.id);
+	assert_int_equal(c.m.outcome, HG_STORE_DUPLICATE);
+	assert_string_equal(c.m.first_id, a.m.id);
+	assert_int_equal(other.m.outcome, HG_STORE_ACCEPTED);
+	assert_int_equal(count(f->st, NULL), 2);
+	assert_int_equal(sql_int(f, "SELECT dedupe_count FROM messages WHERE id = $1", a.m.id), 2);
+	{
+		struct hg_store_row row;
+
+		assert_int_equal(hg_store_get_message(f->st, b.m.id, &row), HG_ENOTFOUND);
+	}
+}
+
+static void test_partial_overlap_is_new(void **state)
+{
+	struct fixture *f = *state;
+	struct tmsg a, b, c, d;
+
+	tmsg_init(&a, "wa", "a", 1, "k:a", "k:b", NULL);
+	tmsg_init(&b, "wa", "b", 1, "k:b", "k:c", NULL); /* k:b seen, k:c not: new */
+	tmsg_init(&c, "wa", "c", 1, "k:c", "k:a", NULL); /* both seen: duplicate */
+	tmsg_init(&d, "wa", "d", 1, "k:a", "k:b", "k:d");
+	assert_int_equal(put1(f->st, &a), HG_OK);
+	assert_int_equal(put1(f->st, &b), HG_OK);
+	assert_int_equal(b.m.outcome, HG_STORE_ACCEPTED);
+	assert_string_equal(b.m.first_id, b.m.id);
+	assert_int_equal(put1(f->st, &c), HG_OK);
+	assert_int_equal(c.m.outcome, HG_STORE_DUPLICATE);
+	/* first_id follows the message's first key, k:c, which b brought. */
+	assert_string_equal(c.m.first_id, b.m.id);
+	assert_int_equal(put1(f->st, &d), HG_OK);
+	assert_int_equal(d.m.outcome, HG_STORE_ACCEPTED);
+	assert_int_equal(count(f->st, "wa"), 3);
+	/* A partial overlap does not take the old keys over. */
+	assert_int_equal(
+	    sql_int(f, "SELECT count(*) FROM dedupe WHERE key = 'k:b' AND message_id = $1", a.m.id),
+	    1);
+}
+
+static void test_duplicates_within_one_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct tmsg t[4];
+	struct hg_store_msg *v[4];
+	size_t i;
+
+	tmsg_init(&t[0], "wa", "x", 1, "wamid.1", NULL, NULL);
+	tmsg_init(&t[1], "wa", "x", 1, "wamid.1", NULL, NULL);
+	tmsg_init(&t[2], "wa", "y", 1, "wamid.2", NULL, NULL);
+	tmsg_init(&t[3], "wa", "z", 1, "wamid.2", "wamid.1", NULL);
+	for (i = 0; i < 4; i++)
+		v[i] = &t[i].m;
+	assert_int_equal(hg_store_put_messages(f->st, v, 4), HG_OK);
+	assert_int_equal(t[0].m.outcome, HG_STORE_ACCEPTED);
+	assert_int_equal(t[1].m.outcome, HG_STORE_DUPLICATE);
+	assert_string_equal(t[1].m.first_id, t[0].m.id);
+	assert_int_equal(t[2].m.outcome, HG_STORE_ACCEPTED);
+	assert_int_equal(t[3].m.outcome, HG_STORE_DUPLICATE);
+	assert_string_equal(t[3].m.first_id, t[2].m.id);
+	assert_int_equal(count(f->st, NULL), 2);
+	assert_int_equal(hg_store_put_messages(f->st, v, 0), HG_OK);
+}
+
+static void test_no_keys_always_new(void **state)
+{
+	struct fixture *f = *state;
+	struct tmsg a, b;
+
+	/* No keys: nothing to match, always new. */
+	tmsg_init(&a, "x", "same", 4, NULL, NULL, NULL);
+	tmsg_init(&b, "x", "same", 4, NULL, NULL, NULL);
+	assert_int_equal(put1(f->st, &a), HG_OK);
+	assert_int_equal(a.m.outcome, HG_STORE_ACCEPTED);
+	assert_int_equal(put1(f->st, &b), HG_OK);
+	assert_int_equal(b.m.outcome, HG_STORE_ACCEPTED);
+	assert_int_equal(count(f->st, "x"), 2);
+}
+
+static void test_round_trip_bytes_and_reopen(void **state)
+{
+	struct fixture *f = *state;
+	static const char body[] = "a\0b\0\xff\xfe\0";
+	struct hg_store_row row;
+	struct tmsg a, empty, again;
+	char err[256];
+
+	tmsg_init(&a, "zoho", body, sizeof(body), "sha256:x", NULL, NULL);
+	a.m.received_ms = 1700000000123;
+	assert_int_equal(put1(f->st, &a), HG_OK);
+	tmsg_init(&empty, "zoho", NULL, 0, "sha256:empty", NULL, NULL);
+	empty.m.content_type = NULL;
+	empty.m.headers_json = NULL;
+	assert_int_equal(put1(f->st, &empty), HG_OK);
+
+	/* A new handle (another node, a restart) reads the same bytes. */
+	hg_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(hg_store_open(f->uri, &f->st, err, sizeof(err)), HG_OK);
+	assert_int_equal(hg_store_schema_version(f->st), HG_TEST_SCHEMA);
+	assert_int_equal(count(f->st, NULL), 2);
+	assert_int_equal(hg_store_get_message(f->st, a.m.id, &row), HG_OK);
+	assert_string_equal(row.id, a.m.id);
+	assert_string_equal(row.source, "zoho");
+	assert_int_equal(row.received_ms, 1700000000123);
+	assert_string_equal(row.content_type, "application/json");
+	assert_string_equal(row.headers_json, "{\"x-test\":\"1\"}");
+	assert_int_equal(row.body_len, sizeof(body));
+	assert_memory_equal(row.body, body, sizeof(body));
+	hg_store_row_free(&row);
+	assert_int_equal(hg_store_get_message(f->st, empty.m.id, &row), HG_OK);
+	assert_null(row.content_type);
+	assert_null(row.headers_json);
+	assert_int_equal(row.body_len, 0);
+	assert_non_null(row.body);
+	hg_store_row_free(&row);
+	assert_int_equal(hg_store_get_message(f->st, "0190a000-0000-7000-8000-000000000000", &row),
+			 HG_ENOTFOUND);
+	assert_int_equal(hg_store_get_message(f->st, "not-a-uuid", &row), HG_ENOTFOUND);
+	tmsg_init(&again, "zoho", "x", 1, "sha256:x", NULL, NULL);
+	assert_int_equal(put1(f->st, &again), HG_OK);
+	assert_int_equal(again.m.outcome, HG_STORE_DUPLICATE);
+	assert_string_equal(again.m.first_id, a.m.id);
+}
+
+static void test_migrations_once_and_newer_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store *second = NULL, *third = NULL;
+	char err[256];
+
+	assert_int_equal(hg_store_open(f->uri, &second, err, sizeof(err)), HG_OK);
+	assert_int_equal(hg_store_open(f->uri, &third, err, sizeof(err)), HG_OK);
+	assert_int_equal(hg_store_schema_version(third), HG_TEST_SCHEMA);
+	hg_store_close(second);
+	hg_store_close(third);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM schema_version", NULL), HG_TEST_SCHEMA);
+
+	be->sql_exec(f, "INSERT INTO schema_version (version, applied_ms) VALUES (99, 0)");
+	assert_int_equal(hg_store_open(f->uri, &second, err, sizeof(err)), HG_EIO);
+	assert_null(second);
+	assert_non_null(strstr(err, "newer than this build"));
+}
+
+/* ---- the audit log ---- */
+
+/* Appends from every handle form one chain that verifies; retention cuts
+ * its head behind a chained checkpoint, from which verify starts. */
+static void test_audit_append_verify_and_retention(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_audit_event ev[6];
+	struct hg_store *other = NULL;
+	char why[256], err[256];
+	int64_t rows = -1, bad_seq = -1, removed = 0;
+	int more = -1, i;
+
+	assert_int_equal(hg_store_audit_verify(f->st, &rows, &bad_seq, why, sizeof(why)), HG_OK);
+	assert_int_equal(rows, 0);
+	for (i = 0; i < 6; i++)
+		ev[i] = (struct hg_audit_event){.ts_ms = 1700000000000 + i * 1000,
+						.event = "bad_signature",
+						.source = "whatsapp",
+						.client = "192.0.2.7",
+						.reason = "signature mismatch",
+						.count = i + 1};
+	assert_int_equal(hg_store_audit_append(f->st, ev, 4), HG_OK);
+	assert_int_equal(hg_store_open(f->uri, &other, err, sizeof(err)), HG_OK);
+	assert_int_equal(hg_store_audit_append(other, ev + 4, 2), HG_OK);
+	hg_store_close(other);
+	assert_int_equal(hg_store_audit_verify(f->st, &rows, &bad_seq, why, sizeof(why)), HG_OK);
+	assert_int_equal(rows, 6);
+	assert_int_equal(sql_int(f, "SELECT count FROM audit_log WHERE seq = 6", NULL), 6);
+
+	/* nothing old enough: nothing removed, no checkpoint */
+	assert_int_equal(
+	    hg_store_audit_purge(f->st, 1600000000000, 100, 1700000009000, &removed, &more), HG_OK);
+	assert_int_equal(removed, 0);
+	assert_int_equal(
+	    hg_store_audit_purge(f->st, 1700000003500, 100, 1700000009000, &removed, &more), HG_OK);
+	assert_int_equal(removed, 4);
+	assert_int_equal(more, 0);
+	assert_int_equal(hg_store_audit_verify(f->st, &rows, &bad_seq, why, sizeof(why)), HG_OK);
+	assert_int_equal(rows, 3); /* 5, 6 and the checkpoint 7 */
+	assert_non_null(strstr(why, "rows 1 to 4 were removed by audit_retention (checkpoint at "
+				    "row 7)"));
+	/* the chain goes on after the checkpoint */
+	assert_int_equal(hg_store_audit_append(f->st, ev, 1), HG_OK);
+	assert_int_equal(hg_store_audit_verify(f->st, &rows, &bad_seq, why, sizeof(why)), HG_OK);
+	assert_int_equal(rows, 4);
+}
+
+/* ---- deliveries ---- */
+
+/* Counts attempts into *arg's high nibble, and those whose head is
+ * "ok\0\xff" into its low one. */
+static int see_head(const struct hg_store_attempt_info *a, void *arg)
+{
+	int *seen = arg;
+
+	*seen += 0x10;
+	if (a->response_head_len == 4 && memcmp(a->response_head, "ok\0\xff", 4) == 0)
+		(*seen)++;
+	return 0;
+}
+
+static void test_delivery_lease_lifecycle(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_target targets[2] = {{"orders", 1000}, {"audit", 1000}};
+	struct hg_store_claim_req req = {.endpoint = "orders", .limit = 10, .lease_until_ms = 5000};
+	struct hg_store_claimed out[10];
+	struct hg_store_attempt at = {0};
+	struct tmsg m, dup;
+	const char *eps[1] = {"orders"};
+	char ids[1][HG_UUID_LEN + 1];
+	int64_t due, moved;
+	size_t n;
+	int heads;
+
+	tmsg_init(&m, "src", "{}", 2, "k", NULL, NULL);
+	m.m.targets = targets;
+	m.m.n_targets = 2;
+	assert_int_equal(put1(f->st, &m), HG_OK);
+	tmsg_init(&dup, "src", "{}", 2, "k", NULL, NULL);
+	dup.m.targets = targets;
+	dup.m.n_targets = 2;
+	assert_int_equal(put1(f->st, &dup), HG_OK); /* a duplicate makes no delivery */
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM deliveries", NULL), 2);
+
+	assert_int_equal(hg_store_next_due(f->st, "orders", &due), HG_OK);
+	assert_int_equal(due, 1000);
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node-a", 999, &req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 0); /* not due yet */
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node-a", 1000, &req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].message_id, m.m.id);
+	assert_int_equal(out[0].attempts, 0);
+	assert_int_equal(hg_store_next_due(f->st, "orders", &due), HG_OK);
+	assert_int_equal(due, 5000); /* the lease's end */
+
+	/* node-a dies; its lease ends; node-b takes the delivery over. */
+	req.lease_until_ms = 9000;
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node-b", 4999, &req, 1, out + 1, &n),
+			 HG_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node-b", 5000, &req, 1, out + 1, &n),
+			 HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[1].id, out[0].id);
+
+	/* node-a's late outcome is recorded as an attempt but moves nothing. */
+	at.delivery_id = out[0].id;
+	at.lease_owner = "node-a";
+	at.n = 1;
+	at.started_ms = 1000;
+	at.duration_ms = 5;
+	at.status_code = 200;
+	at.response_head = (const uint8_t *)"ok\0\xff";
+	at.response_head_len = 4;
+	at.outcome = HG_DELIVERY_SUCCEEDED;
+	assert_int_equal(hg_store_record_attempts(f->st, &at, 1), HG_OK);
+	assert_int_equal(
+	    sql_int(f, "SELECT count(*) FROM deliveries WHERE status = 'delivering'", NULL), 1);
+	/* node-b's failure, last attempt: dead */
+	at.lease_owner = "node-b";
+	at.status_code = -1;
+	at.error = "connection refused";
+	at.response_head = NULL;
+	at.outcome = HG_DELIVERY_DEAD;
+	assert_int_equal(hg_store_record_attempts(f->st, &at, 1), HG_OK);
+	assert_int_equal(
+	    sql_int(f,
+		    "SELECT count(*) FROM deliveries WHERE status = 'dead'"
+		    " AND lease_owner IS NULL AND last_status IS NULL AND attempts = 1",
+		    NULL),
+	    1);
+	heads = 0;
+	assert_int_equal(hg_store_message_attempts(f->st, m.m.id, see_head, &heads), HG_OK);
+	assert_int_equal(heads, 0x21); /* both attempts; the head kept byte for byte */
+
+	assert_int_equal(hg_store_retry_dead(f->st, out[0].id, NULL, 6000, &moved), HG_OK);
+	assert_int_equal(moved, 1);
+	assert_int_equal(
+	    hg_store_retry_dead(f->st, "0190a000-0000-7000-8000-000000000000", NULL, 6000, &moved),
+	    HG_ENOTFOUND);
+	assert_int_equal(hg_store_retry_dead(f->st, NULL, "orders", 6000, &moved), HG_OK);
+	assert_int_equal(moved, 0);
+	assert_int_equal(hg_store_replay(f->st, m.m.id, eps, 1, 7000, ids), HG_OK);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM deliveries WHERE id = $1", ids[0]), 1);
+	assert_int_equal(
+	    hg_store_replay(f->st, "0190a000-0000-7000-8000-000000000000", eps, 1, 7000, ids),
+	    HG_ENOTFOUND);
+	assert_int_equal(hg_store_next_due(f->st, NULL, &due), HG_OK);
+	assert_int_equal(due, 1000); /* the "audit" delivery was never claimed */
+}
+
+/* Which rows a claim takes, and in which order: the due ones of exactly the
+ * name asked for (not of a name it is a prefix of) or of every name under
+ * a prefix ("sub:*"), oldest due first whatever their status, where an
+ * expired lease is due at its end. Rows are written directly so that each
+ * has a due time of its own. */
+static void test_claim_order_exact_and_prefix(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_claim_req req[2];
+	struct hg_store_claimed out[10];
+	int64_t due;
+	size_t n;
+
+	be->sql_exec(f,
+		     "INSERT INTO deliveries (id, message_id, endpoint, status, next_attempt_ms,"
+		     " lease_owner, lease_until_ms, created_ms, updated_ms, attempts) VALUES"
+		     " ('o-pend-300', 'm', 'orders', 'pending', 300, NULL, NULL, 0, 0, 0),"
+		     " ('o-fail-100', 'm', 'orders', 'failed', 100, NULL, NULL, 0, 0, 2),"
+		     " ('o-lease-200', 'm', 'orders', 'delivering', 50, 'gone', 200, 0, 0, 1),"
+		     " ('o-lease-live', 'm', 'orders', 'delivering', 10, 'alive', 5000, 0, 0, 0),"
+		     " ('o-pend-400', 'm', 'orders', 'pending', 400, NULL, NULL, 0, 0, 0),"
+		     " ('o-later', 'm', 'orders', 'pending', 2000, NULL, NULL, 0, 0, 0),"
+		     " ('o-dead', 'm', 'orders', 'dead', 10, NULL, NULL, 0, 0, 5),"
+		     " ('o-done', 'm', 'orders', 'succeeded', 10, NULL, NULL, 0, 0, 1),"
+		     " ('o2-pend-1', 'm', 'orders2', 'pending', 1, NULL, NULL, 0, 0, 0),"
+		     " ('or-pend-2', 'm', 'order', 'pending', 2, NULL, NULL, 0, 0, 0),"
+		     " ('s-a-250', 'm', 'sub:a', 'pending', 250, NULL, NULL, 0, 0, 0),"
+		     " ('s-b-150', 'm', 'sub:b', 'failed', 150, NULL, NULL, 0, 0, 1),"
+		     " ('s-c-120', 'm', 'sub:c', 'delivering', 5, 'gone', 120, 0, 0, 0),"
+		     " ('s-b-later', 'm', 'sub:b', 'pending', 3000, NULL, NULL, 0, 0, 0),"
+		     " ('subx-1', 'm', 'subx', 'pending', 1, NULL, NULL, 0, 0, 0),"
+		     " ('sub-1', 'm', 'sub', 'pending', 1, NULL, NULL, 0, 0, 0)");
+
+	/* An exact name, one at a time (RETURNING has no order): the failed
+	 * row and the expired lease come before the later pending rows;
+	 * "orders2" and "order" are other endpoints. */
+	req[0] =
+	    (struct hg_store_claim_req){.endpoint = "orders", .limit = 1, .lease_until_ms = 9000};
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "o-fail-100");
+	assert_int_equal(out[0].attempts, 2);
+	assert_string_equal(out[0].endpoint, "orders");
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "o-lease-200");
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "o-pend-300");
+	req[0].limit = 10;
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1); /* not the live lease, the later one, dead or succeeded */
+	assert_string_equal(out[0].id, "o-pend-400");
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(sql_int(f,
+				 "SELECT count(*) FROM deliveries WHERE lease_owner = 'me'"
+				 " AND endpoint <> 'orders'",
+				 NULL),
+			 0);
+
+	/* A prefix, in one transaction with another name: every "sub:"
+	 * endpoint, oldest due first, and neither "sub" nor "subx". */
+	req[0] =
+	    (struct hg_store_claim_req){.endpoint = "order", .limit = 5, .lease_until_ms = 9000};
+	req[1] =
+	    (struct hg_store_claim_req){.endpoint = "sub:*", .limit = 1, .lease_until_ms = 9000};
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req, 2, out, &n), HG_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].id, "or-pend-2");
+	assert_int_equal(out[0].req, 0);
+	assert_string_equal(out[1].id, "s-c-120");
+	assert_string_equal(out[1].endpoint, "sub:c");
+	assert_int_equal(out[1].req, 1);
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req + 1, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "s-b-150");
+	assert_string_equal(out[0].endpoint, "sub:b");
+	req[1].limit = 10;
+	assert_int_equal(hg_store_claim_deliveries(f->st, "me", 1000, req + 1, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(out[0].id, "s-a-250");
+	assert_int_equal(
+	    sql_int(
+		f,
+		"SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_ms = 1",
+		NULL),
+	    3); /* orders2, sub, subx */
+
+	/* next_due reads the same rows: the earliest of each status */
+	assert_int_equal(hg_store_next_due(f->st, "orders", &due), HG_OK);
+	assert_int_equal(due, 2000);
+	assert_int_equal(hg_store_next_due(f->st, "sub:*", &due), HG_OK);
+	assert_int_equal(due, 3000);
+	assert_int_equal(hg_store_next_due(f->st, "orders2", &due), HG_OK);
+	assert_int_equal(due, 1);
+	assert_int_equal(hg_store_next_due(f->st, NULL, &due), HG_OK);
+	assert_int_equal(due, 1);
+	assert_nothing_due(f->st, "nowhere");
+}
+
+/* ---- management reads, stats and retention ---- */
+
+/* A UUIDv7-shaped id whose time is ms (the store pages and purges by it). */
+static void id_at(char out[HG_UUID_LEN + 1], int64_t ms, unsigned n)
+{
+	snprintf(out, HG_UUID_LEN + 1, "%08llx-%04llx-7000-8000-%012x",
+		 (unsigned long long)((uint64_t)ms >> 16) & 0xffffffffull,
+		 (unsigned long long)ms & 0xffffull, n);
+}
+
+/* Stores a message of source at ms with one key, delivered to the
+ * endpoints given (NULL-terminated, may be empty). */
+static void put_routed(struct fixture *f, const char *source, int64_t ms, unsigned n,
+		       const char *const *endpoints, char id[HG_UUID_LEN + 1])
+{
+	struct hg_store_target targets[4];
+	struct tmsg t;
+	char key[32];
+	size_t k = 0;
+
+	snprintf(key, sizeof(key), "k%u", n);
+	tmsg_init(&t, source, "{}", 2, key, NULL, NULL);
+	id_at(t.m.id, ms, n);
+	t.m.received_ms = ms;
+	for (; endpoints != NULL && endpoints[k] != NULL; k++)
+		targets[k] = (struct hg_store_target){.endpoint = endpoints[k], .due_ms = ms};
+	t.m.targets = targets;
+	t.m.n_targets = k;
+	assert_int_equal(put1(f->st, &t), HG_OK);
+	memcpy(id, t.m.id, HG_UUID_LEN + 1);
+}
+
+struct seen {
+	char ids[64][HG_UUID_LEN + 1];
+	int status[64];
+	size_t n;
+};
+
+static int see_message(const struct hg_store_msg_info *m, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_true(s->n < 64);
+	hg_strlcpy(s->ids[s->n], m->id, sizeof(s->ids[0]));
+	s->status[s->n++] = m->status;
+	return 0;
+}
+
+static int see_delivery(const struct hg_store_delivery_info *d, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_true(s->n < 64);
+	hg_strlcpy(s->ids[s->n], d->id, sizeof(s->ids[0]));
+	s->status[s->n++] = (int)d->status;
+	return 0;
+}
+
+static struct seen list_msgs(struct hg_store *st, const struct hg_store_msg_filter *f)
+{
+	struct seen s = {0};
+
+	assert_int_equal(hg_store_list_messages(st, f, see_message, &s), HG_OK);
+	return s;
+}
+
+#define ANY_TIME .since_ms = INT64_MIN, .until_ms = INT64_MAX
+
+/* Claims every due delivery of endpoint and records outcome for each. */
+static void settle(struct hg_store *st, const char *endpoint, enum hg_delivery_status outcome)
+{
+	struct hg_store_claim_req req = {
+	    .endpoint = endpoint, .limit = 16, .lease_until_ms = hg_now_ms() + 60000};
+	struct hg_store_claimed got[16];
+	struct hg_store_attempt a[16];
+	size_t n = 0, i;
+
+	assert_int_equal(
+	    hg_store_claim_deliveries(st, "test", hg_now_ms() + 1000, &req, 1, got, &n), HG_OK);
+	for (i = 0; i < n; i++)
+		a[i] = (struct hg_store_attempt){
+		    .delivery_id = got[i].id,
+		    .lease_owner = "test",
+		    .n = 1,
+		    .started_ms = hg_now_ms(),
+		    .duration_ms = 5,
+		    .status_code = outcome == HG_DELIVERY_SUCCEEDED ? 200 : 500,
+		    .error = outcome == HG_DELIVERY_SUCCEEDED ? NULL : "HTTP 500",
+		    .response_head = (const uint8_t *)"\xff\x00ok",
+		    .response_head_len = 4,
+		    .outcome = outcome,
+		    .next_attempt_ms = hg_now_ms() + 60000};
+	assert_int_equal(hg_store_record_attempts(st, a, n), HG_OK);
+}
+
+static void test_list_messages_pages_and_filters(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const to_ok[] = {"ok", NULL};
+	static const char *const to_both[] = {"ok", "bad", NULL};
+	char ids[9][HG_UUID_LEN + 1];
+	int64_t t0 = hg_now_ms() - 100000;
+	struct seen s, all = {0};
+	unsigned i;
+
+	/* 0..2 whatsapp without deliveries, 3..5 github to ok, 6..8 whatsapp to both */
+	for (i = 0; i < 9; i++)
+		put_routed(f, i < 3 || i >= 6 ? "whatsapp" : "github", t0 + i * 1000, i,
+			   i < 3   ? NULL
+			   : i < 6 ? to_ok
+				   : to_both,
+			   ids[i]);
+	settle(f->st, "ok", HG_DELIVERY_SUCCEEDED);
+	settle(f->st, "bad", HG_DELIVERY_DEAD);
+
+	/* pages of 4 follow the cursor: newest first, no duplicates, no gaps */
+	const char *before = NULL;
+	char cursor[HG_UUID_LEN + 1];
+	do {
+		struct hg_store_msg_filter pf = {ANY_TIME, .status = -1, .before_id = before,
+						 .limit = 4};
+		s = list_msgs(f->st, &pf);
+		for (i = 0; i < s.n; i++)
+			memcpy(all.ids[all.n++], s.ids[i], sizeof(all.ids[0]));
+		if (s.n > 0) {
+			memcpy(cursor, s.ids[s.n - 1], sizeof(cursor));
+			before = cursor;
+		}
+	} while (s.n == 4);
+	assert_int_equal(all.n, 9);
+	for (i = 0; i < 9; i++)
+		assert_string_equal(all.ids[i], ids[8 - i]);
+
+	struct hg_store_msg_filter by_source = {ANY_TIME, .status = -1, .source = "github"};
+	s = list_msgs(f->st, &by_source);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.status[0], HG_DELIVERY_SUCCEEDED);
+
+	/* a message's state is its worst delivery's: one dead makes it dead */
+	struct hg_store_msg_filter dead = {ANY_TIME, .status = HG_DELIVERY_DEAD};
+	s = list_msgs(f->st, &dead);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.ids[0], ids[8]);
+	struct hg_store_msg_filter none = {ANY_TIME, .status = HG_STORE_NO_DELIVERIES};
+	s = list_msgs(f->st, &none);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.ids[2], ids[0]);
+
+	struct hg_store_msg_filter window = {
+	    .status = -1, .since_ms = t0 + 2000, .until_ms = t0 + 4000};
+	s = list_msgs(f->st, &window);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.ids[0], ids[3]);
+	assert_string_equal(s.ids[1], ids[2]);
+
+	struct hg_store_msg_filter one = {ANY_TIME, .status = -1, .id = ids[4]};
+	s = list_msgs(f->st, &one);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], ids[4]);
+}
+
+static int see_attempt(const struct hg_store_attempt_info *a, void *arg)
+{
+	struct seen *s = arg;
+
+	assert_int_equal(a->n, 1);
+	assert_int_equal(a->response_head_len, 4);
+	assert_memory_equal(a->response_head, "\xff\x00ok", 4);
+	hg_strlcpy(s->ids[s->n], a->delivery_id, sizeof(s->ids[0]));
+	s->status[s->n++] = a->status_code;
+	return 0;
+}
+
+static void test_list_deliveries_and_attempts(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const to_both[] = {"ok", "bad", NULL};
+	char id[HG_UUID_LEN + 1];
+	struct seen s = {0}, att = {0};
+	int64_t queued[HG_DELIVERY_DEAD + 1];
+
+	put_routed(f, "whatsapp", hg_now_ms(), 1, to_both, id);
+	put_routed(f, "whatsapp", hg_now_ms(), 2, to_both, id);
+	assert_int_equal(hg_store_count_deliveries(f->st, queued), HG_OK);
+	assert_int_equal(queued[HG_DELIVERY_PENDING], 4);
+	settle(f->st, "bad", HG_DELIVERY_DEAD);
+
+	struct hg_store_delivery_filter dead = {.status = HG_DELIVERY_DEAD};
+	assert_int_equal(hg_store_list_deliveries(f->st, &dead, see_delivery, &s), HG_OK);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.status[0], HG_DELIVERY_DEAD);
+	assert_true(strcmp(s.ids[0], s.ids[1]) > 0); /* newest first */
+
+	struct hg_store_delivery_filter ok = {.endpoint = "ok"};
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(hg_store_list_deliveries(f->st, &ok, see_delivery, &s), HG_OK);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(s.status[0], HG_DELIVERY_PENDING);
+
+	struct hg_store_delivery_filter mine = {.message_id = id};
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(hg_store_list_deliveries(f->st, &mine, see_delivery, &s), HG_OK);
+	assert_int_equal(s.n, 2);
+
+	assert_int_equal(hg_store_message_attempts(f->st, id, see_attempt, &att), HG_OK);
+	assert_int_equal(att.n, 1); /* "ok" was not attempted yet */
+	assert_int_equal(att.status[0], 500);
+
+	assert_int_equal(hg_store_count_deliveries(f->st, queued), HG_OK);
+	assert_int_equal(queued[HG_DELIVERY_PENDING], 2);
+	assert_int_equal(queued[HG_DELIVERY_DEAD], 2);
+	assert_int_equal(queued[HG_DELIVERY_SUCCEEDED], 0);
+}
+
+static void test_stats_add_and_read(void **state)
+{
+	struct fixture *f = *state;
+	int64_t h = hg_stats_hour_of(hg_now_ms());
+	struct hg_stats_row rows[3], got[3];
+
+	memset(rows, 0, sizeof(rows));
+	hg_strlcpy(rows[0].source, "whatsapp", sizeof(rows[0].source));
+	rows[0].hour_ms = h;
+	rows[0].count[HG_STAT_RECEIVED] = 5;
+	rows[0].latency[10] = 2;
+	rows[1] = rows[0];
+	rows[1].hour_ms = h - HG_HOUR_MS;
+	rows[2] = rows[0];
+	hg_strlcpy(rows[2].source, "github", sizeof(rows[2].source));
+	rows[2].count[HG_STAT_DEAD] = 1;
+	assert_int_equal(hg_store_stats_add(f->st, rows, 3), HG_OK);
+	assert_int_equal(hg_store_stats_add(f->st, rows, 1), HG_OK); /* adds, never replaces */
+
+	memset(got, 0, sizeof(got));
+	assert_int_equal(hg_store_stats_read(f->st, "whatsapp", h - HG_HOUR_MS, got, 2), HG_OK);
+	assert_int_equal(got[0].count[HG_STAT_RECEIVED], 5);
+	assert_int_equal(got[1].count[HG_STAT_RECEIVED], 10);
+	assert_int_equal(got[1].latency[10], 4);
+	assert_int_equal(got[1].count[HG_STAT_DEAD], 0);
+
+	memset(got, 0, sizeof(got));
+	assert_int_equal(hg_store_stats_read(f->st, NULL, h - HG_HOUR_MS, got, 3), HG_OK);
+	assert_int_equal(got[1].count[HG_STAT_RECEIVED], 15);
+	assert_int_equal(got[1].count[HG_STAT_DEAD], 1);
+	assert_int_equal(got[1].latency[10], 6);
+	assert_int_equal(got[2].count[HG_STAT_RECEIVED], 0); /* the next hour is empty */
+}
+
+static void test_purge_in_batches_keeps_audit_and_in_flight(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const to_ok[] = {"ok", NULL}, *const to_slow[] = {"slow", NULL};
+	struct hg_audit_event ev = {.ts_ms = hg_now_ms(), .event = "bad_signature"};
+	int64_t old = hg_now_ms() - 3 * 86400000LL, before = hg_now_ms() - 86400000LL;
+	struct hg_store_purged got = {0};
+	struct hg_store_claim_req req = {
+	    .endpoint = "slow", .limit = 1, .lease_until_ms = hg_now_ms() + 600000};
+	struct hg_store_claimed claimed[1];
+	struct hg_stats_row row = {.source = "s", .hour_ms = hg_stats_hour_of(old)};
+	char id[HG_UUID_LEN + 1], keep[HG_UUID_LEN + 1], fresh[HG_UUID_LEN + 1];
+	size_t n = 0;
+	int more = 0;
+
+	for (unsigned i = 0; i < 3; i++)
+		put_routed(f, "whatsapp", old + i, i, to_ok, id);
+	settle(f->st, "ok", HG_DELIVERY_SUCCEEDED);
+	put_routed(f, "whatsapp", old + 10, 10, to_slow, keep); /* in flight: stays */
+	assert_int_equal(
+	    hg_store_claim_deliveries(f->st, "test", hg_now_ms(), &req, 1, claimed, &n), HG_OK);
+	assert_int_equal(n, 1);
+	put_routed(f, "whatsapp", hg_now_ms(), 11, NULL, fresh);
+	row.count[HG_STAT_RECEIVED] = 1;
+	assert_int_equal(hg_store_stats_add(f->st, &row, 1), HG_OK);
+	assert_int_equal(hg_store_audit_append(f->st, &ev, 1), HG_OK);
+
+	assert_int_equal(hg_store_purge(f->st, before, 2, &got, &more), HG_OK);
+	assert_int_equal(got.messages, 2);
+	assert_int_equal(more, 1);
+	assert_int_equal(hg_store_purge(f->st, before, 2, &got, &more), HG_OK);
+	assert_int_equal(got.messages, 3);
+	assert_int_equal(more, 0);
+	assert_int_equal(got.deliveries, 3);
+	assert_int_equal(got.attempts, 3);
+	assert_int_equal(got.dedupe_keys, 3);
+	assert_int_equal(got.stats_hours, 1);
+
+	assert_int_equal(count(f->st, NULL), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM dedupe", NULL), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM attempts", NULL), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM messages WHERE id = $1", keep), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM messages WHERE id = $1", fresh), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM audit_log", NULL), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM stats_latency", NULL), 0);
+}
+
+static int count_msg(const struct hg_store_msg_info *m, void *arg)
+{
+	(void)m;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int first_msg(const struct hg_store_msg_info *m, void *arg)
+{
+	struct hg_store_msg_info *out = arg;
+
+	*out = *m;
+	out->id = NULL; /* valid during the call only */
+	out->source = NULL;
+	out->content_type = NULL;
+	return 1;
+}
+
+static int count_dlv(const struct hg_store_delivery_info *d, void *arg)
+{
+	assert_non_null(d->source);
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int check_attempt(const struct hg_store_attempt_info *a, void *arg)
+{
+	assert_int_equal(a->n, 1);
+	assert_int_equal(a->status_code, 503);
+	assert_int_equal(a->response_head_len, 3);
+	assert_memory_equal(a->response_head, "a\0b", 3);
+	assert_string_equal(a->error, "busy");
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_reads_stats_and_purge(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_target target = {"orders", 0};
+	struct hg_store_claim_req req = {.endpoint = "orders", .limit = 10, .lease_until_ms = 10};
+	struct hg_store_msg_filter mf = {
+	    .status = -1, .since_ms = INT64_MIN, .until_ms = INT64_MAX};
+	struct hg_store_delivery_filter df = {0};
+	struct hg_store_msg_info info;
+	struct hg_store_claimed out[10];
+	struct hg_store_attempt at = {0};
+	struct hg_stats_row rows[2], back[3];
+	struct hg_store_purged purged = {0};
+	int64_t counts[HG_DELIVERY_DEAD + 1] = {0};
+	struct tmsg t[3];
+	size_t n;
+	int seen = 0, more = 0;
+
+	tmsg_init(&t[0], "a", "0123456789", 10, "k0", NULL, NULL);
+	usleep(3000); /* purge finds old messages by their ids' time too */
+	tmsg_init(&t[1], "b", "x", 1, "k1", NULL, NULL);
+	tmsg_init(&t[2], "a", "y", 1, "k2", NULL, NULL);
+	t[0].m.received_ms = 1000;
+	t[0].m.targets = &target;
+	t[0].m.n_targets = 1;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(put1(f->st, &t[i]), HG_OK);
+
+	assert_int_equal(hg_store_list_messages(f->st, &mf, count_msg, &seen), HG_OK);
+	assert_int_equal(seen, 3);
+	mf.source = "a";
+	mf.limit = 1;
+	assert_int_equal(hg_store_list_messages(f->st, &mf, first_msg, &info), HG_OK);
+	assert_int_equal(info.received_ms, t[2].m.received_ms); /* newest first */
+	mf.before_id = t[2].m.id;
+	assert_int_equal(hg_store_list_messages(f->st, &mf, first_msg, &info), HG_OK);
+	assert_int_equal(info.body_len, 10);
+	assert_int_equal(info.status, HG_DELIVERY_PENDING);
+	assert_int_equal(info.deliveries, 1);
+	mf = (struct hg_store_msg_filter){
+	    .id = t[1].m.id, .status = -1, .since_ms = INT64_MIN, .until_ms = INT64_MAX};
+	seen = 0;
+	assert_int_equal(hg_store_list_messages(f->st, &mf, count_msg, &seen), HG_OK);
+	assert_int_equal(seen, 1);
+	mf = (struct hg_store_msg_filter){
+	    .status = HG_STORE_NO_DELIVERIES, .since_ms = INT64_MIN, .until_ms = INT64_MAX};
+	seen = 0;
+	assert_int_equal(hg_store_list_messages(f->st, &mf, count_msg, &seen), HG_OK);
+	assert_int_equal(seen, 2);
+
+	assert_int_equal(hg_store_claim_deliveries(f->st, "n", 5, &req, 1, out, &n), HG_OK);
+	assert_int_equal(n, 1);
+	at.delivery_id = out[0].id;
+	at.lease_owner = "n";
+	at.n = 1;
+	at.started_ms = 5;
+	at.duration_ms = 1;
+	at.status_code = 503;
+	at.error = "busy";
+	at.response_head = (const uint8_t *)"a\0b";
+	at.response_head_len = 3;
+	at.outcome = HG_DELIVERY_FAILED;
+	at.next_attempt_ms = 60000;
+	assert_int_equal(hg_store_record_attempts(f->st, &at, 1), HG_OK);
+	seen = 0;
+	assert_int_equal(hg_store_message_attempts(f->st, t[0].m.id, check_attempt, &seen), HG_OK);
+	assert_int_equal(seen, 1);
+	df.status = HG_DELIVERY_FAILED;
+	seen = 0;
+	assert_int_equal(hg_store_list_deliveries(f->st, &df, count_dlv, &seen), HG_OK);
+	assert_int_equal(seen, 1);
+	assert_int_equal(hg_store_count_deliveries(f->st, counts), HG_OK);
+	assert_int_equal(counts[HG_DELIVERY_FAILED], 1);
+	assert_int_equal(counts[HG_DELIVERY_PENDING], 0);
+
+	/* Stats add up across calls (and nodes). */
+	memset(rows, 0, sizeof(rows));
+	snprintf(rows[0].source, sizeof(rows[0].source), "a");
+	rows[0].hour_ms = 7 * HG_HOUR_MS;
+	rows[0].count[HG_STAT_RECEIVED] = 3;
+	rows[0].latency[5] = 2;
+	rows[1] = rows[0];
+	rows[1].hour_ms = 8 * HG_HOUR_MS;
+	assert_int_equal(hg_store_stats_add(f->st, rows, 2), HG_OK);
+	assert_int_equal(hg_store_stats_add(f->st, rows, 1), HG_OK);
+	memset(back, 0, sizeof(back));
+	assert_int_equal(hg_store_stats_read(f->st, NULL, 7 * HG_HOUR_MS, back, 3), HG_OK);
+	assert_int_equal(back[0].count[HG_STAT_RECEIVED], 6);
+	assert_int_equal(back[0].latency[5], 4);
+	assert_int_equal(back[1].count[HG_STAT_RECEIVED], 3);
+	assert_int_equal(back[2].count[HG_STAT_RECEIVED], 0);
+
+	/* Retention: the old message goes with its delivery, attempt and key. */
+	assert_int_equal(hg_store_purge(f->st, t[1].m.received_ms - 1, 10, &purged, &more), HG_OK);
+	assert_int_equal(purged.messages, 1);
+	assert_int_equal(purged.deliveries, 1);
+	assert_int_equal(purged.attempts, 1);
+	assert_int_equal(purged.dedupe_keys, 1);
+	assert_int_equal(purged.stats_hours, 2);
+	assert_int_equal(more, 0);
+	assert_int_equal(count(f->st, NULL), 2);
+}
+
+/* ---- outbound: API keys and subscriptions ---- */
+
+static const char sec1[] = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+static const char sec2[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+static void make_sub(struct hg_store *st, const char *owner, const char *url, char *id_out)
+{
+	struct hg_store_sub s;
+
+	memset(&s, 0, sizeof(s));
+	hg_uuid7(s.id);
+	hg_strlcpy(s.owner_id, owner, sizeof(s.owner_id));
+	s.url = (char *)url;
+	s.events_json = (char *)"[\"clip.*\"]";
+	s.is_active = 1;
+	hg_strlcpy(s.secret, sec1, sizeof(s.secret));
+	s.created_ms = s.updated_ms = 1000;
+	assert_int_equal(hg_store_sub_create(st, &s), HG_OK);
+	memcpy(id_out, s.id, HG_UUID_LEN + 1);
+}
+
+/* Publishes one outbound message with a delivery to subscription id. */
+static void publish(struct hg_store *st, const char *id, int64_t now)
+{
+	struct hg_store_msg m = {0};
+	struct hg_store_msg *mp = &m;
+	struct hg_store_target t;
+	char name[HG_STORE_NAME_MAX + 1], key[64];
+	const char *keys[1] = {key};
+
+	snprintf(name, sizeof(name), HG_STORE_SUB_PREFIX "%s", id);
+	t.endpoint = name;
+	t.due_ms = now;
+	hg_uuid7(m.id);
+	snprintf(key, sizeof(key), "id:%s", m.id);
+	m.source = HG_STORE_OUTBOUND_SOURCE;
+	m.received_ms = now;
+	m.content_type = "application/json";
+	m.headers_json = "{\"X-Webhook-Event\":\"clip.submitted\"}";
+	m.body = (const uint8_t *)"{}";
+	m.body_len = 2;
+	m.dedupe_keys = keys;
+	m.n_dedupe_keys = 1;
+	m.targets = &t;
+	m.n_targets = 1;
+	assert_int_equal(hg_store_put_messages(st, &mp, 1), HG_OK);
+	assert_int_equal(m.outcome, HG_STORE_ACCEPTED);
+}
+
+static void test_api_keys(void **state)
+{
+	struct hg_store *st = ((struct fixture *)*state)->st;
+	struct hg_store_api_key k = {.role = HG_STORE_ROLE_PUBLISHER, .created_ms = 5}, got;
+
+	hg_uuid7(k.id);
+	memset(k.token_hash, 'a', HG_STORE_TOKEN_HASH_LEN);
+	hg_strlcpy(k.owner_id, "owner-1", sizeof(k.owner_id));
+	assert_int_equal(hg_store_api_key_put(st, &k), HG_OK);
+	assert_int_equal(hg_store_api_key_find(st, k.token_hash, &got), HG_OK);
+	assert_string_equal(got.owner_id, "owner-1");
+	assert_int_equal(got.role, HG_STORE_ROLE_PUBLISHER);
+	assert_int_equal(hg_store_api_key_find(st, "nope", &got), HG_ENOTFOUND);
+}
+
+static int count_one(const struct hg_store_sub *s, void *arg)
+{
+	(void)s;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_sub_crud_and_scope(void **state)
+{
+	struct hg_store *st = ((struct fixture *)*state)->st;
+	struct hg_store_sub_patch p = {.is_active = -1, .now_ms = 2000};
+	struct hg_store_sub s;
+	char a[HG_UUID_LEN + 1], b[HG_UUID_LEN + 1];
+	int n = 0;
+
+	make_sub(st, "alice", "https://a.example/h", a);
+	make_sub(st, "bob", "https://b.example/h", b);
+	assert_int_equal(hg_store_sub_get(st, a, "alice", &s), HG_OK);
+	assert_string_equal(s.url, "https://a.example/h");
+	assert_string_equal(s.secret, sec1);
+	assert_string_equal(s.old_secret, "");
+	assert_int_equal(s.last_delivery_ms, 0);
+	hg_store_sub_free(&s);
+	/* another owner sees nothing; the admin (NULL) everything */
+	assert_int_equal(hg_store_sub_get(st, a, "bob", &s), HG_ENOTFOUND);
+	assert_int_equal(hg_store_sub_get(st, a, NULL, &s), HG_OK);
+	hg_store_sub_free(&s);
+	assert_int_equal(hg_store_sub_each(st, "alice", 0, count_one, &n), HG_OK);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(hg_store_sub_each(st, NULL, 0, count_one, &n), HG_OK);
+	assert_int_equal(n, 2);
+
+	p.url = "https://a2.example/h";
+	p.is_active = 0;
+	p.set_description = 1;
+	p.description = "note";
+	assert_int_equal(hg_store_sub_update(st, a, "bob", &p), HG_ENOTFOUND);
+	assert_int_equal(hg_store_sub_update(st, a, "alice", &p), HG_OK);
+	assert_int_equal(hg_store_sub_get(st, a, "alice", &s), HG_OK);
+	assert_string_equal(s.url, "https://a2.example/h");
+	assert_string_equal(s.description, "note");
+	assert_false(s.is_active);
+	assert_int_equal(s.updated_ms, 2000);
+	hg_store_sub_free(&s);
+	n = 0;
+	assert_int_equal(hg_store_sub_each(st, "alice", 1, count_one, &n), HG_OK);
+	assert_int_equal(n, 0);
+
+	/* a grace period keeps the old secret */
+	assert_int_equal(hg_store_sub_set_secret(st, a, "alice", sec2, sec1, 9000, 3000), HG_OK);
+	assert_int_equal(hg_store_sub_get(st, a, NULL, &s), HG_OK);
+	assert_string_equal(s.secret, sec2);
+	assert_string_equal(s.old_secret, sec1);
+	assert_int_equal(s.old_secret_until_ms, 9000);
+	hg_store_sub_free(&s);
+	assert_int_equal(hg_store_sub_set_secret(st, a, "alice", sec1, NULL, 0, 3000), HG_OK);
+	assert_int_equal(hg_store_sub_get(st, a, NULL, &s), HG_OK);
+	assert_string_equal(s.old_secret, "");
+	hg_store_sub_free(&s);
+
+	assert_int_equal(hg_store_sub_delete(st, a, "bob", 4000), HG_ENOTFOUND);
+	assert_int_equal(hg_store_sub_delete(st, a, "alice", 4000), HG_OK);
+	assert_int_equal(hg_store_sub_delete(st, a, "alice", 4000), HG_ENOTFOUND);
+}
+
+struct page {
+	int n;
+	char first[HG_UUID_LEN + 1];
+	int status;
+	char event[64];
+};
+
+static int page_row(const struct hg_store_sub_delivery *d, void *arg)
+{
+	struct page *p = arg;
+
+	if (p->n++ == 0) {
+		hg_strlcpy(p->first, d->id, sizeof(p->first));
+		hg_strlcpy(p->event, d->event_type, sizeof(p->event));
+		p->status = d->status;
+	}
+	return 0;
+}
+
+static void test_claim_history_delete(void **state)
+{
+	struct hg_store *st = ((struct fixture *)*state)->st;
+	struct hg_store_claim_req req = {
+	    .endpoint = HG_STORE_SUB_PREFIX "*", .limit = 10, .lease_until_ms = 100000};
+	struct hg_store_claimed got[10];
+	struct page pg = {0};
+	char a[HG_UUID_LEN + 1], b[HG_UUID_LEN + 1];
+	int64_t total = 0, due = 0;
+	size_t n = 0;
+
+	make_sub(st, "alice", "https://a.example/h", a);
+	make_sub(st, "alice", "https://b.example/h", b);
+	publish(st, a, 1000);
+	publish(st, a, 1000);
+	publish(st, b, 1000);
+	assert_int_equal(hg_store_next_due(st, HG_STORE_SUB_PREFIX "*", &due), HG_OK);
+	assert_int_equal(due, 1000);
+	/* an exact name is not a prefix */
+	assert_nothing_due(st, "sub:");
+	assert_int_equal(hg_store_sub_deliveries(st, a, 0, 1, page_row, &pg, &total), HG_OK);
+	assert_int_equal(total, 2);
+	assert_int_equal(pg.n, 1);
+	assert_string_equal(pg.event, "clip.submitted");
+	assert_int_equal(pg.status, HG_DELIVERY_PENDING);
+
+	/* one prefix claim takes both subscriptions' deliveries, naming each */
+	req.limit = 1;
+	assert_int_equal(hg_store_claim_deliveries(st, "me", 2000, &req, 1, got, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(strncmp(got[0].endpoint, HG_STORE_SUB_PREFIX, 4), 0);
+	req.limit = 10;
+	assert_int_equal(hg_store_claim_deliveries(st, "me", 2000, &req, 1, got, &n), HG_OK);
+	assert_int_equal(n, 2);
+
+	/* deleting a dead-letters what still waits for it: the delivery
+	 * published after the claims (the claimed ones are in flight) */
+	publish(st, a, 3000);
+	assert_int_equal(hg_store_sub_delete(st, a, NULL, 4000), HG_OK);
+	memset(&pg, 0, sizeof(pg));
+	assert_int_equal(hg_store_sub_deliveries(st, a, 0, 10, page_row, &pg, &total), HG_OK);
+	assert_int_equal(total, 3);
+	assert_int_equal(pg.status, HG_DELIVERY_DEAD); /* newest first: the one just published */
+}
+
+static void test_health(void **state)
+{
+	struct hg_store *st = ((struct fixture *)*state)->st;
+	struct hg_store_sub s;
+	char a[HG_UUID_LEN + 1], b[HG_UUID_LEN + 1];
+	int off = -1;
+
+	make_sub(st, "alice", "https://a.example/h", a);
+	/* failing since 10000; at 10000 + disable_after it goes off */
+	assert_int_equal(hg_store_sub_outcome(st, a, 0, 0, 10000, 5000, "failing", &off), HG_OK);
+	assert_int_equal(off, 0);
+	assert_int_equal(hg_store_sub_outcome(st, a, 0, 0, 14999, 5000, "failing", &off), HG_OK);
+	assert_int_equal(off, 0);
+	/* a success clears the streak */
+	assert_int_equal(hg_store_sub_outcome(st, a, 1, 0, 14999, 5000, NULL, &off), HG_OK);
+	assert_int_equal(hg_store_sub_get(st, a, NULL, &s), HG_OK);
+	assert_int_equal(s.last_delivery_ms, 14999);
+	assert_int_equal(s.failing_since_ms, 0);
+	hg_store_sub_free(&s);
+	assert_int_equal(hg_store_sub_outcome(st, a, 0, 0, 20000, 5000, "failing", &off), HG_OK);
+	assert_int_equal(hg_store_sub_outcome(st, a, 0, 0, 25000, 5000, "failing", &off), HG_OK);
+	assert_int_equal(off, 1);
+	assert_int_equal(hg_store_sub_get(st, a, NULL, &s), HG_OK);
+	assert_false(s.is_active);
+	assert_string_equal(s.disabled_reason, "failing");
+	hg_store_sub_free(&s);
+	/* switching it on again clears the reason and the streak */
+	{
+		struct hg_store_sub_patch p = {.is_active = 1, .now_ms = 26000};
+
+		assert_int_equal(hg_store_sub_update(st, a, NULL, &p), HG_OK);
+		assert_int_equal(hg_store_sub_get(st, a, NULL, &s), HG_OK);
+		assert_true(s.is_active);
+		assert_null(s.disabled_reason);
+		assert_int_equal(s.failing_since_ms, 0);
+		hg_store_sub_free(&s);
+	}
+	/* 410: off at once */
+	make_sub(st, "alice", "https://b.example/h", b);
+	assert_int_equal(hg_store_sub_outcome(st, b, 0, 1, 30000, 0, "gone", &off), HG_OK);
+	assert_int_equal(off, 1);
+	/* an unknown subscription is fine */
+	assert_int_equal(
+	    hg_store_sub_outcome(st, "00000000-0000-7000-8000-000000000000", 0, 0, 1, 1, "x", &off),
+	    HG_OK);
+	assert_int_equal(off, 0);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_accept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicate_returns_first_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_overlap_is_new, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_duplicates_within_one_batch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_keys_always_new, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip_bytes_and_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrations_once_and_newer_refused, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_append_verify_and_retention, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_delivery_lease_lifecycle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_order_exact_and_prefix, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_messages_pages_and_filters, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_list_deliveries_and_attempts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stats_add_and_read, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_in_batches_keeps_audit_and_in_flight, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_reads_stats_and_purge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_api_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sub_crud_and_scope, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_claim_history_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+	};
+	const char *which = argc > 1 ? argv[1] : "sqlite";
+
+	if (strcmp(which, "sqlite") == 0) {
+		be = &sqlite_backend;
+	} else if (strcmp(which, "postgres") == 0) {
+		admin_uri = getenv("HOOKGATE_TEST_PG");
+		if (admin_uri == NULL || admin_uri[0] == '\0') {
+			printf("test_store_conformance postgres: skipped: HOOKGATE_TEST_PG is not "
+			       "set (`make test-pg` sets it to the admin URI of a throwaway "
+			       "PostgreSQL cluster)\n");
+			return 0;
+		}
+		be = &postgres_backend;
+	} else {
+		fprintf(stderr, "usage: %s [sqlite|postgres]\n", argv[0]);
+		return 2;
+	}
+	printf("== the store contract on %s\n", be->name);
+	return cmocka_run_group_tests_name(be->name, tests, NULL, NULL);
+}

@@ -255,9 +255,21 @@ static int ssrf_is_localhost(const char *h, size_t n)
 	return n == lhn || h[n - lhn - 1] == '.';
 }
 
+/* A subscriber URL as ssrf_parse_url() reads it: what the policy judges. */
+struct ssrf_url {
+	int scheme_read; /* "http://" or "https://" was read, even if what follows is wrong */
+	int https;
+	char host[SSRF_MAX_HOST + 2]; /* as written, without an IPv6 literal's brackets */
+	size_t hlen;
+	enum { SSRF_HOST_NAME, SSRF_HOST_IPV4, SSRF_HOST_IPV6, SSRF_HOST_LOCALHOST } kind;
+	uint8_t
+	    addr[16];  /* the address of an IP literal (4 or 16 bytes), 127.0.0.1 for localhost */
+	int canonical; /* an IPv4 literal written as four decimal numbers */
+};
+
 /* Judges an address found in the URL; HG_OK or HG_EINVAL with err set. */
-static int ssrf_judge(const struct hg_ssrf_policy *p, int family, const uint8_t *addr,
-		      const char *shown, char *err, size_t errlen)
+static int ssrf_judge_addr(const struct hg_ssrf_policy *p, int family, const uint8_t *addr,
+			   const char *shown, char *err, size_t errlen)
 {
 	const char *range = hg_ssrf_addr_refused(p, family, addr);
 	char text[INET6_ADDRSTRLEN] = "";
@@ -266,10 +278,10 @@ static int ssrf_judge(const struct hg_ssrf_policy *p, int family, const uint8_t 
 		return HG_OK;
 	inet_ntop(family, addr, text, sizeof(text));
 	hg_errf(err, errlen,
-		 "url: the host %s is the address %s, in the blocked range %s; subscriber "
-		 "URLs must reach the public Internet (an operator may admit a range with "
-		 "egress_allow)",
-		 shown, text, range);
+		"url: the host %s is the address %s, in the blocked range %s; subscriber "
+		"URLs must reach the public Internet (an operator may admit a range with "
+		"egress_allow)",
+		shown, text, range);
 	return HG_EINVAL;
 }
 
@@ -303,15 +315,21 @@ out:
 	return rc;
 }
 
-int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t len, char *err,
-		      size_t errlen)
+/* Takes url apart into *u, with no policy applied: the scheme, the host
+ * and what kind of host it is. Refuses what is no URL this gateway can
+ * deliver to whatever the policy: bytes a URL may not hold, a scheme
+ * other than http(s), user:password@, a malformed host or port, a host
+ * curl's parser reads differently. HG_OK, or HG_EINVAL with err set; u is
+ * filled as far as the URL was read (u->scheme_read). */
+static int ssrf_parse_url(const char *url, size_t len, struct ssrf_url *u, char *err, size_t errlen)
 {
-	char copy[SSRF_MAX_URL + 1], host[SSRF_MAX_HOST + 2], curl_host[SSRF_MAX_HOST + 2];
+	char copy[SSRF_MAX_URL + 1], curl_host[SSRF_MAX_HOST + 2];
 	const char *rest, *auth_end, *h, *port = NULL;
+	char *host = u->host;
 	size_t i, hlen, slen;
-	uint8_t a4[4], a6[16];
-	int canonical, lit, https;
+	int lit;
 
+	memset(u, 0, sizeof(*u));
 	if (url == NULL || len == 0) {
 		hg_errf(err, errlen, "url: expected an https:// URL, got an empty one");
 		return HG_EINVAL;
@@ -325,33 +343,28 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 
 		if (c <= 0x20 || c >= 0x7f || c == '\\') {
 			hg_errf(err, errlen,
-				 "url: contains a space, a control character, a backslash or a "
-				 "non-ASCII byte; percent-encode the path and write the host in "
-				 "ASCII (punycode)");
+				"url: contains a space, a control character, a backslash or a "
+				"non-ASCII byte; percent-encode the path and write the host in "
+				"ASCII (punycode)");
 			return HG_EINVAL;
 		}
 	}
 	memcpy(copy, url, len);
 	copy[len] = '\0';
 
-	https = strncasecmp(copy, "https://", 8) == 0;
-	if (!https && strncasecmp(copy, "http://", 7) != 0) {
+	u->https = strncasecmp(copy, "https://", 8) == 0;
+	if (!u->https && strncasecmp(copy, "http://", 7) != 0) {
 		hg_errf(err, errlen, "url: expected an absolute https:// URL");
 		return HG_EINVAL;
 	}
-	if (!https && (p == NULL || !p->allow_http)) {
-		hg_errf(err, errlen,
-			 "url: must use https (this gateway does not deliver over plain http; "
-			 "an operator may set allow_http: true)");
-		return HG_EINVAL;
-	}
-	slen = https ? 8 : 7;
+	u->scheme_read = 1;
+	slen = u->https ? 8 : 7;
 	rest = copy + slen;
 	auth_end = rest + strcspn(rest, "/?#");
 	if (memchr(rest, '@', (size_t)(auth_end - rest)) != NULL) {
 		hg_errf(err, errlen,
-			 "url: must not carry a user name or password (user:pass@host); "
-			 "verify deliveries with the signature instead");
+			"url: must not carry a user name or password (user:pass@host); "
+			"verify deliveries with the signature instead");
 		return HG_EINVAL;
 	}
 	h = rest;
@@ -363,7 +376,7 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 			return HG_EINVAL;
 		}
 		hlen = (size_t)(close - h - 1);
-		if (hlen == 0 || hlen >= sizeof(host)) {
+		if (hlen == 0 || hlen >= sizeof(u->host)) {
 			hg_errf(err, errlen, "url: the IPv6 host is not an address");
 			return HG_EINVAL;
 		}
@@ -377,11 +390,11 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 			port = close + 2;
 		if (strchr(host, '%') != NULL) {
 			hg_errf(err, errlen,
-				 "url: an IPv6 zone (%%25...) names a local interface; subscriber "
-				 "URLs must reach the public Internet");
+				"url: an IPv6 zone (%%25...) names a local interface; subscriber "
+				"URLs must reach the public Internet");
 			return HG_EINVAL;
 		}
-		if (inet_pton(AF_INET6, host, a6) != 1) {
+		if (inet_pton(AF_INET6, host, u->addr) != 1) {
 			hg_errf(err, errlen, "url: the IPv6 host [%s] is not an address", host);
 			return HG_EINVAL;
 		}
@@ -396,15 +409,16 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 			hg_errf(err, errlen, "url: has no host");
 			return HG_EINVAL;
 		}
-		if (hlen >= sizeof(host) || !ssrf_valid_name(h, hlen)) {
+		if (hlen >= sizeof(u->host) || !ssrf_valid_name(h, hlen)) {
 			hg_errf(err, errlen,
-				 "url: the host is not a valid name (letters, digits, '-' and '.'; "
-				 "IDN hosts in punycode) nor an IP address");
+				"url: the host is not a valid name (letters, digits, '-' and '.'; "
+				"IDN hosts in punycode) nor an IP address");
 			return HG_EINVAL;
 		}
 		memcpy(host, h, hlen);
 		host[hlen] = '\0';
 	}
+	u->hlen = hlen;
 	if (port != NULL) {
 		unsigned long pv = 0;
 		const char *q;
@@ -435,49 +449,107 @@ int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t le
 	if (*h == '[') {
 		uint8_t c6[16];
 
-		if (inet_pton(AF_INET6, curl_host, c6) != 1 || memcmp(c6, a6, 16) != 0) {
+		if (inet_pton(AF_INET6, curl_host, c6) != 1 || memcmp(c6, u->addr, 16) != 0) {
 			hg_errf(err, errlen, "url: the host is ambiguous");
 			return HG_EINVAL;
 		}
-		return ssrf_judge(p, AF_INET6, a6, host, err, errlen);
+		u->kind = SSRF_HOST_IPV6;
+		return HG_OK;
 	}
-	lit = hg_ssrf_ipv4_literal(host, hlen, a4, &canonical);
+	lit = hg_ssrf_ipv4_literal(host, hlen, u->addr, &u->canonical);
 	if (lit < 0) {
-		hg_errf(err, errlen,
-			 "url: the host %s ends in a number but is not an IPv4 address", host);
+		hg_errf(err, errlen, "url: the host %s ends in a number but is not an IPv4 address",
+			host);
 		return HG_EINVAL;
 	}
 	if (lit > 0) {
-		if (ssrf_judge(p, AF_INET, a4, host, err, errlen) != HG_OK)
-			return HG_EINVAL;
-		if (!canonical) {
-			char text[INET_ADDRSTRLEN] = "";
-
-			inet_ntop(AF_INET, a4, text, sizeof(text));
-			hg_errf(err, errlen,
-				 "url: write the IPv4 host %s as four decimal numbers (%s)", host,
-				 text);
-			return HG_EINVAL;
-		}
+		u->kind = SSRF_HOST_IPV4;
 		return HG_OK;
 	}
 	if (ssrf_is_localhost(host, hlen)) {
 		static const uint8_t lo[4] = {127, 0, 0, 1};
 
-		return ssrf_judge(p, AF_INET, lo, host, err, errlen);
+		u->kind = SSRF_HOST_LOCALHOST;
+		memcpy(u->addr, lo, sizeof(lo));
+		return HG_OK;
 	}
 	/* a name: curl (which lower-cases nothing and may drop a trailing dot)
 	 * must name the same host */
+	u->kind = SSRF_HOST_NAME;
 	slen = strlen(curl_host);
 	if (slen > 0 && curl_host[slen - 1] == '.')
 		curl_host[--slen] = '\0';
 	if (hlen > 0 && host[hlen - 1] == '.')
 		host[--hlen] = '\0';
+	u->hlen = hlen;
 	if (slen != hlen || strncasecmp(curl_host, host, hlen) != 0) {
 		hg_errf(err, errlen, "url: the host is ambiguous");
 		return HG_EINVAL;
 	}
 	return HG_OK;
+}
+
+/* The policy's first word on u, as soon as its scheme is read: plain http
+ * only with allow_http. HG_OK or HG_EINVAL with err set. */
+static int ssrf_judge_scheme(const struct hg_ssrf_policy *p, const struct ssrf_url *u, char *err,
+			     size_t errlen)
+{
+	if (!u->https && (p == NULL || !p->allow_http)) {
+		hg_errf(err, errlen,
+			"url: must use https (this gateway does not deliver over plain http; "
+			"an operator may set allow_http: true)");
+		return HG_EINVAL;
+	}
+	return HG_OK;
+}
+
+/* The policy applied to a parsed URL: its scheme, then the address of an
+ * IP literal or localhost (a name passes: the connect-time guard judges
+ * what it resolves to), then the spelling of an IPv4 literal. HG_OK or
+ * HG_EINVAL with err set. */
+static int ssrf_judge_url(const struct hg_ssrf_policy *p, const struct ssrf_url *u, char *err,
+			  size_t errlen)
+{
+	char text[INET_ADDRSTRLEN] = "";
+
+	if (ssrf_judge_scheme(p, u, err, errlen) != HG_OK)
+		return HG_EINVAL;
+	switch (u->kind) {
+	case SSRF_HOST_IPV6:
+		return ssrf_judge_addr(p, AF_INET6, u->addr, u->host, err, errlen);
+	case SSRF_HOST_LOCALHOST:
+		return ssrf_judge_addr(p, AF_INET, u->addr, u->host, err, errlen);
+	case SSRF_HOST_IPV4:
+		if (ssrf_judge_addr(p, AF_INET, u->addr, u->host, err, errlen) != HG_OK)
+			return HG_EINVAL;
+		if (!u->canonical) {
+			inet_ntop(AF_INET, u->addr, text, sizeof(text));
+			hg_errf(err, errlen,
+				"url: write the IPv4 host %s as four decimal numbers (%s)", u->host,
+				text);
+			return HG_EINVAL;
+		}
+		return HG_OK;
+	case SSRF_HOST_NAME:
+		break;
+	}
+	return HG_OK;
+}
+
+int hg_ssrf_check_url(const struct hg_ssrf_policy *p, const char *url, size_t len, char *err,
+		      size_t errlen)
+{
+	struct ssrf_url u;
+	int rc = ssrf_parse_url(url, len, &u, err, errlen);
+
+	if (rc != HG_OK) {
+		/* plain http is refused as that, whatever the rest of the URL
+		 * got wrong: the scheme is judged as soon as it is read */
+		if (u.scheme_read && ssrf_judge_scheme(p, &u, err, errlen) != HG_OK)
+			return HG_EINVAL;
+		return rc;
+	}
+	return ssrf_judge_url(p, &u, err, errlen);
 }
 
 /* ---- connect time ---- */

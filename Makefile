@@ -11,6 +11,7 @@
 #   make fuzz-smoke the same for FUZZ_SMOKE_TIME s each (CI)
 #   make deps       install the Debian packages hookgate needs (root) or print the command
 #   make format     clang-format every source file in place
+#   make format-check  fail when a source file is not as make format leaves it (CI)
 #   make chaos      kill -9 / full disk / removed store file against the real
 #                   daemon (tests/chaos/chaos.mjs; long, not part of make test)
 
@@ -31,7 +32,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-pg unit e2e asan tsan deps format clean check-deps bench chaos
+.PHONY: all run test test-pg unit e2e asan tsan deps format format-check clean check-deps bench chaos
 
 all: $(BUILD)/hookgate
 
@@ -88,8 +89,18 @@ tsan: deps
 	$(MAKE) BUILD=build/tsan CFLAGS="-O1 -g -fsanitize=thread -fno-omit-frame-pointer" \
 	  LDFLAGS="-fsanitize=thread" unit
 
+# Every C file of ours, as the committed .clang-format lays it out;
+# format-check (CI) fails on any file that would change.
+FORMAT_SRCS = $(SRCS) $(wildcard src/*/*.h) $(UNIT_SRCS) $(wildcard tests/unit/*.h) \
+	      $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
+
 format:
-	clang-format -i $(SRCS) $(wildcard src/*/*.h) $(UNIT_SRCS)
+	@scripts/install-deps.sh --format
+	clang-format -i $(FORMAT_SRCS)
+
+format-check:
+	@scripts/install-deps.sh --format
+	clang-format --dry-run --Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf build

@@ -2,12 +2,16 @@
 # Installs the Debian packages hookgate needs to build, run and test.
 # As root it runs apt-get; otherwise it prints the command to run.
 # --fuzz adds what `make fuzz` needs: clang and its libFuzzer/sanitizer
-# runtimes (libclang-rt-14-dev on Debian 12).
+# runtimes (libclang-rt-14-dev on Debian 12); --format adds clang-format
+# (make format, make format-check).
 set -e
 PKGS="build-essential pkg-config libh2o-evloop-dev libssl-dev libjansson-dev libyajl-dev libyaml-dev
 libsqlite3-dev libpq-dev libcurl4-openssl-dev libcmocka-dev nodejs npm openssl curl sqlite3 util-linux"
 if [ "${1:-}" = "--fuzz" ]; then
 	PKGS="$PKGS clang libclang-rt-14-dev"
+fi
+if [ "${1:-}" = "--format" ]; then
+	PKGS="$PKGS clang-format"
 fi
 missing=""
 for p in $PKGS; do

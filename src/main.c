@@ -137,7 +137,8 @@ static const char *config_arg(int argc, char **argv, int *bad)
 static int load_config(const char *path, struct hg_config **cfg)
 {
 	char err[1024];
-	int rc = path != NULL ? hg_config_load(path, cfg, err, sizeof(err)) : hg_config_default(cfg);
+	int rc =
+	    path != NULL ? hg_config_load(path, cfg, err, sizeof(err)) : hg_config_default(cfg);
 	if (rc != HG_OK) {
 		if (path == NULL)
 			snprintf(err, sizeof(err), "cannot build the default configuration");
@@ -190,15 +191,16 @@ static void restart_keys(const struct hg_config *cur, const struct hg_config *ne
 	    {"max_in_flight", cur->max_in_flight != next->max_in_flight},
 	    {"admin_token_env", str_differs(cur->admin_token_env, next->admin_token_env) ||
 				    secret_differs(&cur->admin_token, &next->admin_token)},
-	    {"max_body (above the size the server started with)", largest_body(next) > started_body},
+	    {"max_body (above the size the server started with)",
+	     largest_body(next) > started_body},
 	};
 	size_t used = 0;
 
 	out[0] = '\0';
 	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++)
 		if (k[i].differs && used < outlen)
-			used += (size_t)snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
-						 k[i].key);
+			used += (size_t)snprintf(out + used, outlen - used, "%s%s",
+						 used ? ", " : "", k[i].key);
 }
 
 /*
@@ -231,8 +233,8 @@ static void reload(const char *path, struct hg_config_live *live, struct hg_inge
 	hg_ingest_set_audit_policy(ingest, next->audit_window_ms, next->audit_max_rows);
 	snprintf(summary, sizeof(summary), "%s: %zu source%s, %zu endpoint%s%s%s", path,
 		 next->n_sources, next->n_sources == 1 ? "" : "s", next->n_endpoints,
-		 next->n_endpoints == 1 ? "" : "s", restart[0] ? "; needs a restart to change: " : "",
-		 restart);
+		 next->n_endpoints == 1 ? "" : "s",
+		 restart[0] ? "; needs a restart to change: " : "", restart);
 	hg_deliver_reload(deliver, next);
 	hg_config_live_swap(live, next);
 	hg_log(restart[0] ? HG_LOG_WARN : HG_LOG_INFO, "config reloaded", "config", HG_LS(path),
@@ -404,14 +406,30 @@ static int read_all(const char *path, struct hg_buf *out)
 
 static int cmd_sign(int argc, char **argv)
 {
-	enum { O_SCHEME = 256, O_SECRET, O_SECRET_ENV, O_URL, O_TS, O_ID, O_HEADER, O_ALG, O_ENC, O_PREFIX };
-	static const struct option opts[] = {
-	    {"scheme", required_argument, NULL, O_SCHEME}, {"secret", required_argument, NULL, O_SECRET},
-	    {"secret-env", required_argument, NULL, O_SECRET_ENV}, {"url", required_argument, NULL, O_URL},
-	    {"timestamp", required_argument, NULL, O_TS},   {"id", required_argument, NULL, O_ID},
-	    {"header", required_argument, NULL, O_HEADER},  {"algorithm", required_argument, NULL, O_ALG},
-	    {"encoding", required_argument, NULL, O_ENC},   {"prefix", required_argument, NULL, O_PREFIX},
-	    {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0}};
+	enum {
+		O_SCHEME = 256,
+		O_SECRET,
+		O_SECRET_ENV,
+		O_URL,
+		O_TS,
+		O_ID,
+		O_HEADER,
+		O_ALG,
+		O_ENC,
+		O_PREFIX
+	};
+	static const struct option opts[] = {{"scheme", required_argument, NULL, O_SCHEME},
+					     {"secret", required_argument, NULL, O_SECRET},
+					     {"secret-env", required_argument, NULL, O_SECRET_ENV},
+					     {"url", required_argument, NULL, O_URL},
+					     {"timestamp", required_argument, NULL, O_TS},
+					     {"id", required_argument, NULL, O_ID},
+					     {"header", required_argument, NULL, O_HEADER},
+					     {"algorithm", required_argument, NULL, O_ALG},
+					     {"encoding", required_argument, NULL, O_ENC},
+					     {"prefix", required_argument, NULL, O_PREFIX},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	const char *scheme_name = NULL, *secret = NULL, *file = "-";
 	struct hg_sign_input in = {.algorithm = HG_SHA256, .encoding = HG_ENC_HEX};
 	struct hg_buf body = {0}, out = {0};
@@ -420,31 +438,43 @@ static int cmd_sign(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_SCHEME: scheme_name = optarg; break;
-		case O_SECRET: secret = optarg; break;
+		case O_SCHEME:
+			scheme_name = optarg;
+			break;
+		case O_SECRET:
+			secret = optarg;
+			break;
 		case O_SECRET_ENV:
 			secret = getenv(optarg);
 			if (secret == NULL) {
-				fprintf(stderr, "hookgate: environment variable %s is not set\n", optarg);
+				fprintf(stderr, "hookgate: environment variable %s is not set\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
-		case O_URL: in.url = optarg; break;
+		case O_URL:
+			in.url = optarg;
+			break;
 		case O_TS: {
 			char *end;
 			errno = 0;
 			in.timestamp = strtoll(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0' || in.timestamp < 0) {
-				fprintf(stderr,
-					"hookgate: --timestamp expects whole seconds since the epoch, "
-					"not '%s'\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "hookgate: --timestamp expects whole seconds since the epoch, "
+				    "not '%s'\n",
+				    optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		}
-		case O_ID: in.id = optarg; break;
-		case O_HEADER: in.header = optarg; break;
+		case O_ID:
+			in.id = optarg;
+			break;
+		case O_HEADER:
+			in.header = optarg;
+			break;
 		case O_ALG:
 			if (strcmp(optarg, "sha1") == 0)
 				in.algorithm = HG_SHA1;
@@ -453,7 +483,8 @@ static int cmd_sign(int argc, char **argv)
 			else if (strcmp(optarg, "sha512") == 0)
 				in.algorithm = HG_SHA512;
 			else {
-				fprintf(stderr, "hookgate: --algorithm must be sha1, sha256 or sha512\n");
+				fprintf(stderr,
+					"hookgate: --algorithm must be sha1, sha256 or sha512\n");
 				return EXIT_USAGE;
 			}
 			break;
@@ -467,9 +498,15 @@ static int cmd_sign(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case O_PREFIX: in.prefix = optarg; break;
-		case 'h': fputs(usage_sign, stdout); return EXIT_OK;
-		default: fputs(usage_sign, stderr); return EXIT_USAGE;
+		case O_PREFIX:
+			in.prefix = optarg;
+			break;
+		case 'h':
+			fputs(usage_sign, stdout);
+			return EXIT_OK;
+		default:
+			fputs(usage_sign, stderr);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc)
@@ -480,7 +517,8 @@ static int cmd_sign(int argc, char **argv)
 	}
 	const struct hg_verify_scheme *scheme = hg_verify_find(scheme_name);
 	if (scheme == NULL) {
-		fprintf(stderr, "hookgate: unknown scheme '%s' (known: %s)\n", scheme_name, hg_verify_names());
+		fprintf(stderr, "hookgate: unknown scheme '%s' (known: %s)\n", scheme_name,
+			hg_verify_names());
 		return EXIT_USAGE;
 	}
 	if (read_all(file, &body) != HG_OK) {
@@ -526,7 +564,8 @@ static int cmd_config(int argc, char **argv)
 	}
 	int rc = load_config(path, &cfg);
 	if (rc == EXIT_OK) {
-		printf("%s: ok (%zu source%s)\n", path, cfg->n_sources, cfg->n_sources == 1 ? "" : "s");
+		printf("%s: ok (%zu source%s)\n", path, cfg->n_sources,
+		       cfg->n_sources == 1 ? "" : "s");
 		hg_config_free(cfg);
 	}
 	return rc;

@@ -30,13 +30,13 @@ struct hg_stats;
 struct hg_store;
 struct hg_api;
 
-#define HG_API_WORKERS       2  /* query threads, each with its own store connection */
-#define HG_API_DEFAULT_LIMIT 50 /* page size when ?limit= is absent */
-#define HG_API_MAX_LIMIT     500
-#define HG_API_MAX_HOURS     (24 * 31) /* ?hours= of /api/v1/stats at most */
-#define HG_API_CURSOR_MAX    64        /* longest cursor accepted */
-#define HG_API_PURGE_BATCH   500       /* messages purged per transaction */
-#define HG_API_AUDIT_PURGE_BATCH 5000  /* audit rows removed per transaction */
+#define HG_API_WORKERS           2  /* query threads, each with its own store connection */
+#define HG_API_DEFAULT_LIMIT     50 /* page size when ?limit= is absent */
+#define HG_API_MAX_LIMIT         500
+#define HG_API_MAX_HOURS         (24 * 31) /* ?hours= of /api/v1/stats at most */
+#define HG_API_CURSOR_MAX        64        /* longest cursor accepted */
+#define HG_API_PURGE_BATCH       500       /* messages purged per transaction */
+#define HG_API_AUDIT_PURGE_BATCH 5000      /* audit rows removed per transaction */
 
 struct hg_api_opts {
 	const struct hg_config *cfg; /* the startup config: the admin token, the store */

@@ -57,9 +57,9 @@ struct api_job {
 	char arg[HG_API_ARG_MAX + 1]; /* the path's {id} or {name} */
 	char client[64];              /* for the audit log */
 	struct api_params p;
-	void *ext;                    /* an op family's own request data (outbound.c) */
-	struct hg_config *cfg;        /* the snapshot the job runs under (held while it runs) */
-	void (*ext_free)(void *ext);  /* releases ext with the job */
+	void *ext;                   /* an op family's own request data (outbound.c) */
+	struct hg_config *cfg;       /* the snapshot the job runs under (held while it runs) */
+	void (*ext_free)(void *ext); /* releases ext with the job */
 };
 
 struct api_worker {

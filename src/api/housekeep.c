@@ -115,8 +115,8 @@ static void purge_old_audit(struct hg_api *api, const struct hg_config *cfg)
 		hg_api_store_heal(&api->hk_st, api->store_uri);
 	if (api->hk_st == NULL)
 		return;
-	rc = hg_api_audit_purge(api->hk_st, hg_now_ms() - cfg->audit_retention_ms,
-				&api->hk_stop, &removed);
+	rc = hg_api_audit_purge(api->hk_st, hg_now_ms() - cfg->audit_retention_ms, &api->hk_stop,
+				&removed);
 	if (removed > 0)
 		hg_log(HG_LOG_INFO, "audit retention purge", "rows", HG_LI(removed), NULL);
 	if (rc != HG_OK)

@@ -416,8 +416,8 @@ void hg_api_op_replay(struct hg_api *api, struct hg_store *st, const struct api_
 		n, n == 1 ? "" : "s");
 	list = json_array();
 	for (i = 0; list != NULL && i < n; i++)
-		if (json_array_append_new(list, json_pack("{s:s, s:s}", "id", ids[i], "endpoint",
-							  names[i])) != 0) {
+		if (json_array_append_new(
+			list, json_pack("{s:s, s:s}", "id", ids[i], "endpoint", names[i])) != 0) {
 			json_decref(list);
 			list = NULL; /* json_pack's "o" of NULL fails: out of memory */
 		}
@@ -497,8 +497,8 @@ static json_t *stats_json(const struct hg_stats_row *r, int64_t hour_ms)
 	if (hour_ms >= 0)
 		bad |= json_object_set_new(o, "hour", time_json(hour_ms));
 	for (int k = 0; k < HG_STAT_N; k++)
-		bad |= json_object_set_new(o, hg_stat_names[k],
-					   json_integer((json_int_t)r->count[k]));
+		bad |=
+		    json_object_set_new(o, hg_stat_names[k], json_integer((json_int_t)r->count[k]));
 	bad |= json_object_set_new(o, "ack_p50_ms",
 				   p50 >= 0 ? json_real((double)p50 / 1000.0) : json_null());
 	bad |= json_object_set_new(o, "ack_p95_ms",
@@ -533,8 +533,8 @@ void hg_api_op_stats(struct hg_api *api, struct hg_store *st, const struct api_j
 	/* Newest hour first, as an operator reads it. */
 	for (i = n; i-- > 0;) {
 		hg_stats_row_add(&rows[n], &rows[i]);
-		if (json_array_append_new(hours,
-					  stats_json(&rows[i], from + (int64_t)i * HG_HOUR_MS)) != 0) {
+		if (json_array_append_new(
+			hours, stats_json(&rows[i], from + (int64_t)i * HG_HOUR_MS)) != 0) {
 			hg_api_answer_error(a, 503, "out of memory");
 			goto out;
 		}

@@ -128,7 +128,7 @@ static json_t *wh_load_object(const uint8_t *body, size_t len, char *err, size_t
 	root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		hg_errf(err, errlen, "the request body is not valid JSON: %s (at byte %d)",
-		       jerr.text, jerr.position);
+			jerr.text, jerr.position);
 		return NULL;
 	}
 	if (!json_is_object(root)) {
@@ -172,14 +172,14 @@ static int wh_parse_events(json_t *v, const char *const *types, size_t ntypes,
 
 	if (!json_is_array(v) || json_array_size(v) == 0) {
 		hg_errf(err, errlen,
-		       "events: expected a non-empty array of event types, such as "
-		       "[\"clip.submitted\"]");
+			"events: expected a non-empty array of event types, such as "
+			"[\"clip.submitted\"]");
 		return HG_EINVAL;
 	}
 	n = json_array_size(v);
 	if (n > HG_WEBHOOK_MAX_EVENTS) {
 		hg_errf(err, errlen, "events: at most %d event types per subscription",
-		       HG_WEBHOOK_MAX_EVENTS);
+			HG_WEBHOOK_MAX_EVENTS);
 		return HG_EINVAL;
 	}
 	out->events = calloc(n, sizeof(*out->events));
@@ -200,16 +200,16 @@ static int wh_parse_events(json_t *v, const char *const *types, size_t ntypes,
 			wh_types_list(types, ntypes, list, sizeof(list));
 			if (ntypes > 0 && hg_webhook_event_name_ok(s, strlen(s)))
 				hg_errf(err, errlen,
-				       "events: \"%.100s\" is not an event type this gateway "
-				       "publishes; expected one of %s (or a pattern such as "
-				       "\"clip.*\")",
-				       s, list);
+					"events: \"%.100s\" is not an event type this gateway "
+					"publishes; expected one of %s (or a pattern such as "
+					"\"clip.*\")",
+					s, list);
 			else
 				hg_errf(err, errlen,
-				       "events: \"%.100s\" is not a valid event type (lower-case "
-				       "words split by dots, such as clip.submitted, or a pattern "
-				       "such as clip.*)",
-				       s);
+					"events: \"%.100s\" is not a valid event type (lower-case "
+					"words split by dots, such as clip.submitted, or a pattern "
+					"such as clip.*)",
+					s);
 			return HG_EINVAL;
 		}
 		for (j = 0; j < out->n_events; j++)
@@ -245,13 +245,13 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 			if (s == NULL || json_string_length(v) == 0 ||
 			    strlen(s) != json_string_length(v)) {
 				hg_errf(err, errlen,
-				       "url: expected a URL string such as "
-				       "\"https://example.com/webhook\"");
+					"url: expected a URL string such as "
+					"\"https://example.com/webhook\"");
 				goto out;
 			}
 			if (json_string_length(v) > HG_WEBHOOK_URL_MAX) {
 				hg_errf(err, errlen, "url: longer than %d bytes",
-				       HG_WEBHOOK_URL_MAX);
+					HG_WEBHOOK_URL_MAX);
 				goto out;
 			}
 			out->url = wh_strdup(s, json_string_length(v));
@@ -276,7 +276,7 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 			}
 			if (json_string_length(v) > HG_WEBHOOK_DESC_MAX) {
 				hg_errf(err, errlen, "description: longer than %d bytes",
-				       HG_WEBHOOK_DESC_MAX);
+					HG_WEBHOOK_DESC_MAX);
 				goto out;
 			}
 			out->description = wh_strdup(json_string_value(v), json_string_length(v));
@@ -290,8 +290,8 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 
 			if (s == NULL || !hg_webhook_owner_ok(s, json_string_length(v))) {
 				hg_errf(err, errlen,
-				       "owner_id: expected 1-%d letters, digits or ._:@-",
-				       HG_WEBHOOK_OWNER_MAX);
+					"owner_id: expected 1-%d letters, digits or ._:@-",
+					HG_WEBHOOK_OWNER_MAX);
 				goto out;
 			}
 			out->owner_id = wh_strdup(s, json_string_length(v));
@@ -308,9 +308,9 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 			out->has_active = 1;
 		} else {
 			hg_errf(err, errlen,
-			       "unknown field '%.64s'; a subscription takes url, events, "
-			       "description and is_active",
-			       key);
+				"unknown field '%.64s'; a subscription takes url, events, "
+				"description and is_active",
+				key);
 			goto out;
 		}
 	}
@@ -320,8 +320,8 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 	}
 	if (!patch && !out->has_events) {
 		hg_errf(err, errlen,
-		       "events: required; the event types to receive, such as "
-		       "[\"clip.submitted\"]");
+			"events: required; the event types to receive, such as "
+			"[\"clip.submitted\"]");
 		goto out;
 	}
 	if (!patch && !out->has_active) {
@@ -331,8 +331,8 @@ int hg_webhook_parse(const uint8_t *body, size_t len, int patch, const char *con
 	if (patch && !out->has_url && !out->has_events && !out->has_active &&
 	    !out->has_description) {
 		hg_errf(err, errlen,
-		       "nothing to change; send one or more of url, events, is_active, "
-		       "description");
+			"nothing to change; send one or more of url, events, is_active, "
+			"description");
 		goto out;
 	}
 	rc = HG_OK;
@@ -396,9 +396,9 @@ int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const 
 					hg_errf(err, errlen, "event: expected one of %s", list);
 				else
 					hg_errf(err, errlen,
-					       "event: expected an event type such as "
-					       "\"clip.submitted\" (lower-case words split by "
-					       "dots)");
+						"event: expected an event type such as "
+						"\"clip.submitted\" (lower-case words split by "
+						"dots)");
 				goto out;
 			}
 			out->event = wh_strdup(s, sl);
@@ -413,9 +413,9 @@ int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const 
 				continue;
 			if (s == NULL || !hg_webhook_owner_ok(s, sl)) {
 				hg_errf(err, errlen,
-				       "owner_id: expected 1-%d letters, digits or ._:@- (the "
-				       "owner whose subscriptions receive the event)",
-				       HG_WEBHOOK_OWNER_MAX);
+					"owner_id: expected 1-%d letters, digits or ._:@- (the "
+					"owner whose subscriptions receive the event)",
+					HG_WEBHOOK_OWNER_MAX);
 				goto out;
 			}
 			out->owner_id = wh_strdup(s, sl);
@@ -428,8 +428,8 @@ int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const 
 				continue;
 			if (s == NULL || sl == 0 || sl > HG_WEBHOOK_IDEM_MAX || strlen(s) != sl) {
 				hg_errf(err, errlen,
-				       "idempotency_key: expected a string of 1-%d bytes",
-				       HG_WEBHOOK_IDEM_MAX);
+					"idempotency_key: expected a string of 1-%d bytes",
+					HG_WEBHOOK_IDEM_MAX);
 				goto out;
 			}
 			out->idempotency_key = wh_strdup(s, sl);
@@ -439,9 +439,9 @@ int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const 
 			}
 		} else {
 			hg_errf(err, errlen,
-			       "unknown field '%.64s'; an event takes event, data, owner_id and "
-			       "idempotency_key",
-			       key);
+				"unknown field '%.64s'; an event takes event, data, owner_id and "
+				"idempotency_key",
+				key);
 			goto out;
 		}
 	}
@@ -532,7 +532,7 @@ int hg_webhook_parse_api_key(const uint8_t *body, size_t len, char owner[HG_WEBH
 			}
 		} else {
 			hg_errf(err, errlen,
-			       "unknown field '%.64s'; an API key takes owner_id and role", key);
+				"unknown field '%.64s'; an API key takes owner_id and role", key);
 			goto out;
 		}
 	}
@@ -566,7 +566,7 @@ int hg_webhook_parse_regenerate(const uint8_t *body, size_t len, int64_t *grace_
 	{
 		if (strcmp(key, "grace_period") != 0) {
 			hg_errf(err, errlen,
-			       "unknown field '%.64s'; regenerate-secret takes grace_period", key);
+				"unknown field '%.64s'; regenerate-secret takes grace_period", key);
 			goto out;
 		}
 		if (json_is_null(v))
@@ -579,9 +579,9 @@ int hg_webhook_parse_regenerate(const uint8_t *body, size_t len, int64_t *grace_
 			   *grace_ms < 0 || *grace_ms > HG_WEBHOOK_GRACE_MAX_MS) {
 			*grace_ms = 0;
 			hg_errf(err, errlen,
-			       "grace_period: expected a duration up to 7d such as \"24h\" or a "
-			       "number of seconds; during it deliveries are signed with the old "
-			       "and the new secret");
+				"grace_period: expected a duration up to 7d such as \"24h\" or a "
+				"number of seconds; during it deliveries are signed with the old "
+				"and the new secret");
 			goto out;
 		}
 	}

@@ -85,8 +85,8 @@ static const char usage_webhooks[] =
     "       hookgate webhooks list [OPTIONS]\n"
     "       hookgate webhooks delete ID [OPTIONS]\n"
     "\n"
-    "Outbound webhook subscriptions of the owner whose API key is in\n"
-    HG_CLI_API_KEY_ENV " (with the admin token instead: everyone's). create prints\n"
+    "Outbound webhook subscriptions of the owner whose API key is in\n" HG_CLI_API_KEY_ENV
+    " (with the admin token instead: everyone's). create prints\n"
     "the new subscription with its secret, which is shown only this once.\n"
     "\n"
     "  --events LIST       event types or patterns, comma-separated (clip.*, *)\n"
@@ -101,8 +101,8 @@ static const char usage_events[] =
     "                               [--idempotency-key KEY] [OPTIONS]\n"
     "\n"
     "Publishes an event to the matching subscriptions (of one owner with --owner)\n"
-    "and prints the answer once it is stored. Uses a publisher key from\n"
-    HG_CLI_API_KEY_ENV ", else the admin token.\n"
+    "and prints the answer once it is stored. Uses a publisher key from\n" HG_CLI_API_KEY_ENV
+    ", else the admin token.\n"
     "\n"
     "  --event TYPE        a configured event type, such as clip.submitted\n"
     "  --data JSON         the event's payload, such as '{\"clip\":\"x\"}'\n"
@@ -158,8 +158,8 @@ enum {
 };
 
 struct cli_opts {
-	const char *config, *url, *cacert, *source, *status, *since, *until, *limit, *cursor, *endpoint,
-	    *older, *events, *description, *event, *data, *owner, *idem;
+	const char *config, *url, *cacert, *source, *status, *since, *until, *limit, *cursor,
+	    *endpoint, *older, *events, *description, *event, *data, *owner, *idem;
 	int json, help;
 	char **args; /* what is left after the options */
 	int nargs;
@@ -169,26 +169,27 @@ struct cli_opts {
  * subcommand does not take. HG_EXIT_OK or HG_EXIT_USAGE (said why). */
 static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *o)
 {
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"help", no_argument, NULL, 'h'},
-					     {"url", required_argument, NULL, O_URL},
-					     {"cacert", required_argument, NULL, O_CACERT},
-					     {"json", no_argument, NULL, O_JSON},
-					     {"source", required_argument, NULL, O_SOURCE},
-					     {"status", required_argument, NULL, O_STATUS},
-					     {"since", required_argument, NULL, O_SINCE},
-					     {"until", required_argument, NULL, O_UNTIL},
-					     {"limit", required_argument, NULL, O_LIMIT},
-					     {"cursor", required_argument, NULL, O_CURSOR},
-					     {"endpoint", required_argument, NULL, O_ENDPOINT},
-					     {"older-than", required_argument, NULL, O_OLDER},
-					     {"events", required_argument, NULL, O_EVENTS},
-					     {"description", required_argument, NULL, O_DESCRIPTION},
-					     {"event", required_argument, NULL, O_EVENT},
-					     {"data", required_argument, NULL, O_DATA},
-					     {"owner", required_argument, NULL, O_OWNER},
-					     {"idempotency-key", required_argument, NULL, O_IDEM},
-					     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"url", required_argument, NULL, O_URL},
+	    {"cacert", required_argument, NULL, O_CACERT},
+	    {"json", no_argument, NULL, O_JSON},
+	    {"source", required_argument, NULL, O_SOURCE},
+	    {"status", required_argument, NULL, O_STATUS},
+	    {"since", required_argument, NULL, O_SINCE},
+	    {"until", required_argument, NULL, O_UNTIL},
+	    {"limit", required_argument, NULL, O_LIMIT},
+	    {"cursor", required_argument, NULL, O_CURSOR},
+	    {"endpoint", required_argument, NULL, O_ENDPOINT},
+	    {"older-than", required_argument, NULL, O_OLDER},
+	    {"events", required_argument, NULL, O_EVENTS},
+	    {"description", required_argument, NULL, O_DESCRIPTION},
+	    {"event", required_argument, NULL, O_EVENT},
+	    {"data", required_argument, NULL, O_DATA},
+	    {"owner", required_argument, NULL, O_OWNER},
+	    {"idempotency-key", required_argument, NULL, O_IDEM},
+	    {NULL, 0, NULL, 0}};
 	/* The options that take a value: where it goes, which subcommands take it. */
 	static const struct {
 		int opt;
@@ -252,7 +253,7 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 struct cli_conn {
 	char base[512];
 	const char *cacert; /* CA file for https, or NULL: the system's */
-	char *token; /* malloc'd; wiped and freed by conn_free */
+	char *token;        /* malloc'd; wiped and freed by conn_free */
 	int json;
 };
 
@@ -397,11 +398,12 @@ static int request(const struct cli_conn *c, const char *method, const char *pat
 	}
 	if (strcmp(method, "POST") == 0) {
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS,
-				 payload != NULL && payload->data != NULL ? (const char *)payload->data
-									 : "");
+		curl_easy_setopt(
+		    curl, CURLOPT_POSTFIELDS,
+		    payload != NULL && payload->data != NULL ? (const char *)payload->data : "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
-				 payload != NULL && payload->data != NULL ? (long)payload->len : 0L);
+				 payload != NULL && payload->data != NULL ? (long)payload->len
+									  : 0L);
 	} else if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	}
@@ -862,7 +864,8 @@ static int body_publish(struct hg_buf *body, const struct cli_opts *o)
 }
 
 static const struct cli_sub subs[] = {
-    {"messages", "list", A_CONN | A_LIST | A_MSG_FILTER, 0, "GET", path_messages, print_messages, NULL, 0},
+    {"messages", "list", A_CONN | A_LIST | A_MSG_FILTER, 0, "GET", path_messages, print_messages,
+     NULL, 0},
     {"messages", "show", A_CONN, 1, "GET", path_message, print_message, NULL, 0},
     {"messages", "replay", A_CONN, 1, "POST", path_replay, print_replayed, NULL, 0},
     {"dlq", "list", A_CONN | A_LIST | A_ENDPOINT, 0, "GET", path_dead, print_deliveries, NULL, 0},
@@ -924,9 +927,10 @@ static int dispatch(const char *group, const char *usage, int argc, char **argv)
 		if (sub->print == NULL)
 			c.json = 1;
 		sub->path(&path, &o);
-		rc = hg_buf_status(&path) == HG_OK ? call(&c, sub->method, (const char *)path.data,
-					      sub->body != NULL ? &payload : NULL, sub->print)
-				       : HG_EXIT_RUNTIME;
+		rc = hg_buf_status(&path) == HG_OK
+			 ? call(&c, sub->method, (const char *)path.data,
+				sub->body != NULL ? &payload : NULL, sub->print)
+			 : HG_EXIT_RUNTIME;
 	}
 	conn_free(&c);
 	hg_buf_free(&path);

@@ -81,7 +81,8 @@ static unsigned long listener_inode(const char *host, int port)
 		if (f == NULL)
 			continue;
 		while (fgets(line, sizeof(line), f) != NULL) {
-			/* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode */
+			/* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			 */
 			if (sscanf(line, " %*d: %63[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*s %*s %lu",
 				   local, &lport, &state, &inode) != 4)
 				continue;
@@ -114,7 +115,8 @@ static pid_t holder_of(unsigned long inode)
 		FILE *f = fopen(path, "r");
 		if (f == NULL)
 			continue;
-		int named = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "hookgate", 8) == 0 &&
+		int named = fgets(comm, sizeof(comm), f) != NULL &&
+			    strncmp(comm, "hookgate", 8) == 0 &&
 			    (comm[8] == '\n' || comm[8] == '\0');
 		fclose(f);
 		if (!named)
@@ -155,9 +157,15 @@ int hg_cli_reload(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case 'h': fputs(usage_reload, stdout); return HG_EXIT_OK;
-		default: fputs(usage_reload, stderr); return HG_EXIT_USAGE;
+		case 'c':
+			path = optarg;
+			break;
+		case 'h':
+			fputs(usage_reload, stdout);
+			return HG_EXIT_OK;
+		default:
+			fputs(usage_reload, stderr);
+			return HG_EXIT_USAGE;
 		}
 	}
 	if (path == NULL || optind < argc) {
@@ -167,8 +175,8 @@ int hg_cli_reload(int argc, char **argv)
 	/* The shape only: the secrets' variables live in the daemon's
 	 * environment, which the daemon reads when it loads the file. */
 	if (hg_config_load_opts(path, HG_CONFIG_NO_SECRETS, &cfg, err, sizeof(err)) != HG_OK) {
-		fprintf(stderr, "hookgate: %s\nhookgate: nothing sent: the daemon keeps its config\n",
-			err);
+		fprintf(stderr,
+			"hookgate: %s\nhookgate: nothing sent: the daemon keeps its config\n", err);
 		return HG_EXIT_USAGE;
 	}
 	inode = listener_inode(cfg->listen_host, cfg->listen_port);
@@ -182,7 +190,8 @@ int hg_cli_reload(int argc, char **argv)
 		return HG_EXIT_RUNTIME;
 	}
 	if (kill(pid, SIGHUP) != 0) {
-		fprintf(stderr, "hookgate: cannot signal pid %ld: %s\n", (long)pid, strerror(errno));
+		fprintf(stderr, "hookgate: cannot signal pid %ld: %s\n", (long)pid,
+			strerror(errno));
 		hg_config_free(cfg);
 		return HG_EXIT_RUNTIME;
 	}

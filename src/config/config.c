@@ -37,12 +37,14 @@
 
 /* Keys each level accepts. */
 static const char *const cfg_top_keys[] = {
-    "listen",          "public_url", "store",     "threads",         "max_connections",
-    "request_timeout", "max_body",   "log_level", "tls",             "trusted_proxies",
-    "sources",         "endpoints",  "max_in_flight", "admin_token_env", "retention",
-    "event_types",     "allow_http", "egress_allow",  "outbound",  "max_dedupe_keys",
-    "audit_window",    "audit_max_rows", "audit_retention",
-    NULL,
+    "listen",          "public_url",      "store",
+    "threads",         "max_connections", "request_timeout",
+    "max_body",        "log_level",       "tls",
+    "trusted_proxies", "sources",         "endpoints",
+    "max_in_flight",   "admin_token_env", "retention",
+    "event_types",     "allow_http",      "egress_allow",
+    "outbound",        "max_dedupe_keys", "audit_window",
+    "audit_max_rows",  "audit_retention", NULL,
 };
 /* Keys of the nested mappings. */
 static const char *const cfg_tls_keys[] = {"cert", "key", "client_ca", "client_cert", NULL};
@@ -79,12 +81,20 @@ struct cfg_list {
 };
 
 static const struct cfg_list cfg_sources_list = {
-    "sources", "source", sizeof(struct hg_source), offsetof(struct hg_source, name),
-    offsetof(struct hg_source, line), cfg_parse_source,
+    "sources",
+    "source",
+    sizeof(struct hg_source),
+    offsetof(struct hg_source, name),
+    offsetof(struct hg_source, line),
+    cfg_parse_source,
 };
 static const struct cfg_list cfg_endpoints_list = {
-    "endpoints", "endpoint", sizeof(struct hg_endpoint), offsetof(struct hg_endpoint, name),
-    offsetof(struct hg_endpoint, line), cfg_parse_endpoint,
+    "endpoints",
+    "endpoint",
+    sizeof(struct hg_endpoint),
+    offsetof(struct hg_endpoint, name),
+    offsetof(struct hg_endpoint, line),
+    cfg_parse_endpoint,
 };
 
 static int cfg_parse_list(struct cfg_ctx *c, const yaml_node_t *root, const struct cfg_list *l,
@@ -117,11 +127,12 @@ static int cfg_parse_list(struct cfg_ctx *c, const yaml_node_t *root, const stru
 		for (j = 0; j < i; j++) {
 			prev = *(char **)(base + j * l->size + l->name_off);
 			if (!strcmp(prev, name))
-				return cfg_fail(c, cfg_line(cfg_get(c, item, "name")),
-						"name: %s '%s' is already defined at line %d; %s names "
-						"must be unique",
-						l->noun, name, *(int *)(base + j * l->size + l->line_off),
-						l->noun);
+				return cfg_fail(
+				    c, cfg_line(cfg_get(c, item, "name")),
+				    "name: %s '%s' is already defined at line %d; %s names "
+				    "must be unique",
+				    l->noun, name, *(int *)(base + j * l->size + l->line_off),
+				    l->noun);
 		}
 	}
 	return HG_OK;
@@ -285,13 +296,13 @@ static int cfg_parse_audit(struct cfg_ctx *c, const yaml_node_t *root, struct hg
 	if (v && CFG_HOUR_MS % cfg->audit_window_ms != 0)
 		return cfg_bad_value(c, v, "audit_window", window_what,
 				     (const char *)v->data.scalar.value);
-	rc = cfg_number(c, root, "audit_max_rows", CFG_INT, "a whole number from 1 to 1000000",
-			1, 1000000, &cfg->audit_max_rows);
+	rc = cfg_number(c, root, "audit_max_rows", CFG_INT, "a whole number from 1 to 1000000", 1,
+			1000000, &cfg->audit_max_rows);
 	if (rc)
 		return rc;
 	return cfg_number(c, root, "audit_retention", CFG_DURATION,
-			  "a duration such as 400d or 2557d, or 0 to keep the audit log forever",
-			  0, INT64_MAX, &cfg->audit_retention_ms);
+			  "a duration such as 400d or 2557d, or 0 to keep the audit log forever", 0,
+			  INT64_MAX, &cfg->audit_retention_ms);
 }
 
 /* outbound: {retry, timeout, disable_after, max_in_flight, rate_limits}. */
@@ -304,9 +315,9 @@ static int cfg_parse_outbound(struct cfg_ctx *c, const yaml_node_t *root, struct
 	int64_t n;
 	int rc, i;
 
-	rc = cfg_mapping(c, root, "outbound", cfg_outbound_keys, "outbound",
-			 "{retry: {schedule: [0s, 60s, 2m, 4m, 8m]}, timeout: 10s, disable_after: 5d}",
-			 &m);
+	rc = cfg_mapping(
+	    c, root, "outbound", cfg_outbound_keys, "outbound",
+	    "{retry: {schedule: [0s, 60s, 2m, 4m, 8m]}, timeout: 10s, disable_after: 5d}", &m);
 	if (rc || !m)
 		return rc;
 	rc = cfg_parse_retry(c, m, &o->retry, "outbound");
@@ -412,8 +423,8 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 	cfg->max_body = (size_t)n;
 
 	n = (int64_t)cfg->max_dedupe_keys;
-	rc = cfg_number(c, root, "max_dedupe_keys", CFG_INT, CFG_MAX_KEYS_WHAT, 1, CFG_MAX_KEYS,
-			&n);
+	rc =
+	    cfg_number(c, root, "max_dedupe_keys", CFG_INT, CFG_MAX_KEYS_WHAT, 1, CFG_MAX_KEYS, &n);
 	if (rc)
 		return rc;
 	cfg->max_dedupe_keys = (size_t)n;
@@ -453,7 +464,8 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 	if (!rc && s && !(cfg->admin_token_env = strdup(s)))
 		rc = cfg_oom(c);
 	if (!rc && s)
-		rc = cfg_resolve_secret(c, v, "admin_token_env", CFG_FROM_ENV, s, &cfg->admin_token);
+		rc =
+		    cfg_resolve_secret(c, v, "admin_token_env", CFG_FROM_ENV, s, &cfg->admin_token);
 	if (rc)
 		return rc;
 
@@ -486,8 +498,9 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 	/* endpoints first: routes of sources name them */
 	rc = cfg_parse_list(c, root, &cfg_endpoints_list, (void **)&cfg->endpoints,
 			    &cfg->n_endpoints);
-	return rc ? rc : cfg_parse_list(c, root, &cfg_sources_list, (void **)&cfg->sources,
-					&cfg->n_sources);
+	return rc ? rc
+		  : cfg_parse_list(c, root, &cfg_sources_list, (void **)&cfg->sources,
+				   &cfg->n_sources);
 }
 
 static int cfg_syntax_error(struct cfg_ctx *c, const yaml_parser_t *p, const uint8_t *text,
@@ -558,7 +571,8 @@ int hg_config_default(struct hg_config **out)
 	}
 	memcpy(cfg->outbound.retry.schedule_ms, cfg_default_schedule_ms,
 	       sizeof cfg_default_schedule_ms);
-	cfg->outbound.retry.attempts = sizeof cfg_default_schedule_ms / sizeof cfg_default_schedule_ms[0];
+	cfg->outbound.retry.attempts =
+	    sizeof cfg_default_schedule_ms / sizeof cfg_default_schedule_ms[0];
 	cfg->outbound.retry.max_delay_ms = HG_DEFAULT_RETRY_MAX_DELAY_MS;
 	cfg->outbound.retry.jitter = 0;
 	cfg->outbound.timeout_ms = HG_DEFAULT_OUTBOUND_TIMEOUT_MS;

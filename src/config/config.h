@@ -18,24 +18,24 @@
 struct hg_jsonpath;
 struct hg_verify_scheme;
 
-#define HG_DEFAULT_LISTEN_HOST "127.0.0.1"
-#define HG_DEFAULT_LISTEN_PORT 8080
-#define HG_DEFAULT_STORE "sqlite:./var/hookgate.db"
-#define HG_DEFAULT_MAX_BODY ((size_t)1 << 20)        /* 1 MiB per request body */
-#define HG_DEFAULT_REQUEST_TIMEOUT_MS 10000          /* whole request: headers + body */
-#define HG_DEFAULT_MAX_CONNECTIONS 1024
-#define HG_DEFAULT_MAX_IN_FLIGHT 64                  /* delivery attempts at once, all endpoints */
-#define HG_DEFAULT_ENDPOINT_MAX_IN_FLIGHT 8          /* delivery attempts at once, per endpoint */
-#define HG_DEFAULT_ENDPOINT_TIMEOUT_MS 30000         /* one attempt, connect to last byte */
-#define HG_DEFAULT_RETRY_MAX_DELAY_MS (3600 * 1000)  /* no wait between attempts is longer */
-#define HG_DEFAULT_RETRY_JITTER 0.10                 /* each wait moves by up to +-10% */
-#define HG_MAX_RETRY_ATTEMPTS 100
-#define HG_DEFAULT_OUTBOUND_TIMEOUT_MS 10000                   /* seed 003: answer within 10 s */
+#define HG_DEFAULT_LISTEN_HOST               "127.0.0.1"
+#define HG_DEFAULT_LISTEN_PORT               8080
+#define HG_DEFAULT_STORE                     "sqlite:./var/hookgate.db"
+#define HG_DEFAULT_MAX_BODY                  ((size_t)1 << 20) /* 1 MiB per request body */
+#define HG_DEFAULT_REQUEST_TIMEOUT_MS        10000             /* whole request: headers + body */
+#define HG_DEFAULT_MAX_CONNECTIONS           1024
+#define HG_DEFAULT_MAX_IN_FLIGHT             64    /* delivery attempts at once, all endpoints */
+#define HG_DEFAULT_ENDPOINT_MAX_IN_FLIGHT    8     /* delivery attempts at once, per endpoint */
+#define HG_DEFAULT_ENDPOINT_TIMEOUT_MS       30000 /* one attempt, connect to last byte */
+#define HG_DEFAULT_RETRY_MAX_DELAY_MS        (3600 * 1000) /* no wait between attempts is longer */
+#define HG_DEFAULT_RETRY_JITTER              0.10          /* each wait moves by up to +-10% */
+#define HG_MAX_RETRY_ATTEMPTS                100
+#define HG_DEFAULT_OUTBOUND_TIMEOUT_MS       10000                /* seed 003: answer within 10 s */
 #define HG_DEFAULT_OUTBOUND_DISABLE_AFTER_MS (5LL * 86400 * 1000) /* failing 5 days: off */
-#define HG_DEFAULT_OUTBOUND_MAX_IN_FLIGHT 16                   /* attempts at once, all subscribers */
-#define HG_DEFAULT_MAX_DEDUPE_KEYS 1000              /* keys one request may select; 413 above */
-#define HG_DEFAULT_AUDIT_WINDOW_MS 10000             /* refusals are summed per window */
-#define HG_DEFAULT_AUDIT_MAX_ROWS 100                /* itemised refusal rows per window */
+#define HG_DEFAULT_OUTBOUND_MAX_IN_FLIGHT    16    /* attempts at once, all subscribers */
+#define HG_DEFAULT_MAX_DEDUPE_KEYS           1000  /* keys one request may select; 413 above */
+#define HG_DEFAULT_AUDIT_WINDOW_MS           10000 /* refusals are summed per window */
+#define HG_DEFAULT_AUDIT_MAX_ROWS            100   /* itemised refusal rows per window */
 
 struct hg_secret {
 	uint8_t *bytes;
@@ -44,9 +44,9 @@ struct hg_secret {
 
 /* One dedupe key rule: a request header or a JSON path into the body. */
 struct hg_dedupe_rule {
-	char *expr;                /* as written: "header:X-GitHub-Delivery" or "$.id" */
-	char *header;              /* set for header rules */
-	struct hg_jsonpath *path;  /* set for JSON-path rules */
+	char *expr;               /* as written: "header:X-GitHub-Delivery" or "$.id" */
+	char *header;             /* set for header rules */
+	struct hg_jsonpath *path; /* set for JSON-path rules */
 };
 
 enum hg_encoding { HG_ENC_HEX, HG_ENC_BASE64 };
@@ -60,11 +60,11 @@ struct hg_cidr {
 
 /* rate_limit: {key: ip | header:NAME | $.json.path, limit: N, per: DURATION} */
 struct hg_rate_limit {
-	char *key;                 /* as written */
-	int by_ip;                 /* key: ip */
-	char *header;              /* key: header:NAME */
-	struct hg_jsonpath *path;  /* key: $... */
-	int64_t limit;             /* 0 = no rate limit */
+	char *key;                /* as written */
+	int by_ip;                /* key: ip */
+	char *header;             /* key: header:NAME */
+	struct hg_jsonpath *path; /* key: $... */
+	int64_t limit;            /* 0 = no rate limit */
 	int64_t per_ms;
 };
 
@@ -90,10 +90,10 @@ struct hg_retry {
 /* endpoints: where messages are delivered: an HTTP URL or a command. */
 struct hg_endpoint {
 	char *name;
-	char *url;               /* http:// or https://; NULL for an exec endpoint */
-	char **argv;             /* exec: the command's words, NULL-terminated, argv[0] an
-				  * absolute path (resolved on PATH at load); NULL for url */
-	int64_t timeout_ms;      /* one attempt, start to finish */
+	char *url;          /* http:// or https://; NULL for an exec endpoint */
+	char **argv;        /* exec: the command's words, NULL-terminated, argv[0] an
+			     * absolute path (resolved on PATH at load); NULL for url */
+	int64_t timeout_ms; /* one attempt, start to finish */
 	struct hg_retry retry;
 	int max_in_flight;       /* attempts at once to this endpoint */
 	struct hg_secret secret; /* Standard Webhooks key as "whsec_<base64>" (a raw secret
@@ -109,7 +109,7 @@ struct hg_route {
 	const struct hg_endpoint *endpoint; /* an element of cfg->endpoints */
 	char *when;                         /* the filter as written; NULL = none */
 	struct hg_jsonpath *path;
-	int negate;                         /* "!=" */
+	int negate; /* "!=" */
 	char *value;
 	int line;
 };
@@ -122,10 +122,10 @@ struct hg_outbound_limit {
 
 /* outbound: how subscribers' deliveries are made (docs/outbound.md). */
 struct hg_outbound {
-	struct hg_retry retry;   /* default 0s, 60s, 2m, 4m, 8m; max_delay 1h; no jitter */
-	int64_t timeout_ms;      /* one attempt; default 10 s */
+	struct hg_retry retry;    /* default 0s, 60s, 2m, 4m, 8m; max_delay 1h; no jitter */
+	int64_t timeout_ms;       /* one attempt; default 10 s */
 	int64_t disable_after_ms; /* failing this long switches a subscription off; 0 = never */
-	int max_in_flight;       /* attempts at once across all subscriptions */
+	int max_in_flight;        /* attempts at once across all subscriptions */
 	struct hg_outbound_limit rl_create;     /* default 10 per hour */
 	struct hg_outbound_limit rl_regenerate; /* default 5 per hour */
 	struct hg_outbound_limit rl_manage;     /* list/get/patch/delete/deliveries; default off */
@@ -133,36 +133,36 @@ struct hg_outbound {
 };
 
 struct hg_source {
-	char *name;                              /* URL segment: /in/{name} */
-	char *provider;                          /* scheme name as written */
-	const struct hg_verify_scheme *scheme;   /* resolved from provider */
-	struct hg_secret *secrets;               /* >= 1; any may match (rotation) */
+	char *name;                            /* URL segment: /in/{name} */
+	char *provider;                        /* scheme name as written */
+	const struct hg_verify_scheme *scheme; /* resolved from provider */
+	struct hg_secret *secrets;             /* >= 1; any may match (rotation) */
 	size_t n_secrets;
-	struct hg_secret verify_token;           /* Meta GET handshake; bytes NULL when unset */
-	struct hg_dedupe_rule *dedupe;           /* configured, else the scheme's default */
-	size_t n_dedupe;                         /* 0: SHA-256 of the body */
-	size_t max_body;                         /* bytes */
-	size_t max_dedupe_keys;                  /* keys a request may select; 0: no limit */
+	struct hg_secret verify_token; /* Meta GET handshake; bytes NULL when unset */
+	struct hg_dedupe_rule *dedupe; /* configured, else the scheme's default */
+	size_t n_dedupe;               /* 0: SHA-256 of the body */
+	size_t max_body;               /* bytes */
+	size_t max_dedupe_keys;        /* keys a request may select; 0: no limit */
 	/* generic `hmac` scheme */
-	char *header;                            /* signature header name */
+	char *header; /* signature header name */
 	enum hg_hash algorithm;
 	enum hg_encoding encoding;
-	char *prefix;                            /* e.g. "sha256=", may be NULL */
+	char *prefix; /* e.g. "sha256=", may be NULL */
 	/* replay protection */
-	int64_t tolerance_ms;                    /* timestamped schemes; default 300 s */
-	struct hg_jsonpath *max_age_path;        /* clipper/hmac: e.g. $.timestamp; NULL = off */
-	int64_t max_age_ms;                      /* with max_age_path; default 300 s */
-	char *public_url;                        /* per-source override of the global one */
+	int64_t tolerance_ms;             /* timestamped schemes; default 300 s */
+	struct hg_jsonpath *max_age_path; /* clipper/hmac: e.g. $.timestamp; NULL = off */
+	int64_t max_age_ms;               /* with max_age_path; default 300 s */
+	char *public_url;                 /* per-source override of the global one */
 	struct hg_rate_limit rate_limit;
-	int mtls_require;                        /* mtls: {require: true, subject: NAME} */
-	char *mtls_subject;                      /* CN or DNS SAN the client certificate must have */
-	struct hg_route *routes;                 /* where its messages are delivered */
+	int mtls_require;        /* mtls: {require: true, subject: NAME} */
+	char *mtls_subject;      /* CN or DNS SAN the client certificate must have */
+	struct hg_route *routes; /* where its messages are delivered */
 	size_t n_routes;
-	int line;                                /* where it was defined */
+	int line; /* where it was defined */
 };
 
 struct hg_config {
-	char *path;             /* file it came from, or "(built-in)" */
+	char *path; /* file it came from, or "(built-in)" */
 	char *listen_host;
 	int listen_port;
 	char *public_url;       /* may be NULL */
@@ -170,7 +170,7 @@ struct hg_config {
 	int threads;            /* event loops; 0 = one per core */
 	size_t max_connections; /* across all loops */
 	int64_t request_timeout_ms;
-	size_t max_body;        /* default for sources */
+	size_t max_body; /* default for sources */
 	enum hg_log_level log_level;
 	/* tls: {cert, key, client_ca, client_cert: optional|require}; cert NULL = plain HTTP */
 	char *tls_cert;
@@ -184,13 +184,13 @@ struct hg_config {
 	size_t n_sources;
 	struct hg_endpoint *endpoints;
 	size_t n_endpoints;
-	int max_in_flight;          /* delivery attempts at once, all endpoints together */
+	int max_in_flight;            /* delivery attempts at once, all endpoints together */
 	char *admin_token_env;        /* the variable admin_token comes from; NULL when unset */
 	struct hg_secret admin_token; /* admin_token_env: the management API's Bearer token;
 				       * bytes NULL when unset */
-	int64_t retention_ms;       /* how long messages, deliveries and attempts are kept;
-				     * 0 = forever */
-	size_t max_dedupe_keys;     /* default for sources */
+	int64_t retention_ms;         /* how long messages, deliveries and attempts are kept;
+				       * 0 = forever */
+	size_t max_dedupe_keys;       /* default for sources */
 	/* the audit log: refusals are summed per (event, source, client, reason)
 	 * per audit_window_ms, at most audit_max_rows itemised rows per window
 	 * (the rest are summed per event and source); audit_retention_ms > 0:
@@ -204,9 +204,9 @@ struct hg_config {
 	char **secret_envs;
 	size_t n_secret_envs;
 	/* outbound webhooks (docs/outbound.md) */
-	char **event_types;          /* what may be published and subscribed to; none = any */
+	char **event_types; /* what may be published and subscribed to; none = any */
 	size_t n_event_types;
-	int allow_http;              /* subscriber URLs may be http:// */
+	int allow_http;               /* subscriber URLs may be http:// */
 	struct hg_cidr *egress_allow; /* ranges subscribers may reach despite the SSRF guard */
 	size_t n_egress_allow;
 	struct hg_outbound outbound;

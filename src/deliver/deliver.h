@@ -55,8 +55,8 @@ int hg_deliver_route(const struct hg_source *src, const uint8_t *body, size_t le
 /* The same on a body view whose JSON tree is parsed at most once for the
  * whole request (util/jsonpath.h). */
 struct hg_json_body;
-int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body,
-			int64_t received_ms, struct hg_store_target *out, size_t *n);
+int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body, int64_t received_ms,
+			struct hg_store_target *out, size_t *n);
 
 /* ---- retry arithmetic (schedule.c) ---- */
 
@@ -196,12 +196,12 @@ int hg_outbound_secret_whsec(const char *secret, char out[HG_OUTBOUND_WHSEC_LEN 
  * subscriber still verifying with either secret accepts the delivery; the
  * hex header, which holds one value, carries the new secret's. */
 struct hg_outbound_sig {
-	char clipper[2 * 32 + 1];                  /* X-Webhook-Signature */
-	char webhook_id[HG_UUID_LEN + 8];          /* webhook-id */
-	char webhook_timestamp[24];                /* webhook-timestamp */
-	char webhook_signature[2 * (3 + 44) + 2];  /* webhook-signature */
+	char clipper[2 * 32 + 1];                 /* X-Webhook-Signature */
+	char webhook_id[HG_UUID_LEN + 8];         /* webhook-id */
+	char webhook_timestamp[24];               /* webhook-timestamp */
+	char webhook_signature[2 * (3 + 44) + 2]; /* webhook-signature */
 };
-int hg_outbound_sign(const char *secret, const char *old_secret, const char *msg_id,
-		     int64_t ts_s, const uint8_t *body, size_t len, struct hg_outbound_sig *out);
+int hg_outbound_sign(const char *secret, const char *old_secret, const char *msg_id, int64_t ts_s,
+		     const uint8_t *body, size_t len, struct hg_outbound_sig *out);
 
 #endif

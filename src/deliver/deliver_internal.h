@@ -107,7 +107,6 @@ int hg_ssrf_curl_guard(CURL *h, struct hg_ssrf_guard *g);
 /* The callbacks hg_ssrf_curl_guard() installs; declared for the unit tests,
  * which call them directly (a refused address never gets a socket). */
 curl_socket_t hg_ssrf_opensocket(void *guard, curlsocktype purpose, struct curl_sockaddr *a);
-int hg_ssrf_prereq(void *guard, char *primary_ip, char *local_ip, int primary_port,
-		   int local_port);
+int hg_ssrf_prereq(void *guard, char *primary_ip, char *local_ip, int primary_port, int local_port);
 
 #endif

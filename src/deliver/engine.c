@@ -113,7 +113,8 @@ static void store_trouble(struct hg_deliver *d)
 	if (!d->store_down)
 		hg_log(HG_LOG_ERROR, "delivery engine: store unavailable; retrying", NULL);
 	d->store_down = 1;
-	if (hg_deliver_heap_set(&d->heap, &d->store_timer, dl_mono_ms() + DL_STORE_RETRY_MS) != HG_OK)
+	if (hg_deliver_heap_set(&d->heap, &d->store_timer, dl_mono_ms() + DL_STORE_RETRY_MS) !=
+	    HG_OK)
 		hg_log(HG_LOG_ERROR, "delivery timer lost: the heap is full", NULL);
 }
 
@@ -157,9 +158,9 @@ static void requery(struct hg_deliver *d, struct dl_endpoint *e)
 static void log_attempt(const struct dl_attempt *a, int64_t delay)
 {
 	hg_log(a->ok ? HG_LOG_INFO : HG_LOG_WARN, "delivery attempt", "endpoint",
-	       HG_LS(a->c.endpoint[0] != '\0' ? a->c.endpoint : a->e->ep->name), "message_id", HG_LS(a->c.message_id), "delivery_id",
-	       HG_LS(a->c.id), "attempt", HG_LI(a->n), "status",
-	       a->status_code >= 0 ? HG_LI(a->status_code) : HG_LS(NULL), "duration_ms",
+	       HG_LS(a->c.endpoint[0] != '\0' ? a->c.endpoint : a->e->ep->name), "message_id",
+	       HG_LS(a->c.message_id), "delivery_id", HG_LS(a->c.id), "attempt", HG_LI(a->n),
+	       "status", a->status_code >= 0 ? HG_LI(a->status_code) : HG_LS(NULL), "duration_ms",
 	       HG_LI(a->duration_ms), "outcome", HG_LS(hg_store_delivery_status_name(a->outcome)),
 	       "error", HG_LS(a->error[0] != '\0' ? a->error : NULL), "retry_in_ms",
 	       a->outcome == HG_DELIVERY_FAILED ? HG_LI(delay) : HG_LS(NULL), NULL);
@@ -329,7 +330,7 @@ static void count_outcome(struct hg_deliver *d, const struct dl_attempt *a)
 	struct hg_stats *stats = atomic_load(&d->stats);
 	enum hg_stat what = a->outcome == HG_DELIVERY_SUCCEEDED ? HG_STAT_DELIVERED
 			    : a->outcome == HG_DELIVERY_FAILED  ? HG_STAT_FAILED
-								 : HG_STAT_DEAD;
+								: HG_STAT_DEAD;
 
 	if (stats != NULL && a->msg.source != NULL)
 		hg_stats_count(stats, a->msg.source, strlen(a->msg.source), what, hg_now_ms());
@@ -349,9 +350,11 @@ static void sub_health(struct hg_deliver *d, const struct dl_attempt *a)
 		hg_strlcpy(reason, "the subscriber answered 410 Gone", sizeof(reason));
 	} else {
 		if (o->disable_after_ms % 86400000 == 0)
-			snprintf(dur, sizeof(dur), "%lldd", (long long)(o->disable_after_ms / 86400000));
+			snprintf(dur, sizeof(dur), "%lldd",
+				 (long long)(o->disable_after_ms / 86400000));
 		else if (o->disable_after_ms % 1000 == 0)
-			snprintf(dur, sizeof(dur), "%llds", (long long)(o->disable_after_ms / 1000));
+			snprintf(dur, sizeof(dur), "%llds",
+				 (long long)(o->disable_after_ms / 1000));
 		else
 			snprintf(dur, sizeof(dur), "%lldms", (long long)o->disable_after_ms);
 		snprintf(reason, sizeof(reason), "every delivery failed for %s", dur);
@@ -424,8 +427,8 @@ static void settle(struct hg_deliver *d, int claim)
 		q = claim ? claim_prepare(d, now) : 0;
 		if (k == 0 && q == 0)
 			return;
-		if (hg_store_record_and_claim(d->st, d->rec, k, d->owner, now, d->req, q, d->claimed,
-					      &n) != HG_OK) {
+		if (hg_store_record_and_claim(d->st, d->rec, k, d->owner, now, d->req, q,
+					      d->claimed, &n) != HG_OK) {
 			store_trouble(d);
 			return;
 		}
@@ -590,9 +593,10 @@ static int eps_build(struct hg_deliver *d, const struct hg_config *cfg)
 		return HG_ENOMEM;
 	}
 	for (i = 0; i < cfg->n_endpoints; i++)
-		eps[i] = (struct dl_endpoint){.ep = &cfg->endpoints[i],
-					      .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &eps[i]},
-					      .due = 1};
+		eps[i] =
+		    (struct dl_endpoint){.ep = &cfg->endpoints[i],
+					 .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &eps[i]},
+					 .due = 1};
 	if (outbound) {
 		/* every subscription's deliveries, claimed by prefix; the URL and
 		 * secret come from the subscription at each attempt */
@@ -603,10 +607,11 @@ static int eps_build(struct hg_deliver *d, const struct hg_config *cfg)
 		d->ssrf = (struct hg_ssrf_policy){.allow_http = cfg->allow_http,
 						  .allow = cfg->egress_allow,
 						  .n_allow = cfg->n_egress_allow};
-		eps[i] = (struct dl_endpoint){.ep = &d->subs_ep,
-					      .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &eps[i]},
-					      .due = 1,
-					      .subs = 1};
+		eps[i] =
+		    (struct dl_endpoint){.ep = &d->subs_ep,
+					 .timer = {.kind = DL_TIMER_ENDPOINT, .owner = &eps[i]},
+					 .due = 1,
+					 .subs = 1};
 	}
 	/* The old heap held the old endpoints' timers and, while the store is
 	 * away, the store's: that one moves over. */

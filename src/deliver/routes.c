@@ -53,8 +53,8 @@ int hg_deliver_route(const struct hg_source *src, const uint8_t *body, size_t le
 	return rc;
 }
 
-int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body,
-			int64_t received_ms, struct hg_store_target *out, size_t *n)
+int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body, int64_t received_ms,
+			struct hg_store_target *out, size_t *n)
 {
 	json_t *root = NULL;
 	size_t i, j;

@@ -28,9 +28,9 @@ struct hg_http_req {
 	size_t query_len;
 	const uint8_t *body;
 	size_t body_len;
-	char peer[64];     /* client address, textual */
-	int64_t start_us;  /* hg_mono_us() when the request was complete */
-	void *impl;        /* the adapter's own state */
+	char peer[64];    /* client address, textual */
+	int64_t start_us; /* hg_mono_us() when the request was complete */
+	void *impl;       /* the adapter's own state */
 };
 
 /* An answer. headers: NULL or a NULL-terminated list of name, value pairs.
@@ -86,16 +86,16 @@ typedef void (*hg_http_handler_fn)(struct hg_http_req *req, void *arg);
 struct hg_http_opts {
 	const char *host;
 	int port;
-	int threads;               /* event loops; 0 = one per core */
-	size_t max_body;           /* largest body accepted by any route (413 above) */
+	int threads;     /* event loops; 0 = one per core */
+	size_t max_body; /* largest body accepted by any route (413 above) */
 	int64_t request_timeout_ms;
-	size_t max_connections;    /* across all loops; further accepts wait */
+	size_t max_connections; /* across all loops; further accepts wait */
 	/* TLS: cert and key files (PEM) turn it on; client_ca enables client
 	 * certificates, optional or required at the handshake. */
 	const char *tls_cert;
 	const char *tls_key;
 	const char *tls_client_ca;
-	int tls_client_cert;       /* enum hg_client_cert */
+	int tls_client_cert; /* enum hg_client_cert */
 };
 
 int hg_http_server_new(const struct hg_http_opts *opts, struct hg_http_server **out);

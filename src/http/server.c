@@ -36,14 +36,14 @@
 #include "http/http.h"
 #include "util/util.h"
 
-#define HG_HTTP_MAX_ROUTES 16
+#define HG_HTTP_MAX_ROUTES   16
 #define HG_HTTP_ACCEPT_BURST 16
 /* h2o 2.2 buffers up to ~400 KB of request headers (H2O_MAX_REQLEN); we
  * refuse anything past this much, which is far above what providers send. */
 #define HG_HTTP_MAX_HEADER_BYTES (16 * 1024)
-#define HG_HTTP_DRAIN_MS 5000
+#define HG_HTTP_DRAIN_MS         5000
 /* A connection closed with request bytes unread drains this long, this much. */
-#define HG_HTTP_LINGER_MS 2000
+#define HG_HTTP_LINGER_MS    2000
 #define HG_HTTP_LINGER_BYTES (32 * 1024 * 1024)
 /* How often each loop looks for clients that stopped reading its answers. */
 #define HG_HTTP_SWEEP_MS 1000
@@ -71,9 +71,9 @@ struct hg_http_loop {
 	h2o_multithread_receiver_t control; /* stop requests */
 	size_t nconns;
 	size_t max_conns;
-	int paused;  /* listener stopped because this loop is at its cap */
-	int resting; /* listener stopped for a while: accept() had no descriptor */
-	h2o_linklist_t conns; /* struct hg_http_conn.link, open (not lingering) ones */
+	int paused;                   /* listener stopped because this loop is at its cap */
+	int resting;                  /* listener stopped for a while: accept() had no descriptor */
+	h2o_linklist_t conns;         /* struct hg_http_conn.link, open (not lingering) ones */
 	h2o_timeout_t linger_timeout; /* HG_HTTP_LINGER_MS, for lingering closes */
 	h2o_timeout_t sweep_timeout;  /* HG_HTTP_SWEEP_MS */
 	h2o_timeout_entry_t sweep;
@@ -87,12 +87,12 @@ struct hg_http_loop {
  * leaves to the application) so TLS callbacks and requests can find it. */
 struct hg_http_conn {
 	struct hg_http_loop *loop;
-	h2o_socket_t *sock;  /* until h2o closes it */
-	h2o_linklist_t link; /* in loop->conns until h2o closes the socket */
-	size_t seen_written; /* sock->bytes_written at the last sweep */
-	int64_t stuck_since; /* monotonic ms since an answer made no progress; 0 */
-	SSL *ssl; /* set by the verify callback when a client certificate came */
-	int linger_fd; /* -1, or our copy of the descriptor (see conn_want_linger) */
+	h2o_socket_t *sock;   /* until h2o closes it */
+	h2o_linklist_t link;  /* in loop->conns until h2o closes the socket */
+	size_t seen_written;  /* sock->bytes_written at the last sweep */
+	int64_t stuck_since;  /* monotonic ms since an answer made no progress; 0 */
+	SSL *ssl;             /* set by the verify callback when a client certificate came */
+	int linger_fd;        /* -1, or our copy of the descriptor (see conn_want_linger) */
 	h2o_socket_t *linger; /* while draining after h2o closed its socket */
 	h2o_timeout_entry_t linger_timer;
 	size_t linger_bytes;
@@ -110,14 +110,14 @@ struct hg_http_server {
 	size_t nloops;
 	atomic_int exit_loops;
 	atomic_long open_conns; /* across loops; read by stop() */
-	atomic_long pending; /* deferred answers not yet delivered */
+	atomic_long pending;    /* deferred answers not yet delivered */
 	/* Held while a deferred answer is handed to its loop; closed once the
 	 * loops are about to end, after which answers are dropped, not sent
 	 * into a queue that is going away. */
 	pthread_mutex_t gate;
 	int gate_closed;
 	int stopped; /* hg_http_server_stop() ran */
-	sem_t ready;         /* posted by each loop thread once its loop exists */
+	sem_t ready; /* posted by each loop thread once its loop exists */
 	int have_ready;
 	int configured;
 };
@@ -137,10 +137,10 @@ struct hg_http_guard {
 struct hg_http_pending {
 	h2o_multithread_message_t super; /* first: the queue hands us this */
 	struct hg_http_loop *loop;
-	struct hg_http_req *hreq;  /* NULL once the request is gone */
+	struct hg_http_req *hreq; /* NULL once the request is gone */
 	struct hg_http_guard *guard;
-	struct hg_http_resp resp;  /* deep copy, owned */
-	char *strings;             /* one block holding every copied string */
+	struct hg_http_resp resp; /* deep copy, owned */
+	char *strings;            /* one block holding every copied string */
 	const char **headers;
 };
 
@@ -222,7 +222,8 @@ static int cert_has_name(X509 *cert, const char *name)
 {
 	int found = 0;
 	X509_NAME *subject = X509_get_subject_name(cert);
-	for (int i = -1; !found && (i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0;) {
+	for (int i = -1;
+	     !found && (i = X509_NAME_get_index_by_NID(subject, NID_commonName, i)) >= 0;) {
 		ASN1_STRING *cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
 		found = name_equal(ASN1_STRING_get0_data(cn), (size_t)ASN1_STRING_length(cn), name);
 	}
@@ -288,13 +289,15 @@ static SSL_CTX *tls_context(const struct hg_http_opts *o, char *err, size_t errl
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, o->tls_key, SSL_FILETYPE_PEM) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		snprintf(err, errlen, "cannot load the TLS key %s or it does not match the certificate",
+		snprintf(err, errlen,
+			 "cannot load the TLS key %s or it does not match the certificate",
 			 o->tls_key);
 		goto fail;
 	}
 	if (o->tls_client_ca != NULL) {
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->tls_client_ca);
-		if (names == NULL || SSL_CTX_load_verify_locations(ctx, o->tls_client_ca, NULL) != 1) {
+		if (names == NULL ||
+		    SSL_CTX_load_verify_locations(ctx, o->tls_client_ca, NULL) != 1) {
 			sk_X509_NAME_pop_free(names, X509_NAME_free);
 			snprintf(err, errlen, "cannot load the client CA %s", o->tls_client_ca);
 			goto fail;
@@ -302,8 +305,9 @@ static SSL_CTX *tls_context(const struct hg_http_opts *o, char *err, size_t errl
 		SSL_CTX_set_client_CA_list(ctx, names);
 		int require = o->tls_client_cert == 2;
 		SSL_CTX_set_ex_data(ctx, 0, require ? &require_yes : &require_no);
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (require ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-				   on_verify);
+		SSL_CTX_set_verify(
+		    ctx, SSL_VERIFY_PEER | (require ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+		    on_verify);
 		/* A resumed session skips the verify callback; every connection
 		 * must show its certificate again. */
 		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
@@ -329,23 +333,40 @@ fail:
 static const char *status_reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Entity";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Status";
+	case 200:
+		return "OK";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Entity";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Status";
 	}
 }
 
@@ -395,7 +416,8 @@ void hg_http_respond_error(struct hg_http_req *req, int status, const char *sour
 			   const char *reason)
 {
 	struct hg_buf b = {0};
-	if (hg_buf_puts(&b, "{\"error\":") != HG_OK || hg_buf_json_str(&b, reason, strlen(reason)) != HG_OK ||
+	if (hg_buf_puts(&b, "{\"error\":") != HG_OK ||
+	    hg_buf_json_str(&b, reason, strlen(reason)) != HG_OK ||
 	    hg_buf_puts(&b, "}\n") != HG_OK) {
 		hg_buf_free(&b);
 		b.data = (uint8_t *)"{\"error\":\"out of memory\"}\n";
@@ -567,7 +589,8 @@ static void peer_text(h2o_conn_t *conn, char *out, size_t outlen)
 	if (ss.ss_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)outlen);
 	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)outlen);
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out,
+			  (socklen_t)outlen);
 }
 
 /*
@@ -641,17 +664,20 @@ static void on_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs
 	char reason[128], peer[64];
 	size_t n = 0;
 	for (size_t i = 0; i != bufcnt && n < sizeof(reason) - 1; ++i) {
-		size_t take = bufs[i].len < sizeof(reason) - 1 - n ? bufs[i].len : sizeof(reason) - 1 - n;
+		size_t take =
+		    bufs[i].len < sizeof(reason) - 1 - n ? bufs[i].len : sizeof(reason) - 1 - n;
 		memcpy(reason + n, bufs[i].base, take);
 		n += take;
 	}
 	reason[n] = '\0';
 	if (n == 0)
-		snprintf(reason, sizeof(reason), "%s", req->res.reason != NULL ? req->res.reason : "error");
+		snprintf(reason, sizeof(reason), "%s",
+			 req->res.reason != NULL ? req->res.reason : "error");
 
 	struct hg_buf b = {0};
 	int ok = hg_buf_puts(&b, "{\"error\":") == HG_OK &&
-		 hg_buf_json_str(&b, reason, strlen(reason)) == HG_OK && hg_buf_puts(&b, "}\n") == HG_OK;
+		 hg_buf_json_str(&b, reason, strlen(reason)) == HG_OK &&
+		 hg_buf_puts(&b, "}\n") == HG_OK;
 	h2o_iovec_t json = ok ? h2o_strdup(&req->pool, (const char *)b.data, b.len)
 			      : h2o_iovec_init(H2O_STRLIT("{\"error\":\"out of memory\"}\n"));
 	hg_buf_free(&b);
@@ -665,8 +691,8 @@ static void on_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs
 	memcpy(path, req->input.path.base, pl);
 	path[pl] = '\0';
 	peer_text(req->conn, peer, sizeof(peer));
-	hg_log(HG_LOG_INFO, "request", "path", HG_LS(path), "status", HG_LI(req->res.status), "peer",
-	       HG_LS(peer), "outcome", HG_LS("rejected"), "reason", HG_LS(reason), NULL);
+	hg_log(HG_LOG_INFO, "request", "path", HG_LS(path), "status", HG_LI(req->res.status),
+	       "peer", HG_LS(peer), "outcome", HG_LS("rejected"), "reason", HG_LS(reason), NULL);
 	h2o_ostream_send_next(self, req, bufcnt != 0 ? &json : NULL, bufcnt != 0 ? 1 : 0, state);
 }
 
@@ -714,7 +740,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	}
 	size_t header_bytes = 0;
 	for (size_t i = 0; i != req->headers.size; ++i)
-		header_bytes += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+		header_bytes +=
+		    req->headers.entries[i].name->len + req->headers.entries[i].value.len;
 	if (header_bytes > HG_HTTP_MAX_HEADER_BYTES) {
 		req->http1_is_persistent = 0;
 		conn_want_linger(req);
@@ -834,8 +861,8 @@ static void accept_rest(struct hg_http_loop *loop, int err)
 	if (now - loop->rest_logged_ms >= 1000) {
 		loop->rest_logged_ms = now;
 		hg_log(HG_LOG_WARN, "cannot accept connections: out of file descriptors; pausing",
-		       "error", HG_LS(strerror(err)), "open_connections", HG_LI((int64_t)loop->nconns),
-		       NULL);
+		       "error", HG_LS(strerror(err)), "open_connections",
+		       HG_LI((int64_t)loop->nconns), NULL);
 	}
 	h2o_socket_read_stop(loop->listener);
 	loop->resting = 1;
@@ -875,12 +902,14 @@ static void on_sweep(h2o_timeout_entry_t *entry)
 			struct sockaddr_storage ss;
 			socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
 			if (sl != 0 && ss.ss_family == AF_INET)
-				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof(peer));
+				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer,
+					  sizeof(peer));
 			else if (sl != 0 && ss.ss_family == AF_INET6)
 				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer,
 					  sizeof(peer));
-			hg_log(HG_LOG_WARN, "closing a connection whose client stopped reading", "peer",
-			       HG_LS(peer), "stalled_ms", HG_LI(now - conn->stuck_since), NULL);
+			hg_log(HG_LOG_WARN, "closing a connection whose client stopped reading",
+			       "peer", HG_LS(peer), "stalled_ms", HG_LI(now - conn->stuck_since),
+			       NULL);
 			conn->stuck_since = now; /* once; h2o closes it on the failed write */
 			shutdown(h2o_socket_get_fd(sock), SHUT_RDWR);
 		}
@@ -899,8 +928,8 @@ static void close_idle(struct hg_http_loop *loop)
 	for (h2o_linklist_t *n = loop->conns.next; n != &loop->conns; n = n->next) {
 		struct hg_http_conn *conn = H2O_STRUCT_FROM_MEMBER(struct hg_http_conn, link, n);
 		h2o_socket_t *sock = conn->sock;
-		const char *alpn = sock->ssl != NULL ? h2o_socket_ssl_get_selected_protocol(sock).base
-						     : NULL;
+		const char *alpn =
+		    sock->ssl != NULL ? h2o_socket_ssl_get_selected_protocol(sock).base : NULL;
 		int http2 = alpn != NULL && h2o_socket_ssl_get_selected_protocol(sock).len == 2 &&
 			    memcmp(alpn, "h2", 2) == 0;
 		if (!http2 && !h2o_socket_is_writing(sock) && sock->input->size == 0)
@@ -925,7 +954,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 		errno = 0;
 		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
 		if (sock == NULL) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
 				accept_rest(loop, errno);
 			return;
 		}
@@ -1172,7 +1202,8 @@ static int loop_init(struct hg_http_server *srv, struct hg_http_loop *loop, h2o_
 	loop->queue = h2o_multithread_create_queue(loop->ctx.loop);
 	h2o_multithread_register_receiver(loop->queue, &loop->answers, on_answers);
 	h2o_multithread_register_receiver(loop->queue, &loop->control, on_control);
-	loop->listener = h2o_evloop_socket_create(loop->ctx.loop, loop->fd, H2O_SOCKET_FLAG_DONT_READ);
+	loop->listener =
+	    h2o_evloop_socket_create(loop->ctx.loop, loop->fd, H2O_SOCKET_FLAG_DONT_READ);
 	loop->listener->data = loop;
 	h2o_socket_read_start(loop->listener, on_accept);
 	return HG_OK;
@@ -1224,7 +1255,8 @@ int hg_http_server_start(struct hg_http_server *srv, char *err, size_t errlen)
 		srv->loops[i].fd = -1;
 
 	if (srv->opts.port != 0 && address_taken(&ss, sl)) {
-		snprintf(err, errlen, "cannot listen on that address: %s (another process listens there)",
+		snprintf(err, errlen,
+			 "cannot listen on that address: %s (another process listens there)",
 			 strerror(EADDRINUSE));
 		return HG_EIO;
 	}
@@ -1247,7 +1279,8 @@ int hg_http_server_start(struct hg_http_server *srv, char *err, size_t errlen)
 			if (ss.ss_family == AF_INET)
 				((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)srv->port);
 			else
-				((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)srv->port);
+				((struct sockaddr_in6 *)&ss)->sin6_port =
+				    htons((uint16_t)srv->port);
 		}
 		size_t share = srv->opts.max_connections / srv->nloops;
 		loop->max_conns = share > 0 ? share : 1;
@@ -1294,8 +1327,9 @@ void hg_http_server_stop(struct hg_http_server *srv)
 	}
 	/* Let deferred answers reach their clients and connections close
 	 * before the loops end. */
-	for (int waited = 0; (atomic_load(&srv->pending) > 0 || atomic_load(&srv->open_conns) > 0) &&
-			     waited < HG_HTTP_DRAIN_MS;
+	for (int waited = 0;
+	     (atomic_load(&srv->pending) > 0 || atomic_load(&srv->open_conns) > 0) &&
+	     waited < HG_HTTP_DRAIN_MS;
 	     waited += 10)
 		usleep(10 * 1000);
 	pthread_mutex_lock(&srv->gate);

@@ -109,7 +109,8 @@ static void handshake(struct hg_http_req *req, const struct hg_source *src)
 		return;
 	}
 	tl = hg_query_get(req->query, req->query_len, "hub.verify_token", token, sizeof(token));
-	cl = hg_query_get(req->query, req->query_len, "hub.challenge", challenge, sizeof(challenge));
+	cl =
+	    hg_query_get(req->query, req->query_len, "hub.challenge", challenge, sizeof(challenge));
 	if (src->verify_token.bytes == NULL) {
 		hg_http_respond_error(req, 403, src->name,
 				      "no verify token is configured for this source");
@@ -273,7 +274,8 @@ static int dn_has_cn(const char *dn, size_t len, const char *name)
 			if (c == '\\' && i + 1 < len) {
 				if (i + 2 < len && hg_hex_digit(dn[i + 1]) >= 0 &&
 				    hg_hex_digit(dn[i + 2]) >= 0) {
-					c = (char)(hg_hex_digit(dn[i + 1]) * 16 + hg_hex_digit(dn[i + 2]));
+					c = (char)(hg_hex_digit(dn[i + 1]) * 16 +
+						   hg_hex_digit(dn[i + 2]));
 					i += 2;
 				} else {
 					c = dn[++i];
@@ -582,8 +584,10 @@ void hg_inbound_healthz(struct hg_http_req *req, void *arg)
 {
 	(void)arg;
 	static const char body[] = "{\"status\":\"ok\"}\n";
-	struct hg_http_resp resp = {
-	    .status = 200, .content_type = json_content_type, .body = body, .body_len = sizeof(body) - 1};
+	struct hg_http_resp resp = {.status = 200,
+				    .content_type = json_content_type,
+				    .body = body,
+				    .body_len = sizeof(body) - 1};
 	hg_http_respond(req, &resp);
 }
 

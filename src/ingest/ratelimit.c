@@ -72,10 +72,10 @@ struct rl_entry {
 	int64_t per_ms;    /* the window size the counts belong to */
 	int64_t cur, prev; /* allowed hits in this and the previous window */
 	/* shared counts (hg_ratelimit_share): */
-	int64_t pend;       /* hits of cur not pushed to the database yet */
-	int64_t pushed;     /* hits of cur pushed (or being pushed) */
+	int64_t pend;        /* hits of cur not pushed to the database yet */
+	int64_t pushed;      /* hits of cur pushed (or being pushed) */
 	int64_t rcur, rprev; /* other nodes' hits in this and the previous window */
-	int dirty;          /* hit (allowed or not) since the last push */
+	int dirty;           /* hit (allowed or not) since the last push */
 	char key[];
 };
 

@@ -118,9 +118,9 @@ struct hg_ingest {
 	int64_t agg_cur_rows; /* keys itemised in it */
 	struct ingest_total totals[HG_INGEST_MAX_TOTALS];
 	size_t n_totals;
-	uint64_t suppressed; /* refusals summed into audit_suppressed rows */
-	atomic_uint_fast64_t rows_written;   /* audit rows committed by this writer */
-	atomic_uint_fast64_t refusal_rows;   /* of which refusal sums */
+	uint64_t suppressed;               /* refusals summed into audit_suppressed rows */
+	atomic_uint_fast64_t rows_written; /* audit rows committed by this writer */
+	atomic_uint_fast64_t refusal_rows; /* of which refusal sums */
 	atomic_int healthy;
 	pthread_t thread;
 	pthread_mutex_t hook_mu; /* held while the hook runs, so removing it waits */

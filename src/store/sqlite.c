@@ -100,11 +100,20 @@ enum {
 	" AND status = '" st "' AND next_attempt_ms <= ?3 ORDER BY next_attempt_ms LIMIT ?5)"
 #define HG_SQLITE_CLAIM(sel)                                                                       \
 	"UPDATE deliveries SET status = 'delivering', lease_owner = ?1, lease_until_ms = ?2,"      \
-	" updated_ms = ?3 WHERE id IN (SELECT id FROM (" HG_SQLITE_DUE_STATUS(sel, "pending")      \
-	" UNION ALL " HG_SQLITE_DUE_STATUS(sel, "failed")                                          \
-	" UNION ALL SELECT id, t FROM (SELECT id, lease_until_ms AS t FROM deliveries WHERE " sel  \
-	" AND status = 'delivering' AND lease_until_ms <= ?3 ORDER BY lease_until_ms LIMIT ?5))"   \
-	" ORDER BY t LIMIT ?5) RETURNING id, message_id, attempts, endpoint"
+	" updated_ms = ?3 WHERE id IN (SELECT id FROM (" HG_SQLITE_DUE_STATUS(                     \
+	    sel,                                                                                   \
+	    "pending") " UNION ALL " HG_SQLITE_DUE_STATUS(sel,                                     \
+							  "failed") " UNION ALL SELECT id, t "     \
+								    "FROM (SELECT id, "            \
+								    "lease_until_ms AS t FROM "    \
+								    "deliveries WHERE " sel        \
+								    " AND status = 'delivering' "  \
+								    "AND lease_until_ms <= ?3 "    \
+								    "ORDER BY lease_until_ms "     \
+								    "LIMIT ?5))"                   \
+								    " ORDER BY t LIMIT ?5) "       \
+								    "RETURNING id, message_id, "   \
+								    "attempts, endpoint"
 /* The earliest claimable time among the deliveries sel selects; min() of
  * one status at a time reads one index entry per status. */
 #define HG_SQLITE_NEXT_DUE(sel)                                                                    \
@@ -113,7 +122,8 @@ enum {
 	" status = 'failed' UNION ALL SELECT min(lease_until_ms) FROM deliveries WHERE " sel       \
 	" status = 'delivering')"
 /* A dead delivery back to pending at ?2 (see hg_store_retry_dead). */
-#define HG_SQLITE_RETRY "UPDATE deliveries SET status = 'pending', next_attempt_ms = ?2, updated_ms = ?2"
+#define HG_SQLITE_RETRY                                                                            \
+	"UPDATE deliveries SET status = 'pending', next_attempt_ms = ?2, updated_ms = ?2"
 
 static const char *const stmt_sql[S_N] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -161,7 +171,7 @@ struct hg_sqlite {
 	struct hg_store base; /* first: store.c sees only this */
 	sqlite3 *db;
 	char *path;
-	int version; /* schema version reached at open */
+	int version;   /* schema version reached at open */
 	int sync_lost; /* synchronous=FULL could not be restored after a lazy commit */
 	struct hg_sqlite_file *file; /* shared with this process's other connections; may be NULL */
 	sqlite3_stmt *stmt[S_N];
@@ -267,9 +277,9 @@ static int busy_wait(void *arg, int count)
 	int64_t waited_us;
 
 	(void)arg;
-	waited_us = count < FAST_TRIES ? (int64_t)count * FAST_US
-				       : (int64_t)FAST_TRIES * FAST_US +
-					     (int64_t)(count - FAST_TRIES) * SLOW_US;
+	waited_us = count < FAST_TRIES
+			? (int64_t)count * FAST_US
+			: (int64_t)FAST_TRIES * FAST_US + (int64_t)(count - FAST_TRIES) * SLOW_US;
 	if (waited_us >= (int64_t)HG_SQLITE_BUSY_MS * 1000)
 		return 0;
 	usleep(count < FAST_TRIES ? FAST_US : SLOW_US);
@@ -772,9 +782,8 @@ sqlite3_stmt *hg_sqlite_stmt(struct hg_sqlite *s, int slot, const char *sql)
 {
 	if (slot < 0 || slot >= HG_SQLITE_EXTRA_STMTS)
 		return NULL;
-	if (s->extra[slot] == NULL &&
-	    sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->extra[slot], NULL) !=
-		SQLITE_OK) {
+	if (s->extra[slot] == NULL && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+							 &s->extra[slot], NULL) != SQLITE_OK) {
 		sqlite3_finalize(s->extra[slot]);
 		s->extra[slot] = NULL;
 	}
@@ -1080,7 +1089,8 @@ static int claim_body(struct hg_sqlite *s, void *arg, const char **what)
 		if (rc != SQLITE_OK)
 			return rc;
 		/* The UPDATE happens at the first step; the rest read RETURNING. */
-		for (got = 0; (rc = sqlite3_step(q)) == SQLITE_ROW && got < a->req[i].limit; got++) {
+		for (got = 0; (rc = sqlite3_step(q)) == SQLITE_ROW && got < a->req[i].limit;
+		     got++) {
 			struct hg_store_claimed *c = &a->out[a->n];
 
 			id = sqlite3_column_text(q, 0);
@@ -1191,8 +1201,8 @@ static int settle_body(struct hg_sqlite *s, void *arg, const char **what)
 	return rc;
 }
 
-static int sqlite_record_and_claim(struct hg_store *st, const struct hg_store_attempt *a,
-				   size_t na, const char *owner, int64_t now_ms,
+static int sqlite_record_and_claim(struct hg_store *st, const struct hg_store_attempt *a, size_t na,
+				   const char *owner, int64_t now_ms,
 				   const struct hg_store_claim_req *req, size_t nreq,
 				   struct hg_store_claimed *out, size_t *n)
 {
@@ -1217,8 +1227,8 @@ static int sqlite_next_due(struct hg_store *st, const char *endpoint, int64_t *d
 	struct hg_sqlite *s = (struct hg_sqlite *)st;
 	int prefix = endpoint != NULL && hg_store_endpoint_is_prefix(endpoint);
 	sqlite3_stmt *q = s->stmt[endpoint == NULL ? S_NEXT_DUE_ALL
-				  : prefix      ? S_NEXT_DUE_PREFIX
-						: S_NEXT_DUE_ENDPOINT];
+				  : prefix         ? S_NEXT_DUE_PREFIX
+						   : S_NEXT_DUE_ENDPOINT];
 	char lo[HG_STORE_NAME_MAX + 2], hi[HG_STORE_NAME_MAX + 2];
 	int rc, ret = HG_EIO;
 
@@ -1291,11 +1301,8 @@ static int replay_body(struct hg_sqlite *s, void *arg, const char **what)
 static int sqlite_replay(struct hg_store *st, const char *message_id, const char *const *endpoints,
 			 size_t n, int64_t now_ms, char (*ids)[HG_UUID_LEN + 1])
 {
-	struct replay_args a = {.message_id = message_id,
-				.endpoints = endpoints,
-				.n = n,
-				.now_ms = now_ms,
-				.ids = ids};
+	struct replay_args a = {
+	    .message_id = message_id, .endpoints = endpoints, .n = n, .now_ms = now_ms, .ids = ids};
 	int rc;
 
 	rc = txn_run((struct hg_sqlite *)st, "replay", replay_body, &a);
@@ -1379,7 +1386,8 @@ static void sql_add(struct sql_builder *b, const char *frag, const char *text, i
 	if (strchr(frag, '?') == NULL)
 		return;
 	if (b->n == HG_SQLITE_MAX_PARAMS) {
-		hg_buf_set_error(&b->sql, HG_ETOOBIG); /* never a statement with a parameter unbound */
+		hg_buf_set_error(&b->sql,
+				 HG_ETOOBIG); /* never a statement with a parameter unbound */
 		return;
 	}
 	b->p[b->n].text = text;
@@ -1680,8 +1688,9 @@ static int stats_add_body(struct hg_sqlite *s, void *arg, const char **what)
 		hg_buf_printf(&sql, ", ?%d", k + 3);
 	hg_buf_puts(&sql, ") ON CONFLICT (source, hour_ms) DO UPDATE SET ");
 	stat_columns(&sql, COL_ADD);
-	rc = hg_buf_status(&sql) == HG_OK ? sqlite3_prepare_v2(s->db, (const char *)sql.data, -1, &hq, NULL)
-			      : SQLITE_NOMEM;
+	rc = hg_buf_status(&sql) == HG_OK
+		 ? sqlite3_prepare_v2(s->db, (const char *)sql.data, -1, &hq, NULL)
+		 : SQLITE_NOMEM;
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db,
 					"INSERT INTO stats_latency (source, hour_ms, bucket, count)"
@@ -1946,12 +1955,11 @@ static int audit_purge_body(struct hg_sqlite *s, void *arg, const char **what)
 	a->removed = 0;
 	a->more = 0;
 	*what = "audit purge statements";
-	rc = sqlite3_prepare_v2(s->db, "SELECT seq, ts_ms, hash FROM audit_log ORDER BY seq LIMIT ?1",
-				-1, &sel, NULL);
+	rc = sqlite3_prepare_v2(
+	    s->db, "SELECT seq, ts_ms, hash FROM audit_log ORDER BY seq LIMIT ?1", -1, &sel, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db,
-					"DELETE FROM audit_log WHERE seq >= ?1 AND seq <= ?2", -1,
-					&del, NULL);
+		rc = sqlite3_prepare_v2(
+		    s->db, "DELETE FROM audit_log WHERE seq >= ?1 AND seq <= ?2", -1, &del, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(sel, 1, (sqlite3_int64)a->limit);
 	if (rc != SQLITE_OK)
@@ -1977,10 +1985,8 @@ static int audit_purge_body(struct hg_sqlite *s, void *arg, const char **what)
 		rc = SQLITE_TOOBIG;
 		goto out;
 	}
-	struct hg_audit_event cp = {.ts_ms = a->now_ms,
-				    .event = HG_AUDIT_CHECKPOINT_EVENT,
-				    .reason = reason,
-				    .count = n};
+	struct hg_audit_event cp = {
+	    .ts_ms = a->now_ms, .event = HG_AUDIT_CHECKPOINT_EVENT, .reason = reason, .count = n};
 	*what = "audit checkpoint";
 	rc = append_audit(s, &cp, 1);
 	if (rc != SQLITE_OK)
@@ -2002,8 +2008,8 @@ out:
 	return rc;
 }
 
-static int sqlite_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit,
-			      int64_t now_ms, int64_t *removed, int *more)
+static int sqlite_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit, int64_t now_ms,
+			      int64_t *removed, int *more)
 {
 	struct audit_purge_args a = {.before_ms = before_ms, .now_ms = now_ms, .limit = limit};
 	int rc;
@@ -2085,17 +2091,15 @@ static int sqlite_sub_set_secret(struct hg_store *st, const char *id, const char
 					now_ms);
 }
 
-static int sqlite_sub_deliveries(struct hg_store *st, const char *id, int64_t offset,
-				 int64_t limit,
+static int sqlite_sub_deliveries(struct hg_store *st, const char *id, int64_t offset, int64_t limit,
 				 int (*fn)(const struct hg_store_sub_delivery *d, void *arg),
 				 void *arg, int64_t *total)
 {
 	return hg_sqlite_sub_deliveries(sq(st), id, offset, limit, fn, arg, total);
 }
 
-static int sqlite_sub_outcome(struct hg_store *st, const char *id, int ok, int gone,
-			      int64_t now_ms, int64_t disable_after_ms, const char *reason,
-			      int *disabled)
+static int sqlite_sub_outcome(struct hg_store *st, const char *id, int ok, int gone, int64_t now_ms,
+			      int64_t disable_after_ms, const char *reason, int *disabled)
 {
 	return hg_sqlite_sub_outcome(sq(st), id, ok, gone, now_ms, disable_after_ms, reason,
 				     disabled);

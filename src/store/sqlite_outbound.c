@@ -71,21 +71,19 @@ static const char *const ob_sql[OB_N] = {
 			  " WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)",
     [OB_SUB_COUNT_DELIVERIES] =
 	"SELECT count(*) FROM deliveries WHERE endpoint = '" HG_STORE_SUB_PREFIX "' || ?1",
-    [OB_SUB_DELIVERIES] =
-	"SELECT d.id, json_extract(m.headers, '$.\"X-Webhook-Event\"'), d.status,"
-	" d.last_status, d.last_error, d.attempts, d.created_ms, d.updated_ms,"
-	" d.next_attempt_ms FROM deliveries d LEFT JOIN messages m"
-	" ON m.id = d.message_id WHERE d.endpoint = '" HG_STORE_SUB_PREFIX
-	"' || ?1 ORDER BY d.id DESC LIMIT ?2 OFFSET ?3",
+    [OB_SUB_DELIVERIES] = "SELECT d.id, json_extract(m.headers, '$.\"X-Webhook-Event\"'), d.status,"
+			  " d.last_status, d.last_error, d.attempts, d.created_ms, d.updated_ms,"
+			  " d.next_attempt_ms FROM deliveries d LEFT JOIN messages m"
+			  " ON m.id = d.message_id WHERE d.endpoint = '" HG_STORE_SUB_PREFIX
+			  "' || ?1 ORDER BY d.id DESC LIMIT ?2 OFFSET ?3",
     [OB_SUB_LAST_OK] = "UPDATE subscriptions SET last_delivery_ms = ?2,"
 		       " failing_since_ms = NULL WHERE id = ?1",
     [OB_SUB_FAILING] = "SELECT is_active, failing_since_ms FROM subscriptions WHERE id = ?1",
-    [OB_SUB_FAILED] =
-	"UPDATE subscriptions SET failing_since_ms = ?2,"
-	" is_active = CASE WHEN ?3 THEN 0 ELSE is_active END,"
-	" disabled_reason = CASE WHEN ?3 THEN ?4 ELSE disabled_reason END,"
-	" updated_ms = CASE WHEN ?3 THEN max(?5, updated_ms + 1) ELSE updated_ms END"
-	" WHERE id = ?1",
+    [OB_SUB_FAILED] = "UPDATE subscriptions SET failing_since_ms = ?2,"
+		      " is_active = CASE WHEN ?3 THEN 0 ELSE is_active END,"
+		      " disabled_reason = CASE WHEN ?3 THEN ?4 ELSE disabled_reason END,"
+		      " updated_ms = CASE WHEN ?3 THEN max(?5, updated_ms + 1) ELSE updated_ms END"
+		      " WHERE id = ?1",
     [OB_DEAD_LETTER] = "UPDATE deliveries SET status = 'dead', next_attempt_ms = NULL,"
 		       " last_error = ?2, updated_ms = ?3"
 		       " WHERE endpoint = '" HG_STORE_SUB_PREFIX "' || ?1"
@@ -415,8 +413,7 @@ static int sub_delete_body(struct hg_sqlite *s, void *arg, const char **what)
 	if (q == NULL)
 		return SQLITE_ERROR;
 	if ((rc = ob_bind_text(q, 1, a->c.id)) == SQLITE_OK &&
-	    (rc = ob_bind_text(q, 2, a->c.owner_id)) == SQLITE_OK &&
-	    (rc = ob_exec(q)) == SQLITE_OK)
+	    (rc = ob_bind_text(q, 2, a->c.owner_id)) == SQLITE_OK && (rc = ob_exec(q)) == SQLITE_OK)
 		a->c.changed = sqlite3_changes(hg_sqlite_db(s)) > 0;
 	ob_done(q);
 	if (rc == SQLITE_OK && a->c.changed)
@@ -424,8 +421,7 @@ static int sub_delete_body(struct hg_sqlite *s, void *arg, const char **what)
 	return rc;
 }
 
-int hg_sqlite_sub_delete(struct hg_sqlite *s, const char *id, const char *owner_id,
-			 int64_t now_ms)
+int hg_sqlite_sub_delete(struct hg_sqlite *s, const char *id, const char *owner_id, int64_t now_ms)
 {
 	struct sub_delete_args a = {.c = {.id = id, .owner_id = owner_id}, .now_ms = now_ms};
 	int rc = hg_sqlite_txn(s, "sub_delete", sub_delete_body, &a);
@@ -573,21 +569,23 @@ static int outcome_failed_body(struct hg_sqlite *s, void *arg, const char **what
 	if (rc != SQLITE_OK || !found)
 		return rc;
 
-	a->off = active && (a->gone || (a->disable_after_ms > 0 &&
-					a->now_ms - since >= a->disable_after_ms));
+	a->off = active &&
+		 (a->gone || (a->disable_after_ms > 0 && a->now_ms - since >= a->disable_after_ms));
 	*what = "record a failed delivery";
 	if ((q = ob_stmt(s, OB_SUB_FAILED)) == NULL)
 		return SQLITE_ERROR;
 	if ((rc = ob_bind_text(q, 1, a->id)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(q, 2, since)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int(q, 3, a->off)) == SQLITE_OK &&
-	    (rc = ob_bind_text(q, 4, a->reason != NULL ? a->reason : "switched off by the gateway")) ==
+	    (rc = ob_bind_text(q, 4,
+			       a->reason != NULL ? a->reason : "switched off by the gateway")) ==
 		SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(q, 5, a->now_ms)) == SQLITE_OK)
 		rc = ob_exec(q);
 	ob_done(q);
 	if (rc == SQLITE_OK && a->off)
-		rc = dead_letter(s, a->id, a->reason != NULL ? a->reason : "subscription switched off",
+		rc = dead_letter(s, a->id,
+				 a->reason != NULL ? a->reason : "subscription switched off",
 				 a->now_ms, what);
 	return rc;
 }

@@ -14,16 +14,19 @@
 #include "store/store.h"
 
 int hg_sqlite_api_key_put(struct hg_sqlite *s, const struct hg_store_api_key *k);
-int hg_sqlite_api_key_find(struct hg_sqlite *s, const char *token_hash, struct hg_store_api_key *out);
+int hg_sqlite_api_key_find(struct hg_sqlite *s, const char *token_hash,
+			   struct hg_store_api_key *out);
 int hg_sqlite_sub_create(struct hg_sqlite *s, const struct hg_store_sub *sub);
-int hg_sqlite_sub_get(struct hg_sqlite *s, const char *id, const char *owner_id, struct hg_store_sub *out);
+int hg_sqlite_sub_get(struct hg_sqlite *s, const char *id, const char *owner_id,
+		      struct hg_store_sub *out);
 int hg_sqlite_sub_each(struct hg_sqlite *s, const char *owner_id, int active_only,
 		       int (*fn)(const struct hg_store_sub *sub, void *arg), void *arg);
 int hg_sqlite_sub_update(struct hg_sqlite *s, const char *id, const char *owner_id,
 			 const struct hg_store_sub_patch *p);
 int hg_sqlite_sub_delete(struct hg_sqlite *s, const char *id, const char *owner_id, int64_t now_ms);
-int hg_sqlite_sub_set_secret(struct hg_sqlite *s, const char *id, const char *owner_id, const char *secret,
-			     const char *old_secret, int64_t old_until_ms, int64_t now_ms);
+int hg_sqlite_sub_set_secret(struct hg_sqlite *s, const char *id, const char *owner_id,
+			     const char *secret, const char *old_secret, int64_t old_until_ms,
+			     int64_t now_ms);
 int hg_sqlite_sub_deliveries(struct hg_sqlite *s, const char *id, int64_t offset, int64_t limit,
 			     int (*fn)(const struct hg_store_sub_delivery *d, void *arg), void *arg,
 			     int64_t *total);

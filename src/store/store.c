@@ -69,7 +69,10 @@ static int parse_uri(const char *uri, const struct hg_store_ops **ops, const cha
  * counters: nothing is shared). */
 int hg_store_ops_check(const struct hg_store_ops *ops, char *err, size_t errlen)
 {
-#define REQUIRED(op) {#op, ops->op != NULL}
+#define REQUIRED(op)                                                                               \
+	{                                                                                          \
+#op, ops->op != NULL                                                               \
+	}
 	const struct {
 		const char *op;
 		int present;
@@ -201,8 +204,8 @@ int hg_store_ping(struct hg_store *st)
 
 /* Indexed by the enum; the words every backend stores in its status column. */
 static const char *const delivery_status_names[] = {
-    [HG_DELIVERY_PENDING] = "pending",       [HG_DELIVERY_DELIVERING] = "delivering",
-    [HG_DELIVERY_SUCCEEDED] = "succeeded",   [HG_DELIVERY_FAILED] = "failed",
+    [HG_DELIVERY_PENDING] = "pending",     [HG_DELIVERY_DELIVERING] = "delivering",
+    [HG_DELIVERY_SUCCEEDED] = "succeeded", [HG_DELIVERY_FAILED] = "failed",
     [HG_DELIVERY_DEAD] = "dead",
 };
 
@@ -366,8 +369,7 @@ int hg_store_api_key_put(struct hg_store *st, const struct hg_store_api_key *k)
 	return st->ops->api_key_put(st, k);
 }
 
-int hg_store_api_key_find(struct hg_store *st, const char *token_hash,
-			  struct hg_store_api_key *out)
+int hg_store_api_key_find(struct hg_store *st, const char *token_hash, struct hg_store_api_key *out)
 {
 	if (st->ops->api_key_find == NULL)
 		return unsupported(st, "api_key_find");
@@ -420,8 +422,7 @@ int hg_store_sub_update(struct hg_store *st, const char *id, const char *owner_i
 	return st->ops->sub_update(st, id, owner_id, p);
 }
 
-int hg_store_sub_delete(struct hg_store *st, const char *id, const char *owner_id,
-			int64_t now_ms)
+int hg_store_sub_delete(struct hg_store *st, const char *id, const char *owner_id, int64_t now_ms)
 {
 	if (st->ops->sub_delete == NULL)
 		return unsupported(st, "sub_delete");
@@ -544,8 +545,9 @@ int hg_store_audit_checkpoint_reason(int64_t first, int64_t last, const char *la
 
 	hg_time_iso8601(before_ms, when, sizeof(when));
 	n = snprintf(out, outlen,
-		     HG_AUDIT_CHECKPOINT_PREFIX "%" PRId64 ", hash %s: audit_retention removed rows "
-		     "%" PRId64 " to %" PRId64 ", older than %s",
+		     HG_AUDIT_CHECKPOINT_PREFIX "%" PRId64
+						", hash %s: audit_retention removed rows "
+						"%" PRId64 " to %" PRId64 ", older than %s",
 		     last, last_hash, first, last, when);
 	return n > 0 && (size_t)n < outlen ? HG_OK : HG_ETOOBIG;
 }
@@ -582,7 +584,7 @@ struct audit_walk {
 	int64_t base;                     /* rows before the first one (removed by retention) */
 	char prev[HG_AUDIT_HASH_LEN + 1]; /* the hash the next row must chain from */
 	char start_prev[HG_AUDIT_HASH_LEN + 1]; /* the first row's prev_hash, when base > 0 */
-	int64_t vouched;  /* the checkpoint row that accounts for rows 1..base; 0: none yet */
+	int64_t vouched; /* the checkpoint row that accounts for rows 1..base; 0: none yet */
 	int64_t bad_seq;
 	int rc; /* HG_OK until a row fails */
 	char *why;

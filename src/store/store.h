@@ -115,8 +115,8 @@ int hg_store_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, si
  * not 1 (so rows written before the count column existed verify as they
  * were, and a count changed to or from 1 still changes the hash). Every
  * field is typed and length-prefixed, so no bytes can move from one field
- * to the next without changing the hash. A changed, removed or reordered row breaks the chain from that
- * row on; removing the newest rows cannot be seen from the log alone. */
+ * to the next without changing the hash. A changed, removed or reordered row breaks the chain from
+ * that row on; removing the newest rows cannot be seen from the log alone. */
 
 /* Retention of the audit log. Removes, in ONE transaction, the oldest rows
  * whose time is before before_ms — from the first row on, stopping at the
@@ -164,8 +164,8 @@ int hg_store_ping(struct hg_store *st);
  * attempt is scheduled at next_attempt_ms) -> delivering -> ..., or -> dead
  * (no attempts left: the dead-letter queue). Times are ms since the epoch. */
 
-#define HG_STORE_NAME_MAX  64  /* longest endpoint name */
-#define HG_STORE_OWNER_MAX 128 /* longest lease owner */
+#define HG_STORE_NAME_MAX  64   /* longest endpoint name */
+#define HG_STORE_OWNER_MAX 128  /* longest lease owner */
 #define HG_STORE_HEAD_MAX  1024 /* bytes of a response or output kept per attempt */
 
 enum hg_delivery_status {
@@ -218,8 +218,8 @@ struct hg_store_attempt {
 	int n;                   /* attempt number, from 1 */
 	int64_t started_ms;
 	int64_t duration_ms;
-	int status_code;         /* HTTP status, or an exec command's exit status; < 0: none */
-	const char *error;       /* why it failed, one line; NULL on success */
+	int status_code;              /* HTTP status, or an exec command's exit status; < 0: none */
+	const char *error;            /* why it failed, one line; NULL on success */
 	const uint8_t *response_head; /* the first bytes of the answer or output; may be NULL */
 	size_t response_head_len;     /* at most HG_STORE_HEAD_MAX */
 	/* What becomes of the delivery: SUCCEEDED, FAILED (again at
@@ -248,8 +248,8 @@ int hg_store_record_and_claim(struct hg_store *st, const struct hg_store_attempt
 			      struct hg_store_claimed *out, size_t *n);
 
 /* The earliest time a delivery of endpoint (of any endpoint when NULL; a
- * prefix followed by '*' as in a claim) can next be claimed: a pending or failed one's next attempt, or a delivering
- * one's lease expiry. HG_OK, HG_ENOTFOUND when none waits, or HG_EIO. */
+ * prefix followed by '*' as in a claim) can next be claimed: a pending or failed one's next
+ * attempt, or a delivering one's lease expiry. HG_OK, HG_ENOTFOUND when none waits, or HG_EIO. */
 int hg_store_next_due(struct hg_store *st, const char *endpoint, int64_t *due_ms);
 
 /* Replays a stored message: one new pending delivery, due at now_ms, to
@@ -295,9 +295,9 @@ struct hg_store_msg_info {
 	const char *content_type; /* may be NULL */
 	int64_t received_ms;
 	int64_t body_len;
-	int64_t duplicates;       /* requests answered "duplicate" of it */
-	int status;               /* see HG_STORE_NO_DELIVERIES */
-	int64_t deliveries;       /* how many it has */
+	int64_t duplicates; /* requests answered "duplicate" of it */
+	int status;         /* see HG_STORE_NO_DELIVERIES */
+	int64_t deliveries; /* how many it has */
 };
 
 /* Calls fn for each message f selects, in order, until fn returns non-zero.
@@ -310,9 +310,9 @@ struct hg_store_delivery_filter {
 	const char *id;         /* just this one */
 	const char *message_id; /* those of one message */
 	const char *endpoint;
-	int status;             /* enum hg_delivery_status; 0: any */
-	const char *before_id;  /* a page cursor; NULL: from the newest */
-	size_t limit;           /* 0: no limit */
+	int status;            /* enum hg_delivery_status; 0: any */
+	const char *before_id; /* a page cursor; NULL: from the newest */
+	size_t limit;          /* 0: no limit */
 };
 
 /* One listed delivery; pointers valid during the callback only. */
@@ -320,7 +320,7 @@ struct hg_store_delivery_info {
 	const char *id;
 	const char *message_id;
 	const char *endpoint;
-	const char *source;     /* its message's; NULL when the message is gone */
+	const char *source; /* its message's; NULL when the message is gone */
 	enum hg_delivery_status status;
 	int attempts;
 	int64_t next_attempt_ms; /* -1: none scheduled */
@@ -340,9 +340,9 @@ struct hg_store_attempt_info {
 	int n;
 	int64_t started_ms;
 	int64_t duration_ms;
-	int status_code;               /* -1: none */
-	const char *error;             /* may be NULL */
-	const uint8_t *response_head;  /* may be NULL */
+	int status_code;              /* -1: none */
+	const char *error;            /* may be NULL */
+	const uint8_t *response_head; /* may be NULL */
 	size_t response_head_len;
 };
 
@@ -386,7 +386,6 @@ struct hg_store_purged {
 int hg_store_purge(struct hg_store *st, int64_t before_ms, size_t limit,
 		   struct hg_store_purged *out, int *more);
 
-
 /* ---- outbound: API keys and subscriptions (schema v5) ----
  * Outbound events are messages like any other: source
  * HG_STORE_OUTBOUND_SOURCE, body {"event","timestamp","data"}, headers
@@ -398,8 +397,8 @@ int hg_store_purge(struct hg_store *st, int64_t before_ms, size_t limit,
 #define HG_STORE_OUTBOUND_SOURCE "@outbound"
 #define HG_STORE_SUB_PREFIX      "sub:"
 #define HG_STORE_OWNER_ID_MAX    128
-#define HG_STORE_SECRET_LEN      64  /* hex characters */
-#define HG_STORE_TOKEN_HASH_LEN  64  /* hex SHA-256 */
+#define HG_STORE_SECRET_LEN      64 /* hex characters */
+#define HG_STORE_TOKEN_HASH_LEN  64 /* hex SHA-256 */
 
 enum hg_store_role { HG_STORE_ROLE_OWNER = 1, HG_STORE_ROLE_PUBLISHER = 2 };
 
@@ -465,8 +464,7 @@ int hg_store_sub_update(struct hg_store *st, const char *id, const char *owner_i
 			const struct hg_store_sub_patch *p);
 /* Deletes it and dead-letters its deliveries still waiting ("subscription
  * deleted"), in one transaction. HG_OK, HG_ENOTFOUND or HG_EIO. */
-int hg_store_sub_delete(struct hg_store *st, const char *id, const char *owner_id,
-			int64_t now_ms);
+int hg_store_sub_delete(struct hg_store *st, const char *id, const char *owner_id, int64_t now_ms);
 /* A new secret; old_secret (NULL: none) keeps signing until old_until_ms.
  * HG_OK, HG_ENOTFOUND or HG_EIO. */
 int hg_store_sub_set_secret(struct hg_store *st, const char *id, const char *owner_id,
@@ -478,8 +476,8 @@ int hg_store_sub_set_secret(struct hg_store *st, const char *id, const char *own
 struct hg_store_sub_delivery {
 	const char *id;
 	const char *event_type;
-	int status;        /* enum hg_delivery_status */
-	int last_status;   /* HTTP status of the last attempt; < 0 none */
+	int status;      /* enum hg_delivery_status */
+	int last_status; /* HTTP status of the last attempt; < 0 none */
 	const char *last_error;
 	int attempts;
 	int64_t created_ms;
@@ -500,9 +498,8 @@ int hg_store_sub_deliveries(struct hg_store *st, const char *id, int64_t offset,
  *  is switched off with reason and its waiting deliveries dead-lettered.
  * *disabled (may be NULL) is set to 1 when this call switched it off.
  * HG_OK (also when the subscription no longer exists) or HG_EIO. */
-int hg_store_sub_outcome(struct hg_store *st, const char *id, int ok, int gone,
-			 int64_t now_ms, int64_t disable_after_ms, const char *reason,
-			 int *disabled);
+int hg_store_sub_outcome(struct hg_store *st, const char *id, int ok, int gone, int64_t now_ms,
+			 int64_t disable_after_ms, const char *reason, int *disabled);
 
 /* ---- rate-limit counters shared by several nodes (a capability) ----
  * For the limiter in src/ingest/ratelimit.c. Only a backend that several

@@ -234,8 +234,9 @@ json_t *hg_json_body_root(struct hg_json_body *b)
 {
 	if (!b->parsed) {
 		b->parsed = 1;
-		b->root = b->len > 0 ? json_loadb((const char *)b->data, b->len, JSON_DECODE_ANY, NULL)
-				     : NULL;
+		b->root = b->len > 0
+			      ? json_loadb((const char *)b->data, b->len, JSON_DECODE_ANY, NULL)
+			      : NULL;
 	}
 	return b->root;
 }

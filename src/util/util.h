@@ -63,8 +63,8 @@ int hg_prefix_equal(const uint8_t *a, const uint8_t *b, int prefix);
 size_t hg_strlcpy(char *dst, const char *src, size_t dstlen);
 
 /* ---- time ---- */
-int64_t hg_now_ms(void);        /* wall clock, ms since the epoch */
-int64_t hg_mono_us(void);       /* monotonic clock, microseconds */
+int64_t hg_now_ms(void);  /* wall clock, ms since the epoch */
+int64_t hg_mono_us(void); /* monotonic clock, microseconds */
 /* Sets *ts to ms from now on CLOCK_MONOTONIC: the deadline of a
  * pthread_cond_timedwait() on a condition variable using that clock, which
  * a wall-clock jump neither stalls nor hurries. */

@@ -140,10 +140,11 @@ static int hg_verify_standard_sign(const struct hg_sign_input *in, struct hg_buf
 					    in->body_len, sig) == 0)
 		rc = HG_EINVAL;
 	if (rc == HG_OK)
-		rc = hg_buf_printf(out,
-				   HG_STANDARD_ID_HEADER ": %s\n" HG_STANDARD_TS_HEADER
-							 ": %s\n" HG_STANDARD_SIG_HEADER ": v1,%s\n",
-				   id, t, sig);
+		rc =
+		    hg_buf_printf(out,
+				  HG_STANDARD_ID_HEADER ": %s\n" HG_STANDARD_TS_HEADER
+							": %s\n" HG_STANDARD_SIG_HEADER ": v1,%s\n",
+				  id, t, sig);
 	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(sig, sizeof(sig));
 	return rc;

@@ -119,16 +119,15 @@ static int hg_twilio_content_build(const uint8_t *body, size_t body_len, int for
 			continue;
 		eq = memchr(item, '=', ilen);
 		params[n].name = bytes + o;
-		params[n].nlen = hg_form_unescape((const char *)item,
-						  eq != NULL ? (size_t)(eq - item) : ilen,
-						  (char *)bytes + o);
+		params[n].nlen = hg_form_unescape(
+		    (const char *)item, eq != NULL ? (size_t)(eq - item) : ilen, (char *)bytes + o);
 		o += params[n].nlen;
 		params[n].val = bytes + o;
 		params[n].vlen = 0;
 		if (eq != NULL)
-			params[n].vlen = hg_form_unescape((const char *)eq + 1,
-							  ilen - (size_t)(eq + 1 - item),
-							  (char *)bytes + o);
+			params[n].vlen =
+			    hg_form_unescape((const char *)eq + 1, ilen - (size_t)(eq + 1 - item),
+					     (char *)bytes + o);
 		o += params[n].vlen;
 		n++;
 	}

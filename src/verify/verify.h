@@ -23,7 +23,7 @@ struct hg_verify_input {
 	void *ctx;
 	const char *url; /* full URL the provider called, with query (Twilio); may be NULL */
 	size_t url_len;
-	int64_t now_s;   /* current time, seconds since the epoch */
+	int64_t now_s; /* current time, seconds since the epoch */
 	/* The body's JSON tree parsed at most once for the whole request
 	 * (util/jsonpath.h), or NULL: a scheme that needs the tree parses the
 	 * body itself. */
@@ -36,13 +36,13 @@ struct hg_sign_input {
 	size_t secret_len;
 	const uint8_t *body;
 	size_t body_len;
-	const char *url;       /* Twilio */
-	int64_t timestamp;     /* timestamped schemes; 0 = now */
-	const char *id;        /* Standard Webhooks message id, ... */
+	const char *url;   /* Twilio */
+	int64_t timestamp; /* timestamped schemes; 0 = now */
+	const char *id;    /* Standard Webhooks message id, ... */
 	/* generic hmac */
 	const char *header;
 	enum hg_hash algorithm;
-	int encoding;          /* enum hg_encoding from config.h */
+	int encoding; /* enum hg_encoding from config.h */
 	const char *prefix;
 };
 

@@ -28,14 +28,17 @@
 static const char *const fz_types[] = {"order.created", "order.paid", "user.deleted"};
 
 static const char *const fz_routes[] = {
-    "/api/v1/messages/*",          "/api/v1/messages/*/replay", "/api/v1/deliveries/*/retry",
-    "/api/v1/endpoints/*/retry-dead", "/api/v1/webhooks/*/deliveries",
+    "/api/v1/messages/*",
+    "/api/v1/messages/*/replay",
+    "/api/v1/deliveries/*/retry",
+    "/api/v1/endpoints/*/retry-dead",
+    "/api/v1/webhooks/*/deliveries",
 };
 
 #define FZ_CHECK(cond)                                                                             \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "api params: %s failed (line %d)\n", #cond, __LINE__);    \
+			fprintf(stderr, "api params: %s failed (line %d)\n", #cond, __LINE__);     \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
@@ -143,14 +146,16 @@ static void fz_bodies(const uint8_t *data, size_t size, size_t ntypes)
 		if (rc == HG_OK) {
 			FZ_CHECK(wi.n_events <= HG_WEBHOOK_MAX_EVENTS);
 			for (i = 0; i < wi.n_events; i++)
-				FZ_CHECK(hg_webhook_pattern_allowed(wi.events[i], fz_types, ntypes));
+				FZ_CHECK(
+				    hg_webhook_pattern_allowed(wi.events[i], fz_types, ntypes));
 			if (!patch)
 				FZ_CHECK(wi.url != NULL && wi.n_events > 0);
 		}
 		hg_webhook_input_free(&wi);
 	}
 	memset(&wp, 0, sizeof(wp));
-	if (hg_webhook_parse_publish(data, size, fz_types, ntypes, &wp, err, sizeof(err)) == HG_OK) {
+	if (hg_webhook_parse_publish(data, size, fz_types, ntypes, &wp, err, sizeof(err)) ==
+	    HG_OK) {
 		struct hg_buf b = {0};
 
 		FZ_CHECK(wp.event != NULL && hg_webhook_type_allowed(wp.event, fz_types, ntypes));

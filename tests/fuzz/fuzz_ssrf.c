@@ -61,8 +61,8 @@ static int fz_allowed(const struct hg_ssrf_policy *p, int family, const uint8_t 
 
 /* A URL check_url accepted: the host curl finds must not be a literal in a
  * blocked range (the connect-time guard is the second line, not the only). */
-static void fz_check_accepted(const struct hg_ssrf_policy *p, const char *url,
-			      const uint8_t *data, size_t size)
+static void fz_check_accepted(const struct hg_ssrf_policy *p, const char *url, const uint8_t *data,
+			      size_t size)
 {
 	CURLU *u = curl_url();
 	char *host = NULL;
@@ -86,7 +86,8 @@ static void fz_check_accepted(const struct hg_ssrf_policy *p, const char *url,
 		size_t m = host[n - 1] == '.' ? n - 1 : n;
 
 		if (m >= 9 && strncasecmp(host + m - 9, "localhost", 9) == 0 &&
-		    (m == 9 || host[m - 10] == '.') && !fz_allowed(p, AF_INET, (const uint8_t *)"\x7f\0\0\x01"))
+		    (m == 9 || host[m - 10] == '.') &&
+		    !fz_allowed(p, AF_INET, (const uint8_t *)"\x7f\0\0\x01"))
 			fz_fail("accepted localhost", data, size);
 	}
 	curl_free(host);

@@ -210,8 +210,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			} else {
 				snprintf(urlbuf, sizeof(urlbuf),
 					 "https://hooks.example.com/in/twilio?x=1");
-				fz_add(&req, "Content-Type", 12, "application/x-www-form-urlencoded",
-				       33);
+				fz_add(&req, "Content-Type", 12,
+				       "application/x-www-form-urlencoded", 33);
 			}
 			url = urlbuf;
 			url_len = strlen(urlbuf);
@@ -225,7 +225,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_add_signed(&req, (const char *)signed_hdrs.data, signed_hdrs.len);
 	}
 	for (i = 0; i < fuzzed.n; i++)
-		fz_add(&req, fuzzed.h[i].name, fuzzed.h[i].nlen, fuzzed.h[i].value, fuzzed.h[i].vlen);
+		fz_add(&req, fuzzed.h[i].name, fuzzed.h[i].nlen, fuzzed.h[i].value,
+		       fuzzed.h[i].vlen);
 	if (url != NULL) {
 		/* its own allocation, so reading past url_len is caught */
 		url_copy = malloc(url_len + 1);

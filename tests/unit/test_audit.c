@@ -324,16 +324,14 @@ static void test_retention_checkpoint(void **state)
 	append_five(f->st);
 	sql_text(f->db, "SELECT hash FROM audit_log WHERE seq = 3", h3, sizeof(h3));
 	/* nothing old enough: no checkpoint */
-	assert_int_equal(hg_store_audit_purge(f->st, 1699999999999, 100, 1700000009000, &removed,
-					      &more),
-			 HG_OK);
+	assert_int_equal(
+	    hg_store_audit_purge(f->st, 1699999999999, 100, 1700000009000, &removed, &more), HG_OK);
 	assert_int_equal(removed, 0);
 	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 5);
 
 	/* rows 1-3 are older than the cutoff, row 4 is not */
-	assert_int_equal(hg_store_audit_purge(f->st, 1700000002500, 100, 1700000009000, &removed,
-					      &more),
-			 HG_OK);
+	assert_int_equal(
+	    hg_store_audit_purge(f->st, 1700000002500, 100, 1700000009000, &removed, &more), HG_OK);
 	assert_int_equal(removed, 3);
 	assert_int_equal(more, 0);
 	sql_text(f->db, "SELECT group_concat(seq, ',') FROM audit_log", got, sizeof(got));
@@ -342,8 +340,8 @@ static void test_retention_checkpoint(void **state)
 		 "SELECT event || '|' || count || '|' || ts_ms || '|' || reason FROM audit_log"
 		 " WHERE seq = 6",
 		 got, sizeof(got));
-	snprintf(want, sizeof(want), "audit_checkpoint|3|1700000009000|through row 3, hash %s: ",
-		 h3);
+	snprintf(want, sizeof(want),
+		 "audit_checkpoint|3|1700000009000|through row 3, hash %s: ", h3);
 	assert_memory_equal(got, want, strlen(want));
 	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 3);
 	assert_non_null(strstr(why, "rows 1 to 3 were removed by audit_retention (checkpoint at "
@@ -357,12 +355,12 @@ static void test_retention_checkpoint(void **state)
 	sql_must_fail(f->db, "UPDATE audit_log SET reason = 'x' WHERE seq = 6", "append-only");
 
 	/* a purge with a limit: one row at a time, more says so */
-	assert_int_equal(hg_store_audit_purge(f->st, 1700000004500, 1, 1700000009000, &removed,
-					      &more),
-			 HG_OK);
+	assert_int_equal(
+	    hg_store_audit_purge(f->st, 1700000004500, 1, 1700000009000, &removed, &more), HG_OK);
 	assert_int_equal(removed, 4);
 	assert_int_equal(more, 1);
-	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 4); /* 5, 6, 7 and the new 8 */
+	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)),
+			 4); /* 5, 6, 7 and the new 8 */
 	assert_non_null(strstr(why, "rows 1 to 4 were removed"));
 
 	/* tampering after the checkpoint is found as before */
@@ -380,15 +378,15 @@ static void test_retention_head_needs_checkpoint(void **state)
 	int more;
 
 	append_five(f->st);
-	assert_int_equal(hg_store_audit_purge(f->st, 1700000001500, 100, 1700000009000, &removed,
-					      &more),
-			 HG_OK);
+	assert_int_equal(
+	    hg_store_audit_purge(f->st, 1700000001500, 100, 1700000009000, &removed, &more), HG_OK);
 	assert_int_equal(removed, 2);
 	assert_int_equal(verify(f->st, HG_OK, &bad, why, sizeof(why)), 4);
 	/* one more row off the head, by hand */
 	sql_exec(f->db, UNGUARD "DELETE FROM audit_log WHERE seq = 3");
-	expect_broken(f->st, 1, "rows 1 to 3 are missing (the log starts at row 4 and no "
-				"retention checkpoint accounts for them)");
+	expect_broken(f->st, 1,
+		      "rows 1 to 3 are missing (the log starts at row 4 and no "
+		      "retention checkpoint accounts for them)");
 	/* and a checkpoint rewritten to cover it breaks the chain at itself */
 	sql_exec(f->db, "UPDATE audit_log SET reason = replace(reason, 'through row 2,',"
 			" 'through row 3,') WHERE event = 'audit_checkpoint'");
@@ -405,12 +403,10 @@ static void test_retention_removes_everything(void **state)
 	int more;
 
 	append_five(f->st);
-	assert_int_equal(hg_store_audit_purge(f->st, 1700000002500, 100, 1700000003500, &removed,
-					      &more),
-			 HG_OK);
-	assert_int_equal(hg_store_audit_purge(f->st, INT64_MAX, 100, 1700000009000, &removed,
-					      &more),
-			 HG_OK);
+	assert_int_equal(
+	    hg_store_audit_purge(f->st, 1700000002500, 100, 1700000003500, &removed, &more), HG_OK);
+	assert_int_equal(
+	    hg_store_audit_purge(f->st, INT64_MAX, 100, 1700000009000, &removed, &more), HG_OK);
 	assert_int_equal(removed, 6); /* 1-3, then 4, 5 and the first checkpoint */
 	sql_text(f->db, "SELECT group_concat(seq || ':' || event, ',') FROM audit_log", got,
 		 sizeof(got));
@@ -572,11 +568,13 @@ static void test_writer_sums_refusals(void **state)
 	assert_int_equal(hg_ingest_start(f->uri, &ing, err, sizeof(err)), HG_OK);
 	hg_ingest_set_audit_policy(ing, 3600 * 1000, 2); /* one window (unless an hour turns) */
 	for (i = 0; i < 1000; i++)
-		hg_ingest_refusal(ing, "bad_signature", "whatsapp", "192.0.2.7", "signature mismatch");
+		hg_ingest_refusal(ing, "bad_signature", "whatsapp", "192.0.2.7",
+				  "signature mismatch");
 	for (k = 0; k < 10; k++) {
 		snprintf(client, sizeof(client), "198.51.100.%d", k + 1);
 		for (i = 0; i < 3; i++)
-			hg_ingest_refusal(ing, "bad_signature", "whatsapp", client, "signature mismatch");
+			hg_ingest_refusal(ing, "bad_signature", "whatsapp", client,
+					  "signature mismatch");
 	}
 	hg_ingest_refusal(ing, "replay", "whatsapp", "192.0.2.7", "timestamp outside tolerance");
 	hg_ingest_refusal(ing, "api_unauthorized", NULL, "192.0.2.7", "invalid admin token");
@@ -605,8 +603,10 @@ static void test_writer_sums_refusals(void **state)
 			 got, sizeof(got));
 		assert_string_equal(got, "27|audit_suppressed: refusals not itemised, over "
 					 "audit_max_rows (2 rows per 3600000 ms window)");
-		sql_text(f->db, "SELECT count FROM audit_log WHERE client = '192.0.2.7' AND "
-				"event = 'bad_signature'", got, sizeof(got));
+		sql_text(f->db,
+			 "SELECT count FROM audit_log WHERE client = '192.0.2.7' AND "
+			 "event = 'bad_signature'",
+			 got, sizeof(got));
 		assert_string_equal(got, "1000");
 	}
 	/* the cap holds per window: every key past it went to the summary */

@@ -516,15 +516,16 @@ static void test_outbound_keys(void **state)
 	assert_int_equal(cfg->outbound.rl_manage.limit, 0);
 	hg_config_free(cfg);
 
-	cfg = load_ok("event_types: [clip.submitted, clip.approved]\n"
-		      "allow_http: true\n"
-		      "egress_allow: [127.0.0.1/32, \"fd00::/8\"]\n"
-		      "outbound:\n"
-		      "  retry: {schedule: [0s, 400ms, 800ms], jitter: 0%}\n"
-		      "  timeout: 2s\n"
-		      "  disable_after: 1h\n"
-		      "  max_in_flight: 4\n"
-		      "  rate_limits: {create: {limit: 3, per: 1m}, publish: {limit: 100, per: 1s}}\n");
+	cfg = load_ok(
+	    "event_types: [clip.submitted, clip.approved]\n"
+	    "allow_http: true\n"
+	    "egress_allow: [127.0.0.1/32, \"fd00::/8\"]\n"
+	    "outbound:\n"
+	    "  retry: {schedule: [0s, 400ms, 800ms], jitter: 0%}\n"
+	    "  timeout: 2s\n"
+	    "  disable_after: 1h\n"
+	    "  max_in_flight: 4\n"
+	    "  rate_limits: {create: {limit: 3, per: 1m}, publish: {limit: 100, per: 1s}}\n");
 	assert_int_equal(cfg->n_event_types, 2);
 	assert_string_equal(cfg->event_types[1], "clip.approved");
 	assert_null(cfg->event_types[2]);
@@ -544,7 +545,8 @@ static void test_outbound_keys(void **state)
 	expect_error("event_types: [Clip.Submitted]\n", 1, "event_types: expected an event type");
 	expect_error("event_types: [a.b, a.b]\n", 1, "listed twice");
 	expect_error("allow_http: maybe\n", 1, "allow_http: expected one of false, true");
-	expect_error("egress_allow: [localhost]\n", 1, "egress_allow: expected an address or range");
+	expect_error("egress_allow: [localhost]\n", 1,
+		     "egress_allow: expected an address or range");
 	expect_error("outbound: {timeout: 0}\n", 1, "timeout: expected a duration above zero");
 	expect_error("outbound: {retries: 1}\n", 1, "unknown key 'retries' in outbound");
 	expect_error("outbound: {rate_limits: {create: {limit: -1, per: 1h}}}\n", 1, "limit:");
@@ -1181,21 +1183,22 @@ static void test_endpoints(void **state)
 	const struct hg_endpoint *e;
 
 	(void)state;
-	cfg = load_ok("max_in_flight: 16\n"
-		      "retention: 30d\n"
-		      "admin_token_env: HGT_NEW\n"
-		      "endpoints:\n"
-		      "  - name: orders\n"
-		      "    url: http://127.0.0.1:9000/process?queue=1\n"
-		      "    timeout: 5s\n"
-		      "    max_in_flight: 2\n"
-		      "    retry: {schedule: [0s, 300ms, 2m], max_delay: 1m, jitter: 25%}\n"
-		      "    secret_env: HGT_OLD\n"
-		      "  - {name: worker, exec: /bin/sh  -c   'exit'}\n"
-		      "  - {name: on-path, exec: sh -c true, retry: {attempts: 3, base: 2s, factor: "
-		      "1.5}}\n"
-		      "  - {name: signed, url: https://app.internal/hook, secret: "
-		      "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}\n");
+	cfg =
+	    load_ok("max_in_flight: 16\n"
+		    "retention: 30d\n"
+		    "admin_token_env: HGT_NEW\n"
+		    "endpoints:\n"
+		    "  - name: orders\n"
+		    "    url: http://127.0.0.1:9000/process?queue=1\n"
+		    "    timeout: 5s\n"
+		    "    max_in_flight: 2\n"
+		    "    retry: {schedule: [0s, 300ms, 2m], max_delay: 1m, jitter: 25%}\n"
+		    "    secret_env: HGT_OLD\n"
+		    "  - {name: worker, exec: /bin/sh  -c   'exit'}\n"
+		    "  - {name: on-path, exec: sh -c true, retry: {attempts: 3, base: 2s, factor: "
+		    "1.5}}\n"
+		    "  - {name: signed, url: https://app.internal/hook, secret: "
+		    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}\n");
 	assert_int_equal(cfg->max_in_flight, 16);
 	assert_int_equal(cfg->retention_ms, 30LL * 86400000);
 	assert_string_equal(cfg->admin_token_env, "HGT_NEW");
@@ -1277,7 +1280,8 @@ static void test_endpoint_errors(void **state)
 		     "exec: cannot run /nonexistent/run: No such file or directory");
 	expect_error("endpoints:\n  - {name: a, exec: /tmp}\n", 2,
 		     "exec: cannot run /tmp: not a regular file");
-	expect_error("endpoints:\n  - {name: a, exec: \"   \"}\n", 2, "exec: expected a command line");
+	expect_error("endpoints:\n  - {name: a, exec: \"   \"}\n", 2,
+		     "exec: expected a command line");
 	expect_error("endpoints:\n  - {name: a, exec: /bin/true}\n  - {name: a, exec: /bin/true}\n",
 		     3, "name: endpoint 'a' is already defined at line 2");
 	expect_error("endpoints:\n  - {name: a, url: http://x/, timeout: 0}\n", 2, "timeout:");
@@ -1361,10 +1365,11 @@ static void test_max_dedupe_keys(void **state)
 	assert_int_equal(cfg->max_dedupe_keys, 1000);
 	assert_int_equal(cfg->sources[0].max_dedupe_keys, 1000);
 	hg_config_free(cfg);
-	cfg = load_ok("max_dedupe_keys: 50\n"
-		      "sources:\n"
-		      "  - {name: a, provider: github, secret_env: HGT_OLD}\n"
-		      "  - {name: b, provider: github, secret_env: HGT_OLD, max_dedupe_keys: 5000}\n");
+	cfg = load_ok(
+	    "max_dedupe_keys: 50\n"
+	    "sources:\n"
+	    "  - {name: a, provider: github, secret_env: HGT_OLD}\n"
+	    "  - {name: b, provider: github, secret_env: HGT_OLD, max_dedupe_keys: 5000}\n");
 	assert_int_equal(cfg->max_dedupe_keys, 50);
 	assert_int_equal(cfg->sources[0].max_dedupe_keys, 50);
 	assert_int_equal(cfg->sources[1].max_dedupe_keys, 5000);
@@ -1377,17 +1382,18 @@ static void test_routes(void **state)
 	const struct hg_source *s;
 
 	(void)state;
-	cfg = load_ok("sources:\n"
-		      "  - name: wa\n"
-		      "    provider: meta\n"
-		      "    secret_env: HGT_OLD\n"
-		      "    routes:\n"
-		      "      - orders\n"
-		      "      - {endpoint: statuses, when: \"$.entry[*].changes[*].field != 'a b' \"}\n"
-		      "  - {name: gh, provider: github, secret_env: HGT_OLD, routes: orders}\n"
-		      "endpoints:\n"
-		      "  - {name: orders, url: http://127.0.0.1:9/o}\n"
-		      "  - {name: statuses, url: http://127.0.0.1:9/s}\n");
+	cfg = load_ok(
+	    "sources:\n"
+	    "  - name: wa\n"
+	    "    provider: meta\n"
+	    "    secret_env: HGT_OLD\n"
+	    "    routes:\n"
+	    "      - orders\n"
+	    "      - {endpoint: statuses, when: \"$.entry[*].changes[*].field != 'a b' \"}\n"
+	    "  - {name: gh, provider: github, secret_env: HGT_OLD, routes: orders}\n"
+	    "endpoints:\n"
+	    "  - {name: orders, url: http://127.0.0.1:9/o}\n"
+	    "  - {name: statuses, url: http://127.0.0.1:9/s}\n");
 	s = &cfg->sources[0];
 	assert_int_equal(s->n_routes, 2);
 	assert_ptr_equal(s->routes[0].endpoint, &cfg->endpoints[0]);
@@ -1424,7 +1430,8 @@ static void test_routes(void **state)
 	expect_error("endpoints:\n  - {name: e, url: http://x/}\n"
 		     "sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
 		     "    routes:\n      - {endpoint: e, if: \"$.a == 1\"}\n",
-		     8, "unknown key 'if' in a route of source 'a'; expected one of endpoint, when");
+		     8,
+		     "unknown key 'if' in a route of source 'a'; expected one of endpoint, when");
 }
 
 /* Shape only (the CLI): no secret is read, so unset variables and missing

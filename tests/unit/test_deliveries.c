@@ -302,15 +302,15 @@ static void test_record_and_claim_in_one_call(void **state)
 			 HG_EINVAL);
 	assert_int_equal(n, 0);
 	assert_status(f, c[0].id, "delivering");
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM deliveries WHERE status = 'pending'", NULL),
-			 2);
+	assert_int_equal(
+	    sql_int(f, "SELECT count(*) FROM deliveries WHERE status = 'pending'", NULL), 2);
 
 	rec.outcome = HG_DELIVERY_SUCCEEDED;
 	assert_int_equal(hg_store_record_and_claim(f->st, &rec, 1, "o", T0 + 10, &req, 1, more, &n),
 			 HG_OK);
 	assert_status(f, c[0].id, "succeeded");
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM attempts WHERE delivery_id = ?1", c[0].id),
-			 1);
+	assert_int_equal(
+	    sql_int(f, "SELECT count(*) FROM attempts WHERE delivery_id = ?1", c[0].id), 1);
 	assert_int_equal(n, 2); /* k2 and k3; the one just recorded is not claimed again */
 	assert_status(f, more[0].id, "delivering");
 	assert_status(f, more[1].id, "delivering");

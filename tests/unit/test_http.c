@@ -107,7 +107,8 @@ static void *client(void *arg)
 				close(fd);
 			continue;
 		}
-		while (got < sizeof(buf) - 1 && (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		while (got < sizeof(buf) - 1 &&
+		       (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
 			got += (size_t)k;
 		buf[got] = '\0';
 		close(fd);

@@ -618,27 +618,29 @@ static void test_keys_over_the_limit(void **state)
 	assert_int_equal(hg_buf_puts(&body, "]}"), HG_OK);
 
 	src.max_dedupe_keys = 10; /* 9 ids + 1 header */
-	assert_int_equal(hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n),
-			 HG_OK);
+	assert_int_equal(
+	    hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n), HG_OK);
 	assert_int_equal(n, 10);
 	hg_ingest_keys_free(keys, n);
 
 	src.max_dedupe_keys = 9;
 	keys = (char **)&n; /* must be reset */
 	n = 7;
-	assert_int_equal(hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n),
-			 HG_ETOOBIG);
+	assert_int_equal(
+	    hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n),
+	    HG_ETOOBIG);
 	assert_null(keys);
 	assert_int_equal(n, 0);
 
 	src.max_dedupe_keys = 8; /* over in the JSON pass itself */
-	assert_int_equal(hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n),
-			 HG_ETOOBIG);
+	assert_int_equal(
+	    hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n),
+	    HG_ETOOBIG);
 	assert_null(keys);
 
 	src.max_dedupe_keys = 0; /* no limit */
-	assert_int_equal(hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n),
-			 HG_OK);
+	assert_int_equal(
+	    hg_ingest_dedupe_keys(&src, body.data, body.len, get_header, &h, &keys, &n), HG_OK);
 	assert_int_equal(n, 10);
 	hg_ingest_keys_free(keys, n);
 	hg_buf_free(&body);

@@ -386,7 +386,6 @@ static void scalar_text_of_null_pointer_is_null(void **state)
 	assert_null(hg_jsonpath_scalar_text(NULL));
 }
 
-
 /* ---- the streaming scan ---- */
 
 static const char *const whatsapp =
@@ -404,10 +403,10 @@ static void scan_reads_whatsapp_ids_of_two_paths_in_one_pass(void **state)
 	struct scanned sc = {0};
 
 	(void)state;
-	paths[0] = hg_jsonpath_compile("$.entry[*].changes[*].value.messages[*].id", err,
-				       sizeof(err));
-	paths[1] = hg_jsonpath_compile("$.entry[*].changes[*].value.statuses[*].id", err,
-				       sizeof(err));
+	paths[0] =
+	    hg_jsonpath_compile("$.entry[*].changes[*].value.messages[*].id", err, sizeof(err));
+	paths[1] =
+	    hg_jsonpath_compile("$.entry[*].changes[*].value.statuses[*].id", err, sizeof(err));
 	assert_non_null(paths[0]);
 	assert_non_null(paths[1]);
 	assert_int_equal(hg_jsonpath_scan((const struct hg_jsonpath *const *)paths, 2,
@@ -447,12 +446,11 @@ static void scan_agrees_with_the_tree_where_it_decides(void **state)
 	assert_int_equal(scan_agrees("42", "$"), HG_JSONPATH_SCAN_OK);
 	assert_int_equal(scan_agrees("{\"id\":\"\"}", "$.id"), HG_JSONPATH_SCAN_OK);
 	/* reals, objects and duplicate keys off the path do not matter */
-	assert_int_equal(scan_agrees("{\"x\":1.5,\"o\":{\"k\":1},\"k\":2,\"k\":3,\"id\":7}",
-				     "$.id"),
-			 HG_JSONPATH_SCAN_OK);
+	assert_int_equal(
+	    scan_agrees("{\"x\":1.5,\"o\":{\"k\":1},\"k\":2,\"k\":3,\"id\":7}", "$.id"),
+	    HG_JSONPATH_SCAN_OK);
 	/* an integer jansson cannot hold: both refuse the text */
-	assert_int_equal(scan_agrees("{\"id\":\"a\",\"n\":123456789012345678901234567890}",
-				     "$.id"),
+	assert_int_equal(scan_agrees("{\"id\":\"a\",\"n\":123456789012345678901234567890}", "$.id"),
 			 HG_JSONPATH_SCAN_FALLBACK);
 }
 
@@ -460,8 +458,7 @@ static void scan_leaves_what_it_cannot_decide_to_the_tree(void **state)
 {
 	(void)state;
 	/* escapes: jansson refuses \u0000 and lone surrogates, YAJL not */
-	assert_int_equal(scan_agrees("{\"id\":\"caf\\u00e9\"}", "$.id"),
-			 HG_JSONPATH_SCAN_FALLBACK);
+	assert_int_equal(scan_agrees("{\"id\":\"caf\\u00e9\"}", "$.id"), HG_JSONPATH_SCAN_FALLBACK);
 	assert_int_equal(scan_agrees("{\"id\":1.5}", "$.id"), HG_JSONPATH_SCAN_FALLBACK);
 	assert_int_equal(scan_agrees("{\"id\":{\"b\":1,\"a\":2}}", "$.id"),
 			 HG_JSONPATH_SCAN_FALLBACK);
@@ -483,10 +480,9 @@ static void scan_leaves_what_it_cannot_decide_to_the_tree(void **state)
 static void scan_refuses_what_json_refuses(void **state)
 {
 	static const char *const docs[] = {
-	    "{\"id\":\"a\"} \"",      "{\"id\":\"a\"}\"abc",    "{\"id\":\"a\"}\n\"x y",
-	    "\"a\" \"",                "[\"a\"]\"",               "{\"id\":\"a\"}\f",
-	    "\f{\"id\":\"a\"}",        "{\"id\":\v\"a\"}",       "{\"id\"\f:\"a\"}",
-	    "[\"a\",\v\"b\"]",         "{\"id\":\"a\"}\v\"",
+	    "{\"id\":\"a\"} \"", "{\"id\":\"a\"}\"abc", "{\"id\":\"a\"}\n\"x y", "\"a\" \"",
+	    "[\"a\"]\"",         "{\"id\":\"a\"}\f",    "\f{\"id\":\"a\"}",      "{\"id\":\v\"a\"}",
+	    "{\"id\"\f:\"a\"}",  "[\"a\",\v\"b\"]",     "{\"id\":\"a\"}\v\"",
 	};
 	size_t i;
 
@@ -510,15 +506,15 @@ static void scan_refuses_what_json_refuses(void **state)
 static void scan_refuses_utf8_json_refuses(void **state)
 {
 	static const char *const docs[] = {
-	    "{\"id\":\"\xc0\x80\"}",         /* overlong NUL */
-	    "{\"id\":\"\xc1\xbf\"}",         /* overlong '?' */
-	    "{\"id\":\"\xe0\x80\xaf\"}",     /* overlong '/' */
-	    "{\"id\":\"\xed\xa0\x80\"}",     /* lone high surrogate */
-	    "{\"id\":\"\xed\xbf\xbf\"}",     /* lone low surrogate */
-	    "{\"id\":\"\xf0\x80\x80\xaf\"}", /* overlong, 4 bytes */
-	    "{\"id\":\"\xf4\x90\x80\x80\"}", /* above U+10FFFF */
+	    "{\"id\":\"\xc0\x80\"}",             /* overlong NUL */
+	    "{\"id\":\"\xc1\xbf\"}",             /* overlong '?' */
+	    "{\"id\":\"\xe0\x80\xaf\"}",         /* overlong '/' */
+	    "{\"id\":\"\xed\xa0\x80\"}",         /* lone high surrogate */
+	    "{\"id\":\"\xed\xbf\xbf\"}",         /* lone low surrogate */
+	    "{\"id\":\"\xf0\x80\x80\xaf\"}",     /* overlong, 4 bytes */
+	    "{\"id\":\"\xf4\x90\x80\x80\"}",     /* above U+10FFFF */
 	    "{\"id\":\"a\",\"x\":\"\xc0\x80\"}", /* in a value no path selects */
-	    "{\"\xed\xa0\x80\":1,\"id\":\"a\"}",  /* in a key */
+	    "{\"\xed\xa0\x80\":1,\"id\":\"a\"}", /* in a key */
 	};
 	size_t i;
 

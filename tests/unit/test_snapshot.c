@@ -36,7 +36,7 @@ static void test_refs_and_generation(void **state)
 	hg_config_live_swap(live, b);
 	assert_int_equal(hg_config_live_gen(live), 2);
 	assert_non_null(got->listen_host); /* ASan: not freed yet */
-	hg_config_put(got);                 /* the last reference: freed now */
+	hg_config_put(got);                /* the last reference: freed now */
 
 	got = hg_config_get(live, &gen);
 	assert_ptr_equal(got, b);

@@ -149,7 +149,6 @@ static void commits_below_the_wake_up_size_leave_the_database_file_alone(void **
 	sqlite3_close(db);
 }
 
-
 struct turn_arg {
 	struct hg_sqlite_file *f;
 	int got;      /* set once the thread holds the turn */

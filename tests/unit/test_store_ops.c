@@ -144,7 +144,10 @@ static void test_real_tables_are_complete(void **state)
 }
 
 /* Each required op, and where it sits in the table. */
-#define OP(op) {#op, offsetof(struct hg_store_ops, op), sizeof(((struct hg_store_ops *)0)->op)}
+#define OP(op)                                                                                     \
+	{                                                                                          \
+#op, offsetof(struct hg_store_ops, op), sizeof(((struct hg_store_ops *)0)->op)     \
+	}
 static const struct {
 	const char *name;
 	size_t offset, size;

@@ -384,9 +384,8 @@ static void test_audit_retention_checkpoint(void **state)
 						.reason = "signature mismatch",
 						.count = i + 1};
 	assert_int_equal(hg_store_audit_append(f->st, ev, 6), HG_OK);
-	assert_int_equal(hg_store_audit_purge(f->st, 1700000003500, 100, 1700000009000, &removed,
-					      &more),
-			 HG_OK);
+	assert_int_equal(
+	    hg_store_audit_purge(f->st, 1700000003500, 100, 1700000009000, &removed, &more), HG_OK);
 	assert_int_equal(removed, 4);
 	assert_int_equal(more, 0);
 	assert_int_equal(hg_store_audit_verify(f->st, &rows, &bad_seq, why, sizeof(why)), HG_OK);

@@ -14,6 +14,7 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "housekeep/housekeep.h"
 #include "config/config.h"
 #include "deliver/deliver.h"
 #include "http/http.h"
@@ -251,6 +252,7 @@ static int cmd_serve(int argc, char **argv)
 	struct hg_deliver *deliver = NULL;
 	struct hg_stats *stats = NULL;
 	struct hg_api *api = NULL;
+	struct hg_housekeep *hk = NULL;
 	struct hg_http_server *srv = NULL;
 	char err[512];
 	int bad = 0, rc = EXIT_RUNTIME, sig = 0;
@@ -315,6 +317,11 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "hookgate: cannot start the management API: %s\n", err);
 		goto out;
 	}
+	struct hg_housekeep_opts kopts = {.store_uri = cfg->store, .live = live, .stats = stats};
+	if (hg_housekeep_start(&kopts, &hk, err, sizeof(err)) != HG_OK) {
+		fprintf(stderr, "hookgate: cannot start housekeeping: %s\n", err);
+		goto out;
+	}
 	/* Every commit that stores deliveries wakes the engine. */
 	hg_ingest_set_commit_hook(ingest, hg_deliver_wake_cb, deliver);
 	struct hg_inbound inbound = {.live = live, .ingest = ingest, .stats = stats};
@@ -374,8 +381,9 @@ out:
 	if (ingest != NULL)
 		hg_ingest_set_commit_hook(ingest, NULL, NULL);
 	hg_deliver_stop(deliver);
-	/* After the engine: its last outcomes are in the final stats flush. */
 	hg_api_stop(api);
+	/* After the engine: its last outcomes are in the final stats flush. */
+	hg_housekeep_stop(hk);
 	if (ingest != NULL)
 		hg_ingest_stop(ingest);
 	if (srv != NULL)

@@ -387,7 +387,7 @@ static void run_job(struct api_worker *w, struct api_job *j)
 	 * once a second before a job runs. */
 	now_us = hg_mono_us();
 	if (w->st == NULL || now_us - w->checked_us >= API_CHECK_US) {
-		hg_api_store_heal(&w->st, api->store_uri);
+		hg_store_heal(&w->st, api->store_uri, "api worker");
 		w->checked_us = now_us;
 	}
 	j->cfg = hg_config_get(api->live, NULL);
@@ -398,7 +398,7 @@ static void run_job(struct api_worker *w, struct api_job *j)
 	hg_config_put(j->cfg);
 	j->cfg = NULL;
 	if (a.store_failed)
-		hg_api_store_heal(&w->st, api->store_uri);
+		hg_store_heal(&w->st, api->store_uri, "api worker");
 	if (a.deferred) { /* answered elsewhere (a publish: after its commit) */
 		hg_buf_free(&a.body);
 		job_free(j);
@@ -442,20 +442,6 @@ static void *worker_main(void *arg)
 		run_job(w, j);
 	}
 	return NULL;
-}
-
-void hg_api_store_heal(struct hg_store **st, const char *uri)
-{
-	char err[256];
-
-	if (*st != NULL && hg_store_ping(*st) == HG_OK)
-		return;
-	hg_store_close(*st);
-	*st = NULL;
-	if (hg_store_open(uri, st, err, sizeof(err)) != HG_OK)
-		hg_log(HG_LOG_ERROR, "api store re-open failed", "error", HG_LS(err), NULL);
-	else
-		hg_log(HG_LOG_WARN, "api store re-opened", NULL);
 }
 
 /* Frees what start made; api->workers must be joined. */
@@ -525,9 +511,6 @@ int hg_api_start(const struct hg_api_opts *opts, struct hg_api **out, char *err,
 		}
 		w->started = 1;
 	}
-	rc = hg_api_housekeep_start(api, err, errlen);
-	if (rc != HG_OK)
-		goto out;
 	*out = api;
 	return HG_OK;
 out:
@@ -541,6 +524,5 @@ void hg_api_stop(struct hg_api *api)
 	if (api == NULL)
 		return;
 	stop_workers(api);
-	hg_api_housekeep_stop(api);
 	api_free(api);
 }

@@ -1,8 +1,7 @@
 /*
  * api_internal.h — what the management API's files share, and nobody else:
  * the handle, a queued request (job) and its parsed parameters, and the
- * operations the workers run (ops.c) and the housekeeping thread
- * (housekeep.c).
+ * operations the workers run (ops.c).
  */
 #ifndef HG_API_INTERNAL_H
 #define HG_API_INTERNAL_H
@@ -86,13 +85,6 @@ struct hg_api {
 	size_t queued;
 	int stopping;
 	struct api_worker workers[HG_API_WORKERS];
-
-	/* housekeeping (housekeep.c) */
-	pthread_t hk_tid;
-	int hk_started;
-	pthread_cond_t hk_cv; /* monotonic clock: stop wakes it */
-	atomic_int hk_stop;   /* also read by hg_api_purge between batches */
-	struct hg_store *hk_st;
 };
 
 /* ops.c: the operations, and the JSON answers they share. */
@@ -123,13 +115,5 @@ void hg_api_answer_error(struct api_answer *a, int status, const char *fmt, ...)
 void hg_api_enqueue(struct hg_api *api, struct hg_http_req *req, struct api_job *job);
 int hg_api_path_matches(const char *pattern, const char *path, size_t len, const char **arg,
 			size_t *arglen);
-
-/* housekeep.c */
-int hg_api_housekeep_start(struct hg_api *api, char *err, size_t errlen);
-void hg_api_housekeep_stop(struct hg_api *api);
-/* Makes *st a working connection to uri again after a failure: keeps it
- * when it still answers a ping, else closes it and opens a new one (NULL
- * when that fails). Any thread, on its own handle. */
-void hg_api_store_heal(struct hg_store **st, const char *uri);
 
 #endif

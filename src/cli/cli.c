@@ -32,6 +32,7 @@
 
 #include "api/api.h"
 #include "cli/cli.h"
+#include "housekeep/housekeep.h"
 #include "config/config.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -1015,7 +1016,7 @@ int hg_cli_purge(int argc, char **argv)
 	rc = HG_EXIT_OK;
 	if (older >= 0) {
 		before = hg_now_ms() - older;
-		if (hg_api_purge(st, before, NULL, &got) != HG_OK) {
+		if (hg_housekeep_purge(st, before, NULL, &got) != HG_OK) {
 			fprintf(stderr,
 				"hookgate: the purge stopped: the store failed (see the log line "
 				"above); what was purged before stays purged\n");
@@ -1032,7 +1033,7 @@ int hg_cli_purge(int argc, char **argv)
 		int64_t removed = 0;
 
 		before = hg_now_ms() - cfg->audit_retention_ms;
-		if (hg_api_audit_purge(st, before, NULL, &removed) != HG_OK) {
+		if (hg_housekeep_audit_purge(st, before, NULL, &removed) != HG_OK) {
 			fprintf(stderr,
 				"hookgate: the audit purge stopped: the store failed (see the log "
 				"line above); what was purged before stays purged\n");

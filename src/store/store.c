@@ -747,3 +747,18 @@ void hg_store_uri_redact(const char *uri, char *out, size_t outlen)
 		   outlen);
 	hg_buf_free(&b);
 }
+
+void hg_store_heal(struct hg_store **st, const char *uri, const char *who)
+{
+	char err[256];
+
+	if (*st != NULL && hg_store_ping(*st) == HG_OK)
+		return;
+	hg_store_close(*st);
+	*st = NULL;
+	if (hg_store_open(uri, st, err, sizeof(err)) != HG_OK)
+		hg_log(HG_LOG_ERROR, "store re-open failed", "thread", HG_LS(who), "error",
+		       HG_LS(err), NULL);
+	else
+		hg_log(HG_LOG_WARN, "store re-opened", "thread", HG_LS(who), NULL);
+}

@@ -536,4 +536,10 @@ int hg_store_ratelimit_changes(struct hg_store *st, int64_t since_ms,
 			       int (*fn)(const struct hg_store_rl_count *c, void *arg), void *arg,
 			       int64_t *now_ms);
 
+/* Keeps a thread's own handle usable: when *st is NULL or no longer
+ * answers a ping (the file was removed, the server restarted), it is closed
+ * and opened again from uri (*st NULL when that fails); who names the
+ * thread in the log line. */
+void hg_store_heal(struct hg_store **st, const char *uri, const char *who);
+
 #endif

@@ -685,9 +685,7 @@ struct ob_publish {
 	char *headers_json;
 	char *key;
 	const char *keys[1];
-	struct hg_store_target *targets;
-	char (*names)[HG_STORE_NAME_MAX + 1];
-	size_t n, cap;
+	struct hg_deliver_fanout to; /* the subscriptions that get it */
 };
 
 static void ob_publish_free(struct ob_publish *p)
@@ -695,8 +693,7 @@ static void ob_publish_free(struct ob_publish *p)
 	hg_buf_free(&p->body);
 	free(p->headers_json);
 	free(p->key);
-	free(p->targets);
-	free(p->names);
+	hg_deliver_fanout_free(&p->to);
 	free(p);
 }
 
@@ -719,7 +716,7 @@ static void ob_publish_done(struct hg_ingest_item *it)
 		resp.log_id = dup ? it->msg.first_id : it->msg.id;
 		resp.log_outcome = dup ? "duplicate" : "accepted";
 		data = json_pack("{s:s s:s s:I s:b}", "id", dup ? it->msg.first_id : it->msg.id,
-				 "event", p->event, "deliveries", (json_int_t)(dup ? 0 : p->n),
+				 "event", p->event, "deliveries", (json_int_t)(dup ? 0 : p->to.n),
 				 "duplicate", dup);
 		if (data == NULL || hg_webhook_envelope(&b, data, NULL, NULL) != HG_OK) {
 			hg_buf_free(&b);
@@ -735,52 +732,6 @@ static void ob_publish_done(struct hg_ingest_item *it)
 	ob_publish_free(p);
 }
 
-struct ob_fanout {
-	struct ob_publish *p;
-	int oom;
-};
-
-/* Adds s when one of its patterns matches the event. */
-static int ob_fanout_one(const struct hg_store_sub *s, void *arg)
-{
-	struct ob_fanout *f = arg;
-	struct ob_publish *p = f->p;
-	json_t *arr = json_loads(s->events_json, 0, NULL), *v;
-	size_t i;
-	int match = 0;
-
-	json_array_foreach(arr, i, v)
-	{
-		if (hg_webhook_event_matches(json_string_value(v), p->event)) {
-			match = 1;
-			break;
-		}
-	}
-	json_decref(arr);
-	if (!match)
-		return 0;
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 8;
-		void *t = realloc(p->targets, cap * sizeof(*p->targets));
-
-		if (t == NULL) {
-			f->oom = 1;
-			return 1;
-		}
-		p->targets = t;
-		t = realloc(p->names, cap * sizeof(*p->names));
-		if (t == NULL) {
-			f->oom = 1;
-			return 1;
-		}
-		p->names = t;
-		p->cap = cap;
-	}
-	snprintf(p->names[p->n], sizeof(p->names[p->n]), HG_STORE_SUB_PREFIX "%s", s->id);
-	p->n++;
-	return 0;
-}
-
 static void op_publish(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		       struct api_answer *a)
 {
@@ -788,12 +739,10 @@ static void op_publish(struct hg_api *api, struct hg_store *st, const struct api
 	const struct hg_config *cfg = j->cfg;
 	struct hg_webhook_publish in;
 	struct ob_publish *p = NULL;
-	struct ob_fanout f = {0};
 	struct ob_who who;
 	const char *owner, *idem;
 	char err[512];
-	int64_t now = hg_now_ms(), first;
-	size_t i;
+	int64_t now = hg_now_ms();
 	int rc;
 
 	if (!ob_auth(api, st, r, &who, a))
@@ -824,16 +773,10 @@ static void op_publish(struct hg_api *api, struct hg_store *st, const struct api
 	}
 	p->api = api;
 	hg_strlcpy(p->event, in.event, sizeof(p->event));
-	f.p = p;
-	rc = hg_store_sub_each(st, owner, 1, ob_fanout_one, &f);
-	if (rc != HG_OK || f.oom) {
-		ob_store_error(a, f.oom ? HG_ENOMEM : rc);
+	rc = hg_deliver_fanout(st, owner, p->event, now, &cfg->outbound.retry, &p->to);
+	if (rc != HG_OK) {
+		ob_store_error(a, rc);
 		goto out;
-	}
-	first = hg_deliver_delay_ms(&cfg->outbound.retry, 0);
-	for (i = 0; i < p->n; i++) {
-		p->targets[i].endpoint = p->names[i];
-		p->targets[i].due_ms = now + (first > 0 ? first : 0);
 	}
 	/* the body every subscriber gets, stored once, signed per delivery */
 	idem = in.idempotency_key != NULL ? in.idempotency_key : (r->idem[0] ? r->idem : NULL);
@@ -871,8 +814,8 @@ static void op_publish(struct hg_api *api, struct hg_store *st, const struct api
 	p->it.msg.body_len = p->body.len;
 	p->it.msg.dedupe_keys = p->keys;
 	p->it.msg.n_dedupe_keys = 1;
-	p->it.msg.targets = p->targets;
-	p->it.msg.n_targets = p->n;
+	p->it.msg.targets = p->to.targets;
+	p->it.msg.n_targets = p->to.n;
 	p->it.done = ob_publish_done;
 	p->pending = j->pending;
 	a->deferred = 1; /* the writer answers, after the commit */

@@ -14,58 +14,9 @@
 #include <string.h>
 
 #include "api/webhooks.h"
+#include "deliver/deliver.h"
 
 /* ---- event types ---- */
-
-int hg_webhook_event_name_ok(const char *s, size_t len)
-{
-	size_t i, label = 0;
-
-	if (s == NULL || len == 0 || len > HG_WEBHOOK_EVENT_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return 0;
-		label++;
-	}
-	return label > 0;
-}
-
-/* For "prefix.*": sets *plen to the length of "prefix." and returns 1. */
-static int wh_is_wildcard(const char *pattern, size_t *plen)
-{
-	size_t n = strlen(pattern);
-
-	if (n == 1 && pattern[0] == '*') {
-		*plen = 0;
-		return 1;
-	}
-	if (n >= 3 && pattern[n - 1] == '*' && pattern[n - 2] == '.' &&
-	    hg_webhook_event_name_ok(pattern, n - 2)) {
-		*plen = n - 1;
-		return 1;
-	}
-	return 0;
-}
-
-int hg_webhook_event_matches(const char *pattern, const char *type)
-{
-	size_t plen;
-
-	if (pattern == NULL || type == NULL)
-		return 0;
-	if (wh_is_wildcard(pattern, &plen))
-		return strlen(type) > plen && strncmp(type, pattern, plen) == 0;
-	return strcmp(pattern, type) == 0;
-}
 
 int hg_webhook_pattern_allowed(const char *pattern, const char *const *types, size_t n)
 {
@@ -74,13 +25,13 @@ int hg_webhook_pattern_allowed(const char *pattern, const char *const *types, si
 
 	if (pattern == NULL)
 		return 0;
-	wild = wh_is_wildcard(pattern, &plen);
-	if (!wild && !hg_webhook_event_name_ok(pattern, strlen(pattern)))
+	wild = hg_deliver_event_wildcard(pattern, &plen);
+	if (!wild && !hg_deliver_event_name_ok(pattern, strlen(pattern)))
 		return 0;
 	if (n == 0)
 		return 1;
 	for (i = 0; i < n; i++)
-		if (hg_webhook_event_matches(pattern, types[i]))
+		if (hg_deliver_event_matches(pattern, types[i]))
 			return 1;
 	return 0;
 }
@@ -89,7 +40,7 @@ int hg_webhook_type_allowed(const char *type, const char *const *types, size_t n
 {
 	size_t i;
 
-	if (type == NULL || !hg_webhook_event_name_ok(type, strlen(type)))
+	if (type == NULL || !hg_deliver_event_name_ok(type, strlen(type)))
 		return 0;
 	if (n == 0)
 		return 1;
@@ -198,7 +149,7 @@ static int wh_parse_events(json_t *v, const char *const *types, size_t ntypes,
 			char list[512];
 
 			wh_types_list(types, ntypes, list, sizeof(list));
-			if (ntypes > 0 && hg_webhook_event_name_ok(s, strlen(s)))
+			if (ntypes > 0 && hg_deliver_event_name_ok(s, strlen(s)))
 				hg_errf(err, errlen,
 					"events: \"%.100s\" is not an event type this gateway "
 					"publishes; expected one of %s (or a pattern such as "

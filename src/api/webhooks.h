@@ -21,11 +21,12 @@
 
 #include <jansson.h>
 
+#include "deliver/deliver.h"
 #include "util/util.h"
 
-#define HG_WEBHOOK_MAX_EVENTS   32  /* event types (or patterns) per subscription */
-#define HG_WEBHOOK_EVENT_MAX    100 /* longest event type */
-#define HG_WEBHOOK_DESC_MAX     500 /* longest description, in bytes */
+#define HG_WEBHOOK_MAX_EVENTS   32 /* event types (or patterns) per subscription */
+#define HG_WEBHOOK_EVENT_MAX    HG_DELIVER_EVENT_MAX /* longest event type */
+#define HG_WEBHOOK_DESC_MAX     500                  /* longest description, in bytes */
 #define HG_WEBHOOK_URL_MAX      2048
 #define HG_WEBHOOK_OWNER_MAX    128 /* longest owner id */
 #define HG_WEBHOOK_IDEM_MAX     200 /* longest idempotency key */
@@ -35,11 +36,7 @@
 
 /* ---- event types ---- */
 
-/* 1 when s is a well-formed event type: 1-100 bytes of lower-case letters,
- * digits, '_', '-', split by single dots ("clip.submitted"). */
-int hg_webhook_event_name_ok(const char *s, size_t len);
-/* 1 when pattern (an event type, "prefix.*" or "*") matches type. */
-int hg_webhook_event_matches(const char *pattern, const char *type);
+/* (The event-type grammar and its match: deliver.h, with the fan-out.) */
 /* Whether a subscription may list pattern: a configured type, "*", or
  * "prefix.*" matching at least one configured type. With no configured
  * types (n == 0) any well-formed type or pattern is allowed. */

@@ -42,6 +42,35 @@ struct hg_deliver;
  * belong to the config. The body is parsed at most once, and only when a
  * route has a filter; a body jansson cannot parse, for whatever reason,
  * counts as not JSON. Returns HG_OK. */
+/* ---- outbound: event types and who gets a published event (routes.c) ---- */
+
+#define HG_DELIVER_EVENT_MAX 100 /* longest event type */
+
+/* 1 when s is a well-formed event type: 1-100 bytes of lower-case letters,
+ * digits, '_', '-', split by single dots ("clip.submitted"). */
+int hg_deliver_event_name_ok(const char *s, size_t len);
+/* For "prefix.*" (and "*"): sets *plen to the length of "prefix." (0) and
+ * returns 1; 0 for anything else. */
+int hg_deliver_event_wildcard(const char *pattern, size_t *plen);
+/* 1 when pattern (an event type, "prefix.*" or "*") matches type. */
+int hg_deliver_event_matches(const char *pattern, const char *type);
+
+/* The targets of a published event: one per active subscription of the
+ * owner (NULL: of every owner) with a pattern matching the event, named
+ * "sub:<id>", due at now_ms plus retry's first wait. Free with
+ * hg_deliver_fanout_free(). */
+struct hg_deliver_fanout {
+	const char *event;
+	struct hg_store_target *targets; /* n; endpoint points into names */
+	char (*names)[HG_STORE_NAME_MAX + 1];
+	size_t n, cap;
+	int oom;
+};
+struct hg_store;
+int hg_deliver_fanout(struct hg_store *st, const char *owner, const char *event, int64_t now_ms,
+		      const struct hg_retry *retry, struct hg_deliver_fanout *out);
+void hg_deliver_fanout_free(struct hg_deliver_fanout *f);
+
 /* A reload made cfg the current snapshot: the engine takes a reference
  * and, once the attempts in flight have finished (it claims nothing new
  * meanwhile; due deliveries wait in the store), rebuilds its endpoints from

@@ -203,9 +203,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FZ_CHECK(strcmp(hg_api_status_name(st), s) == 0);
 		(void)hg_duration_parse_ms(s, &d);
 		(void)hg_size_parse(s, &sz);
-		(void)hg_webhook_event_name_ok(s, size);
+		(void)hg_deliver_event_name_ok(s, size);
 		for (i = 0; i < sizeof(fz_types) / sizeof(fz_types[0]); i++)
-			(void)hg_webhook_event_matches(s, fz_types[i]);
+			(void)hg_deliver_event_matches(s, fz_types[i]);
 	}
 	for (i = 0; i < sizeof(fz_routes) / sizeof(fz_routes[0]); i++)
 		if (hg_api_path_matches(fz_routes[i], s, size, &arg, &arglen))

@@ -17,6 +17,7 @@
 
 #include "config/config.h"
 #include "deliver/deliver.h"
+#include "store/store.h"
 #include "util/jsonpath.h"
 
 static const char config_head[] =
@@ -145,6 +146,69 @@ static void test_shared_tree(void **state)
 	hg_config_free(cfg);
 }
 
+/* Outbound: a published event goes to the active subscriptions of its
+ * owner whose patterns match its type, as "sub:<id>" targets due after
+ * the retry policy's first wait. */
+static void add_sub(struct hg_store *st, const char *owner, const char *events, int active,
+		    char id[HG_UUID_LEN + 1])
+{
+	struct hg_store_sub s;
+
+	memset(&s, 0, sizeof(s));
+	hg_uuid7(s.id);
+	hg_strlcpy(s.owner_id, owner, sizeof(s.owner_id));
+	s.url = (char *)"https://subscriber.example/hook";
+	s.events_json = (char *)events;
+	s.is_active = active;
+	hg_strlcpy(s.secret, "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+		   sizeof(s.secret));
+	s.created_ms = s.updated_ms = 1000;
+	assert_int_equal(hg_store_sub_create(st, &s), HG_OK);
+	memcpy(id, s.id, HG_UUID_LEN + 1);
+}
+
+static void test_fanout(void **state)
+{
+	struct hg_store *st = NULL;
+	struct hg_deliver_fanout f;
+	struct hg_retry retry = {0};
+	int64_t schedule[] = {250, 1000};
+	char err[256], clip[HG_UUID_LEN + 1], star[HG_UUID_LEN + 1], other[HG_UUID_LEN + 1],
+	    off[HG_UUID_LEN + 1], theirs[HG_UUID_LEN + 1], name[64];
+
+	(void)state;
+	assert_int_equal(hg_store_open("sqlite::memory:", &st, err, sizeof(err)), HG_OK);
+	add_sub(st, "own", "[\"clip.*\"]", 1, clip);
+	add_sub(st, "own", "[\"other.thing\", \"*\"]", 1, star);
+	add_sub(st, "own", "[\"other.*\"]", 1, other);
+	add_sub(st, "own", "[\"clip.submitted\"]", 0, off);
+	add_sub(st, "them", "[\"clip.*\"]", 1, theirs);
+	retry.schedule_ms = schedule;
+	retry.attempts = 2;
+	retry.max_delay_ms = 3600000;
+
+	assert_int_equal(hg_deliver_fanout(st, "own", "clip.submitted", 5000, &retry, &f), HG_OK);
+	assert_int_equal(f.n, 2); /* clip.* and *, not other.*, not the inactive one */
+	for (size_t i = 0; i < f.n; i++) {
+		assert_ptr_equal(f.targets[i].endpoint, f.names[i]);
+		assert_int_equal(f.targets[i].due_ms, 5250);
+	}
+	snprintf(name, sizeof(name), HG_STORE_SUB_PREFIX "%s", clip);
+	assert_true(strcmp(f.names[0], name) == 0 || strcmp(f.names[1], name) == 0);
+	snprintf(name, sizeof(name), HG_STORE_SUB_PREFIX "%s", star);
+	assert_true(strcmp(f.names[0], name) == 0 || strcmp(f.names[1], name) == 0);
+	hg_deliver_fanout_free(&f);
+
+	/* no owner: every owner's subscriptions */
+	assert_int_equal(hg_deliver_fanout(st, NULL, "clip.approved", 0, &retry, &f), HG_OK);
+	assert_int_equal(f.n, 3);
+	hg_deliver_fanout_free(&f);
+	assert_int_equal(hg_deliver_fanout(st, "own", "nothing.here", 0, &retry, &f), HG_OK);
+	assert_int_equal(f.n, 1); /* only "*" */
+	hg_deliver_fanout_free(&f);
+	hg_store_close(st);
+}
+
 static void test_not_equals(void **state)
 {
 	struct hg_config *cfg =
@@ -215,6 +279,7 @@ int main(void)
 	    cmocka_unit_test(test_plain_routes),
 	    cmocka_unit_test(test_equals),
 	    cmocka_unit_test(test_shared_tree),
+	    cmocka_unit_test(test_fanout),
 	    cmocka_unit_test(test_not_equals),
 	    cmocka_unit_test(test_scalars_and_quotes),
 	    cmocka_unit_test(test_one_delivery_per_endpoint),

@@ -22,21 +22,21 @@ static const char *const types[] = {"clip.submitted", "clip.approved", "clip.rej
 static void test_event_rules(void **state)
 {
 	(void)state;
-	assert_true(hg_webhook_event_name_ok("clip.submitted", 14));
-	assert_true(hg_webhook_event_name_ok("a", 1));
-	assert_false(hg_webhook_event_name_ok("Clip.submitted", 14));
-	assert_false(hg_webhook_event_name_ok("clip..x", 7));
-	assert_false(hg_webhook_event_name_ok(".clip", 5));
-	assert_false(hg_webhook_event_name_ok("clip.", 5));
-	assert_false(hg_webhook_event_name_ok("clip *", 6));
-	assert_false(hg_webhook_event_name_ok("", 0));
+	assert_true(hg_deliver_event_name_ok("clip.submitted", 14));
+	assert_true(hg_deliver_event_name_ok("a", 1));
+	assert_false(hg_deliver_event_name_ok("Clip.submitted", 14));
+	assert_false(hg_deliver_event_name_ok("clip..x", 7));
+	assert_false(hg_deliver_event_name_ok(".clip", 5));
+	assert_false(hg_deliver_event_name_ok("clip.", 5));
+	assert_false(hg_deliver_event_name_ok("clip *", 6));
+	assert_false(hg_deliver_event_name_ok("", 0));
 
-	assert_true(hg_webhook_event_matches("clip.*", "clip.submitted"));
-	assert_true(hg_webhook_event_matches("*", "clip.submitted"));
-	assert_true(hg_webhook_event_matches("clip.submitted", "clip.submitted"));
-	assert_false(hg_webhook_event_matches("clip.*", "clip"));
-	assert_false(hg_webhook_event_matches("clip.*", "clipper.x"));
-	assert_false(hg_webhook_event_matches("clip.approved", "clip.submitted"));
+	assert_true(hg_deliver_event_matches("clip.*", "clip.submitted"));
+	assert_true(hg_deliver_event_matches("*", "clip.submitted"));
+	assert_true(hg_deliver_event_matches("clip.submitted", "clip.submitted"));
+	assert_false(hg_deliver_event_matches("clip.*", "clip"));
+	assert_false(hg_deliver_event_matches("clip.*", "clipper.x"));
+	assert_false(hg_deliver_event_matches("clip.approved", "clip.submitted"));
 
 	assert_true(hg_webhook_pattern_allowed("clip.approved", types, NTYPES));
 	assert_true(hg_webhook_pattern_allowed("clip.*", types, NTYPES));

@@ -182,4 +182,41 @@ describe('live reload', () => {
     assert.match(line.needs_restart, /max_connections/);
     assert.equal((await post('stable', STABLE)).status, 200, 'still serving on the old address');
   });
+
+  test('a reload that removes an endpoint keeps its queued deliveries, and says how many', async () => {
+    // app points at a port where nothing listens, with a long retry: what
+    // is posted now stays queued for it.
+    const closed = `http://${HOST}:1/hook`;
+    const withApp = (url) =>
+      [
+        'endpoints:',
+        '  - name: app',
+        `    url: ${url}`,
+        '    retry: {schedule: [0s, 1h]}',
+        'sources:',
+        '  - name: stable',
+        '    provider: meta',
+        '    secret_env: HG_RL_STABLE',
+        '    routes: [app]',
+        '',
+      ].join('\n');
+    writeFileSync(d.configPath, `${head}\n${withApp(closed)}`);
+    d.proc.kill('SIGHUP');
+    await waitFor(() => reloads() === 3, { timeoutMs: 5000 });
+    for (let i = 0; i < 3; i++) assert.equal((await post('stable', STABLE)).status, 200);
+    const dbFile = path.join(d.dir, 'hookgate.db');
+    const queued = async () =>
+      Number(await sqlite(dbFile, "select count(*) from deliveries where endpoint = 'app' and status in ('pending', 'failed')"));
+    await waitFor(async () => (await queued()) >= 3, { timeoutMs: 10000 });
+
+    // The endpoint (and the route to it) removed.
+    writeFileSync(d.configPath, `${head}\nsources:\n  - name: stable\n    provider: meta\n    secret_env: HG_RL_STABLE\n`);
+    d.proc.kill('SIGHUP');
+    await waitFor(() => d.logLines().some((l) => l.msg?.startsWith('reload removed an endpoint')), { timeoutMs: 10000 });
+    const line = d.logLines().find((l) => l.msg?.startsWith('reload removed an endpoint'));
+    assert.equal(line.endpoint, 'app');
+    assert.ok(line.queued >= 3, JSON.stringify(line));
+    assert.ok((await queued()) >= 3, 'still queued, not dropped');
+    assert.equal((await post('stable', STABLE)).status, 200, 'the source still takes events');
+  });
 });

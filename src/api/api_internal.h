@@ -7,6 +7,7 @@
 #define HG_API_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #include "api/api.h"
@@ -108,6 +109,10 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
  * secrets) also goes into the request's log line. */
 void hg_api_answer_error(struct api_answer *a, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The common start of every error answer: the status, the reason formatted
+ * into a->reason, and an empty body for the caller's format of it. */
+void hg_api_answer_reason(struct api_answer *a, int status, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* api.c, shared with outbound.c: queue job for a worker and detach req
  * (answers 503 itself when the queue is full; takes ownership of job), and

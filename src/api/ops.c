@@ -23,16 +23,21 @@
 #include "deliver/deliver.h"
 #include "ingest/ingest.h"
 
+void hg_api_answer_reason(struct api_answer *a, int status, const char *fmt, va_list ap)
+{
+	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+	a->status = status;
+	a->content_type = NULL;
+	hg_buf_free(&a->body);
+}
+
 void hg_api_answer_error(struct api_answer *a, int status, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+	hg_api_answer_reason(a, status, fmt, ap);
 	va_end(ap);
-	a->status = status;
-	a->content_type = NULL;
-	hg_buf_free(&a->body);
 	hg_buf_puts(&a->body, "{\"error\":");
 	hg_buf_json_str(&a->body, a->reason, strlen(a->reason));
 	if (hg_buf_puts(&a->body, "}\n") != HG_OK)

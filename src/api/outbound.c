@@ -73,11 +73,8 @@ static void ob_error(struct api_answer *a, int status, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+	hg_api_answer_reason(a, status, fmt, ap);
 	va_end(ap);
-	a->status = status;
-	a->content_type = NULL;
-	hg_buf_free(&a->body);
 	if (hg_webhook_error(&a->body, a->reason) != HG_OK)
 		hg_buf_free(&a->body);
 }

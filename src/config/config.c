@@ -709,6 +709,7 @@ void hg_config_free(struct hg_config *cfg)
 		for (j = 0; j < src->n_dedupe; j++) {
 			free(src->dedupe[j].expr);
 			free(src->dedupe[j].header);
+			free(src->dedupe[j].form);
 			if (src->dedupe[j].path)
 				hg_jsonpath_free(src->dedupe[j].path);
 		}
@@ -718,6 +719,7 @@ void hg_config_free(struct hg_config *cfg)
 		free(src->public_url);
 		free(src->rate_limit.key);
 		free(src->rate_limit.header);
+		free(src->rate_limit.form);
 		if (src->rate_limit.path)
 			hg_jsonpath_free(src->rate_limit.path);
 		free(src->mtls_subject);

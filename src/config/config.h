@@ -47,6 +47,7 @@ struct hg_dedupe_rule {
 	char *expr;               /* as written: "header:X-GitHub-Delivery" or "$.id" */
 	char *header;             /* set for header rules */
 	struct hg_jsonpath *path; /* set for JSON-path rules */
+	char *form;               /* set for form-field rules ("form:MessageSid") */
 };
 
 enum hg_encoding { HG_ENC_HEX, HG_ENC_BASE64 };
@@ -64,6 +65,7 @@ struct hg_rate_limit {
 	int by_ip;                /* key: ip */
 	char *header;             /* key: header:NAME */
 	struct hg_jsonpath *path; /* key: $... */
+	char *form;               /* key: form:NAME (a form-encoded body's field) */
 	int64_t limit;            /* 0 = no rate limit */
 	int64_t per_ms;
 };

@@ -25,7 +25,7 @@
 #define CFG_MAX_SECRET_FILE      ((size_t)64 << 10) /* a larger secret file is the wrong file */
 #define CFG_DEFAULT_REPLAY_MS    (300 * 1000)       /* tolerance and max_age when not given */
 #define CFG_DEFAULT_MAX_AGE_PATH "$.timestamp"      /* max_age: 5m means this field */
-#define CFG_KEY_RULE_WHAT        "\"header:Name\" or a JSON path starting with $"
+#define CFG_KEY_RULE_WHAT        "\"header:Name\", \"form:Name\" or a JSON path starting with $"
 
 static const char *const cfg_source_keys[] = {
     "name",      "provider",         "secret_env",      "secret_file",
@@ -288,15 +288,26 @@ int cfg_compile_path(struct cfg_ctx *c, const yaml_node_t *at, const char *key, 
 }
 
 /* A rule that picks a value from a request, as dedupe and rate_limit write
- * it: "header:Name" sets *header, "$..." sets *path. what describes every
- * accepted form, for the message when text is neither. */
+ * it: "header:Name" sets *header, "form:Name" *form (a field of a
+ * form-encoded body), "$..." *path. what describes every accepted form,
+ * for the message when text is none of them. */
 static int cfg_key_rule(struct cfg_ctx *c, const yaml_node_t *at, const char *key, const char *text,
-			const char *what, char **header, struct hg_jsonpath **path)
+			const char *what, char **header, char **form, struct hg_jsonpath **path)
 {
 	const char *name;
 
 	if (text[0] == '$')
 		return cfg_compile_path(c, at, key, text, path);
+	if (!strncasecmp(text, "form:", 5)) {
+		name = text + 5 + strspn(text + 5, " \t");
+		if (!name[0])
+			return cfg_fail(c, cfg_line(at),
+					"%s: \"%.64s\" needs a form field name after 'form:', as "
+					"in form:MessageSid",
+					key, text);
+		*form = strdup(name);
+		return *form ? HG_OK : cfg_oom(c);
+	}
 	if (strncasecmp(text, "header:", 7))
 		return cfg_bad_value(c, at, key, what, text);
 	name = text + 7;
@@ -310,7 +321,7 @@ static int cfg_key_rule(struct cfg_ctx *c, const yaml_node_t *at, const char *ke
 	return *header ? HG_OK : cfg_oom(c);
 }
 
-/* One dedupe rule: "header:Name" or a JSON path starting with '$'. */
+/* One dedupe rule: "header:Name", "form:Name" or a JSON path starting with '$'. */
 static int cfg_add_dedupe(struct cfg_ctx *c, const yaml_node_t *at, const char *key,
 			  const char *text, void *arg)
 {
@@ -318,7 +329,7 @@ static int cfg_add_dedupe(struct cfg_ctx *c, const yaml_node_t *at, const char *
 	struct hg_dedupe_rule r = {0}, *grown;
 	int rc;
 
-	rc = cfg_key_rule(c, at, key, text, CFG_KEY_RULE_WHAT, &r.header, &r.path);
+	rc = cfg_key_rule(c, at, key, text, CFG_KEY_RULE_WHAT, &r.header, &r.form, &r.path);
 	if (rc)
 		goto out;
 	r.expr = strdup(text);
@@ -333,6 +344,7 @@ static int cfg_add_dedupe(struct cfg_ctx *c, const yaml_node_t *at, const char *
 out:
 	free(r.expr);
 	free(r.header);
+	free(r.form);
 	if (r.path)
 		hg_jsonpath_free(r.path);
 	return rc;
@@ -348,8 +360,8 @@ static int cfg_parse_dedupe(struct cfg_ctx *c, const yaml_node_t *node, struct h
 
 	if (v)
 		return cfg_each_string(c, v, "dedupe",
-				       "\"header:Name\", a JSON path starting with $, or a list "
-				       "of them",
+				       "\"header:Name\", \"form:Name\", a JSON path starting "
+				       "with $, or a list of them",
 				       NULL, cfg_add_dedupe, src);
 	for (d = src->scheme->default_dedupe; d && *d; d++) {
 		rc = cfg_add_dedupe(c, node, "dedupe", *d, src);
@@ -457,7 +469,7 @@ static int cfg_parse_replay(struct cfg_ctx *c, const yaml_node_t *node, struct h
 			  &src->max_age_ms);
 }
 
-/* rate_limit: {key: ip | "header:NAME" | "$.path", limit: N, per: DURATION} */
+/* rate_limit: {key: ip | "header:NAME" | "form:NAME" | "$.path", limit: N, per: DURATION} */
 static int cfg_parse_rate_limit(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src,
 				const char *where)
 {
@@ -483,7 +495,8 @@ static int cfg_parse_rate_limit(struct cfg_ctx *c, const yaml_node_t *node, stru
 	if (!strcmp(s, "ip"))
 		rl->by_ip = 1;
 	else
-		rc = cfg_key_rule(c, v, "key", s, "ip, " CFG_KEY_RULE_WHAT, &rl->header, &rl->path);
+		rc = cfg_key_rule(c, v, "key", s, "ip, " CFG_KEY_RULE_WHAT, &rl->header, &rl->form,
+				  &rl->path);
 	if (rc)
 		return rc;
 	rl->key = strdup(s);

@@ -2,8 +2,9 @@
  * dedupe.c — turns one verified request into the dedupe keys the store
  * matches on, following the source's rules (config.h, struct hg_dedupe_rule).
  *
- * Each key carries the rule that made it ("$.id=evt_1", "header:X-Id=42"),
- * so two rules selecting the same text never collide. A request whose rules
+ * Each key carries the rule that made it ("$.id=evt_1", "header:X-Id=42",
+ * "form:MessageSid=SM1"), so two rules selecting the same text never
+ * collide. A request whose rules
  * select nothing falls back to the SHA-256 of its body: a byte-identical
  * retry is still caught. The body is read as JSON only when a rule needs
  * it, and a body that is not JSON simply selects nothing. All path rules
@@ -18,6 +19,7 @@
 #include "config/config.h"
 #include "ingest/ingest.h"
 #include "util/jsonpath.h"
+#include "util/util.h"
 
 struct key_list {
 	char **keys;
@@ -94,6 +96,43 @@ static int add_json_value(json_t *v, void *arg)
 	pc->rc = add_key(pc->kl, pc->expr, '=', text, strlen(text));
 	free(text);
 	return pc->rc != HG_OK;
+}
+
+struct form_ctx {
+	struct key_list *kl;
+	const char *expr;
+};
+
+/* hg_query_each() callback: one value of a form field. "" identifies
+ * nothing, as for JSON. */
+static int add_form_value(const char *v, size_t n, void *arg)
+{
+	struct form_ctx *fc = arg;
+
+	if (n == 0)
+		return 0;
+	return add_key(fc->kl, fc->expr, '=', v, n);
+}
+
+/* The keys of a form:Name rule: every non-empty value of the field, the
+ * way $.a[*] gives every element. Only a body sent as
+ * application/x-www-form-urlencoded is read as a form: any other body
+ * (JSON whose strings hold "&From=...") would otherwise yield fields that
+ * nobody sent, and Twilio signs the fields only of a form. */
+static int form_keys(const struct hg_dedupe_rule *r, const uint8_t *body, size_t len,
+		     const char *(*header)(void *ctx, const char *name, size_t *len), void *ctx,
+		     struct key_list *kl)
+{
+	struct form_ctx fc = {.kl = kl, .expr = r->expr};
+	const char *ct;
+	size_t ctlen = 0;
+
+	if (header == NULL || body == NULL)
+		return HG_OK;
+	ct = header(ctx, "content-type", &ctlen);
+	if (!hg_form_content_type(ct, ctlen))
+		return HG_OK;
+	return hg_query_each((const char *)body, len, r->form, add_form_value, &fc);
 }
 
 /* Appends the keys of from to kl, which takes them over. */
@@ -212,6 +251,10 @@ int hg_ingest_dedupe_keys_of(const struct hg_source *src, struct hg_json_body *j
 			if (v == NULL || vlen == 0)
 				continue;
 			rc = add_key(&kl, r->expr, '=', v, vlen);
+			if (rc != HG_OK)
+				goto out;
+		} else if (r->form != NULL) {
+			rc = form_keys(r, body, len, header, ctx, &kl);
 			if (rc != HG_OK)
 				goto out;
 		} else if (r->path != NULL && scanned) {

@@ -107,9 +107,11 @@ struct hg_ingest_audit_counts {
 };
 void hg_ingest_audit_counts(struct hg_ingest *ing, struct hg_ingest_audit_counts *out);
 
-/* Dedupe keys of one request per the source's rules: each configured header
- * or JSON path adds the values it selects, prefixed by the rule ("$.id=...")
- * so different rules never collide; when the rules select nothing (or there
+/* Dedupe keys of one request per the source's rules: each configured header,
+ * form field (every value of it, and only in a body whose Content-Type is
+ * application/x-www-form-urlencoded) or JSON path adds the values it
+ * selects, prefixed by the rule ("$.id=...", "form:MessageSid=...") so
+ * different rules never collide; when the rules select nothing (or there
  * are none), the single key is "sha256:<hex of body>". On success *keys is a
  * malloc'd array of malloc'd strings; free with hg_ingest_keys_free().
  * HG_ETOOBIG (nothing returned) when the rules select more than the
@@ -164,7 +166,9 @@ int hg_ratelimit_sync(struct hg_ratelimit *rl);
 size_t hg_ratelimit_keys(struct hg_ratelimit *rl, const char *source);
 /* The key a request is limited by under rule: client (the client address)
  * for "ip", the header's value for "header:NAME", the first non-empty value
- * the JSON path selects in body for "$...". *key is a malloc'd string, or
+ * of the field for "form:NAME" (only in a body whose Content-Type is
+ * application/x-www-form-urlencoded), the first non-empty value the JSON
+ * path selects in body for "$...". *key is a malloc'd string, or
  * NULL when the rule selects nothing (the request is not limited). HG_OK or
  * HG_ENOMEM. */
 int hg_ratelimit_key(const struct hg_rate_limit *rule, const char *client, const uint8_t *body,

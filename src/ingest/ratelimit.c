@@ -53,6 +53,7 @@
 #include "ingest/ingest.h"
 #include "store/store.h"
 #include "util/jsonpath.h"
+#include "util/util.h"
 
 #define RL_SHARDS      16
 #define RL_MIN_BUCKETS 64
@@ -794,6 +795,15 @@ static int rl_first_value(json_t *v, void *arg)
 	return 1;
 }
 
+/* hg_query_each() callback: the first non-empty value of a form field. */
+static int rl_first_form_value(const char *v, size_t n, void *arg)
+{
+	if (n == 0)
+		return 0;
+	*(char **)arg = strndup(v, n);
+	return *(char **)arg != NULL ? 1 : HG_ENOMEM;
+}
+
 int hg_ratelimit_key(const struct hg_rate_limit *rule, const char *client, const uint8_t *body,
 		     size_t len, const char *(*header)(void *ctx, const char *name, size_t *len),
 		     void *ctx, char **key)
@@ -826,6 +836,15 @@ int hg_ratelimit_key_of(const struct hg_rate_limit *rule, const char *client,
 		if (hv == NULL || hlen == 0)
 			return HG_OK;
 		*key = strndup(hv, hlen);
+	} else if (rule->form != NULL) {
+		/* only a body sent as a form is read as one (dedupe.c says why) */
+		hv = header != NULL ? header(ctx, "content-type", &hlen) : NULL;
+		if (!hg_form_content_type(hv, hlen) || body->data == NULL)
+			return HG_OK;
+		return hg_query_each((const char *)body->data, body->len, rule->form,
+				     rl_first_form_value, key) < 0
+			   ? HG_ENOMEM
+			   : HG_OK;
 	} else if (rule->path != NULL) {
 		/* a body that is not JSON selects nothing */
 		root = hg_json_body_root(body);

@@ -662,6 +662,62 @@ long hg_query_get(const char *q, size_t qlen, const char *name, char *out, size_
 	return -1;
 }
 
+#define HG_QUERY_EACH_STACK 512 /* most form values fit; longer ones take the heap */
+
+int hg_query_each(const char *q, size_t qlen, const char *name,
+		  int (*fn)(const char *val, size_t vlen, void *arg), void *arg)
+{
+	const char *end = q != NULL ? q + qlen : NULL, *k, *v;
+	char stack[HG_QUERY_EACH_STACK], *heap = NULL, *buf;
+	size_t klen, vlen, o, want = strlen(name);
+	int rc = 0;
+
+	while (rc == 0 && hg_query_next(&q, end, &k, &klen, &v, &vlen)) {
+		/* Decoding never lengthens: a name written shorter than the
+		 * wanted one cannot be it, and the larger raw span bounds the
+		 * buffer both decodings need. */
+		if (klen < want)
+			continue;
+		if ((klen > vlen ? klen : vlen) < sizeof(stack)) {
+			buf = stack;
+		} else {
+			if (heap == NULL)
+				heap = malloc(qlen + 1);
+			if (heap == NULL)
+				return HG_ENOMEM;
+			buf = heap;
+		}
+		/* Names are compared decoded, as the providers that sign a form
+		 * (Twilio) see them: "Message%53id" is MessageSid. */
+		if (klen != want || memcmp(k, name, want) != 0) {
+			o = hg_form_unescape(k, klen, buf);
+			if (o != want || memcmp(buf, name, want) != 0)
+				continue;
+		}
+		o = hg_form_unescape(v, vlen, buf);
+		buf[o] = '\0';
+		rc = fn(buf, o, arg);
+	}
+	free(heap);
+	return rc;
+}
+
+int hg_form_content_type(const char *ct, size_t len)
+{
+	static const char form[] = "application/x-www-form-urlencoded";
+	size_t n = sizeof(form) - 1;
+
+	if (ct == NULL)
+		return 0;
+	while (len > 0 && (*ct == ' ' || *ct == '\t')) {
+		ct++;
+		len--;
+	}
+	if (len < n || strncasecmp(ct, form, n) != 0)
+		return 0;
+	return len == n || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
+}
+
 size_t hg_b64_encode(const uint8_t *in, size_t n, char *out)
 {
 	static const char tab[] =

@@ -107,6 +107,16 @@ int hg_query_next(const char **q, const char *end, const char **name, size_t *nl
  * value into out, NUL-terminated. Returns the decoded length, or -1 when it
  * is absent or longer than outcap - 1. q may be NULL. */
 long hg_query_get(const char *q, size_t qlen, const char *name, char *out, size_t outcap);
+/* Calls fn with the form-decoded value of every parameter of q[0, qlen)
+ * whose form-decoded name is name, in order, until fn returns non-zero.
+ * The value is NUL-terminated in a buffer that fn must not keep. Returns 0
+ * when every parameter was walked, fn's non-zero answer when it stopped,
+ * or HG_ENOMEM. q may be NULL. */
+int hg_query_each(const char *q, size_t qlen, const char *name,
+		  int (*fn)(const char *val, size_t vlen, void *arg), void *arg);
+/* 1 when a Content-Type header value ct[0, len) names a form-encoded body:
+ * application/x-www-form-urlencoded, any case, with or without parameters. */
+int hg_form_content_type(const char *ct, size_t len);
 /* Standard base64 with padding; out needs 4*ceil(n/3)+1 bytes. Returns length. */
 size_t hg_b64_encode(const uint8_t *in, size_t n, char *out);
 /* Accepts standard and URL-safe alphabets, padding optional; returns bytes or HG_EINVAL. */

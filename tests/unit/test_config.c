@@ -775,15 +775,37 @@ static void test_hmac_fields(void **state)
 
 static void test_dedupe(void **state)
 {
+	struct hg_config *cfg;
+	const struct hg_source *s;
+
 	(void)state;
+	/* Twilio: its idempotency header, else the message's SID in the form */
+	cfg = load_ok("sources:\n  - name: a\n    provider: twilio\n    secret_env: HGT_OLD\n"
+		      "    dedupe: [header:I-Twilio-Idempotency-Token, \"FORM: MessageSid\"]\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->n_dedupe, 2);
+	assert_string_equal(s->dedupe[0].header, "I-Twilio-Idempotency-Token");
+	assert_null(s->dedupe[0].form);
+	assert_string_equal(s->dedupe[1].expr, "FORM: MessageSid");
+	assert_string_equal(s->dedupe[1].form, "MessageSid");
+	assert_null(s->dedupe[1].header);
+	assert_null(s->dedupe[1].path);
+	hg_config_free(cfg);
+
 	expect_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
 		     "    dedupe:\n      - $.id\n      - \"$.a[\"\n",
 		     7, "dedupe: \"$.a[\" is not a valid JSON path: ");
 	expect_exact_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
 			   "    dedupe: id\n",
 			   5,
-			   "dedupe: expected \"header:Name\" or a JSON path starting with $, got "
-			   "\"id\"");
+			   "dedupe: expected \"header:Name\", \"form:Name\" or a JSON path "
+			   "starting with $, got \"id\"");
+	expect_exact_error("sources:\n  - name: a\n    provider: twilio\n    secret_env: HGT_OLD\n"
+			   "    dedupe:\n      - header:I-Twilio-Idempotency-Token\n"
+			   "      - \"form: \"\n",
+			   7,
+			   "dedupe: \"form: \" needs a form field name after 'form:', as in "
+			   "form:MessageSid");
 	expect_exact_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
 			   "    dedupe: \"header:\"\n",
 			   5,
@@ -791,7 +813,9 @@ static void test_dedupe(void **state)
 			   "header:X-GitHub-Delivery");
 	expect_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
 		     "    dedupe:\n",
-		     5, "dedupe: expected \"header:Name\", a JSON path starting with $, or a list");
+		     5,
+		     "dedupe: expected \"header:Name\", \"form:Name\", a JSON path starting "
+		     "with $, or a list");
 }
 
 /* ---- tls and trusted proxies ---- */
@@ -1068,6 +1092,16 @@ static void test_rate_limit(void **state)
 	assert_int_equal(rl->per_ms, 86400 * 1000LL);
 	hg_config_free(cfg);
 
+	/* Twilio: 100 per hour per phone number (DESIGN §8) */
+	cfg = load_ok(SRC("meta") "    rate_limit: {key: \"form:From\", limit: 100, per: 1h}\n");
+	rl = &cfg->sources[0].rate_limit;
+	assert_string_equal(rl->key, "form:From");
+	assert_string_equal(rl->form, "From");
+	assert_null(rl->header);
+	assert_null(rl->path);
+	assert_false(rl->by_ip);
+	hg_config_free(cfg);
+
 	/* without rate_limit nothing is limited */
 	cfg = load_ok(SRC("meta"));
 	assert_int_equal(cfg->sources[0].rate_limit.limit, 0);
@@ -1086,8 +1120,11 @@ static void test_rate_limit(void **state)
 			   "rate_limit: source 'a' needs both limit: (requests) and per: (a "
 			   "duration), as in {key: ip, limit: 100, per: 1h}");
 	expect_exact_error(SRC("meta") "    rate_limit:\n      key: phone\n", 6,
-			   "key: expected ip, \"header:Name\" or a JSON path starting with $, got "
-			   "\"phone\"");
+			   "key: expected ip, \"header:Name\", \"form:Name\" or a JSON path "
+			   "starting with $, got \"phone\"");
+	expect_exact_error(SRC("meta") "    rate_limit:\n      key: \"form:\"\n", 6,
+			   "key: \"form:\" needs a form field name after 'form:', as in "
+			   "form:MessageSid");
 	expect_error(SRC("meta") "    rate_limit: {key: \"$.a[\", limit: 1, per: 1s}\n", 5,
 		     "key: \"$.a[\" is not a valid JSON path");
 	expect_exact_error(SRC("meta") "    rate_limit: 100\n", 5,

@@ -358,7 +358,8 @@ static const char *get_header(void *ctx, const char *name, size_t *len)
 	return NULL;
 }
 
-/* A source with the given rules; "header:NAME" makes a header rule, the
+/* A source with the given rules; "header:NAME" makes a header rule,
+ * "form:NAME" a form-field rule, the
  * rest are compiled as JSON paths. */
 static void source_init(struct hg_source *src, struct hg_dedupe_rule *rules, const char **exprs,
 			size_t n)
@@ -373,6 +374,8 @@ static void source_init(struct hg_source *src, struct hg_dedupe_rule *rules, con
 		rules[i].expr = (char *)exprs[i];
 		if (strncmp(exprs[i], "header:", 7) == 0) {
 			rules[i].header = (char *)exprs[i] + 7;
+		} else if (strncmp(exprs[i], "form:", 5) == 0) {
+			rules[i].form = (char *)exprs[i] + 5;
 		} else {
 			rules[i].path = hg_jsonpath_compile(exprs[i], err, sizeof(err));
 			assert_non_null(rules[i].path);
@@ -597,6 +600,77 @@ static void test_keys_no_rules(void **state)
 	hg_ingest_keys_free(keys, n);
 }
 
+/* form:Name: every non-empty value of the field, decoded (names too), named
+ * like the other rules; only in a body sent as a form; each value counts
+ * toward max_dedupe_keys. */
+static void test_keys_form_rule(void **state)
+{
+	const char *exprs[] = {"form:MessageSid", "form:To"};
+	struct hdrs h = {{"Content-Type"}, {"application/x-www-form-urlencoded; charset=utf-8"}};
+	static const char twilio[] = "AccountSid=AC1&From=%2B15551230001&Body=Hello+there"
+				     "&MessageSid=SM%3Aa+1&To=&Message%53id=SM2&MessageSid=";
+	static const char json[] = "{\"a\":\"x&MessageSid=SM9\"}";
+	struct hg_dedupe_rule rules[2];
+	struct hg_source src;
+	char **keys = NULL;
+	size_t n = 0;
+
+	(void)state;
+	source_init(&src, rules, exprs, 2);
+	assert_int_equal(hg_ingest_dedupe_keys(&src, (const uint8_t *)twilio, strlen(twilio),
+					       get_header, &h, &keys, &n),
+			 HG_OK);
+	/* Repeated: every value is a key; the empty one and the empty To
+	 * identify nothing. */
+	assert_int_equal(n, 2);
+	assert_string_equal(keys[0], "form:MessageSid=SM:a 1");
+	assert_string_equal(keys[1], "form:MessageSid=SM2");
+	hg_ingest_keys_free(keys, n);
+
+	src.max_dedupe_keys = 1;
+	assert_int_equal(hg_ingest_dedupe_keys(&src, (const uint8_t *)twilio, strlen(twilio),
+					       get_header, &h, &keys, &n),
+			 HG_ETOOBIG);
+	assert_null(keys);
+	src.max_dedupe_keys = 0;
+
+	/* The same text sent as JSON, or with no Content-Type, is not a
+	 * form: the body hash stands in. */
+	h.values[0] = "application/json";
+	assert_int_equal(hg_ingest_dedupe_keys(&src, (const uint8_t *)twilio, strlen(twilio),
+					       get_header, &h, &keys, &n),
+			 HG_OK);
+	assert_int_equal(n, 1);
+	assert_true(strncmp(keys[0], "sha256:", 7) == 0);
+	hg_ingest_keys_free(keys, n);
+	h.names[0] = NULL;
+	assert_int_equal(hg_ingest_dedupe_keys(&src, (const uint8_t *)twilio, strlen(twilio),
+					       get_header, &h, &keys, &n),
+			 HG_OK);
+	assert_int_equal(n, 1);
+	assert_true(strncmp(keys[0], "sha256:", 7) == 0);
+	hg_ingest_keys_free(keys, n);
+
+	/* A JSON body labelled a form yields only what the form reading of
+	 * it says: here a name "{\"a\":\"x" and a MessageSid of "SM9\"}". */
+	h.names[0] = "content-type";
+	h.values[0] = "Application/X-WWW-Form-Urlencoded";
+	assert_int_equal(hg_ingest_dedupe_keys(&src, (const uint8_t *)json, strlen(json),
+					       get_header, &h, &keys, &n),
+			 HG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(keys[0], "form:MessageSid=SM9\"}");
+	hg_ingest_keys_free(keys, n);
+	/* A look-alike media type is not a form. */
+	h.values[0] = "application/x-www-form-urlencodedx";
+	assert_int_equal(hg_ingest_dedupe_keys(&src, (const uint8_t *)json, strlen(json),
+					       get_header, &h, &keys, &n),
+			 HG_OK);
+	assert_true(strncmp(keys[0], "sha256:", 7) == 0);
+	hg_ingest_keys_free(keys, n);
+	source_free(&src);
+}
+
 /* max_dedupe_keys: exactly the limit passes, one more is refused with no
  * keys handed out, whichever way the keys are found (streaming pass,
  * jansson, headers). */
@@ -700,6 +774,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_writer_commit_hook, setup, teardown),
 	    cmocka_unit_test(test_writer_start_fails_cleanly),
 	    cmocka_unit_test(test_keys_header_rule),
+	    cmocka_unit_test(test_keys_form_rule),
 	    cmocka_unit_test(test_keys_whatsapp_batch),
 	    cmocka_unit_test(test_keys_json_scalars),
 	    cmocka_unit_test(test_one_parse_per_request),

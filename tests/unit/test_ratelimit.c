@@ -350,6 +350,59 @@ static void test_keys(void **state)
 	hg_jsonpath_free(rule.path);
 }
 
+/* form:NAME: the first non-empty value of the field, decoded; only in a
+ * body sent as a form. */
+static void test_form_keys(void **state)
+{
+	static const char form[] = "From=&To=%2B15550009&From=%2B1555+0001&From=%2B15550002";
+	static const char json[] = "{\"From\":\"+15550001\"}";
+	const char *form_ct[] = {"Content-Type", "application/x-www-form-urlencoded", NULL};
+	const char *form_ct_charset[] = {"content-type",
+					 "application/x-www-form-urlencoded;charset=UTF-8", NULL};
+	const char *json_ct[] = {"Content-Type", "application/json", NULL};
+	const char *none[] = {NULL};
+	struct hg_rate_limit rule = {.form = "From"};
+	char *key = NULL;
+
+	(void)state;
+	assert_int_equal(hg_ratelimit_key(&rule, "192.0.2.7", (const uint8_t *)form, strlen(form),
+					  get_header, form_ct, &key),
+			 HG_OK);
+	assert_string_equal(key, "+1555 0001"); /* the empty first one is skipped */
+	free(key);
+	assert_int_equal(hg_ratelimit_key(&rule, NULL, (const uint8_t *)form, strlen(form),
+					  get_header, form_ct_charset, &key),
+			 HG_OK);
+	assert_string_equal(key, "+1555 0001");
+	free(key);
+
+	/* The same field asked of a JSON body, of a form without the field,
+	 * of a form not labelled as one, of no body: nothing, not limited. */
+	assert_int_equal(hg_ratelimit_key(&rule, NULL, (const uint8_t *)json, strlen(json),
+					  get_header, json_ct, &key),
+			 HG_OK);
+	assert_null(key);
+	assert_int_equal(hg_ratelimit_key(&rule, NULL, (const uint8_t *)json, strlen(json),
+					  get_header, form_ct, &key),
+			 HG_OK);
+	assert_null(key);
+	assert_int_equal(hg_ratelimit_key(&rule, NULL, (const uint8_t *)form, strlen(form),
+					  get_header, none, &key),
+			 HG_OK);
+	assert_null(key);
+	assert_int_equal(
+	    hg_ratelimit_key(&rule, NULL, (const uint8_t *)form, strlen(form), NULL, NULL, &key),
+	    HG_OK);
+	assert_null(key);
+	assert_int_equal(hg_ratelimit_key(&rule, NULL, NULL, 0, get_header, form_ct, &key), HG_OK);
+	assert_null(key);
+	rule.form = "Missing";
+	assert_int_equal(hg_ratelimit_key(&rule, NULL, (const uint8_t *)form, strlen(form),
+					  get_header, form_ct, &key),
+			 HG_OK);
+	assert_null(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -360,6 +413,7 @@ int main(void)
 	    cmocka_unit_test(test_sources_are_independent),
 	    cmocka_unit_test(test_concurrent_hits_never_exceed),
 	    cmocka_unit_test(test_keys),
+	    cmocka_unit_test(test_form_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

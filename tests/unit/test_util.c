@@ -880,11 +880,94 @@ static void form_unescape_decodes_plus_and_percent(void **state)
 	assert_int_equal(hg_hex_digit('g'), -1);
 }
 
+struct each_seen {
+	char vals[4][1200];
+	size_t lens[4];
+	int n, stop_at;
+};
+
+static int each_collect(const char *v, size_t n, void *arg)
+{
+	struct each_seen *e = arg;
+
+	assert_true(n < sizeof(e->vals[0]));
+	assert_int_equal(v[n], '\0');
+	memcpy(e->vals[e->n], v, n + 1);
+	e->lens[e->n] = n;
+	return ++e->n == e->stop_at ? 7 : 0;
+}
+
+/* hg_query_each: every value of a repeated field, names and values decoded,
+ * in order; fn stops it; values past the stack buffer take the heap. */
+static void query_each_walks_repeated_fields(void **state)
+{
+	struct hg_buf q = {0};
+	struct each_seen e = {.stop_at = 0};
+	size_t i;
+
+	(void)state;
+	assert_int_equal(hg_buf_puts(&q, "From=%2B1+555&To=x&Fr%6Fm=two&&From&From=&Fro=no"),
+			 HG_OK);
+	assert_int_equal(hg_query_each((const char *)q.data, q.len, "From", each_collect, &e), 0);
+	assert_int_equal(e.n, 4);
+	assert_string_equal(e.vals[0], "+1 555");
+	assert_string_equal(e.vals[1], "two");
+	assert_int_equal(e.lens[2], 0); /* "From" without '=' */
+	assert_int_equal(e.lens[3], 0); /* "From=" */
+	/* fn's non-zero answer stops the walk and is returned */
+	memset(&e, 0, sizeof(e));
+	e.stop_at = 1;
+	assert_int_equal(hg_query_each((const char *)q.data, q.len, "From", each_collect, &e), 7);
+	assert_int_equal(e.n, 1);
+
+	/* a shorter name is another field */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(hg_query_each((const char *)q.data, q.len, "Fro", each_collect, &e), 0);
+	assert_int_equal(e.n, 1);
+	assert_string_equal(e.vals[0], "no");
+	hg_buf_free(&q);
+	/* a value longer than the stack buffer (3000 bytes written) */
+	assert_int_equal(hg_buf_puts(&q, "a=1&Long="), HG_OK);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(hg_buf_puts(&q, "%41"), HG_OK);
+	assert_int_equal(hg_buf_puts(&q, "&Long=%42"), HG_OK);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(hg_query_each((const char *)q.data, q.len, "Long", each_collect, &e), 0);
+	assert_int_equal(e.n, 2);
+	assert_int_equal(e.lens[0], 1000);
+	assert_int_equal(e.vals[0][999], 'A');
+	assert_string_equal(e.vals[1], "B");
+	hg_buf_free(&q);
+	assert_int_equal(hg_query_each(NULL, 0, "Long", each_collect, &e), 0);
+}
+
+static void form_content_type_is_the_media_type(void **state)
+{
+	static const char *const yes[] = {"application/x-www-form-urlencoded",
+					  "Application/X-WWW-Form-URLEncoded",
+					  " application/x-www-form-urlencoded; charset=utf-8",
+					  "application/x-www-form-urlencoded;charset=UTF-8", NULL};
+	static const char *const no[] = {"application/json", "application/x-www-form-urlencodedx",
+					 "multipart/form-data", "", NULL};
+	size_t i;
+
+	(void)state;
+	for (i = 0; yes[i] != NULL; i++)
+		assert_true(hg_form_content_type(yes[i], strlen(yes[i])));
+	for (i = 0; no[i] != NULL; i++)
+		assert_false(hg_form_content_type(no[i], strlen(no[i])));
+	assert_false(hg_form_content_type(NULL, 0));
+	/* the length bounds it, not a NUL */
+	assert_false(hg_form_content_type(yes[0], 20));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(strerror_names_every_code),
 	    cmocka_unit_test(form_unescape_decodes_plus_and_percent),
+	    cmocka_unit_test(query_each_walks_repeated_fields),
+	    cmocka_unit_test(form_content_type_is_the_media_type),
 	    cmocka_unit_test(buf_append_grows_and_terminates),
 	    cmocka_unit_test(buf_printf_formats_long_output),
 	    cmocka_unit_test(buf_failure_is_sticky),

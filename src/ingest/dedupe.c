@@ -4,13 +4,14 @@
  *
  * Each key carries the rule that made it ("$.id=evt_1", "header:X-Id=42",
  * "form:MessageSid=SM1"), so two rules selecting the same text never
- * collide. A request whose rules
- * select nothing falls back to the SHA-256 of its body: a byte-identical
- * retry is still caught. The body is read as JSON only when a rule needs
- * it, and a body that is not JSON simply selects nothing. All path rules
- * are answered by one streaming pass (hg_jsonpath_scan: a sixth of the
- * cost of building jansson's tree, which was the largest single cost of
- * ingest); jansson answers only what that pass leaves undecided.
+ * collide. A request whose rules select nothing falls back to the SHA-256
+ * of its body: a byte-identical retry is still caught. The body is read as
+ * JSON only when a rule needs it, and a body that is not JSON simply
+ * selects nothing; likewise a form:Name rule reads only a body sent as a
+ * form (form_keys says why). All path rules are answered by one streaming
+ * pass (hg_jsonpath_scan: a sixth of the cost of building jansson's tree,
+ * which was the largest single cost of ingest); jansson answers only what
+ * that pass leaves undecided.
  */
 #include <jansson.h>
 #include <stdlib.h>

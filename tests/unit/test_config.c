@@ -1107,51 +1107,73 @@ static void test_mtls(void **state)
 	(void)state;
 	write_tls_files();
 	cfg = load_ok("tls: {cert: cert.pem, key: key.pem, client_ca: ca.pem}\n" SRC(
-	    "meta") "    mtls: {require: true, subject: client.webhooks.fbcdn.net}\n");
+	    "meta") "    mtls: {require: true, subject: client.webhooks.fbclientcerts.com}\n");
 	s = &cfg->sources[0];
 	assert_true(s->mtls_require);
-	assert_string_equal(s->mtls_subject, "client.webhooks.fbcdn.net");
+	assert_int_equal(s->n_mtls_subjects, 1);
+	assert_string_equal(s->mtls_subjects[0], "client.webhooks.fbclientcerts.com");
+	hg_config_free(cfg);
+
+	/* provider meta knows the name Meta's certificate carries */
+	cfg = load_ok("tls: {cert: cert.pem, key: key.pem, client_ca: ca.pem}\n" SRC(
+	    "meta") "    mtls: {require: true}\n");
+	s = &cfg->sources[0];
+	assert_true(s->mtls_require);
+	assert_int_equal(s->n_mtls_subjects, 1);
+	assert_string_equal(s->mtls_subjects[0], HG_META_MTLS_SUBJECT);
+	hg_config_free(cfg);
+
+	/* a list: any of the names matches */
+	cfg = load_ok("tls: {cert: cert.pem, key: key.pem, client_ca: ca.pem}\n" SRC(
+	    "github") "    mtls: {require: true, subject: [a.example.com, b.example.com]}\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->n_mtls_subjects, 2);
+	assert_string_equal(s->mtls_subjects[0], "a.example.com");
+	assert_string_equal(s->mtls_subjects[1], "b.example.com");
 	hg_config_free(cfg);
 
 	/* behind a TLS-terminating proxy the certificate arrives in its headers */
 	cfg = load_ok("trusted_proxies: [127.0.0.1]\n" SRC(
-	    "meta") "    mtls:\n      require: TRUE\n      subject: client.webhooks.fbcdn.net\n");
+	    "meta") "    mtls:\n      require: TRUE\n      subject: "
+		    "client.webhooks.fbclientcerts.com\n");
 	assert_true(cfg->sources[0].mtls_require);
 	hg_config_free(cfg);
 
 	/* as DESIGN.md writes it: not required, nothing else needed */
-	cfg =
-	    load_ok(SRC("meta") "    mtls: {require: false, subject: client.webhooks.fbcdn.net}\n");
+	cfg = load_ok(
+	    SRC("meta") "    mtls: {require: false, subject: client.webhooks.fbclientcerts.com}\n");
 	assert_false(cfg->sources[0].mtls_require);
 	hg_config_free(cfg);
 	cfg = load_ok(SRC("meta") "    mtls: {}\n");
 	assert_false(cfg->sources[0].mtls_require);
-	assert_null(cfg->sources[0].mtls_subject);
+	assert_int_equal(cfg->sources[0].n_mtls_subjects, 0);
 	hg_config_free(cfg);
 
-	expect_exact_error(SRC("meta") "    mtls:\n      subject: client.webhooks.fbcdn.net\n"
-				       "      require: true\n",
-			   7,
-			   "require: source 'a' requires a client certificate, but none can reach "
-			   "hookgate; set tls: {client_ca: ...} at the top level (hookgate "
-			   "terminates TLS) or trusted_proxies (a proxy verifies it)");
+	expect_exact_error(
+	    SRC("meta") "    mtls:\n      subject: client.webhooks.fbclientcerts.com\n"
+			"      require: true\n",
+	    7,
+	    "require: source 'a' requires a client certificate, but none can reach "
+	    "hookgate; set tls: {client_ca: ...} at the top level (hookgate "
+	    "terminates TLS) or trusted_proxies (a proxy verifies it)");
 	/* TLS without client_ca cannot ask for a certificate either */
 	expect_error("tls: {cert: cert.pem, key: key.pem}\n" SRC(
 			 "meta") "    mtls: {require: true, subject: x.example.com}\n",
 		     6, "require: source 'a' requires a client certificate, but none can reach");
 	expect_exact_error(
-	    "trusted_proxies: 127.0.0.1\n" SRC("meta") "    mtls:\n      require: true\n", 6,
+	    "trusted_proxies: 127.0.0.1\n" SRC("github") "    mtls:\n      require: true\n", 6,
 	    "mtls: source 'a' requires a client certificate but names no subject; "
-	    "add subject: the CN or DNS name the certificate must carry, such as "
-	    "client.webhooks.fbcdn.net");
+	    "add subject: the CN or DNS name the certificate must carry (or a list of "
+	    "them), such as client.webhooks.fbclientcerts.com");
 	expect_exact_error(SRC("meta") "    mtls: {require: maybe}\n", 5,
 			   "require: expected one of false, true, got \"maybe\"");
-	expect_exact_error(SRC("meta") "    mtls: {subject: \"CN=x,O=y\"}\n", 5,
-			   "subject: expected a certificate subject name such as "
-			   "client.webhooks.fbcdn.net, got \"CN=x,O=y\"");
+	expect_exact_error(
+	    SRC("meta") "    mtls: {subject: \"CN=x,O=y\"}\n", 5,
+	    "subject: expected a certificate subject name such as "
+	    "client.webhooks.fbclientcerts.com, or a list of them, got \"CN=x,O=y\"");
 	expect_exact_error(SRC("meta") "    mtls: true\n", 5,
 			   "mtls: expected a mapping such as {require: true, subject: "
-			   "client.webhooks.fbcdn.net}, got a single value");
+			   "client.webhooks.fbclientcerts.com}, got a single value");
 	expect_exact_error(SRC("meta") "    mtls: {require: true, cn: x}\n", 5,
 			   "unknown key 'cn' in mtls of source 'a'; expected one of require, "
 			   "subject");

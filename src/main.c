@@ -77,7 +77,8 @@ static const char usage_sign[] =
     "  --url U             URL the provider calls (twilio)\n"
     "  --timestamp T       unix seconds for timestamped schemes (default: now)\n"
     "  --id ID             message id (standard)\n"
-    "  --header NAME       signature header (hmac)\n"
+    "  --header NAME       signature header (hmac); the token's header, or query:Name\n"
+    "                      for a query parameter (token)\n"
     "  --algorithm A       sha1, sha256 or sha512 (hmac; default sha256)\n"
     "  --encoding E        hex or base64 (hmac; default hex)\n"
     "  --prefix P          prefix before the signature (hmac)\n"
@@ -527,6 +528,12 @@ static int cmd_sign(int argc, char **argv)
 	if (scheme == NULL) {
 		fprintf(stderr, "hookgate: unknown scheme '%s' (known: %s)\n", scheme_name,
 			hg_verify_names());
+		return EXIT_USAGE;
+	}
+	if (in.header == NULL && (!strcmp(scheme_name, "hmac") || !strcmp(scheme_name, "token"))) {
+		fprintf(stderr,
+			"hookgate: --scheme %s needs --header NAME (the header it goes in%s)\n",
+			scheme_name, strcmp(scheme_name, "token") ? "" : ", or query:Name");
 		return EXIT_USAGE;
 	}
 	if (read_all(file, &body) != HG_OK) {

@@ -359,15 +359,40 @@ static int cfg_parse_dedupe(struct cfg_ctx *c, const yaml_node_t *node, struct h
 	return HG_OK;
 }
 
+/* Provider token's header: a header name, or "query:Name" for a query
+ * parameter (a name without the characters that end or encode one). */
+static int cfg_token_where_ok(const char *s)
+{
+	const char *name;
+
+	if (!hg_verify_token_query_name(s, &name))
+		return cfg_header_ok(s);
+	return name[0] && !strpbrk(name, "&=#%+? \t");
+}
+
 static int cfg_parse_hmac(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src,
 			  const char *where)
 {
 	const char *const *k;
 	const yaml_node_t *v;
 	int i = (int)src->algorithm, rc;
+	int token = !strcmp(src->scheme->name, "token");
 
+	if (token) {
+		rc =
+		    cfg_text(c, node, "header", "a header name such as x-zoho-token, or query:Name",
+			     cfg_token_where_ok, &src->header);
+		if (!rc && !src->header)
+			rc = cfg_fail(c, src->line,
+				      "%s uses provider token and needs header: the request header "
+				      "that carries the token, such as x-zoho-token, or query:Name "
+				      "for a query parameter",
+				      where);
+		if (rc)
+			return rc;
+	}
 	if (strcmp(src->scheme->name, "hmac")) {
-		for (k = cfg_hmac_keys; *k; k++) {
+		for (k = cfg_hmac_keys + token; *k; k++) {
 			v = cfg_get(c, node, *k);
 			if (v)
 				return cfg_fail(c, cfg_line(v),

@@ -463,6 +463,8 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in, struct
 				      .ctx = req,
 				      .url = url,
 				      .url_len = url_len,
+				      .query = req->query,
+				      .query_len = req->query_len,
 				      .now_s = (int64_t)time(NULL),
 				      .json = &jb};
 	rc = src->scheme->verify(src, &vin, &reason);

@@ -35,7 +35,8 @@ json_t *hg_verify_body_json(const struct hg_verify_input *in, json_t **own);
 	X(shopify)                                                                                 \
 	X(standard)                                                                                \
 	X(clipper)                                                                                 \
-	X(hmac)
+	X(hmac)                                                                                    \
+	X(token)
 
 #define HG_VERIFY_DECLARE(n) extern const struct hg_verify_scheme hg_verify_##n;
 HG_VERIFY_SCHEMES(HG_VERIFY_DECLARE)

@@ -19,7 +19,7 @@ import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import twilio from 'twilio';
 
-import { UUID7_RE, cliSign, request, sqlite, startDaemon, token } from './helpers.mjs';
+import { UUID7_RE, cliSign, request, runCli, sqlite, startDaemon, token } from './helpers.mjs';
 
 const PUBLIC_URL = 'https://hooks.example.com';
 const EDGE_URL = 'https://edge.example.com/gateway';
@@ -39,6 +39,8 @@ const SECRETS = {
   HG_E2E_ZOHO_SECRET: token('zoho'),
   HG_E2E_HMAC512_SECRET: token('h512'),
   HG_E2E_META_SECRET: token('meta'),
+  HG_E2E_TOKEN_OLD: token('tok-old'),
+  HG_E2E_TOKEN: `${token('tok')} &+=/`, // characters a query parameter must encode
 };
 const S = SECRETS;
 
@@ -77,6 +79,9 @@ const sources = [
     secret_env: 'HG_E2E_HMAC512_SECRET',
   },
   { name: 'meta', provider: 'meta', secret_env: 'HG_E2E_META_SECRET' },
+  // Zoho CRM, Desk, Flow, ...: a fixed token in a header or a query parameter
+  { name: 'zoho-token', provider: 'token', header: 'x-zoho-token', secret_env: ['HG_E2E_TOKEN_OLD', 'HG_E2E_TOKEN'] },
+  { name: 'zoho-query', provider: 'token', header: 'query:token', secret_env: 'HG_E2E_TOKEN' },
 ];
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -604,6 +609,51 @@ describe('provider signature schemes (official SDKs)', () => {
         'hmac512',
         'sha256 instead of sha512',
       );
+    });
+  });
+
+  // ------------------------------------------------------------------- token
+  describe('token (a shared token in a header or a query parameter)', () => {
+    const body = () => JSON.stringify({ module: 'Leads', id: randomUUID() });
+    const JSON_CT = { 'Content-Type': 'application/json' };
+
+    test('the right token in the header is accepted (either rotation secret); a wrong or missing one is 401', async () => {
+      for (const t of [S.HG_E2E_TOKEN, S.HG_E2E_TOKEN_OLD]) {
+        assertAccepted(await post('zoho-token', body(), { ...JSON_CT, 'x-zoho-token': t }), 'zoho-token', 'right token');
+      }
+      assertRejected(await post('zoho-token', body(), { ...JSON_CT, 'x-zoho-token': token('tok') }), 'zoho-token', 'wrong token');
+      assertRejected(
+        await post('zoho-token', body(), { ...JSON_CT, 'x-zoho-token': `${S.HG_E2E_TOKEN}x` }),
+        'zoho-token',
+        'token with a suffix',
+      );
+      assertRejected(await post('zoho-token', body(), JSON_CT), 'zoho-token', 'no token');
+      assertRejected(
+        await post('zoho-token', body(), JSON_CT, `?x-zoho-token=${encodeURIComponent(S.HG_E2E_TOKEN)}`),
+        'zoho-token',
+        'token in the query instead of the header',
+      );
+    });
+
+    test('query:token reads the (URL-encoded) query parameter; a wrong one or a header is 401', async () => {
+      const q = `?a=1&token=${encodeURIComponent(S.HG_E2E_TOKEN)}&b=2`;
+      assertAccepted(await post('zoho-query', body(), JSON_CT, q), 'zoho-query', 'right token');
+      assertRejected(await post('zoho-query', body(), JSON_CT, `?token=${token('tok')}`), 'zoho-query', 'wrong token');
+      assertRejected(await post('zoho-query', body(), { ...JSON_CT, token: S.HG_E2E_TOKEN }), 'zoho-query', 'header');
+    });
+
+    test('hookgate sign --scheme token prints the header, or the query parameter to add', async () => {
+      const h = await cliSign('token', S.HG_E2E_TOKEN, '', { header: 'x-zoho-token' });
+      assert.deepEqual(h, { 'x-zoho-token': S.HG_E2E_TOKEN });
+      assertAccepted(await post('zoho-token', body(), { ...JSON_CT, ...h }), 'zoho-token', 'cli header');
+      const r = await runCli(['sign', '--scheme', 'token', '--header', 'query:token', '--secret-env', 'HG_E2E_SIGN_SECRET', '-'], {
+        env: { HG_E2E_SIGN_SECRET: S.HG_E2E_TOKEN },
+        input: '',
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const param = r.stdout.trim();
+      assert.match(param, /^token=[A-Za-z0-9%._~-]+$/);
+      assertAccepted(await post('zoho-query', body(), JSON_CT, `?${param}`), 'zoho-query', 'cli query parameter');
     });
   });
 

@@ -1179,6 +1179,31 @@ static void test_mtls(void **state)
 			   "subject");
 }
 
+static void test_token_source(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SRC("token") "    header: x-zoho-token\n");
+	assert_string_equal(cfg->sources[0].header, "x-zoho-token");
+	assert_int_equal(cfg->sources[0].n_dedupe, 0);
+	hg_config_free(cfg);
+	cfg = load_ok(SRC("token") "    header: query:token\n");
+	assert_string_equal(cfg->sources[0].header, "query:token");
+	hg_config_free(cfg);
+
+	expect_exact_error(SRC("token"), 2,
+			   "source 'a' uses provider token and needs header: the request header "
+			   "that carries the token, such as x-zoho-token, or query:Name for a "
+			   "query parameter");
+	expect_exact_error(SRC("token") "    header: \"query:\"\n", 5,
+			   "header: expected a header name such as x-zoho-token, or query:Name, "
+			   "got \"query:\"");
+	expect_exact_error(SRC("token") "    header: x-zoho-token\n    prefix: t=\n", 6,
+			   "prefix: only provider hmac takes this key; source 'a' uses provider "
+			   "token, which fixes it");
+}
+
 static void test_find_source(void **state)
 {
 	struct hg_config *cfg;
@@ -1522,6 +1547,7 @@ int main(void)
 	    cmocka_unit_test(test_source_public_url),
 	    cmocka_unit_test(test_rate_limit),
 	    cmocka_unit_test(test_mtls),
+	    cmocka_unit_test(test_token_source),
 	    cmocka_unit_test(test_find_source),
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_endpoint_errors),

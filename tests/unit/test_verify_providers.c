@@ -36,6 +36,7 @@ struct req {
 	struct hdr h[8];
 	size_t n;
 	const char *url;
+	const char *query; /* without '?' (token) */
 	int64_t now_s;
 };
 
@@ -93,6 +94,8 @@ static struct hg_verify_input input_of(const char *body, struct req *r)
 	    .ctx = r,
 	    .url = r->url,
 	    .url_len = r->url != NULL ? strlen(r->url) : 0,
+	    .query = r->query,
+	    .query_len = r->query != NULL ? strlen(r->query) : 0,
 	    .now_s = r->now_s,
 	};
 	return in;
@@ -1096,6 +1099,80 @@ static void test_sign_clipper(void **state)
 	hg_buf_free(&out);
 }
 
+/* ---- token ---- */
+
+static void test_token_header(void **state)
+{
+	struct src_fix f;
+	struct req r = {0};
+	const char *reason = NULL;
+
+	(void)state;
+	src_init(&f, "old-token");
+	src_add_secret(&f, "s3cr3t-token");
+	f.src.header = "x-zoho-token";
+	req_add(&r, "X-Zoho-Token", " s3cr3t-token ");
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_OK);
+	r.h[0].value = "old-token"; /* rotation: any configured secret */
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_OK);
+	r.h[0].value = "s3cr3t-toke";
+	assert_int_equal(run("token", &f.src, "{}", &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, "token mismatch");
+	r.h[0].value = "s3cr3t-token-and-more";
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_EAUTH);
+	r.n = 0;
+	assert_int_equal(run("token", &f.src, "{}", &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, "missing token");
+	/* in the query when the header is named: not a token */
+	r.query = "x-zoho-token=s3cr3t-token";
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_EAUTH);
+}
+
+static void test_token_query(void **state)
+{
+	struct src_fix f;
+	struct req r = {0};
+	const char *reason = NULL;
+
+	(void)state;
+	src_init(&f, "a b&c");
+	f.src.header = "query:token";
+	r.query = "x=1&token=a+b%26c&y=2";
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_OK);
+	r.query = "token=a%20b%26c";
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_OK);
+	r.query = "token=a+b";
+	assert_int_equal(run("token", &f.src, "{}", &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, "token mismatch");
+	r.query = "tokens=a+b%26c&token=";
+	assert_int_equal(run("token", &f.src, "{}", &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, "missing token");
+	r.query = NULL;
+	assert_int_equal(run("token", &f.src, "{}", &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, "missing token");
+	/* a header of that name is not the query parameter */
+	req_add(&r, "token", "a b&c");
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_EAUTH);
+}
+
+static void test_sign_token(void **state)
+{
+	struct hg_sign_input in = {.secret = (const uint8_t *)"a b&c~", .secret_len = 6};
+	struct hg_buf out = {0};
+	const struct hg_verify_scheme *s = hg_verify_find("token");
+
+	(void)state;
+	assert_int_equal(s->sign(&in, &out), HG_EINVAL); /* no header */
+	in.header = "x-zoho-token";
+	assert_int_equal(s->sign(&in, &out), HG_OK);
+	assert_string_equal((char *)out.data, "x-zoho-token: a b&c~\n");
+	hg_buf_free(&out);
+	in.header = "query:token";
+	assert_int_equal(s->sign(&in, &out), HG_OK);
+	assert_string_equal((char *)out.data, "token=a%20b%26c~\n");
+	hg_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1141,6 +1218,9 @@ int main(void)
 	    cmocka_unit_test(test_sign_shopify),
 	    cmocka_unit_test(test_sign_standard),
 	    cmocka_unit_test(test_sign_clipper),
+	    cmocka_unit_test(test_token_header),
+	    cmocka_unit_test(test_token_query),
+	    cmocka_unit_test(test_sign_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -75,7 +75,8 @@ static const char usage_sign[] =
     "  --secret S          the signing secret (or --secret-env VAR)\n"
     "  --secret-env VAR    read the secret from an environment variable\n"
     "  --url U             URL the provider calls (twilio)\n"
-    "  --timestamp T       unix seconds for timestamped schemes (default: now)\n"
+    "  --timestamp T       unix seconds for timestamped schemes, milliseconds for zoho\n"
+    "                      (default: now)\n"
     "  --id ID             message id (standard)\n"
     "  --header NAME       signature header (hmac); the token's header, or query:Name\n"
     "                      for a query parameter (token)\n"
@@ -469,11 +470,11 @@ static int cmd_sign(int argc, char **argv)
 			errno = 0;
 			in.timestamp = strtoll(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0' || in.timestamp < 0) {
-				fprintf(
-				    stderr,
-				    "hookgate: --timestamp expects whole seconds since the epoch, "
-				    "not '%s'\n",
-				    optarg);
+				fprintf(stderr,
+					"hookgate: --timestamp expects whole seconds (milliseconds "
+					"for zoho) since the epoch, "
+					"not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;

@@ -42,7 +42,7 @@ static const char *const cfg_mtls_keys[] = {"require", "subject", NULL};
 static const char *const cfg_hmac_keys[] = {"header", "algorithm", "encoding", "prefix", NULL};
 /* Providers that sign a timestamp, so `tolerance` means something to them;
  * on any other a tolerance would promise replay protection it cannot give. */
-static const char *const cfg_timestamped[] = {"stripe", "slack", "standard", NULL};
+static const char *const cfg_timestamped[] = {"stripe", "slack", "standard", "zoho", NULL};
 /* Providers that sign no timestamp but may bound a body field's age. */
 static const char *const cfg_max_age_providers[] = {"clipper", "hmac", NULL};
 
@@ -396,9 +396,12 @@ static int cfg_parse_hmac(struct cfg_ctx *c, const yaml_node_t *node, struct hg_
 			v = cfg_get(c, node, *k);
 			if (v)
 				return cfg_fail(c, cfg_line(v),
-						"%s: only provider hmac takes this key; %s uses "
-						"provider %s, which fixes it",
-						*k, where, src->provider);
+						"%s: only %s this key; %s uses provider %s, "
+						"which fixes it",
+						*k,
+						k == cfg_hmac_keys ? "providers hmac and token take"
+								   : "provider hmac takes",
+						where, src->provider);
 		}
 		return HG_OK;
 	}

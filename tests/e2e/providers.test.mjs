@@ -39,6 +39,7 @@ const SECRETS = {
   HG_E2E_ZOHO_SECRET: token('zoho'),
   HG_E2E_HMAC512_SECRET: token('h512'),
   HG_E2E_META_SECRET: token('meta'),
+  HG_E2E_ZOHO_PAY: token('zpay'),
   HG_E2E_TOKEN_OLD: token('tok-old'),
   HG_E2E_TOKEN: `${token('tok')} &+=/`, // characters a query parameter must encode
 };
@@ -82,6 +83,8 @@ const sources = [
   // Zoho CRM, Desk, Flow, ...: a fixed token in a header or a query parameter
   { name: 'zoho-token', provider: 'token', header: 'x-zoho-token', secret_env: ['HG_E2E_TOKEN_OLD', 'HG_E2E_TOKEN'] },
   { name: 'zoho-query', provider: 'token', header: 'query:token', secret_env: 'HG_E2E_TOKEN' },
+  // Zoho Payments: X-Zoho-Webhook-Signature: t=<unix ms>,v=<hex>
+  { name: 'zoho-payments', provider: 'zoho', secret_env: 'HG_E2E_ZOHO_PAY' },
 ];
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -609,6 +612,44 @@ describe('provider signature schemes (official SDKs)', () => {
         'hmac512',
         'sha256 instead of sha512',
       );
+    });
+  });
+
+  // -------------------------------------------------------------------- zoho
+  describe('zoho (Zoho Payments: t=<unix ms>,v=<hex>)', () => {
+    // As PROVIDERS.md describes it: hex HMAC-SHA256 over "<t>." + raw body, t in ms.
+    const zohoHeader = (body, tMs = Date.now(), secret = S.HG_E2E_ZOHO_PAY) => ({
+      'Content-Type': 'application/json',
+      'X-Zoho-Webhook-Signature': `t=${tMs},v=${hmacHex('sha256', secret, `${tMs}.${body}`)}`,
+    });
+    const body = () => JSON.stringify({ event_id: randomUUID(), event_type: 'payment.succeeded', amount: 42 });
+
+    test('a correctly signed request is accepted; the same body again is a duplicate', async () => {
+      const b = body();
+      const first = assertAccepted(await post('zoho-payments', b, zohoHeader(b)), 'zoho-payments', 'signed');
+      assertDuplicate(await post('zoho-payments', b, zohoHeader(b, Date.now() - 2000)), first, 'zoho-payments', 'same body');
+    });
+
+    test('a wrong key, a tampered body or no header is 401', async () => {
+      const b = body();
+      assertRejected(await post('zoho-payments', b, zohoHeader(b, Date.now(), token('zpay'))), 'zoho-payments', 'wrong key');
+      assertRejected(await post('zoho-payments', tamper(b, '"amount":42', '"amount":43'), zohoHeader(b)), 'zoho-payments', 'tampered');
+      assertRejected(await post('zoho-payments', b, { 'Content-Type': 'application/json' }), 'zoho-payments', 'no header');
+    });
+
+    test('a timestamp outside the 300 s window (ms) is 401 replay, either way; seconds are not milliseconds', async () => {
+      const b = body();
+      assertReplay(await post('zoho-payments', b, zohoHeader(b, Date.now() - 600_000)), 'zoho-payments', '10 min old');
+      assertReplay(await post('zoho-payments', b, zohoHeader(b, Date.now() + 600_000)), 'zoho-payments', '10 min ahead');
+      assertReplay(await post('zoho-payments', b, zohoHeader(b, now())), 'zoho-payments', 'seconds, not ms');
+    });
+
+    test('hookgate sign --scheme zoho (--timestamp in ms) matches and is accepted', async () => {
+      const b = body();
+      const t = Date.now();
+      const h = await cliSign('zoho', S.HG_E2E_ZOHO_PAY, b, { timestamp: t });
+      assert.equal(h['X-Zoho-Webhook-Signature'], zohoHeader(b, t)['X-Zoho-Webhook-Signature']);
+      assertAccepted(await post('zoho-payments', b, h), 'zoho-payments', 'cli');
     });
   });
 

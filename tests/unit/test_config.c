@@ -757,7 +757,7 @@ static void test_hmac_fields(void **state)
 	    "sources:\n  - name: m\n    provider: meta\n    secret_env: HGT_OLD\n"
 	    "    header: x-sig\n",
 	    5,
-	    "header: only provider hmac takes this key; source 'm' uses provider meta, "
+	    "header: only providers hmac and token take this key; source 'm' uses provider meta, "
 	    "which fixes it");
 	expect_error("sources:\n  - name: m\n    provider: github\n    secret_env: HGT_OLD\n"
 		     "    algorithm: sha1\n",
@@ -948,11 +948,12 @@ static void test_tolerance(void **state)
 
 	expect_exact_error(SRC("meta") "    tolerance: 60s\n", 5,
 			   "tolerance: source 'a' uses provider meta, which signs no timestamp; "
-			   "tolerance applies to stripe, slack, standard");
-	expect_exact_error(SRC("clipper") "    tolerance: 60s\n", 5,
-			   "tolerance: source 'a' uses provider clipper, which signs no "
-			   "timestamp; tolerance applies to stripe, slack, standard (use max_age "
-			   "to bound a body field's age)");
+			   "tolerance applies to stripe, slack, standard, zoho");
+	expect_exact_error(
+	    SRC("clipper") "    tolerance: 60s\n", 5,
+	    "tolerance: source 'a' uses provider clipper, which signs no "
+	    "timestamp; tolerance applies to stripe, slack, standard, zoho (use max_age "
+	    "to bound a body field's age)");
 	expect_exact_error(SRC("stripe") "    tolerance: 0s\n", 5,
 			   "tolerance: expected a duration above zero such as 500ms, 10s or 5m, "
 			   "got \"0s\"");
@@ -1202,6 +1203,24 @@ static void test_token_source(void **state)
 	expect_exact_error(SRC("token") "    header: x-zoho-token\n    prefix: t=\n", 6,
 			   "prefix: only provider hmac takes this key; source 'a' uses provider "
 			   "token, which fixes it");
+}
+
+static void test_zoho_source(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SRC("zoho"));
+	assert_int_equal(cfg->sources[0].tolerance_ms, 300 * 1000);
+	assert_int_equal(cfg->sources[0].n_dedupe, 0);
+	hg_config_free(cfg);
+	cfg = load_ok(SRC("zoho") "    tolerance: 60s\n");
+	assert_int_equal(cfg->sources[0].tolerance_ms, 60 * 1000);
+	hg_config_free(cfg);
+	expect_exact_error(
+	    SRC("zoho") "    header: x-zoho-webhook-signature\n", 5,
+	    "header: only providers hmac and token take this key; source 'a' uses provider "
+	    "zoho, which fixes it");
 }
 
 static void test_find_source(void **state)
@@ -1548,6 +1567,7 @@ int main(void)
 	    cmocka_unit_test(test_rate_limit),
 	    cmocka_unit_test(test_mtls),
 	    cmocka_unit_test(test_token_source),
+	    cmocka_unit_test(test_zoho_source),
 	    cmocka_unit_test(test_find_source),
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_endpoint_errors),

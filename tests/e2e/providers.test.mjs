@@ -361,6 +361,32 @@ describe('provider signature schemes (official SDKs)', () => {
       );
     });
 
+    test('Svix header names (svix-id, svix-timestamp, svix-signature) with an SDK signature are accepted', async () => {
+      // Svix sends the Standard Webhooks values under its own names.
+      const svix = (h) => ({
+        'Content-Type': 'application/json',
+        'svix-id': h['webhook-id'],
+        'svix-timestamp': h['webhook-timestamp'],
+        'svix-signature': h['webhook-signature'],
+      });
+      const body = payload();
+      const h = stdHeaders(S.HG_E2E_STD_NEW, msgId(), now(), body);
+      const first = assertAccepted(await post('standard', body, svix(h)), 'standard', 'svix-* headers');
+      // a redelivery (same svix-id, signed again) is a duplicate
+      const again = stdHeaders(S.HG_E2E_STD_OLD, h['webhook-id'], now() - 2, body);
+      assertDuplicate(await post('standard', body, svix(again)), first, 'standard', 'same svix-id');
+      assertRejected(
+        await post('standard', tamper(body, '"amount":42', '"amount":43'), svix(h)),
+        'standard',
+        'svix-* headers, tampered',
+      );
+      assertReplay(
+        await post('standard', body, svix(stdHeaders(S.HG_E2E_STD_NEW, msgId(), now() - 600, body))),
+        'standard',
+        'svix-* headers, old',
+      );
+    });
+
     test('an old timestamp is 401 replay; a duplicate webhook-id is a duplicate; tampering is 401', async () => {
       const body = payload();
       const id = msgId();

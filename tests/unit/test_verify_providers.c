@@ -216,7 +216,9 @@ static void test_default_dedupe(void **state)
 	assert_dedupe("stripe", "$.id");
 	assert_dedupe("slack", "$.event_id");
 	assert_dedupe("shopify", "header:X-Shopify-Webhook-Id");
-	assert_dedupe("standard", "header:webhook-id");
+	assert_string_equal(hg_verify_find("standard")->default_dedupe[0], "header:webhook-id");
+	assert_string_equal(hg_verify_find("standard")->default_dedupe[1], "header:svix-id");
+	assert_null(hg_verify_find("standard")->default_dedupe[2]);
 	assert_dedupe("clipper", "header:X-Webhook-Delivery-ID");
 	/* Only Slack has a POST handshake. */
 	assert_non_null(hg_verify_find("slack")->post_handshake);
@@ -600,6 +602,36 @@ static void test_standard_failures(void **state)
 				  1614265330, &reason),
 			 HG_EAUTH);
 	assert_string_equal(reason, "malformed signature header");
+}
+
+/* Svix sends the same values as svix-id, svix-timestamp, svix-signature. */
+static void test_standard_svix_header_names(void **state)
+{
+	struct src_fix f;
+	struct req r = {.now_s = 1614265330};
+	const char *reason = NULL;
+
+	(void)state;
+	src_init(&f, std_secret);
+	req_add(&r, "svix-id", std_id);
+	req_add(&r, "svix-timestamp", "1614265330");
+	req_add(&r, "Svix-Signature", std_sig);
+	assert_int_equal(run("standard", &f.src, std_body, &r, &reason), HG_OK);
+	r.now_s = 1614265330 + 301;
+	assert_int_equal(run("standard", &f.src, std_body, &r, &reason), HG_EREPLAY);
+	r.now_s = 1614265330;
+	r.h[0].value = "msg_other";
+	assert_int_equal(run("standard", &f.src, std_body, &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MISMATCH);
+
+	/* the two sets are never mixed: a webhook-* header means webhook-* only */
+	memset(&r, 0, sizeof(r));
+	r.now_s = 1614265330;
+	req_add(&r, "webhook-id", std_id);
+	req_add(&r, "svix-timestamp", "1614265330");
+	req_add(&r, "svix-signature", std_sig);
+	assert_int_equal(run("standard", &f.src, std_body, &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MISSING);
 }
 
 static void test_clipper_key_as_standard_secret(void **state)
@@ -1306,6 +1338,7 @@ int main(void)
 	    cmocka_unit_test(test_standard_two_signatures_one_matches),
 	    cmocka_unit_test(test_standard_rotation_of_secrets),
 	    cmocka_unit_test(test_standard_failures),
+	    cmocka_unit_test(test_standard_svix_header_names),
 	    cmocka_unit_test(test_clipper_key_as_standard_secret),
 	    cmocka_unit_test(test_slack_vector),
 	    cmocka_unit_test(test_slack_replay),

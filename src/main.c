@@ -75,9 +75,11 @@ static const char usage_sign[] =
     "  --secret S          the signing secret (or --secret-env VAR)\n"
     "  --secret-env VAR    read the secret from an environment variable\n"
     "  --url U             URL the provider calls (twilio)\n"
-    "  --timestamp T       unix seconds for timestamped schemes (default: now)\n"
+    "  --timestamp T       unix seconds for timestamped schemes, milliseconds for zoho\n"
+    "                      (default: now)\n"
     "  --id ID             message id (standard)\n"
-    "  --header NAME       signature header (hmac)\n"
+    "  --header NAME       signature header (hmac); the token's header, or query:Name\n"
+    "                      for a query parameter (token)\n"
     "  --algorithm A       sha1, sha256 or sha512 (hmac; default sha256)\n"
     "  --encoding E        hex or base64 (hmac; default hex)\n"
     "  --prefix P          prefix before the signature (hmac)\n"
@@ -468,11 +470,11 @@ static int cmd_sign(int argc, char **argv)
 			errno = 0;
 			in.timestamp = strtoll(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0' || in.timestamp < 0) {
-				fprintf(
-				    stderr,
-				    "hookgate: --timestamp expects whole seconds since the epoch, "
-				    "not '%s'\n",
-				    optarg);
+				fprintf(stderr,
+					"hookgate: --timestamp expects whole seconds (milliseconds "
+					"for zoho) since the epoch, "
+					"not '%s'\n",
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -527,6 +529,12 @@ static int cmd_sign(int argc, char **argv)
 	if (scheme == NULL) {
 		fprintf(stderr, "hookgate: unknown scheme '%s' (known: %s)\n", scheme_name,
 			hg_verify_names());
+		return EXIT_USAGE;
+	}
+	if (in.header == NULL && (!strcmp(scheme_name, "hmac") || !strcmp(scheme_name, "token"))) {
+		fprintf(stderr,
+			"hookgate: --scheme %s needs --header NAME (the header it goes in%s)\n",
+			scheme_name, strcmp(scheme_name, "token") ? "" : ", or query:Name");
 		return EXIT_USAGE;
 	}
 	if (read_all(file, &body) != HG_OK) {

@@ -722,7 +722,9 @@ void hg_config_free(struct hg_config *cfg)
 		free(src->rate_limit.form);
 		if (src->rate_limit.path)
 			hg_jsonpath_free(src->rate_limit.path);
-		free(src->mtls_subject);
+		for (j = 0; j < src->n_mtls_subjects; j++)
+			free(src->mtls_subjects[j]);
+		free(src->mtls_subjects);
 		for (j = 0; j < src->n_routes; j++) {
 			free(src->routes[j].when);
 			free(src->routes[j].value);

@@ -36,6 +36,9 @@ struct hg_verify_scheme;
 #define HG_DEFAULT_MAX_DEDUPE_KEYS           1000  /* keys one request may select; 413 above */
 #define HG_DEFAULT_AUDIT_WINDOW_MS           10000 /* refusals are summed per window */
 #define HG_DEFAULT_AUDIT_MAX_ROWS            100   /* itemised refusal rows per window */
+/* The CN of the client certificate Meta presents (issued by Meta's own CA,
+ * meta-outbound-api-ca-2025-12.pem), the mtls subject of provider meta. */
+#define HG_META_MTLS_SUBJECT "client.webhooks.fbclientcerts.com"
 
 struct hg_secret {
 	uint8_t *bytes;
@@ -156,8 +159,9 @@ struct hg_source {
 	int64_t max_age_ms;               /* with max_age_path; default 300 s */
 	char *public_url;                 /* per-source override of the global one */
 	struct hg_rate_limit rate_limit;
-	int mtls_require;        /* mtls: {require: true, subject: NAME} */
-	char *mtls_subject;      /* CN or DNS SAN the client certificate must have */
+	int mtls_require;        /* mtls: {require: true, subject: NAME or [NAME, ...]} */
+	char **mtls_subjects;    /* CN or DNS SAN the client certificate must have; any of */
+	size_t n_mtls_subjects;  /* them (provider meta: HG_META_MTLS_SUBJECT by default) */
 	struct hg_route *routes; /* where its messages are delivered */
 	size_t n_routes;
 	int line; /* where it was defined */

@@ -42,7 +42,7 @@ static const char *const cfg_mtls_keys[] = {"require", "subject", NULL};
 static const char *const cfg_hmac_keys[] = {"header", "algorithm", "encoding", "prefix", NULL};
 /* Providers that sign a timestamp, so `tolerance` means something to them;
  * on any other a tolerance would promise replay protection it cannot give. */
-static const char *const cfg_timestamped[] = {"stripe", "slack", "standard", NULL};
+static const char *const cfg_timestamped[] = {"stripe", "slack", "standard", "zoho", NULL};
 /* Providers that sign no timestamp but may bound a body field's age. */
 static const char *const cfg_max_age_providers[] = {"clipper", "hmac", NULL};
 
@@ -371,21 +371,49 @@ static int cfg_parse_dedupe(struct cfg_ctx *c, const yaml_node_t *node, struct h
 	return HG_OK;
 }
 
+/* Provider token's header: a header name, or "query:Name" for a query
+ * parameter (a name without the characters that end or encode one). */
+static int cfg_token_where_ok(const char *s)
+{
+	const char *name;
+
+	if (!hg_verify_token_query_name(s, &name))
+		return cfg_header_ok(s);
+	return name[0] && !strpbrk(name, "&=#%+? \t");
+}
+
 static int cfg_parse_hmac(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src,
 			  const char *where)
 {
 	const char *const *k;
 	const yaml_node_t *v;
 	int i = (int)src->algorithm, rc;
+	int token = !strcmp(src->scheme->name, "token");
 
+	if (token) {
+		rc =
+		    cfg_text(c, node, "header", "a header name such as x-zoho-token, or query:Name",
+			     cfg_token_where_ok, &src->header);
+		if (!rc && !src->header)
+			rc = cfg_fail(c, src->line,
+				      "%s uses provider token and needs header: the request header "
+				      "that carries the token, such as x-zoho-token, or query:Name "
+				      "for a query parameter",
+				      where);
+		if (rc)
+			return rc;
+	}
 	if (strcmp(src->scheme->name, "hmac")) {
-		for (k = cfg_hmac_keys; *k; k++) {
+		for (k = cfg_hmac_keys + token; *k; k++) {
 			v = cfg_get(c, node, *k);
 			if (v)
 				return cfg_fail(c, cfg_line(v),
-						"%s: only provider hmac takes this key; %s uses "
-						"provider %s, which fixes it",
-						*k, where, src->provider);
+						"%s: only %s this key; %s uses provider %s, "
+						"which fixes it",
+						*k,
+						k == cfg_hmac_keys ? "providers hmac and token take"
+								   : "provider hmac takes",
+						where, src->provider);
 		}
 		return HG_OK;
 	}
@@ -531,8 +559,31 @@ static int cfg_subject_ok(const char *s)
 	return 1;
 }
 
-/* mtls: {require: bool, subject: NAME}. A required certificate must be able
- * to reach us: through our own TLS (client_ca) or a trusted proxy's headers. */
+/* One mtls subject name, appended to the source's list. */
+static int cfg_add_subject(struct cfg_ctx *c, const yaml_node_t *at, const char *key,
+			   const char *text, void *arg)
+{
+	struct hg_source *src = arg;
+	char **grown, *name;
+
+	(void)at;
+	(void)key;
+	name = strdup(text);
+	grown =
+	    name ? realloc(src->mtls_subjects, (src->n_mtls_subjects + 1) * sizeof *grown) : NULL;
+	if (!grown) {
+		free(name);
+		return cfg_oom(c);
+	}
+	src->mtls_subjects = grown;
+	src->mtls_subjects[src->n_mtls_subjects++] = name;
+	return HG_OK;
+}
+
+/* mtls: {require: bool, subject: NAME or [NAME, ...]}; any listed name
+ * matches. Provider meta needs no subject: its certificate's name is known.
+ * A required certificate must be able to reach us: through our own TLS
+ * (client_ca) or a trusted proxy's headers. */
 static int cfg_parse_mtls(struct cfg_ctx *c, const yaml_node_t *node, const struct hg_config *cfg,
 			  struct hg_source *src, const char *where)
 {
@@ -542,24 +593,30 @@ static int cfg_parse_mtls(struct cfg_ctx *c, const yaml_node_t *node, const stru
 
 	snprintf(in, sizeof in, "mtls of %s", where);
 	rc = cfg_mapping(c, node, "mtls", cfg_mtls_keys, in,
-			 "{require: true, subject: client.webhooks.fbcdn.net}", &m);
+			 "{require: true, subject: " HG_META_MTLS_SUBJECT "}", &m);
 	if (rc || !m)
 		return rc;
 	rc = cfg_choice(c, m, "require", cfg_bools, &require);
-	if (!rc)
-		rc = cfg_text(c, m, "subject",
-			      "a certificate subject name such as client.webhooks.fbcdn.net",
-			      cfg_subject_ok, &src->mtls_subject);
+	v = cfg_get(c, m, "subject");
+	if (!rc && v)
+		rc = cfg_each_string(c, v, "subject",
+				     "a certificate subject name such as " HG_META_MTLS_SUBJECT
+				     ", or a list of them",
+				     cfg_subject_ok, cfg_add_subject, src);
 	if (rc || !require)
 		return rc;
 	src->mtls_require = 1;
 	v = cfg_get(c, m, "require");
-	if (!src->mtls_subject)
+	if (!src->n_mtls_subjects && !strcmp(src->scheme->name, "meta"))
+		rc = cfg_add_subject(c, v, "subject", HG_META_MTLS_SUBJECT, src);
+	if (rc)
+		return rc;
+	if (!src->n_mtls_subjects)
 		return cfg_fail(c, cfg_key_line(c, node, "mtls"),
 				"mtls: %s requires a client certificate but names no subject; add "
-				"subject: the CN or DNS name the certificate must carry, such as "
-				"client.webhooks.fbcdn.net",
-				where);
+				"subject: the CN or DNS name the certificate must carry (or a list "
+				"of them), such as %s",
+				where, HG_META_MTLS_SUBJECT);
 	if (!cfg->tls_client_ca && !cfg->n_trusted_proxies)
 		return cfg_fail(c, cfg_line(v),
 				"require: %s requires a client certificate, but none can reach "

@@ -315,26 +315,31 @@ static int list_has(const char *list, size_t len, const char *name)
 	return 0;
 }
 
-/* A source with mtls require: our own TLS verified a certificate for the
- * subject, or a trusted proxy says it did. */
+/* A source with mtls require: our own TLS verified a certificate for one of
+ * the subjects, or a trusted proxy says it did. */
 static int mtls_ok(const struct hg_source *src, const struct hg_http_req *req, int trusted)
 {
-	const char *v;
-	size_t n = 0;
+	const char *verify, *dn, *san;
+	size_t i, vn = 0, dn_len = 0, san_len = 0;
 
-	if (hg_http_client_cert_matches(req, src->mtls_subject))
-		return 1;
+	for (i = 0; i < src->n_mtls_subjects; i++)
+		if (hg_http_client_cert_matches(req, src->mtls_subjects[i]))
+			return 1;
 	if (!trusted)
 		return 0;
-	v = hg_http_header(req, "x-ssl-client-verify", &n);
-	v = v != NULL ? trim(v, &n) : NULL;
-	if (v == NULL || n != 7 || strncmp(v, "SUCCESS", 7) != 0)
+	verify = hg_http_header(req, "x-ssl-client-verify", &vn);
+	verify = verify != NULL ? trim(verify, &vn) : NULL;
+	if (verify == NULL || vn != 7 || strncmp(verify, "SUCCESS", 7) != 0)
 		return 0;
-	v = hg_http_header(req, "x-ssl-client-s-dn", &n);
-	if (v != NULL && dn_has_cn(v, n, src->mtls_subject))
-		return 1;
-	v = hg_http_header(req, "x-ssl-client-san-dns", &n);
-	return v != NULL && list_has(v, n, src->mtls_subject);
+	dn = hg_http_header(req, "x-ssl-client-s-dn", &dn_len);
+	san = hg_http_header(req, "x-ssl-client-san-dns", &san_len);
+	for (i = 0; i < src->n_mtls_subjects; i++) {
+		if (dn != NULL && dn_has_cn(dn, dn_len, src->mtls_subjects[i]))
+			return 1;
+		if (san != NULL && list_has(san, san_len, src->mtls_subjects[i]))
+			return 1;
+	}
+	return 0;
 }
 
 /* What a refusal writes to the audit log as the client: the address, and
@@ -458,6 +463,8 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in, struct
 				      .ctx = req,
 				      .url = url,
 				      .url_len = url_len,
+				      .query = req->query,
+				      .query_len = req->query_len,
 				      .now_s = (int64_t)time(NULL),
 				      .json = &jb};
 	rc = src->scheme->verify(src, &vin, &reason);

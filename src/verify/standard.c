@@ -1,7 +1,9 @@
 /*
  * standard.c — Standard Webhooks (standardwebhooks.com; Svix and the
  * libraries built on the spec): headers webhook-id, webhook-timestamp and
- * webhook-signature, the last a space-separated list of "v1,<base64>"
+ * webhook-signature (Svix itself names them svix-id, svix-timestamp and
+ * svix-signature; those are read when no webhook-* header is present, never
+ * mixed with them), the last a space-separated list of "v1,<base64>"
  * entries (several while a secret rotates; other versions are ignored).
  * Each is the HMAC-SHA256 of "<id>.<timestamp>." + body, keyed by the
  * base64-decoded part of the secret after "whsec_". The timestamp must be
@@ -20,6 +22,9 @@
 #define HG_STANDARD_ID_HEADER  "webhook-id"
 #define HG_STANDARD_TS_HEADER  "webhook-timestamp"
 #define HG_STANDARD_SIG_HEADER "webhook-signature"
+#define HG_SVIX_ID_HEADER      "svix-id"
+#define HG_SVIX_TS_HEADER      "svix-timestamp"
+#define HG_SVIX_SIG_HEADER     "svix-signature"
 #define HG_STANDARD_SECRET     HG_WHSEC_PREFIX
 #define HG_STANDARD_SECRET_LEN (sizeof(HG_STANDARD_SECRET) - 1)
 /* Rotation means two or three entries; many more only cost us HMACs. */
@@ -78,11 +83,18 @@ static int hg_verify_standard_verify(const struct hg_source *src, const struct h
 
 	id = hg_verify_header(in, HG_STANDARD_ID_HEADER, &idlen);
 	v = hg_verify_header(in, HG_STANDARD_SIG_HEADER, &len);
+	t = hg_verify_header(in, HG_STANDARD_TS_HEADER, &tlen);
+	/* One set or the other: a webhook-id with an svix-signature would be
+	 * a signature over content nobody sent together. */
+	if (id == NULL && v == NULL && t == NULL) {
+		id = hg_verify_header(in, HG_SVIX_ID_HEADER, &idlen);
+		v = hg_verify_header(in, HG_SVIX_SIG_HEADER, &len);
+		t = hg_verify_header(in, HG_SVIX_TS_HEADER, &tlen);
+	}
 	if (id == NULL || v == NULL) {
 		*reason = HG_VERIFY_MISSING;
 		return HG_EAUTH;
 	}
-	t = hg_verify_header(in, HG_STANDARD_TS_HEADER, &tlen);
 	if (t == NULL) {
 		*reason = HG_VERIFY_NO_TS;
 		return HG_EAUTH;
@@ -150,7 +162,9 @@ static int hg_verify_standard_sign(const struct hg_sign_input *in, struct hg_buf
 	return rc;
 }
 
-static const char *const hg_verify_standard_dedupe[] = {"header:webhook-id", NULL};
+/* Whichever set of names the request used; the other selects nothing. */
+static const char *const hg_verify_standard_dedupe[] = {"header:webhook-id", "header:svix-id",
+							NULL};
 
 const struct hg_verify_scheme hg_verify_standard = {
     .name = "standard",

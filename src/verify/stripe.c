@@ -22,49 +22,13 @@
  * and a header with dozens is an attempt to make us burn CPU. */
 #define HG_STRIPE_MAX_V1 8
 
-/* One "key=value" item of the header. */
-struct hg_stripe_item {
-	const char *key, *val;
-	size_t klen, vlen;
-};
-
-/* Reads the item at *pos (items are comma-separated; spaces around them are
- * tolerated). Returns 0 at the end of the header. */
-static int hg_stripe_next(const char *v, size_t len, size_t *pos, struct hg_stripe_item *it)
-{
-	size_t start, end, eq;
-
-	while (*pos < len && (v[*pos] == ',' || v[*pos] == ' '))
-		(*pos)++;
-	if (*pos >= len)
-		return 0;
-	start = *pos;
-	while (*pos < len && v[*pos] != ',')
-		(*pos)++;
-	end = *pos;
-	while (end > start && v[end - 1] == ' ')
-		end--;
-	for (eq = start; eq < end && v[eq] != '='; eq++)
-		;
-	it->key = v + start;
-	it->klen = eq - start;
-	it->val = eq < end ? v + eq + 1 : v + end;
-	it->vlen = eq < end ? end - eq - 1 : 0;
-	return 1;
-}
-
-static int hg_stripe_key_is(const struct hg_stripe_item *it, const char *key)
-{
-	return it->klen == strlen(key) && memcmp(it->key, key, it->klen) == 0;
-}
-
 static int hg_verify_stripe_verify(const struct hg_source *src, const struct hg_verify_input *in,
 				   const char **reason)
 {
 	const uint8_t *parts[3] = {NULL, (const uint8_t *)".", in->body};
 	size_t lens[3] = {0, 1, in->body_len};
 	struct hg_verify_mac mac = {.hash = HG_SHA256, .parts = parts, .lens = lens, .nparts = 3};
-	struct hg_stripe_item it;
+	struct hg_verify_item it;
 	uint8_t sig[HG_MAX_MAC];
 	const char *v, *t = NULL;
 	size_t len = 0, tlen = 0, pos = 0, nv1 = 0;
@@ -78,15 +42,15 @@ static int hg_verify_stripe_verify(const struct hg_source *src, const struct hg_
 	}
 	/* First pass: exactly one t, and a bounded number of v1. Two t items
 	 * would leave it to us which one the signature covers. */
-	while (hg_stripe_next(v, len, &pos, &it)) {
-		if (hg_stripe_key_is(&it, "t")) {
+	while (hg_verify_item_next(v, len, &pos, &it)) {
+		if (hg_verify_item_is(&it, "t")) {
 			if (t != NULL) {
 				*reason = HG_VERIFY_MALFORMED;
 				return HG_EAUTH;
 			}
 			t = it.val;
 			tlen = it.vlen;
-		} else if (hg_stripe_key_is(&it, "v1")) {
+		} else if (hg_verify_item_is(&it, "v1")) {
 			nv1++;
 		}
 	}
@@ -98,10 +62,10 @@ static int hg_verify_stripe_verify(const struct hg_source *src, const struct hg_
 	parts[0] = (const uint8_t *)t;
 	lens[0] = tlen;
 	pos = 0;
-	while (!matched && hg_stripe_next(v, len, &pos, &it)) {
+	while (!matched && hg_verify_item_next(v, len, &pos, &it)) {
 		int n;
 
-		if (!hg_stripe_key_is(&it, "v1"))
+		if (!hg_verify_item_is(&it, "v1"))
 			continue;
 		n = hg_verify_sig_decode(HG_ENC_HEX, it.val, it.vlen, sig);
 		if (n > 0 && hg_verify_mac_match(src, &mac, sig, (size_t)n) == HG_OK)

@@ -227,6 +227,38 @@ int hg_verify_body_sign(const struct hg_sign_input *in, const struct hg_verify_b
 	return hg_buf_puts(out, "\n");
 }
 
+/* ---- "k=v,k=v" signature headers ---- */
+
+/* Reads the item at *pos (items are comma-separated; spaces around them are
+ * tolerated). Returns 0 at the end of the header. */
+int hg_verify_item_next(const char *v, size_t len, size_t *pos, struct hg_verify_item *it)
+{
+	size_t start, end, eq;
+
+	while (*pos < len && (v[*pos] == ',' || v[*pos] == ' '))
+		(*pos)++;
+	if (*pos >= len)
+		return 0;
+	start = *pos;
+	while (*pos < len && v[*pos] != ',')
+		(*pos)++;
+	end = *pos;
+	while (end > start && v[end - 1] == ' ')
+		end--;
+	for (eq = start; eq < end && v[eq] != '='; eq++)
+		;
+	it->key = v + start;
+	it->klen = eq - start;
+	it->val = eq < end ? v + eq + 1 : v + end;
+	it->vlen = eq < end ? end - eq - 1 : 0;
+	return 1;
+}
+
+int hg_verify_item_is(const struct hg_verify_item *it, const char *key)
+{
+	return it->klen == strlen(key) && memcmp(it->key, key, it->klen) == 0;
+}
+
 /* ---- timestamps ---- */
 
 /* 15 digits of seconds is past the year 30 million; more cannot be a real

@@ -23,6 +23,8 @@ struct hg_verify_input {
 	void *ctx;
 	const char *url; /* full URL the provider called, with query (Twilio); may be NULL */
 	size_t url_len;
+	const char *query; /* the request's query string without '?' (token); may be NULL */
+	size_t query_len;
 	int64_t now_s; /* current time, seconds since the epoch */
 	/* The body's JSON tree parsed at most once for the whole request
 	 * (util/jsonpath.h), or NULL: a scheme that needs the tree parses the
@@ -85,6 +87,10 @@ size_t hg_sign_mac_text(enum hg_hash hash, int enc, const uint8_t *key, size_t k
 size_t hg_sign_standard(const uint8_t *key, size_t keylen, const char *id, size_t idlen,
 			const char *ts, size_t tslen, const uint8_t *body, size_t len,
 			char out[HG_SIGN_TEXT_MAX]);
+
+/* Provider token: 1 and *name set to the parameter's name when where (its
+ * header: setting) is "query:Name", else 0 (where names a header). */
+int hg_verify_token_query_name(const char *where, const char **name);
 
 /* The scheme called name, or NULL. */
 const struct hg_verify_scheme *hg_verify_find(const char *name);

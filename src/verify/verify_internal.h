@@ -35,7 +35,9 @@ json_t *hg_verify_body_json(const struct hg_verify_input *in, json_t **own);
 	X(shopify)                                                                                 \
 	X(standard)                                                                                \
 	X(clipper)                                                                                 \
-	X(hmac)
+	X(hmac)                                                                                    \
+	X(token)                                                                                   \
+	X(zoho)
 
 #define HG_VERIFY_DECLARE(n) extern const struct hg_verify_scheme hg_verify_##n;
 HG_VERIFY_SCHEMES(HG_VERIFY_DECLARE)
@@ -113,6 +115,21 @@ int hg_verify_body_sig(const struct hg_source *src, const struct hg_verify_input
 /* Appends "Header: prefix<mac>\n" for in->secret over in->body. */
 int hg_verify_body_sign(const struct hg_sign_input *in, const struct hg_verify_body_mac *bm,
 			struct hg_buf *out);
+
+/* ---- headers of comma-separated "key=value" items (Stripe, Zoho) ---- */
+
+/* One item of such a header; not NUL-terminated. */
+struct hg_verify_item {
+	const char *key, *val;
+	size_t klen, vlen;
+};
+
+/* Reads the item at *pos (items are comma-separated; spaces around them are
+ * tolerated; an item without '=' has an empty value). Returns 0 at the end
+ * of the header. */
+int hg_verify_item_next(const char *v, size_t len, size_t *pos, struct hg_verify_item *it);
+/* 1 when the item's key is exactly key. */
+int hg_verify_item_is(const struct hg_verify_item *it, const char *key);
 
 /* ---- timestamps and replay windows ---- */
 

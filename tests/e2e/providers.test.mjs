@@ -19,7 +19,7 @@ import { Webhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import twilio from 'twilio';
 
-import { UUID7_RE, cliSign, request, sqlite, startDaemon, token } from './helpers.mjs';
+import { UUID7_RE, cliSign, request, runCli, sqlite, startDaemon, token } from './helpers.mjs';
 
 const PUBLIC_URL = 'https://hooks.example.com';
 const EDGE_URL = 'https://edge.example.com/gateway';
@@ -39,6 +39,9 @@ const SECRETS = {
   HG_E2E_ZOHO_SECRET: token('zoho'),
   HG_E2E_HMAC512_SECRET: token('h512'),
   HG_E2E_META_SECRET: token('meta'),
+  HG_E2E_ZOHO_PAY: token('zpay'),
+  HG_E2E_TOKEN_OLD: token('tok-old'),
+  HG_E2E_TOKEN: `${token('tok')} &+=/`, // characters a query parameter must encode
 };
 const S = SECRETS;
 
@@ -77,6 +80,11 @@ const sources = [
     secret_env: 'HG_E2E_HMAC512_SECRET',
   },
   { name: 'meta', provider: 'meta', secret_env: 'HG_E2E_META_SECRET' },
+  // Zoho CRM, Desk, Flow, ...: a fixed token in a header or a query parameter
+  { name: 'zoho-token', provider: 'token', header: 'x-zoho-token', secret_env: ['HG_E2E_TOKEN_OLD', 'HG_E2E_TOKEN'] },
+  { name: 'zoho-query', provider: 'token', header: 'query:token', secret_env: 'HG_E2E_TOKEN' },
+  // Zoho Payments: X-Zoho-Webhook-Signature: t=<unix ms>,v=<hex>
+  { name: 'zoho-payments', provider: 'zoho', secret_env: 'HG_E2E_ZOHO_PAY' },
 ];
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -353,6 +361,32 @@ describe('provider signature schemes (official SDKs)', () => {
       );
     });
 
+    test('Svix header names (svix-id, svix-timestamp, svix-signature) with an SDK signature are accepted', async () => {
+      // Svix sends the Standard Webhooks values under its own names.
+      const svix = (h) => ({
+        'Content-Type': 'application/json',
+        'svix-id': h['webhook-id'],
+        'svix-timestamp': h['webhook-timestamp'],
+        'svix-signature': h['webhook-signature'],
+      });
+      const body = payload();
+      const h = stdHeaders(S.HG_E2E_STD_NEW, msgId(), now(), body);
+      const first = assertAccepted(await post('standard', body, svix(h)), 'standard', 'svix-* headers');
+      // a redelivery (same svix-id, signed again) is a duplicate
+      const again = stdHeaders(S.HG_E2E_STD_OLD, h['webhook-id'], now() - 2, body);
+      assertDuplicate(await post('standard', body, svix(again)), first, 'standard', 'same svix-id');
+      assertRejected(
+        await post('standard', tamper(body, '"amount":42', '"amount":43'), svix(h)),
+        'standard',
+        'svix-* headers, tampered',
+      );
+      assertReplay(
+        await post('standard', body, svix(stdHeaders(S.HG_E2E_STD_NEW, msgId(), now() - 600, body))),
+        'standard',
+        'svix-* headers, old',
+      );
+    });
+
     test('an old timestamp is 401 replay; a duplicate webhook-id is a duplicate; tampering is 401', async () => {
       const body = payload();
       const id = msgId();
@@ -604,6 +638,89 @@ describe('provider signature schemes (official SDKs)', () => {
         'hmac512',
         'sha256 instead of sha512',
       );
+    });
+  });
+
+  // -------------------------------------------------------------------- zoho
+  describe('zoho (Zoho Payments: t=<unix ms>,v=<hex>)', () => {
+    // As PROVIDERS.md describes it: hex HMAC-SHA256 over "<t>." + raw body, t in ms.
+    const zohoHeader = (body, tMs = Date.now(), secret = S.HG_E2E_ZOHO_PAY) => ({
+      'Content-Type': 'application/json',
+      'X-Zoho-Webhook-Signature': `t=${tMs},v=${hmacHex('sha256', secret, `${tMs}.${body}`)}`,
+    });
+    const body = () => JSON.stringify({ event_id: randomUUID(), event_type: 'payment.succeeded', amount: 42 });
+
+    test('a correctly signed request is accepted; the same body again is a duplicate', async () => {
+      const b = body();
+      const first = assertAccepted(await post('zoho-payments', b, zohoHeader(b)), 'zoho-payments', 'signed');
+      assertDuplicate(await post('zoho-payments', b, zohoHeader(b, Date.now() - 2000)), first, 'zoho-payments', 'same body');
+    });
+
+    test('a wrong key, a tampered body or no header is 401', async () => {
+      const b = body();
+      assertRejected(await post('zoho-payments', b, zohoHeader(b, Date.now(), token('zpay'))), 'zoho-payments', 'wrong key');
+      assertRejected(await post('zoho-payments', tamper(b, '"amount":42', '"amount":43'), zohoHeader(b)), 'zoho-payments', 'tampered');
+      assertRejected(await post('zoho-payments', b, { 'Content-Type': 'application/json' }), 'zoho-payments', 'no header');
+    });
+
+    test('a timestamp outside the 300 s window (ms) is 401 replay, either way; seconds are not milliseconds', async () => {
+      const b = body();
+      assertReplay(await post('zoho-payments', b, zohoHeader(b, Date.now() - 600_000)), 'zoho-payments', '10 min old');
+      assertReplay(await post('zoho-payments', b, zohoHeader(b, Date.now() + 600_000)), 'zoho-payments', '10 min ahead');
+      assertReplay(await post('zoho-payments', b, zohoHeader(b, now())), 'zoho-payments', 'seconds, not ms');
+    });
+
+    test('hookgate sign --scheme zoho (--timestamp in ms) matches and is accepted', async () => {
+      const b = body();
+      const t = Date.now();
+      const h = await cliSign('zoho', S.HG_E2E_ZOHO_PAY, b, { timestamp: t });
+      assert.equal(h['X-Zoho-Webhook-Signature'], zohoHeader(b, t)['X-Zoho-Webhook-Signature']);
+      assertAccepted(await post('zoho-payments', b, h), 'zoho-payments', 'cli');
+    });
+  });
+
+  // ------------------------------------------------------------------- token
+  describe('token (a shared token in a header or a query parameter)', () => {
+    const body = () => JSON.stringify({ module: 'Leads', id: randomUUID() });
+    const JSON_CT = { 'Content-Type': 'application/json' };
+
+    test('the right token in the header is accepted (either rotation secret); a wrong or missing one is 401', async () => {
+      for (const t of [S.HG_E2E_TOKEN, S.HG_E2E_TOKEN_OLD]) {
+        assertAccepted(await post('zoho-token', body(), { ...JSON_CT, 'x-zoho-token': t }), 'zoho-token', 'right token');
+      }
+      assertRejected(await post('zoho-token', body(), { ...JSON_CT, 'x-zoho-token': token('tok') }), 'zoho-token', 'wrong token');
+      assertRejected(
+        await post('zoho-token', body(), { ...JSON_CT, 'x-zoho-token': `${S.HG_E2E_TOKEN}x` }),
+        'zoho-token',
+        'token with a suffix',
+      );
+      assertRejected(await post('zoho-token', body(), JSON_CT), 'zoho-token', 'no token');
+      assertRejected(
+        await post('zoho-token', body(), JSON_CT, `?x-zoho-token=${encodeURIComponent(S.HG_E2E_TOKEN)}`),
+        'zoho-token',
+        'token in the query instead of the header',
+      );
+    });
+
+    test('query:token reads the (URL-encoded) query parameter; a wrong one or a header is 401', async () => {
+      const q = `?a=1&token=${encodeURIComponent(S.HG_E2E_TOKEN)}&b=2`;
+      assertAccepted(await post('zoho-query', body(), JSON_CT, q), 'zoho-query', 'right token');
+      assertRejected(await post('zoho-query', body(), JSON_CT, `?token=${token('tok')}`), 'zoho-query', 'wrong token');
+      assertRejected(await post('zoho-query', body(), { ...JSON_CT, token: S.HG_E2E_TOKEN }), 'zoho-query', 'header');
+    });
+
+    test('hookgate sign --scheme token prints the header, or the query parameter to add', async () => {
+      const h = await cliSign('token', S.HG_E2E_TOKEN, '', { header: 'x-zoho-token' });
+      assert.deepEqual(h, { 'x-zoho-token': S.HG_E2E_TOKEN });
+      assertAccepted(await post('zoho-token', body(), { ...JSON_CT, ...h }), 'zoho-token', 'cli header');
+      const r = await runCli(['sign', '--scheme', 'token', '--header', 'query:token', '--secret-env', 'HG_E2E_SIGN_SECRET', '-'], {
+        env: { HG_E2E_SIGN_SECRET: S.HG_E2E_TOKEN },
+        input: '',
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const param = r.stdout.trim();
+      assert.match(param, /^token=[A-Za-z0-9%._~-]+$/);
+      assertAccepted(await post('zoho-query', body(), JSON_CT, `?${param}`), 'zoho-query', 'cli query parameter');
     });
   });
 

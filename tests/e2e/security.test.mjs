@@ -33,7 +33,11 @@ import {
   whatsappBody,
 } from './helpers.mjs';
 
-const META_CN = 'client.webhooks.fbcdn.net';
+// The CN of Meta's client certificate (issued by Meta's own CA since 2026);
+// provider meta expects it when mtls names no subject.
+const META_CN = 'client.webhooks.fbclientcerts.com';
+// The name of the DigiCert-signed certificate that expired on 2026-04-15.
+const OLD_META_CN = 'client.webhooks.fbcdn.net';
 const now = () => Math.floor(Date.now() / 1000);
 
 // ------------------------------------------------------------------ the PKI
@@ -85,6 +89,7 @@ async function makePki(dir) {
   await leaf('wrongcn', 'ca', '/CN=client.webhooks.example.com', client);
   await leaf('suffix', 'ca', `/CN=${META_CN}.evil.example.com`, client);
   await leaf('untrusted', 'rogue', `/CN=${META_CN}`, client);
+  await leaf('oldmeta', 'ca', `/O=Meta Platforms, Inc./CN=${OLD_META_CN}`, client);
   const read = (f) => readFileSync(p(f));
   const pair = (n) => ({ cert: read(`${n}.pem`), key: read(`${n}.key`) });
   return {
@@ -95,6 +100,7 @@ async function makePki(dir) {
     wrongcn: pair('wrongcn'),
     suffix: pair('suffix'),
     untrusted: pair('untrusted'),
+    oldmeta: pair('oldmeta'),
   };
 }
 
@@ -142,8 +148,15 @@ describe('mTLS: hookgate terminates TLS and checks the client certificate', () =
   const FB_SECRET = token('fb');
   const env = { HG_E2E_FB_SECRET: FB_SECRET };
   const sources = [
-    { name: 'fb', provider: 'meta', secret_env: 'HG_E2E_FB_SECRET', mtls: { require: true, subject: META_CN } },
+    // no subject: provider meta expects Meta's CN
+    { name: 'fb', provider: 'meta', secret_env: 'HG_E2E_FB_SECRET', mtls: { require: true } },
     { name: 'open', provider: 'meta', secret_env: 'HG_E2E_FB_SECRET' },
+    {
+      name: 'either',
+      provider: 'meta',
+      secret_env: 'HG_E2E_FB_SECRET',
+      mtls: { require: true, subject: [META_CN, 'client.webhooks.example.com'] },
+    },
   ];
   let pkiDir;
   let pki;
@@ -177,8 +190,20 @@ describe('mTLS: hookgate terminates TLS and checks the client certificate', () =
 
     const tlsWith = (pair) => ({ ca: pki.ca, ...(pair ?? {}) });
 
-    test('a certificate with CN client.webhooks.fbcdn.net from the configured CA is accepted', async () => {
+    test('a certificate with CN client.webhooks.fbclientcerts.com from the configured CA is accepted (meta default)', async () => {
       assertAccepted(await postMeta(d, 'fb', igBody(), FB_SECRET, { tls: tlsWith(pki.good) }), 'good CN');
+    });
+
+    test("the expired certificate's name client.webhooks.fbcdn.net is no longer Meta's: 401", async () => {
+      assert401(await postMeta(d, 'fb', igBody(), FB_SECRET, { tls: tlsWith(pki.oldmeta) }), 'old Meta CN');
+      mtlsRefusals++;
+    });
+
+    test('a subject list accepts either name, and only those', async () => {
+      assertAccepted(await postMeta(d, 'either', igBody(), FB_SECRET, { tls: tlsWith(pki.good) }), 'first name');
+      assertAccepted(await postMeta(d, 'either', igBody(), FB_SECRET, { tls: tlsWith(pki.wrongcn) }), 'second name');
+      assert401(await postMeta(d, 'either', igBody(), FB_SECRET, { tls: tlsWith(pki.oldmeta) }), 'a third name');
+      mtlsRefusals++;
     });
 
     test('the name as a DNS SAN (CN differs) is accepted too', async () => {

@@ -757,7 +757,7 @@ static void test_hmac_fields(void **state)
 	    "sources:\n  - name: m\n    provider: meta\n    secret_env: HGT_OLD\n"
 	    "    header: x-sig\n",
 	    5,
-	    "header: only provider hmac takes this key; source 'm' uses provider meta, "
+	    "header: only providers hmac and token take this key; source 'm' uses provider meta, "
 	    "which fixes it");
 	expect_error("sources:\n  - name: m\n    provider: github\n    secret_env: HGT_OLD\n"
 		     "    algorithm: sha1\n",
@@ -972,11 +972,12 @@ static void test_tolerance(void **state)
 
 	expect_exact_error(SRC("meta") "    tolerance: 60s\n", 5,
 			   "tolerance: source 'a' uses provider meta, which signs no timestamp; "
-			   "tolerance applies to stripe, slack, standard");
-	expect_exact_error(SRC("clipper") "    tolerance: 60s\n", 5,
-			   "tolerance: source 'a' uses provider clipper, which signs no "
-			   "timestamp; tolerance applies to stripe, slack, standard (use max_age "
-			   "to bound a body field's age)");
+			   "tolerance applies to stripe, slack, standard, zoho");
+	expect_exact_error(
+	    SRC("clipper") "    tolerance: 60s\n", 5,
+	    "tolerance: source 'a' uses provider clipper, which signs no "
+	    "timestamp; tolerance applies to stripe, slack, standard, zoho (use max_age "
+	    "to bound a body field's age)");
 	expect_exact_error(SRC("stripe") "    tolerance: 0s\n", 5,
 			   "tolerance: expected a duration above zero such as 500ms, 10s or 5m, "
 			   "got \"0s\"");
@@ -1144,54 +1145,119 @@ static void test_mtls(void **state)
 	(void)state;
 	write_tls_files();
 	cfg = load_ok("tls: {cert: cert.pem, key: key.pem, client_ca: ca.pem}\n" SRC(
-	    "meta") "    mtls: {require: true, subject: client.webhooks.fbcdn.net}\n");
+	    "meta") "    mtls: {require: true, subject: client.webhooks.fbclientcerts.com}\n");
 	s = &cfg->sources[0];
 	assert_true(s->mtls_require);
-	assert_string_equal(s->mtls_subject, "client.webhooks.fbcdn.net");
+	assert_int_equal(s->n_mtls_subjects, 1);
+	assert_string_equal(s->mtls_subjects[0], "client.webhooks.fbclientcerts.com");
+	hg_config_free(cfg);
+
+	/* provider meta knows the name Meta's certificate carries */
+	cfg = load_ok("tls: {cert: cert.pem, key: key.pem, client_ca: ca.pem}\n" SRC(
+	    "meta") "    mtls: {require: true}\n");
+	s = &cfg->sources[0];
+	assert_true(s->mtls_require);
+	assert_int_equal(s->n_mtls_subjects, 1);
+	assert_string_equal(s->mtls_subjects[0], HG_META_MTLS_SUBJECT);
+	hg_config_free(cfg);
+
+	/* a list: any of the names matches */
+	cfg = load_ok("tls: {cert: cert.pem, key: key.pem, client_ca: ca.pem}\n" SRC(
+	    "github") "    mtls: {require: true, subject: [a.example.com, b.example.com]}\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->n_mtls_subjects, 2);
+	assert_string_equal(s->mtls_subjects[0], "a.example.com");
+	assert_string_equal(s->mtls_subjects[1], "b.example.com");
 	hg_config_free(cfg);
 
 	/* behind a TLS-terminating proxy the certificate arrives in its headers */
 	cfg = load_ok("trusted_proxies: [127.0.0.1]\n" SRC(
-	    "meta") "    mtls:\n      require: TRUE\n      subject: client.webhooks.fbcdn.net\n");
+	    "meta") "    mtls:\n      require: TRUE\n      subject: "
+		    "client.webhooks.fbclientcerts.com\n");
 	assert_true(cfg->sources[0].mtls_require);
 	hg_config_free(cfg);
 
 	/* as DESIGN.md writes it: not required, nothing else needed */
-	cfg =
-	    load_ok(SRC("meta") "    mtls: {require: false, subject: client.webhooks.fbcdn.net}\n");
+	cfg = load_ok(
+	    SRC("meta") "    mtls: {require: false, subject: client.webhooks.fbclientcerts.com}\n");
 	assert_false(cfg->sources[0].mtls_require);
 	hg_config_free(cfg);
 	cfg = load_ok(SRC("meta") "    mtls: {}\n");
 	assert_false(cfg->sources[0].mtls_require);
-	assert_null(cfg->sources[0].mtls_subject);
+	assert_int_equal(cfg->sources[0].n_mtls_subjects, 0);
 	hg_config_free(cfg);
 
-	expect_exact_error(SRC("meta") "    mtls:\n      subject: client.webhooks.fbcdn.net\n"
-				       "      require: true\n",
-			   7,
-			   "require: source 'a' requires a client certificate, but none can reach "
-			   "hookgate; set tls: {client_ca: ...} at the top level (hookgate "
-			   "terminates TLS) or trusted_proxies (a proxy verifies it)");
+	expect_exact_error(
+	    SRC("meta") "    mtls:\n      subject: client.webhooks.fbclientcerts.com\n"
+			"      require: true\n",
+	    7,
+	    "require: source 'a' requires a client certificate, but none can reach "
+	    "hookgate; set tls: {client_ca: ...} at the top level (hookgate "
+	    "terminates TLS) or trusted_proxies (a proxy verifies it)");
 	/* TLS without client_ca cannot ask for a certificate either */
 	expect_error("tls: {cert: cert.pem, key: key.pem}\n" SRC(
 			 "meta") "    mtls: {require: true, subject: x.example.com}\n",
 		     6, "require: source 'a' requires a client certificate, but none can reach");
 	expect_exact_error(
-	    "trusted_proxies: 127.0.0.1\n" SRC("meta") "    mtls:\n      require: true\n", 6,
+	    "trusted_proxies: 127.0.0.1\n" SRC("github") "    mtls:\n      require: true\n", 6,
 	    "mtls: source 'a' requires a client certificate but names no subject; "
-	    "add subject: the CN or DNS name the certificate must carry, such as "
-	    "client.webhooks.fbcdn.net");
+	    "add subject: the CN or DNS name the certificate must carry (or a list of "
+	    "them), such as client.webhooks.fbclientcerts.com");
 	expect_exact_error(SRC("meta") "    mtls: {require: maybe}\n", 5,
 			   "require: expected one of false, true, got \"maybe\"");
-	expect_exact_error(SRC("meta") "    mtls: {subject: \"CN=x,O=y\"}\n", 5,
-			   "subject: expected a certificate subject name such as "
-			   "client.webhooks.fbcdn.net, got \"CN=x,O=y\"");
+	expect_exact_error(
+	    SRC("meta") "    mtls: {subject: \"CN=x,O=y\"}\n", 5,
+	    "subject: expected a certificate subject name such as "
+	    "client.webhooks.fbclientcerts.com, or a list of them, got \"CN=x,O=y\"");
 	expect_exact_error(SRC("meta") "    mtls: true\n", 5,
 			   "mtls: expected a mapping such as {require: true, subject: "
-			   "client.webhooks.fbcdn.net}, got a single value");
+			   "client.webhooks.fbclientcerts.com}, got a single value");
 	expect_exact_error(SRC("meta") "    mtls: {require: true, cn: x}\n", 5,
 			   "unknown key 'cn' in mtls of source 'a'; expected one of require, "
 			   "subject");
+}
+
+static void test_token_source(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SRC("token") "    header: x-zoho-token\n");
+	assert_string_equal(cfg->sources[0].header, "x-zoho-token");
+	assert_int_equal(cfg->sources[0].n_dedupe, 0);
+	hg_config_free(cfg);
+	cfg = load_ok(SRC("token") "    header: query:token\n");
+	assert_string_equal(cfg->sources[0].header, "query:token");
+	hg_config_free(cfg);
+
+	expect_exact_error(SRC("token"), 2,
+			   "source 'a' uses provider token and needs header: the request header "
+			   "that carries the token, such as x-zoho-token, or query:Name for a "
+			   "query parameter");
+	expect_exact_error(SRC("token") "    header: \"query:\"\n", 5,
+			   "header: expected a header name such as x-zoho-token, or query:Name, "
+			   "got \"query:\"");
+	expect_exact_error(SRC("token") "    header: x-zoho-token\n    prefix: t=\n", 6,
+			   "prefix: only provider hmac takes this key; source 'a' uses provider "
+			   "token, which fixes it");
+}
+
+static void test_zoho_source(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok(SRC("zoho"));
+	assert_int_equal(cfg->sources[0].tolerance_ms, 300 * 1000);
+	assert_int_equal(cfg->sources[0].n_dedupe, 0);
+	hg_config_free(cfg);
+	cfg = load_ok(SRC("zoho") "    tolerance: 60s\n");
+	assert_int_equal(cfg->sources[0].tolerance_ms, 60 * 1000);
+	hg_config_free(cfg);
+	expect_exact_error(
+	    SRC("zoho") "    header: x-zoho-webhook-signature\n", 5,
+	    "header: only providers hmac and token take this key; source 'a' uses provider "
+	    "zoho, which fixes it");
 }
 
 static void test_find_source(void **state)
@@ -1537,6 +1603,8 @@ int main(void)
 	    cmocka_unit_test(test_source_public_url),
 	    cmocka_unit_test(test_rate_limit),
 	    cmocka_unit_test(test_mtls),
+	    cmocka_unit_test(test_token_source),
+	    cmocka_unit_test(test_zoho_source),
 	    cmocka_unit_test(test_find_source),
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_endpoint_errors),

@@ -131,7 +131,7 @@ static void test_names_lists_every_scheme(void **state)
 	(void)state;
 	assert_string_equal(
 	    hg_verify_names(),
-	    "meta, github, twilio, stripe, slack, shopify, standard, clipper, hmac");
+	    "meta, github, twilio, stripe, slack, shopify, standard, clipper, hmac, token, zoho");
 }
 
 static void test_default_dedupe(void **state)

@@ -36,6 +36,7 @@ struct req {
 	struct hdr h[8];
 	size_t n;
 	const char *url;
+	const char *query; /* without '?' (token) */
 	int64_t now_s;
 };
 
@@ -93,6 +94,8 @@ static struct hg_verify_input input_of(const char *body, struct req *r)
 	    .ctx = r,
 	    .url = r->url,
 	    .url_len = r->url != NULL ? strlen(r->url) : 0,
+	    .query = r->query,
+	    .query_len = r->query != NULL ? strlen(r->query) : 0,
 	    .now_s = r->now_s,
 	};
 	return in;
@@ -213,7 +216,9 @@ static void test_default_dedupe(void **state)
 	assert_dedupe("stripe", "$.id");
 	assert_dedupe("slack", "$.event_id");
 	assert_dedupe("shopify", "header:X-Shopify-Webhook-Id");
-	assert_dedupe("standard", "header:webhook-id");
+	assert_string_equal(hg_verify_find("standard")->default_dedupe[0], "header:webhook-id");
+	assert_string_equal(hg_verify_find("standard")->default_dedupe[1], "header:svix-id");
+	assert_null(hg_verify_find("standard")->default_dedupe[2]);
 	assert_dedupe("clipper", "header:X-Webhook-Delivery-ID");
 	/* Only Slack has a POST handshake. */
 	assert_non_null(hg_verify_find("slack")->post_handshake);
@@ -597,6 +602,36 @@ static void test_standard_failures(void **state)
 				  1614265330, &reason),
 			 HG_EAUTH);
 	assert_string_equal(reason, "malformed signature header");
+}
+
+/* Svix sends the same values as svix-id, svix-timestamp, svix-signature. */
+static void test_standard_svix_header_names(void **state)
+{
+	struct src_fix f;
+	struct req r = {.now_s = 1614265330};
+	const char *reason = NULL;
+
+	(void)state;
+	src_init(&f, std_secret);
+	req_add(&r, "svix-id", std_id);
+	req_add(&r, "svix-timestamp", "1614265330");
+	req_add(&r, "Svix-Signature", std_sig);
+	assert_int_equal(run("standard", &f.src, std_body, &r, &reason), HG_OK);
+	r.now_s = 1614265330 + 301;
+	assert_int_equal(run("standard", &f.src, std_body, &r, &reason), HG_EREPLAY);
+	r.now_s = 1614265330;
+	r.h[0].value = "msg_other";
+	assert_int_equal(run("standard", &f.src, std_body, &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MISMATCH);
+
+	/* the two sets are never mixed: a webhook-* header means webhook-* only */
+	memset(&r, 0, sizeof(r));
+	r.now_s = 1614265330;
+	req_add(&r, "webhook-id", std_id);
+	req_add(&r, "svix-timestamp", "1614265330");
+	req_add(&r, "svix-signature", std_sig);
+	assert_int_equal(run("standard", &f.src, std_body, &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MISSING);
 }
 
 static void test_clipper_key_as_standard_secret(void **state)
@@ -1096,6 +1131,187 @@ static void test_sign_clipper(void **state)
 	hg_buf_free(&out);
 }
 
+/* ---- zoho ---- */
+
+/* PROVIDERS.md gives no Zoho Payments vector; this one was computed with
+ * node's crypto exactly as the scheme is documented there:
+ * createHmac("sha256", key).update(t + "." + body).digest("hex"). */
+static const char *zoho_key = "zoho-signing-key";
+static const char *zoho_body = "{\"event_id\":\"12345\",\"event_type\":\"payment.succeeded\"}";
+#define ZOHO_T_MS  INT64_C(1700000000123)
+#define ZOHO_NOW_S INT64_C(1700000000)
+static const char *zoho_hdr =
+    "t=1700000000123,v=2f7ca18feb35a1c65522133fdb9e734bd5122dd28ff3ebb52181aa2bd0c973d1";
+
+static int zoho(const char *secret, const char *secret2, const char *hdr, const char *body,
+		int64_t now_s, const char **reason)
+{
+	struct src_fix f;
+	struct req r = {0};
+
+	src_init(&f, secret);
+	if (secret2 != NULL)
+		src_add_secret(&f, secret2);
+	f.src.tolerance_ms = 300 * 1000;
+	if (hdr != NULL)
+		req_add(&r, "x-zoho-webhook-signature", hdr);
+	r.now_s = now_s;
+	return run("zoho", &f.src, body, &r, reason);
+}
+
+static void test_zoho_vector(void **state)
+{
+	const char *reason = NULL;
+
+	(void)state;
+	assert_int_equal(zoho(zoho_key, NULL, zoho_hdr, zoho_body, ZOHO_NOW_S, NULL), HG_OK);
+	/* rotation: the second secret matches */
+	assert_int_equal(zoho("old-key", zoho_key, zoho_hdr, zoho_body, ZOHO_NOW_S, NULL), HG_OK);
+	/* upper-case hex and spaces around items */
+	assert_int_equal(
+	    zoho(zoho_key, NULL,
+		 " t=1700000000123 , v=2F7CA18FEB35A1C65522133FDB9E734BD5122DD28FF3EBB5"
+		 "2181AA2BD0C973D1",
+		 zoho_body, ZOHO_NOW_S, NULL),
+	    HG_OK);
+	/* the t is in milliseconds: 299 s either way passes, 301 s is a replay */
+	assert_int_equal(zoho(zoho_key, NULL, zoho_hdr, zoho_body, ZOHO_NOW_S + 299, NULL), HG_OK);
+	assert_int_equal(zoho(zoho_key, NULL, zoho_hdr, zoho_body, ZOHO_NOW_S - 299, NULL), HG_OK);
+	assert_int_equal(zoho(zoho_key, NULL, zoho_hdr, zoho_body, ZOHO_NOW_S + 301, &reason),
+			 HG_EREPLAY);
+	assert_string_equal(reason, HG_VERIFY_REPLAY);
+}
+
+static void test_zoho_failures(void **state)
+{
+	const char *reason = NULL;
+
+	(void)state;
+	assert_int_equal(zoho("other-key", NULL, zoho_hdr, zoho_body, ZOHO_NOW_S, &reason),
+			 HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MISMATCH);
+	assert_int_equal(
+	    zoho(zoho_key, NULL, zoho_hdr, "{\"event_id\":\"12346\"}", ZOHO_NOW_S, &reason),
+	    HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MISMATCH);
+	/* the timestamp is signed: another t with the same v fails */
+	assert_int_equal(
+	    zoho(zoho_key, NULL,
+		 "t=1700000000124,v=2f7ca18feb35a1c65522133fdb9e734bd5122dd28ff3ebb52181"
+		 "aa2bd0c973d1",
+		 zoho_body, ZOHO_NOW_S, &reason),
+	    HG_EAUTH);
+	/* a bad signature is never reported as a replay, however old */
+	assert_int_equal(zoho("other-key", NULL, zoho_hdr, zoho_body, ZOHO_NOW_S + 9999, &reason),
+			 HG_EAUTH);
+	assert_int_equal(zoho(zoho_key, NULL, NULL, zoho_body, ZOHO_NOW_S, &reason), HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MISSING);
+	assert_int_equal(zoho(zoho_key, NULL, "v=2f7ca1", zoho_body, ZOHO_NOW_S, &reason),
+			 HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MALFORMED);
+	assert_int_equal(zoho(zoho_key, NULL, "t=1700000000123", zoho_body, ZOHO_NOW_S, &reason),
+			 HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MALFORMED);
+	assert_int_equal(zoho(zoho_key, NULL, "t=1700000000123,t=1700000000123,v=00", zoho_body,
+			      ZOHO_NOW_S, &reason),
+			 HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MALFORMED);
+	assert_int_equal(zoho(zoho_key, NULL, "t=-1,v=00", zoho_body, ZOHO_NOW_S, &reason),
+			 HG_EAUTH);
+	assert_string_equal(reason, HG_VERIFY_MALFORMED);
+}
+
+static void test_sign_zoho(void **state)
+{
+	struct hg_sign_input in = {.secret = (const uint8_t *)zoho_key,
+				   .secret_len = strlen(zoho_key),
+				   .body = (const uint8_t *)zoho_body,
+				   .body_len = strlen(zoho_body),
+				   .timestamp = ZOHO_T_MS};
+	struct hg_buf out = {0};
+	char expect[160];
+
+	(void)state;
+	assert_int_equal(hg_verify_find("zoho")->sign(&in, &out), HG_OK);
+	snprintf(expect, sizeof(expect), "X-Zoho-Webhook-Signature: %s\n", zoho_hdr);
+	assert_string_equal((char *)out.data, expect);
+	hg_buf_free(&out);
+}
+
+/* ---- token ---- */
+
+static void test_token_header(void **state)
+{
+	struct src_fix f;
+	struct req r = {0};
+	const char *reason = NULL;
+
+	(void)state;
+	src_init(&f, "old-token");
+	src_add_secret(&f, "s3cr3t-token");
+	f.src.header = "x-zoho-token";
+	req_add(&r, "X-Zoho-Token", " s3cr3t-token ");
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_OK);
+	r.h[0].value = "old-token"; /* rotation: any configured secret */
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_OK);
+	r.h[0].value = "s3cr3t-toke";
+	assert_int_equal(run("token", &f.src, "{}", &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, "token mismatch");
+	r.h[0].value = "s3cr3t-token-and-more";
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_EAUTH);
+	r.n = 0;
+	assert_int_equal(run("token", &f.src, "{}", &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, "missing token");
+	/* in the query when the header is named: not a token */
+	r.query = "x-zoho-token=s3cr3t-token";
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_EAUTH);
+}
+
+static void test_token_query(void **state)
+{
+	struct src_fix f;
+	struct req r = {0};
+	const char *reason = NULL;
+
+	(void)state;
+	src_init(&f, "a b&c");
+	f.src.header = "query:token";
+	r.query = "x=1&token=a+b%26c&y=2";
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_OK);
+	r.query = "token=a%20b%26c";
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_OK);
+	r.query = "token=a+b";
+	assert_int_equal(run("token", &f.src, "{}", &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, "token mismatch");
+	r.query = "tokens=a+b%26c&token=";
+	assert_int_equal(run("token", &f.src, "{}", &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, "missing token");
+	r.query = NULL;
+	assert_int_equal(run("token", &f.src, "{}", &r, &reason), HG_EAUTH);
+	assert_string_equal(reason, "missing token");
+	/* a header of that name is not the query parameter */
+	req_add(&r, "token", "a b&c");
+	assert_int_equal(run("token", &f.src, "{}", &r, NULL), HG_EAUTH);
+}
+
+static void test_sign_token(void **state)
+{
+	struct hg_sign_input in = {.secret = (const uint8_t *)"a b&c~", .secret_len = 6};
+	struct hg_buf out = {0};
+	const struct hg_verify_scheme *s = hg_verify_find("token");
+
+	(void)state;
+	assert_int_equal(s->sign(&in, &out), HG_EINVAL); /* no header */
+	in.header = "x-zoho-token";
+	assert_int_equal(s->sign(&in, &out), HG_OK);
+	assert_string_equal((char *)out.data, "x-zoho-token: a b&c~\n");
+	hg_buf_free(&out);
+	in.header = "query:token";
+	assert_int_equal(s->sign(&in, &out), HG_OK);
+	assert_string_equal((char *)out.data, "token=a%20b%26c~\n");
+	hg_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1122,6 +1338,7 @@ int main(void)
 	    cmocka_unit_test(test_standard_two_signatures_one_matches),
 	    cmocka_unit_test(test_standard_rotation_of_secrets),
 	    cmocka_unit_test(test_standard_failures),
+	    cmocka_unit_test(test_standard_svix_header_names),
 	    cmocka_unit_test(test_clipper_key_as_standard_secret),
 	    cmocka_unit_test(test_slack_vector),
 	    cmocka_unit_test(test_slack_replay),
@@ -1141,6 +1358,12 @@ int main(void)
 	    cmocka_unit_test(test_sign_shopify),
 	    cmocka_unit_test(test_sign_standard),
 	    cmocka_unit_test(test_sign_clipper),
+	    cmocka_unit_test(test_zoho_vector),
+	    cmocka_unit_test(test_zoho_failures),
+	    cmocka_unit_test(test_sign_zoho),
+	    cmocka_unit_test(test_token_header),
+	    cmocka_unit_test(test_token_query),
+	    cmocka_unit_test(test_sign_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -192,7 +192,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		si.secret_len = strlen(secret);
 		si.body = (const uint8_t *)p;
 		si.body_len = (size_t)(end - p);
-		si.timestamp = FZ_NOW_S;
+		/* zoho signs milliseconds; every other timestamped scheme seconds */
+		si.timestamp = strcmp(s->name, "zoho") == 0 ? (int64_t)FZ_NOW_S * 1000 : FZ_NOW_S;
 		si.id = "msg_fuzz";
 		si.header = src.header;
 		si.algorithm = src.algorithm;

@@ -512,8 +512,8 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in, struct
 	if (src->n_routes > 0) {
 		item->targets = calloc(src->n_routes, sizeof(*item->targets));
 		if (item->targets == NULL ||
-		    hg_deliver_route_of(src, &jb, m->received_ms, item->targets, &m->n_targets) !=
-			HG_OK)
+		    hg_deliver_route_of(src, &jb, hg_http_header_cb, req, m->received_ms,
+					item->targets, &m->n_targets) != HG_OK)
 			goto oom;
 		m->targets = item->targets;
 	}

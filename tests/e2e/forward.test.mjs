@@ -6,8 +6,9 @@
 // from); `when: header:X-GitHub-Event == push` routes pushes and issues to
 // different sinks, and a replay routes and forwards by the stored headers;
 // an endpoint's `Authorization: Bearer ${TOKEN}` comes from the environment;
-// config errors (an unknown variable, a signature header in
-// forward_headers) name file:line. Network: 127.0.0.1 only.
+// a reload that names a variable in an endpoint header sends it and stops
+// exec commands from inheriting it; config errors (an unknown variable, a
+// signature header in forward_headers) name file:line. Network: 127.0.0.1 only.
 
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
@@ -161,6 +162,71 @@ describe('forwarded and added headers', () => {
     assert.equal(pushes.requests[1].headers['x-hub-signature-256'], undefined);
     assert.equal(issues.requests.length, 1, 'the replayed push did not go to issues');
     assert.ok(!d.stderr().includes(BEARER), 'the header value is never logged');
+  });
+});
+
+describe('reload', () => {
+  it('a variable an endpoint header names on reload is sent, and exec commands stop inheriting it', async () => {
+    const web = await startSink();
+    const dir = makeTempDir('hookgate-fwd-reload-');
+    dirs.push(dir);
+    const script = path.join(dir, 'env.sh');
+    const out = path.join(dir, 'env');
+    writeFileSync(script, '#!/bin/sh\nenv > "$1.$HOOKGATE_MESSAGE_ID"\n');
+    chmodSync(script, 0o755);
+    const later = token('later');
+    const config = (headers) =>
+      [
+        'endpoints:',
+        '  - name: web',
+        `    url: ${web.url}`,
+        ...(headers ? ['    headers: {X-Later: "${E2E_FWD_LATER}"}'] : []),
+        '  - name: script',
+        `    exec: ${script} ${out}`,
+        'sources:',
+        '  - name: gh',
+        '    provider: github',
+        '    secret_env: E2E_FWD_GH',
+        '    routes: [web, script]',
+        '',
+      ].join('\n');
+    const d = await startDaemon({ env: { ...ENV, E2E_FWD_LATER: later }, extra: config(false) });
+    daemons.push(d);
+    const envOf = async (id) => {
+      const file = `${out}.${id}`;
+      assert.ok(
+        await waitFor(() => {
+          try {
+            return readFileSync(file, 'utf8').includes('HOOKGATE_MESSAGE_ID');
+          } catch {
+            return false;
+          }
+        }, { timeoutMs: 10000 }),
+        'the exec endpoint ran',
+      );
+      return readFileSync(file, 'utf8');
+    };
+
+    const first = await sendGithub(d, 'push', JSON.stringify({ marker: token('r1') }));
+    assert.ok((await envOf(first.id)).includes(`E2E_FWD_LATER=${later}`), 'not a secret yet: inherited');
+    assert.ok(await waitFor(() => web.requests.length === 1, { timeoutMs: 10000 }));
+
+    const head = readFileSync(d.configPath, 'utf8').split('endpoints:')[0];
+    writeFileSync(d.configPath, head + config(true));
+    d.proc.kill('SIGHUP');
+    assert.ok(
+      await waitFor(() => d.logLines().some((l) => l.msg === 'delivery engine reloaded'), { timeoutMs: 10000 }),
+      d.stderr(),
+    );
+
+    const second = await sendGithub(d, 'push', JSON.stringify({ marker: token('r2') }));
+    const env = await envOf(second.id);
+    assert.doesNotMatch(env, /E2E_FWD_LATER/, 'named by an endpoint header: no longer inherited');
+    assert.ok(!env.includes(later));
+    assert.ok(await waitFor(() => web.requests.length === 2, { timeoutMs: 10000 }));
+    assert.equal(web.requests[1].headers['x-later'], later);
+    assert.equal(web.requests[0].headers['x-later'], undefined);
+    assert.ok(!d.stderr().includes(later), 'the value is never logged');
   });
 });
 

@@ -129,15 +129,13 @@ static int cfg_forward_item(struct cfg_ctx *c, const yaml_node_t *at, const char
 	return cfg_add_forward(c, src, text);
 }
 
-int cfg_parse_forward_headers(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src,
-			      const char *where)
+int cfg_parse_forward_headers(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src)
 {
 	const yaml_node_t *v = cfg_get(c, node, "forward_headers");
 	const struct cfg_forward_default *d;
 	const char *const *n;
 	int rc;
 
-	(void)where;
 	if (v && !cfg_is_null(v))
 		return cfg_each_string(c, v, "forward_headers", CFG_HEADER_WHAT, cfg_header_ok,
 				       cfg_forward_item, src);

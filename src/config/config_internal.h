@@ -127,8 +127,7 @@ int cfg_note_secret_env(struct cfg_ctx *c, const char *name);
 /* ---- config_headers.c: forwarded and added headers ---- */
 
 /* A source's forward_headers:, or its provider's defaults. */
-int cfg_parse_forward_headers(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src,
-			      const char *where);
+int cfg_parse_forward_headers(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src);
 /* An endpoint's headers: map, with ${VAR} taken from the environment. */
 int cfg_parse_endpoint_headers(struct cfg_ctx *c, const yaml_node_t *node, struct hg_endpoint *ep,
 			       const char *where);

@@ -630,7 +630,7 @@ int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t index, v
 	if (!rc)
 		rc = cfg_parse_mtls(c, node, cfg, src, where);
 	if (!rc)
-		rc = cfg_parse_forward_headers(c, node, src, where);
+		rc = cfg_parse_forward_headers(c, node, src);
 	if (!rc)
 		rc = cfg_parse_routes(c, node, src, where);
 	return rc;

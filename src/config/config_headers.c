@@ -265,6 +265,11 @@ int cfg_parse_endpoint_headers(struct cfg_ctx *c, const yaml_node_t *node, struc
 					"headers: the value of %s must be text, got %s", name,
 					cfg_kind(v));
 		text = (const char *)v->data.scalar.value;
+		if (!text[0])
+			return cfg_fail(c, cfg_line(v),
+					"headers: the value of %s is empty; give a value or leave "
+					"the header out",
+					name);
 		if (strpbrk(text, "\r\n"))
 			return cfg_fail(c, cfg_line(v),
 					"headers: the value of %s holds a line break, which a "

@@ -1,8 +1,8 @@
 /*
  * attempt_exec.c — a delivery to an exec endpoint: the command's
  * environment (HOOKGATE_* about the message, HOOKGATE_HEADER_* for the
- * request headers its source forwards) and its deadline, and what its exit status means. Running
- * the child (spawn, pipes, pidfd) is exec.c's.
+ * request headers its source forwards) and its deadline, and what its exit
+ * status means. Running the child (spawn, pipes, pidfd) is exec.c's.
  */
 #include <ctype.h>
 #include <stdio.h>

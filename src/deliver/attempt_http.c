@@ -2,9 +2,8 @@
  * attempt_http.c — a delivery to an http endpoint: the request (hookgate's
  * headers, the endpoint's configured headers, the request headers its
  * source forwards, the Standard Webhooks signature when the endpoint has a
- * secret),
- * its transfer on the engine's libcurl multi handle, and what the answer
- * means. The transfer (and the pool of reusable transfer handles) also
+ * secret), its transfer on the engine's libcurl multi handle, and what the
+ * answer means. The transfer (and the pool of reusable transfer handles) also
  * carries outbound subscriptions' deliveries (attempt_sub.c).
  */
 #include <stdio.h>

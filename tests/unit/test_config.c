@@ -1532,6 +1532,9 @@ static void test_endpoint_headers(void **state)
 	expect_error("endpoints:\n  - name: e\n    url: http://127.0.0.1:9/e\n"
 		     "    headers: [a, b]\n",
 		     4, "expected a mapping");
+	expect_error("endpoints:\n  - name: e\n    url: http://127.0.0.1:9/e\n"
+		     "    headers:\n      X-A: \"\"\n",
+		     5, "headers: the value of X-A is empty");
 	expect_error("endpoints:\n  - name: e\n    exec: /bin/true\n"
 		     "    headers: {X-A: b}\n",
 		     4, "headers are sent with HTTP deliveries only");

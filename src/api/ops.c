@@ -380,7 +380,7 @@ void hg_api_op_replay(struct hg_api *api, struct hg_store *st, const struct api_
 	const char **names = NULL;
 	char(*ids)[HG_UUID_LEN + 1] = NULL;
 	struct hg_store_row row = {0};
-	json_t *list = NULL;
+	json_t *list = NULL, *stored;
 	size_t n = 0, i;
 	int64_t now = hg_now_ms();
 	int rc;
@@ -402,9 +402,14 @@ void hg_api_op_replay(struct hg_api *api, struct hg_store *st, const struct api_
 	names = calloc(src->n_routes + 1, sizeof(*names));
 	ids = calloc(src->n_routes + 1, sizeof(*ids));
 	rc = targets != NULL && names != NULL && ids != NULL ? HG_OK : HG_ENOMEM;
-	/* The source's routes as they are now, filters included. */
+	/* The source's routes as they are now, filters included; header
+	 * filters see the headers stored with the message. */
+	stored = row.headers_json != NULL ? json_loads(row.headers_json, 0, NULL) : NULL;
 	if (rc == HG_OK)
-		rc = hg_deliver_route(src, row.body, row.body_len, now, targets, &n);
+		rc = hg_deliver_route(src, row.body, row.body_len,
+				      stored != NULL ? hg_deliver_stored_header : NULL, stored, now,
+				      targets, &n);
+	json_decref(stored);
 	if (failed(a, rc, "message", j->arg))
 		goto out;
 	if (n == 0) {

@@ -728,10 +728,14 @@ void hg_config_free(struct hg_config *cfg)
 		for (j = 0; j < src->n_routes; j++) {
 			free(src->routes[j].when);
 			free(src->routes[j].value);
+			free(src->routes[j].header);
 			if (src->routes[j].path)
 				hg_jsonpath_free(src->routes[j].path);
 		}
 		free(src->routes);
+		for (j = 0; j < src->n_forward_headers; j++)
+			free(src->forward_headers[j]);
+		free(src->forward_headers);
 		free(src->name);
 		free(src->provider);
 		free(src->header);
@@ -748,6 +752,14 @@ void hg_config_free(struct hg_config *cfg)
 		free(ep->name);
 		free(ep->retry.schedule_ms);
 		cfg_wipe_secret(&ep->secret);
+		for (j = 0; j < ep->n_headers; j++) {
+			free(ep->headers[j].name);
+			if (ep->headers[j].value) {
+				OPENSSL_cleanse(ep->headers[j].value, strlen(ep->headers[j].value));
+				free(ep->headers[j].value);
+			}
+		}
+		free(ep->headers);
 	}
 	free(cfg->endpoints);
 	cfg_wipe_secret(&cfg->admin_token);

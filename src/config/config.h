@@ -92,6 +92,14 @@ struct hg_retry {
 	double jitter;        /* 0.1 = +-10% */
 };
 
+/* One "Name: value" an endpoint sends with every HTTP delivery (headers:);
+ * value has its ${VAR}s replaced from the environment at load, so it may
+ * hold a secret: it is wiped when the config is freed and never logged. */
+struct hg_header {
+	char *name;
+	char *value;
+};
+
 /* endpoints: where messages are delivered: an HTTP URL or a command. */
 struct hg_endpoint {
 	char *name;
@@ -100,21 +108,26 @@ struct hg_endpoint {
 			     * absolute path (resolved on PATH at load); NULL for url */
 	int64_t timeout_ms; /* one attempt, start to finish */
 	struct hg_retry retry;
-	int max_in_flight;       /* attempts at once to this endpoint */
-	struct hg_secret secret; /* Standard Webhooks key as "whsec_<base64>" (a raw secret
-				  * is wrapped so); bytes NULL = deliveries are not signed */
+	int max_in_flight;         /* attempts at once to this endpoint */
+	struct hg_secret secret;   /* Standard Webhooks key as "whsec_<base64>" (a raw secret
+				    * is wrapped so); bytes NULL = deliveries are not signed */
+	struct hg_header *headers; /* headers: sent with every HTTP delivery */
+	size_t n_headers;
 	int line;
 };
 
 /* One route of a source: messages go to endpoint when the filter holds
- * (always, when there is none). The filter selects values with path and
+ * (always, when there is none). A body filter selects values with path and
  * compares each scalar's text with value (hg_jsonpath_scalar_text): "=="
- * holds when any selected value equals it, "!=" when none does. */
+ * holds when any selected value equals it, "!=" when none does. A header
+ * filter ("header:Name == value") compares the request header's first value
+ * with value: "==" holds when it is present and equal, "!=" otherwise. */
 struct hg_route {
 	const struct hg_endpoint *endpoint; /* an element of cfg->endpoints */
 	char *when;                         /* the filter as written; NULL = none */
-	struct hg_jsonpath *path;
-	int negate; /* "!=" */
+	struct hg_jsonpath *path;           /* a body filter */
+	char *header;                       /* a header filter: the name, lower-case */
+	int negate;                         /* "!=" */
 	char *value;
 	int line;
 };
@@ -159,9 +172,15 @@ struct hg_source {
 	int64_t max_age_ms;               /* with max_age_path; default 300 s */
 	char *public_url;                 /* per-source override of the global one */
 	struct hg_rate_limit rate_limit;
-	int mtls_require;        /* mtls: {require: true, subject: NAME or [NAME, ...]} */
-	char **mtls_subjects;    /* CN or DNS SAN the client certificate must have; any of */
-	size_t n_mtls_subjects;  /* them (provider meta: HG_META_MTLS_SUBJECT by default) */
+	int mtls_require;       /* mtls: {require: true, subject: NAME or [NAME, ...]} */
+	char **mtls_subjects;   /* CN or DNS SAN the client certificate must have; any of */
+	size_t n_mtls_subjects; /* them (provider meta: HG_META_MTLS_SUBJECT by default) */
+	/* forward_headers: the request headers passed on to its endpoints (as
+	 * HTTP headers, and to exec commands as HOOKGATE_HEADER_* variables);
+	 * the provider's defaults when not configured. Never a signature or
+	 * credential header (refused at load). */
+	char **forward_headers;
+	size_t n_forward_headers;
 	struct hg_route *routes; /* where its messages are delivered */
 	size_t n_routes;
 	int line; /* where it was defined */

@@ -9,6 +9,7 @@
  */
 #include "config/config_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,17 +23,19 @@
 
 #include "verify/verify.h"
 
-#define CFG_MAX_IN_FLIGHT     4096     /* attempts at once: more is a typo */
-#define CFG_STANDARD_SECRET   "whsec_" /* Standard Webhooks secret prefix */
-#define CFG_WHEN_WHAT         "\"$.json.path == value\" or \"$.json.path != value\""
+#define CFG_MAX_IN_FLIGHT   4096     /* attempts at once: more is a typo */
+#define CFG_STANDARD_SECRET "whsec_" /* Standard Webhooks secret prefix */
+#define CFG_WHEN_WHAT                                                                              \
+	"\"$.json.path == value\", \"$.json.path != value\" or \"header:Name == value\" (or !=)"
+#define CFG_WHEN_HEADER       "header:"
 #define CFG_ENDPOINT_URL_WHAT "an http:// or https:// URL such as http://127.0.0.1:9000/process"
 
 /* The default retry schedule: attempts at 0, +60 s, +2 min, +4 min, +8 min. */
 const int64_t cfg_default_schedule_ms[] = {0, 60000, 120000, 240000, 480000};
 
 static const char *const cfg_endpoint_keys[] = {
-    "name",          "url",        "exec",        "timeout", "retry",
-    "max_in_flight", "secret_env", "secret_file", "secret",  NULL,
+    "name",       "url",         "exec",   "timeout", "retry", "max_in_flight",
+    "secret_env", "secret_file", "secret", "headers", NULL,
 };
 /* Keys of the nested mappings. */
 static const char *const cfg_retry_keys[] = {"schedule",  "attempts", "base", "factor",
@@ -372,7 +375,9 @@ int cfg_parse_endpoint(struct cfg_ctx *c, const yaml_node_t *node, size_t index,
 	if (rc)
 		return rc;
 	rc = cfg_parse_retry(c, node, &ep->retry, where);
-	return rc ? rc : cfg_parse_endpoint_secret(c, node, ep, where);
+	if (!rc)
+		rc = cfg_parse_endpoint_secret(c, node, ep, where);
+	return rc ? rc : cfg_parse_endpoint_headers(c, node, ep, where);
 }
 
 /* when: "PATH == VALUE" or "PATH != VALUE". The operator is the first ==
@@ -410,7 +415,18 @@ static int cfg_parse_when(struct cfg_ctx *c, const yaml_node_t *at, const char *
 	path = strndup(text, plen);
 	if (!path)
 		return cfg_oom(c);
-	rc = cfg_compile_path(c, at, "when", path, &r->path);
+	if (!strncmp(path, CFG_WHEN_HEADER, sizeof CFG_WHEN_HEADER - 1)) {
+		/* Stored lower-case: request headers arrive (and are stored)
+		 * with lower-case names. */
+		r->header = strdup(path + sizeof CFG_WHEN_HEADER - 1);
+		rc = r->header ? HG_OK : cfg_oom(c);
+		if (!rc && !cfg_header_ok(r->header))
+			rc = cfg_bad_value(c, at, "when", CFG_WHEN_WHAT, text);
+		for (p = r->header; !rc && *p; p++)
+			r->header[p - r->header] = (char)tolower((unsigned char)*p);
+	} else {
+		rc = cfg_compile_path(c, at, "when", path, &r->path);
+	}
 	free(path);
 	if (rc)
 		return rc;

@@ -120,6 +120,17 @@ void cfg_warn_inline(const struct cfg_ctx *c, const char *what, const char *name
 int cfg_compile_path(struct cfg_ctx *c, const yaml_node_t *at, const char *key, const char *text,
 		     struct hg_jsonpath **out);
 int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t index, void *item);
+/* Remembers that environment variable name holds a secret, so exec
+ * endpoints can be started without it. */
+int cfg_note_secret_env(struct cfg_ctx *c, const char *name);
+
+/* ---- config_headers.c: forwarded and added headers ---- */
+
+/* A source's forward_headers:, or its provider's defaults. */
+int cfg_parse_forward_headers(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src);
+/* An endpoint's headers: map, with ${VAR} taken from the environment. */
+int cfg_parse_endpoint_headers(struct cfg_ctx *c, const yaml_node_t *node, struct hg_endpoint *ep,
+			       const char *where);
 
 /* ---- config_endpoints.c ---- */
 

@@ -32,7 +32,8 @@ static const char *const cfg_source_keys[] = {
     "secret",    "verify_token_env", "dedupe",          "max_body",
     "header",    "algorithm",        "encoding",        "prefix",
     "tolerance", "max_age",          "public_url",      "rate_limit",
-    "mtls",      "routes",           "max_dedupe_keys", NULL,
+    "mtls",      "routes",           "max_dedupe_keys", "forward_headers",
+    NULL,
 };
 /* Keys of the nested mappings. */
 static const char *const cfg_max_age_keys[] = {"path", "within", NULL};
@@ -69,9 +70,7 @@ char *cfg_resolve_path(const struct cfg_ctx *c, const char *path)
 	return out;
 }
 
-/* Remembers that environment variable name holds a secret, so exec
- * endpoints can be started without it. */
-static int cfg_note_secret_env(struct cfg_ctx *c, const char *name)
+int cfg_note_secret_env(struct cfg_ctx *c, const char *name)
 {
 	struct hg_config *cfg = c->cfg;
 	char **grown;
@@ -700,6 +699,8 @@ int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t index, v
 		rc = cfg_parse_rate_limit(c, node, src, where);
 	if (!rc)
 		rc = cfg_parse_mtls(c, node, cfg, src, where);
+	if (!rc)
+		rc = cfg_parse_forward_headers(c, node, src);
 	if (!rc)
 		rc = cfg_parse_routes(c, node, src, where);
 	return rc;

@@ -1,12 +1,14 @@
 /*
  * attempt_http.c — a delivery to an http endpoint: the request (hookgate's
- * headers, the Standard Webhooks signature when the endpoint has a secret),
- * its transfer on the engine's libcurl multi handle, and what the answer
- * means. The transfer (and the pool of reusable transfer handles) also
+ * headers, the endpoint's configured headers, the request headers its
+ * source forwards, the Standard Webhooks signature when the endpoint has a
+ * secret), its transfer on the engine's libcurl multi handle, and what the
+ * answer means. The transfer (and the pool of reusable transfer handles) also
  * carries outbound subscriptions' deliveries (attempt_sub.c).
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "deliver/engine_internal.h"
 
@@ -93,10 +95,29 @@ static int add_signature(struct hg_deliver *d, struct dl_attempt *a)
 	return rc;
 }
 
+/* dl_forward_each() callback: one forwarded request header. Not when the
+ * endpoint sets that name itself (its headers:, or its own signature's
+ * webhook-id and webhook-timestamp): what hookgate sends wins. */
+static int add_forwarded(const char *name, const char *value, void *arg)
+{
+	struct dl_attempt *a = arg;
+	const struct hg_endpoint *ep = a->e->ep;
+	size_t i;
+
+	if (ep->secret.bytes != NULL &&
+	    (strcasecmp(name, "webhook-id") == 0 || strcasecmp(name, "webhook-timestamp") == 0))
+		return HG_OK;
+	for (i = 0; i < ep->n_headers; i++)
+		if (strcasecmp(name, ep->headers[i].name) == 0)
+			return HG_OK;
+	return dl_add_header(a, name, value);
+}
+
 int dl_http_start(struct hg_deliver *d, struct dl_attempt *a)
 {
 	const struct hg_endpoint *ep = a->e->ep;
 	char attempt[16];
+	size_t i;
 	int rc;
 
 	snprintf(attempt, sizeof(attempt), "%d", a->n);
@@ -112,6 +133,10 @@ int dl_http_start(struct hg_deliver *d, struct dl_attempt *a)
 		rc = dl_add_header(a, "X-Hookgate-Message-Id", a->msg.id);
 	if (rc == HG_OK)
 		rc = dl_add_header(a, "X-Hookgate-Attempt", attempt);
+	for (i = 0; rc == HG_OK && i < ep->n_headers; i++)
+		rc = dl_add_header(a, ep->headers[i].name, ep->headers[i].value);
+	if (rc == HG_OK)
+		rc = dl_forward_each(d, a, add_forwarded, a);
 	if (rc == HG_OK && ep->secret.bytes != NULL)
 		rc = add_signature(d, a);
 	if (rc != HG_OK) {

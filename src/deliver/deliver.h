@@ -41,7 +41,9 @@ struct hg_deliver;
  * hold. out has room for src->n_routes targets; their endpoint names
  * belong to the config. The body is parsed at most once, and only when a
  * route has a filter; a body jansson cannot parse, for whatever reason,
- * counts as not JSON. Returns HG_OK. */
+ * counts as not JSON. Header filters ask header(hctx, name, &len) for the
+ * first value of a request header (name lower-case; NULL when absent);
+ * header may be NULL (no headers). Returns HG_OK. */
 /* ---- outbound: event types and who gets a published event (routes.c) ---- */
 
 #define HG_DELIVER_EVENT_MAX 100 /* longest event type */
@@ -79,13 +81,19 @@ void hg_deliver_fanout_free(struct hg_deliver_fanout *f);
  * cfg says. Any thread; d may be NULL. */
 void hg_deliver_reload(struct hg_deliver *d, struct hg_config *cfg);
 
+typedef const char *(*hg_deliver_header_fn)(void *ctx, const char *name, size_t *len);
 int hg_deliver_route(const struct hg_source *src, const uint8_t *body, size_t len,
-		     int64_t received_ms, struct hg_store_target *out, size_t *n);
+		     hg_deliver_header_fn header, void *hctx, int64_t received_ms,
+		     struct hg_store_target *out, size_t *n);
 /* The same on a body view whose JSON tree is parsed at most once for the
  * whole request (util/jsonpath.h). */
 struct hg_json_body;
-int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body, int64_t received_ms,
+int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body,
+			hg_deliver_header_fn header, void *hctx, int64_t received_ms,
 			struct hg_store_target *out, size_t *n);
+/* A hg_deliver_header_fn over a stored message's headers: headers is the
+ * jansson object of its headers_json (names compared in any case). */
+const char *hg_deliver_stored_header(void *headers, const char *name, size_t *len);
 
 /* ---- retry arithmetic (schedule.c) ---- */
 

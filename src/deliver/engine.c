@@ -205,7 +205,7 @@ static void attempt_free(struct hg_deliver *d, struct dl_attempt *a)
 	hg_store_sub_free(&a->sub);
 	hg_deliver_heap_remove(&d->heap, &a->deadline);
 	if (a->envp != NULL)
-		for (i = d->n_env_base; i < d->n_env_base + a->env_own; i++)
+		for (i = a->env_base_n; i < a->env_base_n + a->env_own; i++)
 			free(a->envp[i]);
 	free(a->envp);
 	hg_store_row_free(&a->msg);
@@ -712,7 +712,7 @@ static void adopt_reload(struct hg_deliver *d)
 
 /* 1 when env entry e ("NAME=value") may be passed to exec commands: not a
  * variable a secret was read from, and not one of the names we set. */
-static int env_inherited(const struct hg_config *cfg, const char *e)
+int dl_env_inherited(const struct hg_config *cfg, const char *e)
 {
 	size_t i, n = strcspn(e, "=");
 
@@ -734,7 +734,7 @@ static int copy_env(struct hg_deliver *d)
 	if (d->env_base == NULL)
 		return HG_ENOMEM;
 	for (i = 0; i < n; i++) {
-		if (!env_inherited(d->cfg, environ[i]))
+		if (!dl_env_inherited(d->cfg, environ[i]))
 			continue;
 		d->env_base[d->n_env_base] = strdup(environ[i]);
 		if (d->env_base[d->n_env_base++] == NULL)

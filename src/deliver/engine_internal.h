@@ -50,9 +50,11 @@ struct dl_attempt {
 	/* exec */
 	struct hg_deliver_exec x;
 	struct hg_deliver_timer deadline;
-	char **envp; /* the base environment's pointers, then our own strings */
+	char **envp;       /* the base environment's pointers, then our own strings */
+	size_t env_base_n; /* how many of the base environment's pointers */
 	size_t env_own;
-	int reap_poll; /* runs without a pidfd: counted in no_pidfd */
+	size_t forward_env; /* exec: where the next HOOKGATE_HEADER_* goes in envp */
+	int reap_poll;      /* runs without a pidfd: counted in no_pidfd */
 	int timed_out;
 	/* the outcome */
 	struct hg_deliver_head head;
@@ -121,6 +123,9 @@ struct hg_deliver {
 
 /* ---- engine.c ---- */
 
+/* 1 when the environment entry e ("NAME=value") may be passed on to exec
+ * commands under cfg: not ours (HOOKGATE_*) and not a secret's variable. */
+int dl_env_inherited(const struct hg_config *cfg, const char *e);
 /* The monotonic clock in ms: what timers run on. */
 int64_t dl_mono_ms(void);
 /* The attempt is over (a->ok, a->error and a->status_code say how): decide
@@ -146,6 +151,16 @@ void dl_http_done(struct hg_deliver *d, struct dl_attempt *a, CURLcode result);
 /* *store_down is set when the store could not be read (not an attempt:
  * the lease brings it back); other failures are the attempt's. */
 int dl_sub_start(struct hg_deliver *d, struct dl_attempt *a, int *store_down);
+
+/* ---- forward.c: the request headers a delivery passes on ---- */
+
+typedef int (*dl_forward_fn)(const char *name, const char *value, void *arg);
+/* Calls fn(name as configured, stored value, arg) for each of the message
+ * source's forward_headers that the message's stored headers hold, in the
+ * configured order; stops at the first status fn returns that is not
+ * HG_OK and returns it. */
+int dl_forward_each(const struct hg_deliver *d, const struct dl_attempt *a, dl_forward_fn fn,
+		    void *arg);
 
 /* ---- attempt_exec.c: exec endpoints ---- */
 

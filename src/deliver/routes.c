@@ -3,7 +3,8 @@
  * the contract).
  *
  * Inbound: each route of its source names an endpoint and, optionally, a
- * filter on the body ("$.path == value" / "!="; config.h states the rule).
+ * filter on the body ("$.path == value" / "!=") or on a request header
+ * ("header:Name == value"; config.h states the rules).
  * Runs on the event-loop thread that accepted the message, so the
  * deliveries can be stored with it: the body's tree is made at most once
  * per request, only when some route filters, and nothing else is
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config.h"
 #include "store/store.h"
@@ -39,30 +41,57 @@ static int value_equals(json_t *v, void *arg)
 	return eq;
 }
 
-/* 1 when route r holds for the parsed body (NULL: not JSON). */
-static int route_holds(const struct hg_route *r, json_t *root)
+/* 1 when route r holds for the parsed body (NULL: not JSON) and the
+ * request's headers (header NULL: none). */
+static int route_holds(const struct hg_route *r, json_t *root, hg_deliver_header_fn header,
+		       void *hctx)
 {
+	const char *v;
+	size_t len = 0;
 	int any;
 
-	if (r->path == NULL)
+	if (r->header != NULL) {
+		v = header != NULL ? header(hctx, r->header, &len) : NULL;
+		any = v != NULL && len == strlen(r->value) && memcmp(v, r->value, len) == 0;
+	} else if (r->path != NULL) {
+		any = root != NULL && hg_jsonpath_each(r->path, root, value_equals, (void *)r) != 0;
+	} else {
 		return 1;
-	any = root != NULL && hg_jsonpath_each(r->path, root, value_equals, (void *)r) != 0;
+	}
 	return r->negate ? !any : any;
 }
 
+const char *hg_deliver_stored_header(void *headers, const char *name, size_t *len)
+{
+	const char *key, *v = NULL;
+	json_t *value;
+
+	json_object_foreach((json_t *)headers, key, value)
+	{
+		if (strcasecmp(key, name) == 0 && json_is_string(value)) {
+			v = json_string_value(value);
+			*len = json_string_length(value);
+			break;
+		}
+	}
+	return v;
+}
+
 int hg_deliver_route(const struct hg_source *src, const uint8_t *body, size_t len,
-		     int64_t received_ms, struct hg_store_target *out, size_t *n)
+		     hg_deliver_header_fn header, void *hctx, int64_t received_ms,
+		     struct hg_store_target *out, size_t *n)
 {
 	struct hg_json_body b;
 	int rc;
 
 	hg_json_body_init(&b, body, len);
-	rc = hg_deliver_route_of(src, &b, received_ms, out, n);
+	rc = hg_deliver_route_of(src, &b, header, hctx, received_ms, out, n);
 	hg_json_body_release(&b);
 	return rc;
 }
 
-int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body, int64_t received_ms,
+int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body,
+			hg_deliver_header_fn header, void *hctx, int64_t received_ms,
 			struct hg_store_target *out, size_t *n)
 {
 	json_t *root = NULL;
@@ -79,7 +108,7 @@ int hg_deliver_route_of(const struct hg_source *src, struct hg_json_body *body, 
 			continue; /* already selected by an earlier route */
 		if (r->path != NULL)
 			root = hg_json_body_root(body);
-		if (!route_holds(r, root))
+		if (!route_holds(r, root, header, hctx))
 			continue;
 		out[*n].endpoint = ep->name;
 		out[*n].due_ms = received_ms + hg_deliver_delay_ms(&ep->retry, 0);

@@ -74,10 +74,22 @@ static int header_is_secret(const char *name, size_t len)
 	return 0;
 }
 
+/* The headers a message is stored with: all but credentials, which are the
+ * caller's (header_is_secret) or, for a `token` source, the shared token in
+ * its header. */
+struct stored_headers {
+	struct hg_buf *b;
+	const char *token_header; /* lower-case name, or NULL */
+};
+
 static void add_header_json(const char *name, size_t nlen, const char *val, size_t vlen, void *arg)
 {
-	struct hg_buf *b = arg;
+	struct stored_headers *sh = arg;
+	struct hg_buf *b = sh->b;
 	if (header_is_secret(name, nlen) || b->len + nlen + vlen + 8 > HG_MAX_STORED_HEADERS)
+		return;
+	if (sh->token_header != NULL && strlen(sh->token_header) == nlen &&
+	    strncasecmp(sh->token_header, name, nlen) == 0)
 		return;
 	hg_buf_puts(b, b->len == 1 ? "" : ",");
 	hg_buf_json_str(b, name, nlen);
@@ -508,7 +520,11 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in, struct
 		goto oom;
 	memcpy(item->body, req->body, req->body_len);
 	hg_buf_puts(&item->headers, "{");
-	hg_http_header_each(req, add_header_json, &item->headers);
+	struct stored_headers sh = {.b = &item->headers};
+	if (strcmp(src->scheme->name, "token") == 0 && src->header != NULL &&
+	    strncmp(src->header, "query:", 6) != 0)
+		sh.token_header = src->header;
+	hg_http_header_each(req, add_header_json, &sh);
 	if (hg_buf_puts(&item->headers, "}") != HG_OK)
 		goto oom;
 
@@ -519,8 +535,8 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in, struct
 	if (src->n_routes > 0) {
 		item->targets = calloc(src->n_routes, sizeof(*item->targets));
 		if (item->targets == NULL ||
-		    hg_deliver_route_of(src, &jb, m->received_ms, item->targets, &m->n_targets) !=
-			HG_OK)
+		    hg_deliver_route_of(src, &jb, hg_http_header_cb, req, m->received_ms,
+					item->targets, &m->n_targets) != HG_OK)
 			goto oom;
 		m->targets = item->targets;
 	}

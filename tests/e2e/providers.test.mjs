@@ -702,6 +702,15 @@ describe('provider signature schemes (official SDKs)', () => {
       );
     });
 
+    test('the token is a secret: it is not stored with the message', async () => {
+      const r = await post('zoho-token', body(), { ...JSON_CT, 'x-zoho-token': S.HG_E2E_TOKEN });
+      assertAccepted(r, 'zoho-token', 'right token');
+      const stored = await sqlite(db, `select headers from messages where id='${r.json.id}'`);
+      assert.ok(stored.length > 0, 'the message and its headers are stored');
+      assert.ok(!stored.includes(S.HG_E2E_TOKEN), `the token is in the stored headers: ${stored}`);
+      assert.ok(!/x-zoho-token/i.test(stored), stored);
+    });
+
     test('query:token reads the (URL-encoded) query parameter; a wrong one or a header is 401', async () => {
       const q = `?a=1&token=${encodeURIComponent(S.HG_E2E_TOKEN)}&b=2`;
       assertAccepted(await post('zoho-query', body(), JSON_CT, q), 'zoho-query', 'right token');

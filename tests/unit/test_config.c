@@ -486,7 +486,7 @@ static void test_unknown_keys(void **state)
 	    "unknown key 'secret_evn' in source 'gh'; expected one of name, provider, "
 	    "secret_env, secret_file, secret, verify_token_env, dedupe, max_body, "
 	    "header, algorithm, encoding, prefix, tolerance, max_age, public_url, "
-	    "rate_limit, mtls, routes, max_dedupe_keys");
+	    "rate_limit, mtls, routes, max_dedupe_keys, forward_headers");
 	expect_error("sources:\n  - provider: github\n    listen: :80\n", 3,
 		     "unknown key 'listen' in source #1");
 	expect_error("sources:\n  - {name: a, provider: meta, secret: x}\n  - {name: b, x: 1}\n", 3,
@@ -1521,7 +1521,9 @@ static void test_routes(void **state)
 	expect_error("endpoints:\n  - {name: e, url: http://x/}\n"
 		     "sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
 		     "    routes:\n      - {endpoint: e, when: \"$.a\"}\n",
-		     8, "when: expected \"$.json.path == value\" or \"$.json.path != value\"");
+		     8,
+		     "when: expected \"$.json.path == value\", \"$.json.path != value\" or "
+		     "\"header:Name == value\"");
 	expect_error("endpoints:\n  - {name: e, url: http://x/}\n"
 		     "sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
 		     "    routes:\n      - {endpoint: e, when: \"a.b == 1\"}\n",
@@ -1539,6 +1541,145 @@ static void test_routes(void **state)
 
 /* Shape only (the CLI): no secret is read, so unset variables and missing
  * files do not matter, and the admin token's variable is still named. */
+/* forward_headers: the provider's defaults, a list of one's own, and the
+ * names that may never be forwarded (each an error at its line). */
+static void test_forward_headers(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_source *s;
+
+	(void)state;
+	cfg = load_ok(
+	    "sources:\n"
+	    "  - {name: gh, provider: github, secret_env: HGT_OLD}\n"
+	    "  - {name: st, provider: stripe, secret_env: HGT_OLD}\n"
+	    "  - name: own\n"
+	    "    provider: github\n"
+	    "    secret_env: HGT_OLD\n"
+	    "    forward_headers: [X-GitHub-Event, x-github-event, X-Request-Id]\n"
+	    "  - {name: none, provider: shopify, secret_env: HGT_OLD, forward_headers: []}\n"
+	    "  - {name: sh, provider: shopify, secret_env: HGT_OLD}\n");
+	s = &cfg->sources[0];
+	assert_int_equal(s->n_forward_headers, 3);
+	assert_string_equal(s->forward_headers[0], "X-GitHub-Event");
+	assert_string_equal(s->forward_headers[1], "X-GitHub-Delivery");
+	assert_string_equal(s->forward_headers[2], "X-GitHub-Hook-ID");
+	assert_int_equal(cfg->sources[1].n_forward_headers, 0);
+	s = &cfg->sources[2];
+	assert_int_equal(s->n_forward_headers, 2); /* the same name twice is one */
+	assert_string_equal(s->forward_headers[1], "X-Request-Id");
+	assert_int_equal(cfg->sources[3].n_forward_headers, 0);
+	assert_int_equal(cfg->sources[4].n_forward_headers, 4);
+	hg_config_free(cfg);
+
+	expect_error("sources:\n  - name: gh\n    provider: github\n    secret_env: HGT_OLD\n"
+		     "    forward_headers:\n      - X-GitHub-Event\n      - X-Hub-Signature-256\n",
+		     7, "forward_headers: X-Hub-Signature-256 is a signature header");
+	expect_error("sources:\n  - {name: s, provider: stripe, secret_env: HGT_OLD,\n"
+		     "     forward_headers: stripe-signature}\n",
+		     3, "stripe-signature is a signature header");
+	expect_error("sources:\n  - {name: h, provider: hmac, header: X-Sig, secret_env: HGT_OLD,\n"
+		     "     forward_headers: [x-sig]}\n",
+		     3, "x-sig is a signature header");
+	expect_error("sources:\n  - {name: s, provider: meta, secret_env: HGT_OLD,\n"
+		     "     forward_headers: [Authorization]}\n",
+		     3, "Authorization carries the caller's credentials");
+	expect_error("sources:\n  - {name: s, provider: meta, secret_env: HGT_OLD,\n"
+		     "     forward_headers: [X-Hookgate-Source]}\n",
+		     3, "is set by hookgate");
+	expect_error("sources:\n  - {name: s, provider: meta, secret_env: HGT_OLD,\n"
+		     "     forward_headers: [\"bad name\"]}\n",
+		     3, "forward_headers");
+}
+
+/* An endpoint's headers: ${VAR} from the environment (a secret env exec
+ * commands do not inherit), and the errors: a missing variable named, a
+ * header of hookgate's own, headers on an exec endpoint. */
+static void test_endpoint_headers(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_endpoint *ep;
+	char path[256], err[512];
+	size_t i;
+	int found = 0;
+
+	(void)state;
+	setenv("HGT_HDR_TOKEN", "t0k3n", 1);
+	cfg = load_ok(
+	    "endpoints:\n"
+	    "  - name: e\n"
+	    "    url: http://127.0.0.1:9/e\n"
+	    "    headers: {Authorization: \"Bearer ${HGT_HDR_TOKEN}\", X-Plain: \"a $b\"}\n");
+	ep = &cfg->endpoints[0];
+	assert_int_equal(ep->n_headers, 2);
+	assert_string_equal(ep->headers[0].name, "Authorization");
+	assert_string_equal(ep->headers[0].value, "Bearer t0k3n");
+	assert_string_equal(ep->headers[1].value, "a $b");
+	for (i = 0; i < cfg->n_secret_envs; i++)
+		found |= !strcmp(cfg->secret_envs[i], "HGT_HDR_TOKEN");
+	assert_true(found);
+	hg_config_free(cfg);
+
+	expect_error("endpoints:\n  - name: e\n    url: http://127.0.0.1:9/e\n"
+		     "    headers:\n      Authorization: \"Bearer ${HGT_HDR_MISSING}\"\n",
+		     5, "environment variable HGT_HDR_MISSING is not set");
+	expect_error("endpoints:\n  - name: e\n    url: http://127.0.0.1:9/e\n"
+		     "    headers:\n      X-A: \"${HGT_HDR_TOKEN\"\n",
+		     5, "headers: a ${ without");
+	expect_error("endpoints:\n  - name: e\n    url: http://127.0.0.1:9/e\n"
+		     "    headers:\n      webhook-signature: x\n",
+		     5, "headers: webhook-signature is set by hookgate");
+	expect_error("endpoints:\n  - name: e\n    url: http://127.0.0.1:9/e\n"
+		     "    headers:\n      X-Hookgate-Attempt: \"1\"\n",
+		     5, "cannot be overridden");
+	expect_error("endpoints:\n  - name: e\n    url: http://127.0.0.1:9/e\n"
+		     "    headers: [a, b]\n",
+		     4, "expected a mapping");
+	expect_error("endpoints:\n  - name: e\n    url: http://127.0.0.1:9/e\n"
+		     "    headers:\n      X-A: \"\"\n",
+		     5, "headers: the value of X-A is empty");
+	expect_error("endpoints:\n  - name: e\n    exec: /bin/true\n"
+		     "    headers: {X-A: b}\n",
+		     4, "headers are sent with HTTP deliveries only");
+
+	/* Shape only: the variable need not exist, and its value is not read. */
+	write_cfg("endpoints:\n  - name: e\n    url: http://127.0.0.1:9/e\n"
+		  "    headers: {Authorization: \"Bearer ${HGT_HDR_MISSING}\"}\n",
+		  path, sizeof path);
+	assert_int_equal(hg_config_load_opts(path, HG_CONFIG_NO_SECRETS, &cfg, err, sizeof err),
+			 HG_OK);
+	assert_string_equal(cfg->endpoints[0].headers[0].value, "Bearer (secret not read)");
+	hg_config_free(cfg);
+}
+
+/* when: on a request header. */
+static void test_route_header_filter(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_route *r;
+
+	(void)state;
+	cfg = load_ok("endpoints:\n  - {name: pushes, url: http://127.0.0.1:9/p}\n"
+		      "sources:\n  - name: gh\n    provider: github\n    secret_env: HGT_OLD\n"
+		      "    routes:\n"
+		      "      - {endpoint: pushes, when: \"header:X-GitHub-Event == push\"}\n"
+		      "      - {endpoint: pushes, when: \"header:X-GitHub-Event != 'a b'\"}\n");
+	r = &cfg->sources[0].routes[0];
+	assert_string_equal(r->header, "x-github-event");
+	assert_null(r->path);
+	assert_string_equal(r->value, "push");
+	assert_int_equal(r->negate, 0);
+	r = &cfg->sources[0].routes[1];
+	assert_int_equal(r->negate, 1);
+	assert_string_equal(r->value, "a b");
+	hg_config_free(cfg);
+
+	expect_error("endpoints:\n  - {name: e, url: http://127.0.0.1:9/p}\n"
+		     "sources:\n  - name: gh\n    provider: github\n    secret_env: HGT_OLD\n"
+		     "    routes:\n      - {endpoint: e, when: \"header:Bad Name == x\"}\n",
+		     8, "header:Name == value");
+}
+
 static void test_no_secrets(void **state)
 {
 	static const char yaml[] = "listen: 127.0.0.1:9191\n"
@@ -1612,6 +1753,9 @@ int main(void)
 	    cmocka_unit_test(test_max_dedupe_keys),
 	    cmocka_unit_test(test_audit_keys),
 	    cmocka_unit_test(test_no_secrets),
+	    cmocka_unit_test(test_forward_headers),
+	    cmocka_unit_test(test_endpoint_headers),
+	    cmocka_unit_test(test_route_header_filter),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "config/config.h"
 #include "deliver/deliver.h"
@@ -60,9 +61,9 @@ static void route(const struct hg_config *cfg, const char *body, char *names, si
 	size_t n = 99, i, used = 0;
 
 	assert_true(cfg->sources[0].n_routes <= 8);
-	assert_int_equal(
-	    hg_deliver_route(&cfg->sources[0], (const uint8_t *)body, strlen(body), 1000, t, &n),
-	    HG_OK);
+	assert_int_equal(hg_deliver_route(&cfg->sources[0], (const uint8_t *)body, strlen(body),
+					  NULL, NULL, 1000, t, &n),
+			 HG_OK);
 	names[0] = '\0';
 	for (i = 0; i < n; i++)
 		used +=
@@ -85,8 +86,9 @@ static void test_plain_routes(void **state)
 	route(cfg, "not json at all", names, sizeof(names));
 	assert_string_equal(names, "msgs,stats");
 	/* due: received + the first wait of each endpoint's schedule */
-	assert_int_equal(hg_deliver_route(&cfg->sources[0], (const uint8_t *)"{}", 2, 1000, t, &n),
-			 HG_OK);
+	assert_int_equal(
+	    hg_deliver_route(&cfg->sources[0], (const uint8_t *)"{}", 2, NULL, NULL, 1000, t, &n),
+	    HG_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(t[0].due_ms, 1000);
 	assert_int_equal(t[1].due_ms, 6000);
@@ -139,7 +141,8 @@ static void test_shared_tree(void **state)
 	assert_non_null(hg_json_body_root(&jb));
 	json_decref(jb.root);
 	jb.root = json_loads(BODY(CHANGE("statuses")), 0, NULL);
-	assert_int_equal(hg_deliver_route_of(&cfg->sources[0], &jb, 1000, t, &n), HG_OK);
+	assert_int_equal(hg_deliver_route_of(&cfg->sources[0], &jb, NULL, NULL, 1000, t, &n),
+			 HG_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(t[0].endpoint, "stats");
 	hg_json_body_release(&jb);
@@ -273,6 +276,47 @@ static void test_one_delivery_per_endpoint(void **state)
 	hg_config_free(cfg);
 }
 
+/* Routes {} through source wa with the stored headers given as JSON. */
+static void route_headers(const struct hg_config *cfg, const char *headers, char *names, size_t len)
+{
+	struct hg_store_target t[8];
+	json_t *h = json_loads(headers, 0, NULL);
+	size_t n = 99, i, used = 0;
+
+	assert_non_null(h);
+	assert_int_equal(hg_deliver_route(&cfg->sources[0], (const uint8_t *)"{}", 2,
+					  hg_deliver_stored_header, h, 1000, t, &n),
+			 HG_OK);
+	json_decref(h);
+	names[0] = '\0';
+	for (i = 0; i < n; i++)
+		used +=
+		    (size_t)snprintf(names + used, len - used, "%s%s", i ? "," : "", t[i].endpoint);
+}
+
+/* header:Name == / != value: the request header, any case of its name;
+ * an absent header fails "==" and passes "!=". */
+static void test_header_filter(void **state)
+{
+	struct hg_config *cfg =
+	    load("      - {endpoint: msgs, when: \"header:X-GitHub-Event == push\"}\n"
+		 "      - {endpoint: stats, when: \"header:x-github-event != push\"}\n");
+	char names[128];
+
+	(void)state;
+	route_headers(cfg, "{\"x-github-event\":\"push\"}", names, sizeof(names));
+	assert_string_equal(names, "msgs");
+	route_headers(cfg, "{\"x-github-event\":\"issues\"}", names, sizeof(names));
+	assert_string_equal(names, "stats");
+	route_headers(cfg, "{\"x-github-event\":\"pushed\"}", names, sizeof(names));
+	assert_string_equal(names, "stats");
+	route_headers(cfg, "{}", names, sizeof(names));
+	assert_string_equal(names, "stats");
+	route(cfg, "{}", names, sizeof(names)); /* no header lookup at all */
+	assert_string_equal(names, "stats");
+	hg_config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +327,7 @@ int main(void)
 	    cmocka_unit_test(test_not_equals),
 	    cmocka_unit_test(test_scalars_and_quotes),
 	    cmocka_unit_test(test_one_delivery_per_endpoint),
+	    cmocka_unit_test(test_header_filter),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

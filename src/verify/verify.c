@@ -466,3 +466,89 @@ out:
 	json_decref(own);
 	return rc;
 }
+
+/* ---- "t=...,v=..." headers (Stripe, Zoho Payments) ---- */
+
+/* Each signature costs an HMAC of the body per secret; a provider sends
+ * one or two, and a header with dozens is an attempt to make us burn CPU. */
+#define HG_VERIFY_TV_MAX 8
+
+int hg_verify_tv_check(const struct hg_source *src, const struct hg_verify_input *in,
+		       const struct hg_verify_tv *tv, const char **reason)
+{
+	const uint8_t *parts[3] = {NULL, (const uint8_t *)".", in->body};
+	size_t lens[3] = {0, 1, in->body_len};
+	struct hg_verify_mac mac = {.hash = HG_SHA256, .parts = parts, .lens = lens, .nparts = 3};
+	struct hg_verify_item it;
+	uint8_t sig[HG_MAX_MAC];
+	const char *v, *t = NULL;
+	size_t len = 0, tlen = 0, pos = 0, nv = 0;
+	int64_t ts = 0;
+	int matched = 0;
+
+	v = hg_verify_header(in, tv->header, &len);
+	if (v == NULL) {
+		*reason = HG_VERIFY_MISSING;
+		return HG_EAUTH;
+	}
+	/* First pass: exactly one t, and a bounded number of signatures. Two
+	 * t items would leave it to us which one the signature covers. */
+	while (hg_verify_item_next(v, len, &pos, &it)) {
+		if (hg_verify_item_is(&it, "t")) {
+			if (t != NULL) {
+				*reason = HG_VERIFY_MALFORMED;
+				return HG_EAUTH;
+			}
+			t = it.val;
+			tlen = it.vlen;
+		} else if (hg_verify_item_is(&it, tv->vkey)) {
+			nv++;
+		}
+	}
+	if (t == NULL || hg_verify_ts_parse(t, tlen, &ts) != HG_OK || nv == 0 ||
+	    nv > HG_VERIFY_TV_MAX) {
+		*reason = HG_VERIFY_MALFORMED;
+		return HG_EAUTH;
+	}
+	parts[0] = (const uint8_t *)t;
+	lens[0] = tlen;
+	pos = 0;
+	while (!matched && hg_verify_item_next(v, len, &pos, &it)) {
+		int n;
+
+		if (!hg_verify_item_is(&it, tv->vkey))
+			continue;
+		n = hg_verify_sig_decode(HG_ENC_HEX, it.val, it.vlen, sig);
+		if (n > 0 && hg_verify_mac_match(src, &mac, sig, (size_t)n) == HG_OK)
+			matched = 1;
+	}
+	OPENSSL_cleanse(sig, sizeof(sig));
+	if (!matched) {
+		*reason = HG_VERIFY_MISMATCH;
+		return HG_EAUTH;
+	}
+	*reason = NULL;
+	return hg_verify_fresh(in->now_s, ts * tv->unit_ms, src->tolerance_ms, reason);
+}
+
+int hg_verify_tv_sign(const struct hg_sign_input *in, const struct hg_verify_tv *tv, int64_t ts,
+		      struct hg_buf *out)
+{
+	char t[24];
+	const uint8_t *parts[3] = {(const uint8_t *)t, (const uint8_t *)".", in->body};
+	size_t lens[3] = {0, 1, in->body_len};
+	int n, rc;
+
+	n = snprintf(t, sizeof(t), "%" PRId64, ts);
+	if (n < 0 || (size_t)n >= sizeof(t))
+		return HG_EINVAL;
+	lens[0] = (size_t)n;
+	rc = hg_buf_printf(out, "%s: t=%s,%s=", tv->header, t, tv->vkey);
+	if (rc != HG_OK)
+		return rc;
+	rc = hg_verify_mac_append(HG_SHA256, HG_ENC_HEX, in->secret, in->secret_len, parts, lens, 3,
+				  out);
+	if (rc != HG_OK)
+		return rc;
+	return hg_buf_puts(out, "\n");
+}

@@ -153,6 +153,22 @@ int hg_verify_iso8601_parse(const char *text, size_t len, int64_t *out_ms);
  * must not extend a signature's life. */
 int hg_verify_fresh(int64_t now_s, int64_t t_ms, int64_t window_ms, const char **reason);
 
+/* A "t=<time>,<vkey>=<hex>" header whose hex is HMAC-SHA256 of "<time>." +
+ * body (Stripe: v1, seconds; Zoho Payments: v, milliseconds). */
+struct hg_verify_tv {
+	const char *header;
+	const char *vkey;
+	int64_t unit_ms; /* milliseconds per unit of t */
+};
+/* Exactly one t, 1 to 8 signatures (each costs an HMAC of the body per
+ * secret); any matching passes, then t must be within the source's
+ * tolerance. */
+int hg_verify_tv_check(const struct hg_source *src, const struct hg_verify_input *in,
+		       const struct hg_verify_tv *tv, const char **reason);
+/* The header for t (in tv's unit) and body. */
+int hg_verify_tv_sign(const struct hg_sign_input *in, const struct hg_verify_tv *tv, int64_t t,
+		      struct hg_buf *out);
+
 /* The optional max_age check of clipper and hmac, run after the signature
  * has passed. Does nothing (HG_OK) when src->max_age_path is NULL; else the
  * body must be JSON whose first value at that path is unix seconds (an

@@ -513,6 +513,7 @@ static int cmd_sign(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_sign, stdout);
+			printf("\nschemes: %s\n", hg_verify_names());
 			return EXIT_OK;
 		default:
 			fputs(usage_sign, stderr);

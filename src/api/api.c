@@ -413,7 +413,8 @@ static void run_job(struct api_worker *w, struct api_job *j)
 				    .body_len = a.body.data != NULL ? a.body.len : sizeof(oom) - 1,
 				    .headers = a.headers[0] != NULL ? a.headers : NULL,
 				    .log_outcome = a.status < 400 ? "ok" : "rejected",
-				    .log_reason = a.reason[0] != '\0' ? a.reason : NULL};
+				    .log_reason = a.reason[0] != '\0' ? a.reason : NULL,
+				    .log_quiet = a.quiet};
 	hg_http_pending_respond(j->pending, &resp);
 	hg_buf_free(&a.body);
 	job_free(j);

@@ -40,6 +40,7 @@ struct api_answer {
 	const char *headers[9];
 	char hvals[4][24];
 	int deferred; /* the op took over the pending answer: the worker must not answer */
+	int quiet;    /* a probe's answer (/metrics): not logged per request */
 };
 
 struct api_worker;

@@ -10,11 +10,14 @@
  * not UTF-8 text is given in base64 (with "..._encoding": "base64").
  * Errors are one line {"error": "..."}; unknown ids are 404.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -663,6 +666,67 @@ static void audit_metrics(struct hg_api *api, struct hg_buf *b)
 	hg_buf_printf(b, "hookgate_audit_refusals_suppressed_total %" PRIu64 "\n", c.suppressed);
 }
 
+#ifndef HG_VERSION
+#define HG_VERSION "0.0.0"
+#endif
+
+/* hookgate_build_info and the process metrics a Prometheus client library
+ * exports (resident memory, open descriptors, start time), from /proc. */
+static void process_metrics(struct hg_buf *b)
+{
+	static int64_t start_s;
+	long page = sysconf(_SC_PAGESIZE), ticks = sysconf(_SC_CLK_TCK);
+	unsigned long long rss = 0, start_ticks = 0;
+	char line[1024];
+	FILE *f;
+	DIR *fds;
+	struct dirent *e;
+	long nfd = -1;
+
+	family(b, "hookgate_build_info", "gauge", "1, labelled with the version that runs.");
+	hg_buf_printf(b, "hookgate_build_info{version=\"%s\"} 1\n", HG_VERSION);
+
+	if ((f = fopen("/proc/self/statm", "r")) != NULL) {
+		if (fscanf(f, "%*s %llu", &rss) != 1)
+			rss = 0;
+		fclose(f);
+	}
+	family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+	hg_buf_printf(b, "process_resident_memory_bytes %llu\n", rss * (unsigned long long)page);
+
+	if ((fds = opendir("/proc/self/fd")) != NULL) {
+		for (nfd = 0; (e = readdir(fds)) != NULL;)
+			if (e->d_name[0] != '.')
+				nfd++;
+		closedir(fds);
+		nfd--; /* the directory's own descriptor */
+	}
+	family(b, "process_open_fds", "gauge", "Open file descriptors.");
+	hg_buf_printf(b, "process_open_fds %ld\n", nfd);
+
+	if (start_s == 0 && (f = fopen("/proc/self/stat", "r")) != NULL) {
+		/* field 22, after the command name in parentheses */
+		if (fgets(line, sizeof(line), f) != NULL) {
+			const char *p = strrchr(line, ')');
+			if (p != NULL &&
+			    sscanf(p + 2,
+				   "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+				   "%*s %*s %*s %*s %llu",
+				   &start_ticks) == 1 &&
+			    ticks > 0) {
+				struct timespec up;
+				clock_gettime(CLOCK_BOOTTIME, &up);
+				start_s = hg_now_ms() / 1000 - up.tv_sec +
+					  (int64_t)(start_ticks / (unsigned long long)ticks);
+			}
+		}
+		fclose(f);
+	}
+	family(b, "process_start_time_seconds", "gauge",
+	       "Start time of the process since the epoch, in seconds.");
+	hg_buf_printf(b, "process_start_time_seconds %lld\n", (long long)start_s);
+}
+
 void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		       struct api_answer *a)
 {
@@ -683,6 +747,7 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 	int rc;
 
 	(void)j;
+	process_metrics(b);
 	if (api->stats != NULL)
 		hg_stats_totals(api->stats, collect_source, &ms);
 	family(b, "hookgate_requests_received_total", "counter",
@@ -743,5 +808,6 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 		return;
 	}
 	a->status = 200;
+	a->quiet = 1; /* scraped every few seconds: not one log line each */
 	a->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }

@@ -46,6 +46,8 @@ struct hg_http_resp {
 	const char *log_outcome;
 	const char *log_id;
 	const char *log_reason;
+	int log_quiet; /* a probe's answer (/healthz, /readyz, /metrics): no log line unless >= 500
+			*/
 };
 
 /* First value of header name (case-insensitive), or NULL; *len gets its length. */

@@ -380,7 +380,10 @@ static void log_request(const struct hg_http_req *req, const struct hg_http_resp
 	memcpy(path, req->path, pl);
 	path[pl] = '\0';
 	double latency_ms = (double)(hg_mono_us() - req->start_us) / 1000.0;
-	enum hg_log_level lvl = resp->status >= 500 ? HG_LOG_WARN : HG_LOG_INFO;
+	/* 5xx: something is wrong here; 401: someone sent a request that does
+	 * not authenticate (a bad signature, a wrong token), worth a look */
+	enum hg_log_level lvl =
+	    resp->status >= 500 || resp->status == 401 ? HG_LOG_WARN : HG_LOG_INFO;
 	hg_log(lvl, "request", "method", HG_LS(method), "path", HG_LS(path), "status",
 	       HG_LI(resp->status), "latency_ms", HG_LF(latency_ms), "peer", HG_LS(req->peer),
 	       "source", HG_LS(resp->log_source), "outcome", HG_LS(resp->log_outcome), "id",
@@ -392,7 +395,8 @@ void hg_http_respond(struct hg_http_req *hreq, const struct hg_http_resp *resp)
 	struct hg_http_impl *impl = hreq->impl;
 	h2o_req_t *req = impl->req;
 
-	log_request(hreq, resp);
+	if (!resp->log_quiet || resp->status >= 500)
+		log_request(hreq, resp);
 	req->res.status = resp->status;
 	req->res.reason = status_reason(resp->status);
 	if (resp->content_type != NULL)

@@ -610,7 +610,8 @@ void hg_inbound_healthz(struct hg_http_req *req, void *arg)
 	struct hg_http_resp resp = {.status = 200,
 				    .content_type = json_content_type,
 				    .body = body,
-				    .body_len = sizeof(body) - 1};
+				    .body_len = sizeof(body) - 1,
+				    .log_quiet = 1};
 	hg_http_respond(req, &resp);
 }
 
@@ -623,6 +624,7 @@ void hg_inbound_readyz(struct hg_http_req *req, void *arg)
 	struct hg_http_resp resp = {.status = ready ? 200 : 503,
 				    .content_type = json_content_type,
 				    .body = ready ? ok : bad,
-				    .body_len = ready ? sizeof(ok) - 1 : sizeof(bad) - 1};
+				    .body_len = ready ? sizeof(ok) - 1 : sizeof(bad) - 1,
+				    .log_quiet = 1};
 	hg_http_respond(req, &resp);
 }

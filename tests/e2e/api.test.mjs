@@ -355,6 +355,34 @@ describe('management API', () => {
     assert.match(r.text, /^hookgate_deliveries_queued\{status="dead"\} 0$/m);
     assert.ok(!r.text.includes(waIds[0]), 'no message ids in /metrics');
     assert.equal((await request(d, 'POST', '/metrics')).status, 405);
+    // build and process metrics
+    const version = (await runCli(['version'])).stdout.trim().split(' ')[1];
+    assert.match(r.text, new RegExp(`^hookgate_build_info\\{version="${version.replace(/\./g, '\\.')}"\\} 1$`, 'm'));
+    const rss = Number(r.text.match(/^process_resident_memory_bytes (\d+)$/m)?.[1]);
+    assert.ok(rss > 1024 * 1024, `resident memory: ${rss}`);
+    const fds = Number(r.text.match(/^process_open_fds (\d+)$/m)?.[1]);
+    assert.ok(fds >= 3 && fds < 1000, `open fds: ${fds}`);
+    const start = Number(r.text.match(/^process_start_time_seconds (\d+)$/m)?.[1]);
+    const nowS = Date.now() / 1000;
+    assert.ok(start > nowS - 3600 && start <= nowS + 5, `start time ${start} is not within the last hour`);
+  });
+
+  test('probes are not logged per request; a bad signature is logged at warn', async () => {
+    const marker = `/healthz`;
+    const before = d.logLines().length;
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await request(d, 'GET', '/healthz')).status, 200);
+      assert.equal((await request(d, 'GET', '/readyz')).status, 200);
+      assert.equal((await request(d, 'GET', '/metrics')).status, 200);
+    }
+    const bad = await postSigned(d, 'wa', JSON.stringify({ id: 'x' }), { signature: 'sha256=00' });
+    assert.equal(bad.status, 401);
+    await waitFor(() => d.logLines().slice(before).some((l) => l.msg === 'request' && l.status === 401), { timeoutMs: 5000 });
+    const lines = d.logLines().slice(before);
+    assert.equal(lines.filter((l) => l.msg === 'request' && [marker, '/readyz', '/metrics'].includes(l.path)).length, 0, JSON.stringify(lines));
+    const refused = lines.filter((l) => l.msg === 'request' && l.status === 401);
+    assert.equal(refused.length, 1, JSON.stringify(lines));
+    assert.equal(refused[0].level, 'warn');
   });
 
   test('the CLI lists, shows, replays and retries against the running daemon', async () => {

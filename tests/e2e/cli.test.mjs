@@ -178,6 +178,15 @@ describe('command line', () => {
     );
   });
 
+  test('sign --help lists every scheme', async () => {
+    const r = await runCli(['sign', '--help']);
+    assert.equal(r.code, 0);
+    const m = r.stdout.match(/^schemes: (.+)$/m);
+    assert.ok(m, r.stdout);
+    for (const s of ['meta', 'github', 'twilio', 'stripe', 'slack', 'shopify', 'standard', 'clipper', 'hmac', 'token', 'zoho'])
+      assert.ok(m[1].split(', ').includes(s), `${s} missing from ${m[1]}`);
+  });
+
   test('sign with an unknown scheme or without a secret exits 2', async () => {
     const f = file('x.json', '{}');
     const r = await runCli(['sign', '--scheme', 'no-such-scheme', '--secret', 's', f]);

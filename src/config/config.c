@@ -416,18 +416,9 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 	if (rc)
 		return rc;
 
-	n = (int64_t)cfg->max_body;
-	rc = cfg_number(c, root, "max_body", CFG_SIZE, CFG_SIZE_WHAT, 1, INT64_MAX, &n);
+	rc = cfg_size_limits(c, root, &cfg->max_body, &cfg->max_dedupe_keys);
 	if (rc)
 		return rc;
-	cfg->max_body = (size_t)n;
-
-	n = (int64_t)cfg->max_dedupe_keys;
-	rc =
-	    cfg_number(c, root, "max_dedupe_keys", CFG_INT, CFG_MAX_KEYS_WHAT, 1, CFG_MAX_KEYS, &n);
-	if (rc)
-		return rc;
-	cfg->max_dedupe_keys = (size_t)n;
 
 	i = (int)cfg->log_level;
 	rc = cfg_choice(c, root, "log_level", cfg_log_levels, &i);

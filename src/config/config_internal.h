@@ -87,6 +87,10 @@ int cfg_is_null(const yaml_node_t *n);
 const char *cfg_kind(const yaml_node_t *n);
 yaml_node_t *cfg_get(struct cfg_ctx *c, const yaml_node_t *map, const char *key);
 int cfg_key_line(struct cfg_ctx *c, const yaml_node_t *map, const char *key);
+/* max_body and max_dedupe_keys of map (the top level, or a source), each
+ * left as it is when absent (the caller's default). 0 or the error. */
+int cfg_size_limits(struct cfg_ctx *c, const yaml_node_t *map, size_t *max_body,
+		    size_t *max_dedupe_keys);
 int cfg_check(struct cfg_ctx *c, const yaml_node_t *v, const char *key, const char *what,
 	      cfg_valid_fn valid, const char **out);
 int cfg_value(struct cfg_ctx *c, const yaml_node_t *map, const char *key, const char *what,

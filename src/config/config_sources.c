@@ -632,7 +632,6 @@ int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t index, v
 	const yaml_node_t *v;
 	const char *s;
 	char where[96], what[512];
-	int64_t n;
 	int rc;
 
 	src->line = cfg_line(node);
@@ -673,18 +672,9 @@ int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t index, v
 	if (!src->provider)
 		return cfg_oom(c);
 
-	n = (int64_t)src->max_body;
-	rc = cfg_number(c, node, "max_body", CFG_SIZE, CFG_SIZE_WHAT, 1, INT64_MAX, &n);
+	rc = cfg_size_limits(c, node, &src->max_body, &src->max_dedupe_keys);
 	if (rc)
 		return rc;
-	src->max_body = (size_t)n;
-
-	n = (int64_t)src->max_dedupe_keys;
-	rc =
-	    cfg_number(c, node, "max_dedupe_keys", CFG_INT, CFG_MAX_KEYS_WHAT, 1, CFG_MAX_KEYS, &n);
-	if (rc)
-		return rc;
-	src->max_dedupe_keys = (size_t)n;
 
 	rc = cfg_parse_hmac(c, node, src, where);
 	if (!rc)

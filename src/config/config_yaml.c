@@ -357,33 +357,52 @@ const char *cfg_kind(const yaml_node_t *n)
 	return cfg_is_null(n) ? "no value" : "a single value";
 }
 
-yaml_node_t *cfg_get(struct cfg_ctx *c, const yaml_node_t *map, const char *key)
+/* The pair of map whose key is the scalar key, or NULL; *k gets its key node. */
+static yaml_node_pair_t *cfg_pair(struct cfg_ctx *c, const yaml_node_t *map, const char *key,
+				  yaml_node_t **k)
 {
 	yaml_node_pair_t *p;
-	yaml_node_t *k;
 
 	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		k = yaml_document_get_node(&c->doc, p->key);
-		if (k && k->type == YAML_SCALAR_NODE &&
-		    !strcmp((const char *)k->data.scalar.value, key))
-			return yaml_document_get_node(&c->doc, p->value);
+		*k = yaml_document_get_node(&c->doc, p->key);
+		if (*k && (*k)->type == YAML_SCALAR_NODE &&
+		    !strcmp((const char *)(*k)->data.scalar.value, key))
+			return p;
 	}
 	return NULL;
+}
+
+yaml_node_t *cfg_get(struct cfg_ctx *c, const yaml_node_t *map, const char *key)
+{
+	yaml_node_t *k;
+	yaml_node_pair_t *p = cfg_pair(c, map, key, &k);
+
+	return p ? yaml_document_get_node(&c->doc, p->value) : NULL;
 }
 
 /* The line of key in map (of the key itself: a block mapping's value starts
  * a line below), for "this mapping lacks X" messages; 0 when absent. */
 int cfg_key_line(struct cfg_ctx *c, const yaml_node_t *map, const char *key)
 {
-	yaml_node_pair_t *p;
 	yaml_node_t *k;
 
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		k = yaml_document_get_node(&c->doc, p->key);
-		if (k && k->type == YAML_SCALAR_NODE &&
-		    !strcmp((const char *)k->data.scalar.value, key))
-			return cfg_line(k);
-	}
+	return cfg_pair(c, map, key, &k) ? cfg_line(k) : 0;
+}
+
+int cfg_size_limits(struct cfg_ctx *c, const yaml_node_t *map, size_t *max_body,
+		    size_t *max_dedupe_keys)
+{
+	int64_t n = (int64_t)*max_body;
+	int rc = cfg_number(c, map, "max_body", CFG_SIZE, CFG_SIZE_WHAT, 1, INT64_MAX, &n);
+
+	if (rc)
+		return rc;
+	*max_body = (size_t)n;
+	n = (int64_t)*max_dedupe_keys;
+	rc = cfg_number(c, map, "max_dedupe_keys", CFG_INT, CFG_MAX_KEYS_WHAT, 1, CFG_MAX_KEYS, &n);
+	if (rc)
+		return rc;
+	*max_dedupe_keys = (size_t)n;
 	return 0;
 }
 

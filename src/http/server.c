@@ -370,15 +370,20 @@ static const char *status_reason(int status)
 	}
 }
 
+/* At most cap - 1 bytes of s[0, n) and a NUL, for a log line. */
+static void span_text(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n > cap - 1)
+		n = cap - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
 static void log_request(const struct hg_http_req *req, const struct hg_http_resp *resp)
 {
 	char method[16], path[256];
-	size_t ml = req->method_len < sizeof(method) - 1 ? req->method_len : sizeof(method) - 1;
-	size_t pl = req->path_len < sizeof(path) - 1 ? req->path_len : sizeof(path) - 1;
-	memcpy(method, req->method, ml);
-	method[ml] = '\0';
-	memcpy(path, req->path, pl);
-	path[pl] = '\0';
+	span_text(method, sizeof(method), req->method, req->method_len);
+	span_text(path, sizeof(path), req->path, req->path_len);
 	double latency_ms = (double)(hg_mono_us() - req->start_us) / 1000.0;
 	/* 5xx: something is wrong here; 401: someone sent a request that does
 	 * not authenticate (a bad signature, a wrong token), worth a look */
@@ -583,18 +588,25 @@ static const struct hg_http_route *route_find(const struct hg_http_server *srv, 
 	return best;
 }
 
-static void peer_text(h2o_conn_t *conn, char *out, size_t outlen)
+/* The address in ss (sl bytes of it; 0: none) as text, "" when there is none. */
+static void addr_text(const struct sockaddr_storage *ss, socklen_t sl, char *out, size_t outlen)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl = conn->callbacks->get_peername(conn, (struct sockaddr *)&ss);
 	out[0] = '\0';
 	if (sl == 0)
 		return;
-	if (ss.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)outlen);
-	else if (ss.ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out,
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out,
 			  (socklen_t)outlen);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out,
+			  (socklen_t)outlen);
+}
+
+static void peer_text(h2o_conn_t *conn, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+
+	addr_text(&ss, conn->callbacks->get_peername(conn, (struct sockaddr *)&ss), out, outlen);
 }
 
 /*
@@ -691,9 +703,7 @@ static void on_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs
 		req->res.headers.entries[ct].value = h2o_iovec_init(H2O_STRLIT("application/json"));
 
 	char path[256];
-	size_t pl = req->input.path.len < sizeof(path) - 1 ? req->input.path.len : sizeof(path) - 1;
-	memcpy(path, req->input.path.base, pl);
-	path[pl] = '\0';
+	span_text(path, sizeof(path), req->input.path.base, req->input.path.len);
 	peer_text(req->conn, peer, sizeof(peer));
 	hg_log(HG_LOG_INFO, "request", "path", HG_LS(path), "status", HG_LI(req->res.status),
 	       "peer", HG_LS(peer), "outcome", HG_LS("rejected"), "reason", HG_LS(reason), NULL);
@@ -902,15 +912,10 @@ static void on_sweep(h2o_timeout_entry_t *entry)
 		} else if (conn->stuck_since == 0) {
 			conn->stuck_since = now;
 		} else if (now - conn->stuck_since >= limit) {
-			char peer[64] = "";
+			char peer[64];
 			struct sockaddr_storage ss;
-			socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
-			if (sl != 0 && ss.ss_family == AF_INET)
-				inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer,
-					  sizeof(peer));
-			else if (sl != 0 && ss.ss_family == AF_INET6)
-				inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer,
-					  sizeof(peer));
+			addr_text(&ss, h2o_socket_getpeername(sock, (struct sockaddr *)&ss), peer,
+				  sizeof(peer));
 			hg_log(HG_LOG_WARN, "closing a connection whose client stopped reading",
 			       "peer", HG_LS(peer), "stalled_ms", HG_LI(now - conn->stuck_since),
 			       NULL);

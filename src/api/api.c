@@ -482,6 +482,7 @@ int hg_api_start(const struct hg_api_opts *opts, struct hg_api **out, char *err,
 		return HG_ENOMEM;
 	}
 	api->live = opts->live;
+	api->started_s = hg_now_ms() / 1000;
 	api->stats = opts->stats;
 	api->ingest = opts->ingest;
 	api->wake = opts->wake;

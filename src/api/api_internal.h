@@ -73,6 +73,7 @@ struct api_worker {
 
 struct hg_api {
 	struct hg_config_live *live;
+	int64_t started_s; /* wall clock, for process_start_time_seconds */
 	struct hg_stats *stats;
 	struct hg_ingest *ingest;
 	void (*wake)(void *arg);

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -671,13 +670,13 @@ static void audit_metrics(struct hg_api *api, struct hg_buf *b)
 #endif
 
 /* hookgate_build_info and the process metrics a Prometheus client library
- * exports (resident memory, open descriptors, start time), from /proc. */
-static void process_metrics(struct hg_buf *b)
+ * exports: resident memory and open descriptors from /proc, and the start
+ * time, which is when the API started (with the daemon, a moment after
+ * exec). */
+static void process_metrics(const struct hg_api *api, struct hg_buf *b)
 {
-	static int64_t start_s;
-	long page = sysconf(_SC_PAGESIZE), ticks = sysconf(_SC_CLK_TCK);
-	unsigned long long rss = 0, start_ticks = 0;
-	char line[1024];
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long long rss = 0;
 	FILE *f;
 	DIR *fds;
 	struct dirent *e;
@@ -704,27 +703,9 @@ static void process_metrics(struct hg_buf *b)
 	family(b, "process_open_fds", "gauge", "Open file descriptors.");
 	hg_buf_printf(b, "process_open_fds %ld\n", nfd);
 
-	if (start_s == 0 && (f = fopen("/proc/self/stat", "r")) != NULL) {
-		/* field 22, after the command name in parentheses */
-		if (fgets(line, sizeof(line), f) != NULL) {
-			const char *p = strrchr(line, ')');
-			if (p != NULL &&
-			    sscanf(p + 2,
-				   "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-				   "%*s %*s %*s %*s %llu",
-				   &start_ticks) == 1 &&
-			    ticks > 0) {
-				struct timespec up;
-				clock_gettime(CLOCK_BOOTTIME, &up);
-				start_s = hg_now_ms() / 1000 - up.tv_sec +
-					  (int64_t)(start_ticks / (unsigned long long)ticks);
-			}
-		}
-		fclose(f);
-	}
 	family(b, "process_start_time_seconds", "gauge",
 	       "Start time of the process since the epoch, in seconds.");
-	hg_buf_printf(b, "process_start_time_seconds %lld\n", (long long)start_s);
+	hg_buf_printf(b, "process_start_time_seconds %lld\n", (long long)api->started_s);
 }
 
 void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api_job *j,
@@ -747,7 +728,7 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 	int rc;
 
 	(void)j;
-	process_metrics(b);
+	process_metrics(api, b);
 	if (api->stats != NULL)
 		hg_stats_totals(api->stats, collect_source, &ms);
 	family(b, "hookgate_requests_received_total", "counter",

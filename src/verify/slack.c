@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "util/jsonpath.h"
 #include "verify/verify_internal.h"
 
 #define HG_SLACK_SIG_HEADER "X-Slack-Signature"
@@ -87,7 +88,8 @@ static int hg_verify_slack_sign(const struct hg_sign_input *in, struct hg_buf *o
  * 0 for anything else, or HG_ENOMEM when the answer cannot be built. */
 static int hg_verify_slack_post_handshake(const struct hg_verify_input *in, struct hg_buf *out)
 {
-	json_t *root, *own = NULL, *type, *challenge;
+	struct hg_json_body local;
+	json_t *root, *type, *challenge;
 	size_t i = 0;
 	int rc = 0;
 
@@ -96,7 +98,7 @@ static int hg_verify_slack_post_handshake(const struct hg_verify_input *in, stru
 		i++;
 	if (i == in->body_len || in->body[i] != '{')
 		return 0;
-	root = hg_verify_body_json(in, &own);
+	root = hg_verify_body_json(in, &local);
 	type = json_object_get(root, "type");
 	challenge = json_object_get(root, "challenge");
 	if (!json_is_string(type) || strcmp(json_string_value(type), "url_verification") != 0 ||
@@ -111,7 +113,7 @@ static int hg_verify_slack_post_handshake(const struct hg_verify_input *in, stru
 	}
 	rc = 1;
 out:
-	json_decref(own);
+	hg_json_body_release(&local);
 	return rc;
 }
 

@@ -421,25 +421,23 @@ static int hg_verify_first_value(json_t *v, void *arg)
 	return 1;
 }
 
-json_t *hg_verify_body_json(const struct hg_verify_input *in, json_t **own)
+json_t *hg_verify_body_json(const struct hg_verify_input *in, struct hg_json_body *local)
 {
-	*own = NULL;
-	if (in->json != NULL)
-		return hg_json_body_root(in->json);
-	*own = json_loadb((const char *)in->body, in->body_len, JSON_DECODE_ANY, NULL);
-	return *own;
+	hg_json_body_init(local, in->body, in->body_len);
+	return hg_json_body_root(in->json != NULL ? in->json : local);
 }
 
 int hg_verify_max_age(const struct hg_source *src, const struct hg_verify_input *in,
 		      const char **reason)
 {
-	json_t *root = NULL, *own = NULL, *v = NULL;
+	struct hg_json_body local;
+	json_t *root = NULL, *v = NULL;
 	int64_t t_ms = 0;
 	int rc = HG_EAUTH;
 
 	if (src->max_age_path == NULL)
 		return HG_OK;
-	root = hg_verify_body_json(in, &own);
+	root = hg_verify_body_json(in, &local);
 	if (!json_is_object(root) && !json_is_array(root))
 		goto out; /* not a JSON document: no time in it */
 	hg_jsonpath_each(src->max_age_path, root, hg_verify_first_value, &v);
@@ -463,7 +461,7 @@ int hg_verify_max_age(const struct hg_source *src, const struct hg_verify_input 
 out:
 	if (rc == HG_EAUTH)
 		*reason = HG_VERIFY_NO_TS;
-	json_decref(own);
+	hg_json_body_release(&local);
 	return rc;
 }
 

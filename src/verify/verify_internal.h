@@ -20,10 +20,12 @@
 #include "util/util.h"
 #include "verify/verify.h"
 
-/* The body's JSON tree: the request's shared one (in->json) or, without
- * it, one parsed here into *own, which the caller json_decref()s. NULL
- * when the body is not JSON. */
-json_t *hg_verify_body_json(const struct hg_verify_input *in, json_t **own);
+/* The body's JSON tree (NULL when the body is not JSON): the request's
+ * shared one (in->json), made at most once per request, or, without it,
+ * one made in local; the caller releases local (hg_json_body_release)
+ * either way. */
+struct hg_json_body;
+json_t *hg_verify_body_json(const struct hg_verify_input *in, struct hg_json_body *local);
 
 /* Order is the order hg_verify_names() prints. */
 #define HG_VERIFY_SCHEMES(X)                                                                       \

@@ -39,6 +39,7 @@
 #include "fixture.h"
 #include "stats/stats.h"
 #include "store/store.h"
+#include "store_msgs.h"
 
 /* The schema version this build migrates to, on every backend: 1 messages
  * and dedupe, 2 the audit log, 3 deliveries and attempts, 4 hourly stats
@@ -232,46 +233,6 @@ static int teardown(void **state)
 static int64_t sql_int(struct fixture *f, const char *sql, const char *param)
 {
 	return be->sql_int(f, sql, param);
-}
-
-/* A message with up to 3 keys (none when k0 is NULL); the strings must
- * outlive the put. */
-struct tmsg {
-	struct hg_store_msg m;
-	const char *keys[4];
-};
-
-static void tmsg_init(struct tmsg *t, const char *source, const char *body, size_t body_len,
-		      const char *k0, const char *k1, const char *k2)
-{
-	memset(t, 0, sizeof(*t));
-	hg_uuid7(t->m.id);
-	t->m.source = source;
-	t->m.received_ms = hg_now_ms();
-	t->m.content_type = "application/json";
-	t->m.headers_json = "{\"x-test\":\"1\"}";
-	t->m.body = (const uint8_t *)body;
-	t->m.body_len = body_len;
-	t->keys[0] = k0;
-	t->keys[1] = k1;
-	t->keys[2] = k2;
-	t->m.n_dedupe_keys = k2 ? 3 : k1 ? 2 : k0 ? 1 : 0;
-	t->m.dedupe_keys = t->keys;
-}
-
-static int put1(struct hg_store *st, struct tmsg *t)
-{
-	struct hg_store_msg *v[1] = {&t->m};
-
-	return hg_store_put_messages(st, v, 1);
-}
-
-static int64_t count(struct hg_store *st, const char *source)
-{
-	int64_t n = -1;
-
-	assert_int_equal(hg_store_count_messages(st, source, &n), HG_OK);
-	return n;
 }
 
 /* "Nothing waits" for endpoint: SQLite says HG_ENOTFOUND; PostgreSQL, whose

@@ -51,6 +51,8 @@ static const char usage_main[] =
     "  purge [-c FILE] [--older-than D]\n"
     "                             delete old messages now (retention)\n"
     "  reload -c FILE             make the running daemon load FILE again (SIGHUP)\n"
+    "  keys generate|status|rekey encryption keys: make one, see what each protects,\n"
+    "                             re-encrypt everything with the active one\n"
     "  version                    print the version\n"
     "\n"
     "Run 'hookgate COMMAND --help' for a command's options.\n";
@@ -206,6 +208,15 @@ static void restart_keys(const struct hg_config *cur, const struct hg_config *ne
 						 used ? ", " : "", k[i].key);
 }
 
+/* Whether next lists other encryption keys than cur (or the same ones in
+ * another order: another one is active). */
+static int keys_differ(const struct hg_config *cur, const struct hg_config *next)
+{
+	return cur->n_enc_keys != next->n_enc_keys ||
+	       (cur->n_enc_keys > 0 && memcmp(cur->enc_keys, next->enc_keys,
+					      cur->n_enc_keys * sizeof(*cur->enc_keys)) != 0);
+}
+
 /*
  * SIGHUP: loads the file again and, when it is valid, makes it the current
  * snapshot: requests that start from here on see the new sources, secrets,
@@ -218,6 +229,7 @@ static void reload(const char *path, struct hg_config_live *live, struct hg_inge
 {
 	struct hg_config *next = NULL, *cur;
 	char err[1024], restart[512], summary[768];
+	int rc;
 
 	if (path == NULL) {
 		hg_log(HG_LOG_WARN, "SIGHUP: nothing to reload (started without -c FILE)", NULL);
@@ -231,7 +243,19 @@ static void reload(const char *path, struct hg_config_live *live, struct hg_inge
 	}
 	cur = hg_config_get(live, NULL);
 	restart_keys(cur, next, started_body, restart, sizeof(restart));
+	/* new keys are checked against the store before anything changes: a
+	 * key some stored value needs cannot be dropped by a reload */
+	rc = keys_differ(cur, next) ? hg_store_keys_load(next->store, next->enc_keys,
+							 next->n_enc_keys, err, sizeof(err))
+				    : HG_OK;
 	hg_config_put(cur);
+	if (rc != HG_OK) {
+		hg_log(HG_LOG_ERROR, "config reload refused; the running config stays", "config",
+		       HG_LS(path), "error", HG_LS(err), NULL);
+		hg_ingest_audit(ingest, "config_reload_failed", NULL, NULL, err);
+		hg_config_free(next);
+		return;
+	}
 	hg_log_set_level(next->log_level);
 	hg_ingest_set_audit_policy(ingest, next->audit_window_ms, next->audit_max_rows);
 	snprintf(summary, sizeof(summary), "%s: %zu source%s, %zu endpoint%s%s%s", path,
@@ -294,6 +318,11 @@ static int cmd_serve(int argc, char **argv)
 	 * not kill the process with SIGXFSZ. */
 	signal(SIGXFSZ, SIG_IGN);
 
+	if (hg_store_keys_load(cfg->store, cfg->enc_keys, cfg->n_enc_keys, err, sizeof(err)) !=
+	    HG_OK) {
+		fprintf(stderr, "hookgate: encryption: %s\n", err);
+		goto out;
+	}
 	if (hg_ingest_start(cfg->store, &ingest, err, sizeof(err)) != HG_OK) {
 		fprintf(stderr, "hookgate: cannot open the store: %s\n", err);
 		goto out;
@@ -393,6 +422,7 @@ out:
 	hg_stats_free(stats);
 	hg_config_put(cfg);
 	hg_config_live_free(live);
+	hg_store_keys_release();
 	if (rc == EXIT_OK)
 		hg_log(HG_LOG_INFO, "stopped", NULL);
 	return rc;
@@ -697,6 +727,8 @@ int main(int argc, char **argv)
 		return hg_cli_purge(argc - 1, argv + 1);
 	if (strcmp(cmd, "reload") == 0)
 		return hg_cli_reload(argc - 1, argv + 1);
+	if (strcmp(cmd, "keys") == 0)
+		return hg_cli_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("hookgate %s\n", HG_VERSION);
 		return EXIT_OK;

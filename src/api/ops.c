@@ -65,6 +65,11 @@ static int failed(struct api_answer *a, int rc, const char *what, const char *id
 		return 0;
 	if (rc == HG_ENOTFOUND)
 		hg_api_answer_error(a, 404, "no %s with id %.40s", what, id);
+	else if (rc == HG_EAUTH)
+		hg_api_answer_error(a, 500,
+				    "%s %.40s cannot be read: what is stored does not decrypt (it "
+				    "was changed, or copied from another row)",
+				    what, id);
 	else
 		store_error(a, rc);
 	return 1;

@@ -29,6 +29,8 @@ int hg_cli_webhooks(int argc, char **argv);
 int hg_cli_events(int argc, char **argv);
 /* hookgate purge [-c FILE] [--older-than DURATION] */
 int hg_cli_purge(int argc, char **argv);
+/* hookgate keys (generate | status -c FILE | rekey -c FILE [--batch N]) */
+int hg_cli_keys(int argc, char **argv);
 /* hookgate reload -c FILE: SIGHUP to the hookgate listening on FILE's address */
 int hg_cli_reload(int argc, char **argv);
 

@@ -37,14 +37,31 @@
 
 /* Keys each level accepts. */
 static const char *const cfg_top_keys[] = {
-    "listen",          "public_url",      "store",
-    "threads",         "max_connections", "request_timeout",
-    "max_body",        "log_level",       "tls",
-    "trusted_proxies", "sources",         "endpoints",
-    "max_in_flight",   "admin_token_env", "retention",
-    "event_types",     "allow_http",      "egress_allow",
-    "outbound",        "max_dedupe_keys", "audit_window",
-    "audit_max_rows",  "audit_retention", NULL,
+    "listen",
+    "public_url",
+    "store",
+    "threads",
+    "max_connections",
+    "request_timeout",
+    "max_body",
+    "log_level",
+    "tls",
+    "trusted_proxies",
+    "sources",
+    "endpoints",
+    "max_in_flight",
+    "admin_token_env",
+    "retention",
+    "event_types",
+    "allow_http",
+    "egress_allow",
+    "outbound",
+    "max_dedupe_keys",
+    "audit_window",
+    "audit_max_rows",
+    "audit_retention",
+    "encryption",
+    NULL,
 };
 /* Keys of the nested mappings. */
 static const char *const cfg_tls_keys[] = {"cert", "key", "client_ca", "client_cert", NULL};
@@ -450,6 +467,9 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 	rc = cfg_parse_audit(c, root, cfg);
 	if (rc)
 		return rc;
+	rc = cfg_parse_encryption(c, root, cfg);
+	if (rc)
+		return rc;
 	rc = cfg_value(c, root, "admin_token_env", "an environment variable name", cfg_env_name_ok,
 		       &v, &s);
 	if (!rc && s && !(cfg->admin_token_env = strdup(s)))
@@ -691,6 +711,10 @@ void hg_config_free(struct hg_config *cfg)
 
 	if (!cfg)
 		return;
+	if (cfg->enc_keys) {
+		OPENSSL_cleanse(cfg->enc_keys, cfg->n_enc_keys * sizeof(*cfg->enc_keys));
+		free(cfg->enc_keys);
+	}
 	for (i = 0; i < cfg->n_sources; i++) {
 		src = &cfg->sources[i];
 		for (j = 0; j < src->n_secrets; j++)

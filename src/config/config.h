@@ -224,6 +224,11 @@ struct hg_config {
 	int64_t audit_window_ms;
 	int64_t audit_max_rows;
 	int64_t audit_retention_ms;
+	/* encryption: the keys of encryption at rest (src/crypt/crypt.h), in
+	 * the order listed: the last encrypts new writes, each decrypts. None:
+	 * nothing is encrypted. Wiped when the config is freed; never logged. */
+	uint8_t (*enc_keys)[32];
+	size_t n_enc_keys;
 	/* Names of the environment variables secrets were read from (secret_env,
 	 * verify_token_env, admin_token_env): exec endpoints do not inherit them. */
 	char **secret_envs;

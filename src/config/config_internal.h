@@ -115,6 +115,10 @@ int cfg_mapping(struct cfg_ctx *c, const yaml_node_t *map, const char *key, cons
 void cfg_where(struct cfg_ctx *c, const yaml_node_t *node, const char *noun, size_t index,
 	       char *where, size_t len);
 
+/* ---- config_encryption.c ---- */
+
+int cfg_parse_encryption(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg);
+
 /* ---- config_sources.c ---- */
 
 char *cfg_resolve_path(const struct cfg_ctx *c, const char *path);

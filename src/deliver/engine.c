@@ -243,9 +243,13 @@ static void start_attempt(struct hg_deliver *d, struct dl_endpoint *e,
 		a->msg = *msg;
 		memset(msg, 0, sizeof(*msg));
 	}
-	if (rc == HG_ENOTFOUND) {
+	if (rc == HG_ENOTFOUND || rc == HG_EAUTH) {
+		/* neither comes back by trying again: straight to the dead letters */
 		a->gone = 1;
-		snprintf(a->error, sizeof(a->error), "the message is no longer stored");
+		snprintf(a->error, sizeof(a->error), "%s",
+			 rc == HG_ENOTFOUND ? "the message is no longer stored"
+					    : "the stored message does not decrypt: it was changed "
+					      "or copied from another row");
 		dl_finish(d, a);
 		return;
 	}

@@ -35,11 +35,14 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "config/config.h"
 #include "deliver/deliver.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "stats/stats.h"
+#include "store/store.h"
 #include "util/jsonpath.h"
 #include "verify/verify.h"
 
@@ -405,7 +408,7 @@ static int within_rate_limit(struct hg_http_req *req, const struct hg_inbound *i
 	static const char body[] = "{\"error\":\"rate limit exceeded\"}\n";
 	int64_t retry = 0;
 	char *key = NULL;
-	char retry_text[24], reason[96];
+	char retry_text[24], reason[96], hashed[HG_STORE_INDEX_HASH_LEN + 1];
 	int allowed;
 
 	if (rule->limit <= 0)
@@ -414,8 +417,14 @@ static int within_rate_limit(struct hg_http_req *req, const struct hg_inbound *i
 		return 1; /* out of memory: the limiter fails open, the store decides */
 	if (key == NULL)
 		return 1; /* the rule selects nothing: not limited */
-	allowed = hg_ratelimit_hit(hg_ingest_ratelimit(in->ingest), src->name, key, rule->limit,
-				   rule->per_ms, hg_now_ms(), &retry);
+	/* with encryption on, a phone number is counted (and, shared through
+	 * the store, kept) only as its keyed hash */
+	if (hg_store_index_hash("ratelimit", src->name, key, hashed) != HG_OK)
+		hashed[0] = '\0';
+	allowed = hg_ratelimit_hit(hg_ingest_ratelimit(in->ingest), src->name,
+				   hashed[0] != '\0' ? hashed : key, rule->limit, rule->per_ms,
+				   hg_now_ms(), &retry);
+	OPENSSL_cleanse(key, strlen(key));
 	free(key);
 	if (allowed)
 		return 1;

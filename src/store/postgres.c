@@ -164,8 +164,9 @@ static const char *const stmt_sql[P_N] = {
 	       " SELECT DISTINCT b.i FROM ins JOIN b ON b.s = ins.source AND b.k = ins.key",
     /* A new message and its deliveries ($8 ids, $9 endpoints, $10 due). */
     [P_INSERT_MSG] = "WITH m AS ("
-		     "  INSERT INTO messages (id, source, received_ms, content_type, headers, body)"
-		     "  VALUES ($1::text, $2::text, $3::bigint, $4::text, $5::text, $6::bytea))"
+		     "  INSERT INTO messages (id, source, received_ms, content_type, headers, body,"
+		     "   key_id) VALUES ($1::text, $2::text, $3::bigint, $4::text, $5::text,"
+		     "   $6::bytea, $10::text))"
 		     " INSERT INTO deliveries (id, message_id, endpoint, status, next_attempt_ms,"
 		     "  created_ms, updated_ms)"
 		     " SELECT d.id, $1::text, d.ep, 'pending', d.due, $3::bigint, $3::bigint"
@@ -186,7 +187,7 @@ static const char *const stmt_sql[P_N] = {
 	" next_attempt_ms, created_ms, updated_ms)"
 	" VALUES ($1::text, $2::text, $3::text, 'pending', $4::bigint, $5::bigint,"
 	" $5::bigint)",
-    [P_GET] = "SELECT id, source, received_ms, content_type, headers, body"
+    [P_GET] = "SELECT id, source, received_ms, content_type, headers, body, key_id"
 	      " FROM messages WHERE id = $1::text",
     [P_COUNT_ALL] = "SELECT count(*) FROM messages",
     [P_COUNT_SOURCE] = "SELECT count(*) FROM messages WHERE source = $1::text",
@@ -202,8 +203,9 @@ static const char *const stmt_sql[P_N] = {
     [P_CLAIM] = HG_PG_CLAIM("endpoint = $4::text"),
     [P_CLAIM_PREFIX] = HG_PG_CLAIM("starts_with(endpoint, $4::text)"),
     [P_INSERT_ATTEMPT] = "INSERT INTO attempts (delivery_id, n, started_ms, duration_ms,"
-			 " status_code, error, response_head) VALUES ($1::text, $2::integer,"
-			 " $3::bigint, $4::bigint, $5::integer, $6::text, $7::bytea)",
+			 " status_code, error, response_head, key_id) VALUES ($1::text,"
+			 " $2::integer, $3::bigint, $4::bigint, $5::integer, $6::text, $7::bytea,"
+			 " $8::text)",
     [P_OUTCOME] = "UPDATE deliveries SET status = $2::text,"
 		  " attempts = greatest(attempts, $3::integer), next_attempt_ms = $4::bigint,"
 		  " lease_owner = NULL, lease_until_ms = NULL, last_status = $5::integer,"
@@ -843,8 +845,8 @@ static int put_keys(struct hg_pg *p, struct hg_store_msg *const *msgs, size_t n,
 static int put_message(struct hg_pg *p, struct hg_store_msg *m, struct hg_pg_fail *f)
 {
 	char received[24], id[HG_UUID_LEN + 1];
-	const char *vals[9];
-	int lens[9] = {0}, fmts[9] = {0};
+	const char *vals[10];
+	int lens[10] = {0}, fmts[10] = {0};
 	PGresult *res;
 	size_t k;
 	int rc = HG_OK, tr = HG_OK;
@@ -881,7 +883,8 @@ static int put_message(struct hg_pg *p, struct hg_store_msg *m, struct hg_pg_fai
 	fmts[5] = 1;
 	for (k = 0; k < 3; k++)
 		vals[6 + k] = (const char *)p->darr[k].data;
-	res = hg_pg_exec_stmt(p, P_INSERT_MSG, 9, vals, lens, fmts, 0);
+	vals[9] = m->key_id;
+	res = hg_pg_exec_stmt(p, P_INSERT_MSG, 10, vals, lens, fmts, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = hg_pg_fail_with(p, f, "message insert", res);
 	PQclear(res);
@@ -1161,6 +1164,8 @@ static int pg_get_message(struct hg_store *st, const char *id, struct hg_store_r
 	if (row->body == NULL)
 		goto out;
 	memcpy(row->body, PQgetvalue(res, 0, 5), row->body_len);
+	if (!PQgetisnull(res, 0, 6))
+		hg_strlcpy(row->key_id, PQgetvalue(res, 0, 6), sizeof(row->key_id));
 	ret = HG_OK;
 out:
 	PQclear(res);
@@ -1373,7 +1378,8 @@ static int attempts_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 		vals[6] = a->response_head != NULL ? (const char *)a->response_head : NULL;
 		lens[6] = (int)(a->response_head != NULL ? a->response_head_len : 0);
 		fmts[6] = 1;
-		res = hg_pg_exec_stmt(p, P_INSERT_ATTEMPT, 7, vals, lens, fmts, 0);
+		vals[7] = a->key_id;
+		res = hg_pg_exec_stmt(p, P_INSERT_ATTEMPT, 8, vals, lens, fmts, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			rc = hg_pg_fail_with(p, f, "attempt insert", res);
 		PQclear(res);
@@ -1629,6 +1635,13 @@ const struct hg_store_ops hg_store_postgres_ops = {
     .sub_update = hg_pg_sub_update,
     .sub_delete = hg_pg_sub_delete,
     .sub_set_secret = hg_pg_sub_set_secret,
+    .meta_get = hg_pg_meta_get,
+    .meta_put = hg_pg_meta_put,
+    .key_usage = hg_pg_key_usage,
+    .sealed_scan = hg_pg_sealed_scan,
+    .sealed_swap = hg_pg_sealed_swap,
+    .dedupe_scan = hg_pg_dedupe_scan,
+    .dedupe_rehash = hg_pg_dedupe_rehash,
     .sub_deliveries = hg_pg_sub_deliveries,
     .sub_outcome = hg_pg_sub_outcome,
     .ratelimit_add = hg_pg_ratelimit_add,

@@ -159,8 +159,8 @@ int hg_pg_sub_update(struct hg_store *st, const char *id, const char *owner_id,
 		     const struct hg_store_sub_patch *pt);
 int hg_pg_sub_delete(struct hg_store *st, const char *id, const char *owner_id, int64_t now_ms);
 int hg_pg_sub_set_secret(struct hg_store *st, const char *id, const char *owner_id,
-			 const char *secret, const char *old_secret, int64_t old_until_ms,
-			 int64_t now_ms);
+			 const char *secret, const char *old_secret, const char *key_id,
+			 int64_t old_until_ms, int64_t now_ms);
 int hg_pg_sub_deliveries(struct hg_store *st, const char *id, int64_t offset, int64_t limit,
 			 int (*fn)(const struct hg_store_sub_delivery *d, void *arg), void *arg,
 			 int64_t *total);
@@ -172,5 +172,24 @@ int hg_pg_ratelimit_add(struct hg_store *st, struct hg_store_rl_count *c, size_t
 int hg_pg_ratelimit_changes(struct hg_store *st, int64_t since_ms,
 			    int (*fn)(const struct hg_store_rl_count *c, void *arg), void *arg,
 			    int64_t *now_ms);
+
+/* postgres_crypt.c: encryption at rest (store_internal.h) */
+int hg_pg_meta_get(struct hg_store *st, const char *name, char key_id[HG_STORE_KEY_ID_MAX + 1],
+		   char **value);
+int hg_pg_meta_put(struct hg_store *st, const char *name, const char *key_id, const char *value,
+		   const char *expect);
+int hg_pg_key_usage(struct hg_store *st, int with_plain,
+		    int (*fn)(const char *table, const char *key_id, int64_t count, void *arg),
+		    void *arg);
+int hg_pg_sealed_scan(struct hg_store *st, enum hg_store_sealed_kind kind,
+		      const struct hg_store_sealed *after, const char *skip_key_id, size_t limit,
+		      int (*fn)(const struct hg_store_sealed *r, void *arg), void *arg);
+int hg_pg_sealed_swap(struct hg_store *st, enum hg_store_sealed_kind kind,
+		      const struct hg_store_sealed *old, const struct hg_store_sealed *new_,
+		      size_t n, size_t *swapped);
+int hg_pg_dedupe_scan(
+    struct hg_store *st, const char *after_source, const char *after_key, size_t limit,
+    int (*fn)(const char *source, const char *key, const char *message_id, void *arg), void *arg);
+int hg_pg_dedupe_rehash(struct hg_store *st, const struct hg_store_rehash *r, size_t n);
 
 #endif

@@ -182,6 +182,20 @@ const char *const hg_pg_migrations[] = {
     "DROP TRIGGER audit_log_no_delete ON audit_log;"
     "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
     " FOR EACH ROW EXECUTE FUNCTION audit_log_delete_guard();",
+    /* 8: encryption at rest, as in SQLite's step 8: the key a row's values
+     * are sealed with (NULL: stored as they are), indexed so the start-up
+     * check and `keys rekey` count rows per key without reading them, and
+     * crypt_meta for the index key (sealed; the value is base64 text). */
+    "ALTER TABLE messages ADD COLUMN key_id text;"
+    "ALTER TABLE attempts ADD COLUMN key_id text;"
+    "ALTER TABLE subscriptions ADD COLUMN key_id text;"
+    "CREATE INDEX messages_key ON messages (key_id);"
+    "CREATE INDEX attempts_key ON attempts (key_id);"
+    "CREATE TABLE crypt_meta ("
+    "  name text PRIMARY KEY,"
+    "  key_id text NOT NULL,"
+    "  value text NOT NULL"
+    ");",
 };
 
 const size_t hg_pg_n_migrations = sizeof(hg_pg_migrations) / sizeof(hg_pg_migrations[0]);

@@ -21,7 +21,7 @@
 #define HG_PG_SUB_COLS                                                                             \
 	"id, owner_id, url, events, is_active, description, disabled_reason, secret,"              \
 	" old_secret, old_secret_until_ms, created_ms, updated_ms, last_delivery_ms,"              \
-	" failing_since_ms"
+	" failing_since_ms, key_id"
 
 /* ms as a parameter: NULL for 0 when zero_null (0 means "none" there). */
 static const char *ms_param(char buf[24], int64_t v, int zero_null)
@@ -101,7 +101,7 @@ int hg_pg_sub_create(struct hg_store *st, const struct hg_store_sub *s)
 {
 	struct hg_pg *p = (struct hg_pg *)st;
 	char until[24], created[24], updated[24], last[24], failing[24];
-	const char *vals[14] = {s->id,
+	const char *vals[15] = {s->id,
 				s->owner_id,
 				s->url,
 				s->events_json,
@@ -114,16 +114,17 @@ int hg_pg_sub_create(struct hg_store *st, const struct hg_store_sub *s)
 				ms_param(created, s->created_ms, 0),
 				ms_param(updated, s->updated_ms, 0),
 				ms_param(last, s->last_delivery_ms, 1),
-				ms_param(failing, s->failing_since_ms, 1)};
+				ms_param(failing, s->failing_since_ms, 1),
+				s->key_id[0] != '\0' ? s->key_id : NULL};
 	PGresult *res;
 
-	if (!hg_pg_params_utf8(vals, 14))
+	if (!hg_pg_params_utf8(vals, 15))
 		return HG_EIO;
 	res = ob_exec(p, "sub_create",
 		      "INSERT INTO subscriptions (" HG_PG_SUB_COLS ") VALUES ($1, $2, $3, $4,"
 		      " $5::integer, $6, $7, $8, $9, $10::bigint, $11::bigint, $12::bigint,"
-		      " $13::bigint, $14::bigint)",
-		      14, vals, NULL);
+		      " $13::bigint, $14::bigint, $15)",
+		      15, vals, NULL);
 	PQclear(res);
 	return res != NULL ? HG_OK : HG_EIO;
 }
@@ -142,6 +143,7 @@ static int sub_row(const PGresult *res, int i, struct hg_store_sub *s)
 	s->updated_ms = hg_pg_text_i64(res, i, 11, 0);
 	s->last_delivery_ms = hg_pg_text_i64(res, i, 12, 0);
 	s->failing_since_ms = hg_pg_text_i64(res, i, 13, 0);
+	hg_strlcpy(s->key_id, PQgetvalue(res, i, 14), sizeof(s->key_id));
 	s->url = strdup(PQgetvalue(res, i, 2));
 	s->events_json = strdup(PQgetvalue(res, i, 3));
 	if (!PQgetisnull(res, i, 5))
@@ -309,17 +311,18 @@ int hg_pg_sub_delete(struct hg_store *st, const char *id, const char *owner_id, 
 }
 
 int hg_pg_sub_set_secret(struct hg_store *st, const char *id, const char *owner_id,
-			 const char *secret, const char *old_secret, int64_t old_until_ms,
-			 int64_t now_ms)
+			 const char *secret, const char *old_secret, const char *key_id,
+			 int64_t old_until_ms, int64_t now_ms)
 {
 	struct hg_pg *p = (struct hg_pg *)st;
 	char until[24], now[24];
-	const char *vals[6] = {id,
+	const char *vals[7] = {id,
 			       owner_id,
 			       secret,
 			       old_secret,
 			       old_secret != NULL ? ms_param(until, old_until_ms, 1) : NULL,
-			       ms_param(now, now_ms, 0)};
+			       ms_param(now, now_ms, 0),
+			       key_id};
 	PGresult *res;
 	int rc;
 
@@ -328,9 +331,9 @@ int hg_pg_sub_set_secret(struct hg_store *st, const char *id, const char *owner_
 	res = ob_exec(p, "sub_set_secret",
 		      "UPDATE subscriptions SET secret = $3, old_secret = $4,"
 		      " old_secret_until_ms = $5::bigint,"
-		      " updated_ms = greatest($6::bigint, updated_ms + 1)"
+		      " updated_ms = greatest($6::bigint, updated_ms + 1), key_id = $7"
 		      " WHERE id = $1 AND ($2::text IS NULL OR owner_id = $2)",
-		      6, vals, NULL);
+		      7, vals, NULL);
 	if (res == NULL)
 		return HG_EIO;
 	rc = changed_one(res);

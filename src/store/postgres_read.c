@@ -91,7 +91,8 @@ int hg_pg_list_messages(struct hg_store *st, const struct hg_store_msg_filter *f
 	static const char sql[] =
 	    "SELECT id, source, content_type, received_ms, body_len, dedupe_count, rank, n FROM"
 	    " (SELECT m.id, m.source, m.content_type, m.received_ms,"
-	    "   octet_length(m.body) AS body_len, m.dedupe_count,"
+	    "   octet_length(m.body) - CASE WHEN m.key_id IS NULL THEN 0 ELSE 28 END AS body_len,"
+	    "   m.dedupe_count,"
 	    "   coalesce((SELECT max(CASE d.status WHEN 'dead' THEN 5 WHEN 'failed' THEN 4"
 	    "     WHEN 'pending' THEN 3 WHEN 'delivering' THEN 2 ELSE 1 END)"
 	    "     FROM deliveries AS d WHERE d.message_id = m.id), 0) AS rank,"
@@ -210,8 +211,8 @@ int hg_pg_message_attempts(struct hg_store *st, const char *message_id,
 			   int (*fn)(const struct hg_store_attempt_info *a, void *arg), void *arg)
 {
 	static const char sql[] =
-	    "SELECT delivery_id, n, started_ms, duration_ms, status_code, error, response_head"
-	    " FROM attempts WHERE delivery_id IN"
+	    "SELECT delivery_id, n, started_ms, duration_ms, status_code, error, response_head,"
+	    " key_id FROM attempts WHERE delivery_id IN"
 	    " (SELECT id FROM deliveries WHERE message_id = $1::text) ORDER BY delivery_id, n";
 	struct hg_pg *p = (struct hg_pg *)st;
 	const char *vals[1] = {message_id};
@@ -236,6 +237,7 @@ int hg_pg_message_attempts(struct hg_store *st, const char *message_id,
 			PQgetisnull(res, i, 6) ? NULL : (const uint8_t *)PQgetvalue(res, i, 6),
 		    .response_head_len =
 			PQgetisnull(res, i, 6) ? 0 : (size_t)PQgetlength(res, i, 6),
+		    .key_id = PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7),
 		};
 
 		if (fn(&a, arg) != 0)

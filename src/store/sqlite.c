@@ -45,6 +45,7 @@
 
 #include "stats/stats.h"
 #include "store/sqlite_file.h"
+#include "store/sqlite_crypt.h"
 #include "store/sqlite_internal.h"
 #include "store/sqlite_outbound.h"
 #include "store/store_internal.h"
@@ -134,10 +135,10 @@ static const char *const stmt_sql[S_N] = {
     [S_ROLLBACK] = "ROLLBACK",
     [S_FIND_KEY] = "SELECT message_id FROM dedupe WHERE source = ?1 AND key = ?2",
     [S_BUMP_DUP] = "UPDATE messages SET dedupe_count = dedupe_count + 1 WHERE id = ?1",
-    [S_INSERT_MSG] = "INSERT INTO messages (id, source, received_ms, content_type, headers, body)"
-		     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_INSERT_MSG] = "INSERT INTO messages (id, source, received_ms, content_type, headers, body,"
+		     " key_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_INSERT_KEY] = "INSERT OR IGNORE INTO dedupe (source, key, message_id) VALUES (?1, ?2, ?3)",
-    [S_GET] = "SELECT id, source, received_ms, content_type, headers, body"
+    [S_GET] = "SELECT id, source, received_ms, content_type, headers, body, key_id"
 	      " FROM messages WHERE id = ?1",
     [S_COUNT_ALL] = "SELECT count(*) FROM messages",
     [S_COUNT_SOURCE] = "SELECT count(*) FROM messages WHERE source = ?1",
@@ -153,7 +154,8 @@ static const char *const stmt_sql[S_N] = {
     [S_CLAIM] = HG_SQLITE_CLAIM("endpoint = ?4"),
     [S_CLAIM_PREFIX] = HG_SQLITE_CLAIM("endpoint >= ?4 AND endpoint < ?6"),
     [S_INSERT_ATTEMPT] = "INSERT INTO attempts (delivery_id, n, started_ms, duration_ms,"
-			 " status_code, error, response_head) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			 " status_code, error, response_head, key_id)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_OUTCOME] = "UPDATE deliveries SET status = ?2, attempts = max(attempts, ?3),"
 		  " next_attempt_ms = ?4, lease_owner = NULL, lease_until_ms = NULL,"
 		  " last_status = ?5, last_error = ?6, updated_ms = ?7"
@@ -473,8 +475,12 @@ static int sqlite_open(const char *path, struct hg_store **out, char *err, size_
 		rc = HG_EIO;
 		goto out;
 	}
-	rc = exec_sql(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", err, errlen,
-		      "configure the SQLite database");
+	/* secure_delete: what a purge or a rekey replaces is zeroed in the
+	 * file, not left behind in free space */
+	rc = exec_sql(s->db,
+		      "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+		      " PRAGMA secure_delete = ON",
+		      err, errlen, "configure the SQLite database");
 	if (rc != SQLITE_OK) {
 		rc = HG_EIO;
 		goto out;
@@ -609,6 +615,8 @@ static int put_one(struct hg_sqlite *s, struct hg_store_msg *m, const char **wha
 		rc = sqlite3_bind_zeroblob(q, 6, 0);
 	else if (rc == SQLITE_OK)
 		rc = sqlite3_bind_blob64(q, 6, m->body, m->body_len, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = bind_text_or_null(q, 7, m->key_id);
 	if (rc != SQLITE_OK)
 		goto out;
 	rc = run(s, S_INSERT_MSG);
@@ -904,6 +912,8 @@ static int sqlite_get_message(struct hg_store *st, const char *id, struct hg_sto
 	    dup_text(q, 4, &row->headers_json) != HG_OK)
 		goto out;
 	row->received_ms = sqlite3_column_int64(q, 2);
+	idtext = sqlite3_column_text(q, 6);
+	hg_strlcpy(row->key_id, idtext != NULL ? (const char *)idtext : "", sizeof(row->key_id));
 	blob = sqlite3_column_blob(q, 5);
 	row->body_len = (size_t)sqlite3_column_bytes(q, 5);
 	if (blob == NULL && row->body_len > 0)
@@ -1150,6 +1160,8 @@ static int record_body(struct hg_sqlite *s, void *arg, const char **what)
 		else if (rc == SQLITE_OK)
 			rc = sqlite3_bind_blob64(q, 7, a->response_head, a->response_head_len,
 						 SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = bind_text_or_null(q, 8, a->key_id);
 		if (rc != SQLITE_OK)
 			return rc;
 		rc = run(s, S_INSERT_ATTEMPT);
@@ -1503,7 +1515,8 @@ static int sqlite_list_messages(struct hg_store *st, const struct hg_store_msg_f
 
 	/* length() of a blob reads no body pages. */
 	sql_add(&b,
-		"SELECT m.id, m.source, m.content_type, m.received_ms, length(m.body),"
+		"SELECT m.id, m.source, m.content_type, m.received_ms, length(m.body) - CASE WHEN "
+		"m.key_id IS NULL THEN 0 ELSE 28 END,"
 		" m.dedupe_count, coalesce((SELECT max(" HG_SQLITE_RANK ") FROM deliveries d"
 		" WHERE d.message_id = m.id), 0) AS rank,"
 		" (SELECT count(*) FROM deliveries d WHERE d.message_id = m.id)"
@@ -1596,6 +1609,7 @@ static int attempt_row(sqlite3_stmt *q, void *arg)
 	    .error = text_or_null(q, 5),
 	    .response_head = sqlite3_column_blob(q, 6),
 	    .response_head_len = (size_t)sqlite3_column_bytes(q, 6),
+	    .key_id = text_or_null(q, 7),
 	};
 
 	if (a.delivery_id == NULL)
@@ -1613,8 +1627,8 @@ static int sqlite_message_attempts(struct hg_store *st, const char *message_id,
 	sqlite3_stmt *q;
 
 	sql_add(&b,
-		"SELECT delivery_id, n, started_ms, duration_ms, status_code, error, response_head"
-		" FROM attempts WHERE delivery_id IN"
+		"SELECT delivery_id, n, started_ms, duration_ms, status_code, error, response_head,"
+		" key_id FROM attempts WHERE delivery_id IN"
 		" (SELECT id FROM deliveries WHERE message_id = ?) ORDER BY delivery_id, n",
 		message_id, 0);
 	if (sql_prepare(s, &b, &q) != SQLITE_OK)
@@ -2084,11 +2098,11 @@ static int sqlite_sub_delete(struct hg_store *st, const char *id, const char *ow
 }
 
 static int sqlite_sub_set_secret(struct hg_store *st, const char *id, const char *owner_id,
-				 const char *secret, const char *old_secret, int64_t old_until_ms,
-				 int64_t now_ms)
+				 const char *secret, const char *old_secret, const char *key_id,
+				 int64_t old_until_ms, int64_t now_ms)
 {
-	return hg_sqlite_sub_set_secret(sq(st), id, owner_id, secret, old_secret, old_until_ms,
-					now_ms);
+	return hg_sqlite_sub_set_secret(sq(st), id, owner_id, secret, old_secret, key_id,
+					old_until_ms, now_ms);
 }
 
 static int sqlite_sub_deliveries(struct hg_store *st, const char *id, int64_t offset, int64_t limit,
@@ -2136,6 +2150,14 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .sub_update = sqlite_sub_update,
     .sub_delete = sqlite_sub_delete,
     .sub_set_secret = sqlite_sub_set_secret,
+    .meta_get = hg_sqlite_meta_get,
+    .meta_put = hg_sqlite_meta_put,
+    .key_usage = hg_sqlite_key_usage,
+    .sealed_scan = hg_sqlite_sealed_scan,
+    .sealed_swap = hg_sqlite_sealed_swap,
+    .dedupe_scan = hg_sqlite_dedupe_scan,
+    .dedupe_rehash = hg_sqlite_dedupe_rehash,
+    .scrub = hg_sqlite_scrub,
     .sub_deliveries = sqlite_sub_deliveries,
     .sub_outcome = sqlite_sub_outcome,
 };

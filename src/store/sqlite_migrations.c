@@ -170,6 +170,25 @@ const char *const hg_sqlite_migrations[] = {
     " AS INTEGER)) FROM audit_log WHERE event = 'audit_checkpoint'"
     " AND reason LIKE 'through row %'), 0)"
     " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;",
+    /* 8: encryption at rest (src/crypt/crypt.h, store_crypt.c). A row whose
+     * values are sealed names the key in key_id (NULL: stored as they are,
+     * as every row written before encryption was on): messages (body and
+     * headers), attempts (response_head), subscriptions (secret and
+     * old_secret). The key_id indexes let the start-up check and `keys
+     * rekey` count the rows of each key without reading the rows; every
+     * new row of one key lands at the same end of the index, so ingest
+     * pays one sequential index entry. crypt_meta keeps the index key
+     * (the key of the dedupe and rate-limit hashes), sealed like a value. */
+    "ALTER TABLE messages ADD COLUMN key_id TEXT;"
+    "ALTER TABLE attempts ADD COLUMN key_id TEXT;"
+    "ALTER TABLE subscriptions ADD COLUMN key_id TEXT;"
+    "CREATE INDEX messages_key ON messages(key_id);"
+    "CREATE INDEX attempts_key ON attempts(key_id);"
+    "CREATE TABLE crypt_meta ("
+    "  name TEXT PRIMARY KEY,"
+    "  key_id TEXT NOT NULL,"
+    "  value BLOB NOT NULL"
+    ");",
 };
 
 const size_t hg_sqlite_n_migrations =

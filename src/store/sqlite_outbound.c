@@ -22,7 +22,7 @@
 #define SUB_COLS                                                                                   \
 	"id, owner_id, url, events, is_active, description, disabled_reason, secret,"              \
 	" old_secret, old_secret_until_ms, created_ms, updated_ms, last_delivery_ms,"              \
-	" failing_since_ms"
+	" failing_since_ms, key_id"
 
 /* The statements of this file, one slot each in the handle's cache. */
 enum {
@@ -51,7 +51,7 @@ static const char *const ob_sql[OB_N] = {
     [OB_KEY_FIND] = "SELECT id, token_hash, owner_id, role, created_ms FROM api_keys"
 		    " WHERE token_hash = ?1",
     [OB_SUB_CREATE] = "INSERT INTO subscriptions (" SUB_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-		      " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+		      " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [OB_SUB_GET] = "SELECT " SUB_COLS " FROM subscriptions WHERE id = ?1"
 		   " AND (?2 IS NULL OR owner_id = ?2)",
     [OB_SUB_EACH] = "SELECT " SUB_COLS " FROM subscriptions"
@@ -66,9 +66,10 @@ static const char *const ob_sql[OB_N] = {
 	" updated_ms = max(?8, updated_ms + 1)"
 	" WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)",
     [OB_SUB_DELETE] = "DELETE FROM subscriptions WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)",
-    [OB_SUB_SET_SECRET] = "UPDATE subscriptions SET secret = ?3, old_secret = ?4,"
-			  " old_secret_until_ms = ?5, updated_ms = max(?6, updated_ms + 1)"
-			  " WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)",
+    [OB_SUB_SET_SECRET] =
+	"UPDATE subscriptions SET secret = ?3, old_secret = ?4,"
+	" old_secret_until_ms = ?5, updated_ms = max(?6, updated_ms + 1), key_id = ?7"
+	" WHERE id = ?1 AND (?2 IS NULL OR owner_id = ?2)",
     [OB_SUB_COUNT_DELIVERIES] =
 	"SELECT count(*) FROM deliveries WHERE endpoint = '" HG_STORE_SUB_PREFIX "' || ?1",
     [OB_SUB_DELIVERIES] = "SELECT d.id, json_extract(m.headers, '$.\"X-Webhook-Event\"'), d.status,"
@@ -238,7 +239,8 @@ static int sub_create_body(struct hg_sqlite *s, void *arg, const char **what)
 	    (rc = sqlite3_bind_int64(q, 11, sub->created_ms)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(q, 12, sub->updated_ms)) == SQLITE_OK &&
 	    (rc = ob_bind_ms(q, 13, sub->last_delivery_ms)) == SQLITE_OK &&
-	    (rc = ob_bind_ms(q, 14, sub->failing_since_ms)) == SQLITE_OK)
+	    (rc = ob_bind_ms(q, 14, sub->failing_since_ms)) == SQLITE_OK &&
+	    (rc = ob_bind_text(q, 15, sub->key_id[0] != '\0' ? sub->key_id : NULL)) == SQLITE_OK)
 		rc = ob_exec(q);
 	ob_done(q);
 	return rc;
@@ -263,6 +265,7 @@ static int ob_sub_row(sqlite3_stmt *q, struct hg_store_sub *sub)
 	sub->updated_ms = sqlite3_column_int64(q, 11);
 	sub->last_delivery_ms = sqlite3_column_int64(q, 12);
 	sub->failing_since_ms = sqlite3_column_int64(q, 13);
+	ob_copy(sub->key_id, sizeof(sub->key_id), q, 14);
 	if (ob_dup(q, 2, &sub->url) != HG_OK || ob_dup(q, 3, &sub->events_json) != HG_OK ||
 	    ob_dup(q, 5, &sub->description) != HG_OK ||
 	    ob_dup(q, 6, &sub->disabled_reason) != HG_OK || sub->url == NULL ||
@@ -431,7 +434,7 @@ int hg_sqlite_sub_delete(struct hg_sqlite *s, const char *id, const char *owner_
 
 struct set_secret_args {
 	struct ob_change c;
-	const char *secret, *old_secret;
+	const char *secret, *old_secret, *key_id;
 	int64_t old_until_ms, now_ms;
 };
 
@@ -450,19 +453,20 @@ static int set_secret_body(struct hg_sqlite *s, void *arg, const char **what)
 	    (rc = ob_bind_text(q, 4, a->old_secret)) == SQLITE_OK &&
 	    (rc = ob_bind_ms(q, 5, a->old_secret != NULL ? a->old_until_ms : 0)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(q, 6, a->now_ms)) == SQLITE_OK &&
-	    (rc = ob_exec(q)) == SQLITE_OK)
+	    (rc = ob_bind_text(q, 7, a->key_id)) == SQLITE_OK && (rc = ob_exec(q)) == SQLITE_OK)
 		a->c.changed = sqlite3_changes(hg_sqlite_db(s)) > 0;
 	ob_done(q);
 	return rc;
 }
 
 int hg_sqlite_sub_set_secret(struct hg_sqlite *s, const char *id, const char *owner_id,
-			     const char *secret, const char *old_secret, int64_t old_until_ms,
-			     int64_t now_ms)
+			     const char *secret, const char *old_secret, const char *key_id,
+			     int64_t old_until_ms, int64_t now_ms)
 {
 	struct set_secret_args a = {.c = {.id = id, .owner_id = owner_id},
 				    .secret = secret,
 				    .old_secret = old_secret,
+				    .key_id = key_id,
 				    .old_until_ms = old_until_ms,
 				    .now_ms = now_ms};
 	int rc = hg_sqlite_txn(s, "sub_set_secret", set_secret_body, &a);

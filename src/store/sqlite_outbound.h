@@ -25,8 +25,8 @@ int hg_sqlite_sub_update(struct hg_sqlite *s, const char *id, const char *owner_
 			 const struct hg_store_sub_patch *p);
 int hg_sqlite_sub_delete(struct hg_sqlite *s, const char *id, const char *owner_id, int64_t now_ms);
 int hg_sqlite_sub_set_secret(struct hg_sqlite *s, const char *id, const char *owner_id,
-			     const char *secret, const char *old_secret, int64_t old_until_ms,
-			     int64_t now_ms);
+			     const char *secret, const char *old_secret, const char *key_id,
+			     int64_t old_until_ms, int64_t now_ms);
 int hg_sqlite_sub_deliveries(struct hg_sqlite *s, const char *id, int64_t offset, int64_t limit,
 			     int (*fn)(const struct hg_store_sub_delivery *d, void *arg), void *arg,
 			     int64_t *total);

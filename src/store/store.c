@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "store/postgres_internal.h"
+#include "store/store_crypt.h"
 #include "store/store_internal.h"
 
 static int has_prefix(const char *s, const char *prefix)
@@ -151,18 +152,27 @@ int hg_store_schema_version(struct hg_store *st)
 
 int hg_store_put_messages(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n)
 {
-	return st->ops->put_batch(st, msgs, n, NULL, 0);
+	return hg_crypt_put_batch(st, msgs, n, NULL, 0);
 }
 
 int hg_store_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n,
 		       const struct hg_audit_event *ev, size_t nev)
 {
-	return st->ops->put_batch(st, msgs, n, ev, nev);
+	return hg_crypt_put_batch(st, msgs, n, ev, nev);
+}
+
+/* A row read back is opened before anyone sees it; one that does not open
+ * is not passed on at all. */
+static int opened(struct hg_store_row *row, int rc)
+{
+	if (rc == HG_OK && (rc = hg_crypt_open_row(row)) != HG_OK)
+		hg_store_row_free(row);
+	return rc;
 }
 
 int hg_store_get_message(struct hg_store *st, const char *id, struct hg_store_row *row)
 {
-	return st->ops->get_message(st, id, row);
+	return opened(row, st->ops->get_message(st, id, row));
 }
 
 void hg_store_get_messages(struct hg_store *st, const char *const *ids, size_t n,
@@ -170,12 +180,13 @@ void hg_store_get_messages(struct hg_store *st, const char *const *ids, size_t n
 {
 	size_t i;
 
-	if (st->ops->get_messages != NULL) {
+	if (st->ops->get_messages != NULL)
 		st->ops->get_messages(st, ids, n, rows, rcs);
-		return;
-	}
+	else
+		for (i = 0; i < n; i++)
+			rcs[i] = st->ops->get_message(st, ids[i], &rows[i]);
 	for (i = 0; i < n; i++)
-		rcs[i] = st->ops->get_message(st, ids[i], &rows[i]);
+		rcs[i] = opened(&rows[i], rcs[i]);
 }
 
 /* Rows are plain malloc'd fields whatever the backend, so one free serves all. */
@@ -241,7 +252,9 @@ int hg_store_record_and_claim(struct hg_store *st, const struct hg_store_attempt
 			      const struct hg_store_claim_req *req, size_t nreq,
 			      struct hg_store_claimed *out, size_t *n)
 {
+	struct hg_store_attempt *sealed = NULL;
 	size_t i;
+	int rc;
 
 	*n = 0;
 	if (na == 0 && nreq == 0)
@@ -250,7 +263,12 @@ int hg_store_record_and_claim(struct hg_store *st, const struct hg_store_attempt
 		if (a[i].outcome != HG_DELIVERY_SUCCEEDED && a[i].outcome != HG_DELIVERY_FAILED &&
 		    a[i].outcome != HG_DELIVERY_DEAD)
 			return HG_EINVAL;
-	return st->ops->record_and_claim(st, a, na, owner, now_ms, req, nreq, out, n);
+	if (hg_crypt_seal_attempts(a, na, &sealed) != HG_OK)
+		return HG_EIO;
+	rc = st->ops->record_and_claim(st, sealed != NULL ? sealed : a, na, owner, now_ms, req,
+				       nreq, out, n);
+	hg_crypt_attempts_free(sealed, na);
+	return rc;
 }
 
 int hg_store_claim_deliveries(struct hg_store *st, const char *owner, int64_t now_ms,
@@ -321,7 +339,7 @@ int hg_store_message_attempts(struct hg_store *st, const char *message_id,
 {
 	if (st->ops->message_attempts == NULL)
 		return unsupported(st, "message_attempts");
-	return st->ops->message_attempts(st, message_id, fn, arg);
+	return hg_crypt_message_attempts(st, message_id, fn, arg);
 }
 
 int hg_store_count_deliveries(struct hg_store *st, int64_t counts[HG_DELIVERY_DEAD + 1])
@@ -392,26 +410,61 @@ void hg_store_sub_free(struct hg_store_sub *s)
 
 int hg_store_sub_create(struct hg_store *st, const struct hg_store_sub *s)
 {
+	struct hg_store_sub sealed;
+	int rc;
+
 	if (st->ops->sub_create == NULL)
 		return unsupported(st, "sub_create");
-	return st->ops->sub_create(st, s);
+	rc = hg_crypt_seal_sub(s, &sealed);
+	if (rc == HG_OK)
+		rc = st->ops->sub_create(st, &sealed);
+	OPENSSL_cleanse(&sealed, sizeof(sealed));
+	return rc == HG_OK ? HG_OK : HG_EIO;
 }
 
 int hg_store_sub_get(struct hg_store *st, const char *id, const char *owner_id,
 		     struct hg_store_sub *out)
 {
+	int rc;
+
 	memset(out, 0, sizeof(*out));
 	if (st->ops->sub_get == NULL)
 		return unsupported(st, "sub_get");
-	return st->ops->sub_get(st, id, owner_id, out);
+	rc = st->ops->sub_get(st, id, owner_id, out);
+	if (rc == HG_OK && (rc = hg_crypt_open_sub(out)) != HG_OK)
+		hg_store_sub_free(out);
+	return rc;
+}
+
+struct sub_each_open {
+	int (*fn)(const struct hg_store_sub *s, void *arg);
+	void *arg;
+	int failed;
+};
+
+static int sub_each_open(const struct hg_store_sub *s, void *arg)
+{
+	struct sub_each_open *o = arg;
+	struct hg_store_sub copy = *s;
+	int stop;
+
+	o->failed = hg_crypt_open_sub(&copy);
+	stop = o->failed != HG_OK || o->fn(&copy, o->arg);
+	OPENSSL_cleanse(copy.secret, sizeof(copy.secret));
+	OPENSSL_cleanse(copy.old_secret, sizeof(copy.old_secret));
+	return stop;
 }
 
 int hg_store_sub_each(struct hg_store *st, const char *owner_id, int active_only,
 		      int (*fn)(const struct hg_store_sub *s, void *arg), void *arg)
 {
+	struct sub_each_open o = {.fn = fn, .arg = arg};
+	int rc;
+
 	if (st->ops->sub_each == NULL)
 		return unsupported(st, "sub_each");
-	return st->ops->sub_each(st, owner_id, active_only, fn, arg);
+	rc = st->ops->sub_each(st, owner_id, active_only, sub_each_open, &o);
+	return rc == HG_OK ? o.failed : rc;
 }
 
 int hg_store_sub_update(struct hg_store *st, const char *id, const char *owner_id,
@@ -433,9 +486,19 @@ int hg_store_sub_set_secret(struct hg_store *st, const char *id, const char *own
 			    const char *secret, const char *old_secret, int64_t old_until_ms,
 			    int64_t now_ms)
 {
+	char sealed[2][HG_STORE_SECRET_FIELD + 1];
+	const char *key_id = NULL;
+	int rc;
+
 	if (st->ops->sub_set_secret == NULL)
 		return unsupported(st, "sub_set_secret");
-	return st->ops->sub_set_secret(st, id, owner_id, secret, old_secret, old_until_ms, now_ms);
+	if (hg_crypt_seal_secrets(id, secret, old_secret, sealed, &key_id) != HG_OK)
+		return HG_EIO;
+	rc = st->ops->sub_set_secret(st, id, owner_id, key_id != NULL ? sealed[0] : secret,
+				     key_id != NULL && old_secret != NULL ? sealed[1] : old_secret,
+				     key_id, old_until_ms, now_ms);
+	OPENSSL_cleanse(sealed, sizeof(sealed));
+	return rc;
 }
 
 int hg_store_sub_deliveries(struct hg_store *st, const char *id, int64_t offset, int64_t limit,

@@ -27,6 +27,9 @@
 
 struct hg_store;
 
+#define HG_STORE_KEY_ID_MAX     16 /* hex digits of a key id (src/crypt/crypt.h) */
+#define HG_STORE_INDEX_HASH_LEN 35 /* a keyed hash of a lookup key (src/crypt/crypt.h) */
+
 enum hg_store_outcome {
 	HG_STORE_ACCEPTED = 1,  /* stored as a new message */
 	HG_STORE_DUPLICATE = 2, /* every dedupe key was seen before; not stored */
@@ -48,6 +51,11 @@ struct hg_store_msg {
 	const char *headers_json; /* selected headers as a JSON object; may be NULL */
 	const uint8_t *body;
 	size_t body_len;
+	/* The key body and headers_json are sealed with (src/crypt/crypt.h;
+	 * headers_json then holds the sealed bytes in base64); NULL: they are
+	 * stored as they are. hg_store_put_* seal them when encryption is on
+	 * (hg_store_use_keys), so callers leave it NULL. */
+	const char *key_id;
 	const char *const *dedupe_keys; /* >= 1 key */
 	size_t n_dedupe_keys;
 	/* The endpoints its source's routes selected (distinct names); their
@@ -82,6 +90,8 @@ struct hg_store_row {
 	char *headers_json;
 	uint8_t *body;
 	size_t body_len;
+	char key_id[HG_STORE_KEY_ID_MAX + 1]; /* as stored ("": not sealed); read back
+					       * through store.h, always opened already */
 };
 
 /* Writes uri into out with any password masked ("postgres://u:***@h/db",
@@ -221,7 +231,9 @@ struct hg_store_attempt {
 	int status_code;              /* HTTP status, or an exec command's exit status; < 0: none */
 	const char *error;            /* why it failed, one line; NULL on success */
 	const uint8_t *response_head; /* the first bytes of the answer or output; may be NULL */
-	size_t response_head_len;     /* at most HG_STORE_HEAD_MAX */
+	size_t response_head_len;     /* at most HG_STORE_HEAD_MAX (sealed: plus its overhead) */
+	const char *key_id;           /* response_head is sealed with it; NULL: it is not (set
+				       * by the store front door, callers leave it NULL) */
 	/* What becomes of the delivery: SUCCEEDED, FAILED (again at
 	 * next_attempt_ms) or DEAD. */
 	enum hg_delivery_status outcome;
@@ -344,6 +356,8 @@ struct hg_store_attempt_info {
 	const char *error;            /* may be NULL */
 	const uint8_t *response_head; /* may be NULL */
 	size_t response_head_len;
+	const char *key_id; /* as stored; NULL: not sealed (read back through store.h, the
+			     * head is always opened already) */
 };
 
 /* Calls fn for every attempt of every delivery of message_id, ordered by
@@ -398,7 +412,9 @@ int hg_store_purge(struct hg_store *st, int64_t before_ms, size_t limit,
 #define HG_STORE_SUB_PREFIX      "sub:"
 #define HG_STORE_OWNER_ID_MAX    128
 #define HG_STORE_SECRET_LEN      64 /* hex characters */
-#define HG_STORE_TOKEN_HASH_LEN  64 /* hex SHA-256 */
+/* room for a secret as stored: sealed, 64 + 28 bytes in base64 */
+#define HG_STORE_SECRET_FIELD   128
+#define HG_STORE_TOKEN_HASH_LEN 64 /* hex SHA-256 */
 
 enum hg_store_role { HG_STORE_ROLE_OWNER = 1, HG_STORE_ROLE_PUBLISHER = 2 };
 
@@ -427,8 +443,11 @@ struct hg_store_sub {
 	int is_active;
 	char *description;     /* NULL: none */
 	char *disabled_reason; /* NULL unless the gateway switched it off */
-	char secret[HG_STORE_SECRET_LEN + 1];
-	char old_secret[HG_STORE_SECRET_LEN + 1]; /* "" unless in a grace period */
+	char secret[HG_STORE_SECRET_FIELD + 1];
+	char old_secret[HG_STORE_SECRET_FIELD + 1]; /* "" unless in a grace period */
+	char key_id[HG_STORE_KEY_ID_MAX + 1];       /* the secrets as stored are sealed with it
+						     * ("": not sealed); read back through
+						     * store.h they are opened already */
 	int64_t old_secret_until_ms;
 	int64_t created_ms;
 	int64_t updated_ms;
@@ -535,6 +554,71 @@ int hg_store_ratelimit_add(struct hg_store *st, struct hg_store_rl_count *c, siz
 int hg_store_ratelimit_changes(struct hg_store *st, int64_t since_ms,
 			       int (*fn)(const struct hg_store_rl_count *c, void *arg), void *arg,
 			       int64_t *now_ms);
+
+/* ---- encryption at rest (store_crypt.c, store_keys.c) ----
+ * With a keyring in use, what callers store is sealed before a backend sees
+ * it and opened before a caller sees it again (src/crypt/crypt.h): message
+ * bodies and stored headers, attempts' response heads, subscription
+ * secrets; dedupe keys become keyed hashes. A stored value that does not
+ * open (changed bytes, copied from another row, a key not configured) is
+ * never passed on: the read fails with a log line naming the row, and
+ * HG_EAUTH (changed or moved bytes: trying again will not help) or HG_EIO
+ * (its key is not configured in this process). */
+struct hg_keyring;
+
+/* Makes kr (taken over; NULL: encryption off) the keyring every handle of
+ * this process uses from now on. The one before stays allocated until
+ * hg_store_keys_release(), so a thread still using it is safe. */
+void hg_store_use_keys(struct hg_keyring *kr);
+/* Frees every keyring (at exit, once no thread uses the store). */
+void hg_store_keys_release(void);
+/* Before hg_store_use_keys(kr): checks that every key a value stored in
+ * st's database is sealed with is in kr (kr NULL: that nothing is
+ * sealed), then loads the store's index key into kr (making it, sealed
+ * with kr's active key, the first time). HG_OK; HG_EINVAL (err names each
+ * key id missing and how many rows of which table need it) or HG_EIO. */
+int hg_store_keys_prepare(struct hg_store *st, struct hg_keyring *kr, char *err, size_t errlen);
+/* All of it for the store at uri: a keyring of keys[0..n) (32 bytes each,
+ * the last active; n 0: encryption off), prepared on a handle of its own,
+ * then put in use. What the daemon does at start and when a reload
+ * changes the keys, and what the commands that read stored values do.
+ * HG_OK, or as hg_store_keys_prepare (err says why); nothing changes on
+ * failure. */
+int hg_store_keys_load(const char *uri, const uint8_t (*keys)[32], size_t n, char *err,
+		       size_t errlen);
+/* The keyed hash of a lookup key (crypt.h, hg_index_hash) with the
+ * keyring in use: HG_OK, or HG_ENOTFOUND when encryption is off. */
+int hg_store_index_hash(const char *scope, const char *source, const char *key,
+			char out[HG_STORE_INDEX_HASH_LEN + 1]);
+
+/* fn(table, key_id, rows) for each key id the values of table are sealed
+ * with ("messages", "attempts", "subscriptions", "crypt_meta"); with_plain:
+ * also key_id NULL for the rows stored as they are. HG_OK, HG_EINVAL (the
+ * backend cannot encrypt) or HG_EIO. */
+int hg_store_key_usage(struct hg_store *st, int with_plain,
+		       int (*fn)(const char *table, const char *key_id, int64_t count, void *arg),
+		       void *arg);
+
+/* How far a rekey is: of table, done rows re-encrypted out of total (-1:
+ * not counted in advance). */
+struct hg_store_rekey_progress {
+	const char *table;
+	int64_t done;
+	int64_t total;
+};
+struct hg_store_rekey_report {
+	void (*fn)(const struct hg_store_rekey_progress *p, void *arg);
+	void *arg;
+};
+/* Seals every stored value that is not sealed with the active key of the
+ * keyring in use (values of older keys, and those written before
+ * encryption was on) again with it, batch_rows rows per transaction (0:
+ * 256), while other connections keep working; then turns dedupe keys
+ * stored in clear into keyed hashes. report (may be NULL) hears after each
+ * batch. HG_OK; HG_EINVAL (encryption is off, or a row does not open: err
+ * names it) or HG_EIO. */
+int hg_store_rekey(struct hg_store *st, size_t batch_rows,
+		   const struct hg_store_rekey_report *report, char *err, size_t errlen);
 
 /* Keeps a thread's own handle usable: when *st is NULL or no longer
  * answers a ping (the file was removed, the server restarted), it is closed

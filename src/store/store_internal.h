@@ -25,6 +25,59 @@ struct hg_store_audit_row {
 	const char *hash;
 };
 
+/* ---- encryption at rest: what the backends do for store_keys.c ----
+ * meta_get: the crypt_meta row called name: HG_OK (*value malloc'd text,
+ *   key_id the key it is sealed with), HG_ENOTFOUND or HG_EIO.
+ * meta_put: writes it when expect is NULL and there is no such row, or
+ *   when its value is expect; HG_OK, HG_ENOTFOUND (nothing written: the
+ *   row exists, or its value is not expect) or HG_EIO.
+ * key_usage: fn(table, key_id, rows) for each key id that values of table
+ *   are sealed with (tables "messages", "attempts", "subscriptions",
+ *   "crypt_meta"), and with_plain: also key_id NULL for rows holding a
+ *   value stored as it is; read through the key_id indexes (with_plain
+ *   reads attempts). HG_OK or HG_EIO.
+ * sealed_scan: fn for up to limit rows of kind after the cursor *after
+ *   (id, or rowid for attempts; NULL: from the first) whose key_id is not
+ *   skip_key_id (NULL key_ids included; attempts without a response head
+ *   left out), in cursor order. HG_OK or HG_EIO.
+ * sealed_swap: in ONE transaction, replaces each old[i]'s values and key
+ *   id by new_[i]'s where the row is still as old[i] says (a row changed
+ *   since is left alone; a subscription's secret may be regenerated under
+ *   the rekey); *swapped counts rows replaced. HG_OK or HG_EIO.
+ * dedupe_scan: fn for up to limit dedupe rows after (after_source,
+ *   after_key) (NULLs: from the first) whose key is not a keyed hash yet
+ *   (does not start with HG_INDEX_HASH_PREFIX "h1:"), in (source, key)
+ *   order; keys as callers gave them to put_batch (whatever form the
+ *   backend stores them in). HG_OK or HG_EIO.
+ * dedupe_rehash: in ONE transaction, each (source, key) row becomes
+ *   (source, hash) for the same message (kept as it is when that hash is
+ *   there already: the first message keeps it), HG_OK or HG_EIO. */
+enum hg_store_sealed_kind {
+	HG_SEALED_MESSAGES,
+	HG_SEALED_ATTEMPTS,
+	HG_SEALED_SUBSCRIPTIONS,
+};
+
+/* One row's sealed values as stored. */
+struct hg_store_sealed {
+	char id[HG_UUID_LEN + 1]; /* messages, subscriptions: the id; attempts: the delivery */
+	int64_t rowid;            /* attempts: the row's own id (their cursor) */
+	int n;                    /* attempts: the attempt number */
+	char source[HG_STORE_NAME_MAX + 2];   /* messages: the source */
+	char key_id[HG_STORE_KEY_ID_MAX + 1]; /* "": stored as they are */
+	/* messages: body, headers; attempts: response_head; subscriptions:
+	 * secret, old_secret. NULL: SQL NULL. */
+	const uint8_t *v[2];
+	size_t len[2];
+};
+
+struct hg_store_rehash {
+	const char *source;
+	const char *key;  /* as dedupe_scan gave it */
+	const char *hash; /* what it becomes */
+	const char *message_id;
+};
+
 struct hg_store_ops {
 	const char *name; /* "sqlite", for messages a person reads */
 	/* target is the URI with the scheme removed (the file path for sqlite).
@@ -92,8 +145,8 @@ struct hg_store_ops {
 	int (*sub_delete)(struct hg_store *st, const char *id, const char *owner_id,
 			  int64_t now_ms);
 	int (*sub_set_secret)(struct hg_store *st, const char *id, const char *owner_id,
-			      const char *secret, const char *old_secret, int64_t old_until_ms,
-			      int64_t now_ms);
+			      const char *secret, const char *old_secret, const char *key_id,
+			      int64_t old_until_ms, int64_t now_ms);
 	int (*sub_deliveries)(struct hg_store *st, const char *id, int64_t offset, int64_t limit,
 			      int (*fn)(const struct hg_store_sub_delivery *d, void *arg),
 			      void *arg, int64_t *total);
@@ -106,6 +159,31 @@ struct hg_store_ops {
 	int (*ratelimit_changes)(struct hg_store *st, int64_t since_ms,
 				 int (*fn)(const struct hg_store_rl_count *c, void *arg), void *arg,
 				 int64_t *now_ms);
+	/* encryption at rest (store_crypt.c, store_keys.c): optional, all
+	 * or none (a backend without them cannot be used with encryption) */
+	int (*meta_get)(struct hg_store *st, const char *name, char key_id[HG_STORE_KEY_ID_MAX + 1],
+			char **value);
+	int (*meta_put)(struct hg_store *st, const char *name, const char *key_id,
+			const char *value, const char *expect);
+	int (*key_usage)(struct hg_store *st, int with_plain,
+			 int (*fn)(const char *table, const char *key_id, int64_t count, void *arg),
+			 void *arg);
+	int (*sealed_scan)(struct hg_store *st, enum hg_store_sealed_kind kind,
+			   const struct hg_store_sealed *after, const char *skip_key_id,
+			   size_t limit, int (*fn)(const struct hg_store_sealed *r, void *arg),
+			   void *arg);
+	int (*sealed_swap)(struct hg_store *st, enum hg_store_sealed_kind kind,
+			   const struct hg_store_sealed *old, const struct hg_store_sealed *new_,
+			   size_t n, size_t *swapped);
+	int (*dedupe_scan)(struct hg_store *st, const char *after_source, const char *after_key,
+			   size_t limit,
+			   int (*fn)(const char *source, const char *key, const char *message_id,
+				     void *arg),
+			   void *arg);
+	int (*dedupe_rehash)(struct hg_store *st, const struct hg_store_rehash *r, size_t n);
+	/* after a rekey: drop the replaced bytes where the backend can (may
+	 * be NULL). HG_OK or HG_EIO. */
+	int (*scrub)(struct hg_store *st);
 };
 
 /* HG_OK when ops has every op store.c calls without a NULL check (name,

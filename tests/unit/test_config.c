@@ -474,7 +474,7 @@ static void test_unknown_keys(void **state)
 	    "public_url, store, threads, max_connections, request_timeout, max_body, "
 	    "log_level, tls, trusted_proxies, sources, endpoints, max_in_flight, admin_token_env, "
 	    "retention, event_types, allow_http, egress_allow, outbound, max_dedupe_keys, "
-	    "audit_window, audit_max_rows, audit_retention");
+	    "audit_window, audit_max_rows, audit_retention, encryption");
 	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
 	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
 	expect_exact_error(
@@ -663,6 +663,56 @@ static void test_verify_token(void **state)
 	expect_error("sources:\n  - name: a\n    provider: meta\n    secret_env: HGT_OLD\n"
 		     "    verify_token_env: [HGT_VERIFY]\n",
 		     5, "verify_token_env: expected an environment variable name, got a list");
+}
+
+/* encryption: keys from variables or private files, 64 hex or base64 of
+ * 32 bytes, the last active; never inline, never readable by others. */
+static void test_encryption_keys(void **state)
+{
+	static const char hex[] =
+	    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+	/* the same 32 bytes in base64 */
+	static const char b64[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+	char path[256], yaml[1024], msg[1024];
+	struct hg_config *cfg;
+
+	(void)state;
+	setenv("HGT_KEY_HEX", hex, 1);
+	setenv("HGT_KEY_B64", b64, 1);
+	setenv("HGT_KEY_SHORT", "0011", 1);
+	cfg = load_ok("encryption:\n  key_env: [HGT_KEY_HEX]\n");
+	assert_int_equal(cfg->n_enc_keys, 1);
+	assert_int_equal(cfg->enc_keys[0][0], 0);
+	assert_int_equal(cfg->enc_keys[0][31], 31);
+	hg_config_free(cfg);
+	expect_error("encryption:\n  key_env: [HGT_KEY_HEX, HGT_KEY_B64]\n", 2,
+		     "encryption: keys 1 and 2 are the same key");
+	expect_error(
+	    "encryption:\n  key_env: HGT_KEY_SHORT\n", 2,
+	    "key_env: HGT_KEY_SHORT: a key is 32 random bytes written as 64 hex digits or as "
+	    "base64 (4 characters given)");
+	expect_error("encryption:\n  key: abc\n", 2, "unknown key 'key' in encryption");
+	expect_error("encryption:\n  key_env: HGT_KEY_HEX\n  key_file: k\n", 2,
+		     "encryption: give the keys with key_env (environment variables) or key_file");
+	expect_error("encryption: HGT_KEY_HEX\n", 1, "encryption: expected a mapping");
+
+	/* a key file: private, or refused with the fix */
+	snprintf(path, sizeof path, "%s/data.key", tmpdir);
+	write_file(path, b64);
+	assert_int_equal(chmod(path, 0600), 0);
+	snprintf(yaml, sizeof yaml, "encryption:\n  key_file: [%s]\n", path);
+	cfg = load_ok(yaml);
+	assert_int_equal(cfg->n_enc_keys, 1);
+	assert_int_equal(cfg->enc_keys[0][1], 1);
+	hg_config_free(cfg);
+	assert_int_equal(chmod(path, 0644), 0);
+	snprintf(msg, sizeof msg,
+		 "key_file: %s is open to every user of this machine (mode 0644); run chmod 600 %s",
+		 path, path);
+	expect_error(yaml, 2, msg);
+	unsetenv("HGT_KEY_HEX");
+	unsetenv("HGT_KEY_B64");
+	unsetenv("HGT_KEY_SHORT");
 }
 
 static void test_secret_file(void **state)
@@ -1734,6 +1784,7 @@ int main(void)
 	    cmocka_unit_test(test_secret_rotation),
 	    cmocka_unit_test(test_verify_token),
 	    cmocka_unit_test(test_secret_file),
+	    cmocka_unit_test(test_encryption_keys),
 	    cmocka_unit_test(test_inline_secret_warns),
 	    cmocka_unit_test(test_hmac_fields),
 	    cmocka_unit_test(test_dedupe),

@@ -29,8 +29,8 @@
 /* The schema version this build migrates to: 1 messages and dedupe, 2 the
  * audit log, 3 deliveries and attempts, 4 hourly stats and the API's
  * indexes, 5 outbound keys and subscriptions, 6 the audit log's count,
- * 7 its retention checkpoints. */
-#define HG_TEST_SCHEMA 7
+ * 7 its retention checkpoints, 8 encryption at rest. */
+#define HG_TEST_SCHEMA 8
 
 static int setup(void **state)
 {

@@ -36,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crypt/crypt.h"
 #include "fixture.h"
 #include "stats/stats.h"
 #include "store/store.h"
@@ -44,8 +45,8 @@
 /* The schema version this build migrates to, on every backend: 1 messages
  * and dedupe, 2 the audit log, 3 deliveries and attempts, 4 hourly stats
  * and the API's indexes, 5 outbound keys and subscriptions, 6 the audit
- * log's count, 7 its retention checkpoints. */
-#define HG_TEST_SCHEMA 7
+ * log's count, 7 its retention checkpoints, 8 encryption at rest. */
+#define HG_TEST_SCHEMA 8
 
 /* One database of the backend under test. */
 struct fixture {
@@ -64,6 +65,8 @@ struct backend {
 	int64_t (*sql_int)(struct fixture *f, const char *sql, const char *param);
 	/* runs sql (one or more statements) on a connection of its own */
 	void (*sql_exec)(struct fixture *f, const char *sql);
+	/* changes one byte of the stored body of message id */
+	void (*flip_body_byte)(struct fixture *f, const char *id);
 };
 
 static const struct backend *be;
@@ -120,12 +123,26 @@ static void lite_sql_exec(struct fixture *f, const char *sql)
 	assert_int_equal(sqlite3_close(h), SQLITE_OK);
 }
 
+static void lite_flip_body_byte(struct fixture *f, const char *id)
+{
+	char sql[512];
+
+	/* byte 21 becomes 0x01 when it is 0x00, else 0x00: changed either way */
+	snprintf(sql, sizeof(sql),
+		 "UPDATE messages SET body = CAST(substr(body, 1, 20) || CASE WHEN"
+		 " substr(body, 21, 1) = x'00' THEN x'01' ELSE x'00' END || substr(body, 22)"
+		 " AS BLOB) WHERE id = '%s'",
+		 id);
+	lite_sql_exec(f, sql);
+}
+
 static const struct backend sqlite_backend = {
     .name = "sqlite",
     .create = lite_create,
     .destroy = lite_destroy,
     .sql_int = lite_sql_int,
     .sql_exec = lite_sql_exec,
+    .flip_body_byte = lite_flip_body_byte,
 };
 
 /* ---- PostgreSQL ---- */
@@ -197,12 +214,24 @@ static void pg_sql_exec(struct fixture *f, const char *sql)
 	pg_exec_on(f->uri, sql);
 }
 
+static void pg_flip_body_byte(struct fixture *f, const char *id)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+		 "UPDATE messages SET body = set_byte(body, 20, get_byte(body, 20) # 1)"
+		 " WHERE id = '%s'",
+		 id);
+	pg_sql_exec(f, sql);
+}
+
 static const struct backend postgres_backend = {
     .name = "postgres",
     .create = pg_create,
     .destroy = pg_destroy,
     .sql_int = pg_sql_int,
     .sql_exec = pg_sql_exec,
+    .flip_body_byte = pg_flip_body_byte,
 };
 
 /* ---- the fixture and helpers every case shares ---- */
@@ -1352,6 +1381,285 @@ static void test_health(void **state)
 	assert_int_equal(off, 0);
 }
 
+/* ---- encryption at rest ---- */
+
+static const uint8_t key_a[32] = {0xa1, 0xa2, 0xa3};
+static const uint8_t key_b[32] = {0xb1, 0xb2, 0xb3};
+
+/* Puts keys[0..n) in use for st's database, as the daemon does at start. */
+static void use_keys(struct fixture *f, const uint8_t *const *keys, size_t n)
+{
+	uint8_t(*k)[32] = calloc(n + 1, 32);
+	char err[512];
+	size_t i;
+
+	assert_non_null(k);
+	for (i = 0; i < n; i++)
+		memcpy(k[i], keys[i], 32);
+	if (hg_store_keys_load(f->uri, (const uint8_t(*)[32])k, n, err, sizeof(err)) != HG_OK)
+		fail_msg("keys refused: %s", err);
+	free(k);
+}
+
+static int crypt_teardown(void **state)
+{
+	hg_store_keys_release();
+	return teardown(state);
+}
+
+/* A message of source "wa" with body, one header and one dedupe key. */
+static void put_sealed(struct fixture *f, struct tmsg *t, const char *body, const char *key,
+		       enum hg_store_outcome want)
+{
+	tmsg_init(t, "wa", body, strlen(body), key, NULL, NULL);
+	t->m.headers_json = "{\"x-phone\":\"+15550009999\"}";
+	assert_int_equal(put1(f->st, t), HG_OK);
+	assert_int_equal(t->m.outcome, want);
+}
+
+static void assert_body(struct hg_store *st, const char *id, const char *body)
+{
+	struct hg_store_row row;
+
+	assert_int_equal(hg_store_get_message(st, id, &row), HG_OK);
+	assert_int_equal(row.body_len, strlen(body));
+	assert_memory_equal(row.body, body, row.body_len);
+	hg_store_row_free(&row);
+}
+
+static int list_size(const struct hg_store_msg_info *m, void *arg)
+{
+	*(int64_t *)arg = m->body_len;
+	return 1;
+}
+
+static int keep_head(const struct hg_store_attempt_info *a, void *arg)
+{
+	hg_strlcpy(arg, a->response_head != NULL ? (const char *)a->response_head : "", 64);
+	return 0;
+}
+
+/* With keys in use nothing a sender sent is stored as it came: the body
+ * is longer by the seal, the header and the dedupe key are not there in
+ * clear, attempts' answers and subscription secrets are sealed too; and
+ * every read gives back exactly what was stored. */
+static void test_crypt_sealed_at_rest(void **state)
+{
+	static const char body[] = "{\"text\":\"MARKER-secret-text\"}";
+	const uint8_t *keys[] = {key_a};
+	struct fixture *f = *state;
+	struct hg_store_target t = {.endpoint = "app", .due_ms = 1000};
+	struct hg_store_claim_req req = {.endpoint = "app", .limit = 1, .lease_until_ms = 99999};
+	struct hg_store_claimed got;
+	struct hg_store_attempt at = {0};
+	struct hg_store_row row;
+	struct hg_store_sub sub;
+	struct tmsg a, dup;
+	char sub_id[HG_UUID_LEN + 1], head[64] = "";
+	int64_t size = 0;
+	size_t n = 0;
+
+	use_keys(f, keys, 1);
+	tmsg_init(&a, "wa", body, strlen(body), "wamid.MARKER", NULL, NULL);
+	a.m.headers_json = "{\"x-phone\":\"+15550009999\"}";
+	a.m.targets = &t;
+	a.m.n_targets = 1;
+	assert_int_equal(put1(f->st, &a), HG_OK);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM messages WHERE key_id IS NOT NULL", NULL),
+			 1);
+	assert_int_equal(sql_int(f, "SELECT length(body) FROM messages WHERE id = $1", a.m.id),
+			 (int64_t)strlen(body) + 28);
+	assert_int_equal(
+	    sql_int(f, "SELECT count(*) FROM messages WHERE headers LIKE '%+1555%'", NULL), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM dedupe WHERE key = $1", "wamid.MARKER"),
+			 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM dedupe WHERE key LIKE 'h1:%'", NULL), 1);
+
+	assert_int_equal(hg_store_get_message(f->st, a.m.id, &row), HG_OK);
+	assert_int_equal(row.body_len, strlen(body));
+	assert_memory_equal(row.body, body, row.body_len);
+	assert_string_equal(row.headers_json, "{\"x-phone\":\"+15550009999\"}");
+	hg_store_row_free(&row);
+	put_sealed(f, &dup, "again", "wamid.MARKER", HG_STORE_DUPLICATE);
+	assert_string_equal(dup.m.first_id, a.m.id);
+	struct hg_store_msg_filter filt = {
+	    .id = a.m.id, .status = -1, .since_ms = INT64_MIN, .until_ms = INT64_MAX};
+	assert_int_equal(hg_store_list_messages(f->st, &filt, list_size, &size), HG_OK);
+	assert_int_equal(size, (int64_t)strlen(body)); /* what was sent, not what is stored */
+
+	/* an attempt's answer */
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node", 2000, &req, 1, &got, &n), HG_OK);
+	assert_int_equal(n, 1);
+	at.delivery_id = got.id;
+	at.lease_owner = "node";
+	at.n = 1;
+	at.status_code = 500;
+	at.error = "HTTP 500";
+	at.response_head = (const uint8_t *)"MARKER-answer";
+	at.response_head_len = 13;
+	at.outcome = HG_DELIVERY_FAILED;
+	at.next_attempt_ms = 5000;
+	assert_int_equal(hg_store_record_attempts(f->st, &at, 1), HG_OK);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM attempts WHERE key_id IS NOT NULL", NULL),
+			 1);
+	assert_int_equal(sql_int(f, "SELECT length(response_head) FROM attempts", NULL), 13 + 28);
+	assert_int_equal(hg_store_message_attempts(f->st, a.m.id, keep_head, head), HG_OK);
+	assert_string_equal(head, "MARKER-answer");
+
+	/* a subscription's secrets */
+	make_sub(f->st, "alice", "https://a.example/h", sub_id);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM subscriptions WHERE secret = $1", sec1),
+			 0);
+	assert_int_equal(hg_store_sub_get(f->st, sub_id, "alice", &sub), HG_OK);
+	assert_string_equal(sub.secret, sec1);
+	assert_string_equal(sub.key_id, "");
+	hg_store_sub_free(&sub);
+	assert_int_equal(hg_store_sub_set_secret(f->st, sub_id, NULL, sec2, sec1, 9000, 3000),
+			 HG_OK);
+	assert_int_equal(
+	    sql_int(f, "SELECT count(*) FROM subscriptions WHERE old_secret = $1", sec1), 0);
+	assert_int_equal(hg_store_sub_get(f->st, sub_id, NULL, &sub), HG_OK);
+	assert_string_equal(sub.secret, sec2);
+	assert_string_equal(sub.old_secret, sec1);
+	hg_store_sub_free(&sub);
+}
+
+/* A changed byte, or a sealed value copied from another row, is refused
+ * with HG_EAUTH (and a log line naming the row); the rows around it still
+ * read, and a rekey stops at it naming it. */
+static void test_crypt_tamper_refused(void **state)
+{
+	const uint8_t *keys[] = {key_a};
+	struct fixture *f = *state;
+	struct hg_store_row rows[2];
+	struct hg_store_sub sub;
+	struct tmsg a, b, c;
+	char sql[512], x[HG_UUID_LEN + 1], y[HG_UUID_LEN + 1], err[512];
+	const char *ids[2];
+	int rcs[2];
+
+	use_keys(f, keys, 1);
+	put_sealed(f, &a, "first body, long enough", "k-a", HG_STORE_ACCEPTED);
+	put_sealed(f, &b, "second body", "k-b", HG_STORE_ACCEPTED);
+	put_sealed(f, &c, "third body", "k-c", HG_STORE_ACCEPTED);
+	be->flip_body_byte(f, a.m.id);
+	assert_int_equal(hg_store_get_message(f->st, a.m.id, &rows[0]), HG_EAUTH);
+	/* b's sealed body and key on c's row: c does not open */
+	snprintf(sql, sizeof(sql),
+		 "UPDATE messages SET body = (SELECT body FROM messages WHERE id = '%s'),"
+		 " headers = (SELECT headers FROM messages WHERE id = '%s') WHERE id = '%s'",
+		 b.m.id, b.m.id, c.m.id);
+	be->sql_exec(f, sql);
+	ids[0] = c.m.id;
+	ids[1] = b.m.id;
+	hg_store_get_messages(f->st, ids, 2, rows, rcs);
+	assert_int_equal(rcs[0], HG_EAUTH);
+	assert_int_equal(rcs[1], HG_OK);
+	assert_memory_equal(rows[1].body, "second body", 11);
+	hg_store_row_free(&rows[1]);
+
+	make_sub(f->st, "alice", "https://a.example/h", x);
+	make_sub(f->st, "alice", "https://b.example/h", y);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE subscriptions SET secret = (SELECT secret FROM subscriptions WHERE id ="
+		 " '%s') WHERE id = '%s'",
+		 x, y);
+	be->sql_exec(f, sql);
+	assert_int_equal(hg_store_sub_get(f->st, y, NULL, &sub), HG_EAUTH);
+	assert_int_equal(hg_store_sub_get(f->st, x, NULL, &sub), HG_OK);
+	hg_store_sub_free(&sub);
+
+	/* a rekey does not carry a damaged row over: it stops there, naming it */
+	assert_int_equal(hg_store_rekey(f->st, 2, NULL, err, sizeof(err)), HG_OK);
+	{
+		const uint8_t *both[] = {key_a, key_b};
+
+		use_keys(f, both, 2);
+	}
+	assert_int_equal(hg_store_rekey(f->st, 2, NULL, err, sizeof(err)), HG_EINVAL);
+	assert_non_null(strstr(err, a.m.id));
+}
+
+struct usage {
+	int64_t a, b, plain;
+};
+
+static int add_usage(const char *table, const char *key_id, int64_t count, void *arg)
+{
+	struct usage *u = arg;
+	char ida[17], idb[17];
+
+	if (strcmp(table, "messages") != 0)
+		return 0;
+	hg_key_id(key_a, ida);
+	hg_key_id(key_b, idb);
+	if (key_id == NULL)
+		u->plain += count;
+	else if (strcmp(key_id, ida) == 0)
+		u->a += count;
+	else if (strcmp(key_id, idb) == 0)
+		u->b += count;
+	return 0;
+}
+
+/* Rotation: rows of no key, of an old key and of the new one; a start
+ * without the old key is refused naming it and its rows; a rekey moves
+ * everything (dedupe keys too) to the new key, after which the old key can
+ * go: every body reads back and every retry is still a duplicate. */
+static void test_crypt_rotation_and_rekey(void **state)
+{
+	const uint8_t *only_a[] = {key_a}, *a_then_b[] = {key_a, key_b}, *only_b[] = {key_b};
+	static const char *const bodies[] = {"plain 1", "plain 2", "under a 1", "under a 2",
+					     "under b 1"};
+	static const char *const keys[] = {"p1", "p2", "a1", "a2", "b1"};
+	struct fixture *f = *state;
+	struct usage u = {0};
+	struct tmsg m[5], again;
+	char err[512], ida[17];
+	uint8_t(*k)[32];
+	size_t i;
+
+	for (i = 0; i < 5; i++) {
+		if (i == 2)
+			use_keys(f, only_a, 1);
+		if (i == 4)
+			use_keys(f, a_then_b, 2);
+		put_sealed(f, &m[i], bodies[i], keys[i], HG_STORE_ACCEPTED);
+	}
+	assert_int_equal(hg_store_key_usage(f->st, 1, add_usage, &u), HG_OK);
+	assert_int_equal(u.plain, 2);
+	assert_int_equal(u.a, 2);
+	assert_int_equal(u.b, 1);
+
+	/* without key a: refused, naming it and its rows */
+	k = calloc(1, 32);
+	assert_non_null(k);
+	memcpy(k[0], key_b, 32);
+	assert_int_equal(hg_store_keys_load(f->uri, (const uint8_t(*)[32])k, 1, err, sizeof(err)),
+			 HG_EINVAL);
+	free(k);
+	hg_key_id(key_a, ida);
+	assert_non_null(strstr(err, ida));
+	assert_non_null(strstr(err, "2 messages"));
+
+	assert_int_equal(hg_store_rekey(f->st, 1, NULL, err, sizeof(err)), HG_OK);
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(hg_store_key_usage(f->st, 1, add_usage, &u), HG_OK);
+	assert_int_equal(u.b, 5);
+	assert_int_equal(u.a + u.plain, 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM dedupe WHERE key = $1", "p1"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM dedupe WHERE key LIKE 'h1:%'", NULL), 5);
+
+	use_keys(f, only_b, 1);
+	for (i = 0; i < 5; i++) {
+		assert_body(f->st, m[i].m.id, bodies[i]);
+		put_sealed(f, &again, "retry", keys[i], HG_STORE_DUPLICATE);
+		assert_string_equal(again.m.first_id, m[i].m.id);
+	}
+	/* a second rekey has nothing left to do */
+	assert_int_equal(hg_store_rekey(f->st, 1, NULL, err, sizeof(err)), HG_OK);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1377,6 +1685,9 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_sub_crud_and_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_history_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crypt_sealed_at_rest, setup, crypt_teardown),
+	    cmocka_unit_test_setup_teardown(test_crypt_tamper_refused, setup, crypt_teardown),
+	    cmocka_unit_test_setup_teardown(test_crypt_rotation_and_rekey, setup, crypt_teardown),
 	};
 	const char *which = argc > 1 ? argv[1] : "sqlite";
 

@@ -17,6 +17,7 @@ const TARGETS = {
   deliveryRatio: 0.4, // delivery >= 40% of wrk's rate against the same sink
   pendingRssMb: 100, // <= 100 MB RSS with 100k pending deliveries
   storeRatio: 0.8, // ingest with 1M stored within 20% of the empty store
+  encryptRatio: 0.9, // ingest with encryption at rest within 10% of without
 };
 
 const missedMode = process.argv[2] === '--missed';
@@ -88,6 +89,7 @@ const S = {
   webhookNoexec: summary('peers', 'webhook-noexec'),
   ingest: summary('ingest', 'hookgate'),
   ingest1m: summary('ingest-1m', 'hookgate'),
+  ingestEnc: summary('ingest-enc', 'hookgate'),
   sink: summary('delivery', 'wrk-to-sink'),
 };
 
@@ -169,6 +171,11 @@ if (pendingRun) {
 if (S.ingest && S.ingest1m) {
   const v = S.ingest1m.rps / S.ingest.rps;
   target('ingest with 1M stored vs empty store', v, `≥ ${pct(TARGETS.storeRatio)} (within 20 %)`, v >= TARGETS.storeRatio, pct(v));
+}
+
+if (S.ingest && S.ingestEnc) {
+  const v = S.ingestEnc.rps / S.ingest.rps;
+  target('ingest with encryption at rest vs without', v, `≥ ${pct(TARGETS.encryptRatio)} (within 10 %)`, v >= TARGETS.encryptRatio, pct(v));
 }
 
 if (missedMode) {
@@ -385,6 +392,13 @@ if (S.ingest1m && S.ingest) {
       `(p99 ${fmt(S.ingest1m.p99, 2)} ms against ${fmt(S.ingest.p99, 2)} ms).`,
   );
 }
+if (S.ingestEnc && S.ingest) {
+  F.push(
+    `**Encryption at rest** (AES-256-GCM of each body and its headers, a keyed hash of each dedupe key): ingest runs at ${pct(S.ingestEnc.rps / S.ingest.rps)} ` +
+      `of the same rounds without it (${fmt(S.ingestEnc.rps)} against ${fmt(S.ingest.rps)} req/s; ${fmt(S.ingestEnc.cpuUs, 1)} against ${fmt(S.ingest.cpuUs, 1)} µs of core per request; ` +
+      `p99 ${fmt(S.ingestEnc.p99, 2)} ms against ${fmt(S.ingest.p99, 2)} ms).`,
+  );
+}
 if (D && S.sink) {
   F.push(
     `**Delivery** drains ${fmt(D.rate)} deliveries/s, ${pct(D.rate / S.sink.rps)} of wrk's ${fmt(S.sink.rps)} req/s against the same sink; ` +
@@ -509,6 +523,7 @@ row('peer: adnanh/webhook, runs `/bin/true` per hook', S.webhookExec);
 row('peer: adnanh/webhook, verification only (no command)', S.webhookNoexec);
 row('**hookgate ingest**, empty store, fsync per group commit', S.ingest, false);
 row(`hookgate ingest, ${fmt(S.ingest1m?.runs[0]?.extra.stored_before)} messages stored`, S.ingest1m);
+row('hookgate ingest, encryption at rest on', S.ingestEnc);
 row('wrk → the delivery sink (nginx `return 200`)', S.sink, false);
 w();
 const measured = runs.filter((r) => r.quiet);
@@ -548,7 +563,7 @@ w();
 w('| run | req/s | p99 | stored | 200s seen by wrk | accepted answers | duplicates | fsyncs | msgs/fsync | DB size | check |');
 w('|---|---|---|---|---|---|---|---|---|---|---|');
 const whatif = ['whatif-nolog', 'whatif-bodyhash'].map((k) => summary(k, 'hookgate')).filter(Boolean);
-for (const s of [S.ingest, S.ingest1m, ...whatif]) {
+for (const s of [S.ingest, S.ingest1m, S.ingestEnc, ...whatif]) {
   if (!s) continue;
   for (const r of s.runs) {
     const e = r.extra;

@@ -30,6 +30,8 @@
 #   BENCH_HOOKGATE=path (use this binary instead of building one)
 #   BENCH_ONLY="rounds delivery profile" (parts to run; the report shows what ran)
 #   BENCH_PRELOAD=1000000 BENCH_DELIVERIES=30000 BENCH_PENDING=100000
+# Each round also runs hookgate ingest with encryption at rest on
+# (ingest-enc), to compare with the same round's plain run.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +52,7 @@ DISTURBED=${BENCH_DISTURBED:-15}   # % of a core used by other processes: a dist
 RERUNS_LEFT=${BENCH_RERUNS:-6}     # disturbed runs repeated, at most
 CLK_TCK=$(getconf CLK_TCK)
 SECRET=bench-meta-app-secret-$$
+DATA_KEY=$(openssl rand -hex 32) # the encryption key of the ingest-enc runs
 SOURCE=bench
 
 ONLY=" ${BENCH_ONLY:-rounds delivery profile} "
@@ -365,6 +368,10 @@ hg_config() {
 		echo "store: sqlite:$db"
 		echo "threads: 1"
 		echo "log_level: ${HG_LOG_LEVEL:-info}"
+		if [ "${HG_ENCRYPT:-0}" = 1 ]; then
+			echo "encryption:"
+			echo "  key_env: BENCH_DATA_KEY"
+		fi
 		if [ -n "$endpoint" ]; then
 			# As many attempts in flight as wrk has connections to the
 			# same sink (the default, 8, suits a real application).
@@ -396,7 +403,8 @@ start_hookgate() { # start_hookgate DIR CONFIG: sets SRV_PID SRV_PORT (from the 
 start_hookgate_try() {
 	local dir=$1 cfg=$2
 	SRV_PORT=$(sed -n 's/^listen: 127.0.0.1://p' "$cfg")
-	LOG=$dir/hookgate.log start_bg env BENCH_META_SECRET="$SECRET" taskset -c "$SERVER_CPU" \
+	LOG=$dir/hookgate.log start_bg env BENCH_META_SECRET="$SECRET" BENCH_DATA_KEY="$DATA_KEY" \
+		taskset -c "$SERVER_CPU" \
 		"$HG" serve -c "$cfg"
 	SRV_PID=$BG_PID
 	wait_port "$SRV_PORT" "$SRV_PID" && return 0
@@ -905,6 +913,9 @@ main() {
 		rerun_wanted && hg_ingest_rep ingest "$r"
 		hg_ingest_rep ingest-1m "$r" "$WORK/preload/hookgate.db"
 		rerun_wanted && hg_ingest_rep ingest-1m "$r" "$WORK/preload/hookgate.db"
+		# the same load with encryption at rest on (a key of its own)
+		HG_ENCRYPT=1 hg_ingest_rep ingest-enc "$r"
+		rerun_wanted && HG_ENCRYPT=1 hg_ingest_rep ingest-enc "$r"
 	done
 	rm -rf "$WORK/preload"
 	fi

@@ -208,15 +208,6 @@ static void restart_keys(const struct hg_config *cur, const struct hg_config *ne
 						 used ? ", " : "", k[i].key);
 }
 
-/* Whether next lists other encryption keys than cur (or the same ones in
- * another order: another one is active). */
-static int keys_differ(const struct hg_config *cur, const struct hg_config *next)
-{
-	return cur->n_enc_keys != next->n_enc_keys ||
-	       (cur->n_enc_keys > 0 && memcmp(cur->enc_keys, next->enc_keys,
-					      cur->n_enc_keys * sizeof(*cur->enc_keys)) != 0);
-}
-
 /*
  * SIGHUP: loads the file again and, when it is valid, makes it the current
  * snapshot: requests that start from here on see the new sources, secrets,
@@ -243,11 +234,13 @@ static void reload(const char *path, struct hg_config_live *live, struct hg_inge
 	}
 	cur = hg_config_get(live, NULL);
 	restart_keys(cur, next, started_body, restart, sizeof(restart));
-	/* new keys are checked against the store before anything changes: a
-	 * key some stored value needs cannot be dropped by a reload */
-	rc = keys_differ(cur, next) ? hg_store_keys_load(next->store, next->enc_keys,
-							 next->n_enc_keys, err, sizeof(err))
-				    : HG_OK;
+	/* the keys are checked against the store before anything changes: a
+	 * key some stored value needs cannot be dropped by a reload, and a
+	 * rekey to a key this daemon lacks shows here rather than at a read */
+	rc = cur->n_enc_keys > 0 || next->n_enc_keys > 0
+		 ? hg_store_keys_load(next->store, next->enc_keys, next->n_enc_keys, err,
+				      sizeof(err))
+		 : HG_OK;
 	hg_config_put(cur);
 	if (rc != HG_OK) {
 		hg_log(HG_LOG_ERROR, "config reload refused; the running config stays", "config",

@@ -1,7 +1,8 @@
 # hookgate — one boring Makefile (see README.md).
 #   make            build build/hookgate
 #   make run        install missing packages, build, serve examples/hookgate.yaml
-#   make test       install missing packages, unit tests (cmocka) + e2e (node:test)
+#   make test       install missing packages, unit tests (cmocka), the Prometheus
+#                   rules (promtool) + e2e (node:test)
 #   make test-pg    the PostgreSQL store's unit tests, the store conformance suite
 #                   and the whole e2e suite on a throwaway PostgreSQL cluster
 #                   (scripts/with-postgres.sh)
@@ -32,7 +33,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-pg unit e2e asan tsan deps format format-check clean check-deps bench chaos
+.PHONY: all run test test-pg unit rules e2e asan tsan deps format format-check clean check-deps bench chaos
 
 all: $(BUILD)/hookgate
 
@@ -57,8 +58,15 @@ run: deps all
 	@BIN=$(BUILD)/hookgate scripts/run.sh
 
 test: deps
+	@scripts/install-deps.sh --test
 	$(MAKE) all $(UNIT_BINS)
-	$(MAKE) unit e2e
+	$(MAKE) unit rules e2e
+
+# The Prometheus alerting rules (contrib/prometheus): valid, and firing
+# where hookgate's built-in rules fire (tests/prometheus).
+rules:
+	promtool check rules contrib/prometheus/hookgate-rules.yml
+	promtool test rules tests/prometheus/hookgate-rules.test.yml
 
 # A throwaway cluster (127.0.0.1 and a Unix socket in a temp dir) for the
 # PostgreSQL store's unit tests (its own, then the store contract every

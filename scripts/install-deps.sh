@@ -3,7 +3,8 @@
 # As root it runs apt-get; otherwise it prints the command to run.
 # --fuzz adds what `make fuzz` needs: clang and its libFuzzer/sanitizer
 # runtimes (libclang-rt-14-dev on Debian 12); --format adds clang-format
-# (make format, make format-check).
+# (make format, make format-check); --test adds what only `make test` needs:
+# prometheus (its promtool checks contrib/prometheus/hookgate-rules.yml).
 set -e
 PKGS="build-essential pkg-config libh2o-evloop-dev libssl-dev libjansson-dev libyajl-dev libyaml-dev
 libsqlite3-dev libpq-dev libcurl4-openssl-dev libcmocka-dev nodejs npm openssl curl sqlite3 util-linux"
@@ -12,6 +13,9 @@ if [ "${1:-}" = "--fuzz" ]; then
 fi
 if [ "${1:-}" = "--format" ]; then
 	PKGS="$PKGS clang-format"
+fi
+if [ "${1:-}" = "--test" ]; then
+	PKGS="$PKGS prometheus"
 fi
 missing=""
 for p in $PKGS; do

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alerts/alerts.h"
 #include "api/api.h"
 #include "cli/cli.h"
 #include "housekeep/housekeep.h"
@@ -263,6 +264,12 @@ static void reload(const char *path, struct hg_config_live *live, struct hg_inge
 	hg_ingest_audit(ingest, "config_reloaded", NULL, NULL, summary);
 }
 
+/* The store alert's question: does this node's store take writes? */
+static int ingest_ok(void *arg)
+{
+	return hg_ingest_healthy(arg);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	struct hg_config *cfg = NULL;
@@ -272,6 +279,7 @@ static int cmd_serve(int argc, char **argv)
 	struct hg_stats *stats = NULL;
 	struct hg_api *api = NULL;
 	struct hg_housekeep *hk = NULL;
+	struct hg_alerts *alerts = NULL;
 	struct hg_http_server *srv = NULL;
 	char err[512];
 	int bad = 0, rc = EXIT_RUNTIME, sig = 0;
@@ -330,18 +338,28 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	hg_deliver_set_stats(deliver, stats);
+	if (hg_alerts_new(&alerts) != HG_OK) {
+		fprintf(stderr, "hookgate: out of memory\n");
+		goto out;
+	}
 	/* Replays and retries wake the engine as a commit of the writer does. */
 	struct hg_api_opts aopts = {.cfg = cfg,
 				    .live = live,
 				    .stats = stats,
 				    .ingest = ingest,
+				    .alerts = alerts,
 				    .wake = hg_deliver_wake_cb,
 				    .wake_arg = deliver};
 	if (hg_api_start(&aopts, &api, err, sizeof(err)) != HG_OK) {
 		fprintf(stderr, "hookgate: cannot start the management API: %s\n", err);
 		goto out;
 	}
-	struct hg_housekeep_opts kopts = {.store_uri = cfg->store, .live = live, .stats = stats};
+	struct hg_housekeep_opts kopts = {.store_uri = cfg->store,
+					  .live = live,
+					  .stats = stats,
+					  .alerts = alerts,
+					  .store_ok = ingest_ok,
+					  .store_ok_arg = ingest};
 	if (hg_housekeep_start(&kopts, &hk, err, sizeof(err)) != HG_OK) {
 		fprintf(stderr, "hookgate: cannot start housekeeping: %s\n", err);
 		goto out;
@@ -413,6 +431,7 @@ out:
 	if (srv != NULL)
 		hg_http_server_free(srv);
 	hg_stats_free(stats);
+	hg_alerts_free(alerts);
 	hg_config_put(cfg);
 	hg_config_live_free(live);
 	hg_store_keys_release();

@@ -66,6 +66,8 @@ static const struct api_route routes[] = {
     {"POST", "deliveries/*/retry", 0, 0, hg_api_op_retry},
     {"POST", "endpoints/*/retry-dead", 0, 0, hg_api_op_retry_dead},
     {"GET", "stats", P_SOURCE | P_HOURS, 0, hg_api_op_stats},
+    {"GET", "alerts", 0, 0, hg_api_op_alerts},
+    {"GET", "sources", 0, 0, hg_api_op_sources},
 };
 #define HG_API_NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -485,6 +487,7 @@ int hg_api_start(const struct hg_api_opts *opts, struct hg_api **out, char *err,
 	api->started_s = hg_now_ms() / 1000;
 	api->stats = opts->stats;
 	api->ingest = opts->ingest;
+	api->alerts = opts->alerts;
 	api->wake = opts->wake;
 	api->wake_arg = opts->wake_arg;
 	if (tok->bytes != NULL && tok->len > 0) {

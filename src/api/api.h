@@ -25,6 +25,7 @@
 struct hg_config;
 struct hg_http_req;
 struct hg_ingest;
+struct hg_alerts;
 struct hg_stats;
 struct hg_store;
 struct hg_api;
@@ -40,6 +41,7 @@ struct hg_api_opts {
 	struct hg_config_live *live; /* each job takes the current snapshot */
 	struct hg_stats *stats;      /* counted and flushed; may be NULL */
 	struct hg_ingest *ingest;    /* audit log of refusals and changes; may be NULL */
+	struct hg_alerts *alerts;    /* what /metrics says of alerts; may be NULL */
 	/* Called after deliveries were made due (retry, replay) so the delivery
 	 * engine looks at once instead of at its next poll; may be NULL. */
 	void (*wake)(void *arg);

@@ -76,6 +76,7 @@ struct hg_api {
 	int64_t started_s; /* wall clock, for process_start_time_seconds */
 	struct hg_stats *stats;
 	struct hg_ingest *ingest;
+	struct hg_alerts *alerts;
 	void (*wake)(void *arg);
 	void *wake_arg;
 	char *store_uri;
@@ -106,6 +107,19 @@ void hg_api_op_retry_dead(struct hg_api *api, struct hg_store *st, const struct 
 void hg_api_op_stats(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		     struct api_answer *a);
 void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+		       struct api_answer *a);
+/* ops.c's JSON helpers for the other files of operations: root (taken;
+ * NULL: out of memory) as the answer, a failed store call as 503, a time
+ * as ISO 8601 text, an hour of stats as the stats endpoint shows it. */
+typedef struct json_t json_t;
+void hg_api_answer_json(struct api_answer *a, int status, json_t *root);
+void hg_api_store_error(struct api_answer *a, int rc);
+json_t *hg_api_time_json(int64_t ms);
+json_t *hg_api_stats_json(const struct hg_stats_row *r, int64_t hour_ms);
+/* alerts.c: GET /api/v1/alerts and GET /api/v1/sources */
+void hg_api_op_alerts(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+		      struct api_answer *a);
+void hg_api_op_sources(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		       struct api_answer *a);
 /* Answers {"error":"<reason>"} with status; the reason (one sentence, no
  * secrets) also goes into the request's log line. */

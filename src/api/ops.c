@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "alerts/alerts.h"
 #include "api/api_internal.h"
 #include "config/config.h"
 #include "deliver/deliver.h"
@@ -732,7 +733,6 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 	size_t i, q;
 	int rc;
 
-	(void)j;
 	process_metrics(api, b);
 	if (api->stats != NULL)
 		hg_stats_totals(api->stats, collect_source, &ms);
@@ -775,6 +775,8 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 	}
 	free(ms.s);
 	audit_metrics(api, b);
+	if (api->alerts != NULL)
+		hg_alerts_metrics(api->alerts, j->cfg, b);
 	/* Queue depth comes from the store: it is the same for every node. */
 	rc = hg_store_count_deliveries(st, queued);
 	if (rc == HG_OK) {
@@ -796,4 +798,26 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 	a->status = 200;
 	a->quiet = 1; /* scraped every few seconds: not one log line each */
 	a->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* ---- for the other files of operations (alerts.c) ---- */
+
+void hg_api_answer_json(struct api_answer *a, int status, json_t *root)
+{
+	answer_json(a, status, root);
+}
+
+void hg_api_store_error(struct api_answer *a, int rc)
+{
+	store_error(a, rc);
+}
+
+json_t *hg_api_time_json(int64_t ms)
+{
+	return time_json(ms);
+}
+
+json_t *hg_api_stats_json(const struct hg_stats_row *r, int64_t hour_ms)
+{
+	return stats_json(r, hour_ms);
 }

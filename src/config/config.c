@@ -61,6 +61,7 @@ static const char *const cfg_top_keys[] = {
     "audit_max_rows",
     "audit_retention",
     "encryption",
+    "alerts",
     NULL,
 };
 /* Keys of the nested mappings. */
@@ -470,6 +471,9 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 	rc = cfg_parse_encryption(c, root, cfg);
 	if (rc)
 		return rc;
+	rc = cfg_parse_alerts(c, root, cfg);
+	if (rc)
+		return rc;
 	rc = cfg_value(c, root, "admin_token_env", "an environment variable name", cfg_env_name_ok,
 		       &v, &s);
 	if (!rc && s && !(cfg->admin_token_env = strdup(s)))
@@ -509,6 +513,8 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 	/* endpoints first: routes of sources name them */
 	rc = cfg_parse_list(c, root, &cfg_endpoints_list, (void **)&cfg->endpoints,
 			    &cfg->n_endpoints);
+	if (!rc)
+		rc = cfg_check_alerts(c, root, cfg);
 	return rc ? rc
 		  : cfg_parse_list(c, root, &cfg_sources_list, (void **)&cfg->sources,
 				   &cfg->n_sources);
@@ -574,6 +580,7 @@ int hg_config_default(struct hg_config **out)
 	cfg->max_dedupe_keys = HG_DEFAULT_MAX_DEDUPE_KEYS;
 	cfg->audit_window_ms = HG_DEFAULT_AUDIT_WINDOW_MS;
 	cfg->audit_max_rows = HG_DEFAULT_AUDIT_MAX_ROWS;
+	cfg_alerts_default(&cfg->alerts);
 	/* outbound: seed 003's contract */
 	cfg->outbound.retry.schedule_ms = malloc(sizeof cfg_default_schedule_ms);
 	if (!cfg->outbound.retry.schedule_ms) {
@@ -711,6 +718,7 @@ void hg_config_free(struct hg_config *cfg)
 
 	if (!cfg)
 		return;
+	free(cfg->alerts.endpoint);
 	if (cfg->enc_keys) {
 		OPENSSL_cleanse(cfg->enc_keys, cfg->n_enc_keys * sizeof(*cfg->enc_keys));
 		free(cfg->enc_keys);

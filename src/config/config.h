@@ -150,6 +150,34 @@ struct hg_outbound {
 	struct hg_outbound_limit rl_publish;    /* default off */
 };
 
+/* One counting rule of alerts: more than limit events per per_ms (at most
+ * an hour), per source; on 0: turned off. */
+struct hg_alert_limit {
+	int on;
+	int64_t limit;
+	int64_t per_ms;
+};
+
+/* alerts: the built-in rules' thresholds (src/alerts/alerts.h says what
+ * each watches); every rule is on, with these defaults, unless turned off. */
+struct hg_alert_config {
+	struct hg_alert_limit bad_signatures; /* 5 per 1h */
+	struct hg_alert_limit rate_limited;   /* 0 per 1h: any */
+	struct hg_alert_limit dead;           /* 0 per 1h: any */
+	int volume_on;
+	double volume_factor;       /* 3: this hour over 3x the same hour's mean */
+	int64_t volume_baseline_ms; /* 7d: the days the mean is taken over */
+	int duplicate_on;
+	double duplicate_ratio; /* 0.10 of the requests received in the hour */
+	int error_on;
+	double error_ratio; /* 0.05 of the delivery attempts in the hour */
+	int slow_ack_on;
+	int64_t slow_ack_ms;  /* 1500: the hour's ack p95 above it */
+	int store_on;         /* the store refuses writes */
+	int64_t min_requests; /* 20: the ratios and slow_ack judge no fewer */
+	char *endpoint;       /* also deliver alerts to this endpoint; NULL: none */
+};
+
 struct hg_source {
 	char *name;                            /* URL segment: /in/{name} */
 	char *provider;                        /* scheme name as written */
@@ -240,6 +268,7 @@ struct hg_config {
 	struct hg_cidr *egress_allow; /* ranges subscribers may reach despite the SSRF guard */
 	size_t n_egress_allow;
 	struct hg_outbound outbound;
+	struct hg_alert_config alerts;
 	/* references beyond the first (snapshot.c); 0 for a config nobody
 	 * shares: hg_config_put() then frees it */
 	atomic_long extra_refs;

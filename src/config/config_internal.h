@@ -115,6 +115,13 @@ int cfg_mapping(struct cfg_ctx *c, const yaml_node_t *map, const char *key, cons
 void cfg_where(struct cfg_ctx *c, const yaml_node_t *node, const char *noun, size_t index,
 	       char *where, size_t len);
 
+/* ---- config_alerts.c ---- */
+
+void cfg_alerts_default(struct hg_alert_config *a);
+int cfg_parse_alerts(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg);
+/* After the endpoints: alerts.endpoint names one of them. */
+int cfg_check_alerts(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg);
+
 /* ---- config_encryption.c ---- */
 
 int cfg_parse_encryption(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg);

@@ -22,6 +22,7 @@
 
 #include <pthread.h>
 
+#include "alerts/alerts.h"
 #include "config/config.h"
 #include "housekeep/housekeep.h"
 #include "stats/stats.h"
@@ -35,6 +36,9 @@ struct hg_housekeep {
 	char *store_uri;
 	struct hg_config_live *live;
 	struct hg_stats *stats;
+	struct hg_alerts *alerts;
+	int (*store_ok)(void *arg);
+	void *store_ok_arg;
 	struct hg_store *st;
 	pthread_t tid;
 	pthread_mutex_t mu;
@@ -138,12 +142,30 @@ static void purge_old_audit(struct hg_housekeep *hk, const struct hg_config *cfg
 		hg_store_heal(&hk->st, hk->store_uri, "housekeeping");
 }
 
+/* One evaluation of the alert rules (src/alerts). */
+static void alerts_round(struct hg_housekeep *hk, const struct hg_config *cfg)
+{
+	if (hk->alerts == NULL)
+		return;
+	hg_store_heal(&hk->st, hk->store_uri, "housekeeping");
+	if (hk->st != NULL)
+		hg_alerts_tick(hk->alerts, hk->st, cfg, hg_now_ms(),
+			       hk->store_ok == NULL || hk->store_ok(hk->store_ok_arg));
+}
+
 static void *housekeep_main(void *arg)
 {
 	struct hg_housekeep *hk = arg;
 	struct timespec deadline;
 	int64_t next_purge = hg_now_ms(); /* a restart after a long stop purges at once */
+	int64_t next_alerts = 0;
 
+	/* a first round before anything is counted: the alert windows start
+	 * from what the store held when this node started */
+	struct hg_config *first = hg_config_get(hk->live, NULL);
+	alerts_round(hk, first);
+	hg_config_put(first);
+	next_alerts = hg_now_ms() + HG_ALERTS_EVERY_MS;
 	pthread_mutex_lock(&hk->mu);
 	while (!atomic_load(&hk->stop)) {
 		hg_mono_deadline(&deadline, HK_FLUSH_EVERY_MS);
@@ -154,6 +176,10 @@ static void *housekeep_main(void *arg)
 		flush_stats(hk);
 		/* retention as the current snapshot says */
 		struct hg_config *cfg = hg_config_get(hk->live, NULL);
+		if (hg_now_ms() >= next_alerts && !atomic_load(&hk->stop)) {
+			alerts_round(hk, cfg);
+			next_alerts = hg_now_ms() + HG_ALERTS_EVERY_MS;
+		}
 		if ((cfg->retention_ms > 0 || cfg->audit_retention_ms > 0) &&
 		    !atomic_load(&hk->stop) && hg_now_ms() >= next_purge) {
 			if (cfg->retention_ms > 0)
@@ -194,6 +220,9 @@ int hg_housekeep_start(const struct hg_housekeep_opts *opts, struct hg_housekeep
 	}
 	hk->live = opts->live;
 	hk->stats = opts->stats;
+	hk->alerts = opts->alerts;
+	hk->store_ok = opts->store_ok;
+	hk->store_ok_arg = opts->store_ok_arg;
 	pthread_mutex_init(&hk->mu, NULL);
 	/* Waits on the monotonic clock so a wall-clock jump neither stalls nor
 	 * spins the flusher. */

@@ -1,8 +1,8 @@
 /*
  * housekeep.h — housekeeping: the background thread that writes the
- * in-memory stats to the store about once a second and enforces
- * `retention` and `audit_retention`, and the purges themselves, which
- * `hookgate purge` runs once without a daemon.
+ * in-memory stats to the store about once a second, evaluates the alert
+ * rules (src/alerts) and enforces `retention` and `audit_retention`, and the purges themselves,
+ * which `hookgate purge` runs once without a daemon.
  *
  * The thread has a store connection of its own, so a long purge never
  * delays a query or an ingest commit; it reads the retention settings from
@@ -25,10 +25,16 @@ struct hg_housekeep;
 #define HG_HOUSEKEEP_PURGE_BATCH       500  /* messages purged per transaction */
 #define HG_HOUSEKEEP_AUDIT_PURGE_BATCH 5000 /* audit rows removed per transaction */
 
+struct hg_alerts;
+
 struct hg_housekeep_opts {
 	const char *store_uri;       /* copied */
 	struct hg_config_live *live; /* retention settings, per round */
 	struct hg_stats *stats;      /* flushed to the store; may be NULL */
+	struct hg_alerts *alerts;    /* its rules evaluated every HG_ALERTS_EVERY_MS; may be NULL */
+	/* 1 while this node's store takes writes (the store alert); may be NULL */
+	int (*store_ok)(void *arg);
+	void *store_ok_arg;
 };
 
 /* Opens a store connection and starts the thread. err gets one sentence on

@@ -152,6 +152,14 @@ int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *ke
 int hg_ratelimit_hit_info(struct hg_ratelimit *rl, const char *source, const char *key,
 			  int64_t limit, int64_t per_ms, int64_t now_ms, int64_t *retry_after_s,
 			  int64_t *remaining, int64_t *reset_s);
+/* The n keys of source with the most hits in the last per_ms at now_ms
+ * (this node's and, when shared, the others'), most first: fn gets each
+ * key as counted (a keyed hash when encryption is on), its hits and
+ * whether it is refused now (hits >= limit). Returns how many. For the
+ * operator's view (GET /api/v1/sources); takes each shard's lock briefly. */
+int hg_ratelimit_top(struct hg_ratelimit *rl, const char *source, int64_t limit, int64_t per_ms,
+		     int64_t now_ms, size_t n,
+		     void (*fn)(const char *key, double hits, int blocked, void *arg), void *arg);
 /* Shares the counts with every node on the store store_uri names, when it
  * can (PostgreSQL; see ratelimit.c for how exact that is): a thread pushes
  * and reads them every 200 ms on a store handle of its own. With SQLite it

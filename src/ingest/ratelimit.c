@@ -422,6 +422,69 @@ void hg_ratelimit_free(struct hg_ratelimit *rl)
 	free(rl);
 }
 
+/* e's estimate of the hits in the last per ms at now (other nodes' too),
+ * without moving its windows. */
+static double rl_estimate(const struct rl_entry *e, int64_t now, int64_t per)
+{
+	int64_t ws = rl_floor_to(now, per);
+	double cur = (double)(e->cur + e->rcur), prev = (double)(e->prev + e->rprev);
+	double left = (double)(per - (now - ws)) / (double)per;
+
+	if (e->per_ms != per)
+		return 0;
+	if (ws == e->win_start)
+		return prev * left + cur;
+	if (ws - e->win_start == per)
+		return cur * left;
+	return 0;
+}
+
+int hg_ratelimit_top(struct hg_ratelimit *rl, const char *source, int64_t limit, int64_t per_ms,
+		     int64_t now_ms, size_t n,
+		     void (*fn)(const char *key, double hits, int blocked, void *arg), void *arg)
+{
+	struct {
+		double hits;
+		char *key;
+	} * top;
+	struct rl_source *src;
+	struct rl_entry *e;
+	size_t k, i, have = 0;
+	double est;
+
+	if (per_ms <= 0 || n == 0 || (top = calloc(n, sizeof(*top))) == NULL)
+		return 0;
+	pthread_rwlock_rdlock(&rl->lock);
+	src = rl_source_find(rl, source);
+	for (k = 0; src != NULL && k < RL_SHARDS; k++) {
+		pthread_mutex_lock(&src->shards[k].mu);
+		for (e = src->shards[k].head; e != NULL; e = e->older) {
+			est = rl_estimate(e, now_ms, per_ms);
+			if (est <= 0 || (have == n && est <= top[n - 1].hits))
+				continue;
+			if (have == n)
+				free(top[--have].key);
+			for (i = have; i > 0 && top[i - 1].hits < est; i--)
+				top[i] = top[i - 1];
+			top[i].hits = est;
+			top[i].key = strdup(e->key);
+			if (top[i].key == NULL) { /* out of memory: leave it out */
+				memmove(&top[i], &top[i + 1], (have - i) * sizeof(*top));
+				continue;
+			}
+			have++;
+		}
+		pthread_mutex_unlock(&src->shards[k].mu);
+	}
+	pthread_rwlock_unlock(&rl->lock);
+	for (i = 0; i < have; i++) {
+		fn(top[i].key, top[i].hits, limit > 0 && top[i].hits >= (double)limit, arg);
+		free(top[i].key);
+	}
+	free(top);
+	return (int)have;
+}
+
 int hg_ratelimit_hit(struct hg_ratelimit *rl, const char *source, const char *key, int64_t limit,
 		     int64_t per_ms, int64_t now_ms, int64_t *retry_after_s)
 {

@@ -173,6 +173,12 @@ int hg_pg_ratelimit_changes(struct hg_store *st, int64_t since_ms,
 			    int (*fn)(const struct hg_store_rl_count *c, void *arg), void *arg,
 			    int64_t *now_ms);
 
+/* postgres_alerts.c: the alert state (store.h) */
+int hg_pg_alert_set(struct hg_store *st, const struct hg_store_alert *a, int64_t now_ms,
+		    int *changed);
+int hg_pg_alert_list(struct hg_store *st, int64_t since_ms,
+		     int (*fn)(const struct hg_store_alert *a, void *arg), void *arg);
+
 /* postgres_crypt.c: encryption at rest (store_internal.h) */
 int hg_pg_meta_get(struct hg_store *st, const char *name, char key_id[HG_STORE_KEY_ID_MAX + 1],
 		   char **value);

@@ -196,6 +196,18 @@ const char *const hg_pg_migrations[] = {
     "  key_id text NOT NULL,"
     "  value text NOT NULL"
     ");",
+    /* 9: alert state, as in SQLite's step 9. */
+    "CREATE TABLE alerts ("
+    "  rule text NOT NULL,"
+    "  source text NOT NULL,"
+    "  state text NOT NULL CHECK (state IN ('firing', 'resolved')),"
+    "  value double precision NOT NULL,"
+    "  threshold double precision NOT NULL,"
+    "  fired_ms bigint NOT NULL,"
+    "  resolved_ms bigint,"
+    "  updated_ms bigint NOT NULL,"
+    "  PRIMARY KEY (rule, source)"
+    ");",
 };
 
 const size_t hg_pg_n_migrations = sizeof(hg_pg_migrations) / sizeof(hg_pg_migrations[0]);

@@ -45,6 +45,7 @@
 
 #include "stats/stats.h"
 #include "store/sqlite_file.h"
+#include "store/sqlite_alerts.h"
 #include "store/sqlite_crypt.h"
 #include "store/sqlite_internal.h"
 #include "store/sqlite_outbound.h"
@@ -2158,6 +2159,8 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .dedupe_scan = hg_sqlite_dedupe_scan,
     .dedupe_rehash = hg_sqlite_dedupe_rehash,
     .scrub = hg_sqlite_scrub,
+    .alert_set = hg_sqlite_alert_set,
+    .alert_list = hg_sqlite_alert_list,
     .sub_deliveries = sqlite_sub_deliveries,
     .sub_outcome = sqlite_sub_outcome,
 };

@@ -189,6 +189,20 @@ const char *const hg_sqlite_migrations[] = {
     "  key_id TEXT NOT NULL,"
     "  value BLOB NOT NULL"
     ");",
+    /* 9: alert state (src/alerts): one row per rule and source, firing or
+     * resolved; a node changes it only from the other state (the
+     * compare-and-set that makes an alert fire once with several nodes). */
+    "CREATE TABLE alerts ("
+    "  rule TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),"
+    "  value REAL NOT NULL,"
+    "  threshold REAL NOT NULL,"
+    "  fired_ms INTEGER NOT NULL,"
+    "  resolved_ms INTEGER,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (rule, source)"
+    ") WITHOUT ROWID;",
 };
 
 const size_t hg_sqlite_n_migrations =

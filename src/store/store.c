@@ -380,6 +380,23 @@ int hg_store_purge(struct hg_store *st, int64_t before_ms, size_t limit,
 
 /* ---- outbound: API keys and subscriptions ---- */
 
+int hg_store_alert_set(struct hg_store *st, const struct hg_store_alert *a, int64_t now_ms,
+		       int *changed)
+{
+	*changed = 0;
+	if (st->ops->alert_set == NULL)
+		return unsupported(st, "alert_set");
+	return st->ops->alert_set(st, a, now_ms, changed);
+}
+
+int hg_store_alert_list(struct hg_store *st, int64_t since_ms,
+			int (*fn)(const struct hg_store_alert *a, void *arg), void *arg)
+{
+	if (st->ops->alert_list == NULL)
+		return unsupported(st, "alert_list");
+	return st->ops->alert_list(st, since_ms, fn, arg);
+}
+
 int hg_store_api_key_put(struct hg_store *st, const struct hg_store_api_key *k)
 {
 	if (st->ops->api_key_put == NULL)

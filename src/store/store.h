@@ -620,6 +620,35 @@ struct hg_store_rekey_report {
 int hg_store_rekey(struct hg_store *st, size_t batch_rows,
 		   const struct hg_store_rekey_report *report, char *err, size_t errlen);
 
+/* ---- alert state (src/alerts), shared by every node of a store ----
+ * One row per (rule, source): firing, or resolved at some time. The
+ * change from one state to the other is made by one node only (a
+ * compare-and-set), which then announces it: with several nodes an alert
+ * fires once. */
+#define HG_STORE_RULE_MAX 32
+
+struct hg_store_alert {
+	char rule[HG_STORE_RULE_MAX + 1];
+	char source[HG_STORE_NAME_MAX + 2]; /* "" for rules about the whole gateway */
+	int firing;                         /* 1 firing, 0 resolved */
+	double value;                       /* what the rule measured */
+	double threshold;                   /* what it was compared with */
+	int64_t fired_ms;
+	int64_t resolved_ms; /* 0 while firing */
+};
+
+/* Makes a's (rule, source) firing (a->firing 1: unless it fires already;
+ * fired_ms = now_ms) or resolved (0: when it fires; resolved_ms = now_ms),
+ * with a's value and threshold. *changed gets 1 when this call made the
+ * change, 0 when the row already was so (another node may have made it).
+ * HG_OK or HG_EIO. */
+int hg_store_alert_set(struct hg_store *st, const struct hg_store_alert *a, int64_t now_ms,
+		       int *changed);
+/* Calls fn for every firing alert and every alert resolved at or after
+ * since_ms, firing ones first, newest first. HG_OK or HG_EIO. */
+int hg_store_alert_list(struct hg_store *st, int64_t since_ms,
+			int (*fn)(const struct hg_store_alert *a, void *arg), void *arg);
+
 /* Keeps a thread's own handle usable: when *st is NULL or no longer
  * answers a ping (the file was removed, the server restarted), it is closed
  * and opened again from uri (*st NULL when that fails); who names the

@@ -184,6 +184,12 @@ struct hg_store_ops {
 	/* after a rekey: drop the replaced bytes where the backend can (may
 	 * be NULL). HG_OK or HG_EIO. */
 	int (*scrub)(struct hg_store *st);
+	/* alert state (optional, both or neither): the store.h functions of
+	 * the same names */
+	int (*alert_set)(struct hg_store *st, const struct hg_store_alert *a, int64_t now_ms,
+			 int *changed);
+	int (*alert_list)(struct hg_store *st, int64_t since_ms,
+			  int (*fn)(const struct hg_store_alert *a, void *arg), void *arg);
 };
 
 /* HG_OK when ops has every op store.c calls without a NULL check (name,

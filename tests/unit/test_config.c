@@ -474,7 +474,7 @@ static void test_unknown_keys(void **state)
 	    "public_url, store, threads, max_connections, request_timeout, max_body, "
 	    "log_level, tls, trusted_proxies, sources, endpoints, max_in_flight, admin_token_env, "
 	    "retention, event_types, allow_http, egress_allow, outbound, max_dedupe_keys, "
-	    "audit_window, audit_max_rows, audit_retention, encryption");
+	    "audit_window, audit_max_rows, audit_retention, encryption, alerts");
 	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
 	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
 	expect_exact_error(
@@ -713,6 +713,58 @@ static void test_encryption_keys(void **state)
 	unsetenv("HGT_KEY_HEX");
 	unsetenv("HGT_KEY_B64");
 	unsetenv("HGT_KEY_SHORT");
+}
+
+/* alerts: every rule on with the seeds' thresholds by default; each can be
+ * tuned or turned off; the endpoint must exist. */
+static void test_alerts(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("threads: 1\n");
+	assert_true(cfg->alerts.bad_signatures.on);
+	assert_int_equal(cfg->alerts.bad_signatures.limit, 5);
+	assert_int_equal(cfg->alerts.bad_signatures.per_ms, 3600000);
+	assert_true(cfg->alerts.volume_on);
+	assert_true(cfg->alerts.volume_factor == 3);
+	assert_int_equal(cfg->alerts.volume_baseline_ms, 7LL * 86400000);
+	assert_true(cfg->alerts.duplicate_ratio == 0.10);
+	assert_true(cfg->alerts.error_ratio == 0.05);
+	assert_int_equal(cfg->alerts.slow_ack_ms, 1500);
+	assert_true(cfg->alerts.store_on);
+	assert_null(cfg->alerts.endpoint);
+	hg_config_free(cfg);
+	cfg = load_ok("alerts:\n"
+		      "  bad_signatures: {limit: 10, per: 10m}\n"
+		      "  volume: off\n"
+		      "  duplicate_ratio: 0.2\n"
+		      "  error_ratio: off\n"
+		      "  slow_ack: 2s\n"
+		      "  store: off\n"
+		      "  min_requests: 5\n"
+		      "  endpoint: ops\n"
+		      "endpoints:\n"
+		      "  - {name: ops, url: \"http://127.0.0.1:9/alerts\"}\n");
+	assert_int_equal(cfg->alerts.bad_signatures.limit, 10);
+	assert_int_equal(cfg->alerts.bad_signatures.per_ms, 600000);
+	assert_false(cfg->alerts.volume_on);
+	assert_true(cfg->alerts.duplicate_ratio == 0.2);
+	assert_false(cfg->alerts.error_on);
+	assert_int_equal(cfg->alerts.slow_ack_ms, 2000);
+	assert_false(cfg->alerts.store_on);
+	assert_int_equal(cfg->alerts.min_requests, 5);
+	assert_string_equal(cfg->alerts.endpoint, "ops");
+	hg_config_free(cfg);
+	expect_error("alerts:\n  endpoint: nowhere\n", 2,
+		     "alerts.endpoint: there is no endpoint called 'nowhere' in endpoints");
+	expect_error("alerts:\n  bad_signatures: {limit: 5, per: 2h}\n", 2,
+		     "per: expected a duration from 1s to 1h such as 10m, got \"2h\"");
+	expect_error("alerts:\n  duplicate_ratio: 2\n", 2,
+		     "duplicate_ratio: expected a ratio from 0 to 1 such as 0.1, or off");
+	expect_error("alerts:\n  volume: {factor: 3, baseline: 36h}\n", 2,
+		     "alerts.volume.baseline: expected a whole number of days");
+	expect_error("alerts:\n  bad_signature: off\n", 2, "unknown key 'bad_signature' in alerts");
 }
 
 static void test_secret_file(void **state)
@@ -1785,6 +1837,7 @@ int main(void)
 	    cmocka_unit_test(test_verify_token),
 	    cmocka_unit_test(test_secret_file),
 	    cmocka_unit_test(test_encryption_keys),
+	    cmocka_unit_test(test_alerts),
 	    cmocka_unit_test(test_inline_secret_warns),
 	    cmocka_unit_test(test_hmac_fields),
 	    cmocka_unit_test(test_dedupe),

@@ -45,8 +45,8 @@
 /* The schema version this build migrates to, on every backend: 1 messages
  * and dedupe, 2 the audit log, 3 deliveries and attempts, 4 hourly stats
  * and the API's indexes, 5 outbound keys and subscriptions, 6 the audit
- * log's count, 7 its retention checkpoints, 8 encryption at rest. */
-#define HG_TEST_SCHEMA 8
+ * log's count, 7 its retention checkpoints, 8 encryption at rest, 9 alert state. */
+#define HG_TEST_SCHEMA 9
 
 /* One database of the backend under test. */
 struct fixture {
@@ -1381,6 +1381,48 @@ static void test_health(void **state)
 	assert_int_equal(off, 0);
 }
 
+/* ---- alert state ---- */
+
+static int count_alerts(const struct hg_store_alert *a, void *arg)
+{
+	int *n = arg;
+
+	*n += a->firing ? 100 : 1;
+	return 0;
+}
+
+/* The state changes by compare-and-set: the first "fire" changes it, the
+ * second (another node) does not; the same for "resolve"; resolved rows
+ * are listed while recent. */
+static void test_alert_state(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_alert a = {
+	    .rule = "bad_signatures", .source = "wa", .firing = 1, .value = 6, .threshold = 5};
+	int changed = -1, n = 0;
+
+	assert_int_equal(hg_store_alert_set(f->st, &a, 1000, &changed), HG_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(hg_store_alert_set(f->st, &a, 1001, &changed), HG_OK);
+	assert_int_equal(changed, 0);
+	assert_int_equal(hg_store_alert_list(f->st, 5000, count_alerts, &n), HG_OK);
+	assert_int_equal(n, 100);
+	a.firing = 0;
+	assert_int_equal(hg_store_alert_set(f->st, &a, 2000, &changed), HG_OK);
+	assert_int_equal(changed, 1);
+	assert_int_equal(hg_store_alert_set(f->st, &a, 2001, &changed), HG_OK);
+	assert_int_equal(changed, 0);
+	n = 0;
+	assert_int_equal(hg_store_alert_list(f->st, 2000, count_alerts, &n), HG_OK);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(hg_store_alert_list(f->st, 2001, count_alerts, &n), HG_OK);
+	assert_int_equal(n, 0);
+	a.firing = 1; /* fires again: a new episode */
+	assert_int_equal(hg_store_alert_set(f->st, &a, 3000, &changed), HG_OK);
+	assert_int_equal(changed, 1);
+}
+
 /* ---- encryption at rest ---- */
 
 static const uint8_t key_a[32] = {0xa1, 0xa2, 0xa3};
@@ -1685,6 +1727,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_sub_crud_and_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_history_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_alert_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crypt_sealed_at_rest, setup, crypt_teardown),
 	    cmocka_unit_test_setup_teardown(test_crypt_tamper_refused, setup, crypt_teardown),
 	    cmocka_unit_test_setup_teardown(test_crypt_rotation_and_rekey, setup, crypt_teardown),

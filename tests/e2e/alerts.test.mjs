@@ -1,0 +1,182 @@
+// alerts.test.mjs — hookgate notices on its own that something is wrong:
+// bad signatures over a limit fire one alert (the API, /metrics, a warn
+// log line) that resolves once its window has passed; a volume spike over
+// the same hour of earlier days fires `volume`; GET /api/v1/sources shows
+// this hour's counters and which key a rate limit is holding back.
+//
+// Network: every connection goes to 127.0.0.1.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { postSigned, request, sqlite, startDaemon, token, waitFor } from './helpers.mjs';
+
+const SECRET = token('alerts-secret');
+const ADMIN = token('alerts-admin');
+const env = { HG_E2E_ALERTS_SECRET: SECRET, HG_E2E_ALERTS_ADMIN: ADMIN };
+const auth = { Authorization: `Bearer ${ADMIN}` };
+const HOUR_MS = 3600000;
+
+function metric(text, name, labels) {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  return line === undefined ? NaN : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+async function alerts(d) {
+  const r = await request(d, 'GET', '/api/v1/alerts', { headers: auth });
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+}
+
+const find = (list, rule, source) => list.data.find((a) => a.rule === rule && a.source === source);
+
+describe('alert rules', () => {
+  let d;
+
+  before(async () => {
+    d = await startDaemon({
+      env,
+      extra: {
+        admin_token_env: 'HG_E2E_ALERTS_ADMIN',
+        alerts: { bad_signatures: { limit: 5, per: '5s' }, rate_limited: 'off', volume: 'off' },
+      },
+      sources: [
+        { name: 'wa', provider: 'meta', secret_env: 'HG_E2E_ALERTS_SECRET' },
+        {
+          name: 'sms',
+          provider: 'meta',
+          secret_env: 'HG_E2E_ALERTS_SECRET',
+          dedupe: [],
+          rate_limit: { key: 'header:X-Phone', limit: 2, per: '1m' },
+        },
+      ],
+    });
+  });
+
+  after(async () => {
+    await d?.cleanup();
+  });
+
+  test('6 bad signatures within the window fire bad_signatures once; it resolves after the window', async () => {
+    const body = JSON.stringify({ hello: 'alerts' });
+    for (let i = 0; i < 5; i++) {
+      const r = await postSigned(d, 'wa', body, { signature: `sha256=${'0'.repeat(64)}` });
+      assert.equal(r.status, 401);
+    }
+    // 5 is the limit, not over it: nothing fires
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(find(await alerts(d), 'bad_signatures', 'wa'), undefined, 'no alert at the limit');
+    const r = await postSigned(d, 'wa', body, { signature: `sha256=${'0'.repeat(64)}` });
+    assert.equal(r.status, 401);
+
+    const fired = await waitFor(async () => find(await alerts(d), 'bad_signatures', 'wa')?.state === 'firing', {
+      timeoutMs: 15000,
+      intervalMs: 200,
+    });
+    assert.ok(fired, 'bad_signatures fires for source wa');
+    const a = find(await alerts(d), 'bad_signatures', 'wa');
+    assert.equal(a.value, 6);
+    assert.equal(a.threshold, 5);
+    assert.equal(a.resolved_at, null);
+    const m = (await request(d, 'GET', '/metrics')).text;
+    assert.equal(metric(m, 'hookgate_alerts_firing', '{rule="bad_signatures",source="wa"}'), 1);
+    assert.equal(metric(m, 'hookgate_alerts_firing', '{rule="bad_signatures",source="sms"}'), 0);
+    assert.equal(metric(m, 'hookgate_alerts_changes_total', '{rule="bad_signatures",state="firing"}'), 1);
+    assert.ok(
+      d.logLines().some((l) => l.msg === 'alert firing' && l.level === 'warn' && l.rule === 'bad_signatures' && l.source === 'wa'),
+      'a warn line says it fires',
+    );
+
+    // the window (5 s) passes and the condition stays false: resolved, once
+    const resolved = await waitFor(async () => find(await alerts(d), 'bad_signatures', 'wa')?.state === 'resolved', {
+      timeoutMs: 30000,
+      intervalMs: 250,
+    });
+    assert.ok(resolved, 'bad_signatures resolves once the window has passed');
+    const m2 = (await request(d, 'GET', '/metrics')).text;
+    assert.equal(metric(m2, 'hookgate_alerts_firing', '{rule="bad_signatures",source="wa"}'), 0);
+    assert.equal(metric(m2, 'hookgate_alerts_changes_total', '{rule="bad_signatures",state="firing"}'), 1, 'fired once');
+    assert.equal(metric(m2, 'hookgate_alerts_changes_total', '{rule="bad_signatures",state="resolved"}'), 1);
+    assert.ok(find(await alerts(d), 'bad_signatures', 'wa').resolved_at);
+  });
+
+  test('GET /api/v1/sources: this hour per source, and the key the rate limit holds back', async () => {
+    const statuses = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await postSigned(d, 'sms', JSON.stringify({ n: i }), { secret: SECRET, headers: { 'X-Phone': '+15550007777' } });
+      statuses.push(r.status);
+    }
+    await postSigned(d, 'sms', JSON.stringify({ n: 9 }), { secret: SECRET, headers: { 'X-Phone': '+15550008888' } });
+    assert.deepEqual(statuses, [200, 200, 429, 429]);
+    const ok = await waitFor(
+      async () => {
+        const r = await request(d, 'GET', '/api/v1/sources', { headers: auth });
+        const sms = r.json.data.find((s) => s.name === 'sms');
+        return sms.this_hour.rate_limited === 2 && sms.this_hour.accepted === 3;
+      },
+      { timeoutMs: 10000, intervalMs: 200 },
+    );
+    assert.ok(ok, 'the counters of this hour reach the API');
+    const r = await request(d, 'GET', '/api/v1/sources', { headers: auth });
+    const list = r.json.data;
+    assert.deepEqual(list.map((s) => s.name), ['wa', 'sms']);
+    const sms = list.find((s) => s.name === 'sms');
+    assert.equal(sms.provider, 'meta');
+    assert.equal(sms.rate_limit.limit, 2);
+    assert.equal(sms.rate_limit.top_keys[0].key, '+15550007777');
+    assert.equal(sms.rate_limit.top_keys[0].blocked, true);
+    assert.equal(sms.rate_limit.top_keys[1].key, '+15550008888');
+    assert.equal(sms.rate_limit.top_keys[1].blocked, false);
+    assert.equal(list.find((s) => s.name === 'wa').rate_limit, null);
+    const noToken = await request(d, 'GET', '/api/v1/sources');
+    assert.equal(noToken.status, 401);
+  });
+});
+
+describe('the volume rule', () => {
+  let d;
+  let dir;
+
+  after(async () => {
+    await d?.cleanup();
+  });
+
+  test('with no earlier day it cannot fire; over 3x the same hour of earlier days it does', async () => {
+    // all of it within one hour of the clock: the rule compares this hour
+    const toNextHour = HOUR_MS - (Date.now() % HOUR_MS);
+    if (toNextHour < 60000) await new Promise((r) => setTimeout(r, toNextHour + 1000));
+    const cfg = {
+      env,
+      extra: {
+        admin_token_env: 'HG_E2E_ALERTS_ADMIN',
+        alerts: { volume: { factor: 3, baseline: '7d' }, min_requests: 5, duplicate_ratio: 'off' },
+      },
+      sources: [{ name: 'wa', provider: 'meta', secret_env: 'HG_E2E_ALERTS_SECRET', dedupe: [] }],
+    };
+    d = await startDaemon(cfg);
+    dir = d.dir;
+    for (let i = 0; i < 12; i++) assert.equal((await postSigned(d, 'wa', JSON.stringify({ i }), { secret: SECRET })).status, 200);
+    await new Promise((r) => setTimeout(r, 5000));
+    assert.equal(find(await alerts(d), 'volume', 'wa'), undefined, 'no baseline: no volume alert');
+    await d.stop();
+
+    // the same hour on two earlier days: 2 and 4 requests, a mean of 3
+    const hour = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+    const db = `${dir}/hookgate.db`;
+    for (const [days, n] of [
+      [1, 2],
+      [2, 4],
+    ]) {
+      await sqlite(db, `INSERT INTO stats_hourly (source, hour_ms, received) VALUES ('wa', ${hour - days * 24 * HOUR_MS}, ${n})`);
+    }
+    d = await startDaemon({ ...cfg, dir });
+    const fired = await waitFor(async () => find(await alerts(d), 'volume', 'wa')?.state === 'firing', {
+      timeoutMs: 15000,
+      intervalMs: 200,
+    });
+    assert.ok(fired, '12+ requests against a mean of 3 fires volume');
+    const a = find(await alerts(d), 'volume', 'wa');
+    assert.ok(a.value >= 12, `value ${a.value}`);
+    assert.equal(a.threshold, 9);
+  });
+});

@@ -30,6 +30,9 @@
 #   BENCH_HOOKGATE=path (use this binary instead of building one)
 #   BENCH_ONLY="rounds delivery profile" (parts to run; the report shows what ran)
 #   BENCH_PRELOAD=1000000 BENCH_DELIVERIES=30000 BENCH_PENDING=100000
+#   BENCH_AUDIT_RECEIVED=1 (hookgate with `audit: {received: true}`: one audit
+#   row per accepted message in the ingest commit; compare its ingest rows
+#   with a run without it, e.g. BENCH_ONLY=rounds)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -365,6 +368,9 @@ hg_config() {
 		echo "store: sqlite:$db"
 		echo "threads: 1"
 		echo "log_level: ${HG_LOG_LEVEL:-info}"
+		if [ "${BENCH_AUDIT_RECEIVED:-0}" = 1 ]; then
+			echo "audit: {received: true}"
+		fi
 		if [ -n "$endpoint" ]; then
 			# As many attempts in flight as wrk has connections to the
 			# same sink (the default, 8, suits a real application).

@@ -479,12 +479,15 @@ static int purge_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 	    "DELETE FROM dedupe WHERE message_id = ANY($1::text[])",
 	    "DELETE FROM messages WHERE id = ANY($1::text[])",
 	};
-	/* a scope of some sources walks the (source, received_ms) index */
-	static const char *const select_sql[] = {
-	    "SELECT id FROM messages WHERE id < $1::text AND received_ms < $2::bigint"
-	    " AND ($4::text[] IS NULL OR source <> ALL($4::text[]))",
-	    "SELECT id FROM messages WHERE source = ANY($4::text[])"
-	    " AND received_ms < $2::bigint AND id < $1::text",
+	/* oldest first in the order of the index walked: a scope of some
+	 * sources walks the (source, received_ms) index */
+	static const char *const select_sql[][2] = {
+	    {"SELECT id FROM messages WHERE id < $1::text AND received_ms < $2::bigint"
+	     " AND ($4::text[] IS NULL OR source <> ALL($4::text[]))",
+	     "id"},
+	    {"SELECT id FROM messages WHERE source = ANY($4::text[])"
+	     " AND received_ms < $2::bigint AND id < $1::text",
+	     "source, received_ms"},
 	};
 	static const char *const stats_sql[] = {
 	    "DELETE FROM stats_hourly WHERE hour_ms <= $1::bigint"
@@ -512,11 +515,12 @@ static int purge_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 	snprintf(limit, sizeof(limit), "%zu", a->limit);
 	if (a->scope != NULL)
 		vals[3] = (const char *)p->arr[2].data;
+	k = a->scope != NULL && !a->scope->except;
 	snprintf(sql, sizeof(sql),
 		 "%s AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.message_id ="
 		 " messages.id AND d.status = 'delivering')"
-		 " ORDER BY id LIMIT $3::bigint FOR UPDATE SKIP LOCKED",
-		 select_sql[a->scope != NULL && !a->scope->except]);
+		 " ORDER BY %s LIMIT $3::bigint FOR UPDATE SKIP LOCKED",
+		 select_sql[k][0], select_sql[k][1]);
 	res = PQexecParams(p->conn, sql, 4, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = hg_pg_fail_with(p, f, "purge select", res);

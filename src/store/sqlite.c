@@ -1880,16 +1880,22 @@ struct purge_args {
 	size_t n;
 };
 
-/* A purge's selection of messages. A scope of some sources walks the
- * (source, received_ms) index, so a short-lived source is purged without
- * stepping over the old rows of a long-lived one; "every source but these"
- * walks the primary key as the unscoped purge does. */
+/* A purge's selection of messages, oldest first in the order of the index
+ * it walks (no sort of a large backlog per batch). A scope of some sources
+ * walks the (source, received_ms) index, so a short-lived source is purged
+ * without stepping over the old rows of a long-lived one; "every source
+ * but these" walks the primary key as the unscoped purge does. */
+#define HG_PURGE_IN_FLIGHT                                                                         \
+	" AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id"             \
+	" AND d.status = 'delivering')"
 static const char *const purge_select_sql[] = {
-    "SELECT id FROM messages WHERE id < ?1 AND received_ms < ?2",
+    "SELECT id FROM messages WHERE id < ?1 AND received_ms < ?2" HG_PURGE_IN_FLIGHT
+    " ORDER BY id LIMIT ?3",
     "SELECT id FROM messages WHERE source IN (SELECT value FROM json_each(?4))"
-    " AND received_ms < ?2 AND id < ?1",
+    " AND received_ms < ?2 AND id < ?1" HG_PURGE_IN_FLIGHT " ORDER BY source, received_ms LIMIT ?3",
     "SELECT id FROM messages WHERE id < ?1 AND received_ms < ?2"
-    " AND source NOT IN (SELECT value FROM json_each(?4))",
+    " AND source NOT IN (SELECT value FROM json_each(?4))" HG_PURGE_IN_FLIGHT
+    " ORDER BY id LIMIT ?3",
 };
 static const char *const purge_stats_sql[][2] = {
     {"DELETE FROM stats_hourly WHERE hour_ms <= ?1",
@@ -1943,7 +1949,6 @@ static int purge_body(struct hg_sqlite *s, void *arg, const char **what)
 	int64_t *counts[HG_PURGE_STEPS] = {&a->got.attempts, &a->got.deliveries,
 					   &a->got.dedupe_keys, &a->got.messages};
 	sqlite3_stmt *sel = NULL, *del[HG_PURGE_STEPS] = {0}, *stats[2] = {0};
-	struct hg_buf sql = {0};
 	char cutoff[16];
 	const unsigned char *id;
 	int rc, k, v;
@@ -1958,12 +1963,7 @@ static int purge_body(struct hg_sqlite *s, void *arg, const char **what)
 		 (unsigned long long)a->before_ms & 0xffffull);
 	*what = "purge statements";
 	v = purge_variant(a->scope);
-	hg_buf_puts(&sql, purge_select_sql[v]);
-	hg_buf_puts(&sql, " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id"
-			  " = messages.id AND d.status = 'delivering') ORDER BY id LIMIT ?3");
-	rc = hg_buf_status(&sql) == HG_OK
-		 ? sqlite3_prepare_v2(s->db, (const char *)sql.data, (int)sql.len, &sel, NULL)
-		 : SQLITE_NOMEM;
+	rc = sqlite3_prepare_v2(s->db, purge_select_sql[v], -1, &sel, NULL);
 	for (k = 0; rc == SQLITE_OK && k < HG_PURGE_STEPS; k++)
 		rc = sqlite3_prepare_v2(s->db, purge_sql[k], -1, &del[k], NULL);
 	for (k = 0; rc == SQLITE_OK && k < 2; k++)
@@ -2014,7 +2014,6 @@ static int purge_body(struct hg_sqlite *s, void *arg, const char **what)
 	}
 	rc = SQLITE_OK;
 out:
-	hg_buf_free(&sql);
 	sqlite3_finalize(sel);
 	for (k = 0; k < HG_PURGE_STEPS; k++)
 		sqlite3_finalize(del[k]);

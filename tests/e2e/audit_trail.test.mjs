@@ -231,5 +231,9 @@ describe('per-source retention', () => {
     assert.equal(await status(ids.short), 404);
     assert.equal(await status(ids.forever), 200);
     assert.equal(await status(ids.global), 200);
+    // audit.reads is off without encryption unless asked for: those reads left no row
+    const reads = await request(d, 'GET', '/api/v1/audit?action=read_message', { headers: auth });
+    assert.equal(reads.status, 200, reads.text);
+    assert.deepEqual(reads.json.data, []);
   });
 });

@@ -90,6 +90,7 @@ const S = {
   ingest: summary('ingest', 'hookgate'),
   ingest1m: summary('ingest-1m', 'hookgate'),
   ingestEnc: summary('ingest-enc', 'hookgate'),
+  ingestAudit: summary('ingest-audit', 'hookgate'),
   sink: summary('delivery', 'wrk-to-sink'),
 };
 
@@ -399,6 +400,12 @@ if (S.ingestEnc && S.ingest) {
       `p99 ${fmt(S.ingestEnc.p99, 2)} ms against ${fmt(S.ingest.p99, 2)} ms).`,
   );
 }
+if (S.ingestAudit && S.ingest) {
+  F.push(
+    `**An audit row per accepted message** (\`audit: {received: true}\`, written in the ingest commit): ingest runs at ${pct(S.ingestAudit.rps / S.ingest.rps)} ` +
+      `of the same rounds without it (${fmt(S.ingestAudit.rps)} against ${fmt(S.ingest.rps)} req/s; ${fmt(S.ingestAudit.cpuUs, 1)} against ${fmt(S.ingest.cpuUs, 1)} µs of core per request).`,
+  );
+}
 if (D && S.sink) {
   F.push(
     `**Delivery** drains ${fmt(D.rate)} deliveries/s, ${pct(D.rate / S.sink.rps)} of wrk's ${fmt(S.sink.rps)} req/s against the same sink; ` +
@@ -524,6 +531,7 @@ row('peer: adnanh/webhook, verification only (no command)', S.webhookNoexec);
 row('**hookgate ingest**, empty store, fsync per group commit', S.ingest, false);
 row(`hookgate ingest, ${fmt(S.ingest1m?.runs[0]?.extra.stored_before)} messages stored`, S.ingest1m);
 row('hookgate ingest, encryption at rest on', S.ingestEnc);
+row('hookgate ingest, an audit row per accepted message', S.ingestAudit);
 row('wrk → the delivery sink (nginx `return 200`)', S.sink, false);
 w();
 const measured = runs.filter((r) => r.quiet);
@@ -563,7 +571,7 @@ w();
 w('| run | req/s | p99 | stored | 200s seen by wrk | accepted answers | duplicates | fsyncs | msgs/fsync | DB size | check |');
 w('|---|---|---|---|---|---|---|---|---|---|---|');
 const whatif = ['whatif-nolog', 'whatif-bodyhash'].map((k) => summary(k, 'hookgate')).filter(Boolean);
-for (const s of [S.ingest, S.ingest1m, S.ingestEnc, ...whatif]) {
+for (const s of [S.ingest, S.ingest1m, S.ingestEnc, S.ingestAudit, ...whatif]) {
   if (!s) continue;
   for (const r of s.runs) {
     const e = r.extra;

@@ -31,7 +31,8 @@
 #   BENCH_ONLY="rounds delivery profile" (parts to run; the report shows what ran)
 #   BENCH_PRELOAD=1000000 BENCH_DELIVERIES=30000 BENCH_PENDING=100000
 # Each round also runs hookgate ingest with encryption at rest on
-# (ingest-enc), to compare with the same round's plain run.
+# (ingest-enc) and with an audit row per accepted message (ingest-audit), to
+# compare with the same round's plain run.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -371,6 +372,9 @@ hg_config() {
 		if [ "${HG_ENCRYPT:-0}" = 1 ]; then
 			echo "encryption:"
 			echo "  key_env: BENCH_DATA_KEY"
+		fi
+		if [ "${BENCH_AUDIT_RECEIVED:-0}" = 1 ]; then
+			echo "audit: {received: true}"
 		fi
 		if [ -n "$endpoint" ]; then
 			# As many attempts in flight as wrk has connections to the
@@ -916,6 +920,9 @@ main() {
 		# the same load with encryption at rest on (a key of its own)
 		HG_ENCRYPT=1 hg_ingest_rep ingest-enc "$r"
 		rerun_wanted && HG_ENCRYPT=1 hg_ingest_rep ingest-enc "$r"
+		# and with one audit row per accepted message (audit.received)
+		BENCH_AUDIT_RECEIVED=1 hg_ingest_rep ingest-audit "$r"
+		rerun_wanted && BENCH_AUDIT_RECEIVED=1 hg_ingest_rep ingest-audit "$r"
 	done
 	rm -rf "$WORK/preload"
 	fi

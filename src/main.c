@@ -45,6 +45,8 @@ static const char usage_main[] =
     "  config check -c FILE       validate a config file\n"
     "  migrate [-c FILE]          apply schema migrations to the store\n"
     "  audit verify [-c FILE]     check the audit log's hash chain\n"
+    "  audit list [-c FILE] [--since T] [--action A] [--limit N] [--json]\n"
+    "                             print the audit log, newest first\n"
     "  messages list|show|replay  stored messages, via the running daemon's API\n"
     "  dlq list|retry             the dead-letter queue, via the running daemon's API\n"
     "  webhooks create|list|delete  outbound webhook subscriptions, via the daemon's API\n"
@@ -101,6 +103,8 @@ static const char usage_migrate[] =
 
 static const char usage_audit[] =
     "usage: hookgate audit verify [-c FILE]\n"
+    "       hookgate audit list [-c FILE] [--since T] [--action A] [--limit N] [--json]\n"
+    "                           (hookgate audit list --help for its options)\n"
     "\n"
     "Recomputes the hash chain of the audit log in the configured store. Prints\n"
     "\"audit log ok: N rows\" and exits 0, or names the first row that does not\n"
@@ -668,6 +672,8 @@ static int cmd_audit(int argc, char **argv)
 	char err[512], why[256];
 	int bad = 0, rc;
 
+	if (argc >= 2 && strcmp(argv[1], "list") == 0)
+		return hg_cli_audit_list(argc - 1, argv + 1);
 	if (argc < 2 || wants_help(argc, argv)) {
 		fputs(usage_audit, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;

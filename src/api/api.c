@@ -32,7 +32,18 @@ static const char json_type[] = "application/json";
 
 /* The query parameters (their index in param_names), and as bits of a
  * route's set. */
-enum { Q_SOURCE, Q_STATUS, Q_SINCE, Q_UNTIL, Q_LIMIT, Q_CURSOR, Q_ENDPOINT, Q_HOURS, Q_N };
+enum {
+	Q_SOURCE,
+	Q_STATUS,
+	Q_SINCE,
+	Q_UNTIL,
+	Q_LIMIT,
+	Q_CURSOR,
+	Q_ENDPOINT,
+	Q_HOURS,
+	Q_ACTION,
+	Q_N
+};
 enum {
 	P_SOURCE = 1 << Q_SOURCE,
 	P_STATUS = 1 << Q_STATUS,
@@ -42,17 +53,20 @@ enum {
 	P_CURSOR = 1 << Q_CURSOR,
 	P_ENDPOINT = 1 << Q_ENDPOINT,
 	P_HOURS = 1 << Q_HOURS,
+	P_ACTION = 1 << Q_ACTION,
 };
 static const char *const param_names[Q_N] = {
-    [Q_SOURCE] = "source", [Q_STATUS] = "status", [Q_SINCE] = "since",       [Q_UNTIL] = "until",
-    [Q_LIMIT] = "limit",   [Q_CURSOR] = "cursor", [Q_ENDPOINT] = "endpoint", [Q_HOURS] = "hours",
+    [Q_SOURCE] = "source",     [Q_STATUS] = "status", [Q_SINCE] = "since",
+    [Q_UNTIL] = "until",       [Q_LIMIT] = "limit",   [Q_CURSOR] = "cursor",
+    [Q_ENDPOINT] = "endpoint", [Q_HOURS] = "hours",   [Q_ACTION] = "action",
 };
 
 struct api_route {
 	const char *method;
 	const char *pattern; /* after /api/v1/; a '*' segment is the job's arg */
 	unsigned params;     /* the query parameters it takes */
-	char cursor_kind;    /* what its cursors carry: 'm' message ids, 'd' delivery ids */
+	char cursor_kind;    /* what its cursors carry: 'm' message ids, 'd' delivery ids,
+			      * HG_API_CURSOR_SEQ audit rows */
 	api_op_fn op;
 };
 
@@ -68,6 +82,8 @@ static const struct api_route routes[] = {
     {"GET", "stats", P_SOURCE | P_HOURS, 0, hg_api_op_stats},
     {"GET", "alerts", 0, 0, hg_api_op_alerts},
     {"GET", "sources", 0, 0, hg_api_op_sources},
+    {"GET", "audit", P_SOURCE | P_ACTION | P_SINCE | P_UNTIL | P_LIMIT | P_CURSOR,
+     HG_API_CURSOR_SEQ, hg_api_op_list_audit},
 };
 #define HG_API_NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -178,6 +194,10 @@ static const char *param_set(int which, const char *v, char kind, struct api_par
 	case Q_SOURCE:
 		return name_into(v, p->source, sizeof(p->source)) ? NULL
 								  : "source must be a source name";
+	case Q_ACTION:
+		return name_into(v, p->action, sizeof(p->action))
+			   ? NULL
+			   : "action must be an audit event name";
 	case Q_ENDPOINT:
 		return name_into(v, p->endpoint, sizeof(p->endpoint))
 			   ? NULL

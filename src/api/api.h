@@ -81,14 +81,24 @@ const char *hg_api_status_name(int status);
 int hg_api_bearer(const char *hdr, size_t len, const char **tok, size_t *toklen);
 /* 1 when s[0, len) is a UUID in its 8-4-4-4-12 hex form. */
 int hg_api_is_uuid(const char *s, size_t len);
-/* Opaque pagination cursors: kind ('m' messages, 'd' deliveries) and the
- * last id of a page, written URL-safe. out needs HG_API_CURSOR_MAX + 1
+/* Opaque pagination cursors: kind ('m' messages, 'd' deliveries,
+ * HG_API_CURSOR_SEQ audit rows) and the last id of a page (for audit rows
+ * its seq in decimal), written URL-safe. out needs HG_API_CURSOR_MAX + 1
  * bytes. Decoding checks the kind and the id: HG_OK or HG_EINVAL. */
+#define HG_API_CURSOR_SEQ 'a'
+
 int hg_api_cursor_encode(char kind, const char *id, char *out, size_t outlen);
 int hg_api_cursor_decode(const char *cur, size_t len, char kind, char id[HG_UUID_LEN + 1]);
 /* A time as ms since the epoch: digits (ms since the epoch) or ISO 8601
  * (2024-01-15, 2024-01-15T10:30:00Z, ...T10:30:00.250+02:00). HG_OK or
  * HG_EINVAL. */
 int hg_api_parse_time(const char *s, int64_t *ms);
+
+struct hg_store_audit_row;
+struct json_t;
+/* One audit row as GET /api/v1/audit and `hookgate audit list --json` show
+ * it: {seq, time (ISO 8601), time_ms, event, source, client, reason, count,
+ * hash}. NULL when out of memory. */
+struct json_t *hg_api_audit_row_json(const struct hg_store_audit_row *r);
 
 #endif

@@ -14,8 +14,9 @@
 #include "stats/stats.h"
 #include "store/store.h"
 
-#define HG_API_ARG_MAX   128 /* longest {id} or {name} path segment */
-#define HG_API_MAX_QUEUE 256 /* requests waiting for a worker; 503 above */
+#define HG_API_ARG_MAX    128 /* longest {id} or {name} path segment */
+#define HG_API_MAX_QUEUE  256 /* requests waiting for a worker; 503 above */
+#define HG_API_ACTION_MAX 64  /* longest ?action= (an audit event name) */
 
 /* Query parameters of one request, parsed and checked on the loop. */
 struct api_params {
@@ -26,6 +27,7 @@ struct api_params {
 	size_t limit;
 	char cursor_id[HG_UUID_LEN + 1]; /* the id a cursor carried; "" when absent */
 	int hours;
+	char action[HG_API_ACTION_MAX]; /* an audit event; "" when absent */
 };
 
 /* What a worker answers: a status and a JSON body it owns. */
@@ -121,6 +123,23 @@ void hg_api_op_alerts(struct hg_api *api, struct hg_store *st, const struct api_
 		      struct api_answer *a);
 void hg_api_op_sources(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		       struct api_answer *a);
+void hg_api_op_list_audit(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			  struct api_answer *a);
+
+/* audit.reads: records that who (the caller's identity: "admin", or an API
+ * key's "api_key:<key id>"; never a token) read what event names (HG_API_READ_*)
+ * about source, with reason (the ids read; the caller's address is added),
+ * in a transaction of its own on st before the data goes out. HG_OK when
+ * the row is written or reads are not audited (j->cfg); HG_EIO when the
+ * append failed: the caller must then answer 500 with
+ * HG_API_AUDIT_FAILED instead of the data. */
+#define HG_API_READ_MESSAGE "read_message" /* a message's body, headers, attempts' responses */
+#define HG_API_READ_SECRET  "read_secret"  /* a subscription's signing secret, as issued */
+#define HG_API_AUDIT_FAILED                                                                        \
+	"the audit log could not record this read, so nothing was shown; try again shortly"
+int hg_api_audit_read(struct hg_store *st, const struct api_job *j, const char *event,
+		      const char *source, const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* Answers {"error":"<reason>"} with status; the reason (one sentence, no
  * secrets) also goes into the request's log line. */
 void hg_api_answer_error(struct api_answer *a, int status, const char *fmt, ...)

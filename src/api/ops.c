@@ -166,6 +166,15 @@ static json_t *attempt_json(const struct hg_store_attempt_info *t)
 	return o;
 }
 
+json_t *hg_api_audit_row_json(const struct hg_store_audit_row *r)
+{
+	return json_pack("{s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:s}", "seq", (json_int_t)r->seq,
+			 "time", time_json(r->ev.ts_ms), "time_ms", (json_int_t)r->ev.ts_ms,
+			 "event", text_or_null(r->ev.event), "source", text_or_null(r->ev.source),
+			 "client", text_or_null(r->ev.client), "reason", text_or_null(r->ev.reason),
+			 "count", (json_int_t)r->ev.count, "hash", r->hash != NULL ? r->hash : "");
+}
+
 /* ---- lists ---- */
 
 /* One page being gathered: limit items, then one more tells there is more. */
@@ -270,6 +279,58 @@ void hg_api_op_list_deliveries(struct hg_api *api, struct hg_store *st, const st
 		    'd');
 }
 
+static int page_audit(const struct hg_store_audit_row *r, void *arg)
+{
+	char seq[24];
+
+	snprintf(seq, sizeof(seq), "%" PRId64, r->seq);
+	return page_add(arg, seq, hg_api_audit_row_json(r));
+}
+
+/* GET /api/v1/audit: reading the audit log is not itself audited (it
+ * holds no body, header value or secret). */
+void hg_api_op_list_audit(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			  struct api_answer *a)
+{
+	const struct api_params *p = &j->p;
+	struct page pg = {.data = json_array(), .limit = p->limit};
+	struct hg_store_audit_filter f = {
+	    .since_ms = p->since_ms,
+	    .until_ms = p->until_ms,
+	    .event = p->action[0] != '\0' ? p->action : NULL,
+	    .source = p->source[0] != '\0' ? p->source : NULL,
+	    .before_seq = p->cursor_id[0] != '\0' ? strtoll(p->cursor_id, NULL, 10) : 0,
+	    .limit = p->limit + 1};
+
+	(void)api;
+	answer_page(a, &pg, pg.data != NULL ? hg_store_audit_list(st, &f, page_audit, &pg) : HG_OK,
+		    HG_API_CURSOR_SEQ);
+}
+
+int hg_api_audit_read(struct hg_store *st, const struct api_job *j, const char *event,
+		      const char *source, const char *who, const char *fmt, ...)
+{
+	char reason[256];
+	struct hg_audit_event ev = {
+	    .ts_ms = hg_now_ms(), .event = event, .source = source, .client = who};
+	va_list ap;
+	int n;
+
+	if (!hg_config_audit_reads(j->cfg))
+		return HG_OK;
+	va_start(ap, fmt);
+	n = vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (n > 0 && (size_t)n < sizeof(reason))
+		snprintf(reason + n, sizeof(reason) - (size_t)n, ", from %s", j->client);
+	ev.reason = reason;
+	if (hg_store_audit_append(st, &ev, 1) == HG_OK)
+		return HG_OK;
+	hg_log(HG_LOG_ERROR, "read refused: its audit row could not be written", "event",
+	       HG_LS(event), NULL);
+	return HG_EIO;
+}
+
 /* ---- one message ---- */
 
 static int take_message(const struct hg_store_msg_info *m, void *arg)
@@ -349,6 +410,13 @@ void hg_api_op_show_message(struct hg_api *api, struct hg_store *st, const struc
 	    set_bytes(msg, "body", "body_encoding", row.body, row.body_len) != HG_OK ||
 	    json_object_set(msg, "deliveries", sh.deliveries) != 0) {
 		hg_api_answer_error(a, 503, "out of memory");
+		goto out;
+	}
+	if (hg_api_audit_read(st, j, HG_API_READ_MESSAGE, row.source, "admin",
+			      "message %s: body, headers and attempts' responses",
+			      j->arg) != HG_OK) {
+		a->store_failed = 1;
+		hg_api_answer_error(a, 500, HG_API_AUDIT_FAILED);
 		goto out;
 	}
 	answer_json(a, 200, msg);

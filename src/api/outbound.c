@@ -12,7 +12,10 @@
  * the commit that stored the event and its deliveries.
  *
  * Never logged or echoed: tokens, secrets, bodies. A secret is in exactly
- * two answers (create and regenerate-secret).
+ * two answers (create and regenerate-secret), and with audit.reads each is
+ * recorded ("read_secret") before it goes out; when that row cannot be
+ * written the answer is a 500 without the secret (the subscription or its
+ * new secret is stored all the same: regenerate it to see one).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -49,6 +52,7 @@ struct ob_who {
 	int admin;
 	int role; /* enum hg_store_role, for an API key */
 	char owner[HG_STORE_OWNER_ID_MAX + 1];
+	char name[16 + HG_UUID_LEN]; /* for the audit log: "admin" or "api_key:<key id>" */
 };
 
 static void ob_req_free(void *p)
@@ -156,6 +160,7 @@ static int ob_auth(struct hg_api *api, struct hg_store *st, const struct ob_req 
 	}
 	if (api->have_token && hg_ct_equal(r->token, api->token_hash, sizeof(r->token))) {
 		who->admin = 1;
+		hg_strlcpy(who->name, "admin", sizeof(who->name));
 		return 1;
 	}
 	hg_hex_encode(r->token, sizeof(r->token), hex);
@@ -170,7 +175,23 @@ static int ob_auth(struct hg_api *api, struct hg_store *st, const struct ob_req 
 	}
 	who->role = k.role;
 	hg_strlcpy(who->owner, k.owner_id, sizeof(who->owner));
+	snprintf(who->name, sizeof(who->name), "api_key:%s", k.id);
 	return 1;
+}
+
+/* audit.reads of a secret about to be answered; 0 (with the 500 answered)
+ * when its row could not be written. */
+static int ob_audit_secret(struct hg_store *st, const struct api_job *j, const struct ob_who *who,
+			   const char *sub_id, const char *owner, const char *how,
+			   struct api_answer *a)
+{
+	if (hg_api_audit_read(st, j, HG_API_READ_SECRET, HG_STORE_OUTBOUND_SOURCE, who->name,
+			      "subscription %s of owner %s: secret %s", sub_id, owner,
+			      how) == HG_OK)
+		return 1;
+	a->store_failed = 1;
+	ob_error(a, 500, HG_API_AUDIT_FAILED);
+	return 0;
 }
 
 /* Subscriptions are managed by owner keys and the admin token. */
@@ -363,6 +384,8 @@ static void op_sub_create(struct hg_api *api, struct hg_store *st, const struct 
 		ob_store_error(a, rc);
 		goto out;
 	}
+	if (!ob_audit_secret(st, j, &who, s.id, owner, "issued at creation", a))
+		goto out;
 	view = ob_view(&s);
 	const char *const extra[] = {
 	    "secret", s.secret,  "secret_standard",
@@ -587,6 +610,8 @@ static void op_sub_regenerate(struct hg_api *api, struct hg_store *st, const str
 			ob_store_error(a, rc);
 		goto out;
 	}
+	if (!ob_audit_secret(st, j, &who, s.id, s.owner_id, "regenerated", a))
+		goto out;
 	if (grace > 0)
 		hg_time_iso8601(now + grace, until, sizeof(until));
 	{

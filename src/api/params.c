@@ -58,22 +58,36 @@ int hg_api_is_uuid(const char *s, size_t len)
 	return 1;
 }
 
-/* A cursor is base64url (no padding) of "<kind>:<uuid>": opaque to clients,
- * tied to the list it came from, and checked on the way back in. */
-#define CURSOR_RAW (2 + HG_UUID_LEN)
+/* A cursor is base64url (no padding) of "<kind>:<value>": opaque to
+ * clients, tied to the list it came from, and checked on the way back in.
+ * The value is an id (a UUID), or for kind HG_API_CURSOR_SEQ a row number
+ * in decimal. */
+#define CURSOR_RAW_MAX (2 + HG_UUID_LEN)
+
+static int cursor_value_ok(char kind, const char *v, size_t len)
+{
+	if (kind != HG_API_CURSOR_SEQ)
+		return hg_api_is_uuid(v, len);
+	if (len == 0 || len > 18 || v[0] == '0')
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isdigit((unsigned char)v[i]))
+			return 0;
+	return 1;
+}
 
 int hg_api_cursor_encode(char kind, const char *id, char *out, size_t outlen)
 {
-	char raw[CURSOR_RAW];
-	char b64[4 * ((CURSOR_RAW + 2) / 3) + 1];
-	size_t n, i, o = 0;
+	char raw[CURSOR_RAW_MAX];
+	char b64[4 * ((CURSOR_RAW_MAX + 2) / 3) + 1];
+	size_t n, i, o = 0, len = strlen(id);
 
-	if (!hg_api_is_uuid(id, strlen(id)))
+	if (!cursor_value_ok(kind, id, len))
 		return HG_EINVAL;
 	raw[0] = kind;
 	raw[1] = ':';
-	memcpy(raw + 2, id, HG_UUID_LEN);
-	n = hg_b64_encode((const uint8_t *)raw, sizeof(raw), b64);
+	memcpy(raw + 2, id, len);
+	n = hg_b64_encode((const uint8_t *)raw, 2 + len, b64);
 	for (i = 0; i < n && b64[i] != '='; i++) {
 		if (o + 1 >= outlen)
 			return HG_ETOOBIG;
@@ -87,7 +101,7 @@ int hg_api_cursor_encode(char kind, const char *id, char *out, size_t outlen)
 
 int hg_api_cursor_decode(const char *cur, size_t len, char kind, char id[HG_UUID_LEN + 1])
 {
-	uint8_t raw[CURSOR_RAW + 3];
+	uint8_t raw[CURSOR_RAW_MAX + 3];
 	int n;
 
 	if (len == 0 || len > HG_API_CURSOR_MAX)
@@ -96,11 +110,11 @@ int hg_api_cursor_decode(const char *cur, size_t len, char kind, char id[HG_UUID
 		if (!isalnum((unsigned char)cur[i]) && cur[i] != '-' && cur[i] != '_')
 			return HG_EINVAL; /* the URL-safe alphabet only, as we write it */
 	n = hg_b64_decode(cur, len, raw, sizeof(raw));
-	if (n != CURSOR_RAW || raw[0] != (uint8_t)kind || raw[1] != ':' ||
-	    !hg_api_is_uuid((const char *)raw + 2, HG_UUID_LEN))
+	if (n < 3 || n > CURSOR_RAW_MAX || raw[0] != (uint8_t)kind || raw[1] != ':' ||
+	    !cursor_value_ok(kind, (const char *)raw + 2, (size_t)n - 2))
 		return HG_EINVAL;
-	memcpy(id, raw + 2, HG_UUID_LEN);
-	id[HG_UUID_LEN] = '\0';
+	memcpy(id, raw + 2, (size_t)n - 2);
+	id[n - 2] = '\0';
 	return HG_OK;
 }
 

@@ -117,9 +117,11 @@ static const char usage_events[] =
 static const char usage_purge[] =
     "usage: hookgate purge [-c FILE] [--older-than DURATION]\n"
     "\n"
-    "Deletes the messages older than DURATION (default: the config's retention)\n"
-    "with their deliveries, attempts and dedupe keys, in small batches, and\n"
-    "prints what went. With audit_retention in the config, the audit rows older\n"
+    "Deletes the messages older than DURATION, of every source, with their\n"
+    "deliveries, attempts and dedupe keys, in small batches, and prints what\n"
+    "went. Without --older-than, each source's messages older than its own\n"
+    "retention go (the top-level retention for the others; 0 keeps forever). With audit_retention "
+    "in the config, the audit rows older\n"
     "than that go too, behind a checkpoint row (--older-than does not change it).\n"
     "Safe while the daemon runs.\n"
     "\n"
@@ -961,6 +963,20 @@ int hg_cli_events(int argc, char **argv)
 
 /* ---- purge ---- */
 
+int hg_cli_store_config(const char *path, struct hg_config **cfg)
+{
+	char err[512];
+	int rc;
+
+	rc = path != NULL ? hg_config_load_opts(path, HG_CONFIG_NO_SECRETS, cfg, err, sizeof(err))
+			  : hg_config_default(cfg);
+	if (rc == HG_OK)
+		return HG_EXIT_OK;
+	fprintf(stderr, "hookgate: %s\n",
+		path != NULL ? err : "cannot build the default configuration");
+	return rc == HG_EIO ? HG_EXIT_RUNTIME : HG_EXIT_USAGE;
+}
+
 int hg_cli_purge(int argc, char **argv)
 {
 	struct hg_store_purged got = {0};
@@ -992,17 +1008,10 @@ int hg_cli_purge(int argc, char **argv)
 		fputs(usage_purge, stderr);
 		return rc;
 	}
-	rc = o.config != NULL
-		 ? hg_config_load_opts(o.config, HG_CONFIG_NO_SECRETS, &cfg, err, sizeof(err))
-		 : hg_config_default(&cfg);
-	if (rc != HG_OK) {
-		fprintf(stderr, "hookgate: %s\n",
-			o.config != NULL ? err : "cannot build the default configuration");
-		return rc == HG_EIO ? HG_EXIT_RUNTIME : HG_EXIT_USAGE;
-	}
-	if (older < 0)
-		older = cfg->retention_ms > 0 ? cfg->retention_ms : -1;
-	if (older < 0 && cfg->audit_retention_ms <= 0) {
+	rc = hg_cli_store_config(o.config, &cfg);
+	if (rc != HG_EXIT_OK)
+		return rc;
+	if (older < 0 && !hg_housekeep_retention_set(cfg) && cfg->audit_retention_ms <= 0) {
 		fprintf(stderr, "hookgate: no retention is configured; pass --older-than DURATION "
 				"(such as 30d)\n");
 		hg_config_free(cfg);
@@ -1014,19 +1023,25 @@ int hg_cli_purge(int argc, char **argv)
 		goto out;
 	}
 	rc = HG_EXIT_OK;
-	if (older >= 0) {
-		before = hg_now_ms() - older;
-		if (hg_housekeep_purge(st, before, NULL, &got) != HG_OK) {
+	if (older >= 0 || hg_housekeep_retention_set(cfg)) {
+		int64_t now = hg_now_ms();
+
+		before = now - older;
+		if ((older >= 0 ? hg_housekeep_purge(st, NULL, before, NULL, &got)
+				: hg_housekeep_purge_config(st, cfg, now, NULL, &got)) != HG_OK) {
 			fprintf(stderr,
 				"hookgate: the purge stopped: the store failed (see the log line "
 				"above); what was purged before stays purged\n");
 			rc = HG_EXIT_RUNTIME;
 		}
 		hg_time_iso8601(before, when, sizeof(when));
-		printf("purged messages received before %s: %" PRId64 " messages, %" PRId64
-		       " deliveries, %" PRId64 " attempts, %" PRId64 " dedupe keys, %" PRId64
-		       " hours of stats\n",
-		       when, got.messages, got.deliveries, got.attempts, got.dedupe_keys,
+		if (older >= 0)
+			printf("purged messages received before %s: ", when);
+		else
+			printf("purged messages past their source's retention: ");
+		printf("%" PRId64 " messages, %" PRId64 " deliveries, %" PRId64
+		       " attempts, %" PRId64 " dedupe keys, %" PRId64 " hours of stats\n",
+		       got.messages, got.deliveries, got.attempts, got.dedupe_keys,
 		       got.stats_hours);
 	}
 	if (rc == HG_EXIT_OK && cfg->audit_retention_ms > 0) {

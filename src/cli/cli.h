@@ -2,7 +2,7 @@
  * cli.h — the operator's commands beyond serve: `messages` and `dlq` talk to
  * a running daemon's management API over HTTP (libcurl) and print a table
  * (or, with --json, the API's JSON as it came); `purge` applies retention
- * once, straight on the store.
+ * once and `audit list` reads the audit log, both straight on the store.
  *
  * Each takes its own argv (argv[0] is the command's name) and returns the
  * process exit code: 0 ok, 1 runtime failure (the daemon unreachable or
@@ -27,10 +27,18 @@ int hg_cli_dlq(int argc, char **argv);
 int hg_cli_webhooks(int argc, char **argv);
 /* hookgate events publish --event T --data JSON [--owner ID] [OPTIONS] */
 int hg_cli_events(int argc, char **argv);
+/* The config of a command that works on the store directly (purge, audit
+ * list): path loaded without its secrets, or the built-in one for NULL.
+ * HG_EXIT_OK, or the exit code with the reason printed. */
+struct hg_config;
+int hg_cli_store_config(const char *path, struct hg_config **cfg);
 /* hookgate purge [-c FILE] [--older-than DURATION] */
 int hg_cli_purge(int argc, char **argv);
 /* hookgate keys (generate | status -c FILE | rekey -c FILE [--batch N]) */
 int hg_cli_keys(int argc, char **argv);
+/* hookgate audit list [-c FILE] [--since T] [--until T] [--action A]
+ * [--source S] [--limit N] [--json]: the audit log, straight from the store */
+int hg_cli_audit_list(int argc, char **argv);
 /* hookgate reload -c FILE: SIGHUP to the hookgate listening on FILE's address */
 int hg_cli_reload(int argc, char **argv);
 

@@ -37,32 +37,15 @@
 
 /* Keys each level accepts. */
 static const char *const cfg_top_keys[] = {
-    "listen",
-    "public_url",
-    "store",
-    "threads",
-    "max_connections",
-    "request_timeout",
-    "max_body",
-    "log_level",
-    "tls",
-    "trusted_proxies",
-    "sources",
-    "endpoints",
-    "max_in_flight",
-    "admin_token_env",
-    "retention",
-    "event_types",
-    "allow_http",
-    "egress_allow",
-    "outbound",
-    "max_dedupe_keys",
-    "audit_window",
-    "audit_max_rows",
-    "audit_retention",
-    "encryption",
-    "alerts",
-    NULL,
+    "listen",          "public_url",      "store",
+    "threads",         "max_connections", "request_timeout",
+    "max_body",        "log_level",       "tls",
+    "trusted_proxies", "sources",         "endpoints",
+    "max_in_flight",   "admin_token_env", "retention",
+    "event_types",     "allow_http",      "egress_allow",
+    "outbound",        "max_dedupe_keys", "audit_window",
+    "audit_max_rows",  "audit_retention", "encryption",
+    "alerts",          "audit",           NULL,
 };
 /* Keys of the nested mappings. */
 static const char *const cfg_tls_keys[] = {"cert", "key", "client_ca", "client_cert", NULL};
@@ -76,6 +59,7 @@ static const char *const cfg_outbound_keys[] = {"retry",         "timeout",     
 static const char *const cfg_outbound_limit_names[] = {"create", "regenerate", "manage", "publish",
 						       NULL};
 static const char *const cfg_limit_keys[] = {"limit", "per", NULL};
+static const char *const cfg_audit_keys[] = {"received", "reads", NULL};
 
 /* Indexed by the enums they spell, so a name's position is its value. */
 static const char *const cfg_log_levels[] = {
@@ -297,6 +281,33 @@ static int cfg_add_egress(struct cfg_ctx *c, const yaml_node_t *at, const char *
 	return HG_OK;
 }
 
+/* audit: {received, reads}: which events besides refusals the audit log
+ * records (config.h). Either may be left out; reads then keeps its default. */
+static int cfg_parse_audit_map(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg)
+{
+	const yaml_node_t *m;
+	int rc;
+
+	rc = cfg_mapping(c, root, "audit", cfg_audit_keys, "audit",
+			 "{received: false, reads: true}", &m);
+	if (rc || !m)
+		return rc;
+	rc = cfg_choice(c, m, "received", cfg_bools, &cfg->audit_received);
+	if (!rc) /* untouched (-1) when absent */
+		rc = cfg_choice(c, m, "reads", cfg_bools, &cfg->audit_reads);
+	return rc;
+}
+
+int hg_config_audit_reads(const struct hg_config *cfg)
+{
+	return cfg->audit_reads >= 0 ? cfg->audit_reads : cfg->n_enc_keys > 0;
+}
+
+int64_t hg_config_retention(const struct hg_config *cfg, const struct hg_source *src)
+{
+	return src != NULL && src->retention_ms >= 0 ? src->retention_ms : cfg->retention_ms;
+}
+
 /* audit_window, audit_max_rows, audit_retention: how refusals are summed
  * into the audit log, and how long its rows are kept. A window must divide an hour,
  * so no window straddles an hour and per-hour sums of the log are exact. */
@@ -318,9 +329,12 @@ static int cfg_parse_audit(struct cfg_ctx *c, const yaml_node_t *root, struct hg
 			1000000, &cfg->audit_max_rows);
 	if (rc)
 		return rc;
-	return cfg_number(c, root, "audit_retention", CFG_DURATION,
-			  "a duration such as 400d or 2557d, or 0 to keep the audit log forever", 0,
-			  INT64_MAX, &cfg->audit_retention_ms);
+	rc = cfg_number(c, root, "audit_retention", CFG_DURATION,
+			"a duration such as 400d or 2557d, or 0 to keep the audit log forever", 0,
+			INT64_MAX, &cfg->audit_retention_ms);
+	if (rc)
+		return rc;
+	return cfg_parse_audit_map(c, root, cfg);
 }
 
 /* outbound: {retry, timeout, disable_after, max_in_flight, rate_limits}. */
@@ -581,6 +595,7 @@ int hg_config_default(struct hg_config **out)
 	cfg->audit_window_ms = HG_DEFAULT_AUDIT_WINDOW_MS;
 	cfg->audit_max_rows = HG_DEFAULT_AUDIT_MAX_ROWS;
 	cfg_alerts_default(&cfg->alerts);
+	cfg->audit_reads = -1;
 	/* outbound: seed 003's contract */
 	cfg->outbound.retry.schedule_ms = malloc(sizeof cfg_default_schedule_ms);
 	if (!cfg->outbound.retry.schedule_ms) {

@@ -209,6 +209,9 @@ struct hg_source {
 	 * credential header (refused at load). */
 	char **forward_headers;
 	size_t n_forward_headers;
+	int64_t retention_ms;    /* retention: how long its messages are kept (0 = forever);
+				  * -1 = not set, the top-level retention applies
+				  * (hg_config_retention) */
 	struct hg_route *routes; /* where its messages are delivered */
 	size_t n_routes;
 	int line; /* where it was defined */
@@ -257,6 +260,13 @@ struct hg_config {
 	 * nothing is encrypted. Wiped when the config is freed; never logged. */
 	uint8_t (*enc_keys)[32];
 	size_t n_enc_keys;
+	/* audit: {received, reads}. audit_received: one row per accepted inbound
+	 * message (event "message_received"), written with the message. audit_reads:
+	 * one row per read of a message body, an attempt's response or a
+	 * subscription secret through the management API; -1 = not set (read it
+	 * with hg_config_audit_reads()). */
+	int audit_received;
+	int audit_reads;
 	/* Names of the environment variables secrets were read from (secret_env,
 	 * verify_token_env, admin_token_env): exec endpoints do not inherit them. */
 	char **secret_envs;
@@ -317,6 +327,14 @@ void hg_config_put(struct hg_config *cfg);
 
 const struct hg_source *hg_config_find_source(const struct hg_config *cfg, const char *name,
 					      size_t len);
+/* Whether reads of message bodies, attempts' responses and subscription
+ * secrets are audited: audit.reads when it is set, else on when encryption
+ * at rest is configured and off otherwise. */
+int hg_config_audit_reads(const struct hg_config *cfg);
+/* How long src's messages are kept (ms; 0 = forever): its own retention
+ * when it has one, else the top-level retention (also for src NULL, the
+ * messages of no configured source, such as outbound events). */
+int64_t hg_config_retention(const struct hg_config *cfg, const struct hg_source *src);
 /* The endpoint called name (NUL-terminated), or NULL. */
 const struct hg_endpoint *hg_config_find_endpoint(const struct hg_config *cfg, const char *name);
 

@@ -28,11 +28,27 @@
 #define CFG_KEY_RULE_WHAT        "\"header:Name\", \"form:Name\" or a JSON path starting with $"
 
 static const char *const cfg_source_keys[] = {
-    "name",      "provider",         "secret_env",      "secret_file",
-    "secret",    "verify_token_env", "dedupe",          "max_body",
-    "header",    "algorithm",        "encoding",        "prefix",
-    "tolerance", "max_age",          "public_url",      "rate_limit",
-    "mtls",      "routes",           "max_dedupe_keys", "forward_headers",
+    "name",
+    "provider",
+    "secret_env",
+    "secret_file",
+    "secret",
+    "verify_token_env",
+    "dedupe",
+    "max_body",
+    "header",
+    "algorithm",
+    "encoding",
+    "prefix",
+    "tolerance",
+    "max_age",
+    "public_url",
+    "rate_limit",
+    "mtls",
+    "routes",
+    "max_dedupe_keys",
+    "forward_headers",
+    "retention",
     NULL,
 };
 /* Keys of the nested mappings. */
@@ -641,6 +657,7 @@ int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t index, v
 	src->encoding = HG_ENC_HEX;
 	src->tolerance_ms = CFG_DEFAULT_REPLAY_MS;
 	src->max_age_ms = CFG_DEFAULT_REPLAY_MS;
+	src->retention_ms = -1;
 	if (node->type != YAML_MAPPING_NODE)
 		return cfg_fail(c, src->line,
 				"sources: each source must be a mapping such as "
@@ -673,6 +690,11 @@ int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t index, v
 		return cfg_oom(c);
 
 	rc = cfg_size_limits(c, node, &src->max_body, &src->max_dedupe_keys);
+	if (rc)
+		return rc;
+	rc = cfg_number(c, node, "retention", CFG_DURATION,
+			"a duration such as 30d or 2557d, or 0 to keep its messages forever", 0,
+			INT64_MAX, &src->retention_ms);
 	if (rc)
 		return rc;
 

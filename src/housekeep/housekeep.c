@@ -2,8 +2,8 @@
  * housekeep.c — the housekeeping thread (housekeep.h states the contract),
  * with its own store connection: it writes the in-memory stats to
  * stats_hourly about once a second (one small transaction, and none when
- * nothing happened), and it enforces `retention` and `audit_retention`
- * every HK_PURGE_EVERY_MS.
+ * nothing happened), and it enforces `retention` (the top-level one and
+ * each source's own) and `audit_retention` every HK_PURGE_EVERY_MS.
  *
  * Retention deletes in batches of HG_HOUSEKEEP_PURGE_BATCH messages, one
  * transaction each, pausing HK_PURGE_PAUSE_MS between them: each batch
@@ -54,17 +54,57 @@ static void sleep_ms(long ms)
 		;
 }
 
-int hg_housekeep_purge(struct hg_store *st, int64_t before_ms, const atomic_int *stop,
-		       struct hg_store_purged *out)
+int hg_housekeep_purge(struct hg_store *st, const struct hg_store_purge_scope *scope,
+		       int64_t before_ms, const atomic_int *stop, struct hg_store_purged *out)
 {
 	int more = 1, rc = HG_OK;
 
 	while (more && rc == HG_OK && (stop == NULL || !atomic_load(stop))) {
-		rc = hg_store_purge(st, before_ms, HG_HOUSEKEEP_PURGE_BATCH, out, &more);
+		rc = hg_store_purge_scoped(st, scope, before_ms, HG_HOUSEKEEP_PURGE_BATCH, out,
+					   &more);
 		if (more && rc == HG_OK)
 			sleep_ms(HK_PURGE_PAUSE_MS);
 	}
 	return rc;
+}
+
+int hg_housekeep_purge_config(struct hg_store *st, const struct hg_config *cfg, int64_t now_ms,
+			      const atomic_int *stop, struct hg_store_purged *out)
+{
+	const char **own = calloc(cfg->n_sources + 1, sizeof(*own));
+	struct hg_store_purge_scope scope = {.sources = own};
+	int64_t keep;
+	size_t i;
+	int rc = HG_OK;
+
+	if (own == NULL)
+		return HG_ENOMEM;
+	for (i = 0; i < cfg->n_sources && rc == HG_OK; i++) {
+		if (cfg->sources[i].retention_ms < 0)
+			continue; /* the top-level retention applies */
+		own[scope.n] = cfg->sources[i].name;
+		keep = cfg->sources[i].retention_ms;
+		if (keep > 0) { /* 0: kept forever */
+			struct hg_store_purge_scope one = {.sources = &own[scope.n], .n = 1};
+			rc = hg_housekeep_purge(st, &one, now_ms - keep, stop, out);
+		}
+		scope.n++;
+	}
+	scope.except = 1; /* the rest, outbound events and unconfigured sources too */
+	if (rc == HG_OK && cfg->retention_ms > 0)
+		rc = hg_housekeep_purge(st, &scope, now_ms - cfg->retention_ms, stop, out);
+	free(own);
+	return rc;
+}
+
+int hg_housekeep_retention_set(const struct hg_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->n_sources; i++)
+		if (cfg->sources[i].retention_ms > 0)
+			return 1;
+	return cfg->retention_ms > 0;
 }
 
 int hg_housekeep_audit_purge(struct hg_store *st, int64_t before_ms, const atomic_int *stop,
@@ -107,14 +147,13 @@ static void flush_stats(struct hg_housekeep *hk)
 static void purge_old(struct hg_housekeep *hk, const struct hg_config *cfg)
 {
 	struct hg_store_purged got = {0};
-	int64_t before = hg_now_ms() - cfg->retention_ms;
 	int rc;
 
 	if (hk->st == NULL)
 		hg_store_heal(&hk->st, hk->store_uri, "housekeeping");
 	if (hk->st == NULL)
 		return;
-	rc = hg_housekeep_purge(hk->st, before, &hk->stop, &got);
+	rc = hg_housekeep_purge_config(hk->st, cfg, hg_now_ms(), &hk->stop, &got);
 	if (got.messages > 0 || got.stats_hours > 0)
 		hg_log(HG_LOG_INFO, "retention purge", "messages", HG_LI(got.messages),
 		       "deliveries", HG_LI(got.deliveries), "attempts", HG_LI(got.attempts),
@@ -180,9 +219,10 @@ static void *housekeep_main(void *arg)
 			alerts_round(hk, cfg);
 			next_alerts = hg_now_ms() + HG_ALERTS_EVERY_MS;
 		}
-		if ((cfg->retention_ms > 0 || cfg->audit_retention_ms > 0) &&
-		    !atomic_load(&hk->stop) && hg_now_ms() >= next_purge) {
-			if (cfg->retention_ms > 0)
+		int retention = hg_housekeep_retention_set(cfg);
+		if ((retention || cfg->audit_retention_ms > 0) && !atomic_load(&hk->stop) &&
+		    hg_now_ms() >= next_purge) {
+			if (retention)
 				purge_old(hk, cfg);
 			if (cfg->audit_retention_ms > 0 && !atomic_load(&hk->stop))
 				purge_old_audit(hk, cfg);

@@ -16,10 +16,12 @@
 
 #include "util/util.h"
 
+struct hg_config;
 struct hg_config_live;
 struct hg_stats;
 struct hg_store;
 struct hg_store_purged;
+struct hg_store_purge_scope;
 struct hg_housekeep;
 
 #define HG_HOUSEKEEP_PURGE_BATCH       500  /* messages purged per transaction */
@@ -45,14 +47,24 @@ int hg_housekeep_start(const struct hg_housekeep_opts *opts, struct hg_housekeep
  * flushes the stats a last time and closes the connection. NULL is fine. */
 void hg_housekeep_stop(struct hg_housekeep *hk);
 
-/* Deletes the messages received before before_ms with their deliveries,
+/* Deletes the messages received before before_ms (of scope's sources;
+ * scope NULL: every source) with their deliveries,
  * attempts and dedupe keys, HG_HOUSEKEEP_PURGE_BATCH messages per
  * transaction with a short pause between, so the ingest writer never waits
  * long for the write lock; the audit log is never touched. Stops early,
  * with HG_OK, when *stop becomes non-zero (stop may be NULL). Adds what it
  * removed to *out. HG_OK or HG_EIO. */
-int hg_housekeep_purge(struct hg_store *st, int64_t before_ms, const atomic_int *stop,
-		       struct hg_store_purged *out);
+int hg_housekeep_purge(struct hg_store *st, const struct hg_store_purge_scope *scope,
+		       int64_t before_ms, const atomic_int *stop, struct hg_store_purged *out);
+/* Retention as cfg says, at now_ms: each source with a retention of its own
+ * is purged under its own cutoff (one with 0 never), then every other
+ * source (outbound events and sources no longer configured too) under the
+ * top-level retention, when it is set. Each purge as hg_housekeep_purge().
+ * HG_OK, HG_ENOMEM or HG_EIO. */
+int hg_housekeep_purge_config(struct hg_store *st, const struct hg_config *cfg, int64_t now_ms,
+			      const atomic_int *stop, struct hg_store_purged *out);
+/* 1 when cfg asks for any message retention (top-level or a source's). */
+int hg_housekeep_retention_set(const struct hg_config *cfg);
 /* audit_retention: removes the audit rows older than before_ms,
  * HG_HOUSEKEEP_AUDIT_PURGE_BATCH per transaction, each batch behind its own
  * checkpoint row (hg_store_audit_purge), pausing between them; stops early

@@ -49,6 +49,7 @@
 #define HG_MAX_CHALLENGE      512
 #define HG_MAX_STORED_HEADERS (16 * 1024)
 #define HG_MAX_ADDR           64 /* an address as text, as in struct hg_http_req.peer */
+#define HG_AUDIT_WHO_MAX      (2 * HG_MAX_ADDR + 8) /* "client via proxy" */
 
 struct inbound_item {
 	struct hg_ingest_item it;
@@ -62,7 +63,8 @@ struct inbound_item {
 	struct hg_store_target *targets; /* its deliveries; names belong to cfg */
 	struct hg_config *cfg; /* a reference to the snapshot the request was taken under */
 	struct hg_stats *stats;
-	int64_t start_us; /* when the request was complete (hg_mono_us) */
+	int64_t start_us;              /* when the request was complete (hg_mono_us) */
+	char client[HG_AUDIT_WHO_MAX]; /* for its audit.received row */
 };
 
 static const char *const json_content_type = "application/json";
@@ -357,18 +359,24 @@ static int mtls_ok(const struct hg_source *src, const struct hg_http_req *req, i
 	return 0;
 }
 
-/* What a refusal writes to the audit log as the client: the address, and
- * the proxy it came through when that is not the client itself. */
+/* What the audit log records as the client: the address, and the proxy it
+ * came through when that is not the client itself. */
+static void audit_who(const struct hg_http_req *req, const char *client, int via,
+		      char who[HG_AUDIT_WHO_MAX])
+{
+	if (via)
+		snprintf(who, HG_AUDIT_WHO_MAX, "%s via %s", client, req->peer);
+	else
+		hg_strlcpy(who, client, HG_AUDIT_WHO_MAX);
+}
+
 static void audit_refusal(const struct hg_inbound *in, const struct hg_http_req *req,
 			  const struct hg_source *src, const char *event, const char *client,
 			  int via, const char *reason)
 {
-	char who[2 * HG_MAX_ADDR + 8];
+	char who[HG_AUDIT_WHO_MAX];
 
-	if (via)
-		snprintf(who, sizeof(who), "%s via %s", client, req->peer);
-	else
-		hg_strlcpy(who, client, sizeof(who));
+	audit_who(req, client, via, who);
 	hg_ingest_refusal(in->ingest, event, src->name, who, reason);
 }
 
@@ -555,6 +563,9 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in, struct
 	m->body_len = req->body_len;
 	m->dedupe_keys = (const char *const *)item->keys;
 	m->n_dedupe_keys = item->nkeys;
+	m->audit_received = cfg->audit_received;
+	audit_who(req, client, via, item->client);
+	m->client = item->client;
 	item->it.done = on_stored;
 	item->stats = in->stats;
 	item->start_us = req->start_us;

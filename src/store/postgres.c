@@ -1067,6 +1067,7 @@ static void put_reset(void *arg)
 static int put_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 {
 	struct put_args *a = arg;
+	struct hg_store_batch_audit b;
 	size_t i, ndup = 0;
 	int rc = HG_OK;
 
@@ -1084,7 +1085,15 @@ static int put_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 	if (rc != HG_OK)
 		return rc;
 	/* Last, so the audit lock is held only for the COMMIT that follows. */
-	return a->nev > 0 ? hg_pg_append_audit(p, a->ev, a->nev, f) : HG_OK;
+	if (hg_store_batch_audit(a->msgs, a->n, a->ev, a->nev, &b) != HG_OK) {
+		f->what = "audit log append";
+		hg_strlcpy(f->msg, "out of memory", sizeof(f->msg));
+		rc = HG_EIO;
+	} else if (b.n > 0) {
+		rc = hg_pg_append_audit(p, b.ev, b.n, f);
+	}
+	hg_store_batch_audit_free(&b);
+	return rc;
 }
 
 static int pg_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n,
@@ -1253,6 +1262,41 @@ static int pg_audit_rows(struct hg_store *st,
 		PQclear(res);
 	}
 	return ret;
+}
+
+static int pg_audit_list(struct hg_store *st, const struct hg_store_audit_filter *f,
+			 int (*fn)(const struct hg_store_audit_row *row, void *arg), void *arg)
+{
+	static const char sql[] =
+	    "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash, count"
+	    " FROM audit_log WHERE ($1::bigint IS NULL OR ts_ms >= $1::bigint)"
+	    " AND ($2::bigint IS NULL OR ts_ms < $2::bigint)"
+	    " AND ($3::text IS NULL OR event = $3::text)"
+	    " AND ($4::text IS NULL OR source = $4::text)"
+	    " AND ($5::bigint IS NULL OR seq < $5::bigint)"
+	    " ORDER BY seq DESC LIMIT $6::bigint";
+	struct hg_pg *p = (struct hg_pg *)st;
+	char since[24], until[24], before[24], limit[24];
+	const char *vals[6] = {NULL, NULL, f->event, f->source, NULL, NULL};
+	PGresult *res;
+	int stop = 0;
+
+	snprintf(since, sizeof(since), "%" PRId64, f->since_ms);
+	snprintf(until, sizeof(until), "%" PRId64, f->until_ms);
+	snprintf(before, sizeof(before), "%" PRId64, f->before_seq);
+	snprintf(limit, sizeof(limit), "%zu", f->limit);
+	vals[0] = f->since_ms != INT64_MIN ? since : NULL;
+	vals[1] = f->until_ms != INT64_MAX ? until : NULL;
+	vals[4] = f->before_seq > 0 ? before : NULL;
+	vals[5] = f->limit > 0 ? limit : NULL;
+	if (!hg_pg_params_utf8(vals, 6))
+		return HG_OK; /* such a filter matches nothing */
+	res = hg_pg_read_query(p, "audit_list", sql, 6, vals, 0);
+	if (res == NULL)
+		return HG_EIO;
+	audit_feed(res, fn, arg, &stop);
+	PQclear(res);
+	return HG_OK;
 }
 
 static int pg_ping(struct hg_store *st)
@@ -1626,6 +1670,7 @@ const struct hg_store_ops hg_store_postgres_ops = {
     .stats_add = hg_pg_stats_add,
     .stats_read = hg_pg_stats_read,
     .purge = hg_pg_purge,
+    .audit_list = pg_audit_list,
     .audit_purge = hg_pg_audit_purge,
     .api_key_put = hg_pg_api_key_put,
     .api_key_find = hg_pg_api_key_find,

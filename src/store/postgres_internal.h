@@ -142,8 +142,8 @@ int hg_pg_count_deliveries(struct hg_store *st, int64_t counts[HG_DELIVERY_DEAD 
 int hg_pg_stats_add(struct hg_store *st, const struct hg_stats_row *rows, size_t n);
 int hg_pg_stats_read(struct hg_store *st, const char *source, int64_t from_ms,
 		     struct hg_stats_row *rows, size_t n);
-int hg_pg_purge(struct hg_store *st, int64_t before_ms, size_t limit, struct hg_store_purged *out,
-		int *more);
+int hg_pg_purge(struct hg_store *st, const struct hg_store_purge_scope *scope, int64_t before_ms,
+		size_t limit, struct hg_store_purged *out, int *more);
 int hg_pg_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit, int64_t now_ms,
 		      int64_t *removed, int *more);
 

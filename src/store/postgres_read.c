@@ -462,6 +462,7 @@ int hg_pg_stats_read(struct hg_store *st, const char *source, int64_t from_ms,
 }
 
 struct purge_args {
+	const struct hg_store_purge_scope *scope; /* NULL: every source */
 	int64_t before_ms;
 	size_t limit;
 	struct hg_store_purged got;
@@ -480,11 +481,27 @@ static int purge_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 	    "DELETE FROM dedupe WHERE message_id = ANY($1::text[])",
 	    "DELETE FROM messages WHERE id = ANY($1::text[])",
 	};
+	/* oldest first in the order of the index walked: a scope of some
+	 * sources walks the (source, received_ms) index */
+	static const char *const select_sql[][2] = {
+	    {"SELECT id FROM messages WHERE id < $1::text AND received_ms < $2::bigint"
+	     " AND ($4::text[] IS NULL OR source <> ALL($4::text[]))",
+	     "id"},
+	    {"SELECT id FROM messages WHERE source = ANY($4::text[])"
+	     " AND received_ms < $2::bigint AND id < $1::text",
+	     "source, received_ms"},
+	};
+	static const char *const stats_sql[] = {
+	    "DELETE FROM stats_hourly WHERE hour_ms <= $1::bigint"
+	    " AND ($2::text[] IS NULL OR ((source = ANY($2::text[])) <> $3::boolean))",
+	    "DELETE FROM stats_latency WHERE hour_ms <= $1::bigint"
+	    " AND ($2::text[] IS NULL OR ((source = ANY($2::text[])) <> $3::boolean))",
+	};
 	struct purge_args *a = arg;
 	int64_t *counts[4] = {&a->got.attempts, &a->got.deliveries, &a->got.dedupe_keys,
 			      &a->got.messages};
-	char cutoff[24], before[24], limit[24], hour[24];
-	const char *vals[3] = {cutoff, before, limit};
+	char cutoff[24], before[24], limit[24], hour[24], sql[512];
+	const char *vals[4] = {cutoff, before, limit, NULL};
 	PGresult *res;
 	int i, k, rc = HG_OK;
 
@@ -498,13 +515,15 @@ static int purge_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 		 (unsigned long long)a->before_ms & 0xffffull);
 	snprintf(before, sizeof(before), "%" PRId64, a->before_ms);
 	snprintf(limit, sizeof(limit), "%zu", a->limit);
-	res =
-	    PQexecParams(p->conn,
-			 "SELECT id FROM messages WHERE id < $1::text AND received_ms < $2::bigint"
-			 " AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.message_id ="
-			 " messages.id AND d.status = 'delivering')"
-			 " ORDER BY id LIMIT $3::bigint FOR UPDATE SKIP LOCKED",
-			 3, NULL, vals, NULL, NULL, 0);
+	if (a->scope != NULL)
+		vals[3] = (const char *)p->arr[2].data;
+	k = a->scope != NULL && !a->scope->except;
+	snprintf(sql, sizeof(sql),
+		 "%s AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.message_id ="
+		 " messages.id AND d.status = 'delivering')"
+		 " ORDER BY %s LIMIT $3::bigint FOR UPDATE SKIP LOCKED",
+		 select_sql[k][0], select_sql[k][1]);
+	res = PQexecParams(p->conn, sql, 4, NULL, vals, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		rc = hg_pg_fail_with(p, f, "purge select", res);
 		PQclear(res);
@@ -564,11 +583,10 @@ static int purge_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 	snprintf(hour, sizeof(hour), "%" PRId64,
 		 (int64_t)(hg_stats_hour_of(a->before_ms) - HG_HOUR_MS));
 	vals[0] = hour;
+	vals[1] = a->scope != NULL ? (const char *)p->arr[2].data : NULL;
+	vals[2] = a->scope != NULL && a->scope->except ? "true" : "false";
 	for (k = 0; k < 2 && rc == HG_OK; k++) {
-		res = PQexecParams(p->conn,
-				   k == 0 ? "DELETE FROM stats_hourly WHERE hour_ms <= $1::bigint"
-					  : "DELETE FROM stats_latency WHERE hour_ms <= $1::bigint",
-				   1, NULL, vals, NULL, NULL, 0);
+		res = PQexecParams(p->conn, stats_sql[k], 3, NULL, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			rc = hg_pg_fail_with(p, f, "purge stats", res);
 		else if (k == 0)
@@ -668,12 +686,30 @@ int hg_pg_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit, int6
 	return HG_OK;
 }
 
-int hg_pg_purge(struct hg_store *st, int64_t before_ms, size_t limit, struct hg_store_purged *out,
-		int *more)
+/* The scope's sources as a text[] literal in p->arr[2], which the purge's
+ * transaction (and its retries) read. HG_OK or HG_EIO (out of memory). */
+static int purge_sources_array(struct hg_pg *p, const struct hg_store_purge_scope *scope)
 {
-	struct purge_args a = {.before_ms = before_ms, .limit = limit > 0 ? limit : 1};
+	size_t i;
+	int rc = HG_OK;
+
+	hg_pg_arr_start(&p->arr[2]);
+	for (i = 0; i < scope->n && rc == HG_OK; i++)
+		rc = hg_pg_arr_add(&p->arr[2], scope->sources[i], strlen(scope->sources[i]));
+	if (rc == HG_OK)
+		rc = hg_pg_arr_end(&p->arr[2]);
+	return rc == HG_OK ? HG_OK : HG_EIO;
+}
+
+int hg_pg_purge(struct hg_store *st, const struct hg_store_purge_scope *scope, int64_t before_ms,
+		size_t limit, struct hg_store_purged *out, int *more)
+{
+	struct purge_args a = {
+	    .scope = scope, .before_ms = before_ms, .limit = limit > 0 ? limit : 1};
 	int rc;
 
+	if (scope != NULL && purge_sources_array((struct hg_pg *)st, scope) != HG_OK)
+		return HG_EIO; /* out of memory: nothing deleted */
 	rc = hg_pg_txn_run((struct hg_pg *)st, "purge", purge_body, NULL, &a);
 	if (rc != HG_OK)
 		return rc;

@@ -35,6 +35,7 @@
  * database open their own handle, and WAL lets readers run beside the writer.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,6 +128,8 @@ enum {
 #define HG_SQLITE_RETRY                                                                            \
 	"UPDATE deliveries SET status = 'pending', next_attempt_ms = ?2, updated_ms = ?2"
 
+#define HG_SQLITE_AUDIT_COLUMNS "seq, ts_ms, event, source, client, reason, prev_hash, hash, count"
+
 static const char *const stmt_sql[S_N] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_BEGIN_READ] = "BEGIN",
@@ -147,8 +150,7 @@ static const char *const stmt_sql[S_N] = {
     [S_AUDIT_LAST] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
     [S_AUDIT_INSERT] = "INSERT INTO audit_log (seq, ts_ms, event, source, client, reason,"
 		       " prev_hash, hash, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [S_AUDIT_ALL] = "SELECT seq, ts_ms, event, source, client, reason, prev_hash, hash, count"
-		    " FROM audit_log ORDER BY seq",
+    [S_AUDIT_ALL] = "SELECT " HG_SQLITE_AUDIT_COLUMNS " FROM audit_log ORDER BY seq",
     [S_INSERT_DELIVERY] = "INSERT INTO deliveries (id, message_id, endpoint, status,"
 			  " next_attempt_ms, created_ms, updated_ms)"
 			  " VALUES (?1, ?2, ?3, 'pending', ?4, ?5, ?5)",
@@ -831,6 +833,7 @@ struct put_args {
 static int put_body(struct hg_sqlite *s, void *arg, const char **what)
 {
 	struct put_args *a = arg;
+	struct hg_store_batch_audit b;
 	size_t i;
 	int rc;
 
@@ -842,7 +845,11 @@ static int put_body(struct hg_sqlite *s, void *arg, const char **what)
 			return rc;
 	}
 	*what = "audit log append";
-	return a->nev > 0 ? append_audit(s, a->ev, a->nev) : SQLITE_OK;
+	rc = hg_store_batch_audit(a->msgs, a->n, a->ev, a->nev, &b) == HG_OK
+		 ? (b.n > 0 ? append_audit(s, b.ev, b.n) : SQLITE_OK)
+		 : SQLITE_NOMEM;
+	hg_store_batch_audit_free(&b);
+	return rc;
 }
 
 static int sqlite_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n,
@@ -989,6 +996,20 @@ static const char *column_text_or_null(sqlite3_stmt *q, int col)
 	return sqlite3_column_type(q, col) == SQLITE_NULL ? NULL : column_text(q, col);
 }
 
+/* A row of HG_SQLITE_AUDIT_COLUMNS; pointers valid until q steps again. */
+static void audit_row_of(sqlite3_stmt *q, struct hg_store_audit_row *row)
+{
+	row->seq = sqlite3_column_int64(q, 0);
+	row->ev.ts_ms = sqlite3_column_int64(q, 1);
+	row->ev.event = column_text_or_null(q, 2);
+	row->ev.source = column_text_or_null(q, 3);
+	row->ev.client = column_text_or_null(q, 4);
+	row->ev.reason = column_text_or_null(q, 5);
+	row->prev_hash = column_text(q, 6);
+	row->hash = column_text(q, 7);
+	row->ev.count = sqlite3_column_int64(q, 8);
+}
+
 static int sqlite_audit_rows(struct hg_store *st,
 			     int (*fn)(const struct hg_store_audit_row *row, void *arg), void *arg)
 {
@@ -1000,15 +1021,7 @@ static int sqlite_audit_rows(struct hg_store *st,
 	/* One statement is one read transaction: the walk sees a consistent log
 	 * while the writer keeps appending. */
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		row.seq = sqlite3_column_int64(q, 0);
-		row.ev.ts_ms = sqlite3_column_int64(q, 1);
-		row.ev.event = column_text_or_null(q, 2);
-		row.ev.source = column_text_or_null(q, 3);
-		row.ev.client = column_text_or_null(q, 4);
-		row.ev.reason = column_text_or_null(q, 5);
-		row.prev_hash = column_text(q, 6);
-		row.hash = column_text(q, 7);
-		row.ev.count = sqlite3_column_int64(q, 8);
+		audit_row_of(q, &row);
 		if (fn(&row, arg) != 0) {
 			rc = SQLITE_DONE;
 			break;
@@ -1543,6 +1556,47 @@ static int sqlite_list_messages(struct hg_store *st, const struct hg_store_msg_f
 	return each_row(s, q, "list_messages", message_row, &cb);
 }
 
+struct audit_list_cb {
+	int (*fn)(const struct hg_store_audit_row *row, void *arg);
+	void *arg;
+};
+
+static int audit_list_row(sqlite3_stmt *q, void *arg)
+{
+	struct audit_list_cb *cb = arg;
+	struct hg_store_audit_row row;
+
+	audit_row_of(q, &row);
+	return cb->fn(&row, cb->arg);
+}
+
+static int sqlite_audit_list(struct hg_store *st, const struct hg_store_audit_filter *f,
+			     int (*fn)(const struct hg_store_audit_row *row, void *arg), void *arg)
+{
+	struct hg_sqlite *s = (struct hg_sqlite *)st;
+	struct sql_builder b = {0};
+	struct audit_list_cb cb = {.fn = fn, .arg = arg};
+	sqlite3_stmt *q;
+
+	sql_add(&b, "SELECT " HG_SQLITE_AUDIT_COLUMNS " FROM audit_log WHERE 1", NULL, 0);
+	if (f->since_ms != INT64_MIN)
+		sql_add(&b, " AND ts_ms >= ?", NULL, f->since_ms);
+	if (f->until_ms != INT64_MAX)
+		sql_add(&b, " AND ts_ms < ?", NULL, f->until_ms);
+	if (f->event != NULL)
+		sql_add(&b, " AND event = ?", f->event, 0);
+	if (f->source != NULL)
+		sql_add(&b, " AND source = ?", f->source, 0);
+	if (f->before_seq > 0)
+		sql_add(&b, " AND seq < ?", NULL, f->before_seq);
+	sql_add(&b, " ORDER BY seq DESC", NULL, 0);
+	if (f->limit > 0)
+		sql_add(&b, " LIMIT ?", NULL, (int64_t)f->limit);
+	if (sql_prepare(s, &b, &q) != SQLITE_OK)
+		return read_failed(s, "audit_list");
+	return each_row(s, q, "audit_list", audit_list_row, &cb);
+}
+
 static int delivery_row(sqlite3_stmt *q, void *arg)
 {
 	struct list_cb *cb = arg;
@@ -1833,11 +1887,66 @@ static int sqlite_stats_read(struct hg_store *st, const char *source, int64_t fr
 }
 
 struct purge_args {
+	const struct hg_store_purge_scope *scope; /* NULL: every source */
+	char *sources; /* the scope's sources as a JSON array, for json_each() */
 	int64_t before_ms;
 	size_t limit;
 	struct hg_store_purged got;
 	size_t n;
 };
+
+/* A purge's selection of messages, oldest first in the order of the index
+ * it walks (no sort of a large backlog per batch). A scope of some sources
+ * walks the (source, received_ms) index, so a short-lived source is purged
+ * without stepping over the old rows of a long-lived one; "every source
+ * but these" walks the primary key as the unscoped purge does. */
+#define HG_PURGE_IN_FLIGHT                                                                         \
+	" AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = messages.id"             \
+	" AND d.status = 'delivering')"
+static const char *const purge_select_sql[] = {
+    "SELECT id FROM messages WHERE id < ?1 AND received_ms < ?2" HG_PURGE_IN_FLIGHT
+    " ORDER BY id LIMIT ?3",
+    "SELECT id FROM messages WHERE source IN (SELECT value FROM json_each(?4))"
+    " AND received_ms < ?2 AND id < ?1" HG_PURGE_IN_FLIGHT " ORDER BY source, received_ms LIMIT ?3",
+    "SELECT id FROM messages WHERE id < ?1 AND received_ms < ?2"
+    " AND source NOT IN (SELECT value FROM json_each(?4))" HG_PURGE_IN_FLIGHT
+    " ORDER BY id LIMIT ?3",
+};
+static const char *const purge_stats_sql[][2] = {
+    {"DELETE FROM stats_hourly WHERE hour_ms <= ?1",
+     "DELETE FROM stats_latency WHERE hour_ms <= ?1"},
+    {"DELETE FROM stats_hourly WHERE hour_ms <= ?1"
+     " AND source IN (SELECT value FROM json_each(?2))",
+     "DELETE FROM stats_latency WHERE hour_ms <= ?1"
+     " AND source IN (SELECT value FROM json_each(?2))"},
+    {"DELETE FROM stats_hourly WHERE hour_ms <= ?1"
+     " AND source NOT IN (SELECT value FROM json_each(?2))",
+     "DELETE FROM stats_latency WHERE hour_ms <= ?1"
+     " AND source NOT IN (SELECT value FROM json_each(?2))"},
+};
+
+/* 0: every source, 1: the scope's sources, 2: every source but those. */
+static int purge_variant(const struct hg_store_purge_scope *scope)
+{
+	return scope == NULL ? 0 : scope->except ? 2 : 1;
+}
+
+/* The scope's sources as a JSON array (malloc'd), or NULL when out of memory. */
+static char *purge_sources_json(const struct hg_store_purge_scope *scope)
+{
+	json_t *arr = json_array();
+	char *text = NULL;
+	size_t i;
+
+	for (i = 0; arr != NULL && i < scope->n; i++)
+		if (json_array_append_new(arr, json_string(scope->sources[i])) != 0)
+			goto out;
+	if (arr != NULL)
+		text = json_dumps(arr, JSON_COMPACT);
+out:
+	json_decref(arr);
+	return text;
+}
 
 /* The statements that delete one message and what hangs off it, in an
  * order that never leaves a row pointing at a deleted one. */
@@ -1857,7 +1966,7 @@ static int purge_body(struct hg_sqlite *s, void *arg, const char **what)
 	sqlite3_stmt *sel = NULL, *del[HG_PURGE_STEPS] = {0}, *stats[2] = {0};
 	char cutoff[16];
 	const unsigned char *id;
-	int rc, k;
+	int rc, k, v;
 
 	memset(&a->got, 0, sizeof(a->got));
 	a->n = 0;
@@ -1868,25 +1977,22 @@ static int purge_body(struct hg_sqlite *s, void *arg, const char **what)
 		 (unsigned long long)((uint64_t)a->before_ms >> 16) & 0xffffffffull,
 		 (unsigned long long)a->before_ms & 0xffffull);
 	*what = "purge statements";
-	rc = sqlite3_prepare_v2(s->db,
-				"SELECT id FROM messages WHERE id < ?1 AND received_ms < ?2"
-				" AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id"
-				" = messages.id AND d.status = 'delivering') ORDER BY id LIMIT ?3",
-				-1, &sel, NULL);
+	v = purge_variant(a->scope);
+	rc = sqlite3_prepare_v2(s->db, purge_select_sql[v], -1, &sel, NULL);
 	for (k = 0; rc == SQLITE_OK && k < HG_PURGE_STEPS; k++)
 		rc = sqlite3_prepare_v2(s->db, purge_sql[k], -1, &del[k], NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, "DELETE FROM stats_hourly WHERE hour_ms <= ?1", -1,
-					&stats[0], NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, "DELETE FROM stats_latency WHERE hour_ms <= ?1", -1,
-					&stats[1], NULL);
+	for (k = 0; rc == SQLITE_OK && k < 2; k++)
+		rc = sqlite3_prepare_v2(s->db, purge_stats_sql[v][k], -1, &stats[k], NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(sel, 1, cutoff, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(sel, 2, a->before_ms);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(sel, 3, (sqlite3_int64)a->limit);
+	if (rc == SQLITE_OK && v > 0)
+		rc = sqlite3_bind_text(sel, 4, a->sources, -1, SQLITE_STATIC);
+	for (k = 0; rc == SQLITE_OK && v > 0 && k < 2; k++)
+		rc = sqlite3_bind_text(stats[k], 2, a->sources, -1, SQLITE_STATIC);
 	if (rc != SQLITE_OK)
 		goto out;
 	*what = "purge";
@@ -1931,13 +2037,17 @@ out:
 	return rc;
 }
 
-static int sqlite_purge(struct hg_store *st, int64_t before_ms, size_t limit,
-			struct hg_store_purged *out, int *more)
+static int sqlite_purge(struct hg_store *st, const struct hg_store_purge_scope *scope,
+			int64_t before_ms, size_t limit, struct hg_store_purged *out, int *more)
 {
-	struct purge_args a = {.before_ms = before_ms, .limit = limit > 0 ? limit : 1};
+	struct purge_args a = {
+	    .scope = scope, .before_ms = before_ms, .limit = limit > 0 ? limit : 1};
 	int rc;
 
+	if (scope != NULL && (a.sources = purge_sources_json(scope)) == NULL)
+		return HG_EIO; /* out of memory: nothing deleted */
 	rc = txn_run((struct hg_sqlite *)st, "purge", purge_body, &a);
+	free(a.sources);
 	if (rc != HG_OK)
 		return rc;
 	out->messages += a.got.messages;
@@ -2142,6 +2252,7 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .stats_add = sqlite_stats_add,
     .stats_read = sqlite_stats_read,
     .purge = sqlite_purge,
+    .audit_list = sqlite_audit_list,
     .audit_purge = sqlite_audit_purge,
     .api_key_put = sqlite_api_key_put,
     .api_key_find = sqlite_api_key_find,

@@ -372,10 +372,20 @@ int hg_store_stats_read(struct hg_store *st, const char *source, int64_t from_ms
 int hg_store_purge(struct hg_store *st, int64_t before_ms, size_t limit,
 		   struct hg_store_purged *out, int *more)
 {
+	return hg_store_purge_scoped(st, NULL, before_ms, limit, out, more);
+}
+
+int hg_store_purge_scoped(struct hg_store *st, const struct hg_store_purge_scope *scope,
+			  int64_t before_ms, size_t limit, struct hg_store_purged *out, int *more)
+{
 	*more = 0;
+	if (scope != NULL && scope->n == 0 && !scope->except)
+		return HG_OK; /* no source at all */
+	if (scope != NULL && scope->n == 0)
+		scope = NULL; /* every source */
 	if (st->ops->purge == NULL)
 		return unsupported(st, "purge");
-	return st->ops->purge(st, before_ms, limit, out, more);
+	return st->ops->purge(st, scope, before_ms, limit, out, more);
 }
 
 /* ---- outbound: API keys and subscriptions ---- */
@@ -612,6 +622,50 @@ out:
 	return rc;
 }
 
+int hg_store_batch_audit(struct hg_store_msg *const *msgs, size_t n,
+			 const struct hg_audit_event *ev, size_t nev,
+			 struct hg_store_batch_audit *out)
+{
+	size_t i, k = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->ev = ev;
+	out->n = nev;
+	for (i = 0; i < n; i++)
+		k += msgs[i]->audit_received && msgs[i]->outcome == HG_STORE_ACCEPTED;
+	if (k == 0)
+		return HG_OK;
+	out->own = calloc(nev + k, sizeof(*out->own));
+	out->reason = calloc(k, sizeof(*out->reason));
+	if (out->own == NULL || out->reason == NULL)
+		return HG_ENOMEM;
+	if (nev > 0)
+		memcpy(out->own, ev, nev * sizeof(*ev));
+	for (i = 0, k = 0; i < n; i++) {
+		const struct hg_store_msg *m = msgs[i];
+
+		if (!m->audit_received || m->outcome != HG_STORE_ACCEPTED)
+			continue;
+		snprintf(out->reason[k], sizeof(out->reason[k]), "accepted message %s", m->id);
+		out->own[nev + k] = (struct hg_audit_event){.ts_ms = m->received_ms,
+							    .event = HG_AUDIT_RECEIVED_EVENT,
+							    .source = m->source,
+							    .client = m->client,
+							    .reason = out->reason[k]};
+		k++;
+	}
+	out->ev = out->own;
+	out->n = nev + k;
+	return HG_OK;
+}
+
+void hg_store_batch_audit_free(struct hg_store_batch_audit *b)
+{
+	free(b->own);
+	free(b->reason);
+	memset(b, 0, sizeof(*b));
+}
+
 int hg_store_audit_append(struct hg_store *st, const struct hg_audit_event *ev, size_t n)
 {
 	return st->ops->put_batch(st, NULL, 0, ev, n);
@@ -781,6 +835,14 @@ int hg_store_audit_verify(struct hg_store *st, int64_t *rows, int64_t *bad_seq, 
 	*rows = w.rows;
 	*bad_seq = w.bad_seq;
 	return w.rc;
+}
+
+int hg_store_audit_list(struct hg_store *st, const struct hg_store_audit_filter *f,
+			int (*fn)(const struct hg_store_audit_row *row, void *arg), void *arg)
+{
+	if (st->ops->audit_list == NULL)
+		return unsupported(st, "audit_list");
+	return st->ops->audit_list(st, f, fn, arg);
 }
 
 int hg_store_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit, int64_t now_ms,

@@ -63,6 +63,12 @@ struct hg_store_msg {
 	 * a duplicate. May be NULL when n_targets is 0. */
 	const struct hg_store_target *targets;
 	size_t n_targets;
+	/* audit.received: when set and the message is accepted (never for a
+	 * duplicate), the backend appends an HG_AUDIT_RECEIVED_EVENT row for it
+	 * in the same transaction: the source, client, and a reason naming the
+	 * message id. */
+	int audit_received;
+	const char *client; /* the client address for that row; may be NULL */
 	/* results, set by hg_store_put_messages() */
 	enum hg_store_outcome outcome;
 	char first_id[HG_UUID_LEN + 1]; /* for a duplicate: the id it duplicates; else == id */
@@ -112,7 +118,8 @@ int hg_store_schema_version(struct hg_store *st);
 int hg_store_put_messages(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n);
 /* hg_store_put_messages() plus audit events appended to the audit log in
  * the same transaction, so the ingest writer records them with the batch
- * it commits anyway (no fsync of their own). All or nothing. */
+ * it commits anyway (no fsync of their own): ev[0..nev), then the rows of
+ * the accepted messages that ask for one (audit_received). All or nothing. */
 int hg_store_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, size_t n,
 		       const struct hg_audit_event *ev, size_t nev);
 
@@ -128,6 +135,9 @@ int hg_store_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, si
  * to the next without changing the hash. A changed, removed or reordered row breaks the chain from
  * that row on; removing the newest rows cannot be seen from the log alone. */
 
+/* The event of the row an accepted message with audit_received gets. */
+#define HG_AUDIT_RECEIVED_EVENT "message_received"
+
 /* Retention of the audit log. Removes, in ONE transaction, the oldest rows
  * whose time is before before_ms — from the first row on, stopping at the
  * first newer row or after limit rows — and appends a checkpoint row
@@ -141,6 +151,30 @@ int hg_store_put_batch(struct hg_store *st, struct hg_store_msg *const *msgs, si
  * limit rows went (there may be more). HG_OK or HG_EIO (nothing removed). */
 int hg_store_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit, int64_t now_ms,
 			 int64_t *removed, int *more);
+
+/* One audit-log row as read back; pointers valid during the callback only.
+ * ev.count is the stored count (>= 1). */
+struct hg_store_audit_row {
+	int64_t seq;
+	struct hg_audit_event ev;
+	const char *prev_hash;
+	const char *hash;
+};
+
+/* Which audit rows to list: newest first (by seq). Every field optional. */
+struct hg_store_audit_filter {
+	int64_t since_ms;   /* at or after; INT64_MIN: no bound */
+	int64_t until_ms;   /* before; INT64_MAX: no bound */
+	const char *event;  /* just this event */
+	const char *source; /* just this source */
+	int64_t before_seq; /* only rows below this seq (a page cursor); <= 0: from the newest */
+	size_t limit;       /* at most this many; 0: no limit */
+};
+
+/* Calls fn for each row f selects, newest first, until fn returns non-zero.
+ * HG_OK or HG_EIO. */
+int hg_store_audit_list(struct hg_store *st, const struct hg_store_audit_filter *f,
+			int (*fn)(const struct hg_store_audit_row *row, void *arg), void *arg);
 
 /* Appends ev[0..n) after the current last row, in its own transaction. */
 int hg_store_audit_append(struct hg_store *st, const struct hg_audit_event *ev, size_t n);
@@ -399,6 +433,21 @@ struct hg_store_purged {
  * (there may be more). HG_OK or HG_EIO (nothing deleted). */
 int hg_store_purge(struct hg_store *st, int64_t before_ms, size_t limit,
 		   struct hg_store_purged *out, int *more);
+
+/* Which sources a purge concerns: the messages (and hourly stats rows) of
+ * sources[0..n) only, or (except) of every source but those. n 0 with
+ * except set is every source; n 0 without it is none. Per-source
+ * retention purges each source with a retention of its own under its own
+ * cutoff, then the rest (outbound events too) "except" those. */
+struct hg_store_purge_scope {
+	const char *const *sources;
+	size_t n;
+	int except;
+};
+
+/* hg_store_purge() limited to scope's sources (NULL: every source). */
+int hg_store_purge_scoped(struct hg_store *st, const struct hg_store_purge_scope *scope,
+			  int64_t before_ms, size_t limit, struct hg_store_purged *out, int *more);
 
 /* ---- outbound: API keys and subscriptions (schema v5) ----
  * Outbound events are messages like any other: source

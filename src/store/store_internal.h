@@ -16,15 +16,6 @@
 
 #include "store/store.h"
 
-/* One audit-log row as a backend reads it back; pointers valid during the
- * callback only. */
-struct hg_store_audit_row {
-	int64_t seq;
-	struct hg_audit_event ev;
-	const char *prev_hash;
-	const char *hash;
-};
-
 /* ---- encryption at rest: what the backends do for store_keys.c ----
  * meta_get: the crypt_meta row called name: HG_OK (*value malloc'd text,
  *   key_id the key it is sealed with), HG_ENOTFOUND or HG_EIO.
@@ -93,6 +84,9 @@ struct hg_store_ops {
 	 * HG_OK, or HG_EIO when the rows cannot be read. */
 	int (*audit_rows)(struct hg_store *st,
 			  int (*fn)(const struct hg_store_audit_row *row, void *arg), void *arg);
+	/* hg_store_audit_list (optional) */
+	int (*audit_list)(struct hg_store *st, const struct hg_store_audit_filter *f,
+			  int (*fn)(const struct hg_store_audit_row *row, void *arg), void *arg);
 	int (*get_message)(struct hg_store *st, const char *id, struct hg_store_row *row);
 	/* may be NULL: hg_store_get_messages then reads them one by one */
 	void (*get_messages)(struct hg_store *st, const char *const *ids, size_t n,
@@ -125,8 +119,9 @@ struct hg_store_ops {
 	int (*stats_add)(struct hg_store *st, const struct hg_stats_row *rows, size_t n);
 	int (*stats_read)(struct hg_store *st, const char *source, int64_t from_ms,
 			  struct hg_stats_row *rows, size_t n);
-	int (*purge)(struct hg_store *st, int64_t before_ms, size_t limit,
-		     struct hg_store_purged *out, int *more);
+	/* scope NULL: every source; else never "none" (store.c answers that) */
+	int (*purge)(struct hg_store *st, const struct hg_store_purge_scope *scope,
+		     int64_t before_ms, size_t limit, struct hg_store_purged *out, int *more);
 	/* hg_store_audit_purge (limit >= 1); may be NULL */
 	int (*audit_purge)(struct hg_store *st, int64_t before_ms, size_t limit, int64_t now_ms,
 			   int64_t *removed, int *more);
@@ -236,6 +231,22 @@ int hg_store_audit_checkpoint_reason(int64_t first, int64_t last, const char *la
 /* Reads a checkpoint's reason back: HG_OK, or HG_EINVAL when it is not one. */
 int hg_store_audit_checkpoint_parse(const char *reason, int64_t *last,
 				    char last_hash[HG_AUDIT_HASH_LEN + 1]);
+/* The audit rows of a put_batch once its messages' outcomes are known
+ * (store.h, hg_store_put_batch): ev is the caller's rows and then one for
+ * each accepted message with audit_received, n of them. ev points at the
+ * caller's array when no message adds a row; else at own. */
+#define HG_AUDIT_RECEIVED_REASON_LEN 64
+struct hg_store_batch_audit {
+	const struct hg_audit_event *ev;
+	size_t n;
+	struct hg_audit_event *own;
+	char (*reason)[HG_AUDIT_RECEIVED_REASON_LEN];
+};
+/* HG_OK or HG_ENOMEM; release with hg_store_batch_audit_free() either way. */
+int hg_store_batch_audit(struct hg_store_msg *const *msgs, size_t n,
+			 const struct hg_audit_event *ev, size_t nev,
+			 struct hg_store_batch_audit *out);
+void hg_store_batch_audit_free(struct hg_store_batch_audit *b);
 /* The prev_hash of row 1. */
 extern const char hg_store_audit_genesis[HG_AUDIT_HASH_LEN + 1];
 

@@ -86,6 +86,26 @@ static void cursor_round_trip(void **state)
 	assert_int_equal(hg_api_cursor_decode(cur, strlen(cur), 'd', back), HG_EINVAL);
 }
 
+/* An audit page's cursor carries a row number, and only that list takes it. */
+static void cursor_of_audit_rows(void **state)
+{
+	char cur[HG_API_CURSOR_MAX + 1], back[HG_UUID_LEN + 1];
+
+	(void)state;
+	assert_int_equal(hg_api_cursor_encode(HG_API_CURSOR_SEQ, "123456789", cur, sizeof(cur)),
+			 HG_OK);
+	assert_int_equal(hg_api_cursor_decode(cur, strlen(cur), HG_API_CURSOR_SEQ, back), HG_OK);
+	assert_string_equal(back, "123456789");
+	assert_int_equal(hg_api_cursor_decode(cur, strlen(cur), 'm', back), HG_EINVAL);
+	assert_int_equal(hg_api_cursor_encode(HG_API_CURSOR_SEQ, "12a", cur, sizeof(cur)),
+			 HG_EINVAL);
+	assert_int_equal(hg_api_cursor_encode(HG_API_CURSOR_SEQ, "0", cur, sizeof(cur)), HG_EINVAL);
+	assert_int_equal(hg_api_cursor_encode(HG_API_CURSOR_SEQ, id1, cur, sizeof(cur)), HG_EINVAL);
+	assert_int_equal(hg_api_cursor_encode('m', id1, cur, sizeof(cur)), HG_OK);
+	assert_int_equal(hg_api_cursor_decode(cur, strlen(cur), HG_API_CURSOR_SEQ, back),
+			 HG_EINVAL);
+}
+
 static void cursor_refuses_garbage(void **state)
 {
 	char cur[HG_API_CURSOR_MAX + 1], back[HG_UUID_LEN + 1], bad[HG_API_CURSOR_MAX + 1];
@@ -216,6 +236,7 @@ int main(void)
 	    cmocka_unit_test(uuid_shapes),
 	    cmocka_unit_test(cursor_round_trip),
 	    cmocka_unit_test(cursor_refuses_garbage),
+	    cmocka_unit_test(cursor_of_audit_rows),
 	    cmocka_unit_test(cursors_of_many_ids_round_trip),
 	    cmocka_unit_test(times),
 	    cmocka_unit_test(statuses),

@@ -474,7 +474,7 @@ static void test_unknown_keys(void **state)
 	    "public_url, store, threads, max_connections, request_timeout, max_body, "
 	    "log_level, tls, trusted_proxies, sources, endpoints, max_in_flight, admin_token_env, "
 	    "retention, event_types, allow_http, egress_allow, outbound, max_dedupe_keys, "
-	    "audit_window, audit_max_rows, audit_retention, encryption, alerts");
+	    "audit_window, audit_max_rows, audit_retention, encryption, alerts, audit");
 	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
 	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
 	expect_exact_error(
@@ -486,7 +486,7 @@ static void test_unknown_keys(void **state)
 	    "unknown key 'secret_evn' in source 'gh'; expected one of name, provider, "
 	    "secret_env, secret_file, secret, verify_token_env, dedupe, max_body, "
 	    "header, algorithm, encoding, prefix, tolerance, max_age, public_url, "
-	    "rate_limit, mtls, routes, max_dedupe_keys, forward_headers");
+	    "rate_limit, mtls, routes, max_dedupe_keys, forward_headers, retention");
 	expect_error("sources:\n  - provider: github\n    listen: :80\n", 3,
 		     "unknown key 'listen' in source #1");
 	expect_error("sources:\n  - {name: a, provider: meta, secret: x}\n  - {name: b, x: 1}\n", 3,
@@ -1560,6 +1560,63 @@ static void test_audit_keys(void **state)
 		     "audit_max_rows: expected a whole number from 1 to 1000000, got \"0\"");
 }
 
+/* audit: {received, reads}: both off by default, reads "not set" until said. */
+static void test_audit_map(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("listen: 127.0.0.1:8080\n");
+	assert_int_equal(cfg->audit_received, 0);
+	assert_int_equal(cfg->audit_reads, -1);
+	assert_int_equal(hg_config_audit_reads(cfg), 0);
+	hg_config_free(cfg);
+	cfg = load_ok("audit: {received: true, reads: true}\n");
+	assert_int_equal(cfg->audit_received, 1);
+	assert_int_equal(cfg->audit_reads, 1);
+	assert_int_equal(hg_config_audit_reads(cfg), 1);
+	hg_config_free(cfg);
+	cfg = load_ok("audit:\n  reads: false\n");
+	assert_int_equal(cfg->audit_received, 0);
+	assert_int_equal(cfg->audit_reads, 0);
+	assert_int_equal(hg_config_audit_reads(cfg), 0);
+	hg_config_free(cfg);
+	cfg = load_ok("audit:\n  received: true\n");
+	assert_int_equal(cfg->audit_received, 1);
+	assert_int_equal(cfg->audit_reads, -1);
+	hg_config_free(cfg);
+	expect_error("audit:\n  recieved: true\n", 2,
+		     "unknown key 'recieved' in audit; expected one of received, reads");
+	expect_error("audit: {reads: sometimes}\n", 1,
+		     "reads: expected one of false, true, got \"sometimes\"");
+	expect_error("audit: true\n", 1, "audit");
+}
+
+/* retention per source: its own, else the top-level one; 0 keeps forever. */
+static void test_source_retention(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("retention: 30d\n"
+		      "sources:\n"
+		      "  - {name: phi, provider: github, secret_env: HGT_OLD, retention: 2557d}\n"
+		      "  - {name: wa, provider: github, secret_env: HGT_OLD, retention: 0}\n"
+		      "  - {name: gh, provider: github, secret_env: HGT_OLD}\n");
+	assert_int_equal(cfg->sources[0].retention_ms, 2557LL * 86400 * 1000);
+	assert_int_equal(hg_config_retention(cfg, &cfg->sources[0]), 2557LL * 86400 * 1000);
+	assert_int_equal(cfg->sources[1].retention_ms, 0);
+	assert_int_equal(hg_config_retention(cfg, &cfg->sources[1]), 0); /* forever */
+	assert_int_equal(cfg->sources[2].retention_ms, -1);
+	assert_int_equal(hg_config_retention(cfg, &cfg->sources[2]), 30LL * 86400 * 1000);
+	assert_int_equal(hg_config_retention(cfg, NULL), 30LL * 86400 * 1000);
+	hg_config_free(cfg);
+	expect_error(SRC("github") "    retention: forever\n", 5,
+		     "retention: expected a duration such as 30d or 2557d, or 0 to keep its "
+		     "messages forever, got \"forever\"");
+	expect_error(SRC("github") "    retention: -1d\n", 5, "retention: expected a duration");
+}
+
 /* max_dedupe_keys: 1000 unless the top level or the source says otherwise. */
 static void test_max_dedupe_keys(void **state)
 {
@@ -1856,6 +1913,8 @@ int main(void)
 	    cmocka_unit_test(test_routes),
 	    cmocka_unit_test(test_max_dedupe_keys),
 	    cmocka_unit_test(test_audit_keys),
+	    cmocka_unit_test(test_audit_map),
+	    cmocka_unit_test(test_source_retention),
 	    cmocka_unit_test(test_no_secrets),
 	    cmocka_unit_test(test_forward_headers),
 	    cmocka_unit_test(test_endpoint_headers),

@@ -37,7 +37,9 @@
 #include <unistd.h>
 
 #include "crypt/crypt.h"
+#include "config/config.h"
 #include "fixture.h"
+#include "housekeep/housekeep.h"
 #include "stats/stats.h"
 #include "store/store.h"
 #include "store_msgs.h"
@@ -1000,6 +1002,189 @@ static void test_purge_in_batches_keeps_audit_and_in_flight(void **state)
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM stats_latency", NULL), 0);
 }
 
+struct audit_seen {
+	int64_t seq[16];
+	char event[16][32];
+	char reason[16][96];
+	char client[16][64];
+	size_t n;
+};
+
+static int see_audit(const struct hg_store_audit_row *row, void *arg)
+{
+	struct audit_seen *a = arg;
+
+	assert_true(a->n < 16);
+	a->seq[a->n] = row->seq;
+	hg_strlcpy(a->event[a->n], row->ev.event, sizeof(a->event[0]));
+	hg_strlcpy(a->reason[a->n], row->ev.reason ? row->ev.reason : "", sizeof(a->reason[0]));
+	hg_strlcpy(a->client[a->n], row->ev.client ? row->ev.client : "", sizeof(a->client[0]));
+	assert_int_equal(strlen(row->hash), 64);
+	a->n++;
+	return 0;
+}
+
+/* audit_received: one message_received row per accepted message, in the
+ * batch's transaction, after the caller's rows; none for a duplicate or a
+ * message that does not ask; the chain still verifies. */
+static void test_audit_received_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_audit_event ev = {.ts_ms = hg_now_ms(), .event = "config_loaded"};
+	struct hg_store_audit_filter all = {.since_ms = INT64_MIN, .until_ms = INT64_MAX};
+	struct tmsg t[4];
+	struct hg_store_msg *v[4];
+	struct audit_seen seen = {0};
+	char why[256], want[96];
+	int64_t rows = 0, bad = 0;
+	int i;
+
+	tmsg_init(&t[0], "wa", "a", 1, "k1", NULL, NULL);
+	tmsg_init(&t[1], "wa", "b", 1, "k1", NULL, NULL); /* duplicate of t[0] */
+	tmsg_init(&t[2], "wa", "c", 1, "k2", NULL, NULL);
+	tmsg_init(&t[3], "gh", "d", 1, "k3", NULL, NULL); /* does not ask */
+	for (i = 0; i < 4; i++) {
+		t[i].m.audit_received = i < 3;
+		t[i].m.client = "192.0.2.9";
+		v[i] = &t[i].m;
+	}
+	assert_int_equal(hg_store_put_batch(f->st, v, 4, &ev, 1), HG_OK);
+	assert_int_equal(t[1].m.outcome, HG_STORE_DUPLICATE);
+	assert_int_equal(hg_store_audit_list(f->st, &all, see_audit, &seen), HG_OK);
+	assert_int_equal(seen.n, 3);
+	assert_string_equal(seen.event[2], "config_loaded"); /* oldest last */
+	assert_string_equal(seen.event[1], HG_AUDIT_RECEIVED_EVENT);
+	snprintf(want, sizeof(want), "accepted message %s", t[0].m.id);
+	assert_string_equal(seen.reason[1], want);
+	assert_string_equal(seen.client[1], "192.0.2.9");
+	snprintf(want, sizeof(want), "accepted message %s", t[2].m.id);
+	assert_string_equal(seen.reason[0], want);
+	assert_int_equal(hg_store_audit_verify(f->st, &rows, &bad, why, sizeof(why)), HG_OK);
+	assert_int_equal(rows, 3);
+}
+
+/* hg_store_audit_list: newest first, filters, and a seq cursor. */
+static void test_audit_list_filters_and_pages(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_audit_event ev[6];
+	struct hg_store_audit_filter q = {.since_ms = INT64_MIN, .until_ms = INT64_MAX, .limit = 2};
+	struct audit_seen seen = {0};
+	int i;
+
+	for (i = 0; i < 6; i++)
+		ev[i] = (struct hg_audit_event){.ts_ms = 1700000000000 + i * 1000,
+						.event = i % 2 ? "read_message" : "bad_signature",
+						.source = i < 3 ? "wa" : "gh",
+						.reason = "r"};
+	assert_int_equal(hg_store_audit_append(f->st, ev, 6), HG_OK);
+	assert_int_equal(hg_store_audit_list(f->st, &q, see_audit, &seen), HG_OK);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.seq[0], 6);
+	assert_int_equal(seen.seq[1], 5);
+	q.before_seq = seen.seq[1];
+	assert_int_equal(hg_store_audit_list(f->st, &q, see_audit, &seen), HG_OK);
+	assert_int_equal(seen.n, 4);
+	assert_int_equal(seen.seq[2], 4);
+	assert_int_equal(seen.seq[3], 3);
+
+	memset(&seen, 0, sizeof(seen));
+	q = (struct hg_store_audit_filter){
+	    .since_ms = 1700000001000, .until_ms = 1700000005000, .event = "read_message"};
+	assert_int_equal(hg_store_audit_list(f->st, &q, see_audit, &seen), HG_OK);
+	assert_int_equal(seen.n, 2); /* rows 4 and 2; row 6 is at the bound */
+	assert_int_equal(seen.seq[0], 4);
+	assert_int_equal(seen.seq[1], 2);
+	memset(&seen, 0, sizeof(seen));
+	q = (struct hg_store_audit_filter){
+	    .since_ms = INT64_MIN, .until_ms = INT64_MAX, .source = "gh", .event = "bad_signature"};
+	assert_int_equal(hg_store_audit_list(f->st, &q, see_audit, &seen), HG_OK);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.seq[0], 5);
+}
+
+/* A purge scoped to some sources, or to every source but some, touches
+ * only their messages and hourly stats. */
+static void test_purge_scoped_by_source(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const wa[] = {"wa"}, *const own[] = {"phi", "wa"};
+	const struct hg_store_purge_scope only_wa = {.sources = wa, .n = 1};
+	const struct hg_store_purge_scope rest = {.sources = own, .n = 2, .except = 1};
+	const struct hg_store_purge_scope none = {.sources = own, .n = 0};
+	const char *const sources[] = {"phi", "wa", "gh", HG_STORE_OUTBOUND_SOURCE};
+	int64_t old = hg_now_ms() - 3 * 86400000LL, before = hg_now_ms() - 86400000LL;
+	struct hg_stats_row rows[4];
+	struct hg_store_purged got = {0};
+	char id[HG_UUID_LEN + 1];
+	int more = 0;
+	unsigned i;
+
+	for (i = 0; i < 8; i++)
+		put_routed(f, sources[i % 4], old + i, i, NULL, id);
+	for (i = 0; i < 4; i++) {
+		memset(&rows[i], 0, sizeof(rows[i]));
+		hg_strlcpy(rows[i].source, sources[i], sizeof(rows[i].source));
+		rows[i].hour_ms = hg_stats_hour_of(old);
+		rows[i].count[HG_STAT_RECEIVED] = 1;
+	}
+	assert_int_equal(hg_store_stats_add(f->st, rows, 4), HG_OK);
+
+	assert_int_equal(hg_store_purge_scoped(f->st, &none, before, 10, &got, &more), HG_OK);
+	assert_int_equal(got.messages, 0);
+	assert_int_equal(hg_store_purge_scoped(f->st, &only_wa, before, 10, &got, &more), HG_OK);
+	assert_int_equal(got.messages, 2);
+	assert_int_equal(got.stats_hours, 1);
+	assert_int_equal(more, 0);
+	assert_int_equal(count(f->st, "wa"), 0);
+	assert_int_equal(count(f->st, "phi"), 2);
+	assert_int_equal(count(f->st, "gh"), 2);
+
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(hg_store_purge_scoped(f->st, &rest, before, 3, &got, &more), HG_OK);
+	assert_int_equal(got.messages, 3);
+	assert_int_equal(more, 1); /* batched as the unscoped purge */
+	assert_int_equal(hg_store_purge_scoped(f->st, &rest, before, 3, &got, &more), HG_OK);
+	assert_int_equal(got.messages, 4);
+	assert_int_equal(more, 0);
+	assert_int_equal(got.stats_hours, 2); /* gh's and @outbound's */
+	assert_int_equal(count(f->st, NULL), 2);
+	assert_int_equal(count(f->st, "phi"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM stats_hourly", NULL), 1);
+}
+
+/* hg_housekeep_purge_config: each source under its own retention (0: kept),
+ * the rest under the top-level one. */
+static void test_purge_config_per_source_retention(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_source srcs[3] = {{.name = "phi", .retention_ms = 0},
+				    {.name = "wa", .retention_ms = 86400000LL},
+				    {.name = "gh", .retention_ms = -1}};
+	struct hg_config cfg = {.sources = srcs, .n_sources = 3, .retention_ms = 5 * 86400000LL};
+	const char *const sources[] = {"phi", "wa", "gh", HG_STORE_OUTBOUND_SOURCE};
+	int64_t now = hg_now_ms(), old = now - 3 * 86400000LL;
+	struct hg_store_purged got = {0};
+	char id[HG_UUID_LEN + 1];
+	unsigned i;
+
+	for (i = 0; i < 4; i++)
+		put_routed(f, sources[i], old + i, i, NULL, id);     /* 3 days old */
+	put_routed(f, "gh", now - 6 * 86400000LL, 10, NULL, id);     /* 6 days old */
+	put_routed(f, "phi", now - 4000 * 86400000LL, 11, NULL, id); /* 11 years old */
+	assert_int_equal(hg_housekeep_purge_config(f->st, &cfg, now, NULL, &got), HG_OK);
+	assert_int_equal(got.messages, 2); /* wa's (1 day) and the 6-day-old gh */
+	assert_int_equal(count(f->st, "phi"), 2);
+	assert_int_equal(count(f->st, "wa"), 0);
+	assert_int_equal(count(f->st, "gh"), 1);
+	assert_int_equal(count(f->st, HG_STORE_OUTBOUND_SOURCE), 1);
+	cfg.retention_ms = 86400000LL;
+	assert_int_equal(hg_housekeep_purge_config(f->st, &cfg, now, NULL, &got), HG_OK);
+	assert_int_equal(count(f->st, "gh"), 0);
+	assert_int_equal(count(f->st, HG_STORE_OUTBOUND_SOURCE), 0);
+	assert_int_equal(count(f->st, "phi"), 2); /* kept forever */
+}
+
 static int count_msg(const struct hg_store_msg_info *m, void *arg)
 {
 	(void)m;
@@ -1723,6 +1908,11 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_purge_in_batches_keeps_audit_and_in_flight, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_reads_stats_and_purge, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_scoped_by_source, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_received_rows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_audit_list_filters_and_pages, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_config_per_source_retention, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_api_keys, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sub_crud_and_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_history_delete, setup, teardown),

@@ -14,10 +14,16 @@
 //  2. a key rotation under load: reload to [A, B], `hookgate keys rekey`
 //     beside the traffic, restart on [B] alone; every acknowledged message
 //     reads back, no row is left under A, and a provider's retry is still a
-//     duplicate of the original;
+//     duplicate of the original; a subscription's secret, rekeyed, still
+//     signs; no key is ever printed;
 //  3. refusals: a start without a needed key (or without `encryption:`),
 //     a reload that drops a needed key, a key file others may read; and
-//     `hookgate keys generate`.
+//     `hookgate keys generate`;
+//  4. turning encryption on for a store written in clear: the old messages
+//     still read, and after `keys rekey` they and their dedupe keys are
+//     sealed and hashed (a retry is still a duplicate), and gone from the
+//     SQLite files (secure_delete, the -wal emptied) or, after VACUUM FULL,
+//     from the PostgreSQL database's table files.
 //
 // Network: every socket goes to 127.0.0.1 (the daemon and the loopback
 // sinks below); outbound subscriptions are admitted by egress_allow
@@ -406,18 +412,27 @@ describe('encryption at rest', () => {
       [
         encryption(...keys),
         'admin_token_env: HG_E2E_ENC_ADMIN',
+        'event_types: [enc.test]',
+        'allow_http: true',
+        'egress_allow: [127.0.0.1/32]',
         'endpoints:',
         `  - {name: app, url: "${sink.url('/app')}"}`,
         '',
       ].join('\n');
     const sources = [waSource(source, { routes: ['app'] })];
     const d = await daemon({ dir, sources, extra: extra([a]) });
+    // a subscription whose secret is sealed under A (rekeyed to B below)
+    const sub = await api(d, 'POST', '/api/v1/webhooks', {
+      body: { owner_id: 'rot-owner', url: sink.url('/sub'), events: ['enc.test'] },
+    });
+    assert.equal(sub.status, 201, sub.text);
 
     // The load: 4 clients sending signed messages with random ids until
     // stopped; every acknowledged one is recorded with its body.
     const acked = new Map(); // hookgate id -> body
     const refused = [];
     let stop = false;
+    let rekeyOut = '';
     const client = async () => {
       while (!stop) {
         const body = waBody({ id: `wamid.${token('rot')}`, from: '15551234567', text: token('t') });
@@ -451,6 +466,7 @@ describe('encryption at rest', () => {
       assert.equal(rekey.code, 0, `rekey: ${rekey.stdout}\n${rekey.stderr}`);
       assert.match(rekey.stdout, new RegExp(`re-encrypting with key ${B.id}`));
       assert.match(rekey.stdout, /^done: /m);
+      rekeyOut = rekey.stdout + rekey.stderr;
       await atLeast(acked.size + 20);
     } finally {
       stop = true;
@@ -486,6 +502,18 @@ describe('encryption at rest', () => {
       );
     }
     assert.deepEqual(bad, [], 'acknowledged messages that do not read back');
+
+    // the subscription's secret, rekeyed, still signs
+    const ev = await api(d2, 'POST', '/api/v1/events', { body: { event: 'enc.test', data: { n: 1 } } });
+    assert.equal(ev.status, 202, ev.text);
+    assert.ok(await waitFor(() => sink.requests.some((r) => r.path === '/sub'), { timeoutMs: 10000 }));
+    const got = sink.requests.find((r) => r.path === '/sub');
+    assert.equal(got.headers['x-webhook-signature'], createHmac('sha256', sub.json.secret).update(got.raw).digest('hex'));
+
+    // the keys themselves are nowhere in what hookgate printed
+    for (const out of [d.stderr(), d.stdout(), d2.stderr(), rekeyOut, mid.stdout, status.stdout]) {
+      assert.equal(out.includes(A.hex) || out.includes(B.hex), false, 'a key was printed');
+    }
 
     // a provider's retry of any of them is a duplicate of the original
     const sample = ids.filter((_, i) => i % Math.ceil(ids.length / 25) === 0);
@@ -601,5 +629,75 @@ describe('encryption at rest', () => {
       assert.match(r.stdout, /^[0-9a-f]{64}\n$/);
     }
     assert.notEqual(one.stdout, two.stdout);
+  });
+
+  // ---------------------------------------------------------------- 4. turning it on
+
+  test('turning encryption on: what was stored in clear still reads, and after keys rekey it is sealed and hashed', async (t) => {
+    const dir = tempDir();
+    const A = newKey();
+    const a = keyFile(dir, 'a.key', A);
+    const source = token('plainsrc'); // stored in clear: the control
+    const sources = [waSource(source)];
+    const marks = [token('plainid'), token('plainid')];
+    const text = token('plainbody');
+    const sent = [];
+    const d = await daemon({ dir, sources });
+    for (const mk of marks) {
+      const body = waBody({ id: `wamid.${mk}`, from: '15551234567', text });
+      const r = await postWa(d, source, body);
+      assert.equal(r.json?.status, 'accepted', r.text);
+      sent.push({ id: r.json.id, body });
+    }
+    assert.equal((await d.stop()).code, 0);
+    const needles = { body: text, 'message id 1': marks[0], 'message id 2': marks[1], control: source };
+
+    const d2 = await daemon({ dir, sources, extra: ['admin_token_env: HG_E2E_ENC_ADMIN', encryption(a)].join('\n') });
+    for (const m of sent) assert.equal((await getMessage(d2, m.id)).body, m.body);
+    // PostgreSQL: the database's own files (base/OID), not the WAL (below)
+    const db = path.join(dir, 'hookgate.db');
+    const oid = ON_POSTGRES ? await sqlite(db, 'SELECT oid FROM pg_database WHERE datname = current_database()') : '';
+    const files = async () => {
+      const all = await storeFiles(d2);
+      return all && ON_POSTGRES ? all.filter((f) => f.startsWith(path.join(PGDATA, 'base', oid) + path.sep)) : all;
+    };
+    const before = await files();
+    if (before !== null) {
+      const s = scan(before, needles);
+      for (const [what, where] of Object.entries(s.found)) assert.ok(where.length > 0, `${what}: not on disk before the rekey`);
+    }
+
+    const rekey = await runCli(['keys', 'rekey', '-c', d2.configPath], { env: ENV, timeoutMs: 60000 });
+    assert.equal(rekey.code, 0, `${rekey.stdout}\n${rekey.stderr}`);
+    const status = await runCli(['keys', 'status', '-c', d2.configPath], { env: ENV });
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal(status.stdout.includes('(not encrypted)'), false, status.stdout);
+    assert.match(status.stdout, new RegExp(`messages\\s+${A.id}\\s+active\\s+2 rows`), status.stdout);
+
+    // a provider's retry of a message stored before is still a duplicate
+    for (const m of sent) {
+      const r = await postWa(d2, source, m.body);
+      assert.equal(r.json?.status, 'duplicate', r.text);
+      assert.equal(r.json.id, m.id);
+    }
+    for (const m of sent) assert.equal((await getMessage(d2, m.id)).body, m.body);
+
+    if (ON_POSTGRES && PGDATA) {
+      // The replaced row versions stay in the table files until VACUUM
+      // FULL rewrites them (README, "Data protection"); the WAL written
+      // before the rekey keeps them too until PostgreSQL recycles it, which
+      // is why only the database's own files (base/OID) are scanned here.
+      for (const table of ['messages', 'dedupe']) await sqlite(db, `VACUUM FULL ${table}`);
+    }
+    const after = await files();
+    if (after === null) {
+      t.skip('HOOKGATE_E2E_PGDATA is not set: the raw scan needs the data directory');
+      return;
+    }
+    const s = scan(after, needles);
+    assert.ok(s.found.control.length > 0, 'the control (the source name) was not found: the scan is blind');
+    for (const [what, where] of Object.entries(s.found)) {
+      if (what !== 'control') assert.deepEqual(where, [], `${what} is still readable on disk after the rekey`);
+    }
   });
 });

@@ -15,6 +15,8 @@
 #                        a fresh database of this cluster
 #   HOOKGATE_E2E_PGCTL   a script: `$HOOKGATE_E2E_PGCTL stop|start` stops
 #                        (-m fast) or starts the cluster (database restarts)
+#   HOOKGATE_E2E_PGDATA  the cluster's data directory, for tests that read
+#                        its files (the server's log is outside it)
 set -eu
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -81,4 +83,5 @@ chmod 755 "$DIR/pgctl"
 
 URI="postgres://hookgate:$PASSWORD@127.0.0.1:$PORT/postgres"
 echo "== throwaway PostgreSQL cluster on 127.0.0.1:$PORT ($DIR)"
-HOOKGATE_TEST_PG=$URI HOOKGATE_E2E_STORE=$URI HOOKGATE_E2E_PGCTL=$DIR/pgctl "$@"
+HOOKGATE_TEST_PG=$URI HOOKGATE_E2E_STORE=$URI HOOKGATE_E2E_PGCTL=$DIR/pgctl \
+	HOOKGATE_E2E_PGDATA=$DIR/data "$@"

@@ -221,7 +221,7 @@ static void restart_keys(const struct hg_config *cur, const struct hg_config *ne
  * stays. Either outcome is logged and audit-logged.
  */
 static void reload(const char *path, struct hg_config_live *live, struct hg_ingest *ingest,
-		   struct hg_deliver *deliver, size_t started_body)
+		   struct hg_deliver *deliver, size_t started_body, const char *started_store)
 {
 	struct hg_config *next = NULL, *cur;
 	char err[1024], restart[512], summary[768];
@@ -239,11 +239,12 @@ static void reload(const char *path, struct hg_config_live *live, struct hg_inge
 	}
 	cur = hg_config_get(live, NULL);
 	restart_keys(cur, next, started_body, restart, sizeof(restart));
-	/* the keys are checked against the store before anything changes: a
+	/* the keys are checked against the store before anything changes (the
+	 * one this daemon runs on: a new `store:` waits for a restart): a
 	 * key some stored value needs cannot be dropped by a reload, and a
 	 * rekey to a key this daemon lacks shows here rather than at a read */
 	rc = cur->n_enc_keys > 0 || next->n_enc_keys > 0
-		 ? hg_store_keys_load(next->store, next->enc_keys, next->n_enc_keys, err,
+		 ? hg_store_keys_load(started_store, next->enc_keys, next->n_enc_keys, err,
 				      sizeof(err))
 		 : HG_OK;
 	hg_config_put(cur);
@@ -407,7 +408,7 @@ static int cmd_serve(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(path, live, ingest, deliver, largest_body(cfg));
+			reload(path, live, ingest, deliver, largest_body(cfg), cfg->store);
 			continue;
 		}
 		break;

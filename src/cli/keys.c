@@ -137,8 +137,9 @@ static int print_usage_row(const char *table, const char *key_id, int64_t count,
 		if (strcmp(id, key_id) == 0)
 			state = i + 1 == cfg->n_enc_keys ? "active" : "configured";
 	}
-	printf("  %-14s %-18s %-15s %" PRId64 " rows\n", table,
-	       key_id != NULL ? key_id : "(not encrypted)", key_id != NULL ? state : "", count);
+	printf("  %-14s %-18s %-15s %" PRId64 " row%s\n", table,
+	       key_id != NULL ? key_id : "(not encrypted)", key_id != NULL ? state : "", count,
+	       count == 1 ? "" : "s");
 	return 0;
 }
 

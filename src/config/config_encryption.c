@@ -7,8 +7,9 @@
  *     key_env: [HOOKGATE_KEY_OLD, HOOKGATE_KEY]   # or key_file: [...]
  *
  * Every key listed decrypts; the last one encrypts new writes. A key file
- * that others may read (or write) is refused: a key readable by every user
- * of the machine protects nothing.
+ * that others may use, or its group write, is refused: a key every user
+ * of the machine can read protects nothing, and one a group can replace
+ * no better.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,7 +28,8 @@ struct cfg_key_arg {
 	enum cfg_from from;
 };
 
-/* A key file must not be open to others: mode 0600 or 0640 is right. */
+/* A key file must not be open to others, nor writable by its group (a
+ * member could replace the key): mode 0600 or 0640 is right. */
 static int cfg_key_file_private(struct cfg_ctx *c, const yaml_node_t *at, const char *key,
 				const char *text)
 {
@@ -43,11 +45,12 @@ static int cfg_key_file_private(struct cfg_ctx *c, const yaml_node_t *at, const 
 	if (stat(path, &sb) != 0)
 		rc =
 		    cfg_fail(c, cfg_line(at), "%s: cannot read %s: %s", key, path, strerror(errno));
-	else if (sb.st_mode & (S_IROTH | S_IWOTH))
-		rc = cfg_fail(c, cfg_line(at),
-			      "%s: %s is open to every user of this machine (mode %04o); run "
-			      "chmod 600 %s",
-			      key, path, (unsigned)(sb.st_mode & 07777), path);
+	else if (sb.st_mode & (S_IRWXO | S_IWGRP))
+		rc = cfg_fail(c, cfg_line(at), "%s: %s is open to %s (mode %04o); run chmod 600 %s",
+			      key, path,
+			      sb.st_mode & S_IRWXO ? "every user of this machine"
+						   : "writes by its group",
+			      (unsigned)(sb.st_mode & 07777), path);
 	free(path);
 	return rc;
 }

@@ -66,9 +66,12 @@ static int note_usage(const char *table, const char *key_id, int64_t count, void
 	if (i == m->n)
 		hg_strlcpy(m->key[m->n++].id, key_id, sizeof(m->key[i].id));
 	len = strlen(m->key[i].rows);
-	snprintf(m->key[i].rows + len, sizeof(m->key[i].rows) - len, "%s%lld %s",
+	/* "1 message", "2 messages": the table's name less its s for one */
+	if (strcmp(table, "crypt_meta") == 0)
+		table = count == 1 ? "index key row" : "index key rows";
+	snprintf(m->key[i].rows + len, sizeof(m->key[i].rows) - len, "%s%lld %.*s",
 		 len > 0 ? ", " : "", (long long)count,
-		 strcmp(table, "crypt_meta") == 0 ? "index key row" : table);
+		 (int)strlen(table) - (count == 1 && table[strlen(table) - 1] == 's'), table);
 	return 0;
 }
 

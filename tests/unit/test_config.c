@@ -710,6 +710,14 @@ static void test_encryption_keys(void **state)
 		 "key_file: %s is open to every user of this machine (mode 0644); run chmod 600 %s",
 		 path, path);
 	expect_error(yaml, 2, msg);
+	/* a group may read it (a service group), not write it */
+	assert_int_equal(chmod(path, 0640), 0);
+	hg_config_free(load_ok(yaml));
+	assert_int_equal(chmod(path, 0660), 0);
+	snprintf(msg, sizeof msg,
+		 "key_file: %s is open to writes by its group (mode 0660); run chmod 600 %s", path,
+		 path);
+	expect_error(yaml, 2, msg);
 	unsetenv("HGT_KEY_HEX");
 	unsetenv("HGT_KEY_B64");
 	unsetenv("HGT_KEY_SHORT");

@@ -61,6 +61,7 @@ static const char *const cfg_top_keys[] = {
     "audit_max_rows",
     "audit_retention",
     "encryption",
+    "alerts",
     NULL,
 };
 /* Keys of the nested mappings. */
@@ -509,6 +510,8 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 	/* endpoints first: routes of sources name them */
 	rc = cfg_parse_list(c, root, &cfg_endpoints_list, (void **)&cfg->endpoints,
 			    &cfg->n_endpoints);
+	if (!rc)
+		rc = cfg_parse_alerts(c, root, cfg);
 	return rc ? rc
 		  : cfg_parse_list(c, root, &cfg_sources_list, (void **)&cfg->sources,
 				   &cfg->n_sources);
@@ -791,6 +794,7 @@ void hg_config_free(struct hg_config *cfg)
 	free(cfg->event_types);
 	free(cfg->egress_allow);
 	free(cfg->outbound.retry.schedule_ms);
+	free(cfg->alerts.endpoint);
 	free(cfg->path);
 	free(cfg->listen_host);
 	free(cfg->public_url);

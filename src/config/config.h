@@ -113,6 +113,12 @@ struct hg_endpoint {
 				    * is wrapped so); bytes NULL = deliveries are not signed */
 	struct hg_header *headers; /* headers: sent with every HTTP delivery */
 	size_t n_headers;
+	/* circuit: after failures attempts in a row fail, nothing is attempted
+	 * for cooldown_ms, then one probe decides; failures 0 = no circuit */
+	struct hg_circuit {
+		int64_t failures;
+		int64_t cooldown_ms;
+	} circuit;
 	int line;
 };
 
@@ -240,6 +246,11 @@ struct hg_config {
 	struct hg_cidr *egress_allow; /* ranges subscribers may reach despite the SSRF guard */
 	size_t n_egress_allow;
 	struct hg_outbound outbound;
+	/* alerts: where operational events go besides the operator's
+	 * subscriptions (src/events/events.h) */
+	struct hg_alerts {
+		char *endpoint; /* an endpoint of endpoints, by name; NULL: none */
+	} alerts;
 	/* references beyond the first (snapshot.c); 0 for a config nobody
 	 * shares: hg_config_put() then frees it */
 	atomic_long extra_refs;

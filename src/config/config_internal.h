@@ -119,6 +119,11 @@ void cfg_where(struct cfg_ctx *c, const yaml_node_t *node, const char *noun, siz
 
 int cfg_parse_encryption(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg);
 
+/* ---- config_alerts.c ---- */
+
+/* alerts: {endpoint}; after the endpoints, which it names. */
+int cfg_parse_alerts(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg);
+
 /* ---- config_sources.c ---- */
 
 char *cfg_resolve_path(const struct cfg_ctx *c, const char *path);

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config/config.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -72,6 +74,32 @@ struct hg_store;
 int hg_deliver_fanout(struct hg_store *st, const char *owner, const char *event, int64_t now_ms,
 		      const struct hg_retry *retry, struct hg_deliver_fanout *out);
 void hg_deliver_fanout_free(struct hg_deliver_fanout *f);
+
+/* ---- a published event as a message (event.c) ---- */
+
+/* The body every receiver of an event gets, compact, keys in this order:
+ * {"event":...,"timestamp":"2024-01-15T10:30:00.000Z","data":...}. The
+ * same bytes are stored once and signed per delivery. Appends to out. */
+int hg_deliver_event_body(const char *event, int64_t ts_ms, const json_t *data, struct hg_buf *out);
+
+/* An event made into the message that carries it (store.h's outbound
+ * shape): msg has a new id, source HG_STORE_OUTBOUND_SOURCE, headers
+ * {"X-Webhook-Event": event}, the body above at now_ms, one dedupe key
+ * (dedupe_key, copied; NULL: "id:<the message id>", never a duplicate) and
+ * the given targets (borrowed: they must outlive msg's use). msg points
+ * into ev, which must not move while msg is in use. HG_OK or HG_ENOMEM (ev
+ * then holds nothing). Release with hg_deliver_event_free(). */
+struct hg_deliver_event {
+	struct hg_store_msg msg;
+	struct hg_buf body;
+	char *headers_json;
+	char *key;
+	const char *keys[1];
+};
+int hg_deliver_event_init(struct hg_deliver_event *ev, const char *event, int64_t now_ms,
+			  const json_t *data, const char *dedupe_key,
+			  const struct hg_store_target *targets, size_t n);
+void hg_deliver_event_free(struct hg_deliver_event *ev);
 
 /* A reload made cfg the current snapshot: the engine takes a reference
  * and, once the attempts in flight have finished (it claims nothing new

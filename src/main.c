@@ -46,6 +46,7 @@ static const char usage_main[] =
     "  audit verify [-c FILE]     check the audit log's hash chain\n"
     "  messages list|show|replay  stored messages, via the running daemon's API\n"
     "  dlq list|retry             the dead-letter queue, via the running daemon's API\n"
+    "  endpoints                  the endpoints' health (circuit, failures, backlog)\n"
     "  webhooks create|list|delete  outbound webhook subscriptions, via the daemon's API\n"
     "  events publish             publish an event to the subscribers\n"
     "  purge [-c FILE] [--older-than D]\n"
@@ -336,7 +337,8 @@ static int cmd_serve(int argc, char **argv)
 				    .stats = stats,
 				    .ingest = ingest,
 				    .wake = hg_deliver_wake_cb,
-				    .wake_arg = deliver};
+				    .wake_arg = deliver,
+				    .deliver = deliver};
 	if (hg_api_start(&aopts, &api, err, sizeof(err)) != HG_OK) {
 		fprintf(stderr, "hookgate: cannot start the management API: %s\n", err);
 		goto out;
@@ -712,6 +714,8 @@ int main(int argc, char **argv)
 		return hg_cli_messages(argc - 1, argv + 1);
 	if (strcmp(cmd, "dlq") == 0)
 		return hg_cli_dlq(argc - 1, argv + 1);
+	if (strcmp(cmd, "endpoints") == 0)
+		return hg_cli_endpoints(argc - 1, argv + 1);
 	if (strcmp(cmd, "webhooks") == 0)
 		return hg_cli_webhooks(argc - 1, argv + 1);
 	if (strcmp(cmd, "events") == 0)

@@ -64,7 +64,7 @@ async function startSink(answer = () => ({ status: 200 })) {
   return sink;
 }
 
-function config(sink, { endpoints, routes }) {
+function config(sink, { endpoints, routes, alerts }) {
   const lines = [
     'admin_token_env: HG_E2E_ADMIN',
     'allow_http: true',
@@ -76,6 +76,7 @@ function config(sink, { endpoints, routes }) {
     lines.push(`  - name: ${e.name}`, `    url: ${sink.url(e.path)}`);
     for (const [k, v] of Object.entries(e.more ?? {})) lines.push(`    ${k}: ${v}`);
   }
+  if (alerts) lines.push(`alerts: {endpoint: ${alerts}}`);
   lines.push('sources:', '  - name: src', '    provider: meta', '    secret_env: E2E_CIRCUIT_SECRET');
   lines.push('    routes:', ...routes.map((r) => `      - endpoint: ${r}`));
   return lines.join('\n') + '\n';
@@ -270,11 +271,15 @@ describe('endpoint circuit breaker and operational events', () => {
     assert.equal(JSON.parse(j.stdout).data.length, 2);
   });
 
-  test('a dead delivery of an inbound endpoint reaches the operator only', async () => {
+  test('a dead delivery of an inbound endpoint reaches the operator and alerts.endpoint only', async () => {
     const sink = await startSink((p) => ({ status: p === '/doomed' ? 500 : 200 }));
     const d = await start(sink, {
-      endpoints: [{ name: 'doomed', path: '/doomed', more: { retry: "{schedule: [0s, 50ms], jitter: '0%'}" } }],
+      endpoints: [
+        { name: 'doomed', path: '/doomed', more: { retry: "{schedule: [0s, 50ms], jitter: '0%'}" } },
+        { name: 'ops', path: '/ops' },
+      ],
       routes: ['doomed'],
+      alerts: 'ops',
     });
     const op = await subscribe(d, await apiKey(d, 'operator'), sink.url('/op'), ['hookgate.delivery.*']);
     await subscribe(d, await apiKey(d, 'team-b'), sink.url('/team'), ['*']);
@@ -288,5 +293,11 @@ describe('endpoint circuit breaker and operational events', () => {
     assert.equal(dead.data.last_status, 500);
     assert.equal(sink.on('/team').length, 0);
     assert.equal(sink.on('/doomed').length, 2);
+    // alerts.endpoint gets the same event as a delivery of its own
+    await waitFor(() => sink.on('/ops').length === 1, LONG);
+    const ops = sink.on('/ops')[0];
+    assert.equal(ops.headers['x-webhook-event'], 'hookgate.delivery.dead');
+    assert.equal(ops.headers['x-hookgate-source'], '@outbound');
+    assert.deepEqual(JSON.parse(ops.raw).data, dead.data);
   });
 });

@@ -17,27 +17,9 @@
 #include "config/config.h"
 #include "events/events.h"
 #include "fixture.h"
+#include "store_msgs.h"
 #include "store/store.h"
 #include "util/util.h"
-
-static const char sec[] = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
-
-static void make_sub(struct hg_store *st, const char *owner, const char *events, int active,
-		     char *id_out)
-{
-	struct hg_store_sub s;
-
-	memset(&s, 0, sizeof(s));
-	hg_uuid7(s.id);
-	hg_strlcpy(s.owner_id, owner, sizeof(s.owner_id));
-	s.url = (char *)"https://hooks.example/in";
-	s.events_json = (char *)events;
-	s.is_active = active;
-	hg_strlcpy(s.secret, sec, sizeof(s.secret));
-	s.created_ms = s.updated_ms = 1000;
-	assert_int_equal(hg_store_sub_create(st, &s), HG_OK);
-	memcpy(id_out, s.id, HG_UUID_LEN + 1);
-}
 
 struct seen {
 	char endpoints[8][HG_STORE_NAME_MAX + 1];
@@ -115,11 +97,11 @@ static void test_routing(void **state)
 	struct hg_store_row row;
 	struct seen s;
 
-	make_sub(t->st, HG_EVENTS_OPERATOR, "[\"hookgate.*\"]", 1, op_all);
-	make_sub(t->st, HG_EVENTS_OPERATOR, "[\"hookgate.alert.*\"]", 1, op_other);
-	make_sub(t->st, HG_EVENTS_OPERATOR, "[\"*\"]", 0, op_off);
-	make_sub(t->st, "team-a", "[\"hookgate.subscription.disabled\"]", 1, own);
-	make_sub(t->st, "team-b", "[\"*\"]", 1, other);
+	tsub_create(t->st, HG_EVENTS_OPERATOR, "[\"hookgate.*\"]", 1, op_all);
+	tsub_create(t->st, HG_EVENTS_OPERATOR, "[\"hookgate.alert.*\"]", 1, op_other);
+	tsub_create(t->st, HG_EVENTS_OPERATOR, "[\"*\"]", 0, op_off);
+	tsub_create(t->st, "team-a", "[\"hookgate.subscription.disabled\"]", 1, own);
+	tsub_create(t->st, "team-b", "[\"*\"]", 1, other);
 
 	assert_int_equal(hg_events_publish(t->st, cfg, &ev), HG_OK);
 	deliveries(t->st, &s);
@@ -169,7 +151,7 @@ static void test_dedupe_and_nobody(void **state)
 	deliveries(t->st, &s);
 	assert_int_equal(s.n, 0);
 
-	make_sub(t->st, HG_EVENTS_OPERATOR, "[\"hookgate.endpoint.*\"]", 1, id);
+	tsub_create(t->st, HG_EVENTS_OPERATOR, "[\"hookgate.endpoint.*\"]", 1, id);
 	assert_int_equal(hg_events_publish(t->st, cfg, &ev), HG_OK);
 	ev.now_ms = 3000; /* another node, later: the same event */
 	assert_int_equal(hg_events_publish(t->st, cfg, &ev), HG_OK);

@@ -53,6 +53,15 @@ static void deliveries(struct hg_store *st, struct seen *s)
 	assert_int_equal(hg_store_list_deliveries(st, &f, collect, s), HG_OK);
 }
 
+/* Publishes ev; the number of deliveries stored now. */
+static size_t publish_count(struct hg_store *st, const struct hg_config *cfg,
+			    const struct hg_event *ev, struct seen *s)
+{
+	assert_int_equal(hg_events_publish(st, cfg, ev), HG_OK);
+	deliveries(st, s);
+	return s->n;
+}
+
 static struct hg_config *config(const char *alerts_endpoint)
 {
 	struct hg_config *cfg;
@@ -103,9 +112,7 @@ static void test_routing(void **state)
 	tsub_create(t->st, "team-a", "[\"hookgate.subscription.disabled\"]", 1, own);
 	tsub_create(t->st, "team-b", "[\"*\"]", 1, other);
 
-	assert_int_equal(hg_events_publish(t->st, cfg, &ev), HG_OK);
-	deliveries(t->st, &s);
-	assert_int_equal(s.n, 3);
+	assert_int_equal(publish_count(t->st, cfg, &ev, &s), 3);
 	snprintf(name, sizeof(name), HG_STORE_SUB_PREFIX "%s", op_all);
 	assert_true(has(&s, name));
 	snprintf(name, sizeof(name), HG_STORE_SUB_PREFIX "%s", own);
@@ -127,9 +134,7 @@ static void test_routing(void **state)
 	/* the operator only: team-a's subscription is not told */
 	ev.owner = NULL;
 	ev.dedupe = "subscription_disabled:x:2";
-	assert_int_equal(hg_events_publish(t->st, cfg, &ev), HG_OK);
-	deliveries(t->st, &s);
-	assert_int_equal(s.n, 5);
+	assert_int_equal(publish_count(t->st, cfg, &ev, &s), 5);
 	json_decref(data);
 	hg_config_free(cfg);
 }
@@ -147,20 +152,14 @@ static void test_dedupe_and_nobody(void **state)
 			      .now_ms = 2000};
 	struct seen s;
 
-	assert_int_equal(hg_events_publish(t->st, cfg, &ev), HG_OK);
-	deliveries(t->st, &s);
-	assert_int_equal(s.n, 0);
+	assert_int_equal(publish_count(t->st, cfg, &ev, &s), 0);
 
 	tsub_create(t->st, HG_EVENTS_OPERATOR, "[\"hookgate.endpoint.*\"]", 1, id);
-	assert_int_equal(hg_events_publish(t->st, cfg, &ev), HG_OK);
+	assert_int_equal(publish_count(t->st, cfg, &ev, &s), 1);
 	ev.now_ms = 3000; /* another node, later: the same event */
-	assert_int_equal(hg_events_publish(t->st, cfg, &ev), HG_OK);
-	deliveries(t->st, &s);
-	assert_int_equal(s.n, 1);
+	assert_int_equal(publish_count(t->st, cfg, &ev, &s), 1);
 	ev.dedupe = "circuit_open:orders:9000";
-	assert_int_equal(hg_events_publish(t->st, cfg, &ev), HG_OK);
-	deliveries(t->st, &s);
-	assert_int_equal(s.n, 2);
+	assert_int_equal(publish_count(t->st, cfg, &ev, &s), 2);
 	json_decref(data);
 	hg_config_free(cfg);
 }

@@ -49,6 +49,7 @@ static const char usage_main[] =
     "                             print the audit log, newest first\n"
     "  messages list|show|replay  stored messages, via the running daemon's API\n"
     "  dlq list|retry             the dead-letter queue, via the running daemon's API\n"
+    "  endpoints                  the endpoints' health (circuit, failures, backlog)\n"
     "  webhooks create|list|delete  outbound webhook subscriptions, via the daemon's API\n"
     "  events publish             publish an event to the subscribers\n"
     "  purge [-c FILE] [--older-than D]\n"
@@ -347,6 +348,7 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "hookgate: out of memory\n");
 		goto out;
 	}
+	hg_alerts_set_engine(alerts, deliver);
 	/* Replays and retries wake the engine as a commit of the writer does. */
 	struct hg_api_opts aopts = {.cfg = cfg,
 				    .live = live,
@@ -354,7 +356,8 @@ static int cmd_serve(int argc, char **argv)
 				    .ingest = ingest,
 				    .alerts = alerts,
 				    .wake = hg_deliver_wake_cb,
-				    .wake_arg = deliver};
+				    .wake_arg = deliver,
+				    .deliver = deliver};
 	if (hg_api_start(&aopts, &api, err, sizeof(err)) != HG_OK) {
 		fprintf(stderr, "hookgate: cannot start the management API: %s\n", err);
 		goto out;
@@ -427,6 +430,7 @@ out:
 		hg_http_server_stop(srv);
 	if (ingest != NULL)
 		hg_ingest_set_commit_hook(ingest, NULL, NULL);
+	hg_alerts_set_engine(alerts, NULL); /* housekeeping outlives the engine */
 	hg_deliver_stop(deliver);
 	hg_api_stop(api);
 	/* After the engine: its last outcomes are in the final stats flush. */
@@ -738,6 +742,8 @@ int main(int argc, char **argv)
 		return hg_cli_messages(argc - 1, argv + 1);
 	if (strcmp(cmd, "dlq") == 0)
 		return hg_cli_dlq(argc - 1, argv + 1);
+	if (strcmp(cmd, "endpoints") == 0)
+		return hg_cli_endpoints(argc - 1, argv + 1);
 	if (strcmp(cmd, "webhooks") == 0)
 		return hg_cli_webhooks(argc - 1, argv + 1);
 	if (strcmp(cmd, "events") == 0)

@@ -14,8 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "alerts/alerts.h"
 #include "config/config.h"
+#include "deliver/deliver.h"
+#include "events/events.h"
 #include "stats/stats.h"
 #include "store/store.h"
 
@@ -28,6 +32,7 @@ const char *const hg_alert_rule_names[HG_ALERT_N] = {
     [HG_ALERT_ERROR_RATIO] = "error_ratio",
     [HG_ALERT_SLOW_ACK] = "slow_ack",
     [HG_ALERT_STORE] = "store",
+    [HG_ALERT_CIRCUIT] = "circuit",
 };
 
 #define DAY_MS     (24 * HG_HOUR_MS)
@@ -57,9 +62,11 @@ struct src_state {
 struct firing {
 	int rule;
 	char source[HG_STORE_NAME_MAX + 2];
+	int64_t fired_ms;
 };
 
 struct hg_alerts {
+	struct hg_deliver *engine; /* woken after a publish, asked for circuits (mu) */
 	struct src_state *srcs;
 	size_t n_srcs;
 	/* what /metrics shows, under mu */
@@ -76,6 +83,15 @@ int hg_alerts_new(struct hg_alerts **out)
 		return HG_ENOMEM;
 	pthread_mutex_init(&(*out)->mu, NULL);
 	return HG_OK;
+}
+
+void hg_alerts_set_engine(struct hg_alerts *al, struct hg_deliver *d)
+{
+	if (al == NULL)
+		return;
+	pthread_mutex_lock(&al->mu); /* waits out a round's use of the old one */
+	al->engine = d;
+	pthread_mutex_unlock(&al->mu);
 }
 
 void hg_alerts_free(struct hg_alerts *al)
@@ -120,8 +136,10 @@ static int rule_on(const struct hg_alert_config *a, int rule)
 		return a->error_on;
 	case HG_ALERT_SLOW_ACK:
 		return a->slow_ack_on;
-	default:
+	case HG_ALERT_STORE:
 		return a->store_on;
+	default:
+		return a->circuit_on;
 	}
 }
 
@@ -285,7 +303,7 @@ struct listed {
 	int oom;
 };
 
-static int listed_add(struct listed *l, int r, const char *source)
+static int listed_add(struct listed *l, int r, const char *source, int64_t fired_ms)
 {
 	struct firing *grown;
 
@@ -299,20 +317,25 @@ static int listed_add(struct listed *l, int r, const char *source)
 		l->cap = l->cap ? 2 * l->cap : 16;
 	}
 	l->f[l->n].rule = r;
+	l->f[l->n].fired_ms = fired_ms;
 	hg_strlcpy(l->f[l->n].source, source, sizeof(l->f[l->n].source));
 	l->n++;
 	return 0;
 }
 
-static void listed_remove(struct listed *l, int r, const char *source)
+/* Takes (r, source) out of l; the time it fired (0: it was not there). */
+static int64_t listed_remove(struct listed *l, int r, const char *source)
 {
+	int64_t fired;
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
 		if (l->f[i].rule == r && strcmp(l->f[i].source, source) == 0) {
+			fired = l->f[i].fired_ms;
 			l->f[i] = l->f[--l->n];
-			return;
+			return fired;
 		}
+	return 0;
 }
 
 static int list_firing(const struct hg_store_alert *a, void *arg)
@@ -323,8 +346,9 @@ static int list_firing(const struct hg_store_alert *a, void *arg)
 		return 0;
 	for (r = 0; r < HG_ALERT_N && strcmp(hg_alert_rule_names[r], a->rule) != 0; r++)
 		;
-	return r < HG_ALERT_N ? listed_add(arg, r, a->source) : 0; /* else: a rule this build
-								    * does not know */
+	return r < HG_ALERT_N ? listed_add(arg, r, a->source, a->fired_ms)
+			      : 0; /* else: a rule this build
+				    * does not know */
 }
 
 static int is_firing(const struct listed *l, int rule, const char *source)
@@ -337,36 +361,85 @@ static int is_firing(const struct listed *l, int rule, const char *source)
 	return 0;
 }
 
+/* The window a rule looks at, for the event: its `per`, an hour for the
+ * hourly rules, the baseline for volume, 0 for the store. */
+static int64_t window_of(const struct hg_alert_config *a, int rule)
+{
+	if (rule < N_WINDOWED)
+		return limit_of(a, rule)->per_ms;
+	if (rule == HG_ALERT_VOLUME)
+		return a->volume_baseline_ms;
+	return rule == HG_ALERT_STORE || rule == HG_ALERT_CIRCUIT ? 0 : HG_HOUR_MS;
+}
+
+/* hookgate.alert.firing / .resolved on the event bus: to the operator's
+ * subscriptions and alerts.endpoint (events.h), once per change (the
+ * dedupe key holds the time of the firing it belongs to). */
+static void announce(struct hg_alerts *al, struct hg_store *st, const struct hg_config *cfg,
+		     const struct hg_store_alert *a, int64_t fired_ms, int64_t now)
+{
+	char dedupe[160];
+	struct hg_event ev = {.type =
+				  a->firing ? "hookgate.alert.firing" : "hookgate.alert.resolved",
+			      .dedupe = dedupe,
+			      .now_ms = now};
+	int rule;
+
+	for (rule = 0; rule < HG_ALERT_N && strcmp(hg_alert_rule_names[rule], a->rule); rule++)
+		;
+	snprintf(dedupe, sizeof(dedupe), "alert:%s:%s:%lld:%s", a->rule, a->source,
+		 (long long)fired_ms, a->firing ? "firing" : "resolved");
+	ev.data = json_pack("{s:s, s:s?, s:f, s:f, s:I, s:s}", "rule", a->rule, "source",
+			    a->source[0] != '\0' ? a->source : NULL, "value", a->value, "threshold",
+			    a->threshold, "window_ms",
+			    (json_int_t)(rule < HG_ALERT_N ? window_of(&cfg->alerts, rule) : 0),
+			    "state", a->firing ? "firing" : "resolved");
+	if (ev.data == NULL)
+		return;
+	if (hg_events_publish(st, cfg, &ev) == HG_OK) {
+		pthread_mutex_lock(&al->mu);
+		hg_deliver_wake(al->engine); /* NULL is fine */
+		pthread_mutex_unlock(&al->mu);
+	}
+	json_decref(ev.data);
+}
+
 /* Makes the change in the store; the node whose change it was announces it.
  * l follows, so this round's view (and /metrics) includes it. */
-static void change(struct hg_alerts *al, struct hg_store *st, struct listed *l, int rule,
-		   const char *source, int firing, const struct verdict *v, int64_t now)
+static void change(struct hg_alerts *al, struct hg_store *st, const struct hg_config *cfg,
+		   struct listed *l, int rule, const char *source, int firing,
+		   const struct verdict *v, int64_t now)
 {
 	struct hg_store_alert a = {.firing = firing, .value = v->value, .threshold = v->threshold};
+	int64_t fired;
 	int changed = 0;
 
 	hg_strlcpy(a.rule, hg_alert_rule_names[rule], sizeof(a.rule));
 	hg_strlcpy(a.source, source, sizeof(a.source));
 	if (hg_store_alert_set(st, &a, now, &changed) != HG_OK || !changed)
 		return;
-	if (firing)
-		listed_add(l, rule, source);
-	else
-		listed_remove(l, rule, source);
+	if (firing) {
+		fired = now;
+		listed_add(l, rule, source, now);
+	} else {
+		fired = listed_remove(l, rule, source);
+	}
 	pthread_mutex_lock(&al->mu);
 	al->changes[rule][firing ? 1 : 0]++;
 	pthread_mutex_unlock(&al->mu);
 	hg_log(firing ? HG_LOG_WARN : HG_LOG_INFO, firing ? "alert firing" : "alert resolved",
 	       "rule", HG_LS(hg_alert_rule_names[rule]), "source", HG_LS(source), "value",
 	       HG_LF(v->value), "threshold", HG_LF(v->threshold), NULL);
+	announce(al, st, cfg, &a, fired, now);
 }
 
 /* A condition fires its alert at once and resolves it once it has been
  * false for HOLD_MS (or the rule's window when shorter). */
-static void decide(struct hg_alerts *al, struct hg_store *st, const struct hg_alert_config *a,
+static void decide(struct hg_alerts *al, struct hg_store *st, const struct hg_config *cfg,
 		   struct src_state *s, int rule, const struct verdict *v, struct listed *l,
 		   int64_t now)
 {
+	const struct hg_alert_config *a = &cfg->alerts;
 	int firing = is_firing(l, rule, s->name);
 	int64_t hold = HOLD_MS;
 
@@ -375,7 +448,7 @@ static void decide(struct hg_alerts *al, struct hg_store *st, const struct hg_al
 	if (v->cond) {
 		s->false_since[rule] = 0;
 		if (!firing)
-			change(al, st, l, rule, s->name, 1, v, now);
+			change(al, st, cfg, l, rule, s->name, 1, v, now);
 		return;
 	}
 	if (!firing)
@@ -383,7 +456,18 @@ static void decide(struct hg_alerts *al, struct hg_store *st, const struct hg_al
 	if (s->false_since[rule] == 0)
 		s->false_since[rule] = now;
 	if (now - s->false_since[rule] >= hold || !rule_on(a, rule))
-		change(al, st, l, rule, s->name, 0, v, now);
+		change(al, st, cfg, l, rule, s->name, 0, v, now);
+}
+
+/* Whether what an alert is about is still configured: its source, or for
+ * the circuit rule its endpoint ("" is the gateway). */
+static int still_there(const struct hg_config *cfg, int rule, const char *name)
+{
+	if (name[0] == '\0')
+		return 1;
+	if (rule == HG_ALERT_CIRCUIT)
+		return hg_config_find_endpoint(cfg, name) != NULL;
+	return hg_config_find_source(cfg, name, strlen(name)) != NULL;
 }
 
 void hg_alerts_tick(struct hg_alerts *al, struct hg_store *st, const struct hg_config *cfg,
@@ -412,23 +496,37 @@ void hg_alerts_tick(struct hg_alerts *al, struct hg_store *st, const struct hg_c
 		memset(v, 0, sizeof(v));
 		judge_source(s, st, a, now_ms, rows, v);
 		for (r = 0; r < HG_ALERT_STORE; r++)
-			decide(al, st, a, s, r, &v[r], &l, now_ms);
+			decide(al, st, cfg, s, r, &v[r], &l, now_ms);
 	}
 	s = src_get(al, "");
 	if (s != NULL) {
 		v[HG_ALERT_STORE] =
 		    (struct verdict){.cond = a->store_on && !store_ok, .value = store_ok ? 0 : 1};
-		decide(al, st, a, s, HG_ALERT_STORE, &v[HG_ALERT_STORE], &l, now_ms);
+		decide(al, st, cfg, s, HG_ALERT_STORE, &v[HG_ALERT_STORE], &l, now_ms);
 	}
-	/* alerts of a source no longer configured, or of a rule turned off
+	for (i = 0; i < cfg->n_endpoints; i++) {
+		struct hg_deliver_health h;
+
+		memset(&h, 0, sizeof(h));
+		pthread_mutex_lock(&al->mu);
+		hg_deliver_health(al->engine, cfg->endpoints[i].name, &h);
+		pthread_mutex_unlock(&al->mu);
+		s = src_get(al, cfg->endpoints[i].name);
+		if (s == NULL)
+			continue;
+		v[HG_ALERT_CIRCUIT] =
+		    (struct verdict){.cond = a->circuit_on && h.state != HG_CIRCUIT_CLOSED,
+				     .value = (double)h.failures_in_row,
+				     .threshold = (double)cfg->endpoints[i].circuit.failures};
+		decide(al, st, cfg, s, HG_ALERT_CIRCUIT, &v[HG_ALERT_CIRCUIT], &l, now_ms);
+	}
+	/* alerts of what is no longer configured, or of a rule turned off
 	 * (change() takes each out of l: the next one moves to i) */
 	for (i = 0; i < l.n;) {
 		struct firing f = l.f[i];
 
-		if ((f.source[0] != '\0' &&
-		     hg_config_find_source(cfg, f.source, strlen(f.source)) == NULL) ||
-		    !rule_on(a, f.rule))
-			change(al, st, &l, f.rule, f.source, 0, &gone, now_ms);
+		if (!still_there(cfg, f.rule, f.source) || !rule_on(a, f.rule))
+			change(al, st, cfg, &l, f.rule, f.source, 0, &gone, now_ms);
 		if (i < l.n && l.f[i].rule == f.rule && strcmp(l.f[i].source, f.source) == 0)
 			i++;
 	}
@@ -469,6 +567,10 @@ int hg_alerts_metrics(struct hg_alerts *al, const struct hg_config *cfg, struct 
 	if (cfg->alerts.store_on)
 		hg_buf_printf(b, "hookgate_alerts_firing{rule=\"store\",source=\"\"} %d\n",
 			      firing_now(al, HG_ALERT_STORE, ""));
+	for (i = 0; cfg->alerts.circuit_on && i < cfg->n_endpoints; i++)
+		hg_buf_printf(b, "hookgate_alerts_firing{rule=\"circuit\",source=\"%s\"} %d\n",
+			      cfg->endpoints[i].name,
+			      firing_now(al, HG_ALERT_CIRCUIT, cfg->endpoints[i].name));
 	hg_buf_puts(b, "# HELP hookgate_alerts_changes_total Alerts this node made fire or "
 		       "resolve.\n# TYPE hookgate_alerts_changes_total counter\n");
 	for (r = 0; r < HG_ALERT_N; r++)

@@ -18,6 +18,8 @@
  *                   outcomes in the last hour
  *   slow_ack        per source: the p95 acknowledgement time of the hour
  *   store           the store refuses writes (this node's ingest)
+ *   circuit         per endpoint (its name in the source field): its
+ *                   circuit is open or half-open on this node
  * The ratios and slow_ack judge an hour with at least min_requests events.
  *
  * An alert fires once when its condition starts and resolves once when it
@@ -48,6 +50,7 @@ enum hg_alert_rule {
 	HG_ALERT_ERROR_RATIO,
 	HG_ALERT_SLOW_ACK,
 	HG_ALERT_STORE,
+	HG_ALERT_CIRCUIT,
 	HG_ALERT_N
 };
 
@@ -61,6 +64,11 @@ struct hg_alerts;
 
 int hg_alerts_new(struct hg_alerts **out);
 void hg_alerts_free(struct hg_alerts *al);
+/* The delivery engine: woken after an alert was published on the event
+ * bus, and asked for its endpoints' circuits. NULL before the engine
+ * stops: returns once no round is using the old one. */
+struct hg_deliver;
+void hg_alerts_set_engine(struct hg_alerts *al, struct hg_deliver *d);
 
 /* One round (one thread: housekeeping): evaluates every rule of cfg over
  * st's statistics at now_ms, changes the alert state where a condition

@@ -78,6 +78,7 @@ static const struct api_route routes[] = {
     {"GET", "deliveries", P_STATUS | P_ENDPOINT | P_LIMIT | P_CURSOR, 'd',
      hg_api_op_list_deliveries},
     {"POST", "deliveries/*/retry", 0, 0, hg_api_op_retry},
+    {"GET", "endpoints", 0, 0, hg_api_op_endpoints},
     {"POST", "endpoints/*/retry-dead", 0, 0, hg_api_op_retry_dead},
     {"GET", "stats", P_SOURCE | P_HOURS, 0, hg_api_op_stats},
     {"GET", "alerts", 0, 0, hg_api_op_alerts},
@@ -510,6 +511,7 @@ int hg_api_start(const struct hg_api_opts *opts, struct hg_api **out, char *err,
 	api->alerts = opts->alerts;
 	api->wake = opts->wake;
 	api->wake_arg = opts->wake_arg;
+	api->deliver = opts->deliver;
 	if (tok->bytes != NULL && tok->len > 0) {
 		hg_sha256(tok->bytes, tok->len, api->token_hash);
 		api->have_token = 1;

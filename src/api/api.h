@@ -46,6 +46,9 @@ struct hg_api_opts {
 	 * engine looks at once instead of at its next poll; may be NULL. */
 	void (*wake)(void *arg);
 	void *wake_arg;
+	/* The delivery engine, for its endpoints' health (GET /api/v1/endpoints,
+	 * /metrics); may be NULL (every circuit then shows closed). */
+	struct hg_deliver *deliver;
 };
 
 /* Opens HG_API_WORKERS store connections and starts the workers. err gets

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "config/config.h"
+#include "deliver/deliver.h"
 #include "stats/stats.h"
 #include "store/store.h"
 
@@ -81,6 +83,7 @@ struct hg_api {
 	struct hg_alerts *alerts;
 	void (*wake)(void *arg);
 	void *wake_arg;
+	struct hg_deliver *deliver; /* endpoint health; may be NULL */
 	char *store_uri;
 	int have_token;
 	uint8_t token_hash[32]; /* SHA-256 of the admin token: compared, never kept */
@@ -110,14 +113,17 @@ void hg_api_op_stats(struct hg_api *api, struct hg_store *st, const struct api_j
 		     struct api_answer *a);
 void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		       struct api_answer *a);
-/* ops.c's JSON helpers for the other files of operations: root (taken;
- * NULL: out of memory) as the answer, a failed store call as 503, a time
- * as ISO 8601 text, an hour of stats as the stats endpoint shows it. */
-typedef struct json_t json_t;
-void hg_api_answer_json(struct api_answer *a, int status, json_t *root);
+/* Takes root (NULL: out of memory) and makes it the answer, compact JSON. */
+struct json_t;
+void hg_api_answer_json(struct api_answer *a, int status, struct json_t *root);
+/* The answer for a failed store call (status rc): 503, and the worker
+ * heals its connection unless it was out of memory. */
 void hg_api_store_error(struct api_answer *a, int rc);
-json_t *hg_api_time_json(int64_t ms);
-json_t *hg_api_stats_json(const struct hg_stats_row *r, int64_t hour_ms);
+/* ms as an ISO 8601 string; null when ms < 0. */
+struct json_t *hg_api_time_json(int64_t ms);
+/* An hour of stats as the stats endpoint shows it (hour_ms < 0: without
+ * its hour). */
+struct json_t *hg_api_stats_json(const struct hg_stats_row *r, int64_t hour_ms);
 /* alerts.c: GET /api/v1/alerts and GET /api/v1/sources */
 void hg_api_op_alerts(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		      struct api_answer *a);
@@ -140,6 +146,21 @@ void hg_api_op_list_audit(struct hg_api *api, struct hg_store *st, const struct 
 int hg_api_audit_read(struct hg_store *st, const struct api_job *j, const char *event,
 		      const char *source, const char *who, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* endpoints.c: GET /api/v1/endpoints, and the rows /metrics shows too. */
+struct api_endpoint_row {
+	const struct hg_endpoint *ep; /* of the job's snapshot */
+	struct hg_deliver_health h;   /* this node's engine */
+	int64_t pending;              /* deliveries not yet done (the store: every node's) */
+	int64_t oldest_ms;            /* the oldest of them was created then; -1: none */
+};
+/* One row per endpoint of cfg, in its order; *out (cfg->n_endpoints rows)
+ * is the caller's to free. HG_OK, HG_EIO (the store) or HG_ENOMEM. */
+int hg_api_endpoint_rows(struct hg_api *api, struct hg_store *st, const struct hg_config *cfg,
+			 struct api_endpoint_row **out);
+void hg_api_op_endpoints(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			 struct api_answer *a);
+
 /* Answers {"error":"<reason>"} with status; the reason (one sentence, no
  * secrets) also goes into the request's log line. */
 void hg_api_answer_error(struct api_answer *a, int status, const char *fmt, ...)

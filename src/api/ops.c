@@ -48,7 +48,7 @@ void hg_api_answer_error(struct api_answer *a, int status, const char *fmt, ...)
 }
 
 /* The answer for a failed store call. */
-static void store_error(struct api_answer *a, int rc)
+void hg_api_store_error(struct api_answer *a, int rc)
 {
 	if (rc == HG_ENOMEM) {
 		hg_api_answer_error(a, 503, "out of memory");
@@ -72,12 +72,12 @@ static int failed(struct api_answer *a, int rc, const char *what, const char *id
 				    "was changed, or copied from another row)",
 				    what, id);
 	else
-		store_error(a, rc);
+		hg_api_store_error(a, rc);
 	return 1;
 }
 
 /* Takes root (NULL: out of memory) and makes it the answer. */
-static void answer_json(struct api_answer *a, int status, json_t *root)
+void hg_api_answer_json(struct api_answer *a, int status, json_t *root)
 {
 	char *text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
 
@@ -89,7 +89,7 @@ static void answer_json(struct api_answer *a, int status, json_t *root)
 	free(text);
 }
 
-static json_t *time_json(int64_t ms)
+json_t *hg_api_time_json(int64_t ms)
 {
 	char iso[32];
 
@@ -135,7 +135,7 @@ static int set_bytes(json_t *obj, const char *key, const char *enc_key, const ui
 static json_t *message_json(const struct hg_store_msg_info *m)
 {
 	return json_pack("{s:s, s:s, s:o, s:I, s:o, s:I, s:I, s:s, s:I}", "id", m->id, "source",
-			 m->source, "received_at", time_json(m->received_ms), "received_ms",
+			 m->source, "received_at", hg_api_time_json(m->received_ms), "received_ms",
 			 (json_int_t)m->received_ms, "content_type", text_or_null(m->content_type),
 			 "size", (json_int_t)m->body_len, "duplicates", (json_int_t)m->duplicates,
 			 "status", hg_api_status_name(m->status), "delivery_count",
@@ -147,17 +147,17 @@ static json_t *delivery_json(const struct hg_store_delivery_info *d)
 	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "id", d->id,
 			 "message_id", d->message_id, "source", text_or_null(d->source), "endpoint",
 			 d->endpoint, "status", hg_api_status_name((int)d->status), "attempt_count",
-			 d->attempts, "next_attempt_at", time_json(d->next_attempt_ms),
+			 d->attempts, "next_attempt_at", hg_api_time_json(d->next_attempt_ms),
 			 "last_status_code", int_or_null(d->last_status), "last_error",
-			 text_or_null(d->last_error), "created_at", time_json(d->created_ms),
-			 "updated_at", time_json(d->updated_ms));
+			 text_or_null(d->last_error), "created_at", hg_api_time_json(d->created_ms),
+			 "updated_at", hg_api_time_json(d->updated_ms));
 }
 
 static json_t *attempt_json(const struct hg_store_attempt_info *t)
 {
 	json_t *o =
 	    json_pack("{s:i, s:o, s:I, s:o, s:o}", "n", t->n, "started_at",
-		      time_json(t->started_ms), "duration_ms", (json_int_t)t->duration_ms,
+		      hg_api_time_json(t->started_ms), "duration_ms", (json_int_t)t->duration_ms,
 		      "status_code", int_or_null(t->status_code), "error", text_or_null(t->error));
 
 	if (o != NULL && t->response_head != NULL)
@@ -169,7 +169,7 @@ static json_t *attempt_json(const struct hg_store_attempt_info *t)
 json_t *hg_api_audit_row_json(const struct hg_store_audit_row *r)
 {
 	return json_pack("{s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:I, s:s}", "seq", (json_int_t)r->seq,
-			 "time", time_json(r->ev.ts_ms), "time_ms", (json_int_t)r->ev.ts_ms,
+			 "time", hg_api_time_json(r->ev.ts_ms), "time_ms", (json_int_t)r->ev.ts_ms,
 			 "event", text_or_null(r->ev.event), "source", text_or_null(r->ev.source),
 			 "client", text_or_null(r->ev.client), "reason", text_or_null(r->ev.reason),
 			 "count", (json_int_t)r->ev.count, "hash", r->hash != NULL ? r->hash : "");
@@ -224,17 +224,17 @@ static void answer_page(struct api_answer *a, struct page *pg, int rc, char kind
 		rc = HG_ENOMEM;
 	if (rc != HG_OK) {
 		json_decref(pg->data);
-		store_error(a, rc);
+		hg_api_store_error(a, rc);
 		return;
 	}
 	if (pg->failed) {
 		json_decref(pg->data);
-		answer_json(a, 200, NULL);
+		hg_api_answer_json(a, 200, NULL);
 		return;
 	}
 	if (pg->more && hg_api_cursor_encode(kind, pg->last_id, cursor, sizeof(cursor)) == HG_OK)
 		next = json_string(cursor);
-	answer_json(a, 200, json_pack("{s:o, s:o}", "data", pg->data, "next_cursor", next));
+	hg_api_answer_json(a, 200, json_pack("{s:o, s:o}", "data", pg->data, "next_cursor", next));
 }
 
 /* A cursor's id from the parameters, or NULL for the first page. */
@@ -419,7 +419,7 @@ void hg_api_op_show_message(struct hg_api *api, struct hg_store *st, const struc
 		hg_api_answer_error(a, 500, HG_API_AUDIT_FAILED);
 		goto out;
 	}
-	answer_json(a, 200, msg);
+	hg_api_answer_json(a, 200, msg);
 	msg = NULL;
 out:
 	json_decref(msg);
@@ -507,7 +507,8 @@ void hg_api_op_replay(struct hg_api *api, struct hg_store *st, const struct api_
 			json_decref(list);
 			list = NULL; /* json_pack's "o" of NULL fails: out of memory */
 		}
-	answer_json(a, 202, json_pack("{s:s, s:o}", "message_id", j->arg, "deliveries", list));
+	hg_api_answer_json(a, 202,
+			   json_pack("{s:s, s:o}", "message_id", j->arg, "deliveries", list));
 out:
 	free(targets);
 	free(names);
@@ -543,7 +544,7 @@ void hg_api_op_retry(struct hg_api *api, struct hg_store *st, const struct api_j
 		return;
 	}
 	changed(api, j, "api_retry", NULL, "dead delivery %s retried", j->arg);
-	answer_json(a, 200, json_pack("{s:s, s:s}", "id", j->arg, "status", "pending"));
+	hg_api_answer_json(a, 200, json_pack("{s:s, s:s}", "id", j->arg, "status", "pending"));
 }
 
 void hg_api_op_retry_dead(struct hg_api *api, struct hg_store *st, const struct api_job *j,
@@ -563,8 +564,8 @@ void hg_api_op_retry_dead(struct hg_api *api, struct hg_store *st, const struct 
 	if (count > 0)
 		changed(api, j, "api_retry_dead", NULL,
 			"%" PRId64 " dead deliveries of endpoint %.64s retried", count, j->arg);
-	answer_json(a, 200,
-		    json_pack("{s:s, s:I}", "endpoint", j->arg, "retried", (json_int_t)count));
+	hg_api_answer_json(
+	    a, 200, json_pack("{s:s, s:I}", "endpoint", j->arg, "retried", (json_int_t)count));
 }
 
 /* ---- stats ---- */
@@ -581,7 +582,7 @@ static json_t *stats_json(const struct hg_stats_row *r, int64_t hour_ms)
 	if (o == NULL)
 		return NULL;
 	if (hour_ms >= 0)
-		bad |= json_object_set_new(o, "hour", time_json(hour_ms));
+		bad |= json_object_set_new(o, "hour", hg_api_time_json(hour_ms));
 	for (int k = 0; k < HG_STAT_N; k++)
 		bad |=
 		    json_object_set_new(o, hg_stat_names[k], json_integer((json_int_t)r->count[k]));
@@ -613,7 +614,7 @@ void hg_api_op_stats(struct hg_api *api, struct hg_store *st, const struct api_j
 		rc =
 		    hg_store_stats_read(st, p->source[0] != '\0' ? p->source : NULL, from, rows, n);
 	if (rc != HG_OK) {
-		store_error(a, rc);
+		hg_api_store_error(a, rc);
 		goto out;
 	}
 	/* Newest hour first, as an operator reads it. */
@@ -625,11 +626,12 @@ void hg_api_op_stats(struct hg_api *api, struct hg_store *st, const struct api_j
 			goto out;
 		}
 	}
-	answer_json(a, 200,
-		    json_pack("{s:o, s:i, s:o, s:o, s:o, s:o}", "source",
-			      text_or_null(p->source[0] != '\0' ? p->source : NULL), "hours",
-			      p->hours, "from", time_json(from), "to", time_json(to), "totals",
-			      stats_json(&rows[n], -1), "data", hours));
+	hg_api_answer_json(a, 200,
+			   json_pack("{s:o, s:i, s:o, s:o, s:o, s:o}", "source",
+				     text_or_null(p->source[0] != '\0' ? p->source : NULL), "hours",
+				     p->hours, "from", hg_api_time_json(from), "to",
+				     hg_api_time_json(to), "totals", stats_json(&rows[n], -1),
+				     "data", hours));
 	hours = NULL;
 out:
 	json_decref(hours);
@@ -782,6 +784,53 @@ static void process_metrics(const struct hg_api *api, struct hg_buf *b)
 	hg_buf_printf(b, "process_start_time_seconds %lld\n", (long long)api->started_s);
 }
 
+/* Every configured endpoint's health, present from the start (zeros until
+ * its first attempt): the circuit (1 while open; 0 closed or half-open),
+ * failures in a row, and the backlog from the store. */
+static int endpoint_metrics(struct hg_api *api, struct hg_store *st, const struct hg_config *cfg,
+			    struct hg_buf *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+	    {"hookgate_endpoint_circuit_open", "gauge",
+	     "1 while the endpoint's circuit is open (nothing is attempted), else 0."},
+	    {"hookgate_endpoint_failures_in_row", "gauge",
+	     "Failed attempts to the endpoint since its last success, on this node."},
+	    {"hookgate_endpoint_pending", "gauge",
+	     "Deliveries to the endpoint not yet done (pending, failed, delivering)."},
+	    {"hookgate_endpoint_oldest_pending_seconds", "gauge",
+	     "Age of the endpoint's oldest delivery not yet done; 0 when none."},
+	};
+	struct api_endpoint_row *rows = NULL;
+	int64_t now = hg_now_ms(), v;
+	int rc = hg_api_endpoint_rows(api, st, cfg, &rows);
+
+	if (rc != HG_OK)
+		return rc;
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		family(b, fam[f].name, fam[f].type, fam[f].help);
+		for (size_t i = 0; i < cfg->n_endpoints; i++) {
+			const struct api_endpoint_row *r = &rows[i];
+
+			hg_buf_printf(b, "%s{endpoint=\"", fam[f].name);
+			label_value(b, r->ep->name);
+			if (f == 3) {
+				v = r->oldest_ms >= 0 && now > r->oldest_ms ? now - r->oldest_ms
+									    : 0;
+				hg_buf_printf(b, "\"} %.3f\n", (double)v / 1000.0);
+				continue;
+			}
+			v = f == 0   ? r->h.state == HG_CIRCUIT_OPEN
+			    : f == 1 ? r->h.failures_in_row
+				     : r->pending;
+			hg_buf_printf(b, "\"} %" PRId64 "\n", v);
+		}
+	}
+	free(rows);
+	return HG_OK;
+}
+
 void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		       struct api_answer *a)
 {
@@ -859,6 +908,8 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 	} else {
 		a->store_failed = 1;
 	}
+	if (rc == HG_OK && endpoint_metrics(api, st, j->cfg, b) == HG_EIO)
+		a->store_failed = 1;
 	if (hg_buf_status(b) != HG_OK) { /* the appends above fail as one */
 		hg_api_answer_error(a, 503, "out of memory");
 		return;
@@ -869,21 +920,6 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 }
 
 /* ---- for the other files of operations (alerts.c) ---- */
-
-void hg_api_answer_json(struct api_answer *a, int status, json_t *root)
-{
-	answer_json(a, status, root);
-}
-
-void hg_api_store_error(struct api_answer *a, int rc)
-{
-	store_error(a, rc);
-}
-
-json_t *hg_api_time_json(int64_t ms)
-{
-	return time_json(ms);
-}
 
 json_t *hg_api_stats_json(const struct hg_stats_row *r, int64_t hour_ms)
 {

@@ -30,6 +30,7 @@
 #include "api/webhooks.h"
 #include "config/config.h"
 #include "deliver/deliver.h"
+#include "events/events.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "store/store.h"
@@ -703,18 +704,13 @@ struct ob_publish {
 	struct hg_http_pending *pending;
 	struct hg_api *api;
 	char event[HG_WEBHOOK_EVENT_MAX + 1];
-	struct hg_buf body;
-	char *headers_json;
-	char *key;
-	const char *keys[1];
+	struct hg_deliver_event ev;  /* the message it.msg copies */
 	struct hg_deliver_fanout to; /* the subscriptions that get it */
 };
 
 static void ob_publish_free(struct ob_publish *p)
 {
-	hg_buf_free(&p->body);
-	free(p->headers_json);
-	free(p->key);
+	hg_deliver_event_free(&p->ev);
 	hg_deliver_fanout_free(&p->to);
 	free(p);
 }
@@ -763,6 +759,7 @@ static void op_publish(struct hg_api *api, struct hg_store *st, const struct api
 	struct ob_publish *p = NULL;
 	struct ob_who who;
 	const char *owner, *idem;
+	struct hg_buf key = {0};
 	char err[512];
 	int64_t now = hg_now_ms();
 	int rc;
@@ -779,6 +776,13 @@ static void op_publish(struct hg_api *api, struct hg_store *st, const struct api
 				     err, sizeof(err)) != HG_OK) {
 		ob_error(a, 400, "%s", err);
 		return;
+	}
+	if (hg_events_reserved(in.event, strlen(in.event))) {
+		ob_error(a, 400,
+			 "event: types under \"" HG_EVENTS_PREFIX
+			 "\" are hookgate's own operational "
+			 "events; publish another type");
+		goto out;
 	}
 	owner = who.admin ? in.owner_id : who.owner;
 	if (!who.admin && in.owner_id != NULL && strcmp(in.owner_id, who.owner) != 0) {
@@ -802,48 +806,24 @@ static void op_publish(struct hg_api *api, struct hg_store *st, const struct api
 	}
 	/* the body every subscriber gets, stored once, signed per delivery */
 	idem = in.idempotency_key != NULL ? in.idempotency_key : (r->idem[0] ? r->idem : NULL);
-	hg_uuid7(p->it.msg.id);
-	{
-		json_t *h = json_pack("{s:s}", "X-Webhook-Event", in.event);
-
-		p->headers_json = h != NULL ? json_dumps(h, JSON_COMPACT) : NULL;
-		json_decref(h);
-	}
-	if (p->headers_json == NULL ||
-	    hg_webhook_delivery_body(in.event, now, in.data, &p->body) != HG_OK) {
+	if (idem != NULL &&
+	    hg_buf_printf(&key, "idem:%s:%s", owner != NULL ? owner : "*", idem) != HG_OK) {
 		ob_error(a, 503, "out of memory");
 		goto out;
 	}
-	{
-		struct hg_buf k = {0};
-
-		rc = idem != NULL
-			 ? hg_buf_printf(&k, "idem:%s:%s", owner != NULL ? owner : "*", idem)
-			 : hg_buf_printf(&k, "id:%s", p->it.msg.id);
-		if (rc != HG_OK) {
-			hg_buf_free(&k);
-			ob_error(a, 503, "out of memory");
-			goto out;
-		}
-		p->key = (char *)k.data;
+	if (hg_deliver_event_init(&p->ev, in.event, now, in.data, (const char *)key.data,
+				  p->to.targets, p->to.n) != HG_OK) {
+		ob_error(a, 503, "out of memory");
+		goto out;
 	}
-	p->keys[0] = p->key;
-	p->it.msg.source = HG_STORE_OUTBOUND_SOURCE;
-	p->it.msg.received_ms = now;
-	p->it.msg.content_type = "application/json";
-	p->it.msg.headers_json = p->headers_json;
-	p->it.msg.body = p->body.data;
-	p->it.msg.body_len = p->body.len;
-	p->it.msg.dedupe_keys = p->keys;
-	p->it.msg.n_dedupe_keys = 1;
-	p->it.msg.targets = p->to.targets;
-	p->it.msg.n_targets = p->to.n;
+	p->it.msg = p->ev.msg;
 	p->it.done = ob_publish_done;
 	p->pending = j->pending;
 	a->deferred = 1; /* the writer answers, after the commit */
 	hg_ingest_submit(api->ingest, &p->it);
 	p = NULL;
 out:
+	hg_buf_free(&key);
 	if (p != NULL)
 		ob_publish_free(p);
 	hg_webhook_publish_free(&in);

@@ -15,6 +15,7 @@
 
 #include "api/webhooks.h"
 #include "deliver/deliver.h"
+#include "events/events.h"
 
 /* ---- event types ---- */
 
@@ -28,7 +29,8 @@ int hg_webhook_pattern_allowed(const char *pattern, const char *const *types, si
 	wild = hg_deliver_event_wildcard(pattern, &plen);
 	if (!wild && !hg_deliver_event_name_ok(pattern, strlen(pattern)))
 		return 0;
-	if (n == 0)
+	/* hookgate's own events are there whatever event_types lists */
+	if (n == 0 || hg_events_reserved(pattern, strlen(pattern)))
 		return 1;
 	for (i = 0; i < n; i++)
 		if (hg_deliver_event_matches(pattern, types[i]))
@@ -409,26 +411,6 @@ out:
 	json_decref(root);
 	if (rc != HG_OK)
 		hg_webhook_publish_free(out);
-	return rc;
-}
-
-int hg_webhook_delivery_body(const char *event, int64_t ts_ms, const json_t *data,
-			     struct hg_buf *out)
-{
-	char ts[32];
-	char *d;
-	int rc;
-
-	hg_time_iso8601(ts_ms, ts, sizeof(ts));
-	d = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
-	if (d == NULL)
-		return HG_ENOMEM;
-	rc = hg_buf_puts(out, "{\"event\":");
-	if (rc == HG_OK)
-		rc = hg_buf_json_str(out, event, strlen(event));
-	if (rc == HG_OK)
-		rc = hg_buf_printf(out, ",\"timestamp\":\"%s\",\"data\":%s}", ts, d);
-	free(d);
 	return rc;
 }
 

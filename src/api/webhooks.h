@@ -38,8 +38,10 @@
 
 /* (The event-type grammar and its match: deliver.h, with the fan-out.) */
 /* Whether a subscription may list pattern: a configured type, "*", or
- * "prefix.*" matching at least one configured type. With no configured
- * types (n == 0) any well-formed type or pattern is allowed. */
+ * "prefix.*" matching at least one configured type, or any well-formed
+ * type or pattern under "hookgate." (the operational events, events.h).
+ * With no configured types (n == 0) any well-formed type or pattern is
+ * allowed. */
 int hg_webhook_pattern_allowed(const char *pattern, const char *const *types, size_t n);
 /* Whether an event may be published as type: a configured type (any
  * well-formed one when n == 0); never a pattern. */
@@ -83,11 +85,7 @@ void hg_webhook_publish_free(struct hg_webhook_publish *p);
 int hg_webhook_parse_publish(const uint8_t *body, size_t len, const char *const *types,
 			     size_t ntypes, struct hg_webhook_publish *out, char *err,
 			     size_t errlen);
-/* The body every subscriber receives, compact, keys in this order:
- * {"event":...,"timestamp":"2024-01-15T10:30:00.000Z","data":...}. The
- * same bytes are stored once and signed per delivery. */
-int hg_webhook_delivery_body(const char *event, int64_t ts_ms, const json_t *data,
-			     struct hg_buf *out);
+/* (The body every subscriber receives: hg_deliver_event_body, deliver.h.) */
 
 /* POST /api/v1/api-keys {owner_id[, role]}: role "owner" (default: manages
  * the owner's subscriptions) or "publisher" (publishes events for the

@@ -81,6 +81,20 @@ static const char usage_dlq[] =
     "  --json              print the API's JSON answer as it is\n"
     "  -h, --help          this help\n";
 
+static const char usage_endpoints[] =
+    "usage: hookgate endpoints [OPTIONS]\n"
+    "\n"
+    "Every configured endpoint with its health: circuit state (closed, open until\n"
+    "a time, half_open), failures in a row and the last success and failure (as\n"
+    "the daemon's delivery engine saw them), and the deliveries waiting for it\n"
+    "with the oldest one's age.\n"
+    "\n"
+    "  -c, --config FILE   find the daemon and the admin_token_env from FILE\n"
+    "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
+    "  --cacert FILE       trust the CA certificate(s) in FILE for an https daemon\n"
+    "  --json              print the API's JSON answer as it is\n"
+    "  -h, --help          this help\n";
+
 static const char usage_webhooks[] =
     "usage: hookgate webhooks create URL --events TYPE[,TYPE...] [--description TEXT] [OPTIONS]\n"
     "       hookgate webhooks list [OPTIONS]\n"
@@ -570,7 +584,16 @@ static void table_print(struct table *t)
 /* A field as text: strings as they are, numbers in decimal, null as NULL. */
 static const char *field(const json_t *o, const char *key, char *scratch, size_t len)
 {
-	const json_t *v = json_object_get(o, key);
+	const char *dot = strchr(key, '.');
+	const json_t *v;
+	char outer[32];
+
+	if (dot != NULL) { /* a nested object's field: "circuit.state" */
+		snprintf(outer, sizeof(outer), "%.*s", (int)(dot - key), key);
+		v = json_object_get(json_object_get(o, outer), dot + 1);
+	} else {
+		v = json_object_get(o, key);
+	}
 
 	if (json_is_string(v))
 		return json_string_value(v);
@@ -636,6 +659,42 @@ static void print_deliveries(const json_t *root)
 					   "last_error", "updated_at"};
 
 	print_list(root, heads, keys, 8);
+}
+
+/* ---- endpoints ---- */
+
+/* The endpoints and their health: the target is the URL or the command. */
+static void print_endpoints(const json_t *root)
+{
+	static const char *const heads[] = {"NAME",         "TARGET",   "CIRCUIT",
+					    "OPEN UNTIL",   "FAILURES", "LAST SUCCESS",
+					    "LAST FAILURE", "PENDING",  "OLDEST (ms)"};
+	static const char *const keys[] = {"name",
+					   "url",
+					   "circuit.state",
+					   "circuit.open_until",
+					   "failures_in_row",
+					   "last_success_at",
+					   "last_failure_at",
+					   "pending",
+					   "oldest_pending_age_ms"};
+	json_t *copy = json_deep_copy(root), *item;
+	size_t i;
+
+	/* an exec endpoint's target is its command */
+	json_array_foreach(json_object_get(copy, "data"), i, item)
+	{
+		if (json_is_null(json_object_get(item, "url")))
+			json_object_set(item, "url", json_object_get(item, "command"));
+	}
+	print_list(copy != NULL ? copy : root, heads, keys, 9);
+	json_decref(copy);
+}
+
+static void path_endpoints(struct hg_buf *path, const struct cli_opts *o)
+{
+	(void)o;
+	hg_buf_puts(path, "/api/v1/endpoints");
 }
 
 /* Prints one message: its fields, headers, body and delivery history. */
@@ -873,6 +932,7 @@ static const struct cli_sub subs[] = {
     {"messages", "replay", A_CONN, 1, "POST", path_replay, print_replayed, NULL, 0},
     {"dlq", "list", A_CONN | A_LIST | A_ENDPOINT, 0, "GET", path_dead, print_deliveries, NULL, 0},
     {"dlq", "retry", A_CONN | A_ENDPOINT, -1, "POST", path_retry, print_retried, NULL, 0},
+    {"endpoints", "list", A_CONN, 0, "GET", path_endpoints, print_endpoints, NULL, 0},
     {"webhooks", "create", A_CONN | A_WEBHOOK, 1, "POST", path_webhooks, NULL, body_webhook, 1},
     {"webhooks", "list", A_CONN, 0, "GET", path_webhooks, NULL, NULL, 1},
     {"webhooks", "delete", A_CONN, 1, "DELETE", path_webhook, NULL, NULL, 1},
@@ -949,6 +1009,26 @@ int hg_cli_messages(int argc, char **argv)
 int hg_cli_dlq(int argc, char **argv)
 {
 	return dispatch("dlq", usage_dlq, argc, argv);
+}
+
+/* `hookgate endpoints [OPTIONS]` is `endpoints list`: one thing to show. */
+int hg_cli_endpoints(int argc, char **argv)
+{
+	char **args = calloc((size_t)argc + 2, sizeof(*args));
+	int rc, i, k = 0;
+
+	if (args == NULL) {
+		fprintf(stderr, "hookgate: out of memory\n");
+		return HG_EXIT_RUNTIME;
+	}
+	args[k++] = argv[0];
+	if (argc < 2 || strcmp(argv[1], "list") != 0)
+		args[k++] = (char *)"list";
+	for (i = 1; i < argc; i++)
+		args[k++] = argv[i];
+	rc = dispatch("endpoints", usage_endpoints, k, args);
+	free(args);
+	return rc;
 }
 
 int hg_cli_webhooks(int argc, char **argv)

@@ -23,6 +23,8 @@ enum { HG_EXIT_OK = 0, HG_EXIT_RUNTIME = 1, HG_EXIT_USAGE = 2 };
 int hg_cli_messages(int argc, char **argv);
 /* hookgate dlq (list | retry (ID | --endpoint E)) [OPTIONS] */
 int hg_cli_dlq(int argc, char **argv);
+/* hookgate endpoints [OPTIONS]: the endpoints' health */
+int hg_cli_endpoints(int argc, char **argv);
 /* hookgate webhooks (create URL --events L | list | delete ID) [OPTIONS] */
 int hg_cli_webhooks(int argc, char **argv);
 /* hookgate events publish --event T --data JSON [--owner ID] [OPTIONS] */

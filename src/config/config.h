@@ -113,6 +113,12 @@ struct hg_endpoint {
 				    * is wrapped so); bytes NULL = deliveries are not signed */
 	struct hg_header *headers; /* headers: sent with every HTTP delivery */
 	size_t n_headers;
+	/* circuit: after failures attempts in a row fail, nothing is attempted
+	 * for cooldown_ms, then one probe decides; failures 0 = no circuit */
+	struct hg_circuit {
+		int64_t failures;
+		int64_t cooldown_ms;
+	} circuit;
 	int line;
 };
 
@@ -174,6 +180,7 @@ struct hg_alert_config {
 	int slow_ack_on;
 	int64_t slow_ack_ms;  /* 1500: the hour's ack p95 above it */
 	int store_on;         /* the store refuses writes */
+	int circuit_on;       /* an endpoint's circuit is open */
 	int64_t min_requests; /* 20: the ratios and slow_ack judge no fewer */
 	char *endpoint;       /* also deliver alerts to this endpoint; NULL: none */
 };

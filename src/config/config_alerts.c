@@ -11,7 +11,8 @@
  *     duplicate_ratio: 0.10
  *     error_ratio: 0.05
  *     slow_ack: 1500ms                       # ack p95 in the hour
- *     store: on
+ *     store: on                              # the store refuses writes
+ *     circuit: on                            # an endpoint's circuit is open
  *     min_requests: 20                       # the ratios and slow_ack need this many
  *     endpoint: ops-alerts
  *
@@ -26,9 +27,8 @@
 #define CFG_HOUR_MS_ 3600000LL
 
 static const char *const cfg_alert_keys[] = {
-    "bad_signatures",  "rate_limited", "dead",     "volume",
-    "duplicate_ratio", "error_ratio",  "slow_ack", "store",
-    "min_requests",    "endpoint",     NULL,
+    "bad_signatures", "rate_limited", "dead",         "volume",   "duplicate_ratio", "error_ratio",
+    "slow_ack",       "store",        "min_requests", "endpoint", "circuit",         NULL,
 };
 static const char *const cfg_limit_keys[] = {"limit", "per", NULL};
 static const char *const cfg_volume_keys[] = {"factor", "baseline", NULL};
@@ -49,6 +49,7 @@ void cfg_alerts_default(struct hg_alert_config *a)
 	a->slow_ack_on = 1;
 	a->slow_ack_ms = 1500;
 	a->store_on = 1;
+	a->circuit_on = 1;
 	a->min_requests = 20;
 }
 
@@ -62,6 +63,16 @@ static int cfg_off(struct cfg_ctx *c, const yaml_node_t *map, const char *key)
 		return 0;
 	s = (const char *)v->data.scalar.value;
 	return !strcmp(s, "off") || !strcmp(s, "false");
+}
+
+/* key: on or off (a rule without a threshold). */
+static int cfg_on_off(struct cfg_ctx *c, const yaml_node_t *map, const char *key, int *out)
+{
+	if (cfg_off(c, map, key)) {
+		*out = 0;
+		return HG_OK;
+	}
+	return cfg_choice(c, map, key, (const char *const[]){"off", "on", NULL}, out);
 }
 
 /* {limit: N, per: DURATION} (per at most an hour), or off. */
@@ -148,10 +159,8 @@ int cfg_parse_alerts(struct cfg_ctx *c, const yaml_node_t *root, struct hg_confi
 				  "a duration such as 1500ms, or off", 1, CFG_HOUR_MS_,
 				  &a->slow_ack_ms)))
 		return rc;
-	if (cfg_off(c, m, "store"))
-		a->store_on = 0;
-	else if ((rc = cfg_choice(c, m, "store", (const char *const[]){"off", "on", NULL},
-				  &a->store_on)))
+	if ((rc = cfg_on_off(c, m, "store", &a->store_on)) ||
+	    (rc = cfg_on_off(c, m, "circuit", &a->circuit_on)))
 		return rc;
 	rc = cfg_number(c, m, "min_requests", CFG_INT, "a whole number from 1 to 1000000", 1,
 			1000000, &a->min_requests);
@@ -165,10 +174,12 @@ int cfg_parse_alerts(struct cfg_ctx *c, const yaml_node_t *root, struct hg_confi
 int cfg_check_alerts(struct cfg_ctx *c, const yaml_node_t *root, struct hg_config *cfg)
 {
 	const yaml_node_t *m = cfg_get(c, root, "alerts");
+	const yaml_node_t *v = m != NULL ? cfg_get(c, m, "endpoint") : NULL;
 
 	if (cfg->alerts.endpoint == NULL || hg_config_find_endpoint(cfg, cfg->alerts.endpoint))
 		return HG_OK;
-	return cfg_fail(c, m ? cfg_key_line(c, m, "endpoint") : 0,
-			"alerts.endpoint: there is no endpoint called '%s' in endpoints",
+	return cfg_fail(c, v != NULL ? cfg_line(v) : 0,
+			"endpoint: alerts.endpoint names '%.64s', which is not one of the "
+			"endpoints; add it under endpoints: or name one that is there",
 			cfg->alerts.endpoint);
 }

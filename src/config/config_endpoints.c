@@ -34,9 +34,10 @@
 const int64_t cfg_default_schedule_ms[] = {0, 60000, 120000, 240000, 480000};
 
 static const char *const cfg_endpoint_keys[] = {
-    "name",       "url",         "exec",   "timeout", "retry", "max_in_flight",
-    "secret_env", "secret_file", "secret", "headers", NULL,
+    "name",       "url",         "exec",   "timeout", "retry",   "max_in_flight",
+    "secret_env", "secret_file", "secret", "headers", "circuit", NULL,
 };
+static const char *const cfg_circuit_keys[] = {"failures", "cooldown", NULL};
 /* Keys of the nested mappings. */
 static const char *const cfg_retry_keys[] = {"schedule",  "attempts", "base", "factor",
 					     "max_delay", "jitter",   NULL};
@@ -240,6 +241,34 @@ int cfg_parse_retry(struct cfg_ctx *c, const yaml_node_t *node, struct hg_retry 
 	return HG_OK;
 }
 
+/* circuit: {failures: N, cooldown: DURATION}, both required; absent: no
+ * circuit (failures stays 0). */
+static int cfg_parse_circuit(struct cfg_ctx *c, const yaml_node_t *node, struct hg_circuit *out,
+			     const char *where)
+{
+	const yaml_node_t *m;
+	char in[128];
+	int rc;
+
+	snprintf(in, sizeof in, "circuit of %s", where);
+	rc = cfg_mapping(c, node, "circuit", cfg_circuit_keys, in, "{failures: 20, cooldown: 1m}",
+			 &m);
+	if (rc || !m)
+		return rc;
+	if (!cfg_get(c, m, "failures") || !cfg_get(c, m, "cooldown"))
+		return cfg_fail(c, cfg_line(m),
+				"circuit: %s needs both failures: (how many failed attempts in a "
+				"row open it) and cooldown: (how long it stays open), such as "
+				"{failures: 20, cooldown: 1m}",
+				in);
+	rc = cfg_number(c, m, "failures", CFG_INT, "a whole number from 1 to 1000000", 1, 1000000,
+			&out->failures);
+	if (!rc)
+		rc = cfg_number(c, m, "cooldown", CFG_DURATION, CFG_DURATION_WHAT, 1, INT64_MAX,
+				&out->cooldown_ms);
+	return rc;
+}
+
 /* An endpoint's one signing secret, kept as Standard Webhooks writes it:
  * "whsec_<base64 of the key>". Given in that form it must decode; any other
  * value is the key's raw bytes and is wrapped. */
@@ -375,6 +404,8 @@ int cfg_parse_endpoint(struct cfg_ctx *c, const yaml_node_t *node, size_t index,
 	if (rc)
 		return rc;
 	rc = cfg_parse_retry(c, node, &ep->retry, where);
+	if (!rc)
+		rc = cfg_parse_circuit(c, node, &ep->circuit, where);
 	if (!rc)
 		rc = cfg_parse_endpoint_secret(c, node, ep, where);
 	return rc ? rc : cfg_parse_endpoint_headers(c, node, ep, where);

@@ -116,11 +116,12 @@ static int add_forwarded(const char *name, const char *value, void *arg)
 int dl_http_start(struct hg_deliver *d, struct dl_attempt *a)
 {
 	const struct hg_endpoint *ep = a->e->ep;
-	char attempt[16];
+	char attempt[16], event[HG_DELIVER_EVENT_MAX + 1];
 	size_t i;
 	int rc;
 
 	snprintf(attempt, sizeof(attempt), "%d", a->n);
+	dl_msg_event(a, event, sizeof(event)); /* a published event (alerts.endpoint) */
 	/* An empty Content-Type removes curl's form default; an empty Expect
 	 * its 100-continue wait on large bodies. */
 	rc = dl_add_header(a, "Content-Type",
@@ -137,6 +138,8 @@ int dl_http_start(struct hg_deliver *d, struct dl_attempt *a)
 		rc = dl_add_header(a, ep->headers[i].name, ep->headers[i].value);
 	if (rc == HG_OK)
 		rc = dl_forward_each(d, a, add_forwarded, a);
+	if (rc == HG_OK && event[0] != '\0')
+		rc = dl_add_header(a, "X-Webhook-Event", event);
 	if (rc == HG_OK && ep->secret.bytes != NULL)
 		rc = add_signature(d, a);
 	if (rc != HG_OK) {

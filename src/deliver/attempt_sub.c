@@ -11,10 +11,13 @@
 
 #include "deliver/engine_internal.h"
 
-/* The event type a published message carries ({"X-Webhook-Event": type}). */
-static void sub_event(const struct dl_attempt *a, char *out, size_t outlen)
+void dl_msg_event(const struct dl_attempt *a, char *out, size_t outlen)
 {
-	json_t *h = a->msg.headers_json != NULL ? json_loads(a->msg.headers_json, 0, NULL) : NULL;
+	int published =
+	    a->msg.source != NULL && strcmp(a->msg.source, HG_STORE_OUTBOUND_SOURCE) == 0;
+	json_t *h = published && a->msg.headers_json != NULL
+			? json_loads(a->msg.headers_json, 0, NULL)
+			: NULL;
 	const char *v = json_string_value(json_object_get(h, "X-Webhook-Event"));
 
 	hg_strlcpy(out, v != NULL ? v : "", outlen);
@@ -56,7 +59,7 @@ int dl_sub_start(struct hg_deliver *d, struct dl_attempt *a, int *store_down)
 		return HG_EINVAL;
 	}
 	a->have_sub = 1;
-	sub_event(a, event, sizeof(event));
+	dl_msg_event(a, event, sizeof(event));
 	rc = hg_outbound_sign(a->sub.secret,
 			      a->sub.old_secret[0] != '\0' && a->sub.old_secret_until_ms > now
 				  ? a->sub.old_secret

@@ -73,6 +73,34 @@ int hg_deliver_fanout(struct hg_store *st, const char *owner, const char *event,
 		      const struct hg_retry *retry, struct hg_deliver_fanout *out);
 void hg_deliver_fanout_free(struct hg_deliver_fanout *f);
 
+/* ---- a published event as a message (event.c) ---- */
+
+/* The body every receiver of an event gets, compact, keys in this order:
+ * {"event":...,"timestamp":"2024-01-15T10:30:00.000Z","data":...}. The
+ * same bytes are stored once and signed per delivery. Appends to out. */
+struct json_t;
+int hg_deliver_event_body(const char *event, int64_t ts_ms, const struct json_t *data,
+			  struct hg_buf *out);
+
+/* An event made into the message that carries it (store.h's outbound
+ * shape): msg has a new id, source HG_STORE_OUTBOUND_SOURCE, headers
+ * {"X-Webhook-Event": event}, the body above at now_ms, one dedupe key
+ * (dedupe_key, copied; NULL: "id:<the message id>", never a duplicate) and
+ * the given targets (borrowed: they must outlive msg's use). msg points
+ * into ev, which must not move while msg is in use. HG_OK or HG_ENOMEM (ev
+ * then holds nothing). Release with hg_deliver_event_free(). */
+struct hg_deliver_event {
+	struct hg_store_msg msg;
+	struct hg_buf body;
+	char *headers_json;
+	char *key;
+	const char *keys[1];
+};
+int hg_deliver_event_init(struct hg_deliver_event *ev, const char *event, int64_t now_ms,
+			  const struct json_t *data, const char *dedupe_key,
+			  const struct hg_store_target *targets, size_t n);
+void hg_deliver_event_free(struct hg_deliver_event *ev);
+
 /* A reload made cfg the current snapshot: the engine takes a reference
  * and, once the attempts in flight have finished (it claims nothing new
  * meanwhile; due deliveries wait in the store), rebuilds its endpoints from
@@ -135,6 +163,44 @@ void hg_deliver_wake_cb(void *arg);
  * (their leases expire and they are attempted again later); then closes
  * the store handle and frees d. */
 void hg_deliver_stop(struct hg_deliver *d);
+
+/* ---- endpoint health and the circuit breaker (health.c) ----
+ * Per configured endpoint, on this node: failures in a row, the last
+ * success and failure, and with endpoints[].circuit {failures, cooldown}
+ * a circuit: closed (attempts as usual); open after `failures` failed
+ * attempts in a row (nothing of the endpoint is claimed until the
+ * cooldown ends: pausing is not an attempt, so no delivery's attempt
+ * count or retries change); then half-open (exactly one delivery is
+ * claimed as a probe: success closes it, failure opens it for another
+ * cooldown). A success at any time closes it. The engine publishes
+ * hookgate.endpoint.circuit_open when it opens from closed and
+ * hookgate.endpoint.circuit_closed when it closes (a failed probe in
+ * between publishes nothing new), hookgate.delivery.dead and
+ * hookgate.subscription.disabled (src/events/events.h). */
+enum hg_circuit_state { HG_CIRCUIT_CLOSED = 0, HG_CIRCUIT_OPEN = 1, HG_CIRCUIT_HALF_OPEN = 2 };
+
+/* "closed", "open", "half_open". */
+const char *hg_deliver_circuit_name(enum hg_circuit_state s);
+
+struct hg_deliver_health {
+	enum hg_circuit_state state;
+	int64_t open_until_ms;   /* wall clock; 0 unless open */
+	int64_t opened_at_ms;    /* when it last opened from closed; 0: never */
+	int64_t failures_in_row; /* failed attempts since the last success */
+	int64_t last_success_ms; /* 0: none since the engine started */
+	int64_t last_failure_ms; /* 0: none since the engine started */
+};
+
+/* A copy of the engine's health of endpoint (a configured name). HG_OK,
+ * or HG_ENOTFOUND when the engine does not (yet) deliver to it: *out is
+ * then all zeros (closed, no attempts). Any thread; d may be NULL. */
+int hg_deliver_health(struct hg_deliver *d, const char *endpoint, struct hg_deliver_health *out);
+
+/* At most this many hookgate.delivery.dead events a minute per node: a
+ * storm of dead deliveries (an endpoint gone for a day) tells the operator
+ * without becoming a storm of events; the rest are counted in a warn log
+ * line, and the dead-letter queue (GET /api/v1/dlq) lists every one. */
+#define HG_DELIVER_DEAD_EVENTS_PER_MIN 60
 
 /* How long attempts in flight may finish at shutdown. */
 #define HG_DELIVER_STOP_GRACE_MS 3000

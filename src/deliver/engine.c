@@ -186,6 +186,7 @@ void dl_finish(struct hg_deliver *d, struct dl_attempt *a)
 		a->next_attempt_ms = hg_now_ms() + (delay >= 0 ? delay : 0);
 	}
 	log_attempt(a, delay);
+	dl_health_outcome(d, a);
 	hg_deliver_heap_remove(&d->heap, &a->deadline);
 	list_remove(&d->running, a);
 	list_push(&d->done, a);
@@ -286,8 +287,10 @@ static size_t claim_prepare(struct hg_deliver *d, int64_t now)
 
 	for (i = 0; i < d->n_eps && global > 0; i++) {
 		e = &d->eps[(d->rr + i) % d->n_eps];
-		room = e->ep->max_in_flight - e->in_flight;
-		if (!e->due || room <= 0)
+		if (!e->due)
+			continue;
+		room = dl_circuit_room(d, e, e->ep->max_in_flight - e->in_flight);
+		if (room <= 0)
 			continue;
 		if (room > global)
 			room = global;
@@ -343,15 +346,16 @@ static void count_outcome(struct hg_deliver *d, const struct dl_attempt *a)
 /* What a recorded attempt says about its subscription's health: a success
  * clears its failure streak, a 410 or a streak of disable_after switches
  * it off (and dead-letters what else waits for it). A failure here costs
- * only the bookkeeping of one attempt; the delivery itself is recorded. */
-static void sub_health(struct hg_deliver *d, const struct dl_attempt *a)
+ * only the bookkeeping of one attempt; the delivery itself is recorded.
+ * 1 when this switched it off (reason, 128 bytes, says why). */
+static int sub_health(struct hg_deliver *d, const struct dl_attempt *a, char *reason)
 {
 	const struct hg_outbound *o = &d->cfg->outbound;
-	char reason[128], dur[32];
+	char dur[32];
 	int off = 0;
 
 	if (a->sub_gone) {
-		hg_strlcpy(reason, "the subscriber answered 410 Gone", sizeof(reason));
+		hg_strlcpy(reason, "the subscriber answered 410 Gone", 128);
 	} else {
 		if (o->disable_after_ms % 86400000 == 0)
 			snprintf(dur, sizeof(dur), "%lldd",
@@ -361,17 +365,18 @@ static void sub_health(struct hg_deliver *d, const struct dl_attempt *a)
 				 (long long)(o->disable_after_ms / 1000));
 		else
 			snprintf(dur, sizeof(dur), "%lldms", (long long)o->disable_after_ms);
-		snprintf(reason, sizeof(reason), "every delivery failed for %s", dur);
+		snprintf(reason, 128, "every delivery failed for %s", dur);
 	}
 	if (hg_store_sub_outcome(d->st, a->sub.id, a->ok, a->sub_gone, hg_now_ms(),
 				 o->disable_after_ms, reason, &off) != HG_OK) {
 		hg_log(HG_LOG_ERROR, "subscription health not recorded", "subscription",
 		       HG_LS(a->sub.id), NULL);
-		return;
+		return 0;
 	}
 	if (off)
 		hg_log(HG_LOG_WARN, "subscription switched off", "subscription", HG_LS(a->sub.id),
 		       "owner", HG_LS(a->sub.owner_id), "reason", HG_LS(reason), NULL);
+	return off;
 }
 
 /* The records of the finished attempts, in d->rec (up to max_in_flight of
@@ -401,13 +406,15 @@ static size_t records_prepare(struct hg_deliver *d)
 static void records_done(struct hg_deliver *d, size_t k)
 {
 	struct dl_attempt *a;
+	char reason[128];
 	size_t i;
+	int off;
 
 	for (i = 0; i < k; i++) {
 		a = d->done.head;
 		list_remove(&d->done, a);
-		if (a->have_sub)
-			sub_health(d, a);
+		off = a->have_sub && sub_health(d, a, reason);
+		dl_events_recorded(d, a, off, reason);
 		count_outcome(d, a);
 		if (a->outcome == HG_DELIVERY_FAILED)
 			timer_at_wall(d, &a->e->timer, a->next_attempt_ms, 1);
@@ -536,6 +543,8 @@ static void *engine_main(void *arg)
 		/* While a reload waits, nothing new is claimed; once the last
 		 * attempt of the old endpoints is recorded, the new ones start. */
 		settle(d, stop_at == 0 && d->pending == NULL);
+		if (!d->store_down)
+			dl_events_flush(d);
 		if (d->pending != NULL && stop_at == 0 && d->running.n == 0 && d->done.n == 0)
 			adopt_reload(d);
 		if (stop_at > 0 && (d->running.n == 0 || dl_mono_ms() >= stop_at))
@@ -625,15 +634,18 @@ static int eps_build(struct hg_deliver *d, const struct hg_config *cfg)
 	}
 	hg_deliver_heap_free(&d->heap);
 	d->heap = heap;
-	free(d->eps);
+	dl_health_carry(d, eps, n, d->eps, d->n_eps);
 	free(d->req);
 	free(d->req_ep);
 	free(d->req_got);
+	pthread_mutex_lock(&d->health_mu);
+	free(d->eps);
 	d->eps = eps;
 	d->req = req;
 	d->req_ep = req_ep;
 	d->req_got = req_got;
 	d->n_eps = n;
+	pthread_mutex_unlock(&d->health_mu);
 	d->rr = 0;
 	return HG_OK;
 }
@@ -776,6 +788,7 @@ static void engine_free(struct hg_deliver *d)
 	hg_config_put(atomic_exchange(&d->next_cfg, NULL));
 	hg_config_put(d->pending);
 	hg_config_put(d->cfg);
+	pthread_mutex_destroy(&d->health_mu);
 	free(d);
 }
 
@@ -797,6 +810,7 @@ int hg_deliver_start(const struct hg_config *cfg, struct hg_deliver **out, char 
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		goto oom;
+	pthread_mutex_init(&d->health_mu, NULL);
 	/* the engine's own reference: a reload may swap the current one */
 	d->cfg = hg_config_hold((struct hg_config *)cfg);
 	d->claimed = calloc(cap, sizeof(*d->claimed));

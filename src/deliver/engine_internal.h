@@ -34,6 +34,13 @@ struct dl_endpoint {
 	int due;                       /* claimable deliveries may be waiting now */
 	int in_flight;
 	int subs; /* the outbound subscriptions, claimed together as "sub:*" */
+	/* health.c: written by the engine under d->health_mu, read by others */
+	struct hg_deliver_health h;
+	int64_t open_until_mono; /* the monotonic end of an open circuit's cooldown */
+	/* circuit events to publish (the store may refuse for a while) */
+	int ev_open, ev_closed;
+	int64_t ev_open_at, ev_closed_at; /* the opened_at_ms each concerns */
+	int64_t ev_failures;
 };
 
 struct dl_attempt {
@@ -116,6 +123,9 @@ struct hg_deliver {
 	size_t n_pool;
 	char **env_base; /* the environment exec commands inherit */
 	size_t n_env_base;
+	pthread_mutex_t health_mu; /* the eps' h, and eps itself while it is swapped */
+	int64_t dead_window_ms;    /* health.c: the minute of dead events being counted */
+	int64_t dead_sent, dead_dropped;
 	/* outbound subscriptions: one pseudo-endpoint "sub:*" for all of them */
 	struct hg_endpoint subs_ep;
 	struct hg_ssrf_policy ssrf;
@@ -151,6 +161,30 @@ void dl_http_done(struct hg_deliver *d, struct dl_attempt *a, CURLcode result);
 /* *store_down is set when the store could not be read (not an attempt:
  * the lease brings it back); other failures are the attempt's. */
 int dl_sub_start(struct hg_deliver *d, struct dl_attempt *a, int *store_down);
+
+/* The event type of a published message a carries ({"X-Webhook-Event":
+ * type} in its headers), or "" for an inbound message. */
+void dl_msg_event(const struct dl_attempt *a, char *out, size_t outlen);
+
+/* ---- health.c: failures in a row, the circuit, operational events ---- */
+
+/* How many of room e may claim now: all of it while its circuit is closed
+ * (or it has none), none while it is open (its timer is set for the end of
+ * the cooldown), one probe when half-open and nothing is in flight. */
+int dl_circuit_room(struct hg_deliver *d, struct dl_endpoint *e, int room);
+/* a finished: counts it in its endpoint's health and moves the circuit. */
+void dl_health_outcome(struct hg_deliver *d, struct dl_attempt *a);
+/* a was recorded: the events it makes (hookgate.delivery.dead,
+ * hookgate.subscription.disabled when off). */
+void dl_events_recorded(struct hg_deliver *d, const struct dl_attempt *a, int sub_off,
+			const char *reason);
+/* Publishes the circuit events waiting (kept for the next turn when the
+ * store refuses). */
+void dl_events_flush(struct hg_deliver *d);
+/* eps replaced old (n_old of them): carries the health of endpoints that
+ * kept their name over, and re-arms an open circuit's timer. */
+void dl_health_carry(struct hg_deliver *d, struct dl_endpoint *eps, size_t n,
+		     const struct dl_endpoint *old, size_t n_old);
 
 /* ---- forward.c: the request headers a delivery passes on ---- */
 

@@ -1667,6 +1667,7 @@ const struct hg_store_ops hg_store_postgres_ops = {
     .list_deliveries = hg_pg_list_deliveries,
     .message_attempts = hg_pg_message_attempts,
     .count_deliveries = hg_pg_count_deliveries,
+    .backlog = hg_pg_backlog,
     .stats_add = hg_pg_stats_add,
     .stats_read = hg_pg_stats_read,
     .purge = hg_pg_purge,

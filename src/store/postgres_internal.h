@@ -139,6 +139,8 @@ int hg_pg_list_deliveries(struct hg_store *st, const struct hg_store_delivery_fi
 int hg_pg_message_attempts(struct hg_store *st, const char *message_id,
 			   int (*fn)(const struct hg_store_attempt_info *a, void *arg), void *arg);
 int hg_pg_count_deliveries(struct hg_store *st, int64_t counts[HG_DELIVERY_DEAD + 1]);
+int hg_pg_backlog(struct hg_store *st, int (*fn)(const struct hg_store_backlog *b, void *arg),
+		  void *arg);
 int hg_pg_stats_add(struct hg_store *st, const struct hg_stats_row *rows, size_t n);
 int hg_pg_stats_read(struct hg_store *st, const char *source, int64_t from_ms,
 		     struct hg_stats_row *rows, size_t n);

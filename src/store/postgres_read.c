@@ -266,6 +266,28 @@ int hg_pg_count_deliveries(struct hg_store *st, int64_t counts[HG_DELIVERY_DEAD 
 	return HG_OK;
 }
 
+int hg_pg_backlog(struct hg_store *st, int (*fn)(const struct hg_store_backlog *b, void *arg),
+		  void *arg)
+{
+	struct hg_pg *p = (struct hg_pg *)st;
+	PGresult *res;
+	int i;
+
+	res = hg_pg_read_query(p, "backlog", HG_STORE_BACKLOG_SQL, 0, NULL, 0);
+	if (res == NULL)
+		return HG_EIO;
+	for (i = 0; i < PQntuples(res); i++) {
+		struct hg_store_backlog b = {.endpoint = PQgetvalue(res, i, 0),
+					     .pending = hg_pg_text_i64(res, i, 1, 0),
+					     .oldest_ms = hg_pg_text_i64(res, i, 2, 0)};
+
+		if (fn(&b, arg) != 0)
+			break;
+	}
+	PQclear(res);
+	return HG_OK;
+}
+
 /* The stats statements name hg_stat_names' columns: built once from that
  * table of identifiers (never from values) into b. how: 0 "a, b", 1
  * "sum(a), sum(b)", 2 "a = stats_hourly.a + excluded.a, ...", 3 "$3, $4". */

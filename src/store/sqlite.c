@@ -1717,6 +1717,35 @@ static int sqlite_count_deliveries(struct hg_store *st, int64_t counts[HG_DELIVE
 	return each_row(s, q, "count_deliveries", count_row, counts);
 }
 
+struct backlog_cb {
+	int (*fn)(const struct hg_store_backlog *b, void *arg);
+	void *arg;
+};
+
+static int backlog_row(sqlite3_stmt *q, void *arg)
+{
+	struct backlog_cb *cb = arg;
+	struct hg_store_backlog b = {.endpoint = text_or_null(q, 0),
+				     .pending = sqlite3_column_int64(q, 1),
+				     .oldest_ms = sqlite3_column_int64(q, 2)};
+
+	return cb->fn(&b, cb->arg);
+}
+
+static int sqlite_backlog(struct hg_store *st,
+			  int (*fn)(const struct hg_store_backlog *b, void *arg), void *arg)
+{
+	struct hg_sqlite *s = (struct hg_sqlite *)st;
+	struct sql_builder b = {0};
+	struct backlog_cb cb = {.fn = fn, .arg = arg};
+	sqlite3_stmt *q;
+
+	sql_add(&b, HG_STORE_BACKLOG_SQL, NULL, 0);
+	if (sql_prepare(s, &b, &q) != SQLITE_OK)
+		return read_failed(s, "backlog");
+	return each_row(s, q, "backlog", backlog_row, &cb);
+}
+
 /* The stats_hourly counter columns, comma-separated, each as a plain name,
  * in sum() or as an upsert's "x = x + excluded.x". */
 enum stat_col { COL_NAME, COL_SUM, COL_ADD };
@@ -2249,6 +2278,7 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .list_deliveries = sqlite_list_deliveries,
     .message_attempts = sqlite_message_attempts,
     .count_deliveries = sqlite_count_deliveries,
+    .backlog = sqlite_backlog,
     .stats_add = sqlite_stats_add,
     .stats_read = sqlite_stats_read,
     .purge = sqlite_purge,

@@ -350,6 +350,14 @@ int hg_store_count_deliveries(struct hg_store *st, int64_t counts[HG_DELIVERY_DE
 	return st->ops->count_deliveries(st, counts);
 }
 
+int hg_store_backlog(struct hg_store *st, int (*fn)(const struct hg_store_backlog *b, void *arg),
+		     void *arg)
+{
+	if (st->ops->backlog == NULL)
+		return unsupported(st, "backlog");
+	return st->ops->backlog(st, fn, arg);
+}
+
 int hg_store_stats_add(struct hg_store *st, const struct hg_stats_row *rows, size_t n)
 {
 	if (n == 0)

@@ -405,6 +405,19 @@ int hg_store_message_attempts(struct hg_store *st, const char *message_id,
  * would read the whole table). counts has HG_DELIVERY_DEAD + 1 elements. */
 int hg_store_count_deliveries(struct hg_store *st, int64_t counts[HG_DELIVERY_DEAD + 1]);
 
+/* One endpoint's backlog: the deliveries not yet done (pending, failed or
+ * delivering) and when the oldest of them was created. */
+struct hg_store_backlog {
+	const char *endpoint; /* valid during the callback only */
+	int64_t pending;
+	int64_t oldest_ms;
+};
+/* Calls fn for every configured endpoint's name that has a backlog (the
+ * outbound subscriptions' "sub:..." are left out), until fn returns
+ * non-zero. HG_OK or HG_EIO. */
+int hg_store_backlog(struct hg_store *st, int (*fn)(const struct hg_store_backlog *b, void *arg),
+		     void *arg);
+
 struct hg_stats_row;
 
 /* Adds rows[0..n) to the hourly stats (stats_hourly), in one transaction.

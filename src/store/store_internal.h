@@ -69,6 +69,12 @@ struct hg_store_rehash {
 	const char *message_id;
 };
 
+/* Both backends' backlog query: the (status, ...) index ranges of the
+ * waiting states, grouped per endpoint, subscriptions left out. */
+#define HG_STORE_BACKLOG_SQL                                                                       \
+	"SELECT endpoint, count(*), min(created_ms) FROM deliveries WHERE status IN"               \
+	" ('pending', 'delivering', 'failed') AND endpoint NOT LIKE 'sub:%' GROUP BY endpoint"
+
 struct hg_store_ops {
 	const char *name; /* "sqlite", for messages a person reads */
 	/* target is the URI with the scheme removed (the file path for sqlite).
@@ -116,6 +122,8 @@ struct hg_store_ops {
 				int (*fn)(const struct hg_store_attempt_info *a, void *arg),
 				void *arg);
 	int (*count_deliveries)(struct hg_store *st, int64_t counts[HG_DELIVERY_DEAD + 1]);
+	int (*backlog)(struct hg_store *st, int (*fn)(const struct hg_store_backlog *b, void *arg),
+		       void *arg);
 	int (*stats_add)(struct hg_store *st, const struct hg_stats_row *rows, size_t n);
 	int (*stats_read)(struct hg_store *st, const char *source, int64_t from_ms,
 			  struct hg_stats_row *rows, size_t n);

@@ -2,14 +2,19 @@
 // bad signatures over a limit fire one alert (the API, /metrics, a warn
 // log line) that resolves once its window has passed; a volume spike over
 // the same hour of earlier days fires `volume`; GET /api/v1/sources shows
-// this hour's counters and which key a rate limit is holding back.
+// this hour's counters and which key a rate limit is holding back; an
+// alert reaches the operator's subscriptions and alerts.endpoint once when
+// it fires and once when it resolves, and no other owner.
 //
 // Network: every connection goes to 127.0.0.1.
 
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { postSigned, request, sqlite, startDaemon, token, waitFor } from './helpers.mjs';
+import { Webhook } from 'standardwebhooks';
+
+import { HOST, postSigned, request, sqlite, startDaemon, token, waitFor } from './helpers.mjs';
 
 const SECRET = token('alerts-secret');
 const ADMIN = token('alerts-admin');
@@ -178,5 +183,142 @@ describe('the volume rule', () => {
     const a = find(await alerts(d), 'volume', 'wa');
     assert.ok(a.value >= 12, `value ${a.value}`);
     assert.equal(a.threshold, 9);
+  });
+});
+
+// A loopback sink that records every request.
+async function startSink() {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      requests.push({ path: req.url, headers: req.headers, raw: Buffer.concat(chunks) });
+      res.writeHead(200).end('');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, HOST, resolve));
+  return {
+    on: (p) => requests.filter((r) => r.path === p),
+    url: (p) => `http://${HOST}:${server.address().port}${p}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe('alerts on the event bus', () => {
+  let d;
+  let sink;
+
+  after(async () => {
+    await d?.cleanup();
+    await sink?.close();
+  });
+
+  test('fired and resolved: once each to the operator and alerts.endpoint, never to another owner', async () => {
+    sink = await startSink();
+    d = await startDaemon({
+      env,
+      extra: [
+        'admin_token_env: HG_E2E_ALERTS_ADMIN',
+        'allow_http: true',
+        'egress_allow: [127.0.0.1/32]',
+        'endpoints:',
+        `  - {name: ops, url: "${sink.url('/ops')}"}`,
+        "alerts: {bad_signatures: {limit: 5, per: 3s}, endpoint: ops, volume: 'off', rate_limited: 'off'}",
+        'sources:',
+        '  - {name: wa, provider: meta, secret_env: HG_E2E_ALERTS_SECRET}',
+      ].join('\n'),
+    });
+    const api = (method, path, body, key = ADMIN) =>
+      request(d, method, path, {
+        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    const keyOf = async (owner_id) => {
+      const r = await api('POST', '/api/v1/api-keys', { owner_id });
+      assert.equal(r.status, 201, r.text);
+      return r.json.token;
+    };
+    const subscribe = async (key, path) => {
+      const r = await api('POST', '/api/v1/webhooks', { url: sink.url(path), events: ['hookgate.alert.*'] }, key);
+      assert.equal(r.status, 201, r.text);
+      return r.json.secret_standard;
+    };
+    const opWhsec = await subscribe(await keyOf('operator'), '/operator');
+    await subscribe(await keyOf('team-a'), '/team');
+
+    for (let i = 0; i < 6; i++) {
+      assert.equal((await postSigned(d, 'wa', '{}', { signature: `sha256=${'0'.repeat(64)}` })).status, 401);
+    }
+    const events = (path) =>
+      sink.on(path).map((r) => {
+        const body =
+          path === '/operator'
+            ? new Webhook(opWhsec).verify(r.raw, {
+                'webhook-id': r.headers['webhook-id'],
+                'webhook-timestamp': r.headers['webhook-timestamp'],
+                'webhook-signature': r.headers['webhook-signature'],
+              })
+            : JSON.parse(r.raw);
+        assert.equal(r.headers['x-webhook-event'], body.event);
+        return body;
+      });
+    const both = await waitFor(
+      () => events('/operator').some((e) => e.event === 'hookgate.alert.resolved') &&
+        events('/ops').some((e) => e.event === 'hookgate.alert.resolved'),
+      { timeoutMs: 40000, intervalMs: 200 },
+    );
+    assert.ok(both, 'the operator and alerts.endpoint hear the alert fire and resolve');
+    await new Promise((r) => setTimeout(r, 3000)); // nothing more comes
+    for (const path of ['/operator', '/ops']) {
+      const got = events(path);
+      assert.deepEqual(
+        got.map((e) => e.event),
+        ['hookgate.alert.firing', 'hookgate.alert.resolved'],
+        `${path}: one firing, one resolved`,
+      );
+      assert.deepEqual(got[0].data, { rule: 'bad_signatures', source: 'wa', value: 6, threshold: 5, window_ms: 3000, state: 'firing' });
+      assert.equal(got[1].data.state, 'resolved');
+    }
+    assert.equal(sink.on('/team').length, 0, "another owner's subscription hears nothing");
+  });
+});
+
+describe('the circuit rule', () => {
+  let d;
+  let sink;
+
+  after(async () => {
+    await d?.cleanup();
+    await sink?.close();
+  });
+
+  test("an endpoint whose circuit opens fires `circuit` under the endpoint's name", async () => {
+    sink = await startSink(); // answers 200, but the endpoint below points at a closed port
+    d = await startDaemon({
+      env,
+      extra: [
+        'admin_token_env: HG_E2E_ALERTS_ADMIN',
+        'endpoints:',
+        // a port nothing listens on (this sink's, once it is closed below): every attempt fails
+        `  - {name: app, url: "${sink.url('/app')}", circuit: {failures: 1, cooldown: 60s}}`,
+        'sources:',
+        '  - {name: wa, provider: meta, secret_env: HG_E2E_ALERTS_SECRET, routes: [app]}',
+      ].join('\n'),
+    });
+    await sink.close();
+    sink = null;
+    assert.equal((await postSigned(d, 'wa', JSON.stringify({ x: 1 }), { secret: SECRET })).status, 200);
+    const fired = await waitFor(async () => find(await alerts(d), 'circuit', 'app')?.state === 'firing', {
+      timeoutMs: 15000,
+      intervalMs: 200,
+    });
+    assert.ok(fired, 'circuit fires for endpoint app');
+    const m = (await request(d, 'GET', '/metrics')).text;
+    assert.equal(metric(m, 'hookgate_alerts_firing', '{rule="circuit",source="app"}'), 1);
   });
 });

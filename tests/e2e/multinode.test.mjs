@@ -5,8 +5,8 @@
 // halfway, each once except those in flight on the killed node; a database
 // restart during ingest answers 503 while the database is away, heals by
 // itself and loses no acknowledged event; the audit log written by two
-// nodes is one chain; the password in the store URI never shows in a
-// node's output.
+// nodes is one chain, and their refusals fire one alert, not one per
+// node; the password in the store URI never shows in a node's output.
 //
 // Runs only when HOOKGATE_E2E_STORE is a postgres:// URI (`make test-pg`);
 // otherwise every test is skipped with the reason. The restart test needs
@@ -133,6 +133,24 @@ describe('two nodes on one PostgreSQL database', { skip: SKIP }, () => {
     const v = await runCli(['audit', 'verify', '-c', a.configPath], { env });
     assert.equal(v.code, 0, `${v.stdout}${v.stderr}`);
     assert.match(v.stdout, /audit log ok: \d+ rows/);
+  });
+
+  test('those refusals fire the bad_signatures alert once, not once per node', async () => {
+    const changes = async (d) => {
+      const m = (await request(d, 'GET', '/metrics')).text;
+      const line = m.split('\n').find((l) => l.startsWith('hookgate_alerts_changes_total{rule="bad_signatures",state="firing"} '));
+      return Number(line?.split(' ')[1]);
+    };
+    const fired = await waitFor(async () => (await changes(a)) + (await changes(b)) >= 1, { timeoutMs: 15000, intervalMs: 200 });
+    assert.ok(fired, 'one of the nodes fires it');
+    await sleep(5000); // more rounds on both nodes: neither fires it again
+    assert.equal((await changes(a)) + (await changes(b)), 1, 'fired once across the two nodes');
+    const r = await psql(uri, "SELECT count(*) FROM alerts WHERE rule = 'bad_signatures' AND source = 'events' AND state = 'firing'");
+    assert.equal(Number(r.stdout.trim()), 1);
+    for (const d of [a, b]) {
+      const m = (await request(d, 'GET', '/metrics')).text;
+      assert.ok(m.includes('hookgate_alerts_firing{rule="bad_signatures",source="events"} 1'), 'both nodes show it firing');
+    }
   });
 
   test('a rate limit holds across nodes (shared through the database)', async () => {

@@ -1,7 +1,8 @@
 /*
  * store_msgs.h — the test messages the store's unit tests put (SQLite,
  * PostgreSQL and the conformance suite that runs on both): a message with
- * up to three dedupe keys, putting one, counting them. Static inline, for
+ * up to three dedupe keys, putting one, counting them; and an outbound
+ * subscription to publish to. Static inline, for
  * tests that include cmocka first.
  */
 #ifndef HG_TEST_STORE_MSGS_H
@@ -50,6 +51,26 @@ static inline int64_t count(struct hg_store *st, const char *source)
 
 	assert_int_equal(hg_store_count_messages(st, source, &n), HG_OK);
 	return n;
+}
+
+/* Creates an outbound subscription of owner to events (a JSON array) at a
+ * fixed URL and secret, active or not; id gets its id. */
+static inline void tsub_create(struct hg_store *st, const char *owner, const char *events,
+			       int active, char id[HG_UUID_LEN + 1])
+{
+	struct hg_store_sub s;
+
+	memset(&s, 0, sizeof(s));
+	hg_uuid7(s.id);
+	hg_strlcpy(s.owner_id, owner, sizeof(s.owner_id));
+	s.url = (char *)"https://subscriber.example/hook";
+	s.events_json = (char *)events;
+	s.is_active = active;
+	hg_strlcpy(s.secret, "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
+		   sizeof(s.secret));
+	s.created_ms = s.updated_ms = 1000;
+	assert_int_equal(hg_store_sub_create(st, &s), HG_OK);
+	memcpy(id, s.id, HG_UUID_LEN + 1);
 }
 
 #endif

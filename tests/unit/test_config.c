@@ -764,8 +764,9 @@ static void test_alerts(void **state)
 	assert_int_equal(cfg->alerts.min_requests, 5);
 	assert_string_equal(cfg->alerts.endpoint, "ops");
 	hg_config_free(cfg);
-	expect_error("alerts:\n  endpoint: nowhere\n", 2,
-		     "alerts.endpoint: there is no endpoint called 'nowhere' in endpoints");
+	expect_error(
+	    "alerts:\n  endpoint: nowhere\n", 2,
+	    "endpoint: alerts.endpoint names 'nowhere', which is not one of the endpoints");
 	expect_error("alerts:\n  bad_signatures: {limit: 5, per: 2h}\n", 2,
 		     "per: expected a duration from 1s to 1h such as 10m, got \"2h\"");
 	expect_error("alerts:\n  duplicate_ratio: 2\n", 2,
@@ -1472,6 +1473,51 @@ static void test_endpoints(void **state)
 	hg_config_free(cfg);
 }
 
+/* circuit: {failures, cooldown} per endpoint, and alerts.endpoint naming one */
+static void test_circuit_and_alerts(void **state)
+{
+	struct hg_config *cfg;
+
+	(void)state;
+	cfg = load_ok("endpoints:\n"
+		      "  - {name: orders, url: http://127.0.0.1:9/, circuit: {failures: 20, "
+		      "cooldown: 1m}}\n"
+		      "  - {name: ops, url: http://127.0.0.1:9/}\n"
+		      "alerts: {endpoint: ops}\n");
+	assert_int_equal(cfg->endpoints[0].circuit.failures, 20);
+	assert_int_equal(cfg->endpoints[0].circuit.cooldown_ms, 60000);
+	assert_int_equal(cfg->endpoints[1].circuit.failures, 0); /* off when absent */
+	assert_string_equal(cfg->alerts.endpoint, "ops");
+	hg_config_free(cfg);
+	cfg = load_ok("listen: :80\n");
+	assert_null(cfg->alerts.endpoint);
+	hg_config_free(cfg);
+
+	expect_exact_error(
+	    "endpoints:\n  - {name: a, url: http://x/, circuit: {failures: 3}}\n", 2,
+	    "circuit: circuit of endpoint 'a' needs both failures: (how many failed "
+	    "attempts in a row open it) and cooldown: (how long it stays open), such "
+	    "as {failures: 20, cooldown: 1m}");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, circuit: {failures: 0, cooldown: "
+		     "1m}}\n",
+		     2, "failures: expected a whole number from 1 to 1000000");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, circuit: {failures: 2, cooldown: "
+		     "soon}}\n",
+		     2, "cooldown: expected a duration above zero");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, circuit: {failure: 2}}\n", 2,
+		     "unknown key 'failure' in circuit of endpoint 'a'");
+	expect_error("endpoints:\n  - {name: a, url: http://x/, circuit: 5}\n", 2,
+		     "circuit: expected a mapping such as {failures: 20, cooldown: 1m}");
+	expect_exact_error(
+	    "endpoints:\n  - {name: a, url: http://x/}\nalerts:\n  endpoint: b\n", 4,
+	    "endpoint: alerts.endpoint names 'b', which is not one of the endpoints; "
+	    "add it under endpoints: or name one that is there");
+	expect_error("alerts: {endpoint: \"Not A Name\"}\n", 1,
+		     "endpoint: expected the name of one of the config's endpoints");
+	expect_error("alerts: [ops]\n", 1, "alerts: expected a mapping");
+	expect_error("alerts: {endpont: ops}\n", 1, "unknown key 'endpont' in alerts");
+}
+
 static void test_endpoint_errors(void **state)
 {
 	(void)state;
@@ -1918,6 +1964,7 @@ int main(void)
 	    cmocka_unit_test(test_find_source),
 	    cmocka_unit_test(test_endpoints),
 	    cmocka_unit_test(test_endpoint_errors),
+	    cmocka_unit_test(test_circuit_and_alerts),
 	    cmocka_unit_test(test_routes),
 	    cmocka_unit_test(test_max_dedupe_keys),
 	    cmocka_unit_test(test_audit_keys),

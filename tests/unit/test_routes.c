@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "deliver/deliver.h"
 #include "store/store.h"
+#include "store_msgs.h"
 #include "util/jsonpath.h"
 
 static const char config_head[] =
@@ -152,24 +153,6 @@ static void test_shared_tree(void **state)
 /* Outbound: a published event goes to the active subscriptions of its
  * owner whose patterns match its type, as "sub:<id>" targets due after
  * the retry policy's first wait. */
-static void add_sub(struct hg_store *st, const char *owner, const char *events, int active,
-		    char id[HG_UUID_LEN + 1])
-{
-	struct hg_store_sub s;
-
-	memset(&s, 0, sizeof(s));
-	hg_uuid7(s.id);
-	hg_strlcpy(s.owner_id, owner, sizeof(s.owner_id));
-	s.url = (char *)"https://subscriber.example/hook";
-	s.events_json = (char *)events;
-	s.is_active = active;
-	hg_strlcpy(s.secret, "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90",
-		   sizeof(s.secret));
-	s.created_ms = s.updated_ms = 1000;
-	assert_int_equal(hg_store_sub_create(st, &s), HG_OK);
-	memcpy(id, s.id, HG_UUID_LEN + 1);
-}
-
 static void test_fanout(void **state)
 {
 	struct hg_store *st = NULL;
@@ -181,11 +164,11 @@ static void test_fanout(void **state)
 
 	(void)state;
 	assert_int_equal(hg_store_open("sqlite::memory:", &st, err, sizeof(err)), HG_OK);
-	add_sub(st, "own", "[\"clip.*\"]", 1, clip);
-	add_sub(st, "own", "[\"other.thing\", \"*\"]", 1, star);
-	add_sub(st, "own", "[\"other.*\"]", 1, other);
-	add_sub(st, "own", "[\"clip.submitted\"]", 0, off);
-	add_sub(st, "them", "[\"clip.*\"]", 1, theirs);
+	tsub_create(st, "own", "[\"clip.*\"]", 1, clip);
+	tsub_create(st, "own", "[\"other.thing\", \"*\"]", 1, star);
+	tsub_create(st, "own", "[\"other.*\"]", 1, other);
+	tsub_create(st, "own", "[\"clip.submitted\"]", 0, off);
+	tsub_create(st, "them", "[\"clip.*\"]", 1, theirs);
 	retry.schedule_ms = schedule;
 	retry.attempts = 2;
 	retry.max_delay_ms = 3600000;

@@ -802,6 +802,55 @@ static void settle(struct hg_store *st, const char *endpoint, enum hg_delivery_s
 	assert_int_equal(hg_store_record_attempts(st, a, n), HG_OK);
 }
 
+struct backlogs {
+	char name[4][HG_STORE_NAME_MAX + 1];
+	int64_t pending[4], oldest[4];
+	size_t n;
+};
+
+static int see_backlog(const struct hg_store_backlog *b, void *arg)
+{
+	struct backlogs *s = arg;
+
+	assert_true(s->n < 4);
+	hg_strlcpy(s->name[s->n], b->endpoint, sizeof(s->name[0]));
+	s->pending[s->n] = b->pending;
+	s->oldest[s->n++] = b->oldest_ms;
+	return 0;
+}
+
+/* The backlog per endpoint: what waits (pending, failed, delivering), the
+ * oldest's creation; done deliveries and subscriptions left out. */
+static void test_backlog(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const to_ab[] = {"alpha", "beta", NULL};
+	static const char *const to_a[] = {"alpha", NULL};
+	static const char *const to_sub[] = {HG_STORE_SUB_PREFIX "0190", NULL};
+	struct backlogs b = {0};
+	int64_t t0 = hg_now_ms() - 60000;
+	char id[HG_UUID_LEN + 1];
+
+	assert_int_equal(hg_store_backlog(f->st, see_backlog, &b), HG_OK);
+	assert_int_equal(b.n, 0);
+	put_routed(f, "whatsapp", t0, 1, to_ab, id);
+	put_routed(f, "whatsapp", t0 + 5000, 2, to_a, id);
+	put_routed(f, "whatsapp", t0 + 6000, 3, to_sub, id);
+	settle(f->st, "beta", HG_DELIVERY_DEAD);
+	assert_int_equal(hg_store_backlog(f->st, see_backlog, &b), HG_OK);
+	assert_int_equal(b.n, 1);
+	assert_string_equal(b.name[0], "alpha");
+	assert_int_equal(b.pending[0], 2);
+	assert_int_equal(b.oldest[0], t0);
+
+	/* a failed one still waits; a delivered one does not */
+	settle(f->st, "alpha", HG_DELIVERY_FAILED);
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(hg_store_backlog(f->st, see_backlog, &b), HG_OK);
+	assert_int_equal(b.n, 1);
+	assert_int_equal(b.pending[0], 2);
+}
+
 static void test_list_messages_pages_and_filters(void **state)
 {
 	struct fixture *f = *state;
@@ -1904,6 +1953,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_claim_order_exact_and_prefix, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_messages_pages_and_filters, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_list_deliveries_and_attempts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_backlog, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stats_add_and_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_in_batches_keeps_audit_and_in_flight, setup,
 					    teardown),

@@ -43,6 +43,9 @@ static void test_event_rules(void **state)
 	assert_true(hg_webhook_pattern_allowed("*", types, NTYPES));
 	assert_false(hg_webhook_pattern_allowed("user.*", types, NTYPES));
 	assert_false(hg_webhook_pattern_allowed("clip.deleted", types, NTYPES));
+	/* hookgate's own events can be subscribed to whatever event_types lists */
+	assert_true(hg_webhook_pattern_allowed("hookgate.*", types, NTYPES));
+	assert_true(hg_webhook_pattern_allowed("hookgate.endpoint.circuit_open", types, NTYPES));
 	assert_false(hg_webhook_pattern_allowed("clip*", types, NTYPES));
 	assert_false(hg_webhook_pattern_allowed("*.submitted", types, NTYPES));
 	/* nothing configured: any well-formed type or pattern */
@@ -166,8 +169,7 @@ static void test_delivery_body(void **state)
 	json_t *data = json_pack("{s:s}", "submission_id", "550e8400-e29b-41d4-a716-446655440002");
 
 	(void)state;
-	assert_int_equal(hg_webhook_delivery_body("clip.submitted", 1705314600000LL, data, &b),
-			 HG_OK);
+	assert_int_equal(hg_deliver_event_body("clip.submitted", 1705314600000LL, data, &b), HG_OK);
 	assert_string_equal(
 	    (char *)b.data,
 	    "{\"event\":\"clip.submitted\",\"timestamp\":\"2024-01-15T10:30:00.000Z\","

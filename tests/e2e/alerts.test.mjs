@@ -9,12 +9,11 @@
 // Network: every connection goes to 127.0.0.1.
 
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import { Webhook } from 'standardwebhooks';
 
-import { HOST, postSigned, request, sqlite, startDaemon, token, waitFor } from './helpers.mjs';
+import { postSigned, request, sqlite, startDaemon, startSink, token, waitFor } from './helpers.mjs';
 
 const SECRET = token('alerts-secret');
 const ADMIN = token('alerts-admin');
@@ -186,28 +185,6 @@ describe('the volume rule', () => {
   });
 });
 
-// A loopback sink that records every request.
-async function startSink() {
-  const requests = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      requests.push({ path: req.url, headers: req.headers, raw: Buffer.concat(chunks) });
-      res.writeHead(200).end('');
-    });
-  });
-  await new Promise((resolve) => server.listen(0, HOST, resolve));
-  return {
-    on: (p) => requests.filter((r) => r.path === p),
-    url: (p) => `http://${HOST}:${server.address().port}${p}`,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 describe('alerts on the event bus', () => {
   let d;
@@ -263,7 +240,7 @@ describe('alerts on the event bus', () => {
                 'webhook-timestamp': r.headers['webhook-timestamp'],
                 'webhook-signature': r.headers['webhook-signature'],
               })
-            : JSON.parse(r.raw);
+            : JSON.parse(r.body);
         assert.equal(r.headers['x-webhook-event'], body.event);
         return body;
       });

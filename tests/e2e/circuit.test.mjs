@@ -13,12 +13,11 @@
 // condition holds, with a generous timeout.
 
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, describe, test } from 'node:test';
 
 import { Webhook } from 'standardwebhooks';
 
-import { HOST, postSigned, request, runCli, startDaemon, token, waitFor } from './helpers.mjs';
+import { postSigned, request, runCli, startDaemon, startSink as startLoopbackSink, token, waitFor } from './helpers.mjs';
 
 const ADMIN = token('admin');
 const SECRET = 'e2e-circuit-meta-secret';
@@ -33,33 +32,9 @@ after(async () => {
   for (const s of sinks) await s.close();
 });
 
-// A loopback sink: records every request ({t, path, headers, raw,
-// answeredAt}); answer(path, n) gives {status, delayMs} (default 200).
-async function startSink(answer = () => ({ status: 200 })) {
-  const requests = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', async () => {
-      const r = { t: performance.now(), path: req.url, headers: req.headers, raw: Buffer.concat(chunks) };
-      requests.push(r);
-      const out = answer(r.path, requests.filter((x) => x.path === r.path).length) ?? {};
-      if (out.delayMs) await new Promise((resolve) => setTimeout(resolve, out.delayMs));
-      r.answeredAt = performance.now();
-      res.writeHead(out.status ?? 200).end('');
-    });
-  });
-  await new Promise((resolve) => server.listen(0, HOST, resolve));
-  const sink = {
-    requests,
-    url: (p) => `http://${HOST}:${server.address().port}${p}`,
-    on: (p) => requests.filter((r) => r.path === p),
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+// The loopback sinks (helpers.mjs startSink), closed after the suite.
+async function startSink(answer) {
+  const sink = await startLoopbackSink(answer);
   sinks.push(sink);
   return sink;
 }

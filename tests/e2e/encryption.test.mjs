@@ -35,14 +35,12 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import { sign } from '@octokit/webhooks-methods';
 
 import {
-  HOST,
   ON_POSTGRES,
   UUID7_RE,
   makeTempDir,
@@ -52,6 +50,7 @@ import {
   runCli,
   sqlite,
   startDaemon,
+  startSink as startLoopbackSink,
   token,
   waitFor,
 } from './helpers.mjs';
@@ -103,29 +102,9 @@ const encryption = (...files) => `encryption: {key_file: [${files.join(', ')}]}`
 
 // ---------------------------------------------------------------- a loopback sink
 
-// Records every request ({path, headers, raw, body}); answers 200 with
-// `answer` as the body.
+// A loopback sink (helpers.mjs) that answers 200 with `answer` as the body.
 async function startSink(answer) {
-  const requests = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      requests.push({ path: req.url, headers: req.headers, raw, body: raw.toString('utf8') });
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end(answer);
-    });
-  });
-  await new Promise((resolve) => server.listen(0, HOST, resolve));
-  const sink = {
-    url: (p) => `http://${HOST}:${server.address().port}${p}`,
-    requests,
-    close: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const sink = await startLoopbackSink(() => ({ body: answer, headers: { 'Content-Type': 'text/plain' } }));
   sinks.push(sink);
   return sink;
 }

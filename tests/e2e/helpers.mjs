@@ -633,3 +633,39 @@ export async function cliSign(scheme, secret, body, opts = {}) {
   }
   return headers;
 }
+
+// ---------------------------------------------------------------- sinks
+
+// An HTTP server on 127.0.0.1 that records every request it gets ({t (ms,
+// performance.now()), path, headers, raw (Buffer), body (text),
+// answeredAt}) and answers what answer(path, n) says (n: the requests to
+// that path so far): {status = 200, body = '', headers = {}, delayMs = 0}.
+// Returns {requests, on(path) (those to path), url(path), close()} (close
+// resolves once the server is down).
+export async function startSink(answer = () => ({})) {
+  const requests = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const raw = Buffer.concat(chunks);
+      const r = { t: performance.now(), path: req.url, headers: req.headers, raw, body: raw.toString('utf8') };
+      requests.push(r);
+      const out = answer(r.path, requests.filter((x) => x.path === r.path).length) ?? {};
+      if (out.delayMs) await new Promise((resolve) => setTimeout(resolve, out.delayMs));
+      r.answeredAt = performance.now();
+      res.writeHead(out.status ?? 200, out.headers ?? {}).end(out.body ?? '');
+    });
+  });
+  await new Promise((resolve) => server.listen(0, HOST, resolve));
+  return {
+    requests,
+    on: (p) => requests.filter((r) => r.path === p),
+    url: (p = '/') => `http://${HOST}:${server.address().port}${p}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -510,7 +510,7 @@ static void add_segment(struct hg_buf *path, const char *seg)
 
 /* ---- tables ---- */
 
-#define HG_CLI_MAX_COLS 8
+#define HG_CLI_MAX_COLS 12
 #define HG_CLI_CELL_MAX 60 /* longer cells are cut with "..." */
 
 struct table {
@@ -616,9 +616,10 @@ static void print_list(const json_t *root, const char *const *heads, const char 
 	const json_t *data = json_object_get(root, "data"), *item, *next;
 	char scratch[HG_CLI_MAX_COLS][32];
 	const char *cells[HG_CLI_MAX_COLS];
-	struct table t = {.ncols = ncols};
+	struct table t = {.ncols = ncols < HG_CLI_MAX_COLS ? ncols : HG_CLI_MAX_COLS};
 	size_t i, k;
 
+	ncols = t.ncols; /* a table wider than that is a mistake of this file */
 	for (k = 0; k < ncols; k++)
 		t.head[k] = heads[k];
 	json_array_foreach(data, i, item)

@@ -159,7 +159,7 @@ static void fz_bodies(const uint8_t *data, size_t size, size_t ntypes)
 		struct hg_buf b = {0};
 
 		FZ_CHECK(wp.event != NULL && hg_webhook_type_allowed(wp.event, fz_types, ntypes));
-		if (hg_webhook_delivery_body(wp.event, 1700000000000LL, wp.data, &b) == HG_OK) {
+		if (hg_deliver_event_body(wp.event, 1700000000000LL, wp.data, &b) == HG_OK) {
 			json_t *back = json_loadb((const char *)b.data, b.len, 0, NULL);
 
 			FZ_CHECK(back != NULL); /* what subscribers get is JSON */

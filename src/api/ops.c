@@ -71,6 +71,11 @@ static int failed(struct api_answer *a, int rc, const char *what, const char *id
 				    "%s %.40s cannot be read: what is stored does not decrypt (it "
 				    "was changed, or copied from another row)",
 				    what, id);
+	else if (rc == HG_ENOKEY)
+		hg_api_answer_error(a, 503,
+				    "%s %.40s is sealed with an encryption key this node does not "
+				    "have; add the key to encryption: and reload",
+				    what, id);
 	else
 		hg_api_store_error(a, rc);
 	return 1;

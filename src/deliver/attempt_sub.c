@@ -28,8 +28,10 @@ void dl_msg_event(const struct dl_attempt *a, char *out, size_t outlen)
  * (its URL and secrets may have changed since the event), the Clipper and
  * Standard Webhooks signatures from its one secret (both secrets during a
  * grace period), and the transfer through the SSRF guard. *store_down is
- * set when the store could not be read (not an attempt: the lease brings
- * it back); other failures are the attempt's, with a->error set. */
+ * set when the subscription could not be read (the store failed, or its
+ * secret is sealed with a key this node lacks: HG_ENOKEY); that is not an
+ * attempt, the lease brings it back. Other failures are the attempt's,
+ * with a->error set. */
 int dl_sub_start(struct hg_deliver *d, struct dl_attempt *a, int *store_down)
 {
 	const char *id = a->c.endpoint + sizeof(HG_STORE_SUB_PREFIX) - 1;
@@ -49,7 +51,13 @@ int dl_sub_start(struct hg_deliver *d, struct dl_attempt *a, int *store_down)
 		snprintf(a->error, sizeof(a->error), "subscription deleted");
 		return HG_ENOTFOUND;
 	}
-	if (rc != HG_OK) {
+	if (rc == HG_EAUTH) { /* it stays so: trying again cannot help */
+		a->gone = 1;
+		snprintf(a->error, sizeof(a->error),
+			 "the subscription's stored secret does not decrypt");
+		return HG_EAUTH;
+	}
+	if (rc != HG_OK) { /* the store, or a key this node lacks: not an attempt */
 		*store_down = 1;
 		return rc;
 	}

@@ -269,7 +269,8 @@ static void start_attempt(struct hg_deliver *d, struct dl_endpoint *e,
 		e->in_flight--;
 		d->in_flight--;
 		attempt_free(d, a);
-		store_trouble(d);
+		if (rc != HG_ENOKEY) /* a key this node lacks: another may have it */
+			store_trouble(d);
 		return;
 	}
 	rc = e->ep->url != NULL ? dl_http_start(d, a) : dl_exec_start(d, a);

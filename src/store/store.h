@@ -188,7 +188,9 @@ int hg_store_audit_append(struct hg_store *st, const struct hg_audit_event *ev, 
 int hg_store_audit_verify(struct hg_store *st, int64_t *rows, int64_t *bad_seq, char *why,
 			  size_t whylen);
 
-/* HG_OK and fills row, HG_ENOTFOUND, or HG_EIO. */
+/* HG_OK and fills row, HG_ENOTFOUND, HG_EIO; with encryption on also
+ * HG_EAUTH (what is stored does not decrypt) or HG_ENOKEY (sealed with a
+ * key this process does not have). */
 int hg_store_get_message(struct hg_store *st, const char *id, struct hg_store_row *row);
 
 /* hg_store_get_message for ids[0..n) at once, in one read transaction where
@@ -526,7 +528,8 @@ int hg_store_sub_get(struct hg_store *st, const char *id, const char *owner_id,
 		     struct hg_store_sub *out);
 /* Calls fn for each subscription of owner_id (all when NULL), newest first,
  * until fn returns non-zero. active_only: only is_active ones. The row is
- * valid during the call only. HG_OK or HG_EIO. */
+ * valid during the call only and its secret fields are empty (read one
+ * subscription with hg_store_sub_get for its secrets). HG_OK or HG_EIO. */
 int hg_store_sub_each(struct hg_store *st, const char *owner_id, int active_only,
 		      int (*fn)(const struct hg_store_sub *s, void *arg), void *arg);
 
@@ -697,13 +700,18 @@ struct hg_store_alert {
 	double threshold;                   /* what it was compared with */
 	int64_t fired_ms;
 	int64_t resolved_ms; /* 0 while firing */
+	int64_t updated_ms;  /* its last change, or the last time a node found
+			      * its condition still true (see below) */
 };
 
 /* Makes a's (rule, source) firing (a->firing 1: unless it fires already;
  * fired_ms = now_ms) or resolved (0: when it fires; resolved_ms = now_ms),
  * with a's value and threshold. *changed gets 1 when this call made the
  * change, 0 when the row already was so (another node may have made it).
- * HG_OK or HG_EIO. */
+ * Setting firing an alert that fires already refreshes its value and
+ * updated_ms: the rules a node judges alone (the store, an endpoint's
+ * circuit) say so that their condition still holds there. HG_OK or
+ * HG_EIO. */
 int hg_store_alert_set(struct hg_store *st, const struct hg_store_alert *a, int64_t now_ms,
 		       int *changed);
 /* Calls fn for every firing alert and every alert resolved at or after

@@ -108,12 +108,12 @@ static void open_failed(const char *kind, const char *id, const char *field, con
 }
 
 /* What a read answers when a value does not open: HG_EAUTH when it does
- * not verify (it stays so: the caller gives up on it), HG_EIO when its key
- * is not configured here (another node, or this one after a reload, may
- * have it), HG_ENOMEM. */
+ * not verify (it stays so: the caller gives up on it), HG_ENOKEY when its
+ * key is not configured here (another node, or this one after a reload,
+ * may have it: the caller leaves it for later), HG_ENOMEM. */
 static int read_error(int rc)
 {
-	return rc == HG_ENOTFOUND ? HG_EIO : rc == HG_ENOMEM ? HG_ENOMEM : HG_EAUTH;
+	return rc == HG_ENOTFOUND ? HG_ENOKEY : rc == HG_ENOMEM ? HG_ENOMEM : HG_EAUTH;
 }
 
 int hg_crypt_open_blob(const struct hg_keyring *kr, const char *key_id, const char *aad,

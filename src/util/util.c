@@ -43,6 +43,8 @@ const char *hg_strerror(int code)
 		return "signature or token did not verify";
 	case HG_EREPLAY:
 		return "timestamp outside tolerance";
+	case HG_ENOKEY:
+		return "sealed with a key that is not configured";
 	default:
 		return "unknown error";
 	}

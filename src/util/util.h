@@ -23,6 +23,7 @@ enum {
 	HG_ETOOBIG = -5,   /* input over a limit */
 	HG_EAUTH = -6,     /* signature / token did not verify */
 	HG_EREPLAY = -7,   /* timestamp outside tolerance */
+	HG_ENOKEY = -8,    /* sealed with a key that is not configured here */
 };
 
 const char *hg_strerror(int code);

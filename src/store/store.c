@@ -471,35 +471,32 @@ int hg_store_sub_get(struct hg_store *st, const char *id, const char *owner_id,
 	return rc;
 }
 
-struct sub_each_open {
+/* The rows sub_each hands out carry no secret: listing and fan-out do not
+ * need one, and a subscription whose secret does not open (another node's
+ * key, a damaged row) must not hide the others. */
+struct sub_each_plain {
 	int (*fn)(const struct hg_store_sub *s, void *arg);
 	void *arg;
-	int failed;
 };
 
-static int sub_each_open(const struct hg_store_sub *s, void *arg)
+static int sub_each_plain(const struct hg_store_sub *s, void *arg)
 {
-	struct sub_each_open *o = arg;
+	struct sub_each_plain *o = arg;
 	struct hg_store_sub copy = *s;
-	int stop;
 
-	o->failed = hg_crypt_open_sub(&copy);
-	stop = o->failed != HG_OK || o->fn(&copy, o->arg);
 	OPENSSL_cleanse(copy.secret, sizeof(copy.secret));
 	OPENSSL_cleanse(copy.old_secret, sizeof(copy.old_secret));
-	return stop;
+	return o->fn(&copy, o->arg);
 }
 
 int hg_store_sub_each(struct hg_store *st, const char *owner_id, int active_only,
 		      int (*fn)(const struct hg_store_sub *s, void *arg), void *arg)
 {
-	struct sub_each_open o = {.fn = fn, .arg = arg};
-	int rc;
+	struct sub_each_plain o = {.fn = fn, .arg = arg};
 
 	if (st->ops->sub_each == NULL)
 		return unsupported(st, "sub_each");
-	rc = st->ops->sub_each(st, owner_id, active_only, sub_each_open, &o);
-	return rc == HG_OK ? o.failed : rc;
+	return st->ops->sub_each(st, owner_id, active_only, sub_each_plain, &o);
 }
 
 int hg_store_sub_update(struct hg_store *st, const char *id, const char *owner_id,

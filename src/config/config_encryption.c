@@ -70,11 +70,17 @@ static int cfg_add_key(struct cfg_ctx *c, const yaml_node_t *at, const char *key
 	rc = cfg_resolve_secret(c, at, key, a->from, text, &s);
 	if (rc)
 		return rc;
-	grown = realloc(cfg->enc_keys, (cfg->n_enc_keys + 1) * sizeof(*grown));
+	/* not realloc: the old block would go back to the heap with keys in it */
+	grown = calloc(cfg->n_enc_keys + 1, sizeof(*grown));
 	if (!grown) {
 		cfg_wipe_secret(&s);
 		return cfg_oom(c);
 	}
+	if (cfg->n_enc_keys > 0) {
+		memcpy(grown, cfg->enc_keys, cfg->n_enc_keys * sizeof(*grown));
+		OPENSSL_cleanse(cfg->enc_keys, cfg->n_enc_keys * sizeof(*grown));
+	}
+	free(cfg->enc_keys);
 	cfg->enc_keys = grown;
 	if (c->flags & HG_CONFIG_NO_SECRETS) {
 		/* a stand-in that no real key equals, one per key listed */
@@ -85,6 +91,8 @@ static int cfg_add_key(struct cfg_ctx *c, const yaml_node_t *at, const char *key
 		rc = hg_key_parse(s.bytes, s.len, grown[cfg->n_enc_keys], why, sizeof(why));
 	}
 	cfg_wipe_secret(&s);
+	if (rc != HG_OK)
+		OPENSSL_cleanse(grown[cfg->n_enc_keys], HG_KEY_LEN);
 	if (rc == HG_ENOMEM)
 		return cfg_oom(c);
 	if (rc)

@@ -249,11 +249,15 @@ int hg_pg_sealed_swap(struct hg_store *st, enum hg_store_sealed_kind kind,
 	return rc;
 }
 
-/* A key as stored ("hex:" and its bytes when it was not UTF-8, see
- * hg_pg_stored_key) back to the key a caller gave. */
+/* A key as stored back to the key a caller gave: hg_pg_stored_key writes
+ * a key that is not UTF-8 as "hex:" and its bytes. A key that merely looks
+ * so (a sender's "hex:4142") does not survive the round trip back through
+ * hg_pg_stored_key: it was stored as it is and comes back as it is. */
 static char *given_key(const char *stored)
 {
 	size_t n = strlen(stored), i;
+	struct hg_buf again = {0};
+	int hi, lo, same;
 	char *out;
 
 	if (strncmp(stored, "hex:", 4) != 0 || (n - 4) % 2 != 0)
@@ -261,10 +265,19 @@ static char *given_key(const char *stored)
 	out = malloc((n - 4) / 2 + 1);
 	if (out == NULL)
 		return NULL;
-	for (i = 0; i < (n - 4) / 2; i++)
-		out[i] =
-		    (char)(hg_hex_digit(stored[4 + 2 * i]) << 4 | hg_hex_digit(stored[5 + 2 * i]));
-	out[(n - 4) / 2] = '\0';
+	for (i = 0; i < (n - 4) / 2; i++) {
+		hi = hg_hex_digit(stored[4 + 2 * i]);
+		lo = hg_hex_digit(stored[5 + 2 * i]);
+		out[i] = (char)(hi < 0 || lo < 0 ? 0 : hi << 4 | lo);
+	}
+	out[i] = '\0';
+	same = hg_pg_stored_key(&again, out) == HG_OK && again.len == n &&
+	       memcmp(again.data, stored, n) == 0;
+	hg_buf_free(&again);
+	if (!same) {
+		free(out);
+		return strdup(stored);
+	}
 	return out;
 }
 
@@ -287,7 +300,7 @@ int hg_pg_dedupe_scan(
 	res = run(p, "dedupe_scan",
 		  "SELECT source, key, message_id FROM dedupe"
 		  " WHERE ($1::text IS NULL OR (source, key) > ($1::text, $2::text))"
-		  " AND NOT starts_with(key, 'h1:') ORDER BY source, key LIMIT $3::bigint",
+		  " AND key !~ '^h1:[0-9a-f]{32}$' ORDER BY source, key LIMIT $3::bigint",
 		  3, vals, NULL, NULL, 0, NULL);
 	if (res == NULL)
 		return HG_EIO;

@@ -313,7 +313,9 @@ int hg_sqlite_dedupe_scan(
 	rc = sqlite3_prepare_v2(db,
 				"SELECT source, key, message_id FROM dedupe"
 				" WHERE (?1 IS NULL OR (source, key) > (?1, ?2))"
-				" AND substr(key, 1, 3) <> 'h1:' ORDER BY source, key LIMIT ?3",
+				" AND NOT (length(key) = 35 AND substr(key, 1, 3) = 'h1:'"
+				" AND substr(key, 4) NOT GLOB '*[^0-9a-f]*')"
+				" ORDER BY source, key LIMIT ?3",
 				-1, &q, NULL);
 	if (rc == SQLITE_OK && (rc = bind_text(q, 1, after_source)) == SQLITE_OK &&
 	    (rc = bind_text(q, 2, after_key)) == SQLITE_OK)

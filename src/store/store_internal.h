@@ -37,7 +37,8 @@
  *   the rekey); *swapped counts rows replaced. HG_OK or HG_EIO.
  * dedupe_scan: fn for up to limit dedupe rows after (after_source,
  *   after_key) (NULLs: from the first) whose key is not a keyed hash yet
- *   (does not start with HG_INDEX_HASH_PREFIX "h1:"), in (source, key)
+ *   (is not HG_INDEX_HASH_PREFIX "h1:" and 32 lowercase hex digits: a
+ *   sender's own key that only starts so is hashed too), in (source, key)
  *   order; keys as callers gave them to put_batch (whatever form the
  *   backend stores them in). HG_OK or HG_EIO.
  * dedupe_rehash: in ONE transaction, each (source, key) row becomes

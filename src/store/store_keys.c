@@ -143,7 +143,8 @@ static int load_index_key(struct hg_store *st, struct hg_keyring *kr, char *err,
 		if (rc != HG_OK && rc != HG_ENOTFOUND)
 			break;
 	}
-	if (rc != HG_OK) {
+	if (rc != HG_OK || value == NULL) {
+		free(value);
 		snprintf(err, errlen, "Cannot read or store the index key (crypt_meta).");
 		return HG_EIO;
 	}

@@ -1625,6 +1625,12 @@ static int count_alerts(const struct hg_store_alert *a, void *arg)
 	return 0;
 }
 
+static int alert_updated(const struct hg_store_alert *a, void *arg)
+{
+	*(int64_t *)arg = a->updated_ms;
+	return 0;
+}
+
 /* The state changes by compare-and-set: the first "fire" changes it, the
  * second (another node) does not; the same for "resolve"; resolved rows
  * are listed while recent. */
@@ -1634,6 +1640,7 @@ static void test_alert_state(void **state)
 	struct hg_store_alert a = {
 	    .rule = "bad_signatures", .source = "wa", .firing = 1, .value = 6, .threshold = 5};
 	int changed = -1, n = 0;
+	int64_t updated = 0;
 
 	assert_int_equal(hg_store_alert_set(f->st, &a, 1000, &changed), HG_OK);
 	assert_int_equal(changed, 1);
@@ -1641,6 +1648,9 @@ static void test_alert_state(void **state)
 	assert_int_equal(changed, 0);
 	assert_int_equal(hg_store_alert_list(f->st, 5000, count_alerts, &n), HG_OK);
 	assert_int_equal(n, 100);
+	/* firing it again was a refresh: no change, a newer updated_ms */
+	assert_int_equal(hg_store_alert_list(f->st, 5000, alert_updated, &updated), HG_OK);
+	assert_int_equal(updated, 1001);
 	a.firing = 0;
 	assert_int_equal(hg_store_alert_set(f->st, &a, 2000, &changed), HG_OK);
 	assert_int_equal(changed, 1);
@@ -1887,7 +1897,9 @@ static void test_crypt_rotation_and_rekey(void **state)
 	const uint8_t *only_a[] = {key_a}, *a_then_b[] = {key_a, key_b}, *only_b[] = {key_b};
 	static const char *const bodies[] = {"plain 1", "plain 2", "under a 1", "under a 2",
 					     "under b 1"};
-	static const char *const keys[] = {"p1", "p2", "a1", "a2", "b1"};
+	/* the plain ones look like what the stores write themselves: a
+	 * PostgreSQL key in hex and a keyed hash; they are a sender's own */
+	static const char *const keys[] = {"hex:4142", "h1:short", "a1", "a2", "b1"};
 	struct fixture *f = *state;
 	struct usage u = {0};
 	struct tmsg m[5], again;
@@ -1923,7 +1935,8 @@ static void test_crypt_rotation_and_rekey(void **state)
 	assert_int_equal(hg_store_key_usage(f->st, 1, add_usage, &u), HG_OK);
 	assert_int_equal(u.b, 5);
 	assert_int_equal(u.a + u.plain, 0);
-	assert_int_equal(sql_int(f, "SELECT count(*) FROM dedupe WHERE key = $1", "p1"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM dedupe WHERE key = $1", "hex:4142"), 0);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM dedupe WHERE key = $1", "h1:short"), 0);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM dedupe WHERE key LIKE 'h1:%'", NULL), 5);
 
 	use_keys(f, only_b, 1);

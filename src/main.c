@@ -271,9 +271,18 @@ static void reload(const char *path, struct hg_config_live *live, struct hg_inge
 }
 
 /* The store alert's question: does this node's store take writes? */
+/* The alert rules' view of the store: did a write fail since they last
+ * looked (every round sees a failure, however short)? */
+struct ingest_watch {
+	struct hg_ingest *ingest;
+	uint64_t seen; /* housekeeping's thread only */
+};
+
 static int ingest_ok(void *arg)
 {
-	return hg_ingest_healthy(arg);
+	struct ingest_watch *w = arg;
+
+	return hg_ingest_healthy_since(w->ingest, &w->seen);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -362,12 +371,13 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "hookgate: cannot start the management API: %s\n", err);
 		goto out;
 	}
+	struct ingest_watch watch = {.ingest = ingest};
 	struct hg_housekeep_opts kopts = {.store_uri = cfg->store,
 					  .live = live,
 					  .stats = stats,
 					  .alerts = alerts,
 					  .store_ok = ingest_ok,
-					  .store_ok_arg = ingest};
+					  .store_ok_arg = &watch};
 	if (hg_housekeep_start(&kopts, &hk, err, sizeof(err)) != HG_OK) {
 		fprintf(stderr, "hookgate: cannot start housekeeping: %s\n", err);
 		goto out;

@@ -36,7 +36,8 @@ const char *const hg_alert_rule_names[HG_ALERT_N] = {
 };
 
 #define DAY_MS     (24 * HG_HOUR_MS)
-#define HOLD_MS    60000 /* a condition false this long resolves its alert */
+#define HOLD_MS    60000         /* a condition false this long resolves its alert */
+#define REFRESH_MS (HOLD_MS / 4) /* how often a node says a per-node alert holds */
 #define SNAP_MAX   (HG_HOUR_MS / HG_ALERTS_EVERY_MS + 8)
 #define N_WINDOWED 3 /* bad_signatures, rate_limited, dead: counted over `per` */
 
@@ -62,7 +63,7 @@ struct src_state {
 struct firing {
 	int rule;
 	char source[HG_STORE_NAME_MAX + 2];
-	int64_t fired_ms;
+	int64_t fired_ms, updated_ms;
 };
 
 struct hg_alerts {
@@ -74,6 +75,11 @@ struct hg_alerts {
 	struct firing *firing;
 	size_t n_firing;
 	uint64_t changes[HG_ALERT_N][2]; /* [rule][1: fired, 0: resolved] */
+	/* the store rule as this node sees it, even when the store cannot
+	 * record it: alarm since alarm_ms, over once the store took writes
+	 * for HOLD_MS (since ok_since) */
+	int store_alarm;
+	int64_t store_ok_since;
 };
 
 int hg_alerts_new(struct hg_alerts **out)
@@ -183,15 +189,20 @@ static void snap_push(struct src_state *s, int64_t now, int64_t hour,
 		s->n++;
 }
 
-/* The count of windowed counter i over the last per_ms. */
+/* The count of windowed counter i over the last per_ms. *partial is set
+ * when this node's snapshots do not reach back that far (just started):
+ * the count is then a lower bound, enough to fire, not to resolve. */
 static uint64_t windowed(const struct src_state *s, int i, int64_t now, int64_t per_ms,
-			 const struct hg_stats_row *prev, const struct hg_stats_row *cur)
+			 const struct hg_stats_row *prev, const struct hg_stats_row *cur,
+			 int *partial)
 {
 	struct hg_alert_window w = {.now_ms = now,
 				    .cur = cur->count[windowed_stat[i]],
 				    .prev = prev->count[windowed_stat[i]]};
 	size_t k;
 
+	*partial = s->n == 0 || s->ring[(s->head + SNAP_MAX - s->n) % SNAP_MAX].t >
+				    now - per_ms + 2 * HG_ALERTS_EVERY_MS;
 	for (k = 0; k < s->n; k++) {
 		const struct snap *p = &s->ring[(s->head + SNAP_MAX - s->n + k) % SNAP_MAX];
 
@@ -232,9 +243,10 @@ static void baseline(struct src_state *s, struct hg_store *st, const struct hg_a
 	s->baseline_mean = s->baseline_days > 0 ? sum / s->baseline_days : 0;
 }
 
-/* One rule's verdict for one source. */
+/* One rule's verdict for one source. partial: a false cond is not known
+ * to be false (the count may be short), so it resolves nothing. */
 struct verdict {
-	int cond;
+	int cond, partial;
 	double value, threshold;
 };
 
@@ -256,7 +268,7 @@ static void judge_source(struct src_state *s, struct hg_store *st, const struct 
 	for (i = 0; i < N_WINDOWED; i++) {
 		const struct hg_alert_limit *l = limit_of(a, i);
 
-		v[i].value = (double)windowed(s, i, now, l->per_ms, prev, cur);
+		v[i].value = (double)windowed(s, i, now, l->per_ms, prev, cur, &v[i].partial);
 		v[i].threshold = (double)l->limit;
 		v[i].cond = l->on && v[i].value > v[i].threshold;
 	}
@@ -303,7 +315,8 @@ struct listed {
 	int oom;
 };
 
-static int listed_add(struct listed *l, int r, const char *source, int64_t fired_ms)
+static int listed_add(struct listed *l, int r, const char *source, int64_t fired_ms,
+		      int64_t updated_ms)
 {
 	struct firing *grown;
 
@@ -318,6 +331,7 @@ static int listed_add(struct listed *l, int r, const char *source, int64_t fired
 	}
 	l->f[l->n].rule = r;
 	l->f[l->n].fired_ms = fired_ms;
+	l->f[l->n].updated_ms = updated_ms;
 	hg_strlcpy(l->f[l->n].source, source, sizeof(l->f[l->n].source));
 	l->n++;
 	return 0;
@@ -346,19 +360,28 @@ static int list_firing(const struct hg_store_alert *a, void *arg)
 		return 0;
 	for (r = 0; r < HG_ALERT_N && strcmp(hg_alert_rule_names[r], a->rule) != 0; r++)
 		;
-	return r < HG_ALERT_N ? listed_add(arg, r, a->source, a->fired_ms)
-			      : 0; /* else: a rule this build
-				    * does not know */
+	return r < HG_ALERT_N ? listed_add(arg, r, a->source, a->fired_ms, a->updated_ms)
+			      : 0; /* else: a rule this build does not know */
 }
 
-static int is_firing(const struct listed *l, int rule, const char *source)
+/* The firing alert (rule, source) in l, or NULL. */
+static struct firing *find_firing(const struct listed *l, int rule, const char *source)
 {
 	size_t i;
 
 	for (i = 0; i < l->n; i++)
 		if (l->f[i].rule == rule && strcmp(l->f[i].source, source) == 0)
-			return 1;
-	return 0;
+			return &l->f[i];
+	return NULL;
+}
+
+/* The rules each node judges on its own: what one node sees, another may
+ * not. Such an alert fires when any node finds its condition; the nodes
+ * that still find it refresh it (hg_store_alert_set), and it resolves once
+ * none has for HOLD_MS. */
+static int per_node(int rule)
+{
+	return rule == HG_ALERT_STORE || rule == HG_ALERT_CIRCUIT;
 }
 
 /* The window a rule looks at, for the event: its `per`, an hour for the
@@ -404,6 +427,13 @@ static void announce(struct hg_alerts *al, struct hg_store *st, const struct hg_
 	json_decref(ev.data);
 }
 
+static void log_change(int rule, const char *source, int firing, const struct verdict *v)
+{
+	hg_log(firing ? HG_LOG_WARN : HG_LOG_INFO, firing ? "alert firing" : "alert resolved",
+	       "rule", HG_LS(hg_alert_rule_names[rule]), "source", HG_LS(source), "value",
+	       HG_LF(v->value), "threshold", HG_LF(v->threshold), NULL);
+}
+
 /* Makes the change in the store; the node whose change it was announces it.
  * l follows, so this round's view (and /metrics) includes it. */
 static void change(struct hg_alerts *al, struct hg_store *st, const struct hg_config *cfg,
@@ -420,17 +450,31 @@ static void change(struct hg_alerts *al, struct hg_store *st, const struct hg_co
 		return;
 	if (firing) {
 		fired = now;
-		listed_add(l, rule, source, now);
+		listed_add(l, rule, source, now, now);
 	} else {
 		fired = listed_remove(l, rule, source);
 	}
-	pthread_mutex_lock(&al->mu);
-	al->changes[rule][firing ? 1 : 0]++;
-	pthread_mutex_unlock(&al->mu);
-	hg_log(firing ? HG_LOG_WARN : HG_LOG_INFO, firing ? "alert firing" : "alert resolved",
-	       "rule", HG_LS(hg_alert_rule_names[rule]), "source", HG_LS(source), "value",
-	       HG_LF(v->value), "threshold", HG_LF(v->threshold), NULL);
+	if (rule != HG_ALERT_STORE) { /* that one's log line is this node's own */
+		pthread_mutex_lock(&al->mu);
+		al->changes[rule][firing ? 1 : 0]++;
+		pthread_mutex_unlock(&al->mu);
+		log_change(rule, source, firing, v);
+	}
 	announce(al, st, cfg, &a, fired, now);
+}
+
+/* A per-node alert this node still finds: say so now and then. */
+static void refresh(struct hg_store *st, struct firing *f, const struct verdict *v, int64_t now)
+{
+	struct hg_store_alert a = {.firing = 1, .value = v->value, .threshold = v->threshold};
+	int changed = 0;
+
+	if (now - f->updated_ms < REFRESH_MS)
+		return;
+	hg_strlcpy(a.rule, hg_alert_rule_names[f->rule], sizeof(a.rule));
+	hg_strlcpy(a.source, f->source, sizeof(a.source));
+	if (hg_store_alert_set(st, &a, now, &changed) == HG_OK)
+		f->updated_ms = now;
 }
 
 /* A condition fires its alert at once and resolves it once it has been
@@ -440,23 +484,67 @@ static void decide(struct hg_alerts *al, struct hg_store *st, const struct hg_co
 		   int64_t now)
 {
 	const struct hg_alert_config *a = &cfg->alerts;
-	int firing = is_firing(l, rule, s->name);
+	struct firing *f = find_firing(l, rule, s->name);
 	int64_t hold = HOLD_MS;
 
 	if (rule < N_WINDOWED && limit_of(a, rule)->per_ms < hold)
 		hold = limit_of(a, rule)->per_ms;
 	if (v->cond) {
 		s->false_since[rule] = 0;
-		if (!firing)
+		if (f == NULL)
 			change(al, st, cfg, l, rule, s->name, 1, v, now);
+		else if (per_node(rule))
+			refresh(st, f, v, now);
 		return;
 	}
-	if (!firing)
+	if (f == NULL)
 		return;
+	if (!rule_on(a, rule)) {
+		change(al, st, cfg, l, rule, s->name, 0, v, now);
+		return;
+	}
+	if (v->partial) { /* not known to be over */
+		s->false_since[rule] = 0;
+		return;
+	}
+	if (per_node(rule)) { /* over when no node has said otherwise for a while */
+		if (now - f->updated_ms >= HOLD_MS)
+			change(al, st, cfg, l, rule, s->name, 0, v, now);
+		return;
+	}
 	if (s->false_since[rule] == 0)
 		s->false_since[rule] = now;
-	if (now - s->false_since[rule] >= hold || !rule_on(a, rule))
+	if (now - s->false_since[rule] >= hold)
 		change(al, st, cfg, l, rule, s->name, 0, v, now);
+}
+
+/* The store rule is judged here first, without the store: a store that
+ * refuses writes cannot record its own alert, so the log line and
+ * /metrics come from this node. The alarm lasts until the store has taken
+ * writes for HOLD_MS; meanwhile decide() records and announces it once
+ * the store can. */
+static void store_local(struct hg_alerts *al, const struct hg_config *cfg, int64_t now,
+			int store_ok)
+{
+	struct verdict v = {.value = store_ok ? 0 : 1};
+	int was = al->store_alarm, alarm = was; /* only this thread writes it */
+
+	if (!cfg->alerts.store_on || store_ok) {
+		if (al->store_ok_since == 0)
+			al->store_ok_since = now;
+		if (was && (!cfg->alerts.store_on || now - al->store_ok_since >= HOLD_MS))
+			alarm = 0;
+	} else {
+		al->store_ok_since = 0;
+		alarm = 1;
+	}
+	if (was == alarm)
+		return;
+	pthread_mutex_lock(&al->mu);
+	al->store_alarm = alarm;
+	al->changes[HG_ALERT_STORE][alarm]++;
+	pthread_mutex_unlock(&al->mu);
+	log_change(HG_ALERT_STORE, "", alarm, &v);
 }
 
 /* Whether what an alert is about is still configured: its source, or for
@@ -482,7 +570,8 @@ void hg_alerts_tick(struct hg_alerts *al, struct hg_store *st, const struct hg_c
 	size_t i;
 	int r;
 
-	if (hg_store_alert_list(st, now_ms, list_firing, &l) != HG_OK || l.oom) {
+	store_local(al, cfg, now_ms, store_ok);
+	if (st == NULL || hg_store_alert_list(st, now_ms, list_firing, &l) != HG_OK || l.oom) {
 		free(l.f);
 		return; /* the store cannot say what fires: try next round */
 	}
@@ -501,7 +590,7 @@ void hg_alerts_tick(struct hg_alerts *al, struct hg_store *st, const struct hg_c
 	s = src_get(al, "");
 	if (s != NULL) {
 		v[HG_ALERT_STORE] =
-		    (struct verdict){.cond = a->store_on && !store_ok, .value = store_ok ? 0 : 1};
+		    (struct verdict){.cond = al->store_alarm, .value = store_ok ? 0 : 1};
 		decide(al, st, cfg, s, HG_ALERT_STORE, &v[HG_ALERT_STORE], &l, now_ms);
 	}
 	for (i = 0; i < cfg->n_endpoints; i++) {
@@ -566,7 +655,7 @@ int hg_alerts_metrics(struct hg_alerts *al, const struct hg_config *cfg, struct 
 				    firing_now(al, r, cfg->sources[i].name));
 	if (cfg->alerts.store_on)
 		hg_buf_printf(b, "hookgate_alerts_firing{rule=\"store\",source=\"\"} %d\n",
-			      firing_now(al, HG_ALERT_STORE, ""));
+			      al->store_alarm || firing_now(al, HG_ALERT_STORE, ""));
 	for (i = 0; cfg->alerts.circuit_on && i < cfg->n_endpoints; i++)
 		hg_buf_printf(b, "hookgate_alerts_firing{rule=\"circuit\",source=\"%s\"} %d\n",
 			      cfg->endpoints[i].name,

@@ -29,6 +29,15 @@
  * logs the change (warn), counts it and announces it on the event bus as
  * hookgate.alert.firing / hookgate.alert.resolved. With several nodes on
  * PostgreSQL an alert therefore fires once.
+ *
+ * Two things keep nodes from undoing each other's alerts. A node that has
+ * not watched a whole window yet (it just started) can fire a windowed
+ * rule but not resolve it. The store and circuit rules are judged by each
+ * node alone: their alert stays while any node still finds the condition
+ * (it refreshes the alert every REFRESH_MS) and resolves a minute after the
+ * last one stopped. The store rule's log line and /metrics come from the
+ * node itself, so they work while the store refuses writes; the stored
+ * alert and its event follow once the store takes writes again.
  */
 #ifndef HG_ALERTS_H
 #define HG_ALERTS_H
@@ -73,7 +82,8 @@ void hg_alerts_set_engine(struct hg_alerts *al, struct hg_deliver *d);
 /* One round (one thread: housekeeping): evaluates every rule of cfg over
  * st's statistics at now_ms, changes the alert state where a condition
  * started or ended, and refreshes what hg_alerts_metrics() shows.
- * store_ok is 0 when this node's store refuses writes. */
+ * store_ok is 0 when this node's store refuses writes; st is NULL when it
+ * cannot even be opened (only the store rule is judged then). */
 void hg_alerts_tick(struct hg_alerts *al, struct hg_store *st, const struct hg_config *cfg,
 		    int64_t now_ms, int store_ok);
 

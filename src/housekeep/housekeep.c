@@ -187,9 +187,9 @@ static void alerts_round(struct hg_housekeep *hk, const struct hg_config *cfg)
 	if (hk->alerts == NULL)
 		return;
 	hg_store_heal(&hk->st, hk->store_uri, "housekeeping");
-	if (hk->st != NULL)
-		hg_alerts_tick(hk->alerts, hk->st, cfg, hg_now_ms(),
-			       hk->store_ok == NULL || hk->store_ok(hk->store_ok_arg));
+	/* without a store too: the store rule is judged here all the same */
+	hg_alerts_tick(hk->alerts, hk->st, cfg, hg_now_ms(),
+		       hk->st != NULL && (hk->store_ok == NULL || hk->store_ok(hk->store_ok_arg)));
 }
 
 static void *housekeep_main(void *arg)

@@ -60,6 +60,9 @@ void hg_ingest_submit(struct hg_ingest *ing, struct hg_ingest_item *it);
 void hg_ingest_stop(struct hg_ingest *ing);
 /* 1 while the last commit (or the store check) succeeded. */
 int hg_ingest_healthy(const struct hg_ingest *ing);
+/* 1 when healthy now and no commit failed since the call that set *seen
+ * (a failure between two looks, over before the second, still counts). */
+int hg_ingest_healthy_since(struct hg_ingest *ing, uint64_t *seen);
 /* The rate limiter the inbound handlers share; lives as long as ing. */
 struct hg_ratelimit *hg_ingest_ratelimit(struct hg_ingest *ing);
 

@@ -122,6 +122,7 @@ struct hg_ingest {
 	atomic_uint_fast64_t rows_written; /* audit rows committed by this writer */
 	atomic_uint_fast64_t refusal_rows; /* of which refusal sums */
 	atomic_int healthy;
+	atomic_uint_fast64_t failures; /* commits that failed, ever */
 	pthread_t thread;
 	pthread_mutex_t hook_mu; /* held while the hook runs, so removing it waits */
 	void (*hook)(void *arg); /* guarded by hook_mu */
@@ -235,6 +236,7 @@ static int write_batch(struct hg_ingest *ing, size_t n)
 			hg_log(HG_LOG_INFO, "ingest store healthy again", NULL);
 	} else {
 		rc = HG_EIO;
+		atomic_fetch_add(&ing->failures, 1);
 		if (atomic_exchange(&ing->healthy, 0))
 			hg_log(HG_LOG_ERROR, "ingest store unhealthy; answering 503", NULL);
 		if (ing->st != NULL && hg_store_ping(ing->st) != HG_OK)
@@ -394,6 +396,7 @@ int hg_ingest_start(const char *store_uri, struct hg_ingest **out, char *err, si
 		goto out;
 	}
 	atomic_init(&ing->healthy, 1);
+	atomic_init(&ing->failures, 0);
 	atomic_init(&ing->rows_written, 0);
 	atomic_init(&ing->refusal_rows, 0);
 	ing->agg_window_ms = HG_INGEST_AUDIT_WINDOW_MS;
@@ -520,6 +523,15 @@ void hg_ingest_stop(struct hg_ingest *ing)
 int hg_ingest_healthy(const struct hg_ingest *ing)
 {
 	return atomic_load(&ing->healthy);
+}
+
+int hg_ingest_healthy_since(struct hg_ingest *ing, uint64_t *seen)
+{
+	uint64_t failures = atomic_load(&ing->failures);
+	int ok = failures == *seen && atomic_load(&ing->healthy);
+
+	*seen = failures;
+	return ok;
 }
 
 struct hg_ratelimit *hg_ingest_ratelimit(struct hg_ingest *ing)

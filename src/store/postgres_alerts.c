@@ -25,6 +25,24 @@ int hg_pg_alert_set(struct hg_store *st, const struct hg_store_alert *a, int64_t
 	snprintf(now, sizeof(now), "%" PRId64, now_ms);
 	if (!hg_pg_params_utf8(vals, 2))
 		return HG_EIO;
+	if (a->firing) { /* still firing: a refresh, not a change */
+		const char *touch[4] = {a->rule, a->source, value, now};
+
+		res = PQexecParams(p->conn,
+				   "UPDATE alerts SET value = $3::float8, updated_ms = $4::bigint"
+				   " WHERE rule = $1 AND source = $2 AND state = 'firing'",
+				   4, NULL, touch, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			hg_pg_read_failed(p, "alert_set", res);
+			PQclear(res);
+			return HG_EIO;
+		}
+		if (strcmp(PQcmdTuples(res), "0") != 0) {
+			PQclear(res);
+			return HG_OK;
+		}
+		PQclear(res);
+	}
 	res = PQexecParams(
 	    p->conn,
 	    a->firing ? "INSERT INTO alerts (rule, source, state, value, threshold, fired_ms,"
@@ -59,7 +77,7 @@ int hg_pg_alert_list(struct hg_store *st, int64_t since_ms,
 	snprintf(since, sizeof(since), "%" PRId64, since_ms);
 	res = hg_pg_read_query((struct hg_pg *)st, "alert_list",
 			       "SELECT rule, source, state, value, threshold, fired_ms,"
-			       " coalesce(resolved_ms, 0) FROM alerts"
+			       " coalesce(resolved_ms, 0), updated_ms FROM alerts"
 			       " WHERE state = 'firing' OR resolved_ms >= $1::bigint"
 			       " ORDER BY state = 'firing' DESC, fired_ms DESC",
 			       1, vals, 0);
@@ -74,6 +92,7 @@ int hg_pg_alert_list(struct hg_store *st, int64_t since_ms,
 		a.threshold = strtod(PQgetvalue(res, i, 4), NULL);
 		a.fired_ms = hg_pg_text_i64(res, i, 5, 0);
 		a.resolved_ms = hg_pg_text_i64(res, i, 6, 0);
+		a.updated_ms = hg_pg_text_i64(res, i, 7, 0);
 		if (fn(&a, arg) != 0)
 			break;
 	}

@@ -24,6 +24,22 @@ static int alert_body(struct hg_sqlite *s, void *arg, const char **what)
 	int rc;
 
 	*what = a->firing ? "alert fires" : "alert resolves";
+	if (a->firing) { /* still firing: a refresh, not a change */
+		rc = sqlite3_prepare_v2(db,
+					"UPDATE alerts SET value = ?3, updated_ms = ?4"
+					" WHERE rule = ?1 AND source = ?2 AND state = 'firing'",
+					-1, &q, NULL);
+		if (rc == SQLITE_OK &&
+		    (rc = sqlite3_bind_text(q, 1, a->rule, -1, SQLITE_STATIC)) == SQLITE_OK &&
+		    (rc = sqlite3_bind_text(q, 2, a->source, -1, SQLITE_STATIC)) == SQLITE_OK &&
+		    (rc = sqlite3_bind_double(q, 3, a->value)) == SQLITE_OK &&
+		    (rc = sqlite3_bind_int64(q, 4, x->now_ms)) == SQLITE_OK)
+			rc = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+		sqlite3_finalize(q);
+		q = NULL;
+		if (rc != SQLITE_OK || sqlite3_changes(db) > 0)
+			return rc;
+	}
 	rc = sqlite3_prepare_v2(
 	    db,
 	    a->firing ? "INSERT INTO alerts (rule, source, state, value, threshold, fired_ms,"
@@ -69,7 +85,7 @@ int hg_sqlite_alert_list(struct hg_store *st, int64_t since_ms,
 
 	rc = sqlite3_prepare_v2(db,
 				"SELECT rule, source, state, value, threshold, fired_ms,"
-				" coalesce(resolved_ms, 0) FROM alerts"
+				" coalesce(resolved_ms, 0), updated_ms FROM alerts"
 				" WHERE state = 'firing' OR resolved_ms >= ?1"
 				" ORDER BY state = 'firing' DESC, fired_ms DESC",
 				-1, &q, NULL);
@@ -84,6 +100,7 @@ int hg_sqlite_alert_list(struct hg_store *st, int64_t since_ms,
 		a.threshold = sqlite3_column_double(q, 4);
 		a.fired_ms = sqlite3_column_int64(q, 5);
 		a.resolved_ms = sqlite3_column_int64(q, 6);
+		a.updated_ms = sqlite3_column_int64(q, 7);
 		rc = fn(&a, arg) != 0 ? SQLITE_DONE : SQLITE_OK;
 		if (rc == SQLITE_DONE)
 			break;

@@ -46,6 +46,17 @@ describe('store failure', () => {
     assert.ok(codes.every((c) => c === 200 || c === 503), `only 200 or 503: ${codes}`);
     const ready = await request(d, 'GET', '/readyz');
     assert.equal(ready.status, 503);
+    // The store alert cannot be recorded in a store that refuses writes:
+    // the node says so itself, in its log (warn) and in /metrics.
+    await waitFor(
+      () => d.logLines().some((l) => l.msg === 'alert firing' && l.rule === 'store'),
+      { timeoutMs: 10000 },
+    );
+    const line = d.logLines().find((l) => l.msg === 'alert firing' && l.rule === 'store');
+    assert.ok(line, `no store alert in the log:\n${d.stderr().slice(-3000)}`);
+    assert.equal(line.level, 'warn');
+    const metrics = await request(d, 'GET', '/metrics');
+    assert.match(metrics.text, /^hookgate_alerts_firing\{rule="store",source=""\} 1$/m);
     await d.stop();
 
     // Restarted without the limit: each refused body is new, each accepted one a duplicate.

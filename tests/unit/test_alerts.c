@@ -196,6 +196,103 @@ static void test_ratio_needs_requests(void **state)
 	hg_config_free(cfg);
 }
 
+struct one_rule {
+	const char *rule;
+	int state; /* -1 no row, 0 resolved, 1 firing */
+};
+
+static int note_rule(const struct hg_store_alert *a, void *arg)
+{
+	struct one_rule *o = arg;
+
+	if (strcmp(a->rule, o->rule) == 0)
+		o->state = a->firing;
+	return 0;
+}
+
+static int rule_state(struct hg_store *st, const char *rule)
+{
+	struct one_rule o = {.rule = rule, .state = -1};
+
+	assert_int_equal(hg_store_alert_list(st, 0, note_rule, &o), HG_OK);
+	return o.state;
+}
+
+/* A node that has not watched a whole window (it just started) sees a
+ * short count: it cannot resolve what another node fired until it has. */
+static void test_new_node_cannot_resolve(void **state)
+{
+	struct hg_test_store *t = *state;
+	struct hg_config *cfg = config();
+	struct hg_alerts *a = NULL, *c = NULL;
+
+	cfg->alerts.volume_on = 0;
+	assert_int_equal(hg_alerts_new(&a), HG_OK);
+	hg_alerts_tick(a, t->st, cfg, T0, 1);
+	add(t->st, T0 + 1000, HG_STAT_INVALID_SIGNATURES, 6);
+	hg_alerts_tick(a, t->st, cfg, T0 + 2000, 1);
+	assert_int_equal(rule_state(t->st, "bad_signatures"), 1);
+	hg_alerts_free(a); /* that node stops */
+
+	/* the window (1m) has passed, but the new node only knows the last 50 s */
+	assert_int_equal(hg_alerts_new(&c), HG_OK);
+	hg_alerts_tick(c, t->st, cfg, T0 + 100000, 1);
+	hg_alerts_tick(c, t->st, cfg, T0 + 150000, 1);
+	assert_int_equal(rule_state(t->st, "bad_signatures"), 1);
+	/* a whole window watched, then false for the hold: resolved */
+	hg_alerts_tick(c, t->st, cfg, T0 + 170000, 1);
+	hg_alerts_tick(c, t->st, cfg, T0 + 200000, 1);
+	assert_int_equal(rule_state(t->st, "bad_signatures"), 1);
+	hg_alerts_tick(c, t->st, cfg, T0 + 231000, 1);
+	assert_int_equal(rule_state(t->st, "bad_signatures"), 0);
+	hg_alerts_free(c);
+	hg_config_free(cfg);
+}
+
+/* The store rule is each node's own: a node whose store works does not
+ * resolve the alert of a node whose store refuses writes while that node
+ * still finds it; it resolves a minute after the last node stopped. */
+static void test_store_rule_per_node(void **state)
+{
+	struct hg_test_store *t = *state;
+	struct hg_config *cfg = config();
+	struct hg_alerts *a = NULL, *b = NULL;
+	struct hg_buf m = {0};
+
+	cfg->alerts.volume_on = 0;
+	assert_int_equal(hg_alerts_new(&a), HG_OK);
+	assert_int_equal(hg_alerts_new(&b), HG_OK);
+	hg_alerts_tick(a, t->st, cfg, T0, 0);
+	assert_int_equal(rule_state(t->st, "store"), 1);
+	assert_int_equal(hg_alerts_metrics(a, cfg, &m), HG_OK);
+	assert_non_null(
+	    strstr((char *)m.data, "hookgate_alerts_firing{rule=\"store\",source=\"\"} 1"));
+	hg_buf_free(&m);
+	hg_alerts_tick(b, t->st, cfg, T0 + 30000, 1);
+	hg_alerts_tick(a, t->st, cfg, T0 + 40000, 0); /* still refused there */
+	hg_alerts_tick(b, t->st, cfg, T0 + 90000, 1);
+	hg_alerts_tick(b, t->st, cfg, T0 + 95000, 1);
+	assert_int_equal(rule_state(t->st, "store"), 1);
+	/* a's store takes writes again; its alarm lasts a minute more, then a
+	 * minute without anyone finding it resolves the stored alert */
+	hg_alerts_tick(a, t->st, cfg, T0 + 96000, 1);
+	hg_alerts_tick(a, t->st, cfg, T0 + 150000, 1);
+	hg_alerts_tick(b, t->st, cfg, T0 + 150000, 1);
+	assert_int_equal(rule_state(t->st, "store"), 1);
+	hg_alerts_tick(a, t->st, cfg, T0 + 157000, 1); /* a's alarm is over */
+	assert_int_equal(hg_alerts_metrics(a, cfg, &m), HG_OK);
+	assert_non_null(strstr((char *)m.data, "hookgate_alerts_changes_total{rule=\"store\","
+					       "state=\"resolved\"} 1"));
+	hg_buf_free(&m);
+	hg_alerts_tick(b, t->st, cfg, T0 + 200000, 1);
+	assert_int_equal(rule_state(t->st, "store"), 1);
+	hg_alerts_tick(b, t->st, cfg, T0 + 260000, 1);
+	assert_int_equal(rule_state(t->st, "store"), 0);
+	hg_alerts_free(a);
+	hg_alerts_free(b);
+	hg_config_free(cfg);
+}
+
 static int setup(void **state)
 {
 	return hg_test_store_setup(state, "hg-alerts", "hookgate.db");
@@ -213,6 +310,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fires_once_and_resolves, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_volume_against_baseline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ratio_needs_requests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_node_cannot_resolve, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_store_rule_per_node, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

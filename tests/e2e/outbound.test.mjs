@@ -271,14 +271,21 @@ describe('outbound webhooks (seed 003)', () => {
     assert.ok(Math.abs(Date.parse(payload.timestamp) - Date.now()) < 60000);
 
     // The engine records the outcome once the subscriber has answered, so
-    // wait for the history to say delivered; then last_delivery_at is kept.
+    // wait for the history to say delivered; the subscription's health
+    // (last_delivery_at) is written right after that, in its own statement.
     let h;
     const recorded = await waitFor(
       async () => (h = await history(d, ownerA, created.data.id)).data[0]?.status === 'delivered',
       { timeoutMs: 5000 },
     );
     assert.ok(recorded, `history: ${JSON.stringify(h)}`);
-    const one = await api(d, 'GET', `/api/v1/webhooks/${created.data.id}`, { key: ownerA });
+    let one;
+    await waitFor(
+      async () =>
+        (one = await api(d, 'GET', `/api/v1/webhooks/${created.data.id}`, { key: ownerA })).json
+          .data.last_delivery_at !== null,
+      { timeoutMs: 5000 },
+    );
     assert.notEqual(one.json.data.last_delivery_at, null);
     assert.equal(h.data.length, 1);
     assert.equal(h.data[0].id, r.headers['x-webhook-delivery-id']);

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "alerts/alerts.h"
 #include "api/api.h"
@@ -92,9 +95,17 @@ static const char usage_sign[] =
     "  -h, --help          this help\n";
 
 static const char usage_config[] =
-    "usage: hookgate config check -c FILE\n"
+    "usage: hookgate config check [--no-env] -c FILE\n"
     "\n"
-    "Validates FILE and exits 0, or prints FILE:LINE: KEY: the problem and exits 2.\n";
+    "Validates FILE and exits 0, or prints FILE:LINE: KEY: the problem and exits 2.\n"
+    "Warns (and still exits 0) when the directory of a SQLite store does not\n"
+    "exist yet: 'hookgate serve' would create it.\n"
+    "\n"
+    "  -c, --config FILE   the configuration file to check\n"
+    "  --no-env            check the file alone: secrets and tokens named by\n"
+    "                      *_env keys need not be set and *_file secrets are\n"
+    "                      not read (for CI, or before the secrets exist)\n"
+    "  -h, --help          this help\n";
 
 static const char usage_migrate[] =
     "usage: hookgate migrate [-c FILE]\n"
@@ -406,16 +417,23 @@ static int cmd_serve(int argc, char **argv)
 	hg_log(HG_LOG_INFO, "listening", "host", HG_LS(cfg->listen_host), "port",
 	       HG_LI(hg_http_server_port(srv)), "config", HG_LS(cfg->path), "sources",
 	       HG_LI(cfg->n_sources), "version", HG_LS(HG_VERSION), NULL);
+	/* Under systemd (Type=notify) the unit counts as started only now:
+	 * the store is open and the listeners take connections. Without
+	 * NOTIFY_SOCKET this does nothing. */
+	sd_notify(0, "READY=1\nSTATUS=serving");
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
+			sd_notify(0, "RELOADING=1\nSTATUS=reloading the config");
 			reload(path, live, ingest, deliver, largest_body(cfg), cfg->store);
+			sd_notify(0, "READY=1\nSTATUS=serving");
 			continue;
 		}
 		break;
 	}
+	sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
 	hg_log(HG_LOG_INFO, "shutting down", "signal", HG_LS(sig == SIGINT ? "SIGINT" : "SIGTERM"),
 	       NULL);
 	rc = EXIT_OK;
@@ -612,10 +630,40 @@ out:
 	return rc;
 }
 
+/* Warns when the directory that will hold a SQLite store does not exist:
+ * serve creates it (0700) on its first start, which is right for `make
+ * run` and a surprise on a server where it names the wrong place. */
+static void warn_store_dir(const char *path, const struct hg_config *cfg)
+{
+	const char *file = cfg->store != NULL ? hg_store_sqlite_file(cfg->store) : NULL;
+	const char *slash = file != NULL ? strrchr(file, '/') : NULL;
+	struct stat sb;
+	char dir[4096];
+
+	if (slash == NULL || slash == file || (size_t)(slash - file) >= sizeof(dir))
+		return; /* the working directory, /, or not SQLite */
+	memcpy(dir, file, (size_t)(slash - file));
+	dir[slash - file] = '\0';
+	if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return;
+	fprintf(stderr,
+		"hookgate: warning: %s: store: the directory %s does not exist; 'hookgate "
+		"serve' will create it (mode 0700) - create it yourself if that is not the "
+		"place you meant\n",
+		path, dir);
+}
+
 static int cmd_config(int argc, char **argv)
 {
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"no-env", no_argument, NULL, 'n'},
+					     {NULL, 0, NULL, 0}};
 	struct hg_config *cfg = NULL;
-	int bad = 0;
+	const char *path = NULL;
+	unsigned flags = 0;
+	char err[1024];
+	int c, bad = 0;
+
 	if (argc < 2 || wants_help(argc, argv)) {
 		fputs(usage_config, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -625,18 +673,36 @@ static int cmd_config(int argc, char **argv)
 		fputs(usage_config, stderr);
 		return EXIT_USAGE;
 	}
-	const char *path = config_arg(argc - 1, argv + 1, &bad);
-	if (bad || path == NULL) {
+	optind = 1;
+	while ((c = getopt_long(argc - 1, argv + 1, "c:", opts, NULL)) != -1) {
+		if (c == 'c')
+			path = optarg;
+		else if (c == 'n')
+			flags |= HG_CONFIG_NO_SECRETS;
+		else
+			bad = 1;
+	}
+	if (optind < argc - 1) {
+		fprintf(stderr, "hookgate: unexpected argument '%s'\n", argv[1 + optind]);
+		bad = 1;
+	} else if (!bad && path == NULL) {
+		fprintf(stderr, "hookgate: config check needs -c FILE\n");
+		bad = 1;
+	}
+	if (bad) {
 		fputs(usage_config, stderr);
 		return EXIT_USAGE;
 	}
-	int rc = load_config(path, &cfg);
-	if (rc == EXIT_OK) {
-		printf("%s: ok (%zu source%s)\n", path, cfg->n_sources,
-		       cfg->n_sources == 1 ? "" : "s");
-		hg_config_free(cfg);
+	int rc = hg_config_load_opts(path, flags, &cfg, err, sizeof(err));
+	if (rc != HG_OK) {
+		fprintf(stderr, "hookgate: %s\n", err);
+		return rc == HG_EIO ? EXIT_RUNTIME : EXIT_USAGE;
 	}
-	return rc;
+	warn_store_dir(path, cfg);
+	printf("%s: ok (%zu source%s%s)\n", path, cfg->n_sources, cfg->n_sources == 1 ? "" : "s",
+	       flags & HG_CONFIG_NO_SECRETS ? "; secrets not read" : "");
+	hg_config_free(cfg);
+	return EXIT_OK;
 }
 
 static int cmd_migrate(int argc, char **argv)

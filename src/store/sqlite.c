@@ -218,7 +218,11 @@ static int make_parent_dir(const char *path, char *err, size_t errlen)
 			continue;
 		char saved = *p;
 		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST && !is_dir(dir)) {
+		if (mkdir(dir, 0700) == 0) {
+			/* never silently: a typo in `store:` shows here (and
+			 * `hookgate config check` warns before the start) */
+			hg_log(HG_LOG_WARN, "created the store directory", "dir", HG_LS(dir), NULL);
+		} else if (errno != EEXIST && !is_dir(dir)) {
 			rc = HG_EIO;
 			snprintf(err, errlen,
 				 "Cannot create the directory %s for the database: %s.", dir,

@@ -63,6 +63,17 @@ static int parse_uri(const char *uri, const struct hg_store_ops **ops, const cha
 	return HG_OK;
 }
 
+const char *hg_store_sqlite_file(const char *uri)
+{
+	const struct hg_store_ops *ops = NULL;
+	const char *target = NULL;
+	char err[256];
+
+	if (parse_uri(uri, &ops, &target, err, sizeof(err)) != HG_OK || ops != &hg_store_sqlite_ops)
+		return NULL;
+	return target;
+}
+
 /* Refuses a table without an op that store.c calls without a NULL check.
  * Every other op is optional, and store.c says what happens without it
  * (get_messages: one get_message each; the management reads, stats,

@@ -103,6 +103,9 @@ struct hg_store_row {
 /* Writes uri into out with any password masked ("postgres://u:***@h/db",
  * "...?password=***"), for messages a person reads. */
 void hg_store_uri_redact(const char *uri, char *out, size_t outlen);
+/* The database file a SQLite store URI names (a pointer into uri), or NULL
+ * for any other backend or a URI that names none. */
+const char *hg_store_sqlite_file(const char *uri);
 
 /* Opens (creating if needed) and migrates. err gets one sentence on failure. */
 int hg_store_open(const char *uri, struct hg_store **out, char *err, size_t errlen);

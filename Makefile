@@ -85,8 +85,9 @@ test-pg: deps
 	scripts/with-postgres.sh sh -c '$(BUILD)/tests/test_store_pg && \
 	  $(BUILD)/tests/test_store_conformance postgres && $(MAKE) e2e'
 
-unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+# test_notify starts the daemon itself (its systemd readiness messages).
+unit: $(UNIT_BINS) $(BUILD)/hookgate
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; HOOKGATE_BIN=$(abspath $(BUILD)/hookgate) $$t; done
 
 e2e: $(BUILD)/hookgate
 	cd tests/e2e && (test -d node_modules || npm ci --no-audit --no-fund)

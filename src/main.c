@@ -616,10 +616,23 @@ static int cmd_sign(int argc, char **argv)
 	in.secret_len = strlen(secret);
 	in.body = body.data != NULL ? body.data : (const uint8_t *)"";
 	in.body_len = body.len;
+	if (in.url == NULL && strcmp(scheme_name, "twilio") == 0) {
+		fprintf(stderr, "hookgate: --scheme twilio needs --url URL (the URL Twilio "
+				"calls: it signs it)\n");
+		goto out;
+	}
 	int src = scheme->sign(&in, &out);
+	if (src == HG_EINVAL) {
+		fprintf(stderr, "hookgate: cannot sign with scheme %s: %s\n", scheme_name,
+			strcmp(scheme_name, "standard") == 0
+			    ? "--secret must be the whsec_... secret (base64 after whsec_)"
+			    : "--secret or another option is not one this scheme takes");
+		goto out;
+	}
 	if (src != HG_OK) {
 		fprintf(stderr, "hookgate: cannot sign with scheme %s: %s\n", scheme_name,
 			hg_strerror(src));
+		rc = EXIT_RUNTIME;
 		goto out;
 	}
 	fwrite(out.data, 1, out.len, stdout);
@@ -673,6 +686,7 @@ static int cmd_config(int argc, char **argv)
 		fputs(usage_config, stderr);
 		return EXIT_USAGE;
 	}
+	hg_cli_name(&argv[1], "config");
 	optind = 1;
 	while ((c = getopt_long(argc - 1, argv + 1, "c:", opts, NULL)) != -1) {
 		if (c == 'c')
@@ -743,8 +757,10 @@ static int cmd_audit(int argc, char **argv)
 	char err[512], why[256];
 	int bad = 0, rc;
 
-	if (argc >= 2 && strcmp(argv[1], "list") == 0)
+	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
+		hg_cli_name(&argv[1], "audit");
 		return hg_cli_audit_list(argc - 1, argv + 1);
+	}
 	if (argc < 2 || wants_help(argc, argv)) {
 		fputs(usage_audit, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -754,6 +770,7 @@ static int cmd_audit(int argc, char **argv)
 		fputs(usage_audit, stderr);
 		return EXIT_USAGE;
 	}
+	hg_cli_name(&argv[1], "audit");
 	const char *path = config_arg(argc - 1, argv + 1, &bad);
 	if (bad) {
 		fputs(usage_audit, stderr);
@@ -794,6 +811,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
+	/* getopt's messages start with argv[0]: "hookgate serve: option
+	 * requires an argument -- 'c'" names the command and the flag */
+	hg_cli_name(&argv[1], NULL);
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "sign") == 0)

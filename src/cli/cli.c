@@ -255,7 +255,7 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 			need = valued[i].need;
 		}
 		if (need != 0 && !(need & allowed)) {
-			fprintf(stderr, "hookgate: %s does not take option %s%s\n", argv[0],
+			fprintf(stderr, "%s: option %s%s is not one this command takes\n", argv[0],
 				c == 'c' ? "-" : "--", c == 'c' ? "c" : opts[li].name);
 			return HG_EXIT_USAGE;
 		}
@@ -263,6 +263,19 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 	o->args = argv + optind;
 	o->nargs = argc - optind;
 	return HG_EXIT_OK;
+}
+
+void hg_cli_name(char **argv0, const char *group)
+{
+	static char name[96];
+
+	if (strncmp(*argv0, "hookgate ", 9) == 0)
+		return; /* named already */
+	if (group != NULL)
+		snprintf(name, sizeof(name), "hookgate %s %s", group, *argv0);
+	else
+		snprintf(name, sizeof(name), "hookgate %s", *argv0);
+	*argv0 = name;
 }
 
 /* ---- talking to the daemon ---- */
@@ -962,6 +975,7 @@ static int dispatch(const char *group, const char *usage, int argc, char **argv)
 		fputs(usage, stderr);
 		return HG_EXIT_USAGE;
 	}
+	hg_cli_name(&argv[1], group);
 	rc = parse_opts(argc - 1, argv + 1, sub->allowed, &o);
 	if (rc == HG_EXIT_OK && o.help) {
 		fputs(usage, stdout);

@@ -19,6 +19,12 @@ enum { HG_EXIT_OK = 0, HG_EXIT_RUNTIME = 1, HG_EXIT_USAGE = 2 };
 /* An owner's or publisher's API key for webhooks and events (outbound). */
 #define HG_CLI_API_KEY_ENV "HOOKGATE_TOKEN"
 
+/* Renames *argv0 (a command's argv[0]) "hookgate GROUP NAME" ("hookgate
+ * NAME" for a NULL group), so getopt's messages name the command: "hookgate
+ * messages list: option '--limit' requires an argument". The name lives in
+ * a static buffer: one command per process. */
+void hg_cli_name(char **argv0, const char *group);
+
 /* hookgate messages (list | show ID | replay ID) [OPTIONS] */
 int hg_cli_messages(int argc, char **argv);
 /* hookgate dlq (list | retry (ID | --endpoint E)) [OPTIONS] */

@@ -53,7 +53,9 @@ static const char usage_main[] =
     "  messages list|show|replay  stored messages, via the running daemon's API\n"
     "  dlq list|retry             the dead-letter queue, via the running daemon's API\n"
     "  endpoints                  the endpoints' health (circuit, failures, backlog)\n"
-    "  webhooks create|list|delete  outbound webhook subscriptions, via the daemon's API\n"
+    "  webhooks create|list|update|regenerate-secret|deliveries|delete\n"
+    "                             outbound webhook subscriptions, via the daemon's API\n"
+    "  api-keys create            an owner's or publisher's API key (admin token)\n"
     "  events publish             publish an event to the subscribers\n"
     "  purge [-c FILE] [--older-than D]\n"
     "                             delete old messages now (retention)\n"
@@ -832,6 +834,8 @@ int main(int argc, char **argv)
 		return hg_cli_endpoints(argc - 1, argv + 1);
 	if (strcmp(cmd, "webhooks") == 0)
 		return hg_cli_webhooks(argc - 1, argv + 1);
+	if (strcmp(cmd, "api-keys") == 0)
+		return hg_cli_api_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "events") == 0)
 		return hg_cli_events(argc - 1, argv + 1);
 	if (strcmp(cmd, "purge") == 0)

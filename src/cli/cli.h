@@ -31,8 +31,11 @@ int hg_cli_messages(int argc, char **argv);
 int hg_cli_dlq(int argc, char **argv);
 /* hookgate endpoints [OPTIONS]: the endpoints' health */
 int hg_cli_endpoints(int argc, char **argv);
-/* hookgate webhooks (create URL --events L | list | delete ID) [OPTIONS] */
+/* hookgate webhooks (create URL --events L | list | update ID ... |
+ * regenerate-secret ID | deliveries ID | delete ID) [OPTIONS] */
 int hg_cli_webhooks(int argc, char **argv);
+/* hookgate api-keys create --owner ID [--role R] [OPTIONS] (admin token) */
+int hg_cli_api_keys(int argc, char **argv);
 /* hookgate events publish --event T --data JSON [--owner ID] [OPTIONS] */
 int hg_cli_events(int argc, char **argv);
 /* The config of a command that works on the store directly (purge, audit

@@ -55,7 +55,7 @@ static const char usage_main[] =
     "  endpoints                  the endpoints' health (circuit, failures, backlog)\n"
     "  webhooks create|list|update|regenerate-secret|deliveries|delete\n"
     "                             outbound webhook subscriptions, via the daemon's API\n"
-    "  api-keys create            an owner's or publisher's API key (admin token)\n"
+    "  api-keys create|list|revoke  owners' and publishers' API keys (admin token)\n"
     "  events publish             publish an event to the subscribers\n"
     "  purge [-c FILE] [--older-than D]\n"
     "                             delete old messages now (retention)\n"
@@ -73,7 +73,7 @@ static const char usage_serve[] =
     "no sources. SIGTERM or SIGINT stops it cleanly; SIGHUP (or 'hookgate reload')\n"
     "loads the file again without dropping a connection or a queued delivery.\n"
     "\n"
-    "  -c, --config FILE   configuration file (YAML; see docs/config.md)\n"
+    "  -c, --config FILE   configuration file (YAML; see hookgate(1) and docs/config.md)\n"
     "  -h, --help          this help\n";
 
 static const char usage_sign[] =
@@ -113,7 +113,15 @@ static const char usage_migrate[] =
     "usage: hookgate migrate [-c FILE]\n"
     "\n"
     "Applies the missing schema migrations to the configured store and prints\n"
-    "the schema version.\n";
+    "the schema version.\n"
+    "\n"
+    "  -c, --config FILE   configuration file (default: the built-in one)\n"
+    "  -h, --help          this help\n";
+
+static const char usage_version[] =
+    "usage: hookgate version\n"
+    "\n"
+    "Prints \"hookgate\" and the version, such as \"hookgate 1.2.3\".\n";
 
 static const char usage_audit[] =
     "usage: hookgate audit verify [-c FILE]\n"
@@ -405,6 +413,7 @@ static int cmd_serve(int argc, char **argv)
 	    hg_http_server_route(srv, "/api/", hg_api_handle, api) != HG_OK ||
 	    hg_http_server_route(srv, "/metrics", hg_api_metrics, api) != HG_OK ||
 	    hg_http_server_route(srv, "/api/v1/api-keys", hg_api_outbound_handle, api) != HG_OK ||
+	    hg_http_server_route(srv, "/api/v1/api-keys/", hg_api_outbound_handle, api) != HG_OK ||
 	    hg_http_server_route(srv, "/api/v1/webhooks", hg_api_outbound_handle, api) != HG_OK ||
 	    hg_http_server_route(srv, "/api/v1/webhooks/", hg_api_outbound_handle, api) != HG_OK ||
 	    hg_http_server_route(srv, "/api/v1/events", hg_api_outbound_handle, api) != HG_OK) {
@@ -845,6 +854,10 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "keys") == 0)
 		return hg_cli_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		if (wants_help(argc - 1, argv + 1)) {
+			fputs(usage_version, stdout);
+			return EXIT_OK;
+		}
 		printf("hookgate %s\n", HG_VERSION);
 		return EXIT_OK;
 	}

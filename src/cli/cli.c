@@ -123,13 +123,18 @@ static const char usage_webhooks[] =
 
 static const char usage_api_keys[] =
     "usage: hookgate api-keys create --owner ID [--role owner|publisher] [OPTIONS]\n"
+    "       hookgate api-keys list [--owner ID] [OPTIONS]\n"
+    "       hookgate api-keys revoke ID [OPTIONS]\n"
     "\n"
-    "Creates an API key for the outbound API with the admin token: an owner key\n"
-    "manages that owner's webhook subscriptions, a publisher key publishes its\n"
-    "events. Prints the key's token, which is shown only this once: give it to\n"
-    "the owner (who sets " HG_CLI_API_KEY_ENV " to use the webhooks commands).\n"
+    "API keys of the outbound API, with the admin token. An owner key manages\n"
+    "that owner's webhook subscriptions, a publisher key publishes its events.\n"
+    "create prints the key's token, which is shown only this once: give it to\n"
+    "the owner (who sets " HG_CLI_API_KEY_ENV " to use the webhooks commands). list\n"
+    "shows the keys (never their tokens); revoke deletes one: its token is\n"
+    "refused from the next request on.\n"
     "\n"
-    "  --owner ID          the owner: 1-64 letters, digits or ._:@-\n"
+    "  --owner ID          create: the owner, 1-64 letters, digits or ._:@-;\n"
+    "                      list: only this owner's keys\n"
     "  --role ROLE         owner (default) or publisher\n"
     "  -c, --config FILE   find the daemon and the admin_token_env from FILE\n"
     "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
@@ -160,9 +165,9 @@ static const char usage_purge[] =
     "Deletes the messages older than DURATION, of every source, with their\n"
     "deliveries, attempts and dedupe keys, in small batches, and prints what\n"
     "went. Without --older-than, each source's messages older than its own\n"
-    "retention go (the top-level retention for the others; 0 keeps forever). With audit_retention "
-    "in the config, the audit rows older\n"
-    "than that go too, behind a checkpoint row (--older-than does not change it).\n"
+    "retention go (the top-level retention for the others; 0 keeps forever).\n"
+    "With audit_retention in the config, the audit rows older than that go too,\n"
+    "behind a checkpoint row (--older-than does not change it).\n"
     "Safe while the daemon runs.\n"
     "\n"
     "  -c, --config FILE      configuration file (default: the built-in one)\n"
@@ -206,6 +211,7 @@ enum {
 	A_UPDATE = 1 << 7,  /* --webhook-url, --enable, --disable */
 	A_PAGE = 1 << 8,    /* --page, --limit */
 	A_KEY = 1 << 9,     /* --owner, --role */
+	A_OWNER = 1 << 10,  /* --owner */
 };
 
 struct cli_opts {
@@ -271,7 +277,7 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 	    {O_ROLE, offsetof(struct cli_opts, role), A_KEY},
 	    {O_EVENT, offsetof(struct cli_opts, event), A_PUBLISH},
 	    {O_DATA, offsetof(struct cli_opts, data), A_PUBLISH},
-	    {O_OWNER, offsetof(struct cli_opts, owner), A_PUBLISH | A_KEY},
+	    {O_OWNER, offsetof(struct cli_opts, owner), A_PUBLISH | A_KEY | A_OWNER},
 	    {O_IDEM, offsetof(struct cli_opts, idem), A_PUBLISH},
 	};
 	unsigned need;
@@ -1000,6 +1006,26 @@ static void print_deleted(const json_t *root)
 	printf("%s\n", json_is_string(m) ? json_string_value(m) : "deleted");
 }
 
+static void print_api_keys(const json_t *root)
+{
+	static const char *const heads[] = {"ID", "OWNER", "ROLE", "CREATED"};
+	static const char *const keys[] = {"id", "owner_id", "role", "created_at"};
+
+	print_list(root, heads, keys, 4);
+}
+
+static void path_api_keys_list(struct hg_buf *path, const struct cli_opts *o)
+{
+	hg_buf_puts(path, "/api/v1/api-keys");
+	add_query(path, "owner_id", o->owner);
+}
+
+static void path_api_key(struct hg_buf *path, const struct cli_opts *o)
+{
+	hg_buf_puts(path, "/api/v1/api-keys");
+	add_segment(path, o->args[0]);
+}
+
 static void print_api_key(const json_t *root)
 {
 	const json_t *data = json_object_get(root, "data");
@@ -1172,6 +1198,8 @@ static const struct cli_sub subs[] = {
     {"webhooks", "delete", A_CONN, 1, "DELETE", path_webhook, print_deleted, NULL, 1},
     {"api-keys", "create", A_CONN | A_KEY, 0, "POST", path_api_keys, print_api_key, body_api_key,
      0},
+    {"api-keys", "list", A_CONN | A_OWNER, 0, "GET", path_api_keys_list, print_api_keys, NULL, 0},
+    {"api-keys", "revoke", A_CONN, 1, "DELETE", path_api_key, print_deleted, NULL, 0},
     {"events", "publish", A_CONN | A_PUBLISH, 0, "POST", path_events, NULL, body_publish, 1},
 };
 

@@ -34,7 +34,8 @@ int hg_cli_endpoints(int argc, char **argv);
 /* hookgate webhooks (create URL --events L | list | update ID ... |
  * regenerate-secret ID | deliveries ID | delete ID) [OPTIONS] */
 int hg_cli_webhooks(int argc, char **argv);
-/* hookgate api-keys create --owner ID [--role R] [OPTIONS] (admin token) */
+/* hookgate api-keys (create --owner ID [--role R] | list [--owner ID] |
+ * revoke ID) [OPTIONS], with the admin token */
 int hg_cli_api_keys(int argc, char **argv);
 /* hookgate events publish --event T --data JSON [--owner ID] [OPTIONS] */
 int hg_cli_events(int argc, char **argv);

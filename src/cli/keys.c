@@ -31,7 +31,11 @@ static const char usage_keys[] =
     "          older keys and those stored before encryption was on; dedupe keys\n"
     "          stored in clear become keyed hashes. Runs beside the daemon, in\n"
     "          small transactions (--batch rows each, default 256), and prints\n"
-    "          its progress. Afterwards an old key can leave the config.\n";
+    "          its progress. Afterwards an old key can leave the config.\n\n"
+    "\n"
+    "  -c, --config FILE   the configuration file (its encryption keys and store)\n"
+    "  --batch N           rekey: rows per transaction, 1 to 100000 (default 256)\n"
+    "  -h, --help          this help\n";
 
 /* ---- generate ---- */
 

@@ -433,6 +433,21 @@ int hg_store_api_key_put(struct hg_store *st, const struct hg_store_api_key *k)
 	return st->ops->api_key_put(st, k);
 }
 
+int hg_store_api_key_each(struct hg_store *st, const char *owner_id, hg_store_api_key_fn fn,
+			  void *arg)
+{
+	if (st->ops->api_key_each == NULL)
+		return unsupported(st, "api_key_each");
+	return st->ops->api_key_each(st, owner_id, fn, arg);
+}
+
+int hg_store_api_key_delete(struct hg_store *st, const char *id)
+{
+	if (st->ops->api_key_delete == NULL)
+		return unsupported(st, "api_key_delete");
+	return st->ops->api_key_delete(st, id);
+}
+
 int hg_store_api_key_find(struct hg_store *st, const char *token_hash, struct hg_store_api_key *out)
 {
 	if (st->ops->api_key_find == NULL)

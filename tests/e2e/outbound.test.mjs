@@ -790,7 +790,38 @@ describe('CLI: hookgate api-keys and webhooks update, regenerate-secret, deliver
       assert.equal(noOwner.code, 2);
       assert.match(noOwner.stderr, /needs --owner/);
 
+      // list: a table without tokens; --owner filters; revoke stops a token at once
+      const kl = await runCli(['api-keys', 'list', '--url', d.url], { env: admin });
+      assert.equal(kl.code, 0, kl.stderr);
+      assert.match(kl.stdout, /^ID\s+OWNER\s+ROLE\s+CREATED$/m);
+      assert.match(kl.stdout, /\scli-owner-2\s+owner\s/);
+      assert.match(kl.stdout, /\scli-pub\s+publisher\s/);
+      assert.equal(kl.stdout.includes('hgk_'), false, 'no token in the list');
+      const klo = await runCli(['api-keys', 'list', '--owner', 'cli-pub', '--url', d.url, '--json'], { env: admin });
+      assert.equal(klo.code, 0, klo.stderr);
+      const pubKeys = JSON.parse(klo.stdout).data;
+      assert.deepEqual(pubKeys.map((x) => [x.owner_id, x.role]), [['cli-pub', 'publisher']]);
+      assert.equal(JSON.stringify(pubKeys).includes('token'), false);
+      const pubTok = JSON.parse(kj.stdout).token;
+      const before = await runCli(['events', 'publish', '--event', 'clip.approved', '--data', '{}', '--url', d.url],
+        { env: { HOOKGATE_TOKEN: pubTok, HOOKGATE_ADMIN_TOKEN: '' } });
+      assert.equal(before.code, 0, before.stderr);
+      const rv = await runCli(['api-keys', 'revoke', pubKeys[0].id, '--url', d.url], { env: admin });
+      assert.equal(rv.code, 0, rv.stderr);
+      assert.match(rv.stdout, /API key revoked/);
+      const after = await runCli(['events', 'publish', '--event', 'clip.approved', '--data', '{}', '--url', d.url],
+        { env: { HOOKGATE_TOKEN: pubTok, HOOKGATE_ADMIN_TOKEN: '' } });
+      assert.equal(after.code, 1, `a revoked key publishes nothing; stdout: ${after.stdout}`);
+      assert.match(after.stderr, /HTTP 401/);
+      const again = await runCli(['api-keys', 'revoke', pubKeys[0].id, '--url', d.url], { env: admin });
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /no such API key \(HTTP 404\)/);
+
       const env = { HOOKGATE_TOKEN: tok, HOOKGATE_ADMIN_TOKEN: '' };
+      // an owner key cannot list keys, nor make them
+      const noList = await runCli(['api-keys', 'list', '--url', d.url], { env: { HOOKGATE_ADMIN_TOKEN: tok } });
+      assert.equal(noList.code, 1);
+      assert.match(noList.stderr, /only the admin token lists API keys \(HTTP 403\)/);
       // an owner key cannot make keys: the API's reason, exit 1
       const denied = await runCli(['api-keys', 'create', '--owner', 'other', '--url', d.url],
         { env: { HOOKGATE_ADMIN_TOKEN: tok } });

@@ -133,7 +133,7 @@ static const char usage_api_keys[] =
     "shows the keys (never their tokens); revoke deletes one: its token is\n"
     "refused from the next request on.\n"
     "\n"
-    "  --owner ID          create: the owner, 1-64 letters, digits or ._:@-;\n"
+    "  --owner ID          create: the owner, 1-128 letters, digits or ._:@-;\n"
     "                      list: only this owner's keys\n"
     "  --role ROLE         owner (default) or publisher\n"
     "  -c, --config FILE   find the daemon and the admin_token_env from FILE\n"

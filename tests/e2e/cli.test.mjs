@@ -135,7 +135,7 @@ describe('command line', () => {
     assert.ok(r.stderr.includes('bad-serve.yaml:3'), `stderr should name bad-serve.yaml:3, got: ${r.stderr}`);
   });
 
-  test('sign --scheme meta: the PROVIDERS.md vector, from a file', async () => {
+  test('sign --scheme meta: the docs/providers.md vector, from a file', async () => {
     const body =
       '{"object":"instagram","entry":[{"id":"1","time":1700000000,"changes":[{"field":"mentions","value":{"text":"caf\\u00e9"}}]}]}';
     const f = file('vector.json', body);
@@ -167,7 +167,7 @@ describe('command line', () => {
     assert.ok(trimmed.stdout.includes(`X-Hub-Signature-256: ${await sign(secret, body.trimEnd())}`), trimmed.stdout);
   });
 
-  test('sign --scheme github: the PROVIDERS.md vector', async () => {
+  test('sign --scheme github: the docs/providers.md vector', async () => {
     const r = await runCli(['sign', '--scheme', 'github', '--secret', "It's a Secret to Everybody", '-'], {
       input: 'Hello, World!',
     });

@@ -489,7 +489,7 @@ static void op_api_key_revoke(struct hg_api *api, struct hg_store *st, const str
 			      struct api_answer *a)
 {
 	static const char *const extra[] = {"message", "API key revoked.", NULL};
-	char reason[96];
+	char reason[16 + HG_STORE_OWNER_ID_MAX];
 	struct ob_who who;
 	int rc;
 

@@ -15,9 +15,15 @@
 #   make format-check  fail when a source file is not as make format leaves it (CI)
 #   make chaos      kill -9 / full disk / removed store file against the real
 #                   daemon (tests/chaos/chaos.mjs; long, not part of make test)
+#   make install    the binary, man page, systemd unit, configs (PREFIX=/usr/local,
+#                   DESTDIR=); make uninstall removes them again (not /etc/hookgate)
+#   make deb        build/hookgate_VERSION_ARCH.deb (scripts/build-deb.sh)
+#   make test-install  the unit through systemd-analyze verify, make install into
+#                   a scratch DESTDIR, and (as root, when no hookgate is installed)
+#                   the package: dpkg -i, config check, dpkg --purge
 
 CC      ?= cc
-PKGS    := libh2o-evloop openssl jansson yajl yaml-0.1 sqlite3 libcurl libpq
+PKGS    := libh2o-evloop openssl jansson yajl yaml-0.1 sqlite3 libcurl libpq libsystemd
 BUILD   ?= build
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -Werror
@@ -33,7 +39,8 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test test-pg unit rules e2e asan tsan deps format format-check clean check-deps bench chaos
+.PHONY: all run test test-pg unit rules e2e asan tsan deps format format-check clean check-deps bench chaos \
+	install uninstall deb test-install
 
 all: $(BUILD)/hookgate
 
@@ -60,7 +67,7 @@ run: deps all
 test: deps
 	@scripts/install-deps.sh --test
 	$(MAKE) all $(UNIT_BINS)
-	$(MAKE) unit rules e2e
+	$(MAKE) unit rules test-install e2e
 
 # The Prometheus alerting rules (contrib/prometheus): valid, and firing
 # where hookgate's built-in rules fire (tests/prometheus).
@@ -78,8 +85,9 @@ test-pg: deps
 	scripts/with-postgres.sh sh -c '$(BUILD)/tests/test_store_pg && \
 	  $(BUILD)/tests/test_store_conformance postgres && $(MAKE) e2e'
 
-unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+# test_notify starts the daemon itself (its systemd readiness messages).
+unit: $(UNIT_BINS) $(BUILD)/hookgate
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; HOOKGATE_BIN=$(abspath $(BUILD)/hookgate) $$t; done
 
 e2e: $(BUILD)/hookgate
 	cd tests/e2e && (test -d node_modules || npm ci --no-audit --no-fund)
@@ -112,6 +120,50 @@ format-check:
 
 clean:
 	rm -rf build
+
+# Installation. SYSCONFDIR is /etc whatever the PREFIX: the unit, the
+# package and the docs all say /etc/hookgate. The unit goes where systemd
+# looks for it (/lib/systemd/system for PREFIX=/usr, as Debian packages do;
+# PREFIX/lib/systemd/system otherwise). A config already in place is kept.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/hookgate
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+
+$(BUILD)/hookgate.service: contrib/systemd/hookgate.service
+	@mkdir -p $(dir $@)
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+
+# Rebuilt every time: the same BUILD may be installed under another PREFIX.
+.PHONY: $(BUILD)/hookgate.service
+
+install: $(BUILD)/hookgate $(BUILD)/hookgate.service
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(UNITDIR) \
+	  $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/hookgate
+	install -m 0755 $(BUILD)/hookgate $(DESTDIR)$(BINDIR)/hookgate
+	install -m 0644 docs/hookgate.1 $(DESTDIR)$(MANDIR)/man1/hookgate.1
+	install -m 0644 $(BUILD)/hookgate.service $(DESTDIR)$(UNITDIR)/hookgate.service
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 examples/hookgate.yaml $(DESTDIR)$(DOCDIR)/examples/hookgate.yaml
+	install -m 0644 contrib/hookgate.env.example $(DESTDIR)$(DOCDIR)/examples/hookgate.env
+	test -e $(DESTDIR)$(SYSCONFDIR)/hookgate/hookgate.yaml || \
+	  install -m 0644 contrib/hookgate.yaml $(DESTDIR)$(SYSCONFDIR)/hookgate/hookgate.yaml
+
+# Leaves $(SYSCONFDIR)/hookgate (your config and secrets) and the data in
+# /var/lib/hookgate.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hookgate $(DESTDIR)$(MANDIR)/man1/hookgate.1 \
+	  $(DESTDIR)$(UNITDIR)/hookgate.service
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+deb: $(BUILD)/hookgate
+	BUILD=$(BUILD) VERSION=$(VERSION) scripts/build-deb.sh
+
+# The unit, make install/uninstall and the package (tests/install/run.sh).
+test-install: $(BUILD)/hookgate
+	BUILD=$(BUILD) VERSION=$(VERSION) tests/install/run.sh
 
 # Benchmarks (bench/run.sh): hookgate against nginx and its peers on 127.0.0.1,
 # ~10-15 minutes; rewrites bench/REPORT.md. Not part of `make test`.

@@ -4,10 +4,12 @@
 # --fuzz adds what `make fuzz` needs: clang and its libFuzzer/sanitizer
 # runtimes (libclang-rt-14-dev on Debian 12); --format adds clang-format
 # (make format, make format-check); --test adds what only `make test` needs:
-# prometheus (its promtool checks contrib/prometheus/hookgate-rules.yml).
+# prometheus (its promtool checks contrib/prometheus/hookgate-rules.yml),
+# systemd (systemd-analyze verifies the unit), dpkg-dev (dpkg-shlibdeps for
+# make deb) and adduser (the package's postinst).
 set -e
 PKGS="build-essential pkg-config libh2o-evloop-dev libssl-dev libjansson-dev libyajl-dev libyaml-dev
-libsqlite3-dev libpq-dev libcurl4-openssl-dev libcmocka-dev nodejs npm openssl curl sqlite3 util-linux"
+libsqlite3-dev libpq-dev libcurl4-openssl-dev libsystemd-dev libcmocka-dev nodejs npm openssl curl sqlite3 util-linux"
 if [ "${1:-}" = "--fuzz" ]; then
 	PKGS="$PKGS clang libclang-rt-14-dev"
 fi
@@ -15,7 +17,7 @@ if [ "${1:-}" = "--format" ]; then
 	PKGS="$PKGS clang-format"
 fi
 if [ "${1:-}" = "--test" ]; then
-	PKGS="$PKGS prometheus"
+	PKGS="$PKGS prometheus systemd dpkg-dev adduser"
 fi
 missing=""
 for p in $PKGS; do

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <systemd/sd-daemon.h>
 
 #include "alerts/alerts.h"
 #include "api/api.h"
@@ -50,7 +53,9 @@ static const char usage_main[] =
     "  messages list|show|replay  stored messages, via the running daemon's API\n"
     "  dlq list|retry             the dead-letter queue, via the running daemon's API\n"
     "  endpoints                  the endpoints' health (circuit, failures, backlog)\n"
-    "  webhooks create|list|delete  outbound webhook subscriptions, via the daemon's API\n"
+    "  webhooks create|list|update|regenerate-secret|deliveries|delete\n"
+    "                             outbound webhook subscriptions, via the daemon's API\n"
+    "  api-keys create|list|revoke  owners' and publishers' API keys (admin token)\n"
     "  events publish             publish an event to the subscribers\n"
     "  purge [-c FILE] [--older-than D]\n"
     "                             delete old messages now (retention)\n"
@@ -68,7 +73,7 @@ static const char usage_serve[] =
     "no sources. SIGTERM or SIGINT stops it cleanly; SIGHUP (or 'hookgate reload')\n"
     "loads the file again without dropping a connection or a queued delivery.\n"
     "\n"
-    "  -c, --config FILE   configuration file (YAML; see docs/config.md)\n"
+    "  -c, --config FILE   configuration file (YAML; see hookgate(1) and docs/config.md)\n"
     "  -h, --help          this help\n";
 
 static const char usage_sign[] =
@@ -92,15 +97,31 @@ static const char usage_sign[] =
     "  -h, --help          this help\n";
 
 static const char usage_config[] =
-    "usage: hookgate config check -c FILE\n"
+    "usage: hookgate config check [--no-env] -c FILE\n"
     "\n"
-    "Validates FILE and exits 0, or prints FILE:LINE: KEY: the problem and exits 2.\n";
+    "Validates FILE and exits 0, or prints FILE:LINE: KEY: the problem and exits 2.\n"
+    "Warns (and still exits 0) when the directory of a SQLite store does not\n"
+    "exist yet: 'hookgate serve' would create it.\n"
+    "\n"
+    "  -c, --config FILE   the configuration file to check\n"
+    "  --no-env            check the file alone: secrets and tokens named by\n"
+    "                      *_env keys need not be set and *_file secrets are\n"
+    "                      not read (for CI, or before the secrets exist)\n"
+    "  -h, --help          this help\n";
 
 static const char usage_migrate[] =
     "usage: hookgate migrate [-c FILE]\n"
     "\n"
     "Applies the missing schema migrations to the configured store and prints\n"
-    "the schema version.\n";
+    "the schema version.\n"
+    "\n"
+    "  -c, --config FILE   configuration file (default: the built-in one)\n"
+    "  -h, --help          this help\n";
+
+static const char usage_version[] =
+    "usage: hookgate version\n"
+    "\n"
+    "Prints \"hookgate\" and the version, such as \"hookgate 1.2.3\".\n";
 
 static const char usage_audit[] =
     "usage: hookgate audit verify [-c FILE]\n"
@@ -402,6 +423,7 @@ static int cmd_serve(int argc, char **argv)
 	    hg_http_server_route(srv, "/api/", hg_api_handle, api) != HG_OK ||
 	    hg_http_server_route(srv, "/metrics", hg_api_metrics, api) != HG_OK ||
 	    hg_http_server_route(srv, "/api/v1/api-keys", hg_api_outbound_handle, api) != HG_OK ||
+	    hg_http_server_route(srv, "/api/v1/api-keys/", hg_api_outbound_handle, api) != HG_OK ||
 	    hg_http_server_route(srv, "/api/v1/webhooks", hg_api_outbound_handle, api) != HG_OK ||
 	    hg_http_server_route(srv, "/api/v1/webhooks/", hg_api_outbound_handle, api) != HG_OK ||
 	    hg_http_server_route(srv, "/api/v1/events", hg_api_outbound_handle, api) != HG_OK) {
@@ -416,16 +438,23 @@ static int cmd_serve(int argc, char **argv)
 	hg_log(HG_LOG_INFO, "listening", "host", HG_LS(cfg->listen_host), "port",
 	       HG_LI(hg_http_server_port(srv)), "config", HG_LS(cfg->path), "sources",
 	       HG_LI(cfg->n_sources), "version", HG_LS(HG_VERSION), NULL);
+	/* Under systemd (Type=notify) the unit counts as started only now:
+	 * the store is open and the listeners take connections. Without
+	 * NOTIFY_SOCKET this does nothing. */
+	sd_notify(0, "READY=1\nSTATUS=serving");
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
+			sd_notify(0, "RELOADING=1\nSTATUS=reloading the config");
 			reload(path, live, ingest, deliver, largest_body(cfg), cfg->store);
+			sd_notify(0, "READY=1\nSTATUS=serving");
 			continue;
 		}
 		break;
 	}
+	sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
 	hg_log(HG_LOG_INFO, "shutting down", "signal", HG_LS(sig == SIGINT ? "SIGINT" : "SIGTERM"),
 	       NULL);
 	rc = EXIT_OK;
@@ -608,10 +637,23 @@ static int cmd_sign(int argc, char **argv)
 	in.secret_len = strlen(secret);
 	in.body = body.data != NULL ? body.data : (const uint8_t *)"";
 	in.body_len = body.len;
+	if (in.url == NULL && strcmp(scheme_name, "twilio") == 0) {
+		fprintf(stderr, "hookgate: --scheme twilio needs --url URL (the URL Twilio "
+				"calls: it signs it)\n");
+		goto out;
+	}
 	int src = scheme->sign(&in, &out);
+	if (src == HG_EINVAL) {
+		fprintf(stderr, "hookgate: cannot sign with scheme %s: %s\n", scheme_name,
+			strcmp(scheme_name, "standard") == 0
+			    ? "--secret must be the whsec_... secret (base64 after whsec_)"
+			    : "--secret or another option is not one this scheme takes");
+		goto out;
+	}
 	if (src != HG_OK) {
 		fprintf(stderr, "hookgate: cannot sign with scheme %s: %s\n", scheme_name,
 			hg_strerror(src));
+		rc = EXIT_RUNTIME;
 		goto out;
 	}
 	fwrite(out.data, 1, out.len, stdout);
@@ -622,10 +664,40 @@ out:
 	return rc;
 }
 
+/* Warns when the directory that will hold a SQLite store does not exist:
+ * serve creates it (0700) on its first start, which is right for `make
+ * run` and a surprise on a server where it names the wrong place. */
+static void warn_store_dir(const char *path, const struct hg_config *cfg)
+{
+	const char *file = cfg->store != NULL ? hg_store_sqlite_file(cfg->store) : NULL;
+	const char *slash = file != NULL ? strrchr(file, '/') : NULL;
+	struct stat sb;
+	char dir[4096];
+
+	if (slash == NULL || slash == file || (size_t)(slash - file) >= sizeof(dir))
+		return; /* the working directory, /, or not SQLite */
+	memcpy(dir, file, (size_t)(slash - file));
+	dir[slash - file] = '\0';
+	if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return;
+	fprintf(stderr,
+		"hookgate: warning: %s: store: the directory %s does not exist; 'hookgate "
+		"serve' will create it (mode 0700) - create it yourself if that is not the "
+		"place you meant\n",
+		path, dir);
+}
+
 static int cmd_config(int argc, char **argv)
 {
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"no-env", no_argument, NULL, 'n'},
+					     {NULL, 0, NULL, 0}};
 	struct hg_config *cfg = NULL;
-	int bad = 0;
+	const char *path = NULL;
+	unsigned flags = 0;
+	char err[1024];
+	int c, bad = 0;
+
 	if (argc < 2 || wants_help(argc, argv)) {
 		fputs(usage_config, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -635,18 +707,37 @@ static int cmd_config(int argc, char **argv)
 		fputs(usage_config, stderr);
 		return EXIT_USAGE;
 	}
-	const char *path = config_arg(argc - 1, argv + 1, &bad);
-	if (bad || path == NULL) {
+	hg_cli_name(&argv[1], "config");
+	optind = 1;
+	while ((c = getopt_long(argc - 1, argv + 1, "c:", opts, NULL)) != -1) {
+		if (c == 'c')
+			path = optarg;
+		else if (c == 'n')
+			flags |= HG_CONFIG_NO_SECRETS;
+		else
+			bad = 1;
+	}
+	if (optind < argc - 1) {
+		fprintf(stderr, "hookgate: unexpected argument '%s'\n", argv[1 + optind]);
+		bad = 1;
+	} else if (!bad && path == NULL) {
+		fprintf(stderr, "hookgate: config check needs -c FILE\n");
+		bad = 1;
+	}
+	if (bad) {
 		fputs(usage_config, stderr);
 		return EXIT_USAGE;
 	}
-	int rc = load_config(path, &cfg);
-	if (rc == EXIT_OK) {
-		printf("%s: ok (%zu source%s)\n", path, cfg->n_sources,
-		       cfg->n_sources == 1 ? "" : "s");
-		hg_config_free(cfg);
+	int rc = hg_config_load_opts(path, flags, &cfg, err, sizeof(err));
+	if (rc != HG_OK) {
+		fprintf(stderr, "hookgate: %s\n", err);
+		return rc == HG_EIO ? EXIT_RUNTIME : EXIT_USAGE;
 	}
-	return rc;
+	warn_store_dir(path, cfg);
+	printf("%s: ok (%zu source%s%s)\n", path, cfg->n_sources, cfg->n_sources == 1 ? "" : "s",
+	       flags & HG_CONFIG_NO_SECRETS ? "; secrets not read" : "");
+	hg_config_free(cfg);
+	return EXIT_OK;
 }
 
 static int cmd_migrate(int argc, char **argv)
@@ -687,8 +778,10 @@ static int cmd_audit(int argc, char **argv)
 	char err[512], why[256];
 	int bad = 0, rc;
 
-	if (argc >= 2 && strcmp(argv[1], "list") == 0)
+	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
+		hg_cli_name(&argv[1], "audit");
 		return hg_cli_audit_list(argc - 1, argv + 1);
+	}
 	if (argc < 2 || wants_help(argc, argv)) {
 		fputs(usage_audit, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
@@ -698,6 +791,7 @@ static int cmd_audit(int argc, char **argv)
 		fputs(usage_audit, stderr);
 		return EXIT_USAGE;
 	}
+	hg_cli_name(&argv[1], "audit");
 	const char *path = config_arg(argc - 1, argv + 1, &bad);
 	if (bad) {
 		fputs(usage_audit, stderr);
@@ -738,6 +832,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[1];
+	/* getopt's messages start with argv[0]: "hookgate serve: option
+	 * requires an argument -- 'c'" names the command and the flag */
+	hg_cli_name(&argv[1], NULL);
 	if (strcmp(cmd, "serve") == 0)
 		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(cmd, "sign") == 0)
@@ -756,6 +853,8 @@ int main(int argc, char **argv)
 		return hg_cli_endpoints(argc - 1, argv + 1);
 	if (strcmp(cmd, "webhooks") == 0)
 		return hg_cli_webhooks(argc - 1, argv + 1);
+	if (strcmp(cmd, "api-keys") == 0)
+		return hg_cli_api_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "events") == 0)
 		return hg_cli_events(argc - 1, argv + 1);
 	if (strcmp(cmd, "purge") == 0)
@@ -765,6 +864,10 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "keys") == 0)
 		return hg_cli_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		if (wants_help(argc - 1, argv + 1)) {
+			fputs(usage_version, stdout);
+			return EXIT_OK;
+		}
 		printf("hookgate %s\n", HG_VERSION);
 		return EXIT_OK;
 	}

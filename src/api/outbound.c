@@ -417,6 +417,106 @@ static int ob_list_one(const struct hg_store_sub *s, void *arg)
 	return 0;
 }
 
+/* One API key as the API shows it: never its token or the token's hash. */
+static int ob_key_one(const struct hg_store_api_key *k, void *arg)
+{
+	struct ob_list *l = arg;
+	char ts[32];
+	json_t *o;
+
+	hg_time_iso8601(k->created_ms, ts, sizeof(ts));
+	o = json_pack("{s:s s:s s:s s:s}", "id", k->id, "owner_id", k->owner_id, "role",
+		      hg_webhook_role_name(k->role), "created_at", ts);
+	if (o == NULL || json_array_append_new(l->arr, o) != 0) {
+		l->oom = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int ob_has_param(const struct ob_req *r, const char *name)
+{
+	const char *q = r->query, *k, *v;
+	size_t klen, vlen;
+
+	while (q != NULL && hg_query_next(&q, r->query + r->query_len, &k, &klen, &v, &vlen))
+		if (klen == strlen(name) && memcmp(k, name, klen) == 0)
+			return 1;
+	return 0;
+}
+
+/* GET /api/v1/api-keys[?owner_id=O]: the admin's view of every key. */
+static void op_api_key_list(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			    struct api_answer *a)
+{
+	const struct ob_req *r = ob_ext(j);
+	struct ob_list l = {.arr = json_array()};
+	char owner[HG_STORE_OWNER_ID_MAX + 1];
+	struct ob_who who;
+	long n;
+	int rc;
+
+	if (!ob_auth(api, st, r, &who, a))
+		goto out;
+	if (!who.admin) {
+		ob_error(a, 403, "only the admin token lists API keys");
+		goto out;
+	}
+	if (l.arr == NULL) {
+		ob_error(a, 503, "out of memory");
+		goto out;
+	}
+	/* -1 is absent or too long: a filter is never ignored, so look again */
+	n = hg_query_get(r->query, r->query_len, "owner_id", owner, sizeof(owner));
+	if (n == 0 || (n < 0 && ob_has_param(r, "owner_id"))) {
+		ob_error(a, 400, "owner_id: expected 1-%d letters, digits or ._:@-",
+			 HG_STORE_OWNER_ID_MAX);
+		goto out;
+	}
+	rc = hg_store_api_key_each(st, n > 0 ? owner : NULL, ob_key_one, &l);
+	if (rc != HG_OK || l.oom) {
+		ob_store_error(a, l.oom ? HG_ENOMEM : rc);
+		goto out;
+	}
+	ob_answer(a, 200, l.arr, NULL, NULL);
+out:
+	json_decref(l.arr);
+}
+
+/* DELETE /api/v1/api-keys/{id}: revokes the key; its token is refused from
+ * the next request on (keys are looked up on every request). */
+static void op_api_key_revoke(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			      struct api_answer *a)
+{
+	static const char *const extra[] = {"message", "API key revoked.", NULL};
+	char reason[16 + HG_STORE_OWNER_ID_MAX];
+	struct ob_who who;
+	int rc;
+
+	if (!ob_auth(api, st, ob_ext(j), &who, a))
+		return;
+	if (!who.admin) {
+		ob_error(a, 403, "only the admin token revokes API keys");
+		return;
+	}
+	if (!hg_api_is_uuid(j->arg, strlen(j->arg))) {
+		ob_error(a, 404, "no such API key");
+		return;
+	}
+	rc = hg_store_api_key_delete(st, j->arg);
+	if (rc == HG_ENOTFOUND) {
+		ob_error(a, 404, "no such API key");
+		return;
+	}
+	if (rc != HG_OK) {
+		ob_store_error(a, rc);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "API key %s", j->arg);
+	hg_ingest_audit(api->ingest, "api_key_revoked", NULL, j->client, reason);
+	ob_answer(a, 200, NULL, NULL, extra);
+}
+
 static void op_sub_list(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 			struct api_answer *a)
 {
@@ -839,6 +939,8 @@ struct ob_route {
 
 static const struct ob_route ob_routes[] = {
     {"POST", "api-keys", op_api_key_create},
+    {"GET", "api-keys", op_api_key_list},
+    {"DELETE", "api-keys/*", op_api_key_revoke},
     {"GET", "webhooks", op_sub_list},
     {"POST", "webhooks", op_sub_create},
     {"GET", "webhooks/*", op_sub_get},

@@ -98,17 +98,48 @@ static const char usage_endpoints[] =
 static const char usage_webhooks[] =
     "usage: hookgate webhooks create URL --events TYPE[,TYPE...] [--description TEXT] [OPTIONS]\n"
     "       hookgate webhooks list [OPTIONS]\n"
+    "       hookgate webhooks update ID [--webhook-url URL] [--events LIST]\n"
+    "                                [--description TEXT] [--enable|--disable] [OPTIONS]\n"
+    "       hookgate webhooks regenerate-secret ID [OPTIONS]\n"
+    "       hookgate webhooks deliveries ID [--page N] [--limit N] [OPTIONS]\n"
     "       hookgate webhooks delete ID [OPTIONS]\n"
     "\n"
     "Outbound webhook subscriptions of the owner whose API key is in\n" HG_CLI_API_KEY_ENV
-    " (with the admin token instead: everyone's). create prints\n"
-    "the new subscription with its secret, which is shown only this once.\n"
+    " (with the admin token instead: everyone's). create and\n"
+    "regenerate-secret print the signing secret, which is shown only this once.\n"
+    "update changes only what is given; --enable also clears an automatic\n"
+    "disablement. deliveries: the subscription's delivery history, newest first.\n"
     "\n"
     "  --events LIST       event types or patterns, comma-separated (clip.*, *)\n"
     "  --description TEXT  a note for people\n"
+    "  --webhook-url URL   update: the subscriber's new URL\n"
+    "  --enable, --disable update: start or stop delivering to it\n"
+    "  --page N, --limit N deliveries: which page, and its size (default 1 and 20)\n"
     "  -c, --config FILE   find the daemon (and admin_token_env) from FILE\n"
     "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
     "  --cacert FILE       trust the CA certificate(s) in FILE for an https daemon\n"
+    "  --json              print the API's JSON answer as it is\n"
+    "  -h, --help          this help\n";
+
+static const char usage_api_keys[] =
+    "usage: hookgate api-keys create --owner ID [--role owner|publisher] [OPTIONS]\n"
+    "       hookgate api-keys list [--owner ID] [OPTIONS]\n"
+    "       hookgate api-keys revoke ID [OPTIONS]\n"
+    "\n"
+    "API keys of the outbound API, with the admin token. An owner key manages\n"
+    "that owner's webhook subscriptions, a publisher key publishes its events.\n"
+    "create prints the key's token, which is shown only this once: give it to\n"
+    "the owner (who sets " HG_CLI_API_KEY_ENV " to use the webhooks commands). list\n"
+    "shows the keys (never their tokens); revoke deletes one: its token is\n"
+    "refused from the next request on.\n"
+    "\n"
+    "  --owner ID          create: the owner, 1-128 letters, digits or ._:@-;\n"
+    "                      list: only this owner's keys\n"
+    "  --role ROLE         owner (default) or publisher\n"
+    "  -c, --config FILE   find the daemon and the admin_token_env from FILE\n"
+    "  --url URL           the daemon's address (default: from -c, else " HG_CLI_DEFAULT_URL ")\n"
+    "  --cacert FILE       trust the CA certificate(s) in FILE for an https daemon\n"
+    "  --json              print the API's JSON answer as it is\n"
     "  -h, --help          this help\n";
 
 static const char usage_events[] =
@@ -134,9 +165,9 @@ static const char usage_purge[] =
     "Deletes the messages older than DURATION, of every source, with their\n"
     "deliveries, attempts and dedupe keys, in small batches, and prints what\n"
     "went. Without --older-than, each source's messages older than its own\n"
-    "retention go (the top-level retention for the others; 0 keeps forever). With audit_retention "
-    "in the config, the audit rows older\n"
-    "than that go too, behind a checkpoint row (--older-than does not change it).\n"
+    "retention go (the top-level retention for the others; 0 keeps forever).\n"
+    "With audit_retention in the config, the audit rows older than that go too,\n"
+    "behind a checkpoint row (--older-than does not change it).\n"
     "Safe while the daemon runs.\n"
     "\n"
     "  -c, --config FILE      configuration file (default: the built-in one)\n"
@@ -161,6 +192,11 @@ enum {
 	O_OWNER,
 	O_IDEM,
 	O_CACERT,
+	O_WEBHOOK_URL,
+	O_ENABLE,
+	O_DISABLE,
+	O_PAGE,
+	O_ROLE,
 };
 
 /* The options a subcommand accepts, as bits. */
@@ -172,13 +208,18 @@ enum {
 	A_OLDER = 1 << 4,
 	A_WEBHOOK = 1 << 5, /* --events, --description */
 	A_PUBLISH = 1 << 6, /* --event, --data, --owner, --idempotency-key */
+	A_UPDATE = 1 << 7,  /* --webhook-url, --enable, --disable */
+	A_PAGE = 1 << 8,    /* --page, --limit */
+	A_KEY = 1 << 9,     /* --owner, --role */
+	A_OWNER = 1 << 10,  /* --owner */
 };
 
 struct cli_opts {
 	const char *config, *url, *cacert, *source, *status, *since, *until, *limit, *cursor,
-	    *endpoint, *older, *events, *description, *event, *data, *owner, *idem;
-	int json, help;
-	char **args; /* what is left after the options */
+	    *endpoint, *older, *events, *description, *event, *data, *owner, *idem, *webhook_url,
+	    *page, *role;
+	int json, help, active; /* active: 1 --enable, 0 --disable, -1 neither */
+	char **args;            /* what is left after the options */
 	int nargs;
 };
 
@@ -206,6 +247,11 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 	    {"data", required_argument, NULL, O_DATA},
 	    {"owner", required_argument, NULL, O_OWNER},
 	    {"idempotency-key", required_argument, NULL, O_IDEM},
+	    {"webhook-url", required_argument, NULL, O_WEBHOOK_URL},
+	    {"enable", no_argument, NULL, O_ENABLE},
+	    {"disable", no_argument, NULL, O_DISABLE},
+	    {"page", required_argument, NULL, O_PAGE},
+	    {"role", required_argument, NULL, O_ROLE},
 	    {NULL, 0, NULL, 0}};
 	/* The options that take a value: where it goes, which subcommands take it. */
 	static const struct {
@@ -220,15 +266,18 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 	    {O_STATUS, offsetof(struct cli_opts, status), A_MSG_FILTER},
 	    {O_SINCE, offsetof(struct cli_opts, since), A_MSG_FILTER},
 	    {O_UNTIL, offsetof(struct cli_opts, until), A_MSG_FILTER},
-	    {O_LIMIT, offsetof(struct cli_opts, limit), A_LIST},
+	    {O_LIMIT, offsetof(struct cli_opts, limit), A_LIST | A_PAGE},
 	    {O_CURSOR, offsetof(struct cli_opts, cursor), A_LIST},
 	    {O_ENDPOINT, offsetof(struct cli_opts, endpoint), A_ENDPOINT},
 	    {O_OLDER, offsetof(struct cli_opts, older), A_OLDER},
 	    {O_EVENTS, offsetof(struct cli_opts, events), A_WEBHOOK},
 	    {O_DESCRIPTION, offsetof(struct cli_opts, description), A_WEBHOOK},
+	    {O_WEBHOOK_URL, offsetof(struct cli_opts, webhook_url), A_UPDATE},
+	    {O_PAGE, offsetof(struct cli_opts, page), A_PAGE},
+	    {O_ROLE, offsetof(struct cli_opts, role), A_KEY},
 	    {O_EVENT, offsetof(struct cli_opts, event), A_PUBLISH},
 	    {O_DATA, offsetof(struct cli_opts, data), A_PUBLISH},
-	    {O_OWNER, offsetof(struct cli_opts, owner), A_PUBLISH},
+	    {O_OWNER, offsetof(struct cli_opts, owner), A_PUBLISH | A_KEY | A_OWNER},
 	    {O_IDEM, offsetof(struct cli_opts, idem), A_PUBLISH},
 	};
 	unsigned need;
@@ -236,12 +285,16 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 	int c, li;
 
 	memset(o, 0, sizeof(*o));
+	o->active = -1;
 	optind = 1;
 	opterr = 1;
 	while ((c = getopt_long(argc, argv, "c:h", opts, &li)) != -1) {
 		need = 0;
 		if (c == 'h') {
 			o->help = 1;
+		} else if (c == O_ENABLE || c == O_DISABLE) {
+			o->active = c == O_ENABLE;
+			need = A_UPDATE;
 		} else if (c == O_JSON) {
 			o->json = 1;
 			need = A_CONN;
@@ -255,7 +308,7 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 			need = valued[i].need;
 		}
 		if (need != 0 && !(need & allowed)) {
-			fprintf(stderr, "hookgate: %s does not take option %s%s\n", argv[0],
+			fprintf(stderr, "%s: option %s%s is not one this command takes\n", argv[0],
 				c == 'c' ? "-" : "--", c == 'c' ? "c" : opts[li].name);
 			return HG_EXIT_USAGE;
 		}
@@ -263,6 +316,19 @@ static int parse_opts(int argc, char **argv, unsigned allowed, struct cli_opts *
 	o->args = argv + optind;
 	o->nargs = argc - optind;
 	return HG_EXIT_OK;
+}
+
+void hg_cli_name(char **argv0, const char *group)
+{
+	static char name[96];
+
+	if (strncmp(*argv0, "hookgate ", 9) == 0)
+		return; /* named already */
+	if (group != NULL)
+		snprintf(name, sizeof(name), "hookgate %s %s", group, *argv0);
+	else
+		snprintf(name, sizeof(name), "hookgate %s", *argv0);
+	*argv0 = name;
 }
 
 /* ---- talking to the daemon ---- */
@@ -413,7 +479,8 @@ static int request(const struct cli_conn *c, const char *method, const char *pat
 			goto out;
 		headers = h;
 	}
-	if (strcmp(method, "POST") == 0) {
+	if (strcmp(method, "POST") == 0 || (payload != NULL && payload->data != NULL)) {
+		/* POST, or PATCH with a body: the method name below */
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
 		curl_easy_setopt(
 		    curl, CURLOPT_POSTFIELDS,
@@ -421,6 +488,8 @@ static int request(const struct cli_conn *c, const char *method, const char *pat
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE,
 				 payload != NULL && payload->data != NULL ? (long)payload->len
 									  : 0L);
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	} else if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	}
@@ -605,6 +674,21 @@ static const char *field(const json_t *o, const char *key, char *scratch, size_t
 		snprintf(scratch, len, "%.3f", json_real_value(v));
 		return scratch;
 	}
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "yes" : "no";
+	if (json_is_array(v)) { /* event types: "a,b" (cut to the scratch) */
+		const json_t *e;
+		size_t i, used = 0;
+
+		scratch[0] = '\0';
+		json_array_foreach(v, i, e)
+		{
+			if (json_is_string(e) && used < len)
+				used += (size_t)snprintf(scratch + used, len - used, "%s%s",
+							 i > 0 ? "," : "", json_string_value(e));
+		}
+		return scratch;
+	}
 	return NULL;
 }
 
@@ -614,7 +698,7 @@ static void print_list(const json_t *root, const char *const *heads, const char 
 		       size_t ncols)
 {
 	const json_t *data = json_object_get(root, "data"), *item, *next;
-	char scratch[HG_CLI_MAX_COLS][32];
+	char scratch[HG_CLI_MAX_COLS][HG_CLI_CELL_MAX + 4];
 	const char *cells[HG_CLI_MAX_COLS];
 	struct table t = {.ncols = ncols < HG_CLI_MAX_COLS ? ncols : HG_CLI_MAX_COLS};
 	size_t i, k;
@@ -637,6 +721,15 @@ static void print_list(const json_t *root, const char *const *heads, const char 
 	next = json_object_get(root, "next_cursor");
 	if (json_is_string(next))
 		printf("(more: add --cursor %s)\n", json_string_value(next));
+	next = json_object_get(root, "meta"); /* the outbound API's pages */
+	if (json_integer_value(json_object_get(next, "page")) <
+	    json_integer_value(json_object_get(next, "total_pages")))
+		printf("(page %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT
+		       ", %" JSON_INTEGER_FORMAT " in all: add --page %" JSON_INTEGER_FORMAT ")\n",
+		       json_integer_value(json_object_get(next, "page")),
+		       json_integer_value(json_object_get(next, "total_pages")),
+		       json_integer_value(json_object_get(next, "total")),
+		       json_integer_value(json_object_get(next, "page")) + 1);
 }
 
 /* ---- messages ---- */
@@ -840,6 +933,110 @@ static void path_webhook(struct hg_buf *path, const struct cli_opts *o)
 	add_segment(path, o->args[0]);
 }
 
+static void path_regenerate(struct hg_buf *path, const struct cli_opts *o)
+{
+	path_webhook(path, o);
+	hg_buf_puts(path, "/regenerate-secret");
+}
+
+static void path_sub_deliveries(struct hg_buf *path, const struct cli_opts *o)
+{
+	path_webhook(path, o);
+	hg_buf_puts(path, "/deliveries");
+	add_query(path, "page", o->page);
+	add_query(path, "limit", o->limit);
+}
+
+static void path_api_keys(struct hg_buf *path, const struct cli_opts *o)
+{
+	(void)o;
+	hg_buf_puts(path, "/api/v1/api-keys");
+}
+
+static void print_subs(const json_t *root)
+{
+	static const char *const heads[] = {"ID",     "OWNER",       "URL",    "EVENTS",
+					    "ACTIVE", "DESCRIPTION", "CREATED"};
+	static const char *const keys[] = {"id",        "user_id",     "url",       "events",
+					   "is_active", "description", "created_at"};
+
+	print_list(root, heads, keys, 7);
+}
+
+static void print_sub_deliveries(const json_t *root)
+{
+	static const char *const heads[] = {"ID",       "EVENT",     "STATUS", "HTTP",
+					    "ATTEMPTS", "DELIVERED", "CREATED"};
+	static const char *const keys[] = {
+	    "id",           "event_type", "status", "http_status_code", "attempt_count",
+	    "delivered_at", "created_at"};
+
+	print_list(root, heads, keys, 7);
+}
+
+/* One subscription (an answer's data) as "key value" lines, then the
+ * secret when the answer carries it (create, regenerate-secret). */
+static void print_sub(const json_t *root)
+{
+	static const char *const fields[] = {"id",         "user_id",    "url",
+					     "events",     "is_active",  "description",
+					     "created_at", "updated_at", "last_delivery_at"};
+	const json_t *data = json_object_get(root, "data");
+	char scratch[HG_CLI_CELL_MAX + 4];
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		const char *v = field(data, fields[i], scratch, sizeof(scratch));
+
+		if (json_object_get(data, fields[i]) != NULL)
+			printf("%-17s %s\n", fields[i], v != NULL ? v : "-");
+	}
+	if (json_is_string(json_object_get(root, "secret"))) {
+		printf("%-17s %s\n", "secret", json_string_value(json_object_get(root, "secret")));
+		if (json_is_string(json_object_get(root, "secret_standard")))
+			printf("%-17s %s\n", "secret_standard",
+			       json_string_value(json_object_get(root, "secret_standard")));
+		printf("(the secret is shown only this once: save it now)\n");
+	}
+}
+
+static void print_deleted(const json_t *root)
+{
+	const json_t *m = json_object_get(root, "message");
+
+	printf("%s\n", json_is_string(m) ? json_string_value(m) : "deleted");
+}
+
+static void print_api_keys(const json_t *root)
+{
+	static const char *const heads[] = {"ID", "OWNER", "ROLE", "CREATED"};
+	static const char *const keys[] = {"id", "owner_id", "role", "created_at"};
+
+	print_list(root, heads, keys, 4);
+}
+
+static void path_api_keys_list(struct hg_buf *path, const struct cli_opts *o)
+{
+	hg_buf_puts(path, "/api/v1/api-keys");
+	add_query(path, "owner_id", o->owner);
+}
+
+static void path_api_key(struct hg_buf *path, const struct cli_opts *o)
+{
+	hg_buf_puts(path, "/api/v1/api-keys");
+	add_segment(path, o->args[0]);
+}
+
+static void print_api_key(const json_t *root)
+{
+	const json_t *data = json_object_get(root, "data");
+
+	printf("API key %s for owner %s, role %s\n", json_string_value(json_object_get(data, "id")),
+	       json_string_value(json_object_get(data, "owner_id")),
+	       json_string_value(json_object_get(data, "role")));
+	printf("token: %s\n(shown only this once: save it now)\n",
+	       json_string_value(json_object_get(root, "token")));
+}
+
 static void path_events(struct hg_buf *path, const struct cli_opts *o)
 {
 	(void)o;
@@ -893,6 +1090,62 @@ static int body_webhook(struct hg_buf *body, const struct cli_opts *o)
 	return body_json(body, root);
 }
 
+/* update: only what was given; events as for create. */
+static int body_update(struct hg_buf *body, const struct cli_opts *o)
+{
+	json_t *root = json_object(), *events;
+	const char *p, *comma;
+	int bad = root == NULL;
+
+	if (o->webhook_url == NULL && o->events == NULL && o->description == NULL &&
+	    o->active < 0) {
+		json_decref(root);
+		fprintf(stderr, "hookgate: webhooks update needs something to change: "
+				"--webhook-url, --events, --description, --enable or --disable\n");
+		return HG_EINVAL;
+	}
+	if (!bad && o->webhook_url != NULL)
+		bad |= json_object_set_new(root, "url", json_string(o->webhook_url));
+	if (!bad && o->description != NULL)
+		bad |= json_object_set_new(root, "description", json_string(o->description));
+	if (!bad && o->active >= 0)
+		bad |= json_object_set_new(root, "is_active", json_boolean(o->active));
+	if (!bad && o->events != NULL) {
+		events = json_array();
+		bad |= events == NULL || json_object_set_new(root, "events", events) != 0;
+		for (p = o->events; !bad && *p != '\0'; p = *comma != '\0' ? comma + 1 : comma) {
+			comma = strchr(p, ',');
+			if (comma == NULL)
+				comma = p + strlen(p);
+			if (comma > p)
+				bad |= json_array_append_new(events,
+							     json_stringn(p, (size_t)(comma - p)));
+		}
+	}
+	if (bad) {
+		json_decref(root);
+		root = NULL;
+	}
+	return body_json(body, root);
+}
+
+static int body_api_key(struct hg_buf *body, const struct cli_opts *o)
+{
+	json_t *root;
+
+	if (o->owner == NULL || o->owner[0] == '\0') {
+		fprintf(stderr, "hookgate: api-keys create needs --owner ID\n");
+		return HG_EINVAL;
+	}
+	if (o->role != NULL && strcmp(o->role, "owner") != 0 && strcmp(o->role, "publisher") != 0) {
+		fprintf(stderr, "hookgate: --role must be owner or publisher, not '%s'\n", o->role);
+		return HG_EINVAL;
+	}
+	root = json_pack("{s:s s:s}", "owner_id", o->owner, "role",
+			 o->role != NULL ? o->role : "owner");
+	return body_json(body, root);
+}
+
 static int body_publish(struct hg_buf *body, const struct cli_opts *o)
 {
 	json_error_t jerr;
@@ -934,9 +1187,19 @@ static const struct cli_sub subs[] = {
     {"dlq", "list", A_CONN | A_LIST | A_ENDPOINT, 0, "GET", path_dead, print_deliveries, NULL, 0},
     {"dlq", "retry", A_CONN | A_ENDPOINT, -1, "POST", path_retry, print_retried, NULL, 0},
     {"endpoints", "list", A_CONN, 0, "GET", path_endpoints, print_endpoints, NULL, 0},
-    {"webhooks", "create", A_CONN | A_WEBHOOK, 1, "POST", path_webhooks, NULL, body_webhook, 1},
-    {"webhooks", "list", A_CONN, 0, "GET", path_webhooks, NULL, NULL, 1},
-    {"webhooks", "delete", A_CONN, 1, "DELETE", path_webhook, NULL, NULL, 1},
+    {"webhooks", "create", A_CONN | A_WEBHOOK, 1, "POST", path_webhooks, print_sub, body_webhook,
+     1},
+    {"webhooks", "list", A_CONN, 0, "GET", path_webhooks, print_subs, NULL, 1},
+    {"webhooks", "update", A_CONN | A_WEBHOOK | A_UPDATE, 1, "PATCH", path_webhook, print_sub,
+     body_update, 1},
+    {"webhooks", "regenerate-secret", A_CONN, 1, "POST", path_regenerate, print_sub, NULL, 1},
+    {"webhooks", "deliveries", A_CONN | A_PAGE, 1, "GET", path_sub_deliveries, print_sub_deliveries,
+     NULL, 1},
+    {"webhooks", "delete", A_CONN, 1, "DELETE", path_webhook, print_deleted, NULL, 1},
+    {"api-keys", "create", A_CONN | A_KEY, 0, "POST", path_api_keys, print_api_key, body_api_key,
+     0},
+    {"api-keys", "list", A_CONN | A_OWNER, 0, "GET", path_api_keys_list, print_api_keys, NULL, 0},
+    {"api-keys", "revoke", A_CONN, 1, "DELETE", path_api_key, print_deleted, NULL, 0},
     {"events", "publish", A_CONN | A_PUBLISH, 0, "POST", path_events, NULL, body_publish, 1},
 };
 
@@ -962,6 +1225,7 @@ static int dispatch(const char *group, const char *usage, int argc, char **argv)
 		fputs(usage, stderr);
 		return HG_EXIT_USAGE;
 	}
+	hg_cli_name(&argv[1], group);
 	rc = parse_opts(argc - 1, argv + 1, sub->allowed, &o);
 	if (rc == HG_EXIT_OK && o.help) {
 		fputs(usage, stdout);
@@ -1035,6 +1299,11 @@ int hg_cli_endpoints(int argc, char **argv)
 int hg_cli_webhooks(int argc, char **argv)
 {
 	return dispatch("webhooks", usage_webhooks, argc, argv);
+}
+
+int hg_cli_api_keys(int argc, char **argv)
+{
+	return dispatch("api-keys", usage_api_keys, argc, argv);
 }
 
 int hg_cli_events(int argc, char **argv)

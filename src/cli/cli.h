@@ -19,14 +19,24 @@ enum { HG_EXIT_OK = 0, HG_EXIT_RUNTIME = 1, HG_EXIT_USAGE = 2 };
 /* An owner's or publisher's API key for webhooks and events (outbound). */
 #define HG_CLI_API_KEY_ENV "HOOKGATE_TOKEN"
 
+/* Renames *argv0 (a command's argv[0]) "hookgate GROUP NAME" ("hookgate
+ * NAME" for a NULL group), so getopt's messages name the command: "hookgate
+ * messages list: option '--limit' requires an argument". The name lives in
+ * a static buffer: one command per process. */
+void hg_cli_name(char **argv0, const char *group);
+
 /* hookgate messages (list | show ID | replay ID) [OPTIONS] */
 int hg_cli_messages(int argc, char **argv);
 /* hookgate dlq (list | retry (ID | --endpoint E)) [OPTIONS] */
 int hg_cli_dlq(int argc, char **argv);
 /* hookgate endpoints [OPTIONS]: the endpoints' health */
 int hg_cli_endpoints(int argc, char **argv);
-/* hookgate webhooks (create URL --events L | list | delete ID) [OPTIONS] */
+/* hookgate webhooks (create URL --events L | list | update ID ... |
+ * regenerate-secret ID | deliveries ID | delete ID) [OPTIONS] */
 int hg_cli_webhooks(int argc, char **argv);
+/* hookgate api-keys (create --owner ID [--role R] | list [--owner ID] |
+ * revoke ID) [OPTIONS], with the admin token */
+int hg_cli_api_keys(int argc, char **argv);
 /* hookgate events publish --event T --data JSON [--owner ID] [OPTIONS] */
 int hg_cli_events(int argc, char **argv);
 /* The config of a command that works on the store directly (purge, audit

@@ -31,7 +31,11 @@ static const char usage_keys[] =
     "          older keys and those stored before encryption was on; dedupe keys\n"
     "          stored in clear become keyed hashes. Runs beside the daemon, in\n"
     "          small transactions (--batch rows each, default 256), and prints\n"
-    "          its progress. Afterwards an old key can leave the config.\n";
+    "          its progress. Afterwards an old key can leave the config.\n\n"
+    "\n"
+    "  -c, --config FILE   the configuration file (its encryption keys and store)\n"
+    "  --batch N           rekey: rows per transaction, 1 to 100000 (default 256)\n"
+    "  -h, --help          this help\n";
 
 /* ---- generate ---- */
 
@@ -69,7 +73,7 @@ static int parse(int argc, char **argv, struct keys_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	optind = 1;
-	opterr = 0;
+	opterr = 1;
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -87,18 +91,15 @@ static int parse(int argc, char **argv, struct keys_opts *o)
 			fputs(usage_keys, stdout);
 			exit(HG_EXIT_OK);
 		default:
-			fprintf(stderr, "hookgate: keys %s: unknown or incomplete option '%s'\n",
-				argv[0], argv[optind - 1]);
-			return HG_EXIT_USAGE;
+			return HG_EXIT_USAGE; /* getopt said why, naming the option */
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "hookgate: keys %s: unexpected argument '%s'\n", argv[0],
-			argv[optind]);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[optind]);
 		return HG_EXIT_USAGE;
 	}
 	if (o->config == NULL) {
-		fprintf(stderr, "hookgate: keys %s needs the config file: -c FILE\n", argv[0]);
+		fprintf(stderr, "%s needs the config file: -c FILE\n", argv[0]);
 		return HG_EXIT_USAGE;
 	}
 	return HG_EXIT_OK;
@@ -243,10 +244,12 @@ int hg_cli_keys(int argc, char **argv)
 		fprintf(stderr, "hookgate: unknown keys command '%s'\n\n%s", argv[1], usage_keys);
 		return HG_EXIT_USAGE;
 	}
+	int is_status = !strcmp(argv[1], "status");
+	hg_cli_name(&argv[1], "keys");
 	rc = parse(argc - 1, argv + 1, &o);
 	if (rc != HG_EXIT_OK) {
 		fputs(usage_keys, stderr);
 		return rc;
 	}
-	return !strcmp(argv[1], "status") ? status(&o) : rekey(&o);
+	return is_status ? status(&o) : rekey(&o);
 }

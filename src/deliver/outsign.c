@@ -1,6 +1,6 @@
 /*
  * outsign.c — subscription secrets and the signatures of outbound
- * deliveries (deliver.h states the contract; PROVIDERS.md "Clipper" and
+ * deliveries (deliver.h states the contract; docs/providers.md "Clipper" and
  * "Standard Webhooks" the formats).
  *
  * One secret, two formats: seed 003's subscribers verify

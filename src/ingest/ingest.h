@@ -75,7 +75,8 @@ struct hg_ratelimit *hg_ingest_ratelimit(struct hg_ingest *ing);
  * itself is audited ("audit_dropped"). One row per call: for events a
  * caller can repeat at will without credentials (refusals) use
  * hg_ingest_refusal() instead. Events: "config_loaded" (reason: the config
- * path), "api_replay", "api_retry", "api_retry_dead", "api_key_created". */
+ * path), "api_replay", "api_retry", "api_retry_dead", "api_key_created",
+ * "api_key_revoked". */
 void hg_ingest_audit(struct hg_ingest *ing, const char *event, const char *source,
 		     const char *client, const char *reason);
 

@@ -152,6 +152,9 @@ int hg_pg_audit_purge(struct hg_store *st, int64_t before_ms, size_t limit, int6
 /* postgres_outbound.c */
 int hg_pg_api_key_put(struct hg_store *st, const struct hg_store_api_key *k);
 int hg_pg_api_key_find(struct hg_store *st, const char *token_hash, struct hg_store_api_key *out);
+int hg_pg_api_key_each(struct hg_store *st, const char *owner_id, hg_store_api_key_fn fn,
+		       void *arg);
+int hg_pg_api_key_delete(struct hg_store *st, const char *id);
 int hg_pg_sub_create(struct hg_store *st, const struct hg_store_sub *s);
 int hg_pg_sub_get(struct hg_store *st, const char *id, const char *owner_id,
 		  struct hg_store_sub *out);

@@ -97,6 +97,55 @@ int hg_pg_api_key_find(struct hg_store *st, const char *token_hash, struct hg_st
 	return rc;
 }
 
+int hg_pg_api_key_each(struct hg_store *st, const char *owner_id, hg_store_api_key_fn fn, void *arg)
+{
+	struct hg_pg *p = (struct hg_pg *)st;
+	const char *vals[1] = {owner_id};
+	struct hg_store_api_key k;
+	PGresult *res;
+	int i, n;
+
+	if (owner_id != NULL && !hg_pg_params_utf8(vals, 1))
+		return HG_OK; /* no owner has that name */
+	res = ob_exec(p, "api_key_each",
+		      "SELECT id, token_hash, owner_id, role, created_ms FROM api_keys"
+		      " WHERE ($1::text IS NULL OR owner_id = $1) ORDER BY id",
+		      1, vals, NULL);
+	if (res == NULL)
+		return HG_EIO;
+	n = PQntuples(res);
+	for (i = 0; i < n; i++) {
+		memset(&k, 0, sizeof(k));
+		hg_strlcpy(k.id, PQgetvalue(res, i, 0), sizeof(k.id));
+		hg_strlcpy(k.token_hash, PQgetvalue(res, i, 1), sizeof(k.token_hash));
+		hg_strlcpy(k.owner_id, PQgetvalue(res, i, 2), sizeof(k.owner_id));
+		k.role = strcmp(PQgetvalue(res, i, 3), "publisher") == 0 ? HG_STORE_ROLE_PUBLISHER
+									 : HG_STORE_ROLE_OWNER;
+		k.created_ms = hg_pg_text_i64(res, i, 4, 0);
+		if (fn(&k, arg) != 0)
+			break;
+	}
+	PQclear(res);
+	return HG_OK;
+}
+
+int hg_pg_api_key_delete(struct hg_store *st, const char *id)
+{
+	struct hg_pg *p = (struct hg_pg *)st;
+	const char *vals[1] = {id};
+	PGresult *res;
+	int rc;
+
+	if (!hg_pg_params_utf8(vals, 1))
+		return HG_ENOTFOUND;
+	res = ob_exec(p, "api_key_delete", "DELETE FROM api_keys WHERE id = $1", 1, vals, NULL);
+	if (res == NULL)
+		return HG_EIO;
+	rc = strcmp(PQcmdTuples(res), "0") == 0 ? HG_ENOTFOUND : HG_OK;
+	PQclear(res);
+	return rc;
+}
+
 int hg_pg_sub_create(struct hg_store *st, const struct hg_store_sub *s)
 {
 	struct hg_pg *p = (struct hg_pg *)st;

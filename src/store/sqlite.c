@@ -218,7 +218,11 @@ static int make_parent_dir(const char *path, char *err, size_t errlen)
 			continue;
 		char saved = *p;
 		*p = '\0';
-		if (mkdir(dir, 0700) != 0 && errno != EEXIST && !is_dir(dir)) {
+		if (mkdir(dir, 0700) == 0) {
+			/* never silently: a typo in `store:` shows here (and
+			 * `hookgate config check` warns before the start) */
+			hg_log(HG_LOG_WARN, "created the store directory", "dir", HG_LS(dir), NULL);
+		} else if (errno != EEXIST && !is_dir(dir)) {
 			rc = HG_EIO;
 			snprintf(err, errlen,
 				 "Cannot create the directory %s for the database: %s.", dir,
@@ -2202,6 +2206,17 @@ static int sqlite_api_key_put(struct hg_store *st, const struct hg_store_api_key
 	return hg_sqlite_api_key_put(sq(st), k);
 }
 
+static int sqlite_api_key_each(struct hg_store *st, const char *owner_id, hg_store_api_key_fn fn,
+			       void *arg)
+{
+	return hg_sqlite_api_key_each(sq(st), owner_id, fn, arg);
+}
+
+static int sqlite_api_key_delete(struct hg_store *st, const char *id)
+{
+	return hg_sqlite_api_key_delete(sq(st), id);
+}
+
 static int sqlite_api_key_find(struct hg_store *st, const char *token_hash,
 			       struct hg_store_api_key *out)
 {
@@ -2286,6 +2301,8 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .audit_purge = sqlite_audit_purge,
     .api_key_put = sqlite_api_key_put,
     .api_key_find = sqlite_api_key_find,
+    .api_key_each = sqlite_api_key_each,
+    .api_key_delete = sqlite_api_key_delete,
     .sub_create = sqlite_sub_create,
     .sub_get = sqlite_sub_get,
     .sub_each = sqlite_sub_each,

@@ -28,6 +28,8 @@
 enum {
 	OB_KEY_PUT,
 	OB_KEY_FIND,
+	OB_KEY_EACH,
+	OB_KEY_DELETE,
 	OB_SUB_CREATE,
 	OB_SUB_GET,
 	OB_SUB_EACH,
@@ -50,6 +52,9 @@ static const char *const ob_sql[OB_N] = {
 		   " VALUES (?1, ?2, ?3, ?4, ?5)",
     [OB_KEY_FIND] = "SELECT id, token_hash, owner_id, role, created_ms FROM api_keys"
 		    " WHERE token_hash = ?1",
+    [OB_KEY_EACH] = "SELECT id, token_hash, owner_id, role, created_ms FROM api_keys"
+		    " WHERE (?1 IS NULL OR owner_id = ?1) ORDER BY id",
+    [OB_KEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",
     [OB_SUB_CREATE] = "INSERT INTO subscriptions (" SUB_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
 		      " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [OB_SUB_GET] = "SELECT " SUB_COLS " FROM subscriptions WHERE id = ?1"
@@ -179,6 +184,71 @@ static int key_put_body(struct hg_sqlite *s, void *arg, const char **what)
 int hg_sqlite_api_key_put(struct hg_sqlite *s, const struct hg_store_api_key *k)
 {
 	return hg_sqlite_txn(s, "api_key_put", key_put_body, (void *)k);
+}
+
+/* One row of OB_KEY_FIND or OB_KEY_EACH into out. */
+static void key_row(sqlite3_stmt *q, struct hg_store_api_key *out)
+{
+	ob_copy(out->id, sizeof(out->id), q, 0);
+	ob_copy(out->token_hash, sizeof(out->token_hash), q, 1);
+	ob_copy(out->owner_id, sizeof(out->owner_id), q, 2);
+	out->role = strcmp((const char *)sqlite3_column_text(q, 3), "publisher") == 0
+			? HG_STORE_ROLE_PUBLISHER
+			: HG_STORE_ROLE_OWNER;
+	out->created_ms = sqlite3_column_int64(q, 4);
+}
+
+int hg_sqlite_api_key_each(struct hg_sqlite *s, const char *owner_id, hg_store_api_key_fn fn,
+			   void *arg)
+{
+	sqlite3_stmt *q = ob_stmt(s, OB_KEY_EACH);
+	struct hg_store_api_key k;
+	int rc = HG_EIO, step;
+
+	if (q == NULL || ob_bind_text(q, 1, owner_id) != SQLITE_OK)
+		goto out;
+	while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+		memset(&k, 0, sizeof(k));
+		key_row(q, &k);
+		if (fn(&k, arg) != 0)
+			break;
+	}
+	if (step == SQLITE_ROW || step == SQLITE_DONE)
+		rc = HG_OK;
+out:
+	if (rc == HG_EIO)
+		ob_read_failed(s, "api_key_each");
+	if (q != NULL)
+		ob_done(q);
+	return rc;
+}
+
+struct key_delete_args {
+	const char *id;
+	int changed;
+};
+
+static int key_delete_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct key_delete_args *a = arg;
+	sqlite3_stmt *q = ob_stmt(s, OB_KEY_DELETE);
+	int rc;
+
+	*what = "delete api key";
+	if (q == NULL)
+		return SQLITE_ERROR;
+	if ((rc = ob_bind_text(q, 1, a->id)) == SQLITE_OK && (rc = ob_exec(q)) == SQLITE_OK)
+		a->changed = sqlite3_changes(hg_sqlite_db(s)) > 0;
+	ob_done(q);
+	return rc;
+}
+
+int hg_sqlite_api_key_delete(struct hg_sqlite *s, const char *id)
+{
+	struct key_delete_args a = {.id = id};
+	int rc = hg_sqlite_txn(s, "api_key_delete", key_delete_body, &a);
+
+	return rc == HG_OK && !a.changed ? HG_ENOTFOUND : rc;
 }
 
 int hg_sqlite_api_key_find(struct hg_sqlite *s, const char *token_hash,

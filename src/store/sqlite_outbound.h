@@ -14,6 +14,9 @@
 #include "store/store.h"
 
 int hg_sqlite_api_key_put(struct hg_sqlite *s, const struct hg_store_api_key *k);
+int hg_sqlite_api_key_each(struct hg_sqlite *s, const char *owner_id, hg_store_api_key_fn fn,
+			   void *arg);
+int hg_sqlite_api_key_delete(struct hg_sqlite *s, const char *id);
 int hg_sqlite_api_key_find(struct hg_sqlite *s, const char *token_hash,
 			   struct hg_store_api_key *out);
 int hg_sqlite_sub_create(struct hg_sqlite *s, const struct hg_store_sub *sub);

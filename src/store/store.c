@@ -63,6 +63,17 @@ static int parse_uri(const char *uri, const struct hg_store_ops **ops, const cha
 	return HG_OK;
 }
 
+const char *hg_store_sqlite_file(const char *uri)
+{
+	const struct hg_store_ops *ops = NULL;
+	const char *target = NULL;
+	char err[256];
+
+	if (parse_uri(uri, &ops, &target, err, sizeof(err)) != HG_OK || ops != &hg_store_sqlite_ops)
+		return NULL;
+	return target;
+}
+
 /* Refuses a table without an op that store.c calls without a NULL check.
  * Every other op is optional, and store.c says what happens without it
  * (get_messages: one get_message each; the management reads, stats,
@@ -420,6 +431,21 @@ int hg_store_api_key_put(struct hg_store *st, const struct hg_store_api_key *k)
 	if (st->ops->api_key_put == NULL)
 		return unsupported(st, "api_key_put");
 	return st->ops->api_key_put(st, k);
+}
+
+int hg_store_api_key_each(struct hg_store *st, const char *owner_id, hg_store_api_key_fn fn,
+			  void *arg)
+{
+	if (st->ops->api_key_each == NULL)
+		return unsupported(st, "api_key_each");
+	return st->ops->api_key_each(st, owner_id, fn, arg);
+}
+
+int hg_store_api_key_delete(struct hg_store *st, const char *id)
+{
+	if (st->ops->api_key_delete == NULL)
+		return unsupported(st, "api_key_delete");
+	return st->ops->api_key_delete(st, id);
 }
 
 int hg_store_api_key_find(struct hg_store *st, const char *token_hash, struct hg_store_api_key *out)

@@ -103,6 +103,9 @@ struct hg_store_row {
 /* Writes uri into out with any password masked ("postgres://u:***@h/db",
  * "...?password=***"), for messages a person reads. */
 void hg_store_uri_redact(const char *uri, char *out, size_t outlen);
+/* The database file a SQLite store URI names (a pointer into uri), or NULL
+ * for any other backend or a URI that names none. */
+const char *hg_store_sqlite_file(const char *uri);
 
 /* Opens (creating if needed) and migrates. err gets one sentence on failure. */
 int hg_store_open(const char *uri, struct hg_store **out, char *err, size_t errlen);
@@ -496,6 +499,15 @@ int hg_store_api_key_put(struct hg_store *st, const struct hg_store_api_key *k);
 /* Finds the key whose token hashes to token_hash: HG_OK, HG_ENOTFOUND or HG_EIO. */
 int hg_store_api_key_find(struct hg_store *st, const char *token_hash,
 			  struct hg_store_api_key *out);
+/* Calls fn for every API key (of owner_id only, when not NULL), oldest
+ * first; k is valid during the call only, and a non-zero return stops the
+ * walk. HG_OK or HG_EIO. */
+typedef int (*hg_store_api_key_fn)(const struct hg_store_api_key *k, void *arg);
+int hg_store_api_key_each(struct hg_store *st, const char *owner_id, hg_store_api_key_fn fn,
+			  void *arg);
+/* Deletes key id (revocation: its token stops working at once). HG_OK,
+ * HG_ENOTFOUND or HG_EIO. */
+int hg_store_api_key_delete(struct hg_store *st, const char *id);
 
 /* A subscription. Read back by the functions below, its strings are
  * malloc'd: release with hg_store_sub_free(). */

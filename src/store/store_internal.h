@@ -139,6 +139,9 @@ struct hg_store_ops {
 	int (*api_key_put)(struct hg_store *st, const struct hg_store_api_key *k);
 	int (*api_key_find)(struct hg_store *st, const char *token_hash,
 			    struct hg_store_api_key *out);
+	int (*api_key_each)(struct hg_store *st, const char *owner_id, hg_store_api_key_fn fn,
+			    void *arg);
+	int (*api_key_delete)(struct hg_store *st, const char *id);
 	int (*sub_create)(struct hg_store *st, const struct hg_store_sub *s);
 	int (*sub_get)(struct hg_store *st, const char *id, const char *owner_id,
 		       struct hg_store_sub *out);

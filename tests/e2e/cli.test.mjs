@@ -135,7 +135,7 @@ describe('command line', () => {
     assert.ok(r.stderr.includes('bad-serve.yaml:3'), `stderr should name bad-serve.yaml:3, got: ${r.stderr}`);
   });
 
-  test('sign --scheme meta: the PROVIDERS.md vector, from a file', async () => {
+  test('sign --scheme meta: the docs/providers.md vector, from a file', async () => {
     const body =
       '{"object":"instagram","entry":[{"id":"1","time":1700000000,"changes":[{"field":"mentions","value":{"text":"caf\\u00e9"}}]}]}';
     const f = file('vector.json', body);
@@ -167,7 +167,7 @@ describe('command line', () => {
     assert.ok(trimmed.stdout.includes(`X-Hub-Signature-256: ${await sign(secret, body.trimEnd())}`), trimmed.stdout);
   });
 
-  test('sign --scheme github: the PROVIDERS.md vector', async () => {
+  test('sign --scheme github: the docs/providers.md vector', async () => {
     const r = await runCli(['sign', '--scheme', 'github', '--secret', "It's a Secret to Everybody", '-'], {
       input: 'Hello, World!',
     });
@@ -206,5 +206,44 @@ describe('command line', () => {
     const ok = await runCli(['sign', '--scheme', 'stripe', '--secret', 'whsec_x', '--timestamp', '1700000000', f]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /t=1700000000,v1=[0-9a-f]{64}/);
+  });
+
+  test('config check --no-env: a file whose secrets are not set passes, and only with --no-env', async () => {
+    const f = file(
+      'no-env.yaml',
+      [
+        'listen: 127.0.0.1:18080',
+        `store: sqlite:${path.join(dir, 'hookgate.db')}`,
+        'admin_token_env: HG_E2E_UNSET_ADMIN',
+        'sources:',
+        '  - {name: gh, provider: github, secret_env: HG_E2E_UNSET_SECRET}',
+        '  - {name: files, provider: github, secret_file: /nonexistent/hookgate-secret}',
+        'encryption: {key_env: HG_E2E_UNSET_KEY}',
+        '',
+      ].join('\n'),
+    );
+    const plain = await runCli(['config', 'check', '-c', f]);
+    assert.equal(plain.code, 2, `without --no-env: exit ${plain.code}; stderr: ${plain.stderr}`);
+    assert.match(plain.stderr, /HG_E2E_UNSET_|hookgate-secret/, plain.stderr);
+    const r = await runCli(['config', 'check', '--no-env', '-c', f]);
+    assert.equal(r.code, 0, `--no-env: exit ${r.code}; stderr: ${r.stderr}`);
+    assert.match(r.stdout, /ok \(2 sources; secrets not read\)/);
+    // a shape error is still an error
+    const bad = file('no-env-bad.yaml', ['sources:', '  - {name: gh, provider: github, secret_env: "not a name"}', ''].join('\n'));
+    const r2 = await runCli(['config', 'check', '--no-env', '-c', bad]);
+    assert.equal(r2.code, 2, `a malformed variable name: exit ${r2.code}; stdout: ${r2.stdout}`);
+    assert.match(r2.stderr, /no-env-bad\.yaml:2/);
+  });
+
+  test('config check warns when the SQLite store directory does not exist, and not when it does', async () => {
+    const missing = path.join(dir, 'not-yet', 'data');
+    const f = file('missing-dir.yaml', ['listen: 127.0.0.1:18080', `store: sqlite:${path.join(missing, 'hookgate.db')}`, ''].join('\n'));
+    const r = await runCli(['config', 'check', '-c', f]);
+    assert.equal(r.code, 0, `a warning is not an error; stderr: ${r.stderr}`);
+    assert.match(r.stderr, /warning: .*missing-dir\.yaml: store: the directory .*not-yet\/data does not exist/);
+    const g = file('present-dir.yaml', ['listen: 127.0.0.1:18080', `store: sqlite:${path.join(dir, 'hookgate.db')}`, ''].join('\n'));
+    const r2 = await runCli(['config', 'check', '-c', g]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.doesNotMatch(r2.stderr, /warning/);
   });
 });

@@ -61,7 +61,7 @@ const sources = [
   { name: 'logged', provider: 'meta', secret_env: 'HG_E2E_LOG_SECRET' },
 ];
 
-// The Meta test vector of PROVIDERS.md: literal \u00e9 escape, as Meta sends it.
+// The Meta test vector of docs/providers.md: literal \u00e9 escape, as Meta sends it.
 const ESCAPED_VECTOR =
   '{"object":"instagram","entry":[{"id":"1","time":1700000000,"changes":[{"field":"mentions","value":{"text":"caf\\u00e9"}}]}]}';
 // The same shape with an escaped slash too.
@@ -189,7 +189,7 @@ describe('ingest: POST /in/{source}', () => {
     assertAccepted(await postSigned(d, 'instagram', body, { secret: IG }), 'same body to a real source');
   });
 
-  test('the PROVIDERS.md Meta vector (escaped \\u00e9) is accepted over its raw bytes', async () => {
+  test('the docs/providers.md Meta vector (escaped \\u00e9) is accepted over its raw bytes', async () => {
     const sig = await sign('meta-app-secret', ESCAPED_VECTOR);
     assert.equal(sig, 'sha256=0debdd3b062686b00322dcd7d5958181922bb91cba099e83f3f002916e34b463');
     // Re-serialising changes the bytes: the original signature must not pass.

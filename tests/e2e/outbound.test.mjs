@@ -734,7 +734,7 @@ describe('CLI: hookgate webhooks and hookgate events', () => {
       const env = { HOOKGATE_TOKEN: owner, HOOKGATE_ADMIN_TOKEN: '' };
       const c = await runCli(
         ['webhooks', 'create', sink.url('/ok-cli'), '--events', 'clip.submitted,clip.approved',
-          '--description', 'cli', '--url', d.url],
+          '--description', 'cli', '--url', d.url, '--json'],
         { env },
       );
       assert.equal(c.code, 0, c.stderr);
@@ -767,6 +767,136 @@ describe('CLI: hookgate webhooks and hookgate events', () => {
         (await runCli(['events', 'publish', '--event', 'clip.approved', '--data', '{', '--url', d.url], { env })).code,
         2,
       );
+    } finally {
+      await d.cleanup();
+      await sink.close();
+    }
+  });
+});
+
+describe('CLI: hookgate api-keys and webhooks update, regenerate-secret, deliveries', () => {
+  test('an admin makes an owner key; the owner updates, rotates and reads the history; tables by default', async () => {
+    const sink = await startSink();
+    const d = await daemon();
+    try {
+      // api-keys create: the admin token; the token printed once, in a sentence
+      const admin = { HOOKGATE_TOKEN: '', HOOKGATE_ADMIN_TOKEN: ADMIN };
+      const k = await runCli(['api-keys', 'create', '--owner', 'cli-owner-2', '--url', d.url], { env: admin });
+      assert.equal(k.code, 0, k.stderr);
+      assert.match(k.stdout, /^API key \S+ for owner cli-owner-2, role owner$/m);
+      const tok = k.stdout.match(/^token: (hgk_\S+)$/m)?.[1];
+      assert.ok(tok, k.stdout);
+      const kj = await runCli(['api-keys', 'create', '--owner', 'cli-pub', '--role', 'publisher', '--url', d.url, '--json'],
+        { env: admin });
+      assert.equal(kj.code, 0, kj.stderr);
+      assert.equal(JSON.parse(kj.stdout).data.role, 'publisher');
+      const badRole = await runCli(['api-keys', 'create', '--owner', 'x', '--role', 'root', '--url', d.url], { env: admin });
+      assert.equal(badRole.code, 2);
+      assert.match(badRole.stderr, /--role must be owner or publisher/);
+      const noOwner = await runCli(['api-keys', 'create', '--url', d.url], { env: admin });
+      assert.equal(noOwner.code, 2);
+      assert.match(noOwner.stderr, /needs --owner/);
+
+      // list: a table without tokens; --owner filters; revoke stops a token at once
+      const kl = await runCli(['api-keys', 'list', '--url', d.url], { env: admin });
+      assert.equal(kl.code, 0, kl.stderr);
+      assert.match(kl.stdout, /^ID\s+OWNER\s+ROLE\s+CREATED$/m);
+      assert.match(kl.stdout, /\scli-owner-2\s+owner\s/);
+      assert.match(kl.stdout, /\scli-pub\s+publisher\s/);
+      assert.equal(kl.stdout.includes('hgk_'), false, 'no token in the list');
+      const klo = await runCli(['api-keys', 'list', '--owner', 'cli-pub', '--url', d.url, '--json'], { env: admin });
+      assert.equal(klo.code, 0, klo.stderr);
+      const pubKeys = JSON.parse(klo.stdout).data;
+      assert.deepEqual(pubKeys.map((x) => [x.owner_id, x.role]), [['cli-pub', 'publisher']]);
+      assert.equal(JSON.stringify(pubKeys).includes('token'), false);
+      const pubTok = JSON.parse(kj.stdout).token;
+      const before = await runCli(['events', 'publish', '--event', 'clip.approved', '--data', '{}', '--url', d.url],
+        { env: { HOOKGATE_TOKEN: pubTok, HOOKGATE_ADMIN_TOKEN: '' } });
+      assert.equal(before.code, 0, before.stderr);
+      const rv = await runCli(['api-keys', 'revoke', pubKeys[0].id, '--url', d.url], { env: admin });
+      assert.equal(rv.code, 0, rv.stderr);
+      assert.match(rv.stdout, /API key revoked/);
+      const after = await runCli(['events', 'publish', '--event', 'clip.approved', '--data', '{}', '--url', d.url],
+        { env: { HOOKGATE_TOKEN: pubTok, HOOKGATE_ADMIN_TOKEN: '' } });
+      assert.equal(after.code, 1, `a revoked key publishes nothing; stdout: ${after.stdout}`);
+      assert.match(after.stderr, /HTTP 401/);
+      const again = await runCli(['api-keys', 'revoke', pubKeys[0].id, '--url', d.url], { env: admin });
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /no such API key \(HTTP 404\)/);
+
+      const env = { HOOKGATE_TOKEN: tok, HOOKGATE_ADMIN_TOKEN: '' };
+      // an owner key cannot list keys, nor make them
+      const noList = await runCli(['api-keys', 'list', '--url', d.url], { env: { HOOKGATE_ADMIN_TOKEN: tok } });
+      assert.equal(noList.code, 1);
+      assert.match(noList.stderr, /only the admin token lists API keys \(HTTP 403\)/);
+      // an owner key cannot make keys: the API's reason, exit 1
+      const denied = await runCli(['api-keys', 'create', '--owner', 'other', '--url', d.url],
+        { env: { HOOKGATE_ADMIN_TOKEN: tok } });
+      assert.equal(denied.code, 1);
+      assert.match(denied.stderr, /only the admin token creates API keys/);
+
+      const c = await runCli(['webhooks', 'create', sink.url('/cli2'), '--events', 'clip.submitted', '--url', d.url], { env });
+      assert.equal(c.code, 0, c.stderr);
+      const id = c.stdout.match(/^id\s+(\S+)$/m)?.[1];
+      const secret1 = c.stdout.match(/^secret\s+([0-9a-f]{64})$/m)?.[1];
+      assert.ok(id && secret1, c.stdout);
+      assert.match(c.stdout, /shown only this once/);
+
+      const l = await runCli(['webhooks', 'list', '--url', d.url], { env });
+      assert.equal(l.code, 0, l.stderr);
+      assert.match(l.stdout, /^ID\s+OWNER\s+URL\s+EVENTS\s+ACTIVE/m);
+      const row = l.stdout.split('\n').find((x) => x.startsWith(id));
+      assert.ok(row, l.stdout);
+      assert.match(row, /cli-owner-2\s+http:\/\/127\.0\.0\.1:\d+\/cli2\s+clip\.submitted\s+yes/);
+
+      // update: only what is given
+      const u = await runCli(['webhooks', 'update', id, '--events', 'clip.submitted,clip.approved', '--description', 'two',
+        '--url', d.url, '--json'], { env });
+      assert.equal(u.code, 0, u.stderr);
+      const updated = JSON.parse(u.stdout).data;
+      assert.deepEqual(updated.events, ['clip.submitted', 'clip.approved']);
+      assert.equal(updated.description, 'two');
+      assert.equal(updated.url, sink.url('/cli2'));
+      const off = await runCli(['webhooks', 'update', id, '--disable', '--url', d.url], { env });
+      assert.equal(off.code, 0, off.stderr);
+      assert.match(off.stdout, /^is_active\s+no$/m);
+      const on = await runCli(['webhooks', 'update', id, '--enable', '--url', d.url], { env });
+      assert.match(on.stdout, /^is_active\s+yes$/m);
+      const nothing = await runCli(['webhooks', 'update', id, '--url', d.url], { env });
+      assert.equal(nothing.code, 2);
+      assert.match(nothing.stderr, /needs something to change/);
+
+      // regenerate-secret: a new secret, which signs from now on
+      const r = await runCli(['webhooks', 'regenerate-secret', id, '--url', d.url], { env });
+      assert.equal(r.code, 0, r.stderr);
+      const secret2 = r.stdout.match(/^secret\s+([0-9a-f]{64})$/m)?.[1];
+      assert.ok(secret2 && secret2 !== secret1, r.stdout);
+
+      const p = await runCli(['events', 'publish', '--event', 'clip.approved', '--data', '{"n":1}', '--owner', 'cli-owner-2',
+        '--url', d.url], { env: admin });
+      assert.equal(p.code, 0, p.stderr);
+      assert.ok(await waitFor(() => sink.on('/cli2').length === 1, { timeoutMs: 5000 }));
+      assert.ok(seedVerify(secret2, sink.on('/cli2')[0]));
+      assert.equal(seedVerify(secret1, sink.on('/cli2')[0]), false);
+
+      // deliveries: a table, then the JSON with its page meta
+      const h = await waitFor(async () => {
+        const x = await runCli(['webhooks', 'deliveries', id, '--url', d.url], { env });
+        return /delivered/.test(x.stdout) ? x : null;
+      }, { timeoutMs: 5000 });
+      assert.ok(h);
+      assert.match(h.stdout, /^ID\s+EVENT\s+STATUS\s+HTTP\s+ATTEMPTS/m);
+      assert.match(h.stdout, /clip\.approved\s+delivered\s+200\s+1\s/);
+      const hj = await runCli(['webhooks', 'deliveries', id, '--page', '1', '--limit', '5', '--url', d.url, '--json'], { env });
+      assert.equal(hj.code, 0, hj.stderr);
+      assert.deepEqual(JSON.parse(hj.stdout).meta, { page: 1, limit: 5, total: 1, total_pages: 1 });
+      const missing = await runCli(['webhooks', 'deliveries', '--url', d.url], { env });
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /needs an ID/);
+      // an option that names no value says which
+      const noval = await runCli(['webhooks', 'deliveries', id, '--page'], { env });
+      assert.equal(noval.code, 2);
+      assert.match(noval.stderr, /hookgate webhooks deliveries: option '--page' requires an argument/);
     } finally {
       await d.cleanup();
       await sink.close();

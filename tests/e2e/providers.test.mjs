@@ -556,7 +556,7 @@ describe('provider signature schemes (official SDKs)', () => {
     const clip = (timestamp) =>
       JSON.stringify({ event: 'clip.submitted', timestamp, data: { submission_id: randomUUID() } });
 
-    test('the PROVIDERS.md vector is accepted by a source without max_age', async () => {
+    test('the docs/providers.md vector is accepted by a source without max_age', async () => {
       const body =
         '{"event":"clip.submitted","timestamp":"2024-01-15T10:30:00Z","data":{"submission_id":"550e8400-e29b-41d4-a716-446655440002"}}';
       const sig = 'c6bf2b29e5e04c7b4be87929d5780922b4ce9a57faf6f38f45d0d179c6652f9f';
@@ -643,7 +643,7 @@ describe('provider signature schemes (official SDKs)', () => {
 
   // -------------------------------------------------------------------- zoho
   describe('zoho (Zoho Payments: t=<unix ms>,v=<hex>)', () => {
-    // As PROVIDERS.md describes it: hex HMAC-SHA256 over "<t>." + raw body, t in ms.
+    // As docs/providers.md describes it: hex HMAC-SHA256 over "<t>." + raw body, t in ms.
     const zohoHeader = (body, tMs = Date.now(), secret = S.HG_E2E_ZOHO_PAY) => ({
       'Content-Type': 'application/json',
       'X-Zoho-Webhook-Signature': `t=${tMs},v=${hmacHex('sha256', secret, `${tMs}.${body}`)}`,

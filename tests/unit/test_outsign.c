@@ -1,7 +1,7 @@
 /*
  * test_outsign.c — unit tests for src/deliver/outsign.c: subscription
  * secrets (shape, randomness, the whsec_ form) and the signature headers of
- * an outbound delivery, against the clipper vector of PROVIDERS.md (the
+ * an outbound delivery, against the clipper vector of docs/providers.md (the
  * same key bytes give X-Webhook-Signature and webhook-signature), with and
  * without a grace-period second secret.
  */

@@ -1437,6 +1437,52 @@ static void test_api_keys(void **state)
 	assert_int_equal(hg_store_api_key_find(st, "nope", &got), HG_ENOTFOUND);
 }
 
+/* Collects the owner ids an api_key_each walk gives, joined by ','. */
+static int key_seen(const struct hg_store_api_key *k, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 256 - n, "%s%s/%s", n > 0 ? "," : "", k->owner_id,
+		 k->role == HG_STORE_ROLE_PUBLISHER ? "pub" : "own");
+	return 0;
+}
+
+static void test_api_keys_list_revoke(void **state)
+{
+	struct hg_store *st = ((struct fixture *)*state)->st;
+	struct hg_store_api_key k[3];
+	const char *owners[3] = {"o-1", "o-2", "o-1"};
+	char seen[256];
+
+	for (int i = 0; i < 3; i++) {
+		memset(&k[i], 0, sizeof(k[i]));
+		hg_uuid7(k[i].id);
+		memset(k[i].token_hash, 'b' + i, HG_STORE_TOKEN_HASH_LEN);
+		hg_strlcpy(k[i].owner_id, owners[i], sizeof(k[i].owner_id));
+		k[i].role = i == 2 ? HG_STORE_ROLE_PUBLISHER : HG_STORE_ROLE_OWNER;
+		k[i].created_ms = 10 + i;
+		assert_int_equal(hg_store_api_key_put(st, &k[i]), HG_OK);
+	}
+	seen[0] = '\0';
+	assert_int_equal(hg_store_api_key_each(st, NULL, key_seen, seen), HG_OK);
+	assert_string_equal(seen, "o-1/own,o-2/own,o-1/pub"); /* oldest first */
+	seen[0] = '\0';
+	assert_int_equal(hg_store_api_key_each(st, "o-1", key_seen, seen), HG_OK);
+	assert_string_equal(seen, "o-1/own,o-1/pub");
+	seen[0] = '\0';
+	assert_int_equal(hg_store_api_key_each(st, "nobody", key_seen, seen), HG_OK);
+	assert_string_equal(seen, "");
+
+	/* revoked: gone from the list and no longer found by its token */
+	assert_int_equal(hg_store_api_key_delete(st, k[0].id), HG_OK);
+	assert_int_equal(hg_store_api_key_find(st, k[0].token_hash, &k[1]), HG_ENOTFOUND);
+	assert_int_equal(hg_store_api_key_delete(st, k[0].id), HG_ENOTFOUND);
+	seen[0] = '\0';
+	assert_int_equal(hg_store_api_key_each(st, "o-1", key_seen, seen), HG_OK);
+	assert_string_equal(seen, "o-1/pub");
+}
+
 static int count_one(const struct hg_store_sub *s, void *arg)
 {
 	(void)s;
@@ -1977,6 +2023,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_purge_config_per_source_retention, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_api_keys, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_api_keys_list_revoke, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sub_crud_and_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_claim_history_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_health, setup, teardown),

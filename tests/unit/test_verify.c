@@ -1,6 +1,6 @@
 /*
  * test_verify.c — the signature schemes in src/verify/: the provider test
- * vectors from shared/PROVIDERS.md, the ways a signature header can be wrong,
+ * vectors from docs/providers.md, the ways a signature header can be wrong,
  * secret rotation, the generic hmac scheme checked against OpenSSL's HMAC()
  * directly, and sign() output fed back through verify().
  *

@@ -2,7 +2,7 @@
  * test_verify_providers.c — the provider schemes with timestamps, URLs and
  * handshakes (twilio, stripe, slack, shopify, standard, clipper) and the
  * max_age replay check shared by clipper and hmac: every test vector of
- * shared/PROVIDERS.md, the variations the providers' SDKs accept (Twilio's
+ * docs/providers.md, the variations the providers' SDKs accept (Twilio's
  * default port, repeated form parameters, several signatures during
  * rotation), replays, and each scheme's sign() fed back through verify().
  *
@@ -1133,7 +1133,7 @@ static void test_sign_clipper(void **state)
 
 /* ---- zoho ---- */
 
-/* PROVIDERS.md gives no Zoho Payments vector; this one was computed with
+/* docs/providers.md gives no Zoho Payments vector; this one was computed with
  * node's crypto exactly as the scheme is documented there:
  * createHmac("sha256", key).update(t + "." + body).digest("hex"). */
 static const char *zoho_key = "zoho-signing-key";

@@ -4,7 +4,8 @@
 # --fuzz adds what `make fuzz` needs: clang and its libFuzzer/sanitizer
 # runtimes (libclang-rt-14-dev on Debian 12); --format adds clang-format
 # (make format, make format-check); --test adds what only `make test` needs:
-# prometheus (its promtool checks contrib/prometheus/hookgate-rules.yml).
+# prometheus (its promtool checks contrib/prometheus/hookgate-rules.yml) and
+# chromium (the console's browser tests drive it headless with puppeteer-core).
 set -e
 PKGS="build-essential pkg-config libh2o-evloop-dev libssl-dev libjansson-dev libyajl-dev libyaml-dev
 libsqlite3-dev libpq-dev libcurl4-openssl-dev libcmocka-dev nodejs npm openssl curl sqlite3 util-linux"
@@ -15,7 +16,7 @@ if [ "${1:-}" = "--format" ]; then
 	PKGS="$PKGS clang-format"
 fi
 if [ "${1:-}" = "--test" ]; then
-	PKGS="$PKGS prometheus"
+	PKGS="$PKGS prometheus chromium"
 fi
 missing=""
 for p in $PKGS; do

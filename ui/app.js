@@ -94,7 +94,17 @@ function started() {
 
 const KEYS = ['received', 'accepted', 'duplicates', 'invalid_signatures', 'rate_limited'];
 
-function chart(hours) {
+// 24 hourly buckets, oldest first, from the API's rows (hours without
+// traffic have no row).
+function last24(rows) {
+  const H = 3600000;
+  const now = Math.floor(Date.now() / H) * H;
+  const by = new Map(rows.map((r) => [Math.floor(Date.parse(r.hour) / H) * H, r]));
+  return Array.from({ length: 24 }, (_, i) => by.get(now - (23 - i) * H) || {});
+}
+
+function chart(rows) {
+  const hours = last24(rows);
   const W = 480, H = 140, P = 24;
   const max = Math.max(1, ...hours.flatMap((h) => KEYS.map((k) => h[k] || 0)));
   const s = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img',

@@ -264,3 +264,27 @@ test('signing out ends the session', async () => {
   const r = await request(d, 'GET', '/api/v1/endpoints', { headers: { Cookie: `hg_session=${cookie}` } });
   assert.equal(r.status, 401);
 });
+
+test('console: off, or no admin token, turns the console off', async () => {
+  const off = await startDaemon({ env: { HG_E2E_ADMIN: ADMIN }, extra: 'admin_token_env: HG_E2E_ADMIN\nconsole: off\n' });
+  const none = await startDaemon({});
+  try {
+    for (const x of [off, none]) {
+      const r = await request(x, 'GET', '/ui/');
+      assert.equal(r.status, 404, r.text);
+      assert.match(r.json.error, /console is off/);
+      const s = await request(x, 'POST', '/ui/api/session', {
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ token: ADMIN }),
+      });
+      assert.equal(s.status, 404);
+      assert.equal(s.headers['set-cookie'], undefined);
+    }
+    // the API still takes the Bearer token
+    const r = await request(off, 'GET', '/api/v1/endpoints', { headers: { Authorization: `Bearer ${ADMIN}` } });
+    assert.equal(r.status, 200);
+  } finally {
+    await off.cleanup();
+    await none.cleanup();
+  }
+});

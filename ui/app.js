@@ -344,7 +344,16 @@ async function route() {
   } catch (e) { if (e.status !== 401) fail(e); }
 }
 
-window.addEventListener('hashchange', route);
+// A new page moves the keyboard focus to its heading, so a keyboard or
+// screen-reader user starts reading there rather than at the old link.
+window.addEventListener('hashchange', async () => {
+  await route();
+  const h = document.querySelector('#view h1');
+  if (h) {
+    h.tabIndex = -1;
+    h.focus({ preventScroll: true });
+  }
+});
 document.addEventListener('DOMContentLoaded', async () => {
   $('signin').addEventListener('submit', signIn);
   $('signout').addEventListener('click', signOut);

@@ -225,6 +225,8 @@ test('a body holding <script> is shown as text and runs nothing', async () => {
 
 test('the other pages render', async () => {
   await goto('#/dead', '/dead');
+  // a new page takes the keyboard focus to its heading
+  await page.waitForFunction(() => document.activeElement?.tagName === 'H1', { timeout: 5000 });
   await shot('dead-letters');
   await goto('#/subscriptions', '/subscriptions');
   await shot('subscriptions');

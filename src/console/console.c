@@ -10,6 +10,7 @@
  * Options: DENY and no referrer; the HTTP layer adds Cache-Control:
  * no-store and nosniff to every answer.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,41 @@
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "             \
 	"frame-ancestors 'none'"
 #define CONSOLE_MAX_TOKEN 4096
+/* Failed sign-ins the whole daemon takes per minute; past them sign-in
+ * answers 429 until the minute ends (the Bearer token still works), so the
+ * admin token cannot be guessed at the speed of the event loops. */
+#define CONSOLE_MAX_FAILURES      20
+#define CONSOLE_FAILURE_WINDOW_MS (60 * 1000LL)
 
 struct hg_console {
 	int enabled;
 	uint8_t token_hash[32];
 	struct hg_ingest *ingest;
 	struct hg_console_sessions *sessions;
+	pthread_mutex_t fail_mu; /* guards the two below */
+	int64_t fail_window_ms;  /* start of the current minute of failures */
+	int failures;            /* failed sign-ins in it */
 };
+
+/* 1 when another sign-in may be tried now; *retry_s gets the seconds
+ * until the window ends otherwise. failed: count one more failure. */
+static int signin_allowed(struct hg_console *c, int failed, int64_t *retry_s)
+{
+	int64_t now = hg_now_ms();
+	int ok;
+
+	pthread_mutex_lock(&c->fail_mu);
+	if (now - c->fail_window_ms >= CONSOLE_FAILURE_WINDOW_MS || now < c->fail_window_ms) {
+		c->fail_window_ms = now;
+		c->failures = 0;
+	}
+	if (failed)
+		c->failures++;
+	ok = c->failures < CONSOLE_MAX_FAILURES;
+	*retry_s = (c->fail_window_ms + CONSOLE_FAILURE_WINDOW_MS - now + 999) / 1000;
+	pthread_mutex_unlock(&c->fail_mu);
+	return ok;
+}
 
 int hg_console_new(const struct hg_config *cfg, struct hg_ingest *ingest, struct hg_console **out)
 {
@@ -49,6 +78,11 @@ int hg_console_new(const struct hg_config *cfg, struct hg_ingest *ingest, struct
 	if (rc != HG_OK) {
 		free(c);
 		return rc;
+	}
+	if (pthread_mutex_init(&c->fail_mu, NULL) != 0) {
+		hg_console_sessions_free(c->sessions);
+		free(c);
+		return HG_EIO;
 	}
 	c->ingest = ingest;
 	if (cfg->console && cfg->admin_token.bytes != NULL && cfg->admin_token.len > 0) {
@@ -64,6 +98,7 @@ void hg_console_free(struct hg_console *c)
 	if (c == NULL)
 		return;
 	hg_console_sessions_free(c->sessions);
+	pthread_mutex_destroy(&c->fail_mu);
 	OPENSSL_cleanse(c->token_hash, sizeof(c->token_hash));
 	free(c);
 }
@@ -205,9 +240,17 @@ static void sign_in(struct hg_console *c, struct hg_http_req *req)
 	const char *ct, *tok;
 	size_t ctlen = 0, toklen;
 	uint8_t digest[32];
+	char retry[24];
+	int64_t retry_s;
 	json_t *body;
 	int ok;
 
+	if (!signin_allowed(c, 0, &retry_s)) {
+		snprintf(retry, sizeof(retry), "%lld", (long long)retry_s);
+		const char *const extra[] = {"retry-after", retry, NULL};
+		reply_error(req, 429, "too many failed sign-ins; try again in a minute", extra);
+		return;
+	}
 	ct = hg_http_header(req, "content-type", &ctlen);
 	/* JSON only: a cross-site form cannot send it without a preflight */
 	if (ct == NULL || ctlen < 16 || strncasecmp(ct, "application/json", 16) != 0) {
@@ -227,6 +270,7 @@ static void sign_in(struct hg_console *c, struct hg_http_req *req)
 	ok = hg_ct_equal(digest, c->token_hash, sizeof(digest));
 	json_decref(body);
 	if (!ok) {
+		signin_allowed(c, 1, &retry_s);
 		hg_ingest_refusal(c->ingest, "console_unauthorized", NULL, req->peer,
 				  "invalid admin token at console sign-in");
 		reply_error(req, 401, "invalid admin token", NULL);

@@ -290,3 +290,24 @@ test('console: off, or no admin token, turns the console off', async () => {
     await none.cleanup();
   }
 });
+
+test('failed sign-ins are throttled', async () => {
+  const x = await startDaemon({ env: { HG_E2E_ADMIN: ADMIN }, extra: 'admin_token_env: HG_E2E_ADMIN\n' });
+  const signIn = (tok) =>
+    request(x, 'POST', '/ui/api/session', {
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token: tok }),
+    });
+  try {
+    for (let i = 0; i < 20; i++) assert.equal((await signIn(`wrong-${i}`)).status, 401);
+    const r = await signIn(ADMIN);
+    assert.equal(r.status, 429, r.text);
+    assert.ok(Number(r.headers['retry-after']) >= 1);
+    assert.equal(r.headers['set-cookie'], undefined);
+    // the Bearer token still works
+    const a = await request(x, 'GET', '/api/v1/endpoints', { headers: { Authorization: `Bearer ${ADMIN}` } });
+    assert.equal(a.status, 200);
+  } finally {
+    await x.cleanup();
+  }
+});

@@ -34,8 +34,12 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 SRCS     := $(sort $(wildcard src/*.c src/*/*.c))
 LIB_SRCS := $(filter-out src/main.c,$(SRCS))
-OBJS     := $(SRCS:%.c=$(BUILD)/obj/%.o)
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# The console's static files (ui/), embedded at build time as a generated C
+# file (build/gen, never in git) by scripts/embed-ui.sh.
+UI_FILES := $(sort $(wildcard ui/*.html ui/*.js ui/*.css ui/*.svg))
+UI_OBJ   := $(BUILD)/obj/gen/console_assets.o
+OBJS     := $(SRCS:%.c=$(BUILD)/obj/%.o) $(UI_OBJ)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(UI_OBJ)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c tests/unit/*/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -50,6 +54,14 @@ $(BUILD)/hookgate: $(OBJS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/gen/console_assets.c: $(UI_FILES) scripts/embed-ui.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-ui.sh $@ $(UI_FILES)
+
+$(UI_OBJ): $(BUILD)/gen/console_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
 
 # -MMD: a test is rebuilt when a header it includes changes, as objects are.
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
@@ -205,7 +217,7 @@ FUZZ_CFLAGS     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 FUZZ_WARN := $(filter-out -Werror,$(WARN))
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/gen/console_assets.o
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-deps
 .SECONDARY: $(FUZZ_OBJS)
@@ -213,6 +225,10 @@ FUZZ_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(FUZZ_WARN) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/obj/gen/console_assets.o: $(BUILD)/gen/console_assets.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_WARN) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) $(WARN) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)

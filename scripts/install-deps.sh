@@ -6,7 +6,8 @@
 # (make format, make format-check); --test adds what only `make test` needs:
 # prometheus (its promtool checks contrib/prometheus/hookgate-rules.yml),
 # systemd (systemd-analyze verifies the unit), dpkg-dev (dpkg-shlibdeps for
-# make deb) and adduser (the package's postinst).
+# make deb), adduser (the package's postinst) and chromium (the console's
+# browser tests drive it headless with puppeteer-core).
 set -e
 PKGS="build-essential pkg-config libh2o-evloop-dev libssl-dev libjansson-dev libyajl-dev libyaml-dev
 libsqlite3-dev libpq-dev libcurl4-openssl-dev libsystemd-dev libcmocka-dev nodejs npm openssl curl sqlite3 util-linux"
@@ -17,7 +18,7 @@ if [ "${1:-}" = "--format" ]; then
 	PKGS="$PKGS clang-format"
 fi
 if [ "${1:-}" = "--test" ]; then
-	PKGS="$PKGS prometheus systemd dpkg-dev adduser"
+	PKGS="$PKGS prometheus systemd dpkg-dev adduser chromium"
 fi
 missing=""
 for p in $PKGS; do

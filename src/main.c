@@ -17,6 +17,7 @@
 
 #include "alerts/alerts.h"
 #include "api/api.h"
+#include "console/console.h"
 #include "cli/cli.h"
 #include "housekeep/housekeep.h"
 #include "config/config.h"
@@ -221,6 +222,7 @@ static void restart_keys(const struct hg_config *cur, const struct hg_config *ne
 	    {"max_connections", cur->max_connections != next->max_connections},
 	    {"request_timeout", cur->request_timeout_ms != next->request_timeout_ms},
 	    {"max_in_flight", cur->max_in_flight != next->max_in_flight},
+	    {"console", cur->console != next->console},
 	    {"admin_token_env", str_differs(cur->admin_token_env, next->admin_token_env) ||
 				    secret_differs(&cur->admin_token, &next->admin_token)},
 	    {"max_body (above the size the server started with)",
@@ -314,6 +316,7 @@ static int cmd_serve(int argc, char **argv)
 	struct hg_deliver *deliver = NULL;
 	struct hg_stats *stats = NULL;
 	struct hg_api *api = NULL;
+	struct hg_console *console = NULL;
 	struct hg_housekeep *hk = NULL;
 	struct hg_alerts *alerts = NULL;
 	struct hg_http_server *srv = NULL;
@@ -379,8 +382,13 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	hg_alerts_set_engine(alerts, deliver);
+	if (hg_console_new(cfg, ingest, &console) != HG_OK) {
+		fprintf(stderr, "hookgate: out of memory\n");
+		goto out;
+	}
 	/* Replays and retries wake the engine as a commit of the writer does. */
 	struct hg_api_opts aopts = {.cfg = cfg,
+				    .console = console,
 				    .live = live,
 				    .stats = stats,
 				    .ingest = ingest,
@@ -426,7 +434,9 @@ static int cmd_serve(int argc, char **argv)
 	    hg_http_server_route(srv, "/api/v1/api-keys/", hg_api_outbound_handle, api) != HG_OK ||
 	    hg_http_server_route(srv, "/api/v1/webhooks", hg_api_outbound_handle, api) != HG_OK ||
 	    hg_http_server_route(srv, "/api/v1/webhooks/", hg_api_outbound_handle, api) != HG_OK ||
-	    hg_http_server_route(srv, "/api/v1/events", hg_api_outbound_handle, api) != HG_OK) {
+	    hg_http_server_route(srv, "/api/v1/events", hg_api_outbound_handle, api) != HG_OK ||
+	    hg_http_server_route(srv, "/ui", hg_console_handle, console) != HG_OK ||
+	    hg_http_server_route(srv, "/ui/", hg_console_handle, console) != HG_OK) {
 		fprintf(stderr, "hookgate: out of memory\n");
 		goto out;
 	}
@@ -472,6 +482,7 @@ out:
 	hg_alerts_set_engine(alerts, NULL); /* housekeeping outlives the engine */
 	hg_deliver_stop(deliver);
 	hg_api_stop(api);
+	hg_console_free(console);
 	/* After the engine: its last outcomes are in the final stats flush. */
 	hg_housekeep_stop(hk);
 	if (ingest != NULL)

@@ -25,6 +25,7 @@
 
 #include "api/api_internal.h"
 #include "config/config.h"
+#include "console/console.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
 
@@ -83,6 +84,7 @@ static const struct api_route routes[] = {
     {"GET", "stats", P_SOURCE | P_HOURS, 0, hg_api_op_stats},
     {"GET", "alerts", 0, 0, hg_api_op_alerts},
     {"GET", "sources", 0, 0, hg_api_op_sources},
+    {"GET", "audit/verify", 0, 0, hg_api_op_audit_verify},
     {"GET", "audit", P_SOURCE | P_ACTION | P_SINCE | P_UNTIL | P_LIMIT | P_CURSOR,
      HG_API_CURSOR_SEQ, hg_api_op_list_audit},
 };
@@ -112,15 +114,48 @@ static void reply_error(struct hg_http_req *req, int status, const char *reason,
 	hg_buf_free(&b);
 }
 
-/* 1 when the request carries the admin token; else it was answered 401. */
-static int authorized(struct hg_api *api, struct hg_http_req *req)
+/* A request without an Authorization header may come from the console with
+ * its session cookie: 1 when it does and the session (and, for anything
+ * but GET, its CSRF token) is good; -1 when it was answered (401 for a
+ * session that ended, 403 for a missing or wrong CSRF token); 0 when there
+ * is no session cookie. */
+int hg_api_console_auth(struct hg_api *api, struct hg_http_req *req)
+{
+	switch (hg_console_check(api->console, req)) {
+	case HG_CONSOLE_OK:
+		return 1;
+	case HG_CONSOLE_EXPIRED:
+		hg_http_respond_error(req, 401, NULL,
+				      "the console session has ended; sign in again");
+		return -1;
+	case HG_CONSOLE_CSRF:
+		hg_ingest_refusal(api->ingest, "console_csrf", NULL, req->peer,
+				  "missing or wrong X-CSRF-Token");
+		hg_http_respond_error(req, 403, NULL,
+				      "missing or wrong X-CSRF-Token for this console session");
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+/* 1 when the request carries the admin token (or a console session:
+ * *console set); else it was answered 401 or 403. */
+static int authorized(struct hg_api *api, struct hg_http_req *req, int *console)
 {
 	static const char *const challenge[] = {"www-authenticate", "Bearer realm=\"hookgate\"",
 						NULL};
 	const char *hdr = NULL, *tok, *reason;
 	uint8_t digest[32];
 	size_t hlen = 0, tlen = 0;
+	int c;
 
+	*console = 0;
+	if (api->have_token && hg_http_header(req, "authorization", &hlen) == NULL &&
+	    (c = hg_api_console_auth(api, req)) != 0) {
+		*console = c > 0;
+		return c > 0;
+	}
 	if (!api->have_token) {
 		reason = "the management API is off: admin_token_env is not set in the "
 			 "configuration; set it to the name of an environment variable that "
@@ -325,8 +360,9 @@ void hg_api_handle(struct hg_http_req *req, void *arg)
 	char allow[64] = "", why[128];
 	size_t len, seglen = 0, i;
 	struct api_job *job;
+	int console;
 
-	if (!authorized(api, req))
+	if (!authorized(api, req, &console))
 		return;
 	if (req->path_len < sizeof(prefix) - 1 ||
 	    memcmp(req->path, prefix, sizeof(prefix) - 1) != 0) {
@@ -372,6 +408,7 @@ void hg_api_handle(struct hg_http_req *req, void *arg)
 		memcpy(job->arg, seg, seglen);
 	hg_strlcpy(job->client, req->peer, sizeof(job->client));
 	job->op = found->op;
+	job->console = console;
 	hg_api_enqueue(api, req, job);
 }
 
@@ -512,6 +549,7 @@ int hg_api_start(const struct hg_api_opts *opts, struct hg_api **out, char *err,
 	api->wake = opts->wake;
 	api->wake_arg = opts->wake_arg;
 	api->deliver = opts->deliver;
+	api->console = opts->console;
 	if (tok->bytes != NULL && tok->len > 0) {
 		hg_sha256(tok->bytes, tok->len, api->token_hash);
 		api->have_token = 1;

@@ -10,7 +10,10 @@
  *
  * Auth: every /api request needs "Authorization: Bearer <token>" equal to
  * the configured admin token (compared in constant time); with no token
- * configured every /api request is refused. /metrics needs no token and
+ * configured every /api request is refused. A request without an
+ * Authorization header may instead carry the web console's session cookie
+ * (src/console): then every method but GET also needs the session's
+ * X-CSRF-Token (403 without). /metrics needs no token and
  * shows only aggregate numbers.
  */
 #ifndef HG_API_H
@@ -49,6 +52,9 @@ struct hg_api_opts {
 	/* The delivery engine, for its endpoints' health (GET /api/v1/endpoints,
 	 * /metrics); may be NULL (every circuit then shows closed). */
 	struct hg_deliver *deliver;
+	/* The web console, whose session cookie the API accepts in place of the
+	 * Bearer token (with X-CSRF-Token for anything but GET); may be NULL. */
+	struct hg_console *console;
 };
 
 /* Opens HG_API_WORKERS store connections and starts the workers. err gets

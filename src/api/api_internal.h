@@ -65,6 +65,7 @@ struct api_job {
 	void *ext;                   /* an op family's own request data (outbound.c) */
 	struct hg_config *cfg;       /* the snapshot the job runs under (held while it runs) */
 	void (*ext_free)(void *ext); /* releases ext with the job */
+	int console;                 /* authenticated by a console session, not the token */
 };
 
 struct api_worker {
@@ -84,6 +85,7 @@ struct hg_api {
 	void (*wake)(void *arg);
 	void *wake_arg;
 	struct hg_deliver *deliver; /* endpoint health; may be NULL */
+	struct hg_console *console; /* its session cookie authenticates too; may be NULL */
 	char *store_uri;
 	int have_token;
 	uint8_t token_hash[32]; /* SHA-256 of the admin token: compared, never kept */
@@ -131,6 +133,13 @@ void hg_api_op_sources(struct hg_api *api, struct hg_store *st, const struct api
 		       struct api_answer *a);
 void hg_api_op_list_audit(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 			  struct api_answer *a);
+/* GET /api/v1/audit/verify: the hash chain checked as `hookgate audit verify` does. */
+void hg_api_op_audit_verify(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			    struct api_answer *a);
+/* api.c, shared with outbound.c: a request without Authorization may carry
+ * the console's session cookie. 1: a good session (and CSRF token); -1:
+ * answered (401 ended session, 403 CSRF); 0: no session cookie. */
+int hg_api_console_auth(struct hg_api *api, struct hg_http_req *req);
 
 /* audit.reads: records that who (the caller's identity: "admin", or an API
  * key's "api_key:<key id>"; never a token) read what event names (HG_API_READ_*)

@@ -312,6 +312,27 @@ void hg_api_op_list_audit(struct hg_api *api, struct hg_store *st, const struct 
 		    HG_API_CURSOR_SEQ);
 }
 
+void hg_api_op_audit_verify(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			    struct api_answer *a)
+{
+	char why[256] = "";
+	int64_t rows = 0, bad = 0;
+	int rc;
+
+	(void)api;
+	(void)j;
+	rc = hg_store_audit_verify(st, &rows, &bad, why, sizeof(why));
+	if (rc != HG_OK && rc != HG_EAUTH) {
+		hg_api_store_error(a, rc);
+		return;
+	}
+	hg_api_answer_json(a, 200,
+			   json_pack("{s:b s:I s:o s:s?}", "intact", rc == HG_OK, "rows",
+				     (json_int_t)rows, "first_bad_seq",
+				     rc == HG_OK ? json_null() : json_integer(bad), "detail",
+				     why[0] != '\0' ? why : NULL));
+}
+
 int hg_api_audit_read(struct hg_store *st, const struct api_job *j, const char *event,
 		      const char *source, const char *who, const char *fmt, ...)
 {
@@ -417,9 +438,9 @@ void hg_api_op_show_message(struct hg_api *api, struct hg_store *st, const struc
 		hg_api_answer_error(a, 503, "out of memory");
 		goto out;
 	}
-	if (hg_api_audit_read(st, j, HG_API_READ_MESSAGE, row.source, "admin",
-			      "message %s: body, headers and attempts' responses",
-			      j->arg) != HG_OK) {
+	if (hg_api_audit_read(
+		st, j, HG_API_READ_MESSAGE, row.source, j->console ? "console" : "admin",
+		"message %s: body, headers and attempts' responses", j->arg) != HG_OK) {
 		a->store_failed = 1;
 		hg_api_answer_error(a, 500, HG_API_AUDIT_FAILED);
 		goto out;

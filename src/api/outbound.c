@@ -983,6 +983,7 @@ void hg_api_outbound_handle(struct hg_http_req *req, void *arg)
 	size_t len, seglen = 0, hlen = 0, tlen = 0, i;
 	struct api_job *job = NULL;
 	struct ob_req *r = NULL;
+	int console;
 
 	if (req->path_len < sizeof(prefix) - 1 ||
 	    memcmp(req->path, prefix, sizeof(prefix) - 1) != 0) {
@@ -1014,12 +1015,20 @@ void hg_api_outbound_handle(struct hg_http_req *req, void *arg)
 		ob_reply(req, 404, "no such API path", NULL);
 		return;
 	}
+	hdr = hg_http_header(req, "authorization", &hlen);
+	/* the console's session stands for the admin token */
+	console = hdr == NULL && api->have_token ? hg_api_console_auth(api, req) : 0;
+	if (console < 0)
+		return;
 	job = calloc(1, sizeof(*job));
 	r = calloc(1, sizeof(*r));
 	if (job == NULL || r == NULL)
 		goto oom;
-	hdr = hg_http_header(req, "authorization", &hlen);
-	if (hdr != NULL && hg_api_bearer(hdr, hlen, &tok, &tlen) == HG_OK) {
+	if (console > 0) {
+		memcpy(r->token, api->token_hash, sizeof(r->token));
+		r->has_token = 1;
+		job->console = 1;
+	} else if (hdr != NULL && hg_api_bearer(hdr, hlen, &tok, &tlen) == HG_OK) {
 		hg_sha256((const uint8_t *)tok, tlen, r->token);
 		r->has_token = 1;
 	}

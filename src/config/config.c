@@ -37,15 +37,34 @@
 
 /* Keys each level accepts. */
 static const char *const cfg_top_keys[] = {
-    "listen",          "public_url",      "store",
-    "threads",         "max_connections", "request_timeout",
-    "max_body",        "log_level",       "tls",
-    "trusted_proxies", "sources",         "endpoints",
-    "max_in_flight",   "admin_token_env", "retention",
-    "event_types",     "allow_http",      "egress_allow",
-    "outbound",        "max_dedupe_keys", "audit_window",
-    "audit_max_rows",  "audit_retention", "encryption",
-    "alerts",          "audit",           NULL,
+    "listen",
+    "public_url",
+    "store",
+    "threads",
+    "max_connections",
+    "request_timeout",
+    "max_body",
+    "log_level",
+    "tls",
+    "trusted_proxies",
+    "sources",
+    "endpoints",
+    "max_in_flight",
+    "admin_token_env",
+    "retention",
+    "event_types",
+    "allow_http",
+    "egress_allow",
+    "outbound",
+    "max_dedupe_keys",
+    "audit_window",
+    "audit_max_rows",
+    "audit_retention",
+    "encryption",
+    "alerts",
+    "audit",
+    "console",
+    NULL,
 };
 /* Keys of the nested mappings. */
 static const char *const cfg_tls_keys[] = {"cert", "key", "client_ca", "client_cert", NULL};
@@ -508,6 +527,11 @@ static int cfg_parse_top(struct cfg_ctx *c, const yaml_node_t *root, struct hg_c
 		if (rc)
 			return rc;
 	}
+	/* the web console (src/console): on unless turned off */
+	rc =
+	    cfg_choice(c, root, "console", (const char *const[]){"off", "on", NULL}, &cfg->console);
+	if (rc)
+		return rc;
 	i = cfg->allow_http;
 	rc = cfg_choice(c, root, "allow_http", cfg_bools, &i);
 	if (rc)
@@ -596,6 +620,7 @@ int hg_config_default(struct hg_config **out)
 	cfg->audit_max_rows = HG_DEFAULT_AUDIT_MAX_ROWS;
 	cfg_alerts_default(&cfg->alerts);
 	cfg->audit_reads = -1;
+	cfg->console = 1;
 	/* outbound: seed 003's contract */
 	cfg->outbound.retry.schedule_ms = malloc(sizeof cfg_default_schedule_ms);
 	if (!cfg->outbound.retry.schedule_ms) {

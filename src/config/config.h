@@ -281,7 +281,9 @@ struct hg_config {
 	/* outbound webhooks (docs/outbound.md) */
 	char **event_types; /* what may be published and subscribed to; none = any */
 	size_t n_event_types;
-	int allow_http;               /* subscriber URLs may be http:// */
+	int allow_http; /* subscriber URLs may be http:// */
+	int console; /* the web console at /ui/ (`console: on|off`); served only with an admin token
+		      */
 	struct hg_cidr *egress_allow; /* ranges subscribers may reach despite the SSRF guard */
 	size_t n_egress_allow;
 	struct hg_outbound outbound;

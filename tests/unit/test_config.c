@@ -474,7 +474,7 @@ static void test_unknown_keys(void **state)
 	    "public_url, store, threads, max_connections, request_timeout, max_body, "
 	    "log_level, tls, trusted_proxies, sources, endpoints, max_in_flight, admin_token_env, "
 	    "retention, event_types, allow_http, egress_allow, outbound, max_dedupe_keys, "
-	    "audit_window, audit_max_rows, audit_retention, encryption, alerts, audit");
+	    "audit_window, audit_max_rows, audit_retention, encryption, alerts, audit, console");
 	expect_error("provider: meta\n", 1, "unknown key 'provider' in the top-level settings");
 	expect_error("Listen: :80\n", 1, "unknown key 'Listen' in the top-level settings");
 	expect_exact_error(
@@ -545,6 +545,13 @@ static void test_outbound_keys(void **state)
 	expect_error("event_types: [Clip.Submitted]\n", 1, "event_types: expected an event type");
 	expect_error("event_types: [a.b, a.b]\n", 1, "listed twice");
 	expect_error("allow_http: maybe\n", 1, "allow_http: expected one of false, true");
+	expect_error("console: maybe\n", 1, "console: expected one of off, on");
+	cfg = load_ok("console: off\n");
+	assert_false(cfg->console);
+	hg_config_free(cfg);
+	cfg = load_ok("threads: 1\n");
+	assert_true(cfg->console); /* on by default */
+	hg_config_free(cfg);
 	expect_error("egress_allow: [localhost]\n", 1,
 		     "egress_allow: expected an address or range");
 	expect_error("outbound: {timeout: 0}\n", 1, "timeout: expected a duration above zero");

@@ -407,6 +407,9 @@ void hg_api_op_show_message(struct hg_api *api, struct hg_store *st, const struc
 	/* The stored headers are a JSON object (credentials were never kept). */
 	headers = row.headers_json != NULL ? json_loads(row.headers_json, 0, NULL) : NULL;
 	if (json_object_set_new(msg, "headers", headers != NULL ? headers : json_object()) != 0 ||
+	    json_object_set_new(msg, "request_id",
+				row.request_id[0] != '\0' ? json_string(row.request_id)
+							  : json_null()) != 0 ||
 	    set_bytes(msg, "body", "body_encoding", row.body, row.body_len) != HG_OK ||
 	    json_object_set(msg, "deliveries", sh.deliveries) != 0) {
 		hg_api_answer_error(a, 503, "out of memory");

@@ -134,6 +134,8 @@ int dl_http_start(struct hg_deliver *d, struct dl_attempt *a)
 		rc = dl_add_header(a, "X-Hookgate-Message-Id", a->msg.id);
 	if (rc == HG_OK)
 		rc = dl_add_header(a, "X-Hookgate-Attempt", attempt);
+	if (rc == HG_OK && a->msg.request_id[0] != '\0')
+		rc = dl_add_header(a, "X-Request-Id", a->msg.request_id);
 	for (i = 0; rc == HG_OK && i < ep->n_headers; i++)
 		rc = dl_add_header(a, ep->headers[i].name, ep->headers[i].value);
 	if (rc == HG_OK)

@@ -351,7 +351,10 @@ describe('management API', () => {
     assert.match(r.text, /^hookgate_requests_total\{source="wa",outcome="accepted"\} 8$/m);
     assert.match(r.text, /^hookgate_requests_total\{source="rl",outcome="rate_limited"\} 1$/m);
     assert.match(r.text, /^hookgate_deliveries_total\{source="gh",outcome="dead"\} 3$/m);
-    assert.match(r.text, /^hookgate_ack_latency_seconds\{source="wa",quantile="0.95"\} \d/m);
+    assert.match(r.text, /^hookgate_ack_latency_seconds_bucket\{source="wa",le="\+Inf"\} 9$/m);
+    assert.match(r.text, /^hookgate_ack_latency_seconds_count\{source="wa"\} 9$/m);
+    assert.match(r.text, /^hookgate_endpoint_deliveries_total\{endpoint="broken",outcome="dead"\} 3$/m);
+    assert.match(r.text, /^hookgate_endpoint_deliveries_total\{endpoint="sink",outcome="delivered"\} \d+$/m);
     assert.match(r.text, /^hookgate_deliveries_queued\{status="dead"\} 0$/m);
     assert.ok(!r.text.includes(waIds[0]), 'no message ids in /metrics');
     assert.equal((await request(d, 'POST', '/metrics')).status, 405);

@@ -57,6 +57,8 @@ before(async () => {
       '  - name: gh',
       '    provider: github',
       '    secret_env: E2E_RID_SECRET',
+      // listed too: still sent once, as hookgate's request id
+      '    forward_headers: [X-GitHub-Event, X-Request-Id]',
       '    routes: [app, script]',
       '',
     ].join('\n'),

@@ -407,6 +407,7 @@ void hg_api_handle(struct hg_http_req *req, void *arg)
 	if (seg != NULL)
 		memcpy(job->arg, seg, seglen);
 	hg_strlcpy(job->client, req->peer, sizeof(job->client));
+	hg_strlcpy(job->request_id, req->request_id, sizeof(job->request_id));
 	job->op = found->op;
 	job->console = console;
 	hg_api_enqueue(api, req, job);
@@ -453,8 +454,11 @@ static void run_job(struct api_worker *w, struct api_job *j)
 	j->cfg = hg_config_get(api->live, NULL);
 	if (w->st == NULL)
 		hg_api_answer_error(&a, 503, "store unavailable");
-	else
+	else {
+		hg_log_set_request_id(j->request_id);
 		j->op(api, w->st, j, &a);
+		hg_log_set_request_id(NULL);
+	}
 	hg_config_put(j->cfg);
 	j->cfg = NULL;
 	if (a.store_failed)

@@ -59,8 +59,9 @@ struct api_job {
 	struct api_job *next;
 	api_op_fn op;
 	struct hg_http_pending *pending;
-	char arg[HG_API_ARG_MAX + 1]; /* the path's {id} or {name} */
-	char client[64];              /* for the audit log */
+	char arg[HG_API_ARG_MAX + 1];           /* the path's {id} or {name} */
+	char client[64];                        /* for the audit log */
+	char request_id[HG_REQUEST_ID_MAX + 1]; /* named by every line the job logs */
 	struct api_params p;
 	void *ext;                   /* an op family's own request data (outbound.c) */
 	struct hg_config *cfg;       /* the snapshot the job runs under (held while it runs) */

@@ -433,6 +433,9 @@ void hg_api_op_show_message(struct hg_api *api, struct hg_store *st, const struc
 	/* The stored headers are a JSON object (credentials were never kept). */
 	headers = row.headers_json != NULL ? json_loads(row.headers_json, 0, NULL) : NULL;
 	if (json_object_set_new(msg, "headers", headers != NULL ? headers : json_object()) != 0 ||
+	    json_object_set_new(msg, "request_id",
+				row.request_id[0] != '\0' ? json_string(row.request_id)
+							  : json_null()) != 0 ||
 	    set_bytes(msg, "body", "body_encoding", row.body, row.body_len) != HG_OK ||
 	    json_object_set(msg, "deliveries", sh.deliveries) != 0) {
 		hg_api_answer_error(a, 503, "out of memory");
@@ -771,6 +774,27 @@ static void audit_metrics(struct hg_api *api, struct hg_buf *b)
 #define HG_VERSION "0.0.0"
 #endif
 
+/* utime + stime of /proc/self/stat (fields 14 and 15, after the command
+ * name in parentheses, which may itself hold spaces); 0 when unreadable. */
+static double process_cpu_seconds(void)
+{
+	char buf[1024];
+	unsigned long long ut = 0, st = 0;
+	long tck = sysconf(_SC_CLK_TCK);
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	const char *p;
+
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL || tck <= 0 ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)tck;
+}
+
 /* hookgate_build_info and the process metrics a Prometheus client library
  * exports: resident memory and open descriptors from /proc, and the start
  * time, which is when the API started (with the daemon, a moment after
@@ -808,6 +832,10 @@ static void process_metrics(const struct hg_api *api, struct hg_buf *b)
 	family(b, "process_start_time_seconds", "gauge",
 	       "Start time of the process since the epoch, in seconds.");
 	hg_buf_printf(b, "process_start_time_seconds %lld\n", (long long)api->started_s);
+
+	family(b, "process_cpu_seconds_total", "counter",
+	       "Total user and system CPU time spent in seconds.");
+	hg_buf_printf(b, "process_cpu_seconds_total %.2f\n", process_cpu_seconds());
 }
 
 /* Every configured endpoint's health, present from the start (zeros until
@@ -853,8 +881,84 @@ static int endpoint_metrics(struct hg_api *api, struct hg_store *st, const struc
 			hg_buf_printf(b, "\"} %" PRId64 "\n", v);
 		}
 	}
+	family(b, "hookgate_endpoint_deliveries_total", "counter",
+	       "Delivery attempts to the endpoint recorded by this node since start, by "
+	       "outcome: delivered, failed (retried later), dead.");
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		const int64_t n[3] = {rows[i].h.delivered, rows[i].h.failed, rows[i].h.dead};
+		static const char *const outcome[3] = {"delivered", "failed", "dead"};
+
+		for (int k = 0; k < 3; k++) {
+			hg_buf_puts(b, "hookgate_endpoint_deliveries_total{endpoint=\"");
+			label_value(b, rows[i].ep->name);
+			hg_buf_printf(b, "\",outcome=\"%s\"} %" PRId64 "\n", outcome[k], n[k]);
+		}
+	}
 	free(rows);
 	return HG_OK;
+}
+
+/* The upper bounds (seconds) of hookgate_ack_latency_seconds' buckets: the
+ * same on every node, so histograms add up across nodes. */
+static const double ack_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+				0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+
+/* One source's ack latency as a Prometheus histogram. The stats keep a finer
+ * histogram (src/stats); each of its buckets is counted under the first
+ * bound at or above its largest value, so a bucket's count may include
+ * values up to a quarter above the previous bound, never values above its
+ * own. */
+static void ack_histogram(struct hg_buf *b, const struct metric_source *m)
+{
+	const size_t nle = sizeof(ack_le) / sizeof(ack_le[0]);
+	uint64_t per[sizeof(ack_le) / sizeof(ack_le[0]) + 1] = {0}, cum = 0;
+	int64_t lo, hi;
+
+	for (int k = 0; k < HG_STATS_BUCKETS; k++) {
+		size_t i = 0;
+
+		if (m->latency[k] == 0)
+			continue;
+		hg_stats_bucket_bounds(k, &lo, &hi);
+		while (i < nle && (double)hi / 1e6 > ack_le[i])
+			i++;
+		per[i] += m->latency[k];
+	}
+	for (size_t i = 0; i <= nle; i++) {
+		cum += per[i];
+		hg_buf_puts(b, "hookgate_ack_latency_seconds_bucket{source=\"");
+		label_value(b, m->name);
+		if (i < nle)
+			hg_buf_printf(b, "\",le=\"%g\"} %" PRIu64 "\n", ack_le[i], cum);
+		else
+			hg_buf_printf(b, "\",le=\"+Inf\"} %" PRIu64 "\n", cum);
+	}
+	hg_buf_puts(b, "hookgate_ack_latency_seconds_sum{source=\"");
+	label_value(b, m->name);
+	hg_buf_printf(b, "\"} %.6f\n", (double)m->latency_sum_us / 1e6);
+	hg_buf_puts(b, "hookgate_ack_latency_seconds_count{source=\"");
+	label_value(b, m->name);
+	hg_buf_printf(b, "\"} %" PRIu64 "\n", cum);
+}
+
+/* Every configured source, in the config's order, with this node's counts
+ * (zeros for one nothing reached yet); *outbound gets the published
+ * events' pseudo-source, which is no source of the config. */
+static void config_sources(const struct hg_config *cfg, const struct metric_sources *seen,
+			   struct metric_sources *out, struct metric_source *outbound)
+{
+	memset(outbound, 0, sizeof(*outbound));
+	for (size_t i = 0; i < seen->n; i++)
+		if (strcmp(seen->s[i].name, HG_STORE_OUTBOUND_SOURCE) == 0)
+			*outbound = seen->s[i];
+	out->s = calloc(cfg->n_sources != 0 ? cfg->n_sources : 1, sizeof(*out->s));
+	out->n = out->cap = out->s != NULL ? cfg->n_sources : 0;
+	for (size_t i = 0; i < out->n; i++) {
+		hg_strlcpy(out->s[i].name, cfg->sources[i].name, sizeof(out->s[i].name));
+		for (size_t k = 0; k < seen->n; k++)
+			if (strcmp(seen->s[k].name, out->s[i].name) == 0)
+				out->s[i] = seen->s[k];
+	}
 }
 
 void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api_job *j,
@@ -869,16 +973,22 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 			{HG_STAT_RATE_LIMITED, "rate_limited"}},
 	  deliveries[] = {
 	      {HG_STAT_DELIVERED, "delivered"}, {HG_STAT_FAILED, "failed"}, {HG_STAT_DEAD, "dead"}};
-	static const double quantiles[] = {0.5, 0.95, 0.99};
-	struct metric_sources ms = {0};
+	struct metric_sources seen = {0}, ms = {0};
+	struct metric_source outbound;
 	int64_t queued[HG_DELIVERY_DEAD + 1];
 	struct hg_buf *b = &a->body;
-	size_t i, q;
+	size_t i;
 	int rc;
 
 	process_metrics(api, b);
 	if (api->stats != NULL)
-		hg_stats_totals(api->stats, collect_source, &ms);
+		hg_stats_totals(api->stats, collect_source, &seen);
+	config_sources(j->cfg, &seen, &ms, &outbound);
+	free(seen.s);
+	if (ms.s == NULL) {
+		hg_api_answer_error(a, 503, "out of memory");
+		return;
+	}
 	family(b, "hookgate_requests_received_total", "counter",
 	       "POST requests to /in/{source} that reached a configured source, since start.");
 	per_source(b, &ms, "hookgate_requests_received_total", HG_STAT_RECEIVED, NULL);
@@ -887,35 +997,22 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 	for (i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
 		per_source(b, &ms, "hookgate_requests_total", requests[i].k, requests[i].outcome);
 	family(b, "hookgate_deliveries_total", "counter",
-	       "Delivery outcomes by source: delivered, failed (retried later), dead.");
+	       "Delivery outcomes of the source's messages: delivered, failed (retried later), "
+	       "dead.");
 	for (i = 0; i < sizeof(deliveries) / sizeof(deliveries[0]); i++)
 		per_source(b, &ms, "hookgate_deliveries_total", deliveries[i].k,
 			   deliveries[i].outcome);
-	family(b, "hookgate_ack_latency_seconds", "summary",
+	family(b, "hookgate_published_deliveries_total", "counter",
+	       "Delivery outcomes of published outbound events (subscribers and "
+	       "alerts.endpoint): delivered, failed (retried later), dead.");
+	for (i = 0; i < sizeof(deliveries) / sizeof(deliveries[0]); i++)
+		hg_buf_printf(b,
+			      "hookgate_published_deliveries_total{outcome=\"%s\"} %" PRIu64 "\n",
+			      deliveries[i].outcome, outbound.count[deliveries[i].k]);
+	family(b, "hookgate_ack_latency_seconds", "histogram",
 	       "Time from a complete request to its acknowledgement, since start.");
-	for (i = 0; i < ms.n; i++) {
-		uint64_t count = 0;
-
-		for (int k = 0; k < HG_STATS_BUCKETS; k++)
-			count += ms.s[i].latency[k];
-		for (q = 0; q < sizeof(quantiles) / sizeof(quantiles[0]); q++) {
-			int64_t us = hg_stats_percentile_us(ms.s[i].latency, quantiles[q]);
-
-			hg_buf_puts(b, "hookgate_ack_latency_seconds{source=\"");
-			label_value(b, ms.s[i].name);
-			if (us >= 0)
-				hg_buf_printf(b, "\",quantile=\"%g\"} %.6f\n", quantiles[q],
-					      (double)us / 1e6);
-			else
-				hg_buf_printf(b, "\",quantile=\"%g\"} NaN\n", quantiles[q]);
-		}
-		hg_buf_puts(b, "hookgate_ack_latency_seconds_sum{source=\"");
-		label_value(b, ms.s[i].name);
-		hg_buf_printf(b, "\"} %.6f\n", (double)ms.s[i].latency_sum_us / 1e6);
-		hg_buf_puts(b, "hookgate_ack_latency_seconds_count{source=\"");
-		label_value(b, ms.s[i].name);
-		hg_buf_printf(b, "\"} %" PRIu64 "\n", count);
-	}
+	for (i = 0; i < ms.n; i++)
+		ack_histogram(b, &ms.s[i]);
 	free(ms.s);
 	audit_metrics(api, b);
 	if (api->alerts != NULL)

@@ -804,8 +804,9 @@ struct ob_publish {
 	struct hg_http_pending *pending;
 	struct hg_api *api;
 	char event[HG_WEBHOOK_EVENT_MAX + 1];
-	struct hg_deliver_event ev;  /* the message it.msg copies */
-	struct hg_deliver_fanout to; /* the subscriptions that get it */
+	char request_id[HG_REQUEST_ID_MAX + 1]; /* the publishing request's */
+	struct hg_deliver_event ev;             /* the message it.msg copies */
+	struct hg_deliver_fanout to;            /* the subscriptions that get it */
 };
 
 static void ob_publish_free(struct ob_publish *p)
@@ -917,6 +918,8 @@ static void op_publish(struct hg_api *api, struct hg_store *st, const struct api
 		goto out;
 	}
 	p->it.msg = p->ev.msg;
+	hg_strlcpy(p->request_id, j->request_id, sizeof(p->request_id));
+	p->it.msg.request_id = p->request_id;
 	p->it.done = ob_publish_done;
 	p->pending = j->pending;
 	a->deferred = 1; /* the writer answers, after the commit */
@@ -1055,6 +1058,7 @@ void hg_api_outbound_handle(struct hg_http_req *req, void *arg)
 	if (seg != NULL)
 		memcpy(job->arg, seg, seglen);
 	hg_strlcpy(job->client, req->peer, sizeof(job->client));
+	hg_strlcpy(job->request_id, req->request_id, sizeof(job->request_id));
 	job->op = found->op;
 	job->ext = r;
 	job->ext_free = ob_req_free;

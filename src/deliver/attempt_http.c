@@ -97,12 +97,16 @@ static int add_signature(struct hg_deliver *d, struct dl_attempt *a)
 
 /* dl_forward_each() callback: one forwarded request header. Not when the
  * endpoint sets that name itself (its headers:, or its own signature's
- * webhook-id and webhook-timestamp): what hookgate sends wins. */
+ * webhook-id and webhook-timestamp) nor X-Request-Id when the message has
+ * its request id (sent already): what hookgate sends wins. */
 static int add_forwarded(const char *name, const char *value, void *arg)
 {
 	struct dl_attempt *a = arg;
 	const struct hg_endpoint *ep = a->e->ep;
 	size_t i;
+
+	if (a->msg.request_id[0] != '\0' && strcasecmp(name, "X-Request-Id") == 0)
+		return HG_OK;
 
 	if (ep->secret.bytes != NULL &&
 	    (strcasecmp(name, "webhook-id") == 0 || strcasecmp(name, "webhook-timestamp") == 0))
@@ -134,6 +138,8 @@ int dl_http_start(struct hg_deliver *d, struct dl_attempt *a)
 		rc = dl_add_header(a, "X-Hookgate-Message-Id", a->msg.id);
 	if (rc == HG_OK)
 		rc = dl_add_header(a, "X-Hookgate-Attempt", attempt);
+	if (rc == HG_OK && a->msg.request_id[0] != '\0')
+		rc = dl_add_header(a, "X-Request-Id", a->msg.request_id);
 	for (i = 0; rc == HG_OK && i < ep->n_headers; i++)
 		rc = dl_add_header(a, ep->headers[i].name, ep->headers[i].value);
 	if (rc == HG_OK)

@@ -81,6 +81,8 @@ int dl_sub_start(struct hg_deliver *d, struct dl_attempt *a, int *store_down)
 		rc = dl_add_header(a, "X-Webhook-Event", event);
 	if (rc == HG_OK)
 		rc = dl_add_header(a, "X-Webhook-Delivery-ID", a->c.id);
+	if (rc == HG_OK && a->msg.request_id[0] != '\0')
+		rc = dl_add_header(a, "X-Request-Id", a->msg.request_id);
 	if (rc == HG_OK)
 		rc = dl_add_header(a, "X-Webhook-Signature", sig.clipper);
 	if (rc == HG_OK)

@@ -189,6 +189,9 @@ struct hg_deliver_health {
 	int64_t failures_in_row; /* failed attempts since the last success */
 	int64_t last_success_ms; /* 0: none since the engine started */
 	int64_t last_failure_ms; /* 0: none since the engine started */
+	/* attempts recorded by this node's engine since it started, by outcome
+	 * (kept across reloads, like the rest) */
+	int64_t delivered, failed, dead;
 };
 
 /* A copy of the engine's health of endpoint (a configured name). HG_OK,

@@ -8,7 +8,8 @@
  * secret, so a reload that drops a header stops forwarding it at once,
  * also for queued deliveries and replays; storing it per message would
  * need a store migration and would keep forwarding a header an operator
- * removed. What is forwarded can never be a credential: the config refuses
+ * removed. A valid W3C traceparent is always passed on. What is forwarded
+ * can never be a credential: the config refuses
  * signature and credential names, and credentials are not even stored
  * (src/ingest/inbound.c). Runs on the engine's thread, once per attempt.
  */
@@ -18,6 +19,15 @@
 #include <jansson.h>
 
 #include "deliver/engine_internal.h"
+
+/* 1 when the source forwards a header of that name anyway. */
+static int listed(const struct hg_source *src, const char *name)
+{
+	for (size_t i = 0; i < src->n_forward_headers; i++)
+		if (strcasecmp(src->forward_headers[i], name) == 0)
+			return 1;
+	return 0;
+}
 
 int dl_forward_each(const struct hg_deliver *d, const struct dl_attempt *a, dl_forward_fn fn,
 		    void *arg)
@@ -31,11 +41,25 @@ int dl_forward_each(const struct hg_deliver *d, const struct dl_attempt *a, dl_f
 	if (a->msg.headers_json == NULL || a->msg.source == NULL)
 		return HG_OK;
 	src = hg_config_find_source(d->cfg, a->msg.source, strlen(a->msg.source));
-	if (src == NULL || src->n_forward_headers == 0)
+	if (src == NULL)
 		return HG_OK;
 	stored = json_loads(a->msg.headers_json, 0, NULL);
 	if (stored == NULL)
 		return HG_OK; /* not an object we wrote: nothing to forward */
+	/* W3C trace context goes on whatever the list says, so a trace spans
+	 * the hop through hookgate; only a well-formed traceparent does (a
+	 * malformed one would break the application's tracer, not fix it). */
+	if (!listed(src, "traceparent")) {
+		json_object_foreach(stored, key, value)
+		{
+			v = json_string_value(value);
+			if (strcasecmp(key, "traceparent") == 0 && v != NULL &&
+			    hg_traceparent_valid(v, strlen(v))) {
+				rc = fn("traceparent", v, arg);
+				break;
+			}
+		}
+	}
 	for (i = 0; i < src->n_forward_headers && rc == HG_OK; i++) {
 		json_object_foreach(stored, key, value)
 		{

@@ -112,6 +112,12 @@ void dl_health_outcome(struct hg_deliver *d, struct dl_attempt *a)
 	if (e->subs || a->gone) /* a message no longer stored says nothing of the endpoint */
 		return;
 	pthread_mutex_lock(&d->health_mu);
+	if (a->outcome == HG_DELIVERY_SUCCEEDED)
+		e->h.delivered++;
+	else if (a->outcome == HG_DELIVERY_FAILED)
+		e->h.failed++;
+	else
+		e->h.dead++;
 	if (a->ok) {
 		e->h.last_success_ms = now;
 		if (circuit && e->h.state != HG_CIRCUIT_CLOSED) {

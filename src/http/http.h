@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/util.h"
+
 struct hg_http_server;
 
 /* A request as handlers see it. Every pointer is valid until the request is
@@ -30,7 +32,11 @@ struct hg_http_req {
 	size_t body_len;
 	char peer[64];    /* client address, textual */
 	int64_t start_us; /* hg_mono_us() when the request was complete */
-	void *impl;       /* the adapter's own state */
+	/* The request's id: its X-Request-Id when valid (hg_request_id_valid),
+	 * else a new UUID. Every line logged while a handler runs carries it,
+	 * and the answer returns it in X-Request-Id. */
+	char request_id[HG_REQUEST_ID_MAX + 1];
+	void *impl; /* the adapter's own state */
 };
 
 /* An answer. headers: NULL or a NULL-terminated list of name, value pairs.

@@ -142,6 +142,7 @@ struct hg_http_pending {
 	struct hg_http_resp resp; /* deep copy, owned */
 	char *strings;            /* one block holding every copied string */
 	const char **headers;
+	char request_id[HG_REQUEST_ID_MAX + 1]; /* for the lines logged without hreq */
 };
 
 struct hg_http_handler {
@@ -381,6 +382,7 @@ static void span_text(char *dst, size_t cap, const char *s, size_t n)
 
 static void log_request(const struct hg_http_req *req, const struct hg_http_resp *resp)
 {
+	const char *was = hg_log_request_id();
 	char method[16], path[256];
 	span_text(method, sizeof(method), req->method, req->method_len);
 	span_text(path, sizeof(path), req->path, req->path_len);
@@ -389,10 +391,14 @@ static void log_request(const struct hg_http_req *req, const struct hg_http_resp
 	 * not authenticate (a bad signature, a wrong token), worth a look */
 	enum hg_log_level lvl =
 	    resp->status >= 500 || resp->status == 401 ? HG_LOG_WARN : HG_LOG_INFO;
+	/* an answer completed from another thread is logged here, outside the
+	 * handler: the line still names its request */
+	hg_log_set_request_id(req->request_id);
 	hg_log(lvl, "request", "method", HG_LS(method), "path", HG_LS(path), "status",
 	       HG_LI(resp->status), "latency_ms", HG_LF(latency_ms), "peer", HG_LS(req->peer),
 	       "source", HG_LS(resp->log_source), "outcome", HG_LS(resp->log_outcome), "id",
 	       HG_LS(resp->log_id), "reason", HG_LS(resp->log_reason), NULL);
+	hg_log_set_request_id(was);
 }
 
 void hg_http_respond(struct hg_http_req *hreq, const struct hg_http_resp *resp)
@@ -411,6 +417,9 @@ void hg_http_respond(struct hg_http_req *hreq, const struct hg_http_resp *resp)
 		       H2O_STRLIT("no-store"));
 	h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-content-type-options"),
 			      0, NULL, H2O_STRLIT("nosniff"));
+	if (hreq->request_id[0] != '\0')
+		h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0,
+				      NULL, hreq->request_id, strlen(hreq->request_id));
 	for (const char *const *h = resp->headers; h != NULL && h[0] != NULL; h += 2) {
 		const char *name = h2o_strdup(&req->pool, h[0], strlen(h[0])).base;
 		h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 1, NULL,
@@ -462,6 +471,7 @@ struct hg_http_pending *hg_http_defer(struct hg_http_req *hreq)
 	p->guard->pending = p;
 	p->loop = impl->loop;
 	p->hreq = hreq;
+	hg_strlcpy(p->request_id, hreq->request_id, sizeof(p->request_id));
 	atomic_fetch_add(&impl->loop->srv->pending, 1);
 	return p;
 }
@@ -542,9 +552,12 @@ void hg_http_pending_respond(struct hg_http_pending *p, const struct hg_http_res
 	}
 	pthread_mutex_unlock(&srv->gate);
 	if (p != NULL) { /* the server stopped before this answer was ready */
+		const char *was = hg_log_request_id();
+		hg_log_set_request_id(p->request_id);
 		hg_log(HG_LOG_WARN, "answer dropped: the server stopped first", "status",
 		       HG_LI(p->resp.status), "source", HG_LS(p->resp.log_source), "id",
 		       HG_LS(p->resp.log_id), NULL);
+		hg_log_set_request_id(was);
 		pending_free(p);
 		atomic_fetch_sub(&srv->pending, 1);
 	}
@@ -563,9 +576,11 @@ static void on_answers(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
 			p->guard->pending = NULL;
 			hg_http_respond(p->hreq, &p->resp);
 		} else {
+			hg_log_set_request_id(p->request_id);
 			hg_log(HG_LOG_INFO, "client gone before answer", "status",
 			       HG_LI(p->resp.status), "source", HG_LS(p->resp.log_source), "id",
 			       HG_LS(p->resp.log_id), NULL);
+			hg_log_set_request_id(NULL);
 		}
 		pending_free(p);
 		atomic_fetch_sub(&loop->srv->pending, 1);
@@ -720,15 +735,40 @@ static void on_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **s
 	h2o_setup_next_ostream(req, &os->super.next);
 }
 
+/* The request's id: a valid X-Request-Id as sent, else a new UUID. */
+static void request_id_of(h2o_req_t *req, char out[HG_REQUEST_ID_MAX + 1])
+{
+	ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+	if (i >= 0 && hg_request_id_valid(req->headers.entries[i].value.base,
+					  req->headers.entries[i].value.len)) {
+		memcpy(out, req->headers.entries[i].value.base, req->headers.entries[i].value.len);
+		out[req->headers.entries[i].value.len] = '\0';
+		return;
+	}
+	hg_uuid7(out);
+}
+
+static int on_req_run(h2o_handler_t *self, h2o_req_t *req, struct hg_http_req *hreq);
+
+/* Every line logged while the request is handled on this thread names it. */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+	struct hg_http_req *hreq = h2o_mem_alloc_pool(&req->pool, sizeof(*hreq));
+	memset(hreq, 0, sizeof(*hreq));
+	request_id_of(req, hreq->request_id);
+	hg_log_set_request_id(hreq->request_id);
+	int rc = on_req_run(self, req, hreq);
+	hg_log_set_request_id(NULL);
+	return rc;
+}
+
+static int on_req_run(h2o_handler_t *self, h2o_req_t *req, struct hg_http_req *hreq)
 {
 	struct hg_http_handler *h = (struct hg_http_handler *)self;
 	struct hg_http_impl *impl = h2o_mem_alloc_pool(&req->pool, sizeof(*impl));
-	struct hg_http_req *hreq = h2o_mem_alloc_pool(&req->pool, sizeof(*hreq));
 
 	impl->req = req;
 	impl->loop = H2O_STRUCT_FROM_MEMBER(struct hg_http_loop, ctx, req->conn->ctx);
-	memset(hreq, 0, sizeof(*hreq));
 	hreq->impl = impl;
 	hreq->start_us = hg_mono_us();
 	hreq->method = req->method.base;

@@ -65,6 +65,7 @@ struct inbound_item {
 	struct hg_stats *stats;
 	int64_t start_us;              /* when the request was complete (hg_mono_us) */
 	char client[HG_AUDIT_WHO_MAX]; /* for its audit.received row */
+	char request_id[HG_REQUEST_ID_MAX + 1];
 };
 
 static const char *const json_content_type = "application/json";
@@ -559,6 +560,8 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in, struct
 	}
 	m->content_type = item->content_type;
 	m->headers_json = (const char *)item->headers.data;
+	hg_strlcpy(item->request_id, req->request_id, sizeof(item->request_id));
+	m->request_id = item->request_id;
 	m->body = item->body;
 	m->body_len = req->body_len;
 	m->dedupe_keys = (const char *const *)item->keys;

@@ -165,8 +165,8 @@ static const char *const stmt_sql[P_N] = {
     /* A new message and its deliveries ($8 ids, $9 endpoints, $10 due). */
     [P_INSERT_MSG] = "WITH m AS ("
 		     "  INSERT INTO messages (id, source, received_ms, content_type, headers, body,"
-		     "   key_id) VALUES ($1::text, $2::text, $3::bigint, $4::text, $5::text,"
-		     "   $6::bytea, $10::text))"
+		     "   key_id, request_id) VALUES ($1::text, $2::text, $3::bigint, $4::text,"
+		     "   $5::text, $6::bytea, $10::text, $11::text))"
 		     " INSERT INTO deliveries (id, message_id, endpoint, status, next_attempt_ms,"
 		     "  created_ms, updated_ms)"
 		     " SELECT d.id, $1::text, d.ep, 'pending', d.due, $3::bigint, $3::bigint"
@@ -187,7 +187,7 @@ static const char *const stmt_sql[P_N] = {
 	" next_attempt_ms, created_ms, updated_ms)"
 	" VALUES ($1::text, $2::text, $3::text, 'pending', $4::bigint, $5::bigint,"
 	" $5::bigint)",
-    [P_GET] = "SELECT id, source, received_ms, content_type, headers, body, key_id"
+    [P_GET] = "SELECT id, source, received_ms, content_type, headers, body, key_id, request_id"
 	      " FROM messages WHERE id = $1::text",
     [P_COUNT_ALL] = "SELECT count(*) FROM messages",
     [P_COUNT_SOURCE] = "SELECT count(*) FROM messages WHERE source = $1::text",
@@ -845,8 +845,8 @@ static int put_keys(struct hg_pg *p, struct hg_store_msg *const *msgs, size_t n,
 static int put_message(struct hg_pg *p, struct hg_store_msg *m, struct hg_pg_fail *f)
 {
 	char received[24], id[HG_UUID_LEN + 1];
-	const char *vals[10];
-	int lens[10] = {0}, fmts[10] = {0};
+	const char *vals[11];
+	int lens[11] = {0}, fmts[11] = {0};
 	PGresult *res;
 	size_t k;
 	int rc = HG_OK, tr = HG_OK;
@@ -884,7 +884,8 @@ static int put_message(struct hg_pg *p, struct hg_store_msg *m, struct hg_pg_fai
 	for (k = 0; k < 3; k++)
 		vals[6 + k] = (const char *)p->darr[k].data;
 	vals[9] = m->key_id;
-	res = hg_pg_exec_stmt(p, P_INSERT_MSG, 10, vals, lens, fmts, 0);
+	vals[10] = m->request_id;
+	res = hg_pg_exec_stmt(p, P_INSERT_MSG, 11, vals, lens, fmts, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = hg_pg_fail_with(p, f, "message insert", res);
 	PQclear(res);
@@ -1175,6 +1176,8 @@ static int pg_get_message(struct hg_store *st, const char *id, struct hg_store_r
 	memcpy(row->body, PQgetvalue(res, 0, 5), row->body_len);
 	if (!PQgetisnull(res, 0, 6))
 		hg_strlcpy(row->key_id, PQgetvalue(res, 0, 6), sizeof(row->key_id));
+	if (!PQgetisnull(res, 0, 7))
+		hg_strlcpy(row->request_id, PQgetvalue(res, 0, 7), sizeof(row->request_id));
 	ret = HG_OK;
 out:
 	PQclear(res);

@@ -208,6 +208,11 @@ const char *const hg_pg_migrations[] = {
     "  updated_ms bigint NOT NULL,"
     "  PRIMARY KEY (rule, source)"
     ");",
+    /* 10: reserved for media (another branch); a no-op here, as in SQLite
+     * (a command, not a query: the step must return no rows). */
+    "DO $$ BEGIN END $$;",
+    /* 11: the request id of a message, as in SQLite's step 11. */
+    "ALTER TABLE messages ADD COLUMN request_id text;",
 };
 
 const size_t hg_pg_n_migrations = sizeof(hg_pg_migrations) / sizeof(hg_pg_migrations[0]);

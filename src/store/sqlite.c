@@ -140,9 +140,9 @@ static const char *const stmt_sql[S_N] = {
     [S_FIND_KEY] = "SELECT message_id FROM dedupe WHERE source = ?1 AND key = ?2",
     [S_BUMP_DUP] = "UPDATE messages SET dedupe_count = dedupe_count + 1 WHERE id = ?1",
     [S_INSERT_MSG] = "INSERT INTO messages (id, source, received_ms, content_type, headers, body,"
-		     " key_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+		     " key_id, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_INSERT_KEY] = "INSERT OR IGNORE INTO dedupe (source, key, message_id) VALUES (?1, ?2, ?3)",
-    [S_GET] = "SELECT id, source, received_ms, content_type, headers, body, key_id"
+    [S_GET] = "SELECT id, source, received_ms, content_type, headers, body, key_id, request_id"
 	      " FROM messages WHERE id = ?1",
     [S_COUNT_ALL] = "SELECT count(*) FROM messages",
     [S_COUNT_SOURCE] = "SELECT count(*) FROM messages WHERE source = ?1",
@@ -624,6 +624,8 @@ static int put_one(struct hg_sqlite *s, struct hg_store_msg *m, const char **wha
 		rc = sqlite3_bind_blob64(q, 6, m->body, m->body_len, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = bind_text_or_null(q, 7, m->key_id);
+	if (rc == SQLITE_OK)
+		rc = bind_text_or_null(q, 8, m->request_id);
 	if (rc != SQLITE_OK)
 		goto out;
 	rc = run(s, S_INSERT_MSG);
@@ -926,6 +928,9 @@ static int sqlite_get_message(struct hg_store *st, const char *id, struct hg_sto
 	row->received_ms = sqlite3_column_int64(q, 2);
 	idtext = sqlite3_column_text(q, 6);
 	hg_strlcpy(row->key_id, idtext != NULL ? (const char *)idtext : "", sizeof(row->key_id));
+	idtext = sqlite3_column_text(q, 7);
+	hg_strlcpy(row->request_id, idtext != NULL ? (const char *)idtext : "",
+		   sizeof(row->request_id));
 	blob = sqlite3_column_blob(q, 5);
 	row->body_len = (size_t)sqlite3_column_bytes(q, 5);
 	if (blob == NULL && row->body_len > 0)

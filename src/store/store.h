@@ -49,6 +49,7 @@ struct hg_store_msg {
 	int64_t received_ms;
 	const char *content_type; /* may be NULL */
 	const char *headers_json; /* selected headers as a JSON object; may be NULL */
+	const char *request_id;   /* the id of the request that brought it; may be NULL */
 	const uint8_t *body;
 	size_t body_len;
 	/* The key body and headers_json are sealed with (src/crypt/crypt.h;
@@ -94,6 +95,7 @@ struct hg_store_row {
 	int64_t received_ms;
 	char *content_type;
 	char *headers_json;
+	char request_id[HG_REQUEST_ID_MAX + 1]; /* "" when none was stored */
 	uint8_t *body;
 	size_t body_len;
 	char key_id[HG_STORE_KEY_ID_MAX + 1]; /* as stored ("": not sealed); read back

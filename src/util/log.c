@@ -26,6 +26,7 @@
 #define LOG_TAIL     ",\"truncated\":true}\n"
 
 static atomic_int log_min = HG_LOG_INFO;
+static _Thread_local const char *log_request_id;
 
 /* A bounded line under construction. cap leaves room for LOG_TAIL.
  * broken: a piece did not fit whole (the caller rewinds to a mark).
@@ -122,6 +123,47 @@ void hg_log_set_level(enum hg_log_level min)
 	atomic_store_explicit(&log_min, (int)min, memory_order_relaxed);
 }
 
+void hg_log_set_request_id(const char *id)
+{
+	log_request_id = id;
+}
+
+const char *hg_log_request_id(void)
+{
+	return log_request_id;
+}
+
+int hg_request_id_valid(const char *s, size_t n)
+{
+	if (s == NULL || n == 0 || n > HG_REQUEST_ID_MAX)
+		return 0;
+	for (size_t i = 0; i != n; ++i)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* n lower-case hex digits at s, not all zeros when nonzero is set. */
+static int lower_hex(const char *s, size_t n, int nonzero)
+{
+	int any = 0;
+	for (size_t i = 0; i != n; ++i) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+		any |= s[i] != '0';
+	}
+	return !nonzero || any;
+}
+
+int hg_traceparent_valid(const char *s, size_t n)
+{
+	/* 00-<trace id 32>-<parent id 16>-<flags 2> */
+	if (s == NULL || n != HG_TRACEPARENT_LEN || s[2] != '-' || s[35] != '-' || s[52] != '-')
+		return 0;
+	return s[0] == '0' && s[1] == '0' && lower_hex(s + 3, 32, 1) && lower_hex(s + 36, 16, 1) &&
+	       lower_hex(s + 53, 2, 0);
+}
+
 void hg_log(enum hg_log_level lvl, const char *msg, ...)
 {
 	char buf[LOG_LINE_MAX], ts[32];
@@ -142,6 +184,10 @@ void hg_log(enum hg_log_level lvl, const char *msg, ...)
 	line_raw(&l, lname, strlen(lname));
 	line_raw(&l, "\",\"msg\":", 8);
 	line_str(&l, msg);
+	if (log_request_id != NULL) {
+		line_raw(&l, ",\"request_id\":", 14);
+		line_str(&l, log_request_id);
+	}
 
 	va_start(ap, msg);
 	while (!l.broken && !l.cut && (key = va_arg(ap, const char *)) != NULL) {

@@ -144,6 +144,18 @@ int hg_cidr_parse(const char *s, struct hg_cidr *out);
  * IPv4 ranges, and IPv4 text matches IPv6 ranges over ::ffff:0:0/96. */
 int hg_cidr_contains(const struct hg_cidr *c, const char *ip_text);
 
+/* ---- request ids and trace context ----
+ * An incoming X-Request-Id is kept when it is 1..HG_REQUEST_ID_MAX bytes of
+ * visible ASCII (0x21..0x7e: no space, no control byte, nothing a log or a
+ * header could be split by); otherwise hookgate makes one (a UUID). */
+#define HG_REQUEST_ID_MAX 128
+int hg_request_id_valid(const char *s, size_t n);
+/* 1 when s[0, n) is a W3C traceparent hookgate passes on: version 00,
+ * "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>" in lower case,
+ * neither id all zeros; else 0. */
+#define HG_TRACEPARENT_LEN 55
+int hg_traceparent_valid(const char *s, size_t n);
+
 /* ---- logging: one JSON object per line on stderr ----
  * Never pass a body or a secret. Fields are added as key/value pairs:
  *   hg_log(HG_LOG_INFO, "request", "source", HG_LS("whatsapp"), "status", HG_LI(200), NULL);
@@ -159,6 +171,12 @@ struct hg_log_val {
 #define HG_LI(v) ((struct hg_log_val){.kind = 'i', .i = (long long)(v)})
 #define HG_LF(v) ((struct hg_log_val){.kind = 'f', .f = (double)(v)})
 void hg_log_set_level(enum hg_log_level min);
+/* The request id this thread works for (NULL: none). While set, every line
+ * this thread logs carries it as "request_id", so all lines about one
+ * request can be found together. The caller keeps id alive until it sets
+ * another. */
+void hg_log_set_request_id(const char *id);
+const char *hg_log_request_id(void);
 /* msg, then (const char *key, struct hg_log_val val) pairs, terminated by NULL.
  * A string field whose value is NULL is left out. */
 void hg_log(enum hg_log_level lvl, const char *msg, ...);

@@ -62,7 +62,9 @@ const delivered = (sink, id) => sink.got.filter((g) => g.id === id && g.ok).leng
 // ---------------------------------------------------------------- helpers
 
 const auth = { Authorization: `Bearer ${ADMIN}` };
-const api = (d, method, path, headers = auth) => request(d, method, path, { headers });
+// outside: a request meant to miss docs/openapi.yaml (an unknown path, a wrong method)
+const api = (d, method, path, headers = auth, outside = false) =>
+  request(d, method, path, { headers, openapi: !outside });
 
 async function get(d, path) {
   const r = await api(d, 'GET', path);
@@ -179,7 +181,7 @@ describe('management API', () => {
       assert.doesNotMatch(r.text, new RegExp(ADMIN));
     }
     // even unknown paths: nothing about the API shows without the token
-    assert.equal((await api(d, 'GET', '/api/v1/nothing', {})).status, 401);
+    assert.equal((await api(d, 'GET', '/api/v1/nothing', {}, true)).status, 401);
     assert.equal((await api(d, 'GET', '/api/v1/messages', { Authorization: `bearer  ${ADMIN} ` })).status, 200);
     // the token never reaches the log
     assert.ok(!d.stderr().includes(ADMIN));
@@ -299,12 +301,12 @@ describe('management API', () => {
   });
 
   test('wrong methods, unknown paths and bad parameters', async () => {
-    const m405 = await api(d, 'DELETE', '/api/v1/messages');
+    const m405 = await api(d, 'DELETE', '/api/v1/messages', auth, true);
     assert.equal(m405.status, 405);
     assert.equal(m405.headers.allow, 'GET');
-    assert.equal((await api(d, 'GET', `/api/v1/messages/${waIds[0]}/replay`)).headers.allow, 'POST');
-    assert.equal((await api(d, 'GET', '/api/v1/nothing')).status, 404);
-    assert.equal((await api(d, 'GET', '/api/v2/messages')).status, 404);
+    assert.equal((await api(d, 'GET', `/api/v1/messages/${waIds[0]}/replay`, auth, true)).headers.allow, 'POST');
+    assert.equal((await api(d, 'GET', '/api/v1/nothing', auth, true)).status, 404);
+    assert.equal((await api(d, 'GET', '/api/v2/messages', auth, true)).status, 404);
     for (const q of ['limit=0', 'limit=501', 'limit=x', 'status=lost', 'since=yesterday', 'color=red', 'limit=1&limit=2']) {
       const r = await api(d, 'GET', `/api/v1/messages?${q}`);
       assert.equal(r.status, 400, q);
@@ -351,10 +353,13 @@ describe('management API', () => {
     assert.match(r.text, /^hookgate_requests_total\{source="wa",outcome="accepted"\} 8$/m);
     assert.match(r.text, /^hookgate_requests_total\{source="rl",outcome="rate_limited"\} 1$/m);
     assert.match(r.text, /^hookgate_deliveries_total\{source="gh",outcome="dead"\} 3$/m);
-    assert.match(r.text, /^hookgate_ack_latency_seconds\{source="wa",quantile="0.95"\} \d/m);
+    assert.match(r.text, /^hookgate_ack_latency_seconds_bucket\{source="wa",le="\+Inf"\} 9$/m);
+    assert.match(r.text, /^hookgate_ack_latency_seconds_count\{source="wa"\} 9$/m);
+    assert.match(r.text, /^hookgate_endpoint_deliveries_total\{endpoint="broken",outcome="dead"\} 3$/m);
+    assert.match(r.text, /^hookgate_endpoint_deliveries_total\{endpoint="sink",outcome="delivered"\} \d+$/m);
     assert.match(r.text, /^hookgate_deliveries_queued\{status="dead"\} 0$/m);
     assert.ok(!r.text.includes(waIds[0]), 'no message ids in /metrics');
-    assert.equal((await request(d, 'POST', '/metrics')).status, 405);
+    assert.equal((await request(d, 'POST', '/metrics', { openapi: false })).status, 405);
     // build and process metrics
     const version = (await runCli(['version'])).stdout.trim().split(' ')[1];
     assert.match(r.text, new RegExp(`^hookgate_build_info\\{version="${version.replace(/\./g, '\\.')}"\\} 1$`, 'm'));
@@ -475,7 +480,7 @@ describe('management API without admin_token_env', () => {
 
   test('every /api call is 401 and says admin_token_env is not set', async () => {
     for (const path of ['/api/v1/messages', '/api/v1/stats', '/api/v1/nothing']) {
-      const r = await api(d, 'GET', path, { Authorization: 'Bearer anything' });
+      const r = await api(d, 'GET', path, { Authorization: 'Bearer anything' }, path.endsWith('/nothing'));
       assert.equal(r.status, 401);
       assert.match(r.json.error, /admin_token_env is not set/);
     }

@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 
 import { sign } from '@octokit/webhooks-methods';
 
+import { checkAnswer, coveredPath } from './openapi.mjs';
+
 export { sign };
 
 export const HOST = '127.0.0.1';
@@ -431,7 +433,18 @@ function collect(res, done) {
 // server's 100 (or after 1 s without an answer, as curl does). A server that
 // refuses a body by its Content-Length (413) then answers before any of it is
 // sent, instead of racing a client that is still writing.
-export function request(
+// request() checks every answer from the API and the probes against
+// docs/openapi.yaml (openapi.mjs) and rejects on a mismatch; openapi: false
+// skips that for a request that is meant to be outside the description (a
+// wrong method, an unknown path, a broken request).
+export async function request(target, method, pathAndQuery, opts = {}) {
+  const r = await rawRequest(target, method, pathAndQuery, opts);
+  if (opts.openapi !== false && coveredPath(pathAndQuery.split('?')[0]) && r.complete !== false)
+    checkAnswer(method, pathAndQuery, r);
+  return r;
+}
+
+function rawRequest(
   target,
   method,
   pathAndQuery,

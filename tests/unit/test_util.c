@@ -961,6 +961,33 @@ static void form_content_type_is_the_media_type(void **state)
 	assert_false(hg_form_content_type(yes[0], 20));
 }
 
+static void request_id_and_traceparent_validation(void **state)
+{
+	(void)state;
+	char big[HG_REQUEST_ID_MAX + 2];
+	memset(big, 'a', sizeof(big));
+	assert_true(hg_request_id_valid("abc-123_X.y", 11));
+	assert_true(hg_request_id_valid(big, HG_REQUEST_ID_MAX));
+	assert_false(hg_request_id_valid(big, HG_REQUEST_ID_MAX + 1));
+	assert_false(hg_request_id_valid("", 0));
+	assert_false(hg_request_id_valid("a b", 3));
+	assert_false(hg_request_id_valid("a\nb", 3));
+	assert_false(hg_request_id_valid("caf\xc3\xa9", 5));
+
+	const char *ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	assert_true(hg_traceparent_valid(ok, strlen(ok)));
+	assert_false(hg_traceparent_valid(ok, strlen(ok) - 1));
+	const char *bad[] = {
+	    "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", /* unknown version */
+	    "00-00000000000000000000000000000000-00f067aa0ba902b7-01", /* zero trace id */
+	    "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", /* zero parent id */
+	    "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", /* upper case */
+	    "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01", /* separator */
+	};
+	for (size_t i = 0; i != sizeof(bad) / sizeof(bad[0]); ++i)
+		assert_false(hg_traceparent_valid(bad[i], strlen(bad[i])));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1016,6 +1043,7 @@ int main(void)
 	    cmocka_unit_test(log_escapes_strings),
 	    cmocka_unit_test(log_truncates_long_lines_as_valid_json),
 	    cmocka_unit_test(log_lines_from_threads_do_not_interleave),
+	    cmocka_unit_test(request_id_and_traceparent_validation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

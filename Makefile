@@ -93,7 +93,7 @@ rules:
 # database of it (HOOKGATE_E2E_STORE); stopped and deleted afterwards.
 test-pg: deps
 	$(MAKE) all $(UNIT_BINS)
-	cd tests/e2e && (test -d node_modules || npm ci --no-audit --no-fund)
+	$(MAKE) tests/e2e/node_modules/.package-lock.json
 	scripts/with-postgres.sh sh -c '$(BUILD)/tests/test_store_pg && \
 	  $(BUILD)/tests/test_store_conformance postgres && $(MAKE) e2e'
 
@@ -101,8 +101,7 @@ test-pg: deps
 unit: $(UNIT_BINS) $(BUILD)/hookgate
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; HOOKGATE_BIN=$(abspath $(BUILD)/hookgate) $$t; done
 
-e2e: $(BUILD)/hookgate
-	cd tests/e2e && (test -d node_modules || npm ci --no-audit --no-fund)
+e2e: $(BUILD)/hookgate tests/e2e/node_modules/.package-lock.json
 	cd tests/e2e && HOOKGATE_BIN=$(abspath $(BUILD)/hookgate) node --test --test-concurrency=1 *.test.mjs
 
 asan: deps
@@ -192,10 +191,12 @@ bench:
 # CHAOS_SCENARIOS (kill,disk,removed), CHAOS_TIMEOUT_S (1800), CHAOS_KEEP=1,
 # CHAOS_JSON=FILE.
 CHAOS_CYCLES ?= 20
-chaos: $(BUILD)/hookgate | tests/e2e/node_modules
+chaos: $(BUILD)/hookgate tests/e2e/node_modules/.package-lock.json
 	HOOKGATE_BIN=$(abspath $(BUILD)/hookgate) CHAOS_CYCLES=$(CHAOS_CYCLES) node tests/chaos/chaos.mjs
 
-tests/e2e/node_modules:
+# npm writes node_modules/.package-lock.json: older than the lock file
+# means the test packages changed since they were installed.
+tests/e2e/node_modules/.package-lock.json: tests/e2e/package-lock.json
 	cd tests/e2e && npm ci --no-audit --no-fund
 
 # Fuzzing (tests/fuzz, libFuzzer; see docs/reliability.md). Every

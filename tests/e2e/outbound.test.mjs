@@ -191,6 +191,21 @@ describe('outbound webhooks (seed 003)', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.json.success, false);
     assert.match(bad.json.error, /owner_id/);
+    // the admin lists keys (never a token) and revokes one; revoked is gone
+    const list = await api(d, 'GET', '/api/v1/api-keys?owner_id=someone');
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.json.data.map((k) => k.id), [r.json.data.id]);
+    assert.ok(!JSON.stringify(list.json).includes(r.json.token));
+    assert.equal((await api(d, 'GET', '/api/v1/api-keys', { key: ownerA })).status, 403);
+    const revoked = await api(d, 'DELETE', `/api/v1/api-keys/${r.json.data.id}`);
+    assert.equal(revoked.status, 200);
+    assert.equal((await api(d, 'GET', '/api/v1/webhooks', { key: r.json.token })).status, 401);
+    assert.equal((await api(d, 'DELETE', `/api/v1/api-keys/${r.json.data.id}`)).status, 404);
+    // the revocation is in the audit log, whose chain the API checks
+    const verify = await api(d, 'GET', '/api/v1/audit/verify');
+    assert.equal(verify.status, 200);
+    assert.equal(verify.json.intact, true);
+    assert.ok(verify.json.rows > 0);
   });
 
   test('create: seed 003 shape, secret once (hex and whsec_), never in reads', async () => {

@@ -165,7 +165,7 @@ function params() {
 async function messages() {
   const p = params();
   const q = new URLSearchParams();
-  for (const k of ['source', 'status', 'since', 'until', 'cursor']) if (p.get(k)) q.set(k, p.get(k));
+  for (const k of ['source', 'status', 'since', 'until', 'dedupe_key', 'cursor']) if (p.get(k)) q.set(k, p.get(k));
   q.set('limit', '50');
   const [src, page] = await Promise.all([api('/api/v1/sources'), api(`/api/v1/messages?${q}`)]);
   const field = (name, label, input) => el('label', { for: `f-${name}` }, label, input);
@@ -178,6 +178,9 @@ async function messages() {
     value: p.get('since') ? p.get('since').slice(0, 16) : null });
   const until = el('input', { id: 'f-until', name: 'until', type: 'datetime-local',
     value: p.get('until') ? p.get('until').slice(0, 16) : null });
+  // a provider's id (wamid..., evt_...): the API needs the source with it
+  const key = el('input', { id: 'f-dedupe_key', name: 'dedupe_key', type: 'search', maxlength: '255',
+    placeholder: 'provider id, with a source', value: p.get('dedupe_key') });
   const form = el('form', { class: 'filters', onsubmit: (ev) => {
     ev.preventDefault();
     const n = new URLSearchParams();
@@ -185,9 +188,11 @@ async function messages() {
     if (status.value) n.set('status', status.value);
     if (since.value) n.set('since', new Date(since.value).toISOString());
     if (until.value) n.set('until', new Date(until.value).toISOString());
+    if (key.value) n.set('dedupe_key', key.value);
     location.hash = `#/messages?${n}`;
   } }, field('source', 'Source', sel), field('status', 'Status', status),
-  field('since', 'Since', since), field('until', 'Until', until), el('button', { type: 'submit' }, 'Filter'));
+  field('since', 'Since', since), field('until', 'Until', until), field('dedupe_key', 'Dedupe key', key),
+  el('button', { type: 'submit' }, 'Filter'));
   const rows = page.data.map((m) => el('tr', {},
     el('td', { class: 'mono' }, el('a', { href: `#/message/${m.id}` }, m.id)),
     el('td', {}, m.source), el('td', {}, badge(m.status)), el('td', { class: 'wide' }, when(m.received_at)),

@@ -43,6 +43,7 @@ enum {
 	Q_ENDPOINT,
 	Q_HOURS,
 	Q_ACTION,
+	Q_DEDUPE,
 	Q_N
 };
 enum {
@@ -55,11 +56,13 @@ enum {
 	P_ENDPOINT = 1 << Q_ENDPOINT,
 	P_HOURS = 1 << Q_HOURS,
 	P_ACTION = 1 << Q_ACTION,
+	P_DEDUPE = 1 << Q_DEDUPE,
 };
 static const char *const param_names[Q_N] = {
     [Q_SOURCE] = "source",     [Q_STATUS] = "status", [Q_SINCE] = "since",
     [Q_UNTIL] = "until",       [Q_LIMIT] = "limit",   [Q_CURSOR] = "cursor",
     [Q_ENDPOINT] = "endpoint", [Q_HOURS] = "hours",   [Q_ACTION] = "action",
+    [Q_DEDUPE] = "dedupe_key",
 };
 
 struct api_route {
@@ -72,8 +75,8 @@ struct api_route {
 };
 
 static const struct api_route routes[] = {
-    {"GET", "messages", P_SOURCE | P_STATUS | P_SINCE | P_UNTIL | P_LIMIT | P_CURSOR, 'm',
-     hg_api_op_list_messages},
+    {"GET", "messages", P_SOURCE | P_STATUS | P_SINCE | P_UNTIL | P_LIMIT | P_CURSOR | P_DEDUPE,
+     'm', hg_api_op_list_messages},
     {"GET", "messages/*", 0, 0, hg_api_op_show_message},
     {"POST", "messages/*/replay", 0, 0, hg_api_op_replay},
     {"GET", "deliveries", P_STATUS | P_ENDPOINT | P_LIMIT | P_CURSOR, 'd',
@@ -258,6 +261,10 @@ static const char *param_set(int which, const char *v, char kind, struct api_par
 			return "limit must be a whole number from 1 to 500";
 		p->limit = (size_t)n;
 		return NULL;
+	case Q_DEDUPE:
+		return name_into(v, p->dedupe_key, sizeof(p->dedupe_key))
+			   ? NULL
+			   : "dedupe_key must be 1 to 255 bytes";
 	case Q_HOURS:
 		if (!whole(v, HG_API_MAX_HOURS, &n))
 			return "hours must be a whole number from 1 to 744";
@@ -311,6 +318,8 @@ static const char *parse_params(const struct hg_http_req *req, const struct api_
 	}
 	if (p->since_ms != INT64_MIN && p->until_ms != INT64_MAX && p->since_ms >= p->until_ms)
 		return "since must be before until";
+	if (p->dedupe_key[0] != '\0' && p->source[0] == '\0')
+		return "dedupe_key needs source: dedupe keys belong to one source";
 	return NULL;
 }
 

@@ -30,6 +30,7 @@ struct api_params {
 	char cursor_id[HG_UUID_LEN + 1]; /* the id a cursor carried; "" when absent */
 	int hours;
 	char action[HG_API_ACTION_MAX]; /* an audit event; "" when absent */
+	char dedupe_key[256];           /* ?dedupe_key= (needs source); "" when absent */
 };
 
 /* What a worker answers: a status and a JSON body it owns. */

@@ -248,11 +248,32 @@ static const char *cursor_of(const struct api_params *p)
 	return p->cursor_id[0] != '\0' ? p->cursor_id : NULL;
 }
 
+/* The keys ?dedupe_key=V may mean: V as the source's rules make keys
+ * ("$.id=V", "header:X-Id=V", ...: what an operator knows is the value),
+ * and V itself (a whole key, rule included). Into keys (text in text). */
+static size_t dedupe_candidates(const struct hg_config *cfg, const struct api_params *p,
+				char text[HG_STORE_FILTER_KEYS][320],
+				const char *keys[HG_STORE_FILTER_KEYS])
+{
+	const struct hg_source *src = hg_config_find_source(cfg, p->source, strlen(p->source));
+	size_t n = 0, i;
+
+	keys[n++] = p->dedupe_key;
+	for (i = 0; src != NULL && i < src->n_dedupe && n < HG_STORE_FILTER_KEYS; i++) {
+		snprintf(text[n], sizeof(text[n]), "%s=%s", src->dedupe[i].expr, p->dedupe_key);
+		keys[n] = text[n];
+		n++;
+	}
+	return n;
+}
+
 void hg_api_op_list_messages(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 			     struct api_answer *a)
 {
 	const struct api_params *p = &j->p;
 	struct page pg = {.data = json_array(), .limit = p->limit};
+	char text[HG_STORE_FILTER_KEYS][320];
+	const char *keys[HG_STORE_FILTER_KEYS];
 	/* one more than a page: whether there is a next one */
 	struct hg_store_msg_filter f = {.source = p->source[0] != '\0' ? p->source : NULL,
 					.status = p->status,
@@ -262,6 +283,10 @@ void hg_api_op_list_messages(struct hg_api *api, struct hg_store *st, const stru
 					.limit = p->limit + 1};
 
 	(void)api;
+	if (p->dedupe_key[0] != '\0') {
+		f.n_dedupe_keys = dedupe_candidates(j->cfg, p, text, keys);
+		f.dedupe_keys = keys;
+	}
 	answer_page(a, &pg,
 		    pg.data != NULL ? hg_store_list_messages(st, &f, page_message, &pg) : HG_OK,
 		    'm');

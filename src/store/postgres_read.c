@@ -103,14 +103,32 @@ int hg_pg_list_messages(struct hg_store *st, const struct hg_store_msg_filter *f
 	    "  AND ($2::bigint IS NULL OR m.received_ms >= $2::bigint)"
 	    "  AND ($3::bigint IS NULL OR m.received_ms < $3::bigint)"
 	    "  AND ($4::text IS NULL OR m.id < $4::text)"
+	    "  AND ($8::text[] IS NULL OR m.id IN (SELECT message_id FROM dedupe"
+	    "    WHERE source = $1::text AND key = ANY($8::text[])))"
 	    "  ORDER BY m.id DESC) AS x"
 	    " WHERE ($5::integer IS NULL OR rank = $5::integer)"
 	    " ORDER BY id DESC LIMIT $6::bigint";
 	struct hg_pg *p = (struct hg_pg *)st;
 	char since[24], until[24], rank[24], limit[24];
-	const char *vals[7] = {f->source, NULL, NULL, f->before_id, NULL, NULL, f->id};
+	const char *vals[8] = {f->source, NULL, NULL, f->before_id, NULL, NULL, f->id, NULL};
+	struct hg_buf keys = {0}, one = {0};
 	PGresult *res;
+	size_t k;
 	int i;
+
+	if (f->n_dedupe_keys > 0) { /* as put_batch stored them (hg_pg_stored_key) */
+		hg_pg_arr_start(&keys);
+		for (k = 0; k < f->n_dedupe_keys; k++)
+			if (hg_pg_stored_key(&one, f->dedupe_keys[k]) != HG_OK ||
+			    hg_pg_arr_add(&keys, (const char *)one.data, one.len) != HG_OK)
+				break;
+		hg_buf_free(&one);
+		if (k < f->n_dedupe_keys || hg_pg_arr_end(&keys) != HG_OK) {
+			hg_buf_free(&keys);
+			return HG_ENOMEM;
+		}
+		vals[7] = (const char *)keys.data;
+	}
 
 	if (f->since_ms != INT64_MIN) {
 		snprintf(since, sizeof(since), "%" PRId64, f->since_ms);
@@ -128,9 +146,12 @@ int hg_pg_list_messages(struct hg_store *st, const struct hg_store_msg_filter *f
 		snprintf(limit, sizeof(limit), "%zu", f->limit);
 		vals[5] = limit;
 	}
-	if (!hg_pg_params_utf8(vals, 7))
+	if (!hg_pg_params_utf8(vals, 7)) {
+		hg_buf_free(&keys);
 		return HG_OK;
-	res = hg_pg_read_query(p, "list_messages", sql, 7, vals, 0);
+	}
+	res = hg_pg_read_query(p, "list_messages", sql, 8, vals, 0);
+	hg_buf_free(&keys);
 	if (res == NULL)
 		return HG_EIO;
 	for (i = 0; i < PQntuples(res); i++) {

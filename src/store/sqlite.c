@@ -1402,7 +1402,7 @@ static int sqlite_retry_dead(struct hg_store *st, const char *delivery_id, const
  * ever assembled; every value is bound. */
 
 /* A statement assembled from fragments, each adding at most one parameter. */
-#define HG_SQLITE_MAX_PARAMS 8
+#define HG_SQLITE_MAX_PARAMS 24
 
 struct sql_builder {
 	struct hg_buf sql;
@@ -1557,6 +1557,13 @@ static int sqlite_list_messages(struct hg_store *st, const struct hg_store_msg_f
 		sql_add(&b, " AND m.id < ?", f->before_id, 0);
 	if (f->status >= 0)
 		sql_add(&b, " AND rank = ?", NULL, status_rank(f->status));
+	if (f->n_dedupe_keys > 0) {
+		sql_add(&b, " AND m.id IN (SELECT message_id FROM dedupe WHERE source = ?",
+			f->source, 0);
+		for (size_t i = 0; i < f->n_dedupe_keys; i++)
+			sql_add(&b, i == 0 ? " AND key IN (?" : ", ?", f->dedupe_keys[i], 0);
+		sql_add(&b, "))", NULL, 0);
+	}
 	sql_add(&b, " ORDER BY m.id DESC", NULL, 0);
 	if (f->limit > 0)
 		sql_add(&b, " LIMIT ?", NULL, (int64_t)f->limit);

@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "crypt/crypt.h"
 #include "store/postgres_internal.h"
 #include "store/store_crypt.h"
 #include "store/store_internal.h"
@@ -330,9 +331,28 @@ static int unsupported(struct hg_store *st, const char *what)
 int hg_store_list_messages(struct hg_store *st, const struct hg_store_msg_filter *f,
 			   int (*fn)(const struct hg_store_msg_info *m, void *arg), void *arg)
 {
+	char hash[HG_STORE_FILTER_KEYS][HG_INDEX_HASH_LEN + 1];
+	const char *both[2 * HG_STORE_FILTER_KEYS];
+	const struct hg_keyring *kr = hg_store_keys();
+	struct hg_store_msg_filter g = *f;
+	size_t i;
+
 	if (st->ops->list_messages == NULL)
 		return unsupported(st, "list_messages");
-	return st->ops->list_messages(st, f, fn, arg);
+	if (f->n_dedupe_keys > HG_STORE_FILTER_KEYS || (f->n_dedupe_keys > 0 && f->source == NULL))
+		return HG_EINVAL;
+	/* with encryption on the keys are stored as keyed hashes (and a key
+	 * stored before it was turned on, until the rekey, in clear: both) */
+	if (kr != NULL && hg_keyring_has_index_key(kr) && f->n_dedupe_keys > 0) {
+		for (i = 0; i < f->n_dedupe_keys; i++) {
+			hg_index_hash(kr, "dedupe", f->source, f->dedupe_keys[i], hash[i]);
+			both[2 * i] = f->dedupe_keys[i];
+			both[2 * i + 1] = hash[i];
+		}
+		g.dedupe_keys = both;
+		g.n_dedupe_keys = 2 * f->n_dedupe_keys;
+	}
+	return st->ops->list_messages(st, &g, fn, arg);
 }
 
 int hg_store_list_deliveries(struct hg_store *st, const struct hg_store_delivery_filter *f,

@@ -339,7 +339,14 @@ struct hg_store_msg_filter {
 	int64_t until_ms;      /* received before; INT64_MAX: no bound */
 	const char *before_id; /* only ids before this one (a page cursor); NULL: from the newest */
 	size_t limit;          /* at most this many; 0: no limit */
+	/* only messages of source holding one of these dedupe keys, as the
+	 * source's rules made them ("$.id=evt_1"; source must be set; at most
+	 * HG_STORE_FILTER_KEYS, else HG_EINVAL); n_dedupe_keys 0: any. (A
+	 * backend is given twice as many: each key and its keyed hash.) */
+	const char *const *dedupe_keys;
+	size_t n_dedupe_keys;
 };
+#define HG_STORE_FILTER_KEYS 6
 
 /* One listed message; pointers valid during the callback only. */
 struct hg_store_msg_info {

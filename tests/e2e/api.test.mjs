@@ -101,6 +101,7 @@ describe('management API', () => {
   let d;
   const waIds = []; // accepted wa messages, oldest first
   const ghIds = [];
+  let dupId; // the provider's message id sent twice
   const sent = { received: 0, accepted: 0, duplicates: 0, invalid_signatures: 0, rate_limited: 0 };
 
   before(async () => {
@@ -150,7 +151,7 @@ describe('management API', () => {
       assert.equal(r.status, 200, r.text);
       ghIds.push(r.json.id);
     }
-    const dupId = token('dup');
+    dupId = token('dup');
     assert.equal((await postWa(d, { id: dupId })).status, 200);
     const dup = await postWa(d, { id: dupId });
     assert.equal(dup.json.status, 'duplicate');
@@ -229,6 +230,21 @@ describe('management API', () => {
     assert.equal((await get(d, '/api/v1/messages?status=pending')).data.length, 0);
     const since = await get(d, `/api/v1/messages?since=${Date.now() + 60000}`);
     assert.equal(since.data.length, 0);
+  });
+
+  test('filters by dedupe key: the provider\'s id finds its message', async () => {
+    // the value alone (as the source's rules make keys from it), or the whole key
+    const byValue = await get(d, `/api/v1/messages?source=wa&dedupe_key=${encodeURIComponent(dupId)}`);
+    assert.deepEqual(byValue.data.map((m) => m.id), [waIds[waIds.length - 1]]);
+    const whole = `$.entry[*].changes[*].value.messages[*].id=${dupId}`;
+    const byKey = await get(d, `/api/v1/messages?source=wa&dedupe_key=${encodeURIComponent(whole)}`);
+    assert.deepEqual(byKey.data.map((m) => m.id), [waIds[waIds.length - 1]]);
+    // another source's, or none at all
+    assert.equal((await get(d, `/api/v1/messages?source=gh&dedupe_key=${dupId}`)).data.length, 0);
+    assert.equal((await get(d, '/api/v1/messages?source=wa&dedupe_key=nothing')).data.length, 0);
+    const noSource = await api(d, 'GET', `/api/v1/messages?dedupe_key=${dupId}`);
+    assert.equal(noSource.status, 400);
+    assert.match(noSource.json.error, /needs source/);
   });
 
   test('one message: metadata, body, headers and deliveries with attempts', async () => {

@@ -48,6 +48,7 @@ before(async () => {
       '  - name: whatsapp',
       '    provider: meta',
       '    secret_env: E2E_CONSOLE_SECRET',
+      "    dedupe: ['$.entry[*].changes[*].value.messages[*].id']",
       '    routes: [app]',
       '',
     ].join('\n'),
@@ -174,6 +175,23 @@ test('sign in, see the message, its failed attempt, retry after the sink recover
   await goto('#/messages', '/messages');
   await page.waitForSelector(`a[href="#/message/${id}"]`);
   await shot('messages');
+  // found by the provider's message id (its dedupe key), not by another one
+  for (const [key, found] of [['wamid.nothing', false], [waId, true]]) {
+    await page.select('#f-source', 'whatsapp');
+    await page.$eval('#f-dedupe_key', (e) => { e.value = ''; });
+    await page.type('#f-dedupe_key', key);
+    await page.click('form.filters button[type=submit]');
+    await page.waitForFunction((k) => location.hash.includes(encodeURIComponent(k)), {}, key);
+    const shown = await page
+      .waitForFunction(
+        (sel, want) => (document.querySelector(sel) !== null) === want,
+        { timeout: 5000, polling: 100 },
+        `a[href="#/message/${id}"]`,
+        found,
+      )
+      .then(() => true, () => false);
+    assert.ok(shown, `dedupe key ${key}: the message is ${found ? 'not listed' : 'still listed'}`);
+  }
 
   await page.click(`a[href="#/message/${id}"]`);
   await ready(`/message/${id}`);

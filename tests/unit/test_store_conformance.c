@@ -894,6 +894,17 @@ static void test_list_messages_pages_and_filters(void **state)
 	assert_int_equal(s.n, 3);
 	assert_int_equal(s.status[0], HG_DELIVERY_SUCCEEDED);
 
+	/* by dedupe key: any of those given, of that source only */
+	static const char *const k7[] = {"nope", "k7"}, *const k4[] = {"k4"};
+	struct hg_store_msg_filter by_key = {ANY_TIME, .status = -1, .source = "whatsapp",
+					     .dedupe_keys = k7, .n_dedupe_keys = 2};
+	s = list_msgs(f->st, &by_key);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], ids[7]);
+	by_key.dedupe_keys = k4; /* github's key */
+	by_key.n_dedupe_keys = 1;
+	assert_int_equal(list_msgs(f->st, &by_key).n, 0);
+
 	/* a message's state is its worst delivery's: one dead makes it dead */
 	struct hg_store_msg_filter dead = {ANY_TIME, .status = HG_DELIVERY_DEAD};
 	s = list_msgs(f->st, &dead);
@@ -1986,6 +1997,12 @@ static void test_crypt_rotation_and_rekey(void **state)
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM dedupe WHERE key LIKE 'h1:%'", NULL), 5);
 
 	use_keys(f, only_b, 1);
+	/* a dedupe key finds its message through the keyed hash */
+	struct hg_store_msg_filter by_key = {ANY_TIME, .status = -1, .source = "wa",
+					     .dedupe_keys = &keys[0], .n_dedupe_keys = 1};
+	struct seen found = list_msgs(f->st, &by_key);
+	assert_int_equal(found.n, 1);
+	assert_string_equal(found.ids[0], m[0].m.id);
 	for (i = 0; i < 5; i++) {
 		assert_body(f->st, m[i].m.id, bodies[i]);
 		put_sealed(f, &again, "retry", keys[i], HG_STORE_DUPLICATE);

@@ -30,7 +30,7 @@
  * audit log, 3 deliveries and attempts, 4 hourly stats and the API's
  * indexes, 5 outbound keys and subscriptions, 6 the audit log's count,
  * 7 its retention checkpoints, 8 encryption at rest, 9 alert state. */
-#define HG_TEST_SCHEMA 9
+#define HG_TEST_SCHEMA 10
 
 static int setup(void **state)
 {

@@ -83,6 +83,7 @@ static const struct api_route routes[] = {
     {"GET", "stats", P_SOURCE | P_HOURS, 0, hg_api_op_stats},
     {"GET", "alerts", 0, 0, hg_api_op_alerts},
     {"GET", "sources", 0, 0, hg_api_op_sources},
+    {"GET", "media/*", 0, 0, hg_api_op_get_media},
     {"GET", "audit", P_SOURCE | P_ACTION | P_SINCE | P_UNTIL | P_LIMIT | P_CURSOR,
      HG_API_CURSOR_SEQ, hg_api_op_list_audit},
 };

@@ -402,6 +402,13 @@ void hg_api_op_show_message(struct hg_api *api, struct hg_store *st, const struc
 		rc = hg_store_message_attempts(st, j->arg, show_attempt, &sh);
 	if (rc == HG_OK && (msg == NULL || sh.failed || sh.deliveries == NULL))
 		rc = HG_ENOMEM;
+	if (rc == HG_OK) {
+		json_t *media = hg_api_media_list_json(st, j->arg, &rc);
+
+		if (media != NULL && json_array_size(media) > 0)
+			json_object_set(msg, "media", media);
+		json_decref(media);
+	}
 	if (failed(a, rc, "message", j->arg))
 		goto out;
 	/* The stored headers are a JSON object (credentials were never kept). */

@@ -645,6 +645,9 @@ struct hg_keyring;
  * this process uses from now on. The one before stays allocated until
  * hg_store_keys_release(), so a thread still using it is safe. */
 void hg_store_use_keys(struct hg_keyring *kr);
+/* The keyring in use, or NULL when encryption is off; valid until
+ * hg_store_keys_release() (media files are sealed with it, src/media). */
+const struct hg_keyring *hg_store_keyring(void);
 /* Frees every keyring (at exit, once no thread uses the store). */
 void hg_store_keys_release(void);
 /* Before hg_store_use_keys(kr): checks that every key a value stored in

@@ -13,6 +13,7 @@
 #ifndef HG_MEDIA_H
 #define HG_MEDIA_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,20 @@ int hg_media_fetcher_start(struct hg_config_live *live, const char *store_uri,
 /* Asks the thread to stop, waits for it (a transfer in flight is aborted
  * and its job claimed again after restart), frees it. NULL is ignored. */
 void hg_media_fetcher_stop(struct hg_media_fetcher *f);
+
+/* ---- purge.c: ttl ---- */
+
+/* How long the files of src are kept (ms; 0 = forever): the smaller of its
+ * media ttl and its messages' retention (a file never outlives the row of
+ * its message), either when the other is 0. src->media must be set. */
+int64_t hg_media_keep_ms(const struct hg_config *cfg, const struct hg_source *src);
+/* Deletes the files of every source with media: older than its
+ * hg_media_keep_ms() (older_ms >= 0: older than that, for every source:
+ * `hookgate purge --older-than`) and marks their rows expired; adds the
+ * files deleted to *files. Stops early when *stop is set (may be NULL).
+ * HG_OK or HG_EIO. */
+int hg_media_purge(struct hg_store *st, const struct hg_config *cfg, int64_t now_ms,
+		   int64_t older_ms, const atomic_int *stop, int64_t *files);
 
 /* ---- file.c: the files, sealed or in clear ---- */
 

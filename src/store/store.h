@@ -449,6 +449,7 @@ struct hg_store_purged {
 	int64_t attempts;
 	int64_t dedupe_keys;
 	int64_t stats_hours; /* hourly stats rows */
+	int64_t media_files; /* media files deleted (their ttl; set by src/media) */
 };
 
 /* Deletes, in ONE transaction, up to limit of the oldest messages received

@@ -151,27 +151,30 @@ describe('WhatsApp media', () => {
     const dir = makeTempDir();
     cleanup.push(() => removeDir(dir));
     const mediaDir = path.join(dir, 'media');
-    const mediaCfg = (scan) => ({
+    const mediaCfg = (scan, ttl) => ({
       token_env: 'HG_E2E_MEDIA_TOKEN',
       graph_url: graph.url,
       dir: mediaDir,
       max_size: '256k',
+      ...(ttl ? { ttl } : {}),
       ...(scan ? { scan: ['sh', '-c', 'cat >/dev/null; exit 1'] } : {}),
     });
-    const d = await startDaemon({
-      dir,
-      env: ENV,
-      sources: [
-        { name: 'wa', provider: 'meta', secret_env: 'HG_E2E_MEDIA_WA', media: mediaCfg(false) },
-        { name: 'wascan', provider: 'meta', secret_env: 'HG_E2E_MEDIA_WA', media: mediaCfg(true) },
-      ],
-      extra: [
-        'admin_token_env: HG_E2E_MEDIA_ADMIN',
-        'encryption: {key_env: [HG_E2E_MEDIA_KEY]}',
-        'allow_http: true',
-        'egress_allow: [127.0.0.1/32]',
-      ].join('\n'),
-    });
+    const start = (ttl) =>
+      startDaemon({
+        dir,
+        env: ENV,
+        sources: [
+          { name: 'wa', provider: 'meta', secret_env: 'HG_E2E_MEDIA_WA', media: mediaCfg(false, ttl) },
+          { name: 'wascan', provider: 'meta', secret_env: 'HG_E2E_MEDIA_WA', media: mediaCfg(true, ttl) },
+        ],
+        extra: [
+          'admin_token_env: HG_E2E_MEDIA_ADMIN',
+          'encryption: {key_env: [HG_E2E_MEDIA_KEY]}',
+          'allow_http: true',
+          'egress_allow: [127.0.0.1/32]',
+        ].join('\n'),
+      });
+    const d = await start();
     cleanup.push(() => d.cleanup());
 
     const items = ['m1ok', 'm2expire', 'm3badsha', 'm4big', 'm5private'].map((id) => ({
@@ -242,5 +245,23 @@ describe('WhatsApp media', () => {
     assert.ok(scanned);
     assert.equal(scanned[0].state, 'quarantined', JSON.stringify(scanned[0]));
     assert.match(scanned[0].error, /exited with status 1/);
+
+    // ttl: a restart with ttl 1s; housekeeping's purge (at start, then
+    // every minute) deletes the files older than that and marks them
+    // expired. The messages themselves stay (no retention).
+    await d.stop();
+    await waitFor(() => Date.now() > Date.parse(byGraph.m1ok.created_at) + 1500, { timeoutMs: 5000 });
+    const d2 = await start('1s');
+    cleanup.push(() => d2.cleanup());
+    const gone = await waitFor(async () => (await api(d2, `/media/${byGraph.m1ok.id}`)).status === 410, {
+      timeoutMs: 10000,
+      intervalMs: 100,
+    });
+    assert.ok(gone, 'the ttl purge did not expire the file');
+    const after = await api(d2, `/messages/${msgId}`);
+    assert.equal(after.status, 200);
+    const m1 = after.json.media.find((m) => m.graph_id === 'm1ok');
+    assert.equal(m1.state, 'expired');
+    assert.deepEqual(readdirSync(mediaDir).filter((f) => !f.startsWith('.')), []);
   });
 });

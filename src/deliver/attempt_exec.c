@@ -63,7 +63,7 @@ int dl_exec_start(struct hg_deliver *d, struct dl_attempt *a)
 	int rc;
 
 	snprintf(attempt, sizeof(attempt), "%d", a->n);
-	a->envp = calloc(d->n_env_base + 5 + n_forward, sizeof(*a->envp));
+	a->envp = calloc(d->n_env_base + 6 + n_forward, sizeof(*a->envp));
 	if (a->envp == NULL)
 		goto oom;
 	/* The base environment was filtered by the startup config; a reload
@@ -79,6 +79,8 @@ int dl_exec_start(struct hg_deliver *d, struct dl_attempt *a)
 		goto oom;
 	if (a->msg.content_type != NULL &&
 	    (v[a->env_own++] = env_var("CONTENT_TYPE", a->msg.content_type)) == NULL)
+		goto oom;
+	if (a->media[0] != '\0' && (v[a->env_own++] = env_var("MEDIA", a->media)) == NULL)
 		goto oom;
 	a->forward_env = a->env_base_n + a->env_own;
 	if (dl_forward_each(d, a, add_forwarded, a) != HG_OK)

@@ -190,6 +190,8 @@ int hg_pg_media_update(struct hg_store *st, const struct hg_store_media *m, int6
 int hg_pg_media_get(struct hg_store *st, const char *id, struct hg_store_media *out);
 int hg_pg_media_list(struct hg_store *st, const char *message_id,
 		     int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
+int hg_pg_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+		      int64_t until_ms);
 int hg_pg_media_old(struct hg_store *st, const char *source, int64_t before_ms, size_t limit,
 		    int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
 

@@ -191,3 +191,27 @@ int hg_pg_media_old(struct hg_store *st, const char *source, int64_t before_ms, 
 				       " LIMIT $3::bigint",
 			  3, vals, fn, arg);
 }
+
+int hg_pg_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+		      int64_t until_ms)
+{
+	struct hg_pg *p = (struct hg_pg *)st;
+	char until[24], now[24];
+	const char *vals[4] = {delivery_id, lease_owner, until, now};
+	PGresult *res;
+	int rc = HG_OK;
+
+	snprintf(until, sizeof(until), "%" PRId64, until_ms);
+	snprintf(now, sizeof(now), "%" PRId64, hg_now_ms());
+	res = PQexecParams(p->conn,
+			   "UPDATE deliveries SET status = 'pending', next_attempt_ms = $3::bigint,"
+			   " lease_owner = NULL, lease_until_ms = NULL, updated_ms = $4::bigint"
+			   " WHERE id = $1 AND status = 'delivering' AND lease_owner = $2",
+			   4, NULL, vals, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		hg_pg_read_failed(p, "media_defer", res);
+		rc = HG_EIO;
+	}
+	PQclear(res);
+	return rc;
+}

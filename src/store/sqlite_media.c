@@ -209,3 +209,43 @@ int hg_sqlite_media_old(struct hg_store *st, const char *source, int64_t before_
 				       " LIMIT ?3",
 			  source, before_ms, (int64_t)limit, fn, arg);
 }
+
+struct defer_args {
+	const char *id, *owner;
+	int64_t until_ms;
+};
+
+static int defer_body(struct hg_sqlite *s, void *arg, const char **what)
+{
+	struct defer_args *x = arg;
+	sqlite3 *db = hg_sqlite_db(s);
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	*what = "delivery defer";
+	rc = sqlite3_prepare_v2(db,
+				"UPDATE deliveries SET status = 'pending', next_attempt_ms = ?3,"
+				" lease_owner = NULL, lease_until_ms = NULL, updated_ms = ?4"
+				" WHERE id = ?1 AND status = 'delivering' AND lease_owner = ?2",
+				-1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(q, 1, x->id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(q, 2, x->owner, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 3, x->until_ms);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(q, 4, hg_now_ms());
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int hg_sqlite_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+			  int64_t until_ms)
+{
+	struct defer_args x = {.id = delivery_id, .owner = lease_owner, .until_ms = until_ms};
+
+	return hg_sqlite_txn((struct hg_sqlite *)st, "media_defer", defer_body, &x);
+}

@@ -17,4 +17,7 @@ int hg_sqlite_media_list(struct hg_store *st, const char *message_id,
 int hg_sqlite_media_old(struct hg_store *st, const char *source, int64_t before_ms, size_t limit,
 			int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
 
+int hg_sqlite_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+			  int64_t until_ms);
+
 #endif

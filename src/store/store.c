@@ -1000,3 +1000,11 @@ int hg_store_media_old(struct hg_store *st, const char *source, int64_t before_m
 		return unsupported(st, "media_old");
 	return st->ops->media_old(st, source, before_ms, limit, fn, arg);
 }
+
+int hg_store_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+			 int64_t until_ms)
+{
+	if (st->ops->media_defer == NULL)
+		return unsupported(st, "media_defer");
+	return st->ops->media_defer(st, delivery_id, lease_owner, until_ms);
+}

@@ -783,6 +783,13 @@ int hg_store_media_list(struct hg_store *st, const char *message_id,
 int hg_store_media_old(struct hg_store *st, const char *source, int64_t before_ms, size_t limit,
 		       int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
 
+/* A claimed delivery whose message's media are still being fetched goes
+ * back to waiting without an attempt: pending again, due at until_ms, its
+ * lease dropped, while lease_owner still holds it. HG_OK (also when the
+ * lease was lost meanwhile) or HG_EIO. */
+int hg_store_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+			 int64_t until_ms);
+
 /* Keeps a thread's own handle usable: when *st is NULL or no longer
  * answers a ping (the file was removed, the server restarted), it is closed
  * and opened again from uri (*st NULL when that fails); who names the

@@ -203,6 +203,8 @@ struct hg_store_ops {
 			  int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
 	int (*media_old)(struct hg_store *st, const char *source, int64_t before_ms, size_t limit,
 			 int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
+	int (*media_defer)(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+			   int64_t until_ms);
 };
 
 /* The columns every backend reads a media row with, in the order

@@ -29,7 +29,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 
-import { HOST, makeTempDir, postSigned, removeDir, request, startDaemon, token, waitFor } from './helpers.mjs';
+import { HOST, makeTempDir, postSigned, removeDir, request, startDaemon, startSink, token, waitFor } from './helpers.mjs';
 
 const ADMIN = token('admin');
 const WA = token('wa');
@@ -148,6 +148,8 @@ describe('WhatsApp media', () => {
     };
     const graph = await startGraph(media);
     cleanup.push(() => graph.close());
+    const sink = await startSink();
+    cleanup.push(() => sink.close());
     const dir = makeTempDir();
     cleanup.push(() => removeDir(dir));
     const mediaDir = path.join(dir, 'media');
@@ -164,7 +166,7 @@ describe('WhatsApp media', () => {
         dir,
         env: ENV,
         sources: [
-          { name: 'wa', provider: 'meta', secret_env: 'HG_E2E_MEDIA_WA', media: mediaCfg(false, ttl) },
+          { name: 'wa', provider: 'meta', secret_env: 'HG_E2E_MEDIA_WA', routes: ['app'], media: mediaCfg(false, ttl) },
           { name: 'wascan', provider: 'meta', secret_env: 'HG_E2E_MEDIA_WA', media: mediaCfg(true, ttl) },
         ],
         extra: [
@@ -172,6 +174,8 @@ describe('WhatsApp media', () => {
           'encryption: {key_env: [HG_E2E_MEDIA_KEY]}',
           'allow_http: true',
           'egress_allow: [127.0.0.1/32]',
+          'endpoints:',
+          `  - {name: app, url: "${sink.url('/app')}"}`,
         ].join('\n'),
       });
     const d = await start();
@@ -212,6 +216,19 @@ describe('WhatsApp media', () => {
     assert.equal(byGraph.m5private.state, 'failed');
     assert.match(byGraph.m5private.error, /blocked address 127\.0\.0\.2/);
     assert.equal(graph.downloads.m5private, undefined, 'the guard refused before connecting');
+
+    // The delivery waited for the media, then named each with its state.
+    const delivered = await waitFor(() => sink.on('/app')[0], { timeoutMs: 10000 });
+    assert.ok(delivered, 'the message was not delivered');
+    assert.equal(sink.on('/app').length, 1);
+    const header = delivered.headers['x-hookgate-media'] ?? '';
+    const states = Object.fromEntries(header.split(',').map((kv) => kv.split('=')));
+    assert.deepEqual(
+      states,
+      Object.fromEntries(list.map((m) => [m.id, m.state])),
+      `X-Hookgate-Media: ${header}`,
+    );
+    assert.equal(delivered.body, body);
 
     // On disk: a file per stored media, named by its opaque id, sealed;
     // nothing of the refused ones (no temporary file either).

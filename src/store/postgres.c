@@ -1698,6 +1698,7 @@ const struct hg_store_ops hg_store_postgres_ops = {
     .media_list = hg_pg_media_list,
     .media_old = hg_pg_media_old,
     .media_defer = hg_pg_media_defer,
+    .media_counts = hg_pg_media_counts,
     .sub_deliveries = hg_pg_sub_deliveries,
     .sub_outcome = hg_pg_sub_outcome,
     .ratelimit_add = hg_pg_ratelimit_add,

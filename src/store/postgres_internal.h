@@ -192,6 +192,8 @@ int hg_pg_media_list(struct hg_store *st, const char *message_id,
 		     int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
 int hg_pg_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
 		      int64_t until_ms);
+int hg_pg_media_counts(struct hg_store *st, int64_t counts[HG_MEDIA_EXPIRED + 1],
+		       int64_t *stored_bytes);
 int hg_pg_media_old(struct hg_store *st, const char *source, int64_t before_ms, size_t limit,
 		    int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
 

@@ -215,3 +215,27 @@ int hg_pg_media_defer(struct hg_store *st, const char *delivery_id, const char *
 	PQclear(res);
 	return rc;
 }
+
+int hg_pg_media_counts(struct hg_store *st, int64_t counts[HG_MEDIA_EXPIRED + 1],
+		       int64_t *stored_bytes)
+{
+	enum hg_media_state s;
+	PGresult *res;
+	int i;
+
+	res = hg_pg_read_query((struct hg_pg *)st, "media_counts",
+			       "SELECT state, count(*), coalesce(sum(size), 0) FROM media"
+			       " GROUP BY state",
+			       0, NULL, 0);
+	if (res == NULL)
+		return HG_EIO;
+	for (i = 0; i < PQntuples(res); i++) {
+		if (hg_store_media_state_parse(PQgetvalue(res, i, 0), &s) != HG_OK)
+			continue;
+		counts[s] = hg_pg_text_i64(res, i, 1, 0);
+		if (s == HG_MEDIA_STORED)
+			*stored_bytes = hg_pg_text_i64(res, i, 2, 0);
+	}
+	PQclear(res);
+	return HG_OK;
+}

@@ -2339,6 +2339,7 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .media_list = hg_sqlite_media_list,
     .media_old = hg_sqlite_media_old,
     .media_defer = hg_sqlite_media_defer,
+    .media_counts = hg_sqlite_media_counts,
     .sub_deliveries = sqlite_sub_deliveries,
     .sub_outcome = sqlite_sub_outcome,
 };

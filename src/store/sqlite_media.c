@@ -249,3 +249,31 @@ int hg_sqlite_media_defer(struct hg_store *st, const char *delivery_id, const ch
 
 	return hg_sqlite_txn((struct hg_sqlite *)st, "media_defer", defer_body, &x);
 }
+
+int hg_sqlite_media_counts(struct hg_store *st, int64_t counts[HG_MEDIA_EXPIRED + 1],
+			   int64_t *stored_bytes)
+{
+	sqlite3 *db = hg_sqlite_db((struct hg_sqlite *)st);
+	sqlite3_stmt *q = NULL;
+	enum hg_media_state s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(
+	    db, "SELECT state, count(*), coalesce(sum(size), 0) FROM media GROUP BY state", -1, &q,
+	    NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (hg_store_media_state_parse((const char *)sqlite3_column_text(q, 0), &s) ==
+		    HG_OK) {
+			counts[s] = sqlite3_column_int64(q, 1);
+			if (s == HG_MEDIA_STORED)
+				*stored_bytes = sqlite3_column_int64(q, 2);
+		}
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(q);
+	if (rc == SQLITE_DONE)
+		return HG_OK;
+	hg_log(HG_LOG_ERROR, "store read failed", "op", HG_LS("media_counts"), "error",
+	       HG_LS(sqlite3_errmsg(db)), NULL);
+	return HG_EIO;
+}

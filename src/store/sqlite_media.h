@@ -20,4 +20,7 @@ int hg_sqlite_media_old(struct hg_store *st, const char *source, int64_t before_
 int hg_sqlite_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
 			  int64_t until_ms);
 
+int hg_sqlite_media_counts(struct hg_store *st, int64_t counts[HG_MEDIA_EXPIRED + 1],
+			   int64_t *stored_bytes);
+
 #endif

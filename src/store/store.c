@@ -1008,3 +1008,13 @@ int hg_store_media_defer(struct hg_store *st, const char *delivery_id, const cha
 		return unsupported(st, "media_defer");
 	return st->ops->media_defer(st, delivery_id, lease_owner, until_ms);
 }
+
+int hg_store_media_counts(struct hg_store *st, int64_t counts[HG_MEDIA_EXPIRED + 1],
+			  int64_t *stored_bytes)
+{
+	memset(counts, 0, (HG_MEDIA_EXPIRED + 1) * sizeof(counts[0]));
+	*stored_bytes = 0;
+	if (st->ops->media_counts == NULL)
+		return unsupported(st, "media_counts");
+	return st->ops->media_counts(st, counts, stored_bytes);
+}

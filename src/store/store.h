@@ -783,6 +783,12 @@ int hg_store_media_list(struct hg_store *st, const char *message_id,
 int hg_store_media_old(struct hg_store *st, const char *source, int64_t before_ms, size_t limit,
 		       int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
 
+/* How many media rows are in each state now (counts[s] for every enum
+ * hg_media_state s; counts has HG_MEDIA_EXPIRED + 1 elements) and the
+ * bytes of the stored files. HG_OK or HG_EIO. */
+int hg_store_media_counts(struct hg_store *st, int64_t counts[HG_MEDIA_EXPIRED + 1],
+			  int64_t *stored_bytes);
+
 /* A claimed delivery whose message's media are still being fetched goes
  * back to waiting without an attempt: pending again, due at until_ms, its
  * lease dropped, while lease_owner still holds it. HG_OK (also when the

@@ -263,6 +263,23 @@ describe('WhatsApp media', () => {
     assert.equal(scanned[0].state, 'quarantined', JSON.stringify(scanned[0]));
     assert.match(scanned[0].error, /exited with status 1/);
 
+    // Counted: /metrics and GET /api/v1/stats.
+    const stats = await api(d, '/stats');
+    assert.equal(stats.status, 200);
+    assert.deepEqual(stats.json.media, {
+      pending: 0,
+      stored: 2,
+      failed: 3,
+      quarantined: 1,
+      expired: 0,
+      bytes_stored: media.m1ok.bytes.length + media.m2expire.bytes.length,
+    });
+    const metrics = await request(d, 'GET', '/metrics', { headers: { Authorization: `Bearer ${ADMIN}` } });
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.text, /^hookgate_media\{state="stored"\} 2$/m);
+    assert.match(metrics.text, /^hookgate_media\{state="quarantined"\} 1$/m);
+    assert.match(metrics.text, new RegExp(`^hookgate_media_stored_bytes ${media.m1ok.bytes.length + media.m2expire.bytes.length}$`, 'm'));
+
     // ttl: a restart with ttl 1s; housekeeping's purge (at start, then
     // every minute) deletes the files older than that and marks them
     // expired. The messages themselves stay (no retention).

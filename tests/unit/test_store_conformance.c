@@ -1729,6 +1729,15 @@ static void test_media_jobs(void **state)
 	assert_string_equal(got.source, "wa");
 	assert_int_equal(got.updated_ms, t.m.received_ms + 5);
 	assert_int_equal(hg_store_media_get(f->st, "nope", &got), HG_ENOTFOUND);
+	{
+		int64_t counts[HG_MEDIA_EXPIRED + 1], bytes = -1;
+
+		assert_int_equal(hg_store_media_counts(f->st, counts, &bytes), HG_OK);
+		assert_int_equal(counts[HG_MEDIA_STORED], 1);
+		assert_int_equal(counts[HG_MEDIA_PENDING], 1);
+		assert_int_equal(counts[HG_MEDIA_FAILED], 0);
+		assert_int_equal(bytes, 4321);
+	}
 
 	n = 0;
 	assert_int_equal(hg_store_media_old(f->st, "wa", t.m.received_ms + 1, 10, count_media, &n),
@@ -1744,6 +1753,38 @@ static void test_media_jobs(void **state)
 	n = 0;
 	assert_int_equal(hg_store_media_list(f->st, t.m.id, count_media, &n), HG_OK);
 	assert_int_equal(n, 0);
+}
+
+/* A delivery deferred for its media goes back to pending, due then, with
+ * no attempt counted; a lease someone else holds is left alone. */
+static void test_media_defer(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_target tg = {.endpoint = "app", .due_ms = 1000};
+	struct hg_store_claim_req req = {.endpoint = "app", .limit = 1, .lease_until_ms = 60000};
+	struct hg_store_claimed c;
+	struct tmsg t;
+	size_t n = 0;
+	int64_t due = 0;
+
+	tmsg_init(&t, "wa", "{}", 2, "k-defer", NULL, NULL);
+	t.m.targets = &tg;
+	t.m.n_targets = 1;
+	assert_int_equal(put1(f->st, &t), HG_OK);
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node-a", 2000, &req, 1, &c, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(hg_store_media_defer(f->st, c.id, "node-b", 2500), HG_OK);
+	assert_int_equal(hg_store_next_due(f->st, "app", &due), HG_OK);
+	assert_int_equal(due, 60000); /* node-b holds no lease: still node-a's */
+	assert_int_equal(hg_store_media_defer(f->st, c.id, "node-a", 2500), HG_OK);
+	assert_int_equal(hg_store_next_due(f->st, "app", &due), HG_OK);
+	assert_int_equal(due, 2500);
+	n = 0;
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node-a", 2400, &req, 1, &c, &n), HG_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node-a", 2500, &req, 1, &c, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(c.attempts, 0);
 }
 
 /* ---- encryption at rest ---- */
@@ -2058,6 +2099,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_health, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_alert_state, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_media_jobs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_media_defer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crypt_sealed_at_rest, setup, crypt_teardown),
 	    cmocka_unit_test_setup_teardown(test_crypt_tamper_refused, setup, crypt_teardown),
 	    cmocka_unit_test_setup_teardown(test_crypt_rotation_and_rekey, setup, crypt_teardown),

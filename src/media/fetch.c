@@ -2,8 +2,9 @@
  * fetch.c — the media fetcher: one thread per daemon, blocking libcurl
  * transfers (never on an event loop), one job at a time.
  *
- * A job is claimed with a lease (HG_MEDIA_LEASE_MS: a node that dies
- * mid-download leaves it to be claimed again); then
+ * A job is claimed with a lease (HG_MEDIA_LEASE_MS, renewed while a
+ * transfer makes progress: a node that dies mid-download leaves it to be
+ * claimed again a minute later, by whichever node); then
  *   1. GET {graph_url}/{media-id} with the Bearer token: url, mime_type,
  *      sha256, file_size (graph_url is configuration, not guarded);
  *   2. GET url with the same token through the SSRF guard (the URL is a
@@ -35,7 +36,7 @@
 #include "media/media_internal.h"
 #include "util/util.h"
 
-#define HG_MEDIA_LEASE_MS      (15 * 60 * 1000)
+#define HG_MEDIA_LEASE_MS      (60 * 1000) /* renewed every third of it while working */
 #define HG_MEDIA_MAX_ATTEMPTS  8
 #define HG_MEDIA_BACKOFF_MS    1000
 #define HG_MEDIA_BACKOFF_MAX   (5 * 60 * 1000)
@@ -69,7 +70,21 @@ struct fetch_job {
 	char url[2048];  /* the download URL Graph gave */
 	char graph_sha[HG_STORE_MEDIA_TEXT_MAX + 1];
 	char error[256];
+	int64_t renewed_ms; /* when the lease was last moved on */
 };
+
+/* Moves the job's lease on once a third of it has passed. */
+static void lease_renew(struct fetch_job *j)
+{
+	int64_t now = hg_now_ms();
+
+	if (now - j->renewed_ms < HG_MEDIA_LEASE_MS / 3)
+		return;
+	j->renewed_ms = now;
+	j->m->next_try_ms = now + HG_MEDIA_LEASE_MS;
+	if (hg_store_media_update(j->f->st, j->m, now) != HG_OK)
+		hg_log(HG_LOG_WARN, "media lease not renewed", "id", HG_LS(j->m->id), NULL);
+}
 
 /* ---- 1. the Graph API ---- */
 
@@ -101,7 +116,10 @@ static int abort_on_stop(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, cu
 	(void)b;
 	(void)c;
 	(void)d;
-	return atomic_load(&j->f->stopping) ? 1 : 0;
+	if (atomic_load(&j->f->stopping))
+		return 1;
+	lease_renew(j);
+	return 0;
 }
 
 static int set_common(CURL *h, struct fetch_job *j, struct curl_slist *hdr, char *errbuf)
@@ -424,6 +442,7 @@ static int fetch_next(struct hg_media_fetcher *f)
 			 m.source);
 	} else {
 		j->f = f;
+		j->renewed_ms = now;
 		j->mc = src->media;
 		j->cfg = cfg;
 		j->m = &m;

@@ -17,7 +17,10 @@
 //   private the download URL points at 127.0.0.2, which egress_allow
 //           (127.0.0.1/32) does not admit: the SSRF guard refuses it before
 //           any connection (loopback only: no packet can leave the host);
-//   scan    a source whose scan command exits 1: quarantined.
+//   scan    a source whose scan command exits 1: quarantined;
+// then a ttl restart expires the files; and a daemon killed (-9) in the
+// middle of a download fetches the file after its restart, once the
+// killed one's claim (a minute) has run out.
 //
 // Network: every socket goes to 127.0.0.1 (the daemon, the fake Graph API)
 // or is refused by the guard before connecting (127.0.0.2).
@@ -85,7 +88,14 @@ async function startGraph(media) {
         return;
       }
       u.used = true; // a URL works once
-      res.writeHead(200, { 'Content-Type': media[u.id].mime }).end(media[u.id].bytes);
+      const f = media[u.id];
+      if (f.stallFirst && downloads[u.id] === 1) {
+        // the first download stalls half-way (the daemon is killed meanwhile)
+        res.writeHead(200, { 'Content-Type': f.mime, 'Content-Length': f.bytes.length });
+        res.write(f.bytes.subarray(0, f.bytes.length >> 1));
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': f.mime }).end(f.bytes);
       return;
     }
     res.writeHead(404).end('{"error":"no such media"}');
@@ -297,5 +307,43 @@ describe('WhatsApp media', () => {
     const m1 = after.json.media.find((m) => m.graph_id === 'm1ok');
     assert.equal(m1.state, 'expired');
     assert.deepEqual(readdirSync(mediaDir).filter((f) => !f.startsWith('.')), []);
+  });
+
+  test('a kill -9 during a download: the job is taken up again after the restart', async () => {
+    const media = { mslow: { bytes: file(100_000, 'MEDIA-MARKER-SLW'), mime: 'audio/ogg', stallFirst: true } };
+    const graph = await startGraph(media);
+    cleanup.push(() => graph.close());
+    const dir = makeTempDir();
+    cleanup.push(() => removeDir(dir));
+    const start = () =>
+      startDaemon({
+        dir,
+        env: ENV,
+        sources: [{
+          name: 'wa',
+          provider: 'meta',
+          secret_env: 'HG_E2E_MEDIA_WA',
+          media: { token_env: 'HG_E2E_MEDIA_TOKEN', graph_url: graph.url, dir: path.join(dir, 'media') },
+        }],
+        extra: ['admin_token_env: HG_E2E_MEDIA_ADMIN', 'allow_http: true', 'egress_allow: [127.0.0.1/32]'].join('\n'),
+      });
+    const d = await start();
+    cleanup.push(() => d.cleanup());
+    const res = await postSigned(d, 'wa', mediaBody([{ id: 'mslow', mime: 'audio/ogg', sha: sha256hex(media.mslow.bytes) }]), { secret: WA });
+    assert.equal(res.status, 200, res.text);
+    assert.ok(await waitFor(() => graph.downloads.mslow === 1, { timeoutMs: 10000 }), 'the download did not start');
+    await d.kill9();
+    const d2 = await start();
+    cleanup.push(() => d2.cleanup());
+    const stored = await waitFor(async () => {
+      const r = await api(d2, `/messages/${res.json.id}`);
+      return r.json?.media?.[0]?.state === 'stored' ? r.json.media[0] : null;
+    }, { timeoutMs: 100_000, intervalMs: 500 });
+    assert.ok(stored, 'the interrupted job was not taken up again');
+    assert.equal(graph.downloads.mslow, 2);
+    assert.equal(stored.attempts, 2);
+    const r = await api(d2, `/media/${stored.id}`);
+    assert.equal(r.status, 200);
+    assert.ok(r.raw.equals(media.mslow.bytes));
   });
 });

@@ -101,11 +101,29 @@ static int claim_body(struct hg_sqlite *s, void *arg, const char **what)
 	return rc;
 }
 
+static int media_any(const struct hg_store_media *m, void *arg)
+{
+	(void)m;
+	*(int *)arg = 1;
+	return 1;
+}
+
 int hg_sqlite_media_claim(struct hg_store *st, int64_t now_ms, int64_t lease_until_ms,
 			  struct hg_store_media *out)
 {
 	struct claim_args x = {.now_ms = now_ms, .lease_until_ms = lease_until_ms, .out = out};
-	int rc = hg_sqlite_txn((struct hg_sqlite *)st, "media_claim", claim_body, &x);
+	int due = 0, rc;
+
+	/* A read first: an idle fetcher asks twice a second, and a write
+	 * transaction each time would take the write lock from the ingest
+	 * writer for nothing. (?1 is media_read's text slot, unused here.) */
+	rc = media_read(st, "media_claim",
+			MEDIA_SELECT " WHERE state = 'pending' AND next_try_ms <= ?2 AND ?1 IS NULL"
+				     " LIMIT ?3",
+			NULL, now_ms, 1, media_any, &due);
+	if (rc != HG_OK || !due)
+		return rc != HG_OK ? rc : HG_ENOTFOUND;
+	rc = hg_sqlite_txn((struct hg_sqlite *)st, "media_claim", claim_body, &x);
 
 	if (rc != HG_OK)
 		return rc;

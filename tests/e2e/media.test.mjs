@@ -297,16 +297,19 @@ describe('WhatsApp media', () => {
     await waitFor(() => Date.now() > Date.parse(byGraph.m1ok.created_at) + 1500, { timeoutMs: 5000 });
     const d2 = await start('1s');
     cleanup.push(() => d2.cleanup());
-    const gone = await waitFor(async () => (await api(d2, `/media/${byGraph.m1ok.id}`)).status === 410, {
-      timeoutMs: 10000,
-      intervalMs: 100,
-    });
-    assert.ok(gone, 'the ttl purge did not expire the file');
-    const after = await api(d2, `/messages/${msgId}`);
-    assert.equal(after.status, 200);
-    const m1 = after.json.media.find((m) => m.graph_id === 'm1ok');
-    assert.equal(m1.state, 'expired');
-    assert.deepEqual(readdirSync(mediaDir).filter((f) => !f.startsWith('.')), []);
+    // the row is marked once its file is deleted: wait for the row
+    const m1 = await waitFor(async () => {
+      const r = await api(d2, `/messages/${msgId}`);
+      const m = r.json?.media?.find((x) => x.graph_id === 'm1ok');
+      return m?.state === 'expired' ? m : null;
+    }, { timeoutMs: 10000, intervalMs: 100 });
+    assert.ok(m1, 'the ttl purge did not expire the file');
+    assert.match(m1.error, /retention purge/);
+    const gone = await api(d2, `/media/${byGraph.m1ok.id}`);
+    assert.equal(gone.status, 410);
+    assert.match(gone.json.error, /expired/);
+    const empty = await waitFor(() => readdirSync(mediaDir).length === 0, { timeoutMs: 10000, intervalMs: 100 });
+    assert.ok(empty, `files left after the ttl: ${readdirSync(mediaDir)}`);
   });
 
   test('a kill -9 during a download: the job is taken up again after the restart', async () => {

@@ -24,6 +24,7 @@
 #include "deliver/deliver.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "media/media.h"
 #include "stats/stats.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -318,6 +319,7 @@ static int cmd_serve(int argc, char **argv)
 	struct hg_api *api = NULL;
 	struct hg_console *console = NULL;
 	struct hg_housekeep *hk = NULL;
+	struct hg_media_fetcher *fetcher = NULL;
 	struct hg_alerts *alerts = NULL;
 	struct hg_http_server *srv = NULL;
 	char err[512];
@@ -411,6 +413,10 @@ static int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "hookgate: cannot start housekeeping: %s\n", err);
 		goto out;
 	}
+	if (hg_media_fetcher_start(live, cfg->store, &fetcher) != HG_OK) {
+		fprintf(stderr, "hookgate: cannot start the media fetcher\n");
+		goto out;
+	}
 	/* Every commit that stores deliveries wakes the engine. */
 	hg_ingest_set_commit_hook(ingest, hg_deliver_wake_cb, deliver);
 	struct hg_inbound inbound = {.live = live, .ingest = ingest, .stats = stats};
@@ -481,6 +487,7 @@ out:
 		hg_ingest_set_commit_hook(ingest, NULL, NULL);
 	hg_alerts_set_engine(alerts, NULL); /* housekeeping outlives the engine */
 	hg_deliver_stop(deliver);
+	hg_media_fetcher_stop(fetcher);
 	hg_api_stop(api);
 	hg_console_free(console);
 	/* After the engine: its last outcomes are in the final stats flush. */

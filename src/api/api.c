@@ -88,6 +88,7 @@ static const struct api_route routes[] = {
     {"GET", "alerts", 0, 0, hg_api_op_alerts},
     {"GET", "sources", 0, 0, hg_api_op_sources},
     {"GET", "audit/verify", 0, 0, hg_api_op_audit_verify},
+    {"GET", "media/*", 0, 0, hg_api_op_get_media},
     {"GET", "audit", P_SOURCE | P_ACTION | P_SINCE | P_UNTIL | P_LIMIT | P_CURSOR,
      HG_API_CURSOR_SEQ, hg_api_op_list_audit},
 };

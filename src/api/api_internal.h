@@ -37,6 +37,7 @@ struct api_params {
 struct api_answer {
 	int status;
 	const char *content_type; /* NULL: application/json */
+	char ctype[160];          /* room for a content type the op chose */
 	struct hg_buf body;
 	int store_failed; /* the store failed: the worker heals its connection */
 	char reason[192]; /* for the log line: the error, or "" */
@@ -133,6 +134,11 @@ void hg_api_op_alerts(struct hg_api *api, struct hg_store *st, const struct api_
 		      struct api_answer *a);
 void hg_api_op_sources(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		       struct api_answer *a);
+/* media.c: GET /api/v1/media/{id}, and a message's media as JSON */
+void hg_api_op_get_media(struct hg_api *api, struct hg_store *st, const struct api_job *j,
+			 struct api_answer *a);
+/* The media of message_id as a JSON array (NULL: the store failed, *rc says how). */
+struct json_t *hg_api_media_list_json(struct hg_store *st, const char *message_id, int *rc);
 void hg_api_op_list_audit(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 			  struct api_answer *a);
 /* GET /api/v1/audit/verify: the hash chain checked as `hookgate audit verify` does. */
@@ -152,6 +158,7 @@ int hg_api_console_auth(struct hg_api *api, struct hg_http_req *req);
  * HG_API_AUDIT_FAILED instead of the data. */
 #define HG_API_READ_MESSAGE "read_message" /* a message's body, headers, attempts' responses */
 #define HG_API_READ_SECRET  "read_secret"  /* a subscription's signing secret, as issued */
+#define HG_API_READ_MEDIA   "read_media"   /* a stored media file */
 #define HG_API_AUDIT_FAILED                                                                        \
 	"the audit log could not record this read, so nothing was shown; try again shortly"
 int hg_api_audit_read(struct hg_store *st, const struct api_job *j, const char *event,

@@ -453,6 +453,13 @@ void hg_api_op_show_message(struct hg_api *api, struct hg_store *st, const struc
 		rc = hg_store_message_attempts(st, j->arg, show_attempt, &sh);
 	if (rc == HG_OK && (msg == NULL || sh.failed || sh.deliveries == NULL))
 		rc = HG_ENOMEM;
+	if (rc == HG_OK) {
+		json_t *media = hg_api_media_list_json(st, j->arg, &rc);
+
+		if (media != NULL && json_array_size(media) > 0)
+			json_object_set(msg, "media", media);
+		json_decref(media);
+	}
 	if (failed(a, rc, "message", j->arg))
 		goto out;
 	/* The stored headers are a JSON object (credentials were never kept). */
@@ -680,12 +687,26 @@ void hg_api_op_stats(struct hg_api *api, struct hg_store *st, const struct api_j
 			goto out;
 		}
 	}
-	hg_api_answer_json(a, 200,
-			   json_pack("{s:o, s:i, s:o, s:o, s:o, s:o}", "source",
-				     text_or_null(p->source[0] != '\0' ? p->source : NULL), "hours",
-				     p->hours, "from", hg_api_time_json(from), "to",
-				     hg_api_time_json(to), "totals", stats_json(&rows[n], -1),
-				     "data", hours));
+	{
+		int64_t mc[HG_MEDIA_EXPIRED + 1], bytes;
+
+		rc = hg_store_media_counts(st, mc, &bytes);
+		if (rc != HG_OK) {
+			hg_api_store_error(a, rc);
+			goto out;
+		}
+		hg_api_answer_json(
+		    a, 200,
+		    json_pack("{s:o, s:i, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+			      "source", text_or_null(p->source[0] != '\0' ? p->source : NULL),
+			      "hours", p->hours, "from", hg_api_time_json(from), "to",
+			      hg_api_time_json(to), "totals", stats_json(&rows[n], -1), "data",
+			      hours, "media", "pending", (json_int_t)mc[HG_MEDIA_PENDING], "stored",
+			      (json_int_t)mc[HG_MEDIA_STORED], "failed",
+			      (json_int_t)mc[HG_MEDIA_FAILED], "quarantined",
+			      (json_int_t)mc[HG_MEDIA_QUARANTINED], "expired",
+			      (json_int_t)mc[HG_MEDIA_EXPIRED], "bytes_stored", (json_int_t)bytes));
+	}
 	hours = NULL;
 out:
 	json_decref(hours);
@@ -986,6 +1007,26 @@ static void config_sources(const struct hg_config *cfg, const struct metric_sour
 	}
 }
 
+/* WhatsApp media now, from the store (the same for every node). */
+static int media_metrics(struct hg_store *st, struct hg_buf *b)
+{
+	int64_t counts[HG_MEDIA_EXPIRED + 1], bytes;
+	int rc = hg_store_media_counts(st, counts, &bytes);
+
+	if (rc != HG_OK)
+		return rc;
+	family(b, "hookgate_media", "gauge",
+	       "WhatsApp media by state now: pending (being fetched), stored, failed, "
+	       "quarantined (the scan refused it), expired (deleted by its ttl).");
+	for (int s = HG_MEDIA_PENDING; s <= HG_MEDIA_EXPIRED; s++)
+		hg_buf_printf(b, "hookgate_media{state=\"%s\"} %" PRId64 "\n",
+			      hg_store_media_state_name(s), counts[s]);
+	family(b, "hookgate_media_stored_bytes", "gauge",
+	       "Bytes of the stored media files (as fetched, before sealing).");
+	hg_buf_printf(b, "hookgate_media_stored_bytes %" PRId64 "\n", bytes);
+	return HG_OK;
+}
+
 void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api_job *j,
 		       struct api_answer *a)
 {
@@ -1057,6 +1098,8 @@ void hg_api_op_metrics(struct hg_api *api, struct hg_store *st, const struct api
 		a->store_failed = 1;
 	}
 	if (rc == HG_OK && endpoint_metrics(api, st, j->cfg, b) == HG_EIO)
+		a->store_failed = 1;
+	if (rc == HG_OK && media_metrics(st, b) != HG_OK)
 		a->store_failed = 1;
 	if (hg_buf_status(b) != HG_OK) { /* the appends above fail as one */
 		hg_api_answer_error(a, 503, "out of memory");

@@ -33,6 +33,7 @@
 #include "api/api.h"
 #include "cli/cli.h"
 #include "housekeep/housekeep.h"
+#include "media/media.h"
 #include "config/config.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -1377,7 +1378,8 @@ int hg_cli_purge(int argc, char **argv)
 		int64_t now = hg_now_ms();
 
 		before = now - older;
-		if ((older >= 0 ? hg_housekeep_purge(st, NULL, before, NULL, &got)
+		if ((older >= 0 ? hg_media_purge(st, cfg, now, older, NULL, &got.media_files) ||
+				      hg_housekeep_purge(st, NULL, before, NULL, &got)
 				: hg_housekeep_purge_config(st, cfg, now, NULL, &got)) != HG_OK) {
 			fprintf(stderr,
 				"hookgate: the purge stopped: the store failed (see the log line "
@@ -1390,9 +1392,12 @@ int hg_cli_purge(int argc, char **argv)
 		else
 			printf("purged messages past their source's retention: ");
 		printf("%" PRId64 " messages, %" PRId64 " deliveries, %" PRId64
-		       " attempts, %" PRId64 " dedupe keys, %" PRId64 " hours of stats\n",
+		       " attempts, %" PRId64 " dedupe keys, %" PRId64 " hours of stats",
 		       got.messages, got.deliveries, got.attempts, got.dedupe_keys,
 		       got.stats_hours);
+		if (got.media_files > 0)
+			printf(", %" PRId64 " media files", got.media_files);
+		printf("\n");
 	}
 	if (rc == HG_EXIT_OK && cfg->audit_retention_ms > 0) {
 		int64_t removed = 0;

@@ -799,6 +799,7 @@ void hg_config_free(struct hg_config *cfg)
 		for (j = 0; j < src->n_forward_headers; j++)
 			free(src->forward_headers[j]);
 		free(src->forward_headers);
+		cfg_media_free(src->media);
 		free(src->name);
 		free(src->provider);
 		free(src->header);

@@ -185,6 +185,24 @@ struct hg_alert_config {
 	char *endpoint;       /* also deliver alerts to this endpoint; NULL: none */
 };
 
+/* media: (WhatsApp Cloud API) — the source's media are fetched from the
+ * Graph API by src/media/ and kept under dir (docs/config.md, "media"). */
+#define HG_DEFAULT_MEDIA_GRAPH_URL "https://graph.facebook.com/v21.0"
+#define HG_DEFAULT_MEDIA_DIR       "./var/media"
+#define HG_DEFAULT_MEDIA_TTL_MS    (30LL * 86400 * 1000)
+#define HG_DEFAULT_MEDIA_MAX_SIZE  ((int64_t)100 << 20) /* WhatsApp's own limit */
+#define HG_DEFAULT_MEDIA_WAIT_MS   (2 * 60 * 1000)
+struct hg_media_config {
+	struct hg_secret token; /* token_env: the Graph API's Bearer token */
+	char *token_env;
+	char *graph_url;  /* no trailing '/' */
+	char *dir;        /* where files are kept (created 0700) */
+	int64_t ttl_ms;   /* files older are deleted by the retention purge; 0 = kept */
+	int64_t max_size; /* bytes: a larger file is refused without being kept */
+	int64_t wait_ms;  /* how long deliveries wait for the message's media */
+	char **scan;      /* argv (argv[0] absolute), NULL-terminated; NULL = no scan */
+};
+
 struct hg_source {
 	char *name;                            /* URL segment: /in/{name} */
 	char *provider;                        /* scheme name as written */
@@ -221,7 +239,8 @@ struct hg_source {
 				  * (hg_config_retention) */
 	struct hg_route *routes; /* where its messages are delivered */
 	size_t n_routes;
-	int line; /* where it was defined */
+	struct hg_media_config *media; /* media: ; NULL when not configured */
+	int line;                      /* where it was defined */
 };
 
 struct hg_config {

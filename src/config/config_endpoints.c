@@ -65,7 +65,7 @@ static int cfg_executable(const char *path)
  * be absolute), else the first executable of that name in a directory of
  * PATH. Looked up now, so the command that runs is the one config check
  * saw; relative PATH entries (the working directory) are skipped. */
-static int cfg_resolve_command(struct cfg_ctx *c, const yaml_node_t *at, char **cmd)
+int cfg_resolve_command(struct cfg_ctx *c, const yaml_node_t *at, const char *key, char **cmd)
 {
 	const char *dir, *end;
 	size_t dl, cl = strlen(*cmd);
@@ -76,12 +76,12 @@ static int cfg_resolve_command(struct cfg_ctx *c, const yaml_node_t *at, char **
 		if ((*cmd)[0] != '/')
 			return cfg_fail(
 			    c, cfg_line(at),
-			    "exec: \"%.64s\" is a relative path; give an absolute path or "
+			    "%s: \"%.64s\" is a relative path; give an absolute path or "
 			    "the name of a command found on PATH",
-			    *cmd);
+			    key, *cmd);
 		err = cfg_executable(*cmd);
 		if (err)
-			return cfg_fail(c, cfg_line(at), "exec: cannot run %s: %s", *cmd,
+			return cfg_fail(c, cfg_line(at), "%s: cannot run %s: %s", key, *cmd,
 					err == EISDIR ? "not a regular file" : strerror(err));
 		return HG_OK;
 	}
@@ -104,9 +104,9 @@ static int cfg_resolve_command(struct cfg_ctx *c, const yaml_node_t *at, char **
 		free(full);
 	}
 	return cfg_fail(c, cfg_line(at),
-			"exec: command '%.64s' was not found on PATH; give its absolute path, such "
+			"%s: command '%.64s' was not found on PATH; give its absolute path, such "
 			"as /usr/local/bin/%.64s",
-			*cmd, *cmd);
+			key, *cmd, *cmd);
 }
 
 /* exec: a command line split at spaces and tabs, run without a shell. */
@@ -133,7 +133,7 @@ static int cfg_parse_exec(struct cfg_ctx *c, const yaml_node_t *at, const char *
 		if (!ep->argv[i])
 			return cfg_oom(c);
 	}
-	return cfg_resolve_command(c, at, &ep->argv[0]);
+	return cfg_resolve_command(c, at, "exec", &ep->argv[0]);
 }
 
 /* max_in_flight of map (an endpoint's, or the top level's); *out keeps its

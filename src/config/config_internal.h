@@ -147,7 +147,18 @@ int cfg_parse_forward_headers(struct cfg_ctx *c, const yaml_node_t *node, struct
 int cfg_parse_endpoint_headers(struct cfg_ctx *c, const yaml_node_t *node, struct hg_endpoint *ep,
 			       const char *where);
 
+/* ---- config_media.c ---- */
+
+/* A source's media: mapping (WhatsApp Cloud API media). */
+int cfg_parse_media(struct cfg_ctx *c, const yaml_node_t *node, struct hg_source *src,
+		    const char *where);
+void cfg_media_free(struct hg_media_config *m);
+
 /* ---- config_endpoints.c ---- */
+
+/* Makes *cmd an absolute path: as written when it has a '/' (then it must
+ * be absolute), else the first executable of that name on PATH. */
+int cfg_resolve_command(struct cfg_ctx *c, const yaml_node_t *at, const char *key, char **cmd);
 
 /* The default retry schedule, for endpoints and outbound subscriptions. */
 extern const int64_t cfg_default_schedule_ms[5];

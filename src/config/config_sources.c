@@ -49,6 +49,7 @@ static const char *const cfg_source_keys[] = {
     "max_dedupe_keys",
     "forward_headers",
     "retention",
+    "media",
     NULL,
 };
 /* Keys of the nested mappings. */
@@ -715,5 +716,7 @@ int cfg_parse_source(struct cfg_ctx *c, const yaml_node_t *node, size_t index, v
 		rc = cfg_parse_forward_headers(c, node, src);
 	if (!rc)
 		rc = cfg_parse_routes(c, node, src, where);
+	if (!rc)
+		rc = cfg_parse_media(c, node, src, where);
 	return rc;
 }

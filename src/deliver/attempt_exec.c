@@ -63,8 +63,9 @@ int dl_exec_start(struct hg_deliver *d, struct dl_attempt *a)
 	int rc;
 
 	snprintf(attempt, sizeof(attempt), "%d", a->n);
-	/* own: 5 below, the request id; forwarded: the list and traceparent */
-	a->envp = calloc(d->n_env_base + 7 + n_forward, sizeof(*a->envp));
+	/* own: 6 below (request id and media included); forwarded: the list
+	 * and traceparent; and the NULL */
+	a->envp = calloc(d->n_env_base + 8 + n_forward, sizeof(*a->envp));
 	if (a->envp == NULL)
 		goto oom;
 	/* The base environment was filtered by the startup config; a reload
@@ -83,6 +84,8 @@ int dl_exec_start(struct hg_deliver *d, struct dl_attempt *a)
 		goto oom;
 	if (a->msg.request_id[0] != '\0' &&
 	    (v[a->env_own++] = env_var("REQUEST_ID", a->msg.request_id)) == NULL)
+		goto oom;
+	if (a->media[0] != '\0' && (v[a->env_own++] = env_var("MEDIA", a->media)) == NULL)
 		goto oom;
 	a->forward_env = a->env_base_n + a->env_own;
 	if (dl_forward_each(d, a, add_forwarded, a) != HG_OK)

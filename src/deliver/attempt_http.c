@@ -146,6 +146,8 @@ int dl_http_start(struct hg_deliver *d, struct dl_attempt *a)
 		rc = dl_forward_each(d, a, add_forwarded, a);
 	if (rc == HG_OK && event[0] != '\0')
 		rc = dl_add_header(a, "X-Webhook-Event", event);
+	if (rc == HG_OK && a->media[0] != '\0')
+		rc = dl_add_header(a, "X-Hookgate-Media", a->media);
 	if (rc == HG_OK && ep->secret.bytes != NULL)
 		rc = add_signature(d, a);
 	if (rc != HG_OK) {

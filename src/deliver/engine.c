@@ -273,6 +273,13 @@ static void start_attempt(struct hg_deliver *d, struct dl_endpoint *e,
 			store_trouble(d);
 		return;
 	}
+	if (!e->subs && dl_media_gate(d, a)) { /* waits for its media: no attempt */
+		list_remove(&d->running, a);
+		e->in_flight--;
+		d->in_flight--;
+		attempt_free(d, a);
+		return;
+	}
 	rc = e->ep->url != NULL ? dl_http_start(d, a) : dl_exec_start(d, a);
 	if (rc != HG_OK)
 		dl_finish(d, a);

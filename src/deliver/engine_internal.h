@@ -78,6 +78,7 @@ struct dl_attempt {
 	int have_sub;
 	int sub_gone;               /* it answered 410: switch it off */
 	struct hg_ssrf_guard guard; /* the connect-time SSRF guard of this transfer */
+	char media[1024];           /* X-Hookgate-Media: "<id>=<state>,..."; "" none */
 	struct dl_attempt *prev, *next;
 };
 
@@ -185,6 +186,13 @@ void dl_events_flush(struct hg_deliver *d);
  * kept their name over, and re-arms an open circuit's timer. */
 void dl_health_carry(struct hg_deliver *d, struct dl_endpoint *eps, size_t n,
 		     const struct dl_endpoint *old, size_t n_old);
+
+/* ---- media_gate.c: deliveries wait for the message's media ---- */
+
+/* 1 when a's delivery was put back to wait for its message's media (no
+ * attempt: the caller drops a); 0 to go on, with a->media set to the
+ * X-Hookgate-Media value ("" when the message has none). */
+int dl_media_gate(struct hg_deliver *d, struct dl_attempt *a);
 
 /* ---- forward.c: the request headers a delivery passes on ---- */
 

@@ -25,6 +25,7 @@
 #include "alerts/alerts.h"
 #include "config/config.h"
 #include "housekeep/housekeep.h"
+#include "media/media.h"
 #include "stats/stats.h"
 #include "store/store.h"
 
@@ -79,6 +80,8 @@ int hg_housekeep_purge_config(struct hg_store *st, const struct hg_config *cfg, 
 
 	if (own == NULL)
 		return HG_ENOMEM;
+	/* media files first: a message purged below takes its media rows along */
+	rc = hg_media_purge(st, cfg, now_ms, -1, stop, &out->media_files);
 	for (i = 0; i < cfg->n_sources && rc == HG_OK; i++) {
 		if (cfg->sources[i].retention_ms < 0)
 			continue; /* the top-level retention applies */
@@ -102,7 +105,8 @@ int hg_housekeep_retention_set(const struct hg_config *cfg)
 	size_t i;
 
 	for (i = 0; i < cfg->n_sources; i++)
-		if (cfg->sources[i].retention_ms > 0)
+		if (cfg->sources[i].retention_ms > 0 ||
+		    (cfg->sources[i].media != NULL && cfg->sources[i].media->ttl_ms > 0))
 			return 1;
 	return cfg->retention_ms > 0;
 }
@@ -154,11 +158,11 @@ static void purge_old(struct hg_housekeep *hk, const struct hg_config *cfg)
 	if (hk->st == NULL)
 		return;
 	rc = hg_housekeep_purge_config(hk->st, cfg, hg_now_ms(), &hk->stop, &got);
-	if (got.messages > 0 || got.stats_hours > 0)
-		hg_log(HG_LOG_INFO, "retention purge", "messages", HG_LI(got.messages),
-		       "deliveries", HG_LI(got.deliveries), "attempts", HG_LI(got.attempts),
-		       "dedupe_keys", HG_LI(got.dedupe_keys), "stats_hours", HG_LI(got.stats_hours),
-		       NULL);
+	if (got.messages > 0 || got.stats_hours > 0 || got.media_files > 0)
+		hg_log(HG_LOG_INFO, "retention purge", "media_files", HG_LI(got.media_files),
+		       "messages", HG_LI(got.messages), "deliveries", HG_LI(got.deliveries),
+		       "attempts", HG_LI(got.attempts), "dedupe_keys", HG_LI(got.dedupe_keys),
+		       "stats_hours", HG_LI(got.stats_hours), NULL);
 	if (rc != HG_OK)
 		hg_store_heal(&hk->st, hk->store_uri, "housekeeping");
 }

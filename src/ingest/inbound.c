@@ -41,6 +41,7 @@
 #include "deliver/deliver.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
+#include "media/media.h"
 #include "stats/stats.h"
 #include "store/store.h"
 #include "util/jsonpath.h"
@@ -61,6 +62,7 @@ struct inbound_item {
 	struct hg_buf headers; /* JSON object of the request's headers */
 	uint8_t *body;
 	struct hg_store_target *targets; /* its deliveries; names belong to cfg */
+	struct hg_media_refs media;      /* its media jobs (sources with media:) */
 	struct hg_config *cfg; /* a reference to the snapshot the request was taken under */
 	struct hg_stats *stats;
 	int64_t start_us;              /* when the request was complete (hg_mono_us) */
@@ -111,6 +113,7 @@ static void item_free(struct inbound_item *item)
 	hg_buf_free(&item->headers);
 	free(item->body);
 	free(item->targets);
+	hg_media_refs_free(&item->media);
 	hg_config_put(item->cfg);
 	free(item);
 }
@@ -557,6 +560,12 @@ static void receive(struct hg_http_req *req, const struct hg_inbound *in, struct
 					item->targets, &m->n_targets) != HG_OK)
 			goto oom;
 		m->targets = item->targets;
+	}
+	if (src->media != NULL) {
+		if (hg_media_refs_of(hg_json_body_root(&jb), &item->media) != HG_OK)
+			goto oom;
+		m->media = item->media.refs;
+		m->n_media = item->media.n;
 	}
 	m->content_type = item->content_type;
 	m->headers_json = (const char *)item->headers.data;

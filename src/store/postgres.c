@@ -890,6 +890,8 @@ static int put_message(struct hg_pg *p, struct hg_store_msg *m, struct hg_pg_fai
 		rc = hg_pg_fail_with(p, f, "message insert", res);
 	PQclear(res);
 	if (rc == HG_OK)
+		rc = hg_pg_put_media(p, m, f);
+	if (rc == HG_OK)
 		memcpy(m->first_id, m->id, sizeof(m->first_id));
 	return rc;
 }
@@ -1695,6 +1697,13 @@ const struct hg_store_ops hg_store_postgres_ops = {
     .dedupe_rehash = hg_pg_dedupe_rehash,
     .alert_set = hg_pg_alert_set,
     .alert_list = hg_pg_alert_list,
+    .media_claim = hg_pg_media_claim,
+    .media_update = hg_pg_media_update,
+    .media_get = hg_pg_media_get,
+    .media_list = hg_pg_media_list,
+    .media_old = hg_pg_media_old,
+    .media_defer = hg_pg_media_defer,
+    .media_counts = hg_pg_media_counts,
     .sub_deliveries = hg_pg_sub_deliveries,
     .sub_outcome = hg_pg_sub_outcome,
     .ratelimit_add = hg_pg_ratelimit_add,

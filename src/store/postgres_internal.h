@@ -184,6 +184,22 @@ int hg_pg_alert_set(struct hg_store *st, const struct hg_store_alert *a, int64_t
 int hg_pg_alert_list(struct hg_store *st, int64_t since_ms,
 		     int (*fn)(const struct hg_store_alert *a, void *arg), void *arg);
 
+/* postgres_media.c: the media jobs (store.h); put_media inserts m's
+ * jobs inside the caller's transaction (put_batch) */
+int hg_pg_put_media(struct hg_pg *p, const struct hg_store_msg *m, struct hg_pg_fail *f);
+int hg_pg_media_claim(struct hg_store *st, int64_t now_ms, int64_t lease_until_ms,
+		      struct hg_store_media *out);
+int hg_pg_media_update(struct hg_store *st, const struct hg_store_media *m, int64_t now_ms);
+int hg_pg_media_get(struct hg_store *st, const char *id, struct hg_store_media *out);
+int hg_pg_media_list(struct hg_store *st, const char *message_id,
+		     int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
+int hg_pg_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+		      int64_t until_ms);
+int hg_pg_media_counts(struct hg_store *st, int64_t counts[HG_MEDIA_EXPIRED + 1],
+		       int64_t *stored_bytes);
+int hg_pg_media_old(struct hg_store *st, const char *source, int64_t before_ms, size_t limit,
+		    int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
+
 /* postgres_crypt.c: encryption at rest (store_internal.h) */
 int hg_pg_meta_get(struct hg_store *st, const char *name, char key_id[HG_STORE_KEY_ID_MAX + 1],
 		   char **value);

@@ -208,9 +208,27 @@ const char *const hg_pg_migrations[] = {
     "  updated_ms bigint NOT NULL,"
     "  PRIMARY KEY (rule, source)"
     ");",
-    /* 10: reserved for media (another branch); a no-op here, as in SQLite
-     * (a command, not a query: the step must return no rows). */
-    "DO $$ BEGIN END $$;",
+    /* 10: WhatsApp media, as in SQLite's step 10. */
+    "CREATE TABLE media ("
+    "  id text PRIMARY KEY,"
+    "  message_id text NOT NULL,"
+    "  source text NOT NULL,"
+    "  graph_id text NOT NULL,"
+    "  mime text,"
+    "  sha256 text,"
+    "  state text NOT NULL"
+    "    CHECK (state IN ('pending', 'stored', 'failed', 'quarantined', 'expired')),"
+    "  size bigint NOT NULL DEFAULT 0,"
+    "  attempts integer NOT NULL DEFAULT 0,"
+    "  next_try_ms bigint NOT NULL,"
+    "  error text,"
+    "  file text,"
+    "  key_id text,"
+    "  created_ms bigint NOT NULL,"
+    "  updated_ms bigint NOT NULL"
+    ");"
+    "CREATE INDEX media_message ON media (message_id);"
+    "CREATE INDEX media_due ON media (state, next_try_ms);",
     /* 11: the request id of a message, as in SQLite's step 11. */
     "ALTER TABLE messages ADD COLUMN request_id text;",
 };

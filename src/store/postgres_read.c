@@ -518,6 +518,7 @@ static int purge_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 	 * disjoint sets), then their deliveries (waiting out a claim that is
 	 * committing), then checked again for a delivery in flight. */
 	static const char *const del_sql[] = {
+	    "DELETE FROM media WHERE message_id = ANY($1::text[])",
 	    "DELETE FROM attempts WHERE delivery_id IN"
 	    " (SELECT id FROM deliveries WHERE message_id = ANY($1::text[]))",
 	    "DELETE FROM deliveries WHERE message_id = ANY($1::text[])",
@@ -541,8 +542,9 @@ static int purge_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 	    " AND ($2::text[] IS NULL OR ((source = ANY($2::text[])) <> $3::boolean))",
 	};
 	struct purge_args *a = arg;
-	int64_t *counts[4] = {&a->got.attempts, &a->got.deliveries, &a->got.dedupe_keys,
-			      &a->got.messages};
+	int64_t media_rows = 0; /* their files went with the media purge before */
+	int64_t *counts[5] = {&media_rows, &a->got.attempts, &a->got.deliveries,
+			      &a->got.dedupe_keys, &a->got.messages};
 	char cutoff[24], before[24], limit[24], hour[24], sql[512];
 	const char *vals[4] = {cutoff, before, limit, NULL};
 	PGresult *res;
@@ -614,7 +616,7 @@ static int purge_body(struct hg_pg *p, void *arg, struct hg_pg_fail *f)
 		return HG_EIO;
 	}
 	vals[0] = (const char *)p->arr[1].data;
-	for (k = 0; k < 4 && rc == HG_OK; k++) {
+	for (k = 0; k < 5 && rc == HG_OK; k++) {
 		res = PQexecParams(p->conn, del_sql[k], 1, NULL, vals, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 			rc = hg_pg_fail_with(p, f, "purge delete", res);

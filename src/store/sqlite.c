@@ -47,6 +47,7 @@
 #include "stats/stats.h"
 #include "store/sqlite_file.h"
 #include "store/sqlite_alerts.h"
+#include "store/sqlite_media.h"
 #include "store/sqlite_crypt.h"
 #include "store/sqlite_internal.h"
 #include "store/sqlite_outbound.h"
@@ -87,6 +88,7 @@ enum {
 	S_DELIVERY_EXISTS,
 	S_RETRY_ONE,
 	S_RETRY_ENDPOINT,
+	S_INSERT_MEDIA,
 	S_N
 };
 
@@ -170,6 +172,9 @@ static const char *const stmt_sql[S_N] = {
     [S_DELIVERY_EXISTS] = "SELECT 1 FROM deliveries WHERE id = ?1",
     [S_RETRY_ONE] = HG_SQLITE_RETRY " WHERE id = ?1 AND status = 'dead'",
     [S_RETRY_ENDPOINT] = HG_SQLITE_RETRY " WHERE endpoint = ?1 AND status = 'dead'",
+    [S_INSERT_MEDIA] = "INSERT INTO media (id, message_id, source, graph_id, mime, sha256, state,"
+		       " next_try_ms, created_ms, updated_ms)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?7, ?7)",
 };
 
 struct hg_sqlite {
@@ -655,6 +660,30 @@ static int put_one(struct hg_sqlite *s, struct hg_store_msg *m, const char **wha
 
 		rc = insert_delivery(s, m->id, m->targets[k].endpoint, m->targets[k].due_ms,
 				     m->received_ms, did);
+		if (rc != SQLITE_DONE)
+			goto out;
+	}
+	*what = "media insert";
+	q = s->stmt[S_INSERT_MEDIA];
+	for (k = 0; k < m->n_media; k++) {
+		const struct hg_store_media_ref *r = &m->media[k];
+
+		rc = sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(q, 2, m->id, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(q, 3, m->source, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(q, 4, r->graph_id, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = bind_text_or_null(q, 5, r->mime);
+		if (rc == SQLITE_OK)
+			rc = bind_text_or_null(q, 6, r->sha256);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 7, m->received_ms);
+		if (rc != SQLITE_OK)
+			goto out;
+		rc = run(s, S_INSERT_MEDIA);
 		if (rc != SQLITE_DONE)
 			goto out;
 	}
@@ -1996,6 +2025,7 @@ out:
 /* The statements that delete one message and what hangs off it, in an
  * order that never leaves a row pointing at a deleted one. */
 static const char *const purge_sql[] = {
+    "DELETE FROM media WHERE message_id = ?1",
     "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_id = ?1)",
     "DELETE FROM deliveries WHERE message_id = ?1",
     "DELETE FROM dedupe WHERE message_id = ?1",
@@ -2006,7 +2036,8 @@ static const char *const purge_sql[] = {
 static int purge_body(struct hg_sqlite *s, void *arg, const char **what)
 {
 	struct purge_args *a = arg;
-	int64_t *counts[HG_PURGE_STEPS] = {&a->got.attempts, &a->got.deliveries,
+	int64_t media_rows = 0; /* their files went with the media purge before */
+	int64_t *counts[HG_PURGE_STEPS] = {&media_rows, &a->got.attempts, &a->got.deliveries,
 					   &a->got.dedupe_keys, &a->got.messages};
 	sqlite3_stmt *sel = NULL, *del[HG_PURGE_STEPS] = {0}, *stats[2] = {0};
 	char cutoff[16];
@@ -2331,6 +2362,13 @@ const struct hg_store_ops hg_store_sqlite_ops = {
     .scrub = hg_sqlite_scrub,
     .alert_set = hg_sqlite_alert_set,
     .alert_list = hg_sqlite_alert_list,
+    .media_claim = hg_sqlite_media_claim,
+    .media_update = hg_sqlite_media_update,
+    .media_get = hg_sqlite_media_get,
+    .media_list = hg_sqlite_media_list,
+    .media_old = hg_sqlite_media_old,
+    .media_defer = hg_sqlite_media_defer,
+    .media_counts = hg_sqlite_media_counts,
     .sub_deliveries = sqlite_sub_deliveries,
     .sub_outcome = sqlite_sub_outcome,
 };

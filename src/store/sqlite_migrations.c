@@ -203,9 +203,33 @@ const char *const hg_sqlite_migrations[] = {
     "  updated_ms INTEGER NOT NULL,"
     "  PRIMARY KEY (rule, source)"
     ") WITHOUT ROWID;",
-    /* 10: reserved for media (another branch). A no-op here so step 11
-     * keeps its number; the media step replaces it when both are merged. */
-    "SELECT 1;",
+    /* 10: WhatsApp media (src/media). One row per file a message names,
+     * inserted with the message; the fetcher claims pending rows whose
+     * next_try_ms is due (a claim moves next_try_ms past the lease, so a
+     * node that dies mid-download leaves the job to be claimed again).
+     * The file under the media dir is named by id alone, never by
+     * anything from the payload; key_id names the key it is sealed with
+     * (NULL: in clear). */
+    "CREATE TABLE media ("
+    "  id TEXT PRIMARY KEY,"
+    "  message_id TEXT NOT NULL,"
+    "  source TEXT NOT NULL,"
+    "  graph_id TEXT NOT NULL,"
+    "  mime TEXT,"
+    "  sha256 TEXT,"
+    "  state TEXT NOT NULL"
+    "    CHECK (state IN ('pending', 'stored', 'failed', 'quarantined', 'expired')),"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_try_ms INTEGER NOT NULL,"
+    "  error TEXT,"
+    "  file TEXT,"
+    "  key_id TEXT,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX media_message ON media(message_id);"
+    "CREATE INDEX media_due ON media(state, next_try_ms);",
     /* 11: the id of the request that brought a message (its X-Request-Id
      * or one hookgate made), forwarded on its deliveries; NULL for rows
      * stored before. */

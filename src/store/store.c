@@ -955,3 +955,109 @@ void hg_store_heal(struct hg_store **st, const char *uri, const char *who)
 	else
 		hg_log(HG_LOG_WARN, "store re-opened", "thread", HG_LS(who), NULL);
 }
+
+/* ---- WhatsApp media ---- */
+
+static const char *const media_states[] = {
+    [HG_MEDIA_PENDING] = "pending", [HG_MEDIA_STORED] = "stored",
+    [HG_MEDIA_FAILED] = "failed",   [HG_MEDIA_QUARANTINED] = "quarantined",
+    [HG_MEDIA_EXPIRED] = "expired",
+};
+
+const char *hg_store_media_state_name(enum hg_media_state s)
+{
+	return s >= HG_MEDIA_PENDING && s <= HG_MEDIA_EXPIRED ? media_states[s] : NULL;
+}
+
+int hg_store_media_state_parse(const char *name, enum hg_media_state *out)
+{
+	int s;
+
+	for (s = HG_MEDIA_PENDING; name != NULL && s <= HG_MEDIA_EXPIRED; s++)
+		if (strcmp(name, media_states[s]) == 0) {
+			*out = (enum hg_media_state)s;
+			return HG_OK;
+		}
+	return HG_EINVAL;
+}
+
+void hg_store_media_fill(struct hg_store_media *m, const char *const *col)
+{
+#define MEDIA_TEXT(field, i) hg_strlcpy(m->field, col[i] != NULL ? col[i] : "", sizeof(m->field))
+#define MEDIA_INT(i)         (col[i] != NULL ? strtoll(col[i], NULL, 10) : 0)
+	memset(m, 0, sizeof(*m));
+	MEDIA_TEXT(id, 0);
+	MEDIA_TEXT(message_id, 1);
+	MEDIA_TEXT(source, 2);
+	MEDIA_TEXT(graph_id, 3);
+	MEDIA_TEXT(mime, 4);
+	MEDIA_TEXT(sha256, 5);
+	if (hg_store_media_state_parse(col[6], &m->state) != HG_OK)
+		m->state = HG_MEDIA_FAILED;
+	m->size = MEDIA_INT(7);
+	m->attempts = (int)MEDIA_INT(8);
+	m->next_try_ms = MEDIA_INT(9);
+	MEDIA_TEXT(error, 10);
+	MEDIA_TEXT(file, 11);
+	MEDIA_TEXT(key_id, 12);
+	m->created_ms = MEDIA_INT(13);
+	m->updated_ms = MEDIA_INT(14);
+#undef MEDIA_TEXT
+#undef MEDIA_INT
+}
+
+int hg_store_media_claim(struct hg_store *st, int64_t now_ms, int64_t lease_until_ms,
+			 struct hg_store_media *out)
+{
+	if (st->ops->media_claim == NULL)
+		return unsupported(st, "media_claim");
+	return st->ops->media_claim(st, now_ms, lease_until_ms, out);
+}
+
+int hg_store_media_update(struct hg_store *st, const struct hg_store_media *m, int64_t now_ms)
+{
+	if (st->ops->media_update == NULL)
+		return unsupported(st, "media_update");
+	return st->ops->media_update(st, m, now_ms);
+}
+
+int hg_store_media_get(struct hg_store *st, const char *id, struct hg_store_media *out)
+{
+	if (st->ops->media_get == NULL)
+		return unsupported(st, "media_get");
+	return st->ops->media_get(st, id, out);
+}
+
+int hg_store_media_list(struct hg_store *st, const char *message_id,
+			int (*fn)(const struct hg_store_media *m, void *arg), void *arg)
+{
+	if (st->ops->media_list == NULL)
+		return unsupported(st, "media_list");
+	return st->ops->media_list(st, message_id, fn, arg);
+}
+
+int hg_store_media_old(struct hg_store *st, const char *source, int64_t before_ms, size_t limit,
+		       int (*fn)(const struct hg_store_media *m, void *arg), void *arg)
+{
+	if (st->ops->media_old == NULL)
+		return unsupported(st, "media_old");
+	return st->ops->media_old(st, source, before_ms, limit, fn, arg);
+}
+
+int hg_store_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+			 int64_t until_ms)
+{
+	if (st->ops->media_defer == NULL)
+		return unsupported(st, "media_defer");
+	return st->ops->media_defer(st, delivery_id, lease_owner, until_ms);
+}
+
+int hg_store_media_counts(struct hg_store *st, int64_t counts[HG_MEDIA_EXPIRED + 1],
+			  int64_t *stored_bytes)
+{
+	memset(counts, 0, (HG_MEDIA_EXPIRED + 1) * sizeof(counts[0]));
+	*stored_bytes = 0;
+	if (st->ops->media_counts == NULL)
+		return unsupported(st, "media_counts");
+	return st->ops->media_counts(st, counts, stored_bytes);
+}

@@ -42,6 +42,16 @@ struct hg_store_target {
 	int64_t due_ms;       /* when its first attempt is due, ms since the epoch */
 };
 
+/* One media file an inbound message names (WhatsApp: value.messages[].
+ * image.id and its mime_type and sha256); stored as a pending media job in
+ * the same transaction as its message, never for a duplicate. */
+struct hg_store_media_ref {
+	char id[HG_UUID_LEN + 1]; /* the opaque id (hg_uuid7), the caller's */
+	const char *graph_id;     /* the Graph API media id */
+	const char *mime;         /* may be NULL */
+	const char *sha256;       /* as the payload gives it; may be NULL */
+};
+
 /* One inbound message to store. The caller owns every pointer. */
 struct hg_store_msg {
 	char id[HG_UUID_LEN + 1]; /* caller generates (hg_uuid7) */
@@ -64,6 +74,9 @@ struct hg_store_msg {
 	 * a duplicate. May be NULL when n_targets is 0. */
 	const struct hg_store_target *targets;
 	size_t n_targets;
+	/* Its media (sources with media:); may be NULL when n_media is 0. */
+	const struct hg_store_media_ref *media;
+	size_t n_media;
 	/* audit.received: when set and the message is accepted (never for a
 	 * duplicate), the backend appends an HG_AUDIT_RECEIVED_EVENT row for it
 	 * in the same transaction: the source, client, and a reason naming the
@@ -450,6 +463,7 @@ struct hg_store_purged {
 	int64_t attempts;
 	int64_t dedupe_keys;
 	int64_t stats_hours; /* hourly stats rows */
+	int64_t media_files; /* media files deleted (their ttl; set by src/media) */
 };
 
 /* Deletes, in ONE transaction, up to limit of the oldest messages received
@@ -656,6 +670,9 @@ struct hg_keyring;
  * this process uses from now on. The one before stays allocated until
  * hg_store_keys_release(), so a thread still using it is safe. */
 void hg_store_use_keys(struct hg_keyring *kr);
+/* The keyring in use, or NULL when encryption is off; valid until
+ * hg_store_keys_release() (media files are sealed with it, src/media). */
+const struct hg_keyring *hg_store_keyring(void);
 /* Frees every keyring (at exit, once no thread uses the store). */
 void hg_store_keys_release(void);
 /* Before hg_store_use_keys(kr): checks that every key a value stored in
@@ -739,6 +756,74 @@ int hg_store_alert_set(struct hg_store *st, const struct hg_store_alert *a, int6
  * since_ms, firing ones first, newest first. HG_OK or HG_EIO. */
 int hg_store_alert_list(struct hg_store *st, int64_t since_ms,
 			int (*fn)(const struct hg_store_alert *a, void *arg), void *arg);
+
+/* ---- WhatsApp media (schema v10, src/media) ----
+ * A job moves pending -> stored | failed | quarantined, and a stored or
+ * quarantined file -> expired when the retention purge deletes it. These
+ * ops are optional for a backend (HG_EIO without). */
+enum hg_media_state {
+	HG_MEDIA_PENDING = 1,
+	HG_MEDIA_STORED = 2,
+	HG_MEDIA_FAILED = 3,
+	HG_MEDIA_QUARANTINED = 4,
+	HG_MEDIA_EXPIRED = 5,
+};
+#define HG_STORE_MEDIA_TEXT_MAX 128 /* graph id, mime type, sha256 as given */
+
+/* "pending", ... (the words the state column holds); NULL for anything else. */
+const char *hg_store_media_state_name(enum hg_media_state s);
+int hg_store_media_state_parse(const char *name, enum hg_media_state *out);
+
+struct hg_store_media {
+	char id[HG_UUID_LEN + 1];
+	char message_id[HG_UUID_LEN + 1];
+	char source[HG_STORE_NAME_MAX + 2];
+	char graph_id[HG_STORE_MEDIA_TEXT_MAX + 1];
+	char mime[HG_STORE_MEDIA_TEXT_MAX + 1];   /* "": unknown */
+	char sha256[HG_STORE_MEDIA_TEXT_MAX + 1]; /* "": none given */
+	enum hg_media_state state;
+	int64_t size; /* bytes of the file as fetched (not as sealed) */
+	int attempts;
+	int64_t next_try_ms;
+	char error[256];                      /* "" none */
+	char file[HG_UUID_LEN + 1];           /* "" none yet: the file's name in the media dir */
+	char key_id[HG_STORE_KEY_ID_MAX + 1]; /* "" in clear */
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+/* Claims the oldest due pending job (next_try_ms <= now_ms): moves its
+ * next_try_ms to lease_until_ms and counts an attempt, so another fetcher
+ * (or this one after a crash) takes it again only once that passed.
+ * HG_OK (*out filled), HG_ENOTFOUND (none due) or HG_EIO. */
+int hg_store_media_claim(struct hg_store *st, int64_t now_ms, int64_t lease_until_ms,
+			 struct hg_store_media *out);
+/* Writes m's state, mime, sha256, size, next_try_ms, error, file and
+ * key_id (updated_ms = now_ms). HG_OK, HG_ENOTFOUND or HG_EIO. */
+int hg_store_media_update(struct hg_store *st, const struct hg_store_media *m, int64_t now_ms);
+/* HG_OK, HG_ENOTFOUND or HG_EIO. */
+int hg_store_media_get(struct hg_store *st, const char *id, struct hg_store_media *out);
+/* Calls fn for each media row of message_id (created order) until fn
+ * returns non-zero. HG_OK or HG_EIO. */
+int hg_store_media_list(struct hg_store *st, const char *message_id,
+			int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
+/* Calls fn for up to limit rows of source whose file exists (stored or
+ * quarantined) and that were created before before_ms. HG_OK or HG_EIO. */
+int hg_store_media_old(struct hg_store *st, const char *source, int64_t before_ms, size_t limit,
+		       int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
+
+/* How many media rows are in each state now (counts[s] for every enum
+ * hg_media_state s; counts has HG_MEDIA_EXPIRED + 1 elements) and the
+ * bytes of the stored files. HG_OK or HG_EIO. */
+int hg_store_media_counts(struct hg_store *st, int64_t counts[HG_MEDIA_EXPIRED + 1],
+			  int64_t *stored_bytes);
+
+/* A claimed delivery whose message's media are still being fetched goes
+ * back to waiting without an attempt: pending again, due at until_ms, its
+ * lease dropped, while lease_owner still holds it. HG_OK (also when the
+ * lease was lost meanwhile) or HG_EIO. */
+int hg_store_media_defer(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+			 int64_t until_ms);
 
 /* Keeps a thread's own handle usable: when *st is NULL or no longer
  * answers a ping (the file was removed, the server restarted), it is closed

@@ -73,6 +73,11 @@ const struct hg_keyring *hg_store_keys(void)
 	return atomic_load_explicit(&current, memory_order_acquire);
 }
 
+const struct hg_keyring *hg_store_keyring(void)
+{
+	return hg_store_keys();
+}
+
 int hg_store_index_hash(const char *scope, const char *source, const char *key,
 			char out[HG_STORE_INDEX_HASH_LEN + 1])
 {

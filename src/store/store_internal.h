@@ -197,7 +197,30 @@ struct hg_store_ops {
 			 int *changed);
 	int (*alert_list)(struct hg_store *st, int64_t since_ms,
 			  int (*fn)(const struct hg_store_alert *a, void *arg), void *arg);
+	/* WhatsApp media (optional, all or none): the store.h functions of
+	 * the same names */
+	int (*media_claim)(struct hg_store *st, int64_t now_ms, int64_t lease_until_ms,
+			   struct hg_store_media *out);
+	int (*media_update)(struct hg_store *st, const struct hg_store_media *m, int64_t now_ms);
+	int (*media_get)(struct hg_store *st, const char *id, struct hg_store_media *out);
+	int (*media_list)(struct hg_store *st, const char *message_id,
+			  int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
+	int (*media_old)(struct hg_store *st, const char *source, int64_t before_ms, size_t limit,
+			 int (*fn)(const struct hg_store_media *m, void *arg), void *arg);
+	int (*media_counts)(struct hg_store *st, int64_t counts[HG_MEDIA_EXPIRED + 1],
+			    int64_t *stored_bytes);
+	int (*media_defer)(struct hg_store *st, const char *delivery_id, const char *lease_owner,
+			   int64_t until_ms);
 };
+
+/* The columns every backend reads a media row with, in the order
+ * hg_store_media_fill() takes them (text form). */
+#define HG_STORE_MEDIA_COLUMNS                                                                     \
+	"id, message_id, source, graph_id, mime, sha256, state, size, attempts, next_try_ms,"      \
+	" error, file, key_id, created_ms, updated_ms"
+#define HG_STORE_MEDIA_NCOLS 15
+/* Fills m from the 15 columns as text (NULL: empty / 0). */
+void hg_store_media_fill(struct hg_store_media *m, const char *const *col);
 
 /* HG_OK when ops has every op store.c calls without a NULL check (name,
  * open, close, schema_version, put_batch, audit_rows, get_message,

@@ -486,7 +486,7 @@ static void test_unknown_keys(void **state)
 	    "unknown key 'secret_evn' in source 'gh'; expected one of name, provider, "
 	    "secret_env, secret_file, secret, verify_token_env, dedupe, max_body, "
 	    "header, algorithm, encoding, prefix, tolerance, max_age, public_url, "
-	    "rate_limit, mtls, routes, max_dedupe_keys, forward_headers, retention");
+	    "rate_limit, mtls, routes, max_dedupe_keys, forward_headers, retention, media");
 	expect_error("sources:\n  - provider: github\n    listen: :80\n", 3,
 		     "unknown key 'listen' in source #1");
 	expect_error("sources:\n  - {name: a, provider: meta, secret: x}\n  - {name: b, x: 1}\n", 3,
@@ -1933,6 +1933,99 @@ static void test_no_secrets(void **state)
 	hg_config_free(cfg);
 }
 
+/* media: defaults, every key, and the errors a newcomer meets first. */
+static void test_media(void **state)
+{
+	struct hg_config *cfg;
+	const struct hg_media_config *m;
+
+	(void)state;
+	setenv("HGT_WA_TOKEN", "wa-token", 1);
+	cfg = load_ok("sources:\n"
+		      "  - name: wa\n"
+		      "    provider: meta\n"
+		      "    secret: x\n"
+		      "    media: {token_env: HGT_WA_TOKEN}\n");
+	m = cfg->sources[0].media;
+	assert_non_null(m);
+	assert_int_equal(m->token.len, 8);
+	assert_memory_equal(m->token.bytes, "wa-token", 8);
+	assert_string_equal(m->graph_url, HG_DEFAULT_MEDIA_GRAPH_URL);
+	assert_string_equal(m->dir, HG_DEFAULT_MEDIA_DIR);
+	assert_int_equal(m->ttl_ms, 30LL * 86400 * 1000);
+	assert_int_equal(m->max_size, 100LL << 20);
+	assert_int_equal(m->wait_ms, 120000);
+	assert_null(m->scan);
+	hg_config_free(cfg);
+
+	cfg = load_ok("sources:\n"
+		      "  - name: wa\n"
+		      "    provider: meta\n"
+		      "    secret: x\n"
+		      "    media:\n"
+		      "      token_env: HGT_WA_TOKEN\n"
+		      "      graph_url: http://127.0.0.1:9/v21.0/\n"
+		      "      dir: /tmp/media\n"
+		      "      ttl: 1h\n"
+		      "      max_size: 2m\n"
+		      "      wait: 0\n"
+		      "      scan: [sh, -c, 'exit 0']\n");
+	m = cfg->sources[0].media;
+	assert_string_equal(m->graph_url, "http://127.0.0.1:9/v21.0");
+	assert_string_equal(m->dir, "/tmp/media");
+	assert_int_equal(m->ttl_ms, 3600000);
+	assert_int_equal(m->max_size, 2 << 20);
+	assert_int_equal(m->wait_ms, 0);
+	assert_non_null(m->scan);
+	assert_true(m->scan[0][0] == '/'); /* resolved on PATH */
+	assert_string_equal(m->scan[1], "-c");
+	assert_string_equal(m->scan[2], "exit 0");
+	assert_null(m->scan[3]);
+	hg_config_free(cfg);
+
+	cfg = load_ok("sources:\n  - {name: gh, provider: github, secret: x}\n");
+	assert_null(cfg->sources[0].media);
+	hg_config_free(cfg);
+
+	expect_error("sources:\n"
+		     "  - name: gh\n"
+		     "    provider: github\n"
+		     "    secret: x\n"
+		     "    media: {token_env: HGT_WA_TOKEN}\n",
+		     5, "media are fetched from the WhatsApp Cloud API only");
+	expect_error("sources:\n"
+		     "  - name: wa\n"
+		     "    provider: meta\n"
+		     "    secret: x\n"
+		     "    media: {dir: /tmp/m}\n",
+		     5, "has no token_env");
+	expect_error("sources:\n"
+		     "  - name: wa\n"
+		     "    provider: meta\n"
+		     "    secret: x\n"
+		     "    media: {token_env: HGT_WA_TOKEN, max_size: 0}\n",
+		     5, "max_size");
+	expect_error("sources:\n"
+		     "  - name: wa\n"
+		     "    provider: meta\n"
+		     "    secret: x\n"
+		     "    media: {token_env: HGT_WA_TOKEN, colour: red}\n",
+		     5, "unknown key 'colour' in media of source 'wa'");
+	expect_error("sources:\n"
+		     "  - name: wa\n"
+		     "    provider: meta\n"
+		     "    secret: x\n"
+		     "    media: {token_env: HGT_WA_TOKEN, scan: [hg-no-such-scanner]}\n",
+		     5, "scan: command 'hg-no-such-scanner' was not found on PATH");
+	expect_error("sources:\n"
+		     "  - name: wa\n"
+		     "    provider: meta\n"
+		     "    secret: x\n"
+		     "    media: ./var/media\n",
+		     5, "media: expected a mapping");
+	unsetenv("HGT_WA_TOKEN");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1981,6 +2074,7 @@ int main(void)
 	    cmocka_unit_test(test_forward_headers),
 	    cmocka_unit_test(test_endpoint_headers),
 	    cmocka_unit_test(test_route_header_filter),
+	    cmocka_unit_test(test_media),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -47,7 +47,7 @@
 /* The schema version this build migrates to, on every backend: 1 messages
  * and dedupe, 2 the audit log, 3 deliveries and attempts, 4 hourly stats
  * and the API's indexes, 5 outbound keys and subscriptions, 6 the audit
- * log's count, 7 its retention checkpoints, 8 encryption at rest, 9 alert state. */
+ * log's count, 7 its retention checkpoints, 8 encryption at rest, 9 alert state, 10 media, 11 request ids. */
 #define HG_TEST_SCHEMA 11
 
 /* One database of the backend under test. */
@@ -1724,6 +1724,136 @@ static void test_alert_state(void **state)
 	assert_int_equal(changed, 1);
 }
 
+/* ---- WhatsApp media jobs ---- */
+
+static int count_media(const struct hg_store_media *m, void *arg)
+{
+	(void)m;
+	++*(int *)arg;
+	return 0;
+}
+
+/* Jobs come with an accepted message only (same transaction), a claim
+ * takes each due job once until its lease passes, an update is read back,
+ * the old stored files are listed, and a purge of the message removes its
+ * rows. */
+static void test_media_jobs(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_media_ref refs[2] = {
+	    {.graph_id = "1234567890", .mime = "image/jpeg", .sha256 = "abc="},
+	    {.graph_id = "987", .mime = NULL, .sha256 = NULL}};
+	struct hg_store_media m, got;
+	struct hg_store_purged purged = {0};
+	struct tmsg t, dup;
+	int n = 0, more = 0;
+
+	hg_uuid7(refs[0].id);
+	hg_uuid7(refs[1].id);
+	tmsg_init(&t, "wa", "{}", 2, "wamid.1", NULL, NULL);
+	t.m.media = refs;
+	t.m.n_media = 2;
+	assert_int_equal(put1(f->st, &t), HG_OK);
+	tmsg_init(&dup, "wa", "{}", 2, "wamid.1", NULL, NULL);
+	dup.m.media = refs; /* a duplicate brings no job (the ids would clash) */
+	dup.m.n_media = 2;
+	assert_int_equal(put1(f->st, &dup), HG_OK);
+	assert_int_equal(dup.m.outcome, HG_STORE_DUPLICATE);
+	assert_int_equal(hg_store_media_list(f->st, t.m.id, count_media, &n), HG_OK);
+	assert_int_equal(n, 2);
+
+	assert_int_equal(hg_store_media_claim(f->st, t.m.received_ms, t.m.received_ms + 60000, &m),
+			 HG_OK);
+	assert_string_equal(m.message_id, t.m.id);
+	assert_int_equal(m.state, HG_MEDIA_PENDING);
+	assert_int_equal(m.attempts, 1);
+	assert_int_equal(m.next_try_ms, t.m.received_ms + 60000);
+	assert_int_equal(
+	    hg_store_media_claim(f->st, t.m.received_ms, t.m.received_ms + 60000, &got), HG_OK);
+	assert_string_not_equal(got.id, m.id);
+	assert_int_equal(
+	    hg_store_media_claim(f->st, t.m.received_ms, t.m.received_ms + 60000, &got),
+	    HG_ENOTFOUND);
+	/* the lease passed (the fetcher died): claimed again */
+	assert_int_equal(
+	    hg_store_media_claim(f->st, t.m.received_ms + 60000, t.m.received_ms + 120000, &got),
+	    HG_OK);
+	assert_int_equal(got.attempts, 2);
+
+	m.state = HG_MEDIA_STORED;
+	m.size = 4321;
+	hg_strlcpy(m.file, m.id, sizeof(m.file));
+	hg_strlcpy(m.key_id, "0011223344556677", sizeof(m.key_id));
+	hg_strlcpy(m.mime, "image/png", sizeof(m.mime));
+	assert_int_equal(hg_store_media_update(f->st, &m, t.m.received_ms + 5), HG_OK);
+	assert_int_equal(hg_store_media_get(f->st, m.id, &got), HG_OK);
+	assert_int_equal(got.state, HG_MEDIA_STORED);
+	assert_int_equal(got.size, 4321);
+	assert_string_equal(got.file, m.id);
+	assert_string_equal(got.key_id, "0011223344556677");
+	assert_string_equal(got.mime, "image/png");
+	assert_string_equal(got.graph_id, m.graph_id);
+	assert_string_equal(got.source, "wa");
+	assert_int_equal(got.updated_ms, t.m.received_ms + 5);
+	assert_int_equal(hg_store_media_get(f->st, "nope", &got), HG_ENOTFOUND);
+	{
+		int64_t counts[HG_MEDIA_EXPIRED + 1], bytes = -1;
+
+		assert_int_equal(hg_store_media_counts(f->st, counts, &bytes), HG_OK);
+		assert_int_equal(counts[HG_MEDIA_STORED], 1);
+		assert_int_equal(counts[HG_MEDIA_PENDING], 1);
+		assert_int_equal(counts[HG_MEDIA_FAILED], 0);
+		assert_int_equal(bytes, 4321);
+	}
+
+	n = 0;
+	assert_int_equal(hg_store_media_old(f->st, "wa", t.m.received_ms + 1, 10, count_media, &n),
+			 HG_OK);
+	assert_int_equal(n, 1); /* the stored one, not the pending one */
+	n = 0;
+	assert_int_equal(hg_store_media_old(f->st, "wa", t.m.received_ms, 10, count_media, &n),
+			 HG_OK);
+	assert_int_equal(n, 0);
+
+	assert_int_equal(hg_store_purge(f->st, t.m.received_ms + 1, 100, &purged, &more), HG_OK);
+	assert_int_equal(purged.messages, 1);
+	n = 0;
+	assert_int_equal(hg_store_media_list(f->st, t.m.id, count_media, &n), HG_OK);
+	assert_int_equal(n, 0);
+}
+
+/* A delivery deferred for its media goes back to pending, due then, with
+ * no attempt counted; a lease someone else holds is left alone. */
+static void test_media_defer(void **state)
+{
+	struct fixture *f = *state;
+	struct hg_store_target tg = {.endpoint = "app", .due_ms = 1000};
+	struct hg_store_claim_req req = {.endpoint = "app", .limit = 1, .lease_until_ms = 60000};
+	struct hg_store_claimed c;
+	struct tmsg t;
+	size_t n = 0;
+	int64_t due = 0;
+
+	tmsg_init(&t, "wa", "{}", 2, "k-defer", NULL, NULL);
+	t.m.targets = &tg;
+	t.m.n_targets = 1;
+	assert_int_equal(put1(f->st, &t), HG_OK);
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node-a", 2000, &req, 1, &c, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(hg_store_media_defer(f->st, c.id, "node-b", 2500), HG_OK);
+	assert_int_equal(hg_store_next_due(f->st, "app", &due), HG_OK);
+	assert_int_equal(due, 60000); /* node-b holds no lease: still node-a's */
+	assert_int_equal(hg_store_media_defer(f->st, c.id, "node-a", 2500), HG_OK);
+	assert_int_equal(hg_store_next_due(f->st, "app", &due), HG_OK);
+	assert_int_equal(due, 2500);
+	n = 0;
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node-a", 2400, &req, 1, &c, &n), HG_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(hg_store_claim_deliveries(f->st, "node-a", 2500, &req, 1, &c, &n), HG_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(c.attempts, 0);
+}
+
 /* ---- encryption at rest ---- */
 
 static const uint8_t key_a[32] = {0xa1, 0xa2, 0xa3};
@@ -2045,6 +2175,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_claim_history_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_health, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_alert_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_media_jobs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_media_defer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crypt_sealed_at_rest, setup, crypt_teardown),
 	    cmocka_unit_test_setup_teardown(test_crypt_tamper_refused, setup, crypt_teardown),
 	    cmocka_unit_test_setup_teardown(test_crypt_rotation_and_rekey, setup, crypt_teardown),

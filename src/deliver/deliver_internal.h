@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "deliver/deliver.h"
+#include "deliver/ssrf_curl.h"
 #include "store/store.h"
 
 /* ---- timers (timer.c): an indexed binary min-heap ----
@@ -93,16 +94,8 @@ void hg_deliver_exec_kill(struct hg_deliver_exec *x);
 /* Kills what still runs, waits for it, closes every descriptor. */
 void hg_deliver_exec_close(struct hg_deliver_exec *x);
 
-/* ---- the SSRF guard's libcurl side (ssrf.c) ---- */
-
-/* Sets h up for a subscriber delivery: every socket curl opens goes
- * through the guard (CURLOPT_OPENSOCKETFUNCTION), every request is checked
- * again against the connection's peer address just before it is sent
- * (CURLOPT_PREREQFUNCTION: a connection reused from the shared pool was
- * opened for someone else), no redirects, no proxy (the proxy's address is
- * not the subscriber's), and only the schemes the policy allows. g must
- * outlive the transfer. HG_OK or HG_EINVAL (an option curl refused). */
-int hg_ssrf_curl_guard(CURL *h, struct hg_ssrf_guard *g);
+/* ---- the SSRF guard's libcurl side (ssrf.c): hg_ssrf_curl_guard() is in
+ * deliver/ssrf_curl.h, for the media fetcher too ---- */
 
 /* The callbacks hg_ssrf_curl_guard() installs; declared for the unit tests,
  * which call them directly (a refused address never gets a socket). */

@@ -32,9 +32,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
-/* The SSRF guard's libcurl side (hg_ssrf_curl_guard) is declared with the
- * engine's private curl header: the one guard, reused rather than copied. */
-#include "deliver/deliver_internal.h"
+#include "deliver/ssrf_curl.h"
 #include "media/media_internal.h"
 #include "util/util.h"
 

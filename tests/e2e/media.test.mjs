@@ -169,7 +169,10 @@ describe('WhatsApp media', () => {
       dir: mediaDir,
       max_size: '256k',
       ...(ttl ? { ttl } : {}),
-      ...(scan ? { scan: ['sh', '-c', 'cat >/dev/null; exit 1'] } : {}),
+      // exits 1 (quarantine), or 3 when it can see a secret's variable
+      ...(scan
+        ? { scan: ['sh', '-c', 'cat >/dev/null; [ -z "$HG_E2E_MEDIA_TOKEN$HG_E2E_MEDIA_ADMIN$HG_E2E_MEDIA_WA" ] || exit 3; exit 1'] }
+        : {}),
     });
     const start = (ttl) =>
       startDaemon({

@@ -47,7 +47,8 @@
 /* The schema version this build migrates to, on every backend: 1 messages
  * and dedupe, 2 the audit log, 3 deliveries and attempts, 4 hourly stats
  * and the API's indexes, 5 outbound keys and subscriptions, 6 the audit
- * log's count, 7 its retention checkpoints, 8 encryption at rest, 9 alert state, 10 media, 11 request ids. */
+ * log's count, 7 its retention checkpoints, 8 encryption at rest, 9 alert state, 10 media, 11
+ * request ids. */
 #define HG_TEST_SCHEMA 11
 
 /* One database of the backend under test. */

@@ -166,7 +166,7 @@ static enum fetch_verdict graph_lookup(struct fetch_job *j)
 	cc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	if (cc != CURLE_OK) {
-		snprintf(j->error, sizeof(j->error), "Graph API: %s",
+		snprintf(j->error, sizeof(j->error), "Graph API: %.200s",
 			 b->over     ? "answer too large"
 			 : errbuf[0] ? errbuf
 				     : curl_easy_strerror(cc));
@@ -327,7 +327,7 @@ static enum fetch_verdict download(struct fetch_job *j, int *renew)
 		} else if (d.code >= 400) {
 			snprintf(j->error, sizeof(j->error), "download answered HTTP %ld", d.code);
 		} else {
-			snprintf(j->error, sizeof(j->error), "download: %s",
+			snprintf(j->error, sizeof(j->error), "download: %.200s",
 				 d.write_failed ? "cannot write the file"
 				 : errbuf[0]    ? errbuf
 						: curl_easy_strerror(cc));

@@ -179,7 +179,7 @@ test-install: $(BUILD)/hookgate
 # Benchmarks (bench/run.sh): hookgate against nginx and its peers on 127.0.0.1,
 # ~10-15 minutes; rewrites bench/REPORT.md. Not part of `make test`.
 bench:
-	bench/run.sh
+	scripts/with-postgres.sh bench/run.sh
 
 # Chaos (tests/chaos/chaos.mjs, docs/reliability.md): the real daemon under
 # mixed load, kill -9 at random moments and restarted CHAOS_CYCLES times on

@@ -91,6 +91,7 @@ const S = {
   ingest1m: summary('ingest-1m', 'hookgate'),
   ingestEnc: summary('ingest-enc', 'hookgate'),
   ingestAudit: summary('ingest-audit', 'hookgate'),
+  ingestPg: summary('ingest-pg', 'hookgate'),
   sink: summary('delivery', 'wrk-to-sink'),
 };
 
@@ -406,6 +407,13 @@ if (S.ingestAudit && S.ingest) {
       `of the same rounds without it (${fmt(S.ingestAudit.rps)} against ${fmt(S.ingest.rps)} req/s; ${fmt(S.ingestAudit.cpuUs, 1)} against ${fmt(S.ingest.cpuUs, 1)} µs of core per request).`,
   );
 }
+if (S.ingestPg && S.ingest) {
+  F.push(
+    `**PostgreSQL** (the same load; a local cluster with fsync on, its processes on the server's core): ${fmt(S.ingestPg.rps)} req/s, ` +
+      `${pct(S.ingestPg.rps / S.ingest.rps)} of SQLite's ${fmt(S.ingest.rps)}; ${fmt(S.ingestPg.cpuUs, 1)} µs of the core per request (hookgate and PostgreSQL together) ` +
+      `against ${fmt(S.ingest.cpuUs, 1)}; p99 ${fmt(S.ingestPg.p99, 2)} ms against ${fmt(S.ingest.p99, 2)} ms.`,
+  );
+}
 if (D && S.sink) {
   F.push(
     `**Delivery** drains ${fmt(D.rate)} deliveries/s, ${pct(D.rate / S.sink.rps)} of wrk's ${fmt(S.sink.rps)} req/s against the same sink; ` +
@@ -532,6 +540,7 @@ row('**hookgate ingest**, empty store, fsync per group commit', S.ingest, false)
 row(`hookgate ingest, ${fmt(S.ingest1m?.runs[0]?.extra.stored_before)} messages stored`, S.ingest1m);
 row('hookgate ingest, encryption at rest on', S.ingestEnc);
 row('hookgate ingest, an audit row per accepted message', S.ingestAudit);
+row('hookgate ingest, PostgreSQL store (cluster on the same core)', S.ingestPg);
 row('wrk → the delivery sink (nginx `return 200`)', S.sink, false);
 w();
 const measured = runs.filter((r) => r.quiet);
@@ -566,12 +575,13 @@ w('log are read back. "stored" counts the rows of `messages` added by the run; e
 w('been answered `accepted` (log), none `duplicate`, no `dedupe_count` bumped, and wrk must have');
 w('seen a 200 for all but the few requests still in flight when it stopped (≤ 64 connections).');
 w('"msgs/fsync" is stored messages per fdatasync/fsync of the process (perf tracepoints): the');
-w('group-commit batch size.');
+w('group-commit batch size (n/a on PostgreSQL: its server syncs, not hookgate; "DB size" is then');
+w("pg_database_size).");
 w();
 w('| run | req/s | p99 | stored | 200s seen by wrk | accepted answers | duplicates | fsyncs | msgs/fsync | DB size | check |');
 w('|---|---|---|---|---|---|---|---|---|---|---|');
 const whatif = ['whatif-nolog', 'whatif-bodyhash'].map((k) => summary(k, 'hookgate')).filter(Boolean);
-for (const s of [S.ingest, S.ingest1m, S.ingestEnc, S.ingestAudit, ...whatif]) {
+for (const s of [S.ingest, S.ingest1m, S.ingestEnc, S.ingestAudit, S.ingestPg, ...whatif]) {
   if (!s) continue;
   for (const r of s.runs) {
     const e = r.extra;

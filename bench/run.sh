@@ -9,6 +9,8 @@
 #   ingest    hookgate, provider meta, valid signatures, every request a new
 #             message stored with fsync (group commit); verified after each run
 #   1M        the same with 1 000 000 messages already stored
+#   pg        the same on PostgreSQL (run under scripts/with-postgres.sh,
+#             as `make bench` does; skipped otherwise)
 #   delivery  hookgate forwarding to a loopback sink vs wrk against that sink
 #   memory    peak RSS with 100 000 deliveries pending
 #   profile   perf on hookgate during an ingest run, when a target is missed
@@ -28,7 +30,8 @@
 #   BENCH_TMPDIR=/var/tmp (must be a disk: the databases fsync there)
 #   BENCH_REPORT=bench/REPORT.md
 #   BENCH_HOOKGATE=path (use this binary instead of building one)
-#   BENCH_ONLY="rounds delivery profile" (parts to run; the report shows what ran)
+#   BENCH_ONLY="rounds pg delivery profile" (parts to run; the report shows what ran;
+#   pg runs inside the rounds)
 #   BENCH_PRELOAD=1000000 BENCH_DELIVERIES=30000 BENCH_PENDING=100000
 # Each round also runs hookgate ingest with encryption at rest on
 # (ingest-enc) and with an audit row per accepted message (ingest-audit), to
@@ -56,7 +59,7 @@ SECRET=bench-meta-app-secret-$$
 DATA_KEY=$(openssl rand -hex 32) # the encryption key of the ingest-enc runs
 SOURCE=bench
 
-ONLY=" ${BENCH_ONLY:-rounds delivery profile} "
+ONLY=" ${BENCH_ONLY:-rounds pg delivery profile} "
 want() { [[ $ONLY == *" $1 "* ]]; }
 say() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
@@ -220,7 +223,7 @@ run_wrk() {
 # show up in their parent.
 others_snapshot() {
 	# One line per process; a process may vanish while this reads.
-	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v self="$$" '
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v self="$$" -v pg="${PG_POSTMASTER:-0}" '
 		{
 			pid = $1; rest = $0; sub(/^.*\) /, "", rest); split(rest, f, " ")
 			ppid[pid] = f[2]; t[pid] = f[12] + f[13] + f[14] + f[15]
@@ -230,7 +233,9 @@ others_snapshot() {
 			for (p in t) {
 				if (p in up || p == 2 || ppid[p] == 2) continue
 				mine = 0
-				for (q = ppid[p]; q != "" && q > 1 && !mine; q = ppid[q]) if (q == self) mine = 1
+				# the bench PostgreSQL cluster (a daemon, not our child) is ours too
+				if (p == pg) mine = 1
+				for (q = ppid[p]; q != "" && q > 1 && !mine; q = ppid[q]) if (q == self || q == pg) mine = 1
 				if (!mine) print p, t[p]
 			}
 		}'
@@ -366,7 +371,11 @@ hg_config() {
 	local file=$1 port=$2 db=$3 endpoint=${4:-}
 	{
 		echo "listen: 127.0.0.1:$port"
-		echo "store: sqlite:$db"
+		if [ -n "${HG_STORE_URI:-}" ]; then
+			echo "store: $HG_STORE_URI"
+		else
+			echo "store: sqlite:$db"
+		fi
 		echo "threads: 1"
 		echo "log_level: ${HG_LOG_LEVEL:-info}"
 		if [ "${HG_ENCRYPT:-0}" = 1 ]; then
@@ -467,12 +476,31 @@ wait_quiet() {
 	true
 }
 
+# The stored-message figures of the run's store: "count dedupe_hits bytes".
+# SQLite: the file db; PostgreSQL (HG_STORE_URI set): that database.
+store_figures() {
+	local db=$1
+	if [ -n "${HG_STORE_URI:-}" ]; then
+		psql "$HG_STORE_URI" -XAtq -F' ' -c "SELECT count(*), coalesce(sum(dedupe_count), 0),
+			pg_database_size(current_database()) FROM messages"
+	else
+		echo "$(sq "$db" "SELECT count(*), coalesce(sum(dedupe_count), 0) FROM messages" | tr '|' ' ') $(stat -c %s "$db")"
+	fi
+}
+
 # One verified hookgate ingest run. hg_ingest_rep SCENARIO REP [TEMPLATE_DB]
+# With HG_PG=1 the store is a fresh database of the bench's PostgreSQL
+# cluster (PG_ADMIN_URI) instead of a SQLite file.
 hg_ingest_rep() {
 	local scenario=$1 rep=$2 template=${3:-} dir cfg db port before=0 rss
 	dir=$WORK/hg-$scenario-$rep
 	db=$dir/hookgate.db
 	mkdir -p "$dir"
+	if [ "${HG_PG:-0}" = 1 ]; then
+		local pgdb=bench_${scenario//-/_}_$rep
+		psql "$PG_ADMIN_URI" -XAtq -c "DROP DATABASE IF EXISTS $pgdb" -c "CREATE DATABASE $pgdb" >/dev/null
+		local HG_STORE_URI=${PG_ADMIN_URI%/*}/$pgdb
+	fi
 	if [ -n "$template" ]; then
 		cp "$template" "$db"
 		before=$(sq "$db" "SELECT count(*) FROM messages")
@@ -495,16 +523,15 @@ hg_ingest_rep() {
 	rss=$(peak_rss_kb "$SRV_PID")
 	stop_pid "$SRV_PID"
 	local hg_rc=$STOP_RC
-	local total dups accepted_log dup_log err_log ok200 sent wraps fds=0 valid=true why=""
-	total=$(sq "$db" "SELECT count(*) FROM messages")
-	dups=$(sq "$db" "SELECT coalesce(sum(dedupe_count), 0) FROM messages")
+	local total dups bytes accepted_log dup_log err_log ok200 sent wraps fds=0 valid=true why=""
+	read -r total dups bytes <<<"$(store_figures "$db")"
 	accepted_log=$(grep -c '"outcome":"accepted"' "$dir/hookgate.log" || true)
 	dup_log=$(grep -c '"outcome":"duplicate"' "$dir/hookgate.log" || true)
 	err_log=$(grep '"msg":"request"' "$dir/hookgate.log" | grep -vc '"status":200' || true)
 	ok200=$(($(jnum "$WRK_JSON" requests) - $(jnum "$WRK_JSON" err_status)))
 	sent=$(jnum "$WRK_JSON" sent)
 	wraps=$(jnum "$WRK_JSON" wraps)
-	if [ -s "$perf_out" ]; then
+	if [ -s "$perf_out" ] && [ -z "${HG_STORE_URI:-}" ]; then # PostgreSQL's are its own
 		fds=$(awk -F, '/sys_enter_f(data)?sync/ {s += $1} END {print s + 0}' "$perf_out")
 	fi
 	local stored=$((total - before))
@@ -521,9 +548,12 @@ hg_ingest_rep() {
 	[ "$hg_rc" = 0 ] || { valid=false; why="$why hookgate exited $hg_rc;"; }
 	record "$scenario" hookgate "$rep" "$rss" "$(printf '{"stored_before":%s,"stored":%s,"ok_200":%s,"accepted_answers":%s,"duplicate_answers":%s,"other_answers":%s,"dedupe_hits":%s,"sent":%s,"fsyncs":%s,"db_bytes":%s,"valid":%s,"why":"%s"}' \
 		"$before" "$stored" "$ok200" "$accepted_log" "$dup_log" "$err_log" "$dups" "$sent" "$fds" \
-		"$(stat -c %s "$db")" "$valid" "${why# }")"
+		"$bytes" "$valid" "${why# }")"
 	[ "$valid" = true ] || say "INVALID run: $why"
 	rm -f "$dir/hookgate.db" "$dir/hookgate.db-wal" "$dir/hookgate.db-shm"
+	if [ "${HG_PG:-0}" = 1 ]; then
+		psql "$PG_ADMIN_URI" -XAtq -c "DROP DATABASE IF EXISTS $pgdb" >/dev/null || true
+	fi
 }
 
 # preload DIR N [ENDPOINT]: DIR/hookgate.db with N stored messages (and, with
@@ -897,6 +927,23 @@ main() {
 			"$(perf --version 2>/dev/null | awk '{print $3}')"
 	} >"$WORK/meta.json"
 
+	# PostgreSQL: `make bench` runs this script under
+	# scripts/with-postgres.sh (a throwaway cluster on 127.0.0.1, fsync on);
+	# its processes, and the backends it forks later, share the server's
+	# core, so the figures are of the whole durable system on one core.
+	PG_ADMIN_URI=
+	if [ -n "${HOOKGATE_TEST_PG:-}" ] && want pg; then
+		PG_ADMIN_URI=$HOOKGATE_TEST_PG
+		PG_POSTMASTER=$(head -1 "$HOOKGATE_E2E_PGDATA/postmaster.pid" 2>/dev/null || echo 0)
+		export PGOPTIONS="-c client_min_messages=warning"
+		local pgpid
+		for pgpid in $(pgrep -u postgres -x postgres || true); do
+			taskset -a -p -c "$SERVER_CPU" "$pgpid" >/dev/null 2>&1 || true
+		done
+	elif want pg; then
+		say "PostgreSQL round skipped: run under scripts/with-postgres.sh (make bench does)"
+	fi
+
 	if want rounds; then
 	say "pre-loading a store with $PRELOAD messages"
 	preload "$WORK/preload" "$PRELOAD" || die "cannot pre-load the store: $PRELOAD_ERR"
@@ -923,6 +970,11 @@ main() {
 		# and with one audit row per accepted message (audit.received)
 		BENCH_AUDIT_RECEIVED=1 hg_ingest_rep ingest-audit "$r"
 		rerun_wanted && BENCH_AUDIT_RECEIVED=1 hg_ingest_rep ingest-audit "$r"
+		# and on PostgreSQL (the cluster on the server core too)
+		if [ -n "$PG_ADMIN_URI" ]; then
+			HG_PG=1 hg_ingest_rep ingest-pg "$r"
+			rerun_wanted && HG_PG=1 hg_ingest_rep ingest-pg "$r"
+		fi
 	done
 	rm -rf "$WORK/preload"
 	fi

@@ -18,6 +18,7 @@ const TARGETS = {
   pendingRssMb: 100, // <= 100 MB RSS with 100k pending deliveries
   storeRatio: 0.8, // ingest with 1M stored within 20% of the empty store
   encryptRatio: 0.9, // ingest with encryption at rest within 10% of without
+  bothCoresRatio: 0.7, // both cores: ingest (2 event loops) >= 70% of nginx (2 workers)
 };
 
 const missedMode = process.argv[2] === '--missed';
@@ -92,6 +93,8 @@ const S = {
   ingestEnc: summary('ingest-enc', 'hookgate'),
   ingestAudit: summary('ingest-audit', 'hookgate'),
   ingestPg: summary('ingest-pg', 'hookgate'),
+  nginx2c: summary('ceiling-2c', 'nginx'),
+  ingest2c: summary('ingest-2c', 'hookgate'),
   sink: summary('delivery', 'wrk-to-sink'),
 };
 
@@ -154,6 +157,11 @@ if (S.ingest && S.nginx) {
 if (S.ingest && S.express) {
   const v = S.ingest.rps / S.express.rps;
   target('durable verified ingest vs Express peer', v, `≥ ${TARGETS.expressRatio}×`, v >= TARGETS.expressRatio, times(v));
+}
+if (S.ingest2c && S.nginx2c) {
+  const v = S.ingest2c.rps / S.nginx2c.rps;
+  target('both cores: ingest (2 event loops) vs nginx (2 workers)', v, `≥ ${pct(TARGETS.bothCoresRatio)}`, v >= TARGETS.bothCoresRatio, pct(v));
+  target('both cores: ingest p99 at 64 connections', S.ingest2c.p99, `≤ ${TARGETS.p99Ms} ms`, S.ingest2c.p99 <= TARGETS.p99Ms, `${fmt(S.ingest2c.p99, 2)} ms`);
 }
 if (S.ingest) {
   target('ingest p99 at 64 connections', S.ingest.p99, `≤ ${TARGETS.p99Ms} ms`, S.ingest.p99 <= TARGETS.p99Ms, `${fmt(S.ingest.p99, 2)} ms`);
@@ -407,6 +415,13 @@ if (S.ingestAudit && S.ingest) {
       `of the same rounds without it (${fmt(S.ingestAudit.rps)} against ${fmt(S.ingest.rps)} req/s; ${fmt(S.ingestAudit.cpuUs, 1)} against ${fmt(S.ingest.cpuUs, 1)} µs of core per request).`,
   );
 }
+if (S.ingest2c && S.nginx2c) {
+  F.push(
+    `**Both cores** (nothing pinned; nginx with 2 workers, hookgate with \`threads: 2\`, wrk beside them): hookgate ${fmt(S.ingest2c.rps)} req/s ` +
+      `against nginx's ${fmt(S.nginx2c.rps)} (${pct(S.ingest2c.rps / S.nginx2c.rps)}), p99 ${fmt(S.ingest2c.p99, 2)} ms. wrk shares the cores, so nginx's figure ` +
+      `is partly wrk's limit.`,
+  );
+}
 if (S.ingestPg && S.ingest) {
   F.push(
     `**PostgreSQL** (the same load; a local cluster with fsync on, its processes on the server's core): ${fmt(S.ingestPg.rps)} req/s, ` +
@@ -477,12 +492,26 @@ if (S.ingest && S.nginx && S.ingest.rps < 0.5 * S.nginx.rps) {
   why.push(
     `**≥ 50 % of nginx, ≥ 6× Express:** nginx answers from memory in ${fmt(S.nginx.cpuUs, 1)} µs of its core; ` +
       `hookgate spends ${fmt(S.ingest.cpuUs, 1)} µs per request, most of it writing each message durably: ` +
-      'SQLite appends every page a commit dirtied to the WAL (a 24-byte frame header and the 4 KiB page, two pwrite calls ' +
-      'each), fdatasyncs it, and later copies each page back into the database file (one pwrite per page, then an fsync). ' +
-      'Per message that is its share of the messages table (about 2.5 rows of 1.4 KiB per page) plus one leaf of the ' +
-      'dedupe index, which a random key lands on anywhere in the tree. On this VM the kernel side of those calls ' +
-      'is most of the profile (the thread table below). Reaching half of nginx would take under ' +
-      `${fmt((S.nginx.cpuUs || 0) * 2, 0)} µs per request for HTTP, HMAC, dedupe and the durable write together.`,
+      'SQLite appends every page a commit dirtied to the WAL (the 4 KiB page and a 24-byte header; hookgate\'s VFS hands ' +
+      'a commit\'s pages to the kernel in one write), fdatasyncs it, and later copies each page back into the database ' +
+      'file (a pread from the WAL and a pwrite per page, then an fsync). Per message that is its share of the messages ' +
+      'table (about 2.5 rows of 1.4 KiB per page) plus one leaf of the dedupe index, which a random key lands on ' +
+      'anywhere in the tree: some 8 KiB through the kernel twice for a 1 KiB message, and SQLite\'s B-tree work to find, ' +
+      'fill and split those pages. On this VM the kernel side of those calls is a large part of the profile (the thread ' +
+      'table below). Reaching half of nginx would take under ' +
+      `${fmt((S.nginx.cpuUs || 0) * 2, 0)} µs per request for HTTP, HMAC, dedupe and the durable write together. ` +
+      'What would remove most of the storage cost is another commit point: an append-only journal of the accepted ' +
+      'requests as the durable record, fsynced per batch, with the tables and the dedupe index filled behind it in ' +
+      'large batches (one write of each leaf for many keys) and an exact in-memory index of the keys not yet filled in. ' +
+      'That is a second storage engine beside SQLite\'s, with its own recovery, and is not built yet.',
+  );
+}
+if (S.ingest2c && S.nginx2c && S.ingest2c.rps < TARGETS.bothCoresRatio * S.nginx2c.rps) {
+  why.push(
+    `**Both cores ≥ ${pct(TARGETS.bothCoresRatio)} of nginx:** a second event loop has little to take over: SQLite lets one ` +
+      'connection write a file at a time, so the ingest writer is one thread whatever `threads` says, and with the ' +
+      'checkpointer it uses most of what the event loop and wrk leave of the two cores (hookgate with both cores: ' +
+      `${fmt(S.ingest2c.rps)} req/s; pinned to one: ${fmt(S.ingest?.rps)}).`,
   );
 }
 if (D && S.sink && D.rate < 0.4 * S.sink.rps) {
@@ -525,11 +554,13 @@ w('medians use the undisturbed runs.');
 w();
 w('| target | runs | req/s | p50 | p99 | RSS | server core | µs of server core per request | others | wrk core | hookgate ingest ÷ this |');
 w('|---|---|---|---|---|---|---|---|---|---|---|');
-const row = (label, s, ratio = true) => {
+// pinned = false: server and wrk share both cores, so the per-core columns say nothing
+const row = (label, s, ratio = true, pinned = true) => {
   if (!s) return;
   const r = S.ingest && ratio ? times(S.ingest.rps / s.rps) : '';
+  const core = (x) => (pinned ? x : '—');
   w(
-    `| ${label} | ${s.n}${s.disturbed ? ` (+${s.disturbed} disturbed)` : ''} | ${fmt(s.rps)} [${fmt(s.rpsMin)}–${fmt(s.rpsMax)}] | ${fmt(s.p50, 2)} ms | ${fmt(s.p99, 2)} ms | ${fmt(s.rssMb, 1)} MB | ${fmt(s.serverCpu)} % | ${fmt(s.cpuUs, 1)} | ${fmt(s.foreign)} % | ${fmt(s.clientCpu)} % | ${r} |`,
+    `| ${label} | ${s.n}${s.disturbed ? ` (+${s.disturbed} disturbed)` : ''} | ${fmt(s.rps)} [${fmt(s.rpsMin)}–${fmt(s.rpsMax)}] | ${fmt(s.p50, 2)} ms | ${fmt(s.p99, 2)} ms | ${fmt(s.rssMb, 1)} MB | ${core(`${fmt(s.serverCpu)} %`)} | ${core(fmt(s.cpuUs, 1))} | ${fmt(s.foreign)} % | ${core(`${fmt(s.clientCpu)} %`)} | ${r} |`,
   );
 };
 row('ceiling: nginx `return 200`', S.nginx);
@@ -541,6 +572,8 @@ row(`hookgate ingest, ${fmt(S.ingest1m?.runs[0]?.extra.stored_before)} messages 
 row('hookgate ingest, encryption at rest on', S.ingestEnc);
 row('hookgate ingest, an audit row per accepted message', S.ingestAudit);
 row('hookgate ingest, PostgreSQL store (cluster on the same core)', S.ingestPg);
+row('both cores: nginx `return 200`, 2 workers (nothing pinned)', S.nginx2c, false, false);
+row('both cores: **hookgate ingest**, `threads: 2` (nothing pinned)', S.ingest2c, false, false);
 row('wrk → the delivery sink (nginx `return 200`)', S.sink, false);
 w();
 const measured = runs.filter((r) => r.quiet);
@@ -581,7 +614,7 @@ w();
 w('| run | req/s | p99 | stored | 200s seen by wrk | accepted answers | duplicates | fsyncs | msgs/fsync | DB size | check |');
 w('|---|---|---|---|---|---|---|---|---|---|---|');
 const whatif = ['whatif-nolog', 'whatif-bodyhash'].map((k) => summary(k, 'hookgate')).filter(Boolean);
-for (const s of [S.ingest, S.ingest1m, S.ingestEnc, S.ingestAudit, S.ingestPg, ...whatif]) {
+for (const s of [S.ingest, S.ingest1m, S.ingestEnc, S.ingestAudit, S.ingestPg, S.ingest2c, ...whatif]) {
   if (!s) continue;
   for (const r of s.runs) {
     const e = r.extra;

@@ -9,6 +9,8 @@
 #   ingest    hookgate, provider meta, valid signatures, every request a new
 #             message stored with fsync (group commit); verified after each run
 #   1M        the same with 1 000 000 messages already stored
+#   2 cores   nginx (2 workers) and hookgate (threads: 2) unpinned, wrk
+#             beside them: what an operator running them would see
 #   pg        the same on PostgreSQL (run under scripts/with-postgres.sh,
 #             as `make bench` does; skipped otherwise)
 #   delivery  hookgate forwarding to a loopback sink vs wrk against that sink
@@ -47,6 +49,7 @@ CONNS=${BENCH_CONNS:-64}
 WRK_THREADS=${BENCH_WRK_THREADS:-1}
 SERVER_CPU=${BENCH_SERVER_CPU:-1}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-0}
+BOTH_CPUS=$CLIENT_CPU,$SERVER_CPU # the "both cores" runs
 PROFILE=${BENCH_PROFILE:-auto}
 REPORT=${BENCH_REPORT:-$BENCH/REPORT.md}
 PRELOAD=${BENCH_PRELOAD:-1000000}
@@ -172,21 +175,26 @@ peak_rss_kb() {
 cur_rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 cpu_snapshot() { grep -E '^cpu[0-9]+ ' /proc/stat; }
-# Busy percentage of cpu$3 between two snapshots.
+# Busy percentage of cpu$3 between two snapshots ($3 may list several,
+# "0,1": their mean).
 cpu_busy() {
-	paste <(echo "$1") <(echo "$2") | awk -v want="cpu$3" '$1 == want {
-		n = NF / 2; ta = 0; tb = 0
-		for (i = 2; i <= n; i++) ta += $i
-		for (i = n + 2; i <= NF; i++) tb += $i
-		ia = $5 + $6; ib = $(n + 5) + $(n + 6)
-		if (tb == ta) { print 0; exit }
-		printf "%.1f", 100 * (1 - (ib - ia) / (tb - ta)) }'
+	paste <(echo "$1") <(echo "$2") | awk -v want="$3" '
+		BEGIN { n = split(want, w, ","); for (i = 1; i <= n; i++) wanted["cpu" w[i]] = 1 }
+		$1 in wanted {
+			n = NF / 2
+			for (i = 2; i <= n; i++) ta += $i
+			for (i = n + 2; i <= NF; i++) tb += $i
+			ia += $5 + $6; ib += $(n + 5) + $(n + 6)
+		}
+		END {
+			if (tb == ta) { print 0; exit }
+			printf "%.1f", 100 * (1 - (ib - ia) / (tb - ta)) }'
 }
 
 # --------------------------------------------------------------- running wrk
 # run_wrk NAME PORT PATH START SECONDS [CPU]: sets WRK_JSON, CPU_JSON.
 run_wrk() {
-	local name=$1 port=$2 path=$3 start=$4 secs=$5 cpu=${6:-$CLIENT_CPU}
+	local name=$1 port=$2 path=$3 start=$4 secs=$5 cpu=${6:-${WRK_CPUS:-$CLIENT_CPU}}
 	local out=$WORK/wrk-$name.txt s0 s1 server_cpu=$SERVER_CPU
 	[ "$cpu" = "$SERVER_CPU" ] && server_cpu=$CLIENT_CPU
 	local p0 p1 w0 w1 o0 o1
@@ -300,7 +308,7 @@ start_nginx() { # start_nginx NAME CPU: sets SRV_PID SRV_PORT
 	port=$(free_port)
 	mkdir -p "$dir"
 	cat >"$dir/nginx.conf" <<EOF
-worker_processes 1;
+worker_processes ${NGINX_WORKERS:-1};
 pid $dir/nginx.pid;
 events { worker_connections 4096; }
 http {
@@ -376,7 +384,7 @@ hg_config() {
 		else
 			echo "store: sqlite:$db"
 		fi
-		echo "threads: 1"
+		echo "threads: ${HG_THREADS:-1}"
 		echo "log_level: ${HG_LOG_LEVEL:-info}"
 		if [ "${HG_ENCRYPT:-0}" = 1 ]; then
 			echo "encryption:"
@@ -417,7 +425,7 @@ start_hookgate_try() {
 	local dir=$1 cfg=$2
 	SRV_PORT=$(sed -n 's/^listen: 127.0.0.1://p' "$cfg")
 	LOG=$dir/hookgate.log start_bg env BENCH_META_SECRET="$SECRET" BENCH_DATA_KEY="$DATA_KEY" \
-		taskset -c "$SERVER_CPU" \
+		taskset -c "${HG_CPUS:-$SERVER_CPU}" \
 		"$HG" serve -c "$cfg"
 	SRV_PID=$BG_PID
 	wait_port "$SRV_PORT" "$SRV_PID" && return 0
@@ -970,6 +978,13 @@ main() {
 		# and with one audit row per accepted message (audit.received)
 		BENCH_AUDIT_RECEIVED=1 hg_ingest_rep ingest-audit "$r"
 		rerun_wanted && BENCH_AUDIT_RECEIVED=1 hg_ingest_rep ingest-audit "$r"
+		# both cores for everyone: nginx with 2 workers, hookgate with 2
+		# event loops, wrk beside them (as an operator would run them)
+		WRK_CPUS=$BOTH_CPUS NGINX_WORKERS=2 stateless_rep ceiling-2c nginx / 2 "$r" \
+			start_nginx ceiling-2c "$BOTH_CPUS"
+		WRK_CPUS=$BOTH_CPUS HG_CPUS=$BOTH_CPUS HG_THREADS=2 hg_ingest_rep ingest-2c "$r"
+		rerun_wanted && WRK_CPUS=$BOTH_CPUS HG_CPUS=$BOTH_CPUS HG_THREADS=2 \
+			hg_ingest_rep ingest-2c "$r"
 		# and on PostgreSQL (the cluster on the server core too)
 		if [ -n "$PG_ADMIN_URI" ]; then
 			HG_PG=1 hg_ingest_rep ingest-pg "$r"

@@ -42,7 +42,8 @@ struct vfs_file {
 	unsigned char *buf;
 	size_t len, cap;
 	sqlite3_int64 off;
-	sqlite3_int64 commit_page; /* offset of the commit frame's page, or -1 */
+	sqlite3_int64 commit_page;    /* offset of the commit frame's page, or -1 */
+	sqlite3_int64 written_commit; /* offset of the last commit page written, or -1 */
 };
 
 static sqlite3_vfs vfs;
@@ -101,13 +102,11 @@ static int x_read(sqlite3_file *file, void *out, int amt, sqlite3_int64 off)
 	return f->real->pMethods->xRead(f->real, out, amt, off);
 }
 
-static int x_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 off)
+/* Gathers a write of a WAL; see the top of the file. */
+static int gather(struct vfs_file *f, const void *data, int amt, sqlite3_int64 off)
 {
-	struct vfs_file *f = (struct vfs_file *)file;
 	int rc;
 
-	if (!f->is_wal)
-		return f->real->pMethods->xWrite(f->real, data, amt, off);
 	/* not the next bytes, or too many: what is gathered goes first */
 	if (f->len > 0 &&
 	    (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)amt > BUF_MAX)) {
@@ -136,14 +135,43 @@ static int x_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 
 		f->off = off;
 	memcpy(f->buf + f->len, data, (size_t)amt);
 	f->len += (size_t)amt;
+	return SQLITE_OK;
+}
+
+static int x_write(sqlite3_file *file, const void *data, int amt, sqlite3_int64 off)
+{
+	struct vfs_file *f = (struct vfs_file *)file;
+	/* Known before gather(), whose flush (a full buffer between the
+	 * commit frame's header and its page) forgets commit_page. */
+	int commit_page = f->commit_page >= 0 && off == f->commit_page;
+	int rc;
+
+	if (!f->is_wal)
+		return f->real->pMethods->xWrite(f->real, data, amt, off);
+	rc = gather(f, data, amt, off);
+	if (rc != SQLITE_OK)
+		return rc;
 	if (amt == FRAME_HEADER) {
 		const unsigned char *h = data;
-		if (h[4] | h[5] | h[6] | h[7]) /* a commit frame: its page follows */
-			f->commit_page = off + FRAME_HEADER;
-		return SQLITE_OK;
+
+		if (!(h[4] | h[5] | h[6] | h[7]))
+			return SQLITE_OK;
+		/* A commit frame: its page follows. Unless this rewrites the
+		 * header of the commit frame just written: after a
+		 * transaction has overwritten some of its own frames in
+		 * place, wal.c recomputes the checksums of the frame headers
+		 * from the first of those to the commit frame's, once that
+		 * frame is written (walRewriteChecksums), and no page comes
+		 * after the last of them to write the buffer out. */
+		if (off + FRAME_HEADER == f->written_commit)
+			rc = flush(f);
+		f->commit_page = off + FRAME_HEADER;
+		return rc;
 	}
-	if (off == f->commit_page)
+	if (commit_page) {
+		f->written_commit = off;
 		return flush(f);
+	}
 	return SQLITE_OK;
 }
 
@@ -294,6 +322,7 @@ static int x_open(sqlite3_vfs *v, sqlite3_filename name, sqlite3_file *file, int
 	memset(f, 0, sizeof(*f));
 	f->real = (sqlite3_file *)(f + 1);
 	f->commit_page = -1;
+	f->written_commit = -1;
 	rc = real_vfs->xOpen(real_vfs, name, f->real, flags, out_flags);
 	if (rc != SQLITE_OK || f->real->pMethods == NULL) {
 		/* SQLite calls no xClose on a file whose methods are NULL */

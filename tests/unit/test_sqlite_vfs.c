@@ -251,6 +251,124 @@ static void commits_survive_a_killed_process(void **state)
 	sqlite3_close(db);
 }
 
+/* Runs body in a child process on a connection of this VFS in exclusive
+ * locking mode (the WAL index in heap memory: no xShmBarrier, no xShmLock
+ * to write a buffer out late) with synchronous=NORMAL; body returns a
+ * value >= 0 once it has committed, which the child passes on before it
+ * kills itself. That value, or -1 if the child failed. */
+static int in_killed_child(struct fixture *f, int (*body)(sqlite3 *))
+{
+	int fds[2], status = 0, v = -1;
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sqlite3 *c = NULL;
+
+		close(fds[0]);
+		if (sqlite3_open_v2(f->path, &c, SQLITE_OPEN_READWRITE, HG_SQLITE_VFS) !=
+			SQLITE_OK ||
+		    sqlite3_exec(c, "PRAGMA locking_mode = EXCLUSIVE; PRAGMA synchronous = NORMAL",
+				 NULL, NULL, NULL) != SQLITE_OK)
+			_exit(2);
+		v = body(c);
+		if (v < 0 || write(fds[1], &v, sizeof(v)) != (ssize_t)sizeof(v))
+			_exit(3);
+		kill(getpid(), SIGKILL);
+		_exit(4);
+	}
+	close(fds[1]);
+	if (read(fds[0], &v, sizeof(v)) != (ssize_t)sizeof(v))
+		v = -1;
+	close(fds[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	return v;
+}
+
+static int wal_frames;
+
+static int count_frames(void *arg, sqlite3 *db, const char *name, int n)
+{
+	(void)arg, (void)db, (void)name;
+	wal_frames = n;
+	return SQLITE_OK;
+}
+
+/* Commits of 240, 241, ... pages (one row a page) until one has 255
+ * frames: its commit frame's header is the last that fits in the 1 MiB
+ * buffer, its page does not. */
+static int commit_255_frames(sqlite3 *c)
+{
+	sqlite3_wal_hook(c, count_frames, NULL);
+	for (int i = 0; i < 40; i++) {
+		char sql[128];
+		int before = wal_frames;
+
+		snprintf(sql, sizeof(sql),
+			 "UPDATE t SET n = %d, v = randomblob(3000) WHERE id <= %d", 10 + i,
+			 240 + i);
+		if (sqlite3_exec(c, sql, NULL, NULL, NULL) != SQLITE_OK)
+			return -1;
+		if (wal_frames - before == 255)
+			return 10 + i;
+	}
+	return -1;
+}
+
+/* The commit frame's page comes when the buffer is full: it is written
+ * out all the same, before the commit returns. */
+static void a_commit_at_the_buffers_end_is_written(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db = open_db(f->path, NULL);
+	int n;
+
+	exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, n INT, v BLOB)");
+	exec(db, "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 400)"
+		 " INSERT INTO t(n, v) SELECT 0, randomblob(3000) FROM c");
+	sqlite3_close(db);
+	n = in_killed_child(f, commit_255_frames);
+	assert_true(n >= 10);
+	db = open_db(f->path, NULL);
+	assert_int_equal(one_int(db, "SELECT max(n) FROM t"), n);
+	integrity_ok(db);
+	sqlite3_close(db);
+}
+
+/* A transaction that spills, then changes spilled pages again: SQLite
+ * overwrites their frames in place and, after the commit frame, rewrites
+ * the checksums of the frame headers from the first of them on, the
+ * commit frame's last (walRewriteChecksums) -- a header no page follows. */
+static int commit_rewritten_checksums(sqlite3 *c)
+{
+	if (sqlite3_exec(c,
+			 "PRAGMA cache_size = 10; PRAGMA wal_autocheckpoint = 0; BEGIN;"
+			 " WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c"
+			 " WHERE i < 2000) INSERT INTO t(v) SELECT randomblob(3000) FROM c;"
+			 " UPDATE t SET v = randomblob(50) WHERE id <= 50; COMMIT",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	return 1;
+}
+
+static void rewritten_checksums_are_written(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db = open_db(f->path, NULL);
+
+	exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
+	sqlite3_close(db);
+	assert_int_equal(in_killed_child(f, commit_rewritten_checksums), 1);
+	db = open_db(f->path, NULL);
+	assert_int_equal(one_int(db, "SELECT count(*) FROM t"), 2000);
+	assert_int_equal(one_int(db, "SELECT count(*) FROM t WHERE length(v) = 50"), 50);
+	integrity_ok(db);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +379,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(a_spilled_transaction_rolls_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(the_wal_starts_over_after_checkpoints, setup, teardown),
 	    cmocka_unit_test_setup_teardown(commits_survive_a_killed_process, setup, teardown),
+	    cmocka_unit_test_setup_teardown(a_commit_at_the_buffers_end_is_written, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(rewritten_checksums_are_written, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -258,6 +258,13 @@ const HISTORY = [
   '**2026-12-02, a read lock per message.** The engine read each claimed delivery\'s message in a statement of ' +
     'its own, each taking and dropping SQLite\'s read lock (two fcntl calls and a WAL-index check per delivery); ' +
     'the messages of a claim are now read in one read transaction: 6–20 % more deliveries/s.',
+  '**2026-12-04, two system calls per WAL page.** SQLite writes each page of a commit to the WAL as two pwrite ' +
+    'calls (the 24-byte frame header, then the page): 6.4 pwrite per ingested message with the checkpoint\'s. A thin ' +
+    'VFS of hookgate\'s (src/store/sqlite_vfs.c) gathers a transaction\'s contiguous WAL writes and hands them to the ' +
+    'kernel in one call when the commit frame is complete, before any sync or publication in the WAL index; with a ' +
+    '16 MiB page cache instead of SQLite\'s 2 MiB (the dedupe index\'s leaves stay in memory) pwrite per message went ' +
+    'from 6.4 to 1.7 and pread from 2.2 to 1.5. Three alternated 10 s runs each: 9.3k, 9.8k, 8.0k req/s before, 10.5k, ' +
+    '10.8k, 10.1k after; hookgate\'s CPU per request 79, 76, 99 µs before, 71, 70, 75 after.',
 ];
 
 // Each perf sample's whole call chain, put in the first bucket that matches

@@ -30,41 +30,18 @@
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "             \
 	"frame-ancestors 'none'"
 #define CONSOLE_MAX_TOKEN 4096
-/* Failed sign-ins the whole daemon takes per minute; past them sign-in
- * answers 429 until the minute ends (the Bearer token still works), so the
- * admin token cannot be guessed at the speed of the event loops. */
-#define CONSOLE_MAX_FAILURES      20
-#define CONSOLE_FAILURE_WINDOW_MS (60 * 1000LL)
 
 struct hg_console {
 	int enabled;
 	uint8_t token_hash[32];
 	struct hg_ingest *ingest;
 	struct hg_console_sessions *sessions;
-	pthread_mutex_t fail_mu; /* guards the two below */
-	int64_t fail_window_ms;  /* start of the current minute of failures */
-	int failures;            /* failed sign-ins in it */
+	/* failed sign-ins, per address and in all (console.h): past them
+	 * sign-in answers 429 until the minute ends (the Bearer token still
+	 * works), so the admin token cannot be guessed at the speed of the
+	 * event loops, and one client cannot lock the others out */
+	struct hg_console_throttle *throttle;
 };
-
-/* 1 when another sign-in may be tried now; *retry_s gets the seconds
- * until the window ends otherwise. failed: count one more failure. */
-static int signin_allowed(struct hg_console *c, int failed, int64_t *retry_s)
-{
-	int64_t now = hg_now_ms();
-	int ok;
-
-	pthread_mutex_lock(&c->fail_mu);
-	if (now - c->fail_window_ms >= CONSOLE_FAILURE_WINDOW_MS || now < c->fail_window_ms) {
-		c->fail_window_ms = now;
-		c->failures = 0;
-	}
-	if (failed)
-		c->failures++;
-	ok = c->failures < CONSOLE_MAX_FAILURES;
-	*retry_s = (c->fail_window_ms + CONSOLE_FAILURE_WINDOW_MS - now + 999) / 1000;
-	pthread_mutex_unlock(&c->fail_mu);
-	return ok;
-}
 
 int hg_console_new(const struct hg_config *cfg, struct hg_ingest *ingest, struct hg_console **out)
 {
@@ -79,10 +56,11 @@ int hg_console_new(const struct hg_config *cfg, struct hg_ingest *ingest, struct
 		free(c);
 		return rc;
 	}
-	if (pthread_mutex_init(&c->fail_mu, NULL) != 0) {
+	rc = hg_console_throttle_new(&c->throttle);
+	if (rc != HG_OK) {
 		hg_console_sessions_free(c->sessions);
 		free(c);
-		return HG_EIO;
+		return rc;
 	}
 	c->ingest = ingest;
 	if (cfg->console && cfg->admin_token.bytes != NULL && cfg->admin_token.len > 0) {
@@ -98,7 +76,7 @@ void hg_console_free(struct hg_console *c)
 	if (c == NULL)
 		return;
 	hg_console_sessions_free(c->sessions);
-	pthread_mutex_destroy(&c->fail_mu);
+	hg_console_throttle_free(c->throttle);
 	OPENSSL_cleanse(c->token_hash, sizeof(c->token_hash));
 	free(c);
 }
@@ -245,7 +223,7 @@ static void sign_in(struct hg_console *c, struct hg_http_req *req)
 	json_t *body;
 	int ok;
 
-	if (!signin_allowed(c, 0, &retry_s)) {
+	if (!hg_console_throttle_allowed(c->throttle, req->peer, hg_now_ms(), &retry_s)) {
 		snprintf(retry, sizeof(retry), "%lld", (long long)retry_s);
 		const char *const extra[] = {"retry-after", retry, NULL};
 		reply_error(req, 429, "too many failed sign-ins; try again in a minute", extra);
@@ -270,7 +248,7 @@ static void sign_in(struct hg_console *c, struct hg_http_req *req)
 	ok = hg_ct_equal(digest, c->token_hash, sizeof(digest));
 	json_decref(body);
 	if (!ok) {
-		signin_allowed(c, 1, &retry_s);
+		hg_console_throttle_failed(c->throttle, req->peer, hg_now_ms());
 		hg_ingest_refusal(c->ingest, "console_unauthorized", NULL, req->peer,
 				  "invalid admin token at console sign-in");
 		reply_error(req, 401, "invalid admin token", NULL);

@@ -79,4 +79,28 @@ int hg_console_sessions_remove(struct hg_console_sessions *t, const char *id, si
 /* Live sessions at now_ms. */
 size_t hg_console_sessions_count(struct hg_console_sessions *t, int64_t now_ms);
 
+/* ---- the failed sign-in throttle (throttle.c; pure, unit-tested) ----
+ * Failed sign-ins are counted per client address and for the whole
+ * daemon, each in its own minute. An address past its limit gets 429
+ * until its minute ends; others keep signing in, so one client cannot
+ * lock the console out. The daemon-wide limit bounds how fast many
+ * addresses together can guess. Addresses share HG_CONSOLE_THROTTLE_SLOTS
+ * counters through a hash with a random key, so a client spraying
+ * addresses cannot aim at someone else's counter. */
+#define HG_CONSOLE_FAILURES_PER_ADDR 10
+#define HG_CONSOLE_FAILURES_ALL      300
+#define HG_CONSOLE_FAILURE_WINDOW_MS (60 * 1000LL)
+#define HG_CONSOLE_THROTTLE_SLOTS    1024
+
+struct hg_console_throttle;
+/* HG_OK, HG_ENOMEM or HG_EIO (no randomness for the hash key). */
+int hg_console_throttle_new(struct hg_console_throttle **out);
+void hg_console_throttle_free(struct hg_console_throttle *t);
+/* 1 when addr may try a sign-in at now_ms; 0 otherwise, with *retry_s the
+ * seconds until the minute that blocks it ends. */
+int hg_console_throttle_allowed(struct hg_console_throttle *t, const char *addr, int64_t now_ms,
+				int64_t *retry_s);
+/* Counts one failed sign-in of addr at now_ms. */
+void hg_console_throttle_failed(struct hg_console_throttle *t, const char *addr, int64_t now_ms);
+
 #endif

@@ -309,19 +309,24 @@ test('console: off, or no admin token, turns the console off', async () => {
   }
 });
 
-test('failed sign-ins are throttled', async () => {
+test('failed sign-ins are throttled per client address', async () => {
   const x = await startDaemon({ env: { HG_E2E_ADMIN: ADMIN }, extra: 'admin_token_env: HG_E2E_ADMIN\n' });
-  const signIn = (tok) =>
+  const signIn = (tok, localAddress = '127.0.0.1') =>
     request(x, 'POST', '/ui/api/session', {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ token: tok }),
+      localAddress,
     });
   try {
-    for (let i = 0; i < 20; i++) assert.equal((await signIn(`wrong-${i}`)).status, 401);
+    for (let i = 0; i < 10; i++) assert.equal((await signIn(`wrong-${i}`)).status, 401);
     const r = await signIn(ADMIN);
     assert.equal(r.status, 429, r.text);
     assert.ok(Number(r.headers['retry-after']) >= 1);
     assert.equal(r.headers['set-cookie'], undefined);
+    // another client (another loopback address) is not locked out
+    const other = await signIn(ADMIN, '127.0.0.2');
+    assert.equal(other.status, 200, other.text);
+    assert.ok(other.headers['set-cookie']);
     // the Bearer token still works
     const a = await request(x, 'GET', '/api/v1/endpoints', { headers: { Authorization: `Bearer ${ADMIN}` } });
     assert.equal(a.status, 200);

@@ -448,7 +448,7 @@ function rawRequest(
   target,
   method,
   pathAndQuery,
-  { headers = {}, body, chunks, expectContinue = false, timeoutMs = 10000, tls } = {},
+  { headers = {}, body, chunks, expectContinue = false, timeoutMs = 10000, tls, localAddress } = {},
 ) {
   const port = targetPort(target);
   const tlsOpts = tls !== undefined ? tls : target && typeof target === 'object' ? target.tls : undefined;
@@ -461,7 +461,8 @@ function rawRequest(
         fn(v);
       }
     };
-    const reqOpts = { host: HOST, port, method, path: pathAndQuery, headers: { ...headers }, agent: false };
+    // localAddress: another loopback source address (127.0.0.2), for per-client limits
+    const reqOpts = { host: HOST, port, method, path: pathAndQuery, headers: { ...headers }, agent: false, localAddress };
     const req = (tlsOpts ? https : http).request(
       tlsOpts ? { ...reqOpts, ...tlsOpts } : reqOpts,
       (res) => {

@@ -3,12 +3,14 @@
  * session table: ids and CSRF tokens are fresh random hex, a session is
  * found by its id only, ends after the idle timeout and the lifetime, at
  * removal, and the least recently used one makes room when the table is
- * full. Times are passed in, so nothing here waits.
+ * full; and the failed sign-in throttle: per address, daemon-wide, by the
+ * minute. Times are passed in, so nothing here waits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -120,12 +122,70 @@ static void test_full_table_drops_least_recent(void **state)
 	hg_console_sessions_free(t);
 }
 
+/* Ten failures lock one address out for the rest of its minute; another
+ * address still signs in; the minute over, the first one may try again. */
+static void test_throttle_per_address(void **state)
+{
+	struct hg_console_throttle *t;
+	int64_t retry = 0, t0 = 1000000;
+	int i;
+
+	(void)state;
+	assert_int_equal(hg_console_throttle_new(&t), HG_OK);
+	for (i = 0; i < HG_CONSOLE_FAILURES_PER_ADDR; i++) {
+		assert_true(hg_console_throttle_allowed(t, "198.51.100.7", t0 + i, &retry));
+		hg_console_throttle_failed(t, "198.51.100.7", t0 + i);
+	}
+	assert_false(hg_console_throttle_allowed(t, "198.51.100.7", t0 + 1000, &retry));
+	assert_true(retry >= 59 && retry <= 60);
+	assert_true(hg_console_throttle_allowed(t, "203.0.113.9", t0 + 1000, &retry));
+	assert_false(hg_console_throttle_allowed(t, "198.51.100.7",
+						 t0 + HG_CONSOLE_FAILURE_WINDOW_MS - 1, &retry));
+	assert_int_equal(retry, 1);
+	assert_true(hg_console_throttle_allowed(t, "198.51.100.7",
+						t0 + HG_CONSOLE_FAILURE_WINDOW_MS, &retry));
+	/* a clock that went back forgets the window rather than blocking */
+	for (i = 0; i < HG_CONSOLE_FAILURES_PER_ADDR; i++)
+		hg_console_throttle_failed(t, "198.51.100.7",
+					   t0 + 2 * HG_CONSOLE_FAILURE_WINDOW_MS);
+	assert_true(hg_console_throttle_allowed(t, "198.51.100.7", t0, &retry));
+	hg_console_throttle_free(t);
+}
+
+/* Failures spread over many addresses stop at the daemon-wide limit, for
+ * every address; below it, a spray of addresses does not lock out one that
+ * has not failed. */
+static void test_throttle_daemon_wide(void **state)
+{
+	struct hg_console_throttle *t;
+	char addr[64];
+	int64_t retry = 0, t0 = 5000;
+	int i;
+
+	(void)state;
+	assert_int_equal(hg_console_throttle_new(&t), HG_OK);
+	for (i = 0; i < HG_CONSOLE_FAILURES_ALL - 1; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8::%x", i);
+		assert_true(hg_console_throttle_allowed(t, addr, t0, &retry));
+		hg_console_throttle_failed(t, addr, t0);
+	}
+	assert_true(hg_console_throttle_allowed(t, "192.0.2.1", t0 + 10, &retry));
+	hg_console_throttle_failed(t, "2001:db8::ffff", t0 + 10);
+	assert_false(hg_console_throttle_allowed(t, "192.0.2.1", t0 + 20, &retry));
+	assert_true(retry >= 59 && retry <= 60);
+	assert_true(
+	    hg_console_throttle_allowed(t, "192.0.2.1", t0 + HG_CONSOLE_FAILURE_WINDOW_MS, &retry));
+	hg_console_throttle_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_create_and_touch),
 	    cmocka_unit_test(test_expiry_and_removal),
 	    cmocka_unit_test(test_full_table_drops_least_recent),
+	    cmocka_unit_test(test_throttle_per_address),
+	    cmocka_unit_test(test_throttle_daemon_wide),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,7 +55,6 @@ static const sqlite3_io_methods io_methods;
 static int flush(struct vfs_file *f)
 {
 	int rc = SQLITE_OK;
-
 	size_t done = 0;
 
 	while (rc == SQLITE_OK && done < f->len) {

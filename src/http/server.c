@@ -1062,8 +1062,13 @@ static void *loop_main(void *arg)
 	 * corrupted the heap. */
 	loop_init(loop->srv, loop, loop->srv->config.hosts);
 	sem_post(&loop->srv->ready);
-	while (!atomic_load(&loop->srv->exit_loops))
+	/* The request lines of one turn of the loop leave together, before
+	 * it waits again (hg_log_hold). */
+	while (!atomic_load(&loop->srv->exit_loops)) {
+		hg_log_hold();
 		h2o_evloop_run(loop->ctx.loop, 100);
+		hg_log_release();
+	}
 	/* The gate is closed: answers handed over before it closed are
 	 * delivered (h2o insists a receiver is empty when it goes). */
 	h2o_evloop_run(loop->ctx.loop, 0);

@@ -10,6 +10,10 @@
  * would be longer is cut at a field or character boundary and marked
  * "truncated":true; it stays valid JSON. No allocation: safe on the hot path
  * and when memory is short.
+ *
+ * A thread that holds (hg_log_hold) keeps its info and debug lines in a
+ * thread-local buffer of the same size until it releases or the buffer is
+ * full, so whole lines still leave in writes of at most PIPE_BUF bytes.
  */
 #include "util/util.h"
 
@@ -27,6 +31,12 @@
 
 static atomic_int log_min = HG_LOG_INFO;
 static _Thread_local const char *log_request_id;
+/* the lines this thread holds back (hg_log_hold) */
+static _Thread_local struct {
+	int on;
+	size_t len;
+	char buf[LOG_LINE_MAX];
+} held;
 
 /* A bounded line under construction. cap leaves room for LOG_TAIL.
  * broken: a piece did not fit whole (the caller rewinds to a mark).
@@ -164,13 +174,51 @@ int hg_traceparent_valid(const char *s, size_t n)
 	       lower_hex(s + 53, 2, 0);
 }
 
+/* Writes s[0, n) to stderr in one call; the loop only finishes a rare
+ * short write (a signal mid-way to a terminal, a nearly full disk). */
+static void write_all(const char *s, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t w = write(STDERR_FILENO, s + off, n - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		off += (size_t)w;
+	}
+}
+
+static void held_flush(void)
+{
+	if (held.len > 0)
+		write_all(held.buf, held.len);
+	held.len = 0;
+}
+
+void hg_log_hold(void)
+{
+	held.on = 1;
+}
+
+void hg_log_release(void)
+{
+	int saved = errno;
+
+	held_flush();
+	held.on = 0;
+	errno = saved;
+}
+
 void hg_log(enum hg_log_level lvl, const char *msg, ...)
 {
 	char buf[LOG_LINE_MAX], ts[32];
 	struct line l = {buf, 0, sizeof(buf) - (sizeof(LOG_TAIL) - 1), 0, 0};
 	const char *lname = level_name(lvl);
 	const char *key;
-	size_t off;
 	va_list ap;
 	int saved = errno;
 
@@ -221,18 +269,17 @@ void hg_log(enum hg_log_level lvl, const char *msg, ...)
 		l.len += 2;
 	}
 
-	/* One write is the whole point; the loop only finishes a rare short
-	 * write (a signal mid-way to a terminal, a nearly full disk). */
-	off = 0;
-	while (off < l.len) {
-		ssize_t w = write(STDERR_FILENO, buf + off, l.len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)w;
+	/* One write is the whole point: a held line joins the buffer (which
+	 * goes first when the line would not fit), any other leaves now,
+	 * after what is held so that the order stays. */
+	if (held.on && lvl <= HG_LOG_INFO) {
+		if (held.len + l.len > sizeof(held.buf))
+			held_flush();
+		memcpy(held.buf + held.len, buf, l.len);
+		held.len += l.len;
+	} else {
+		held_flush();
+		write_all(buf, l.len);
 	}
 	errno = saved;
 }

@@ -867,6 +867,65 @@ static void log_lines_from_threads_do_not_interleave(void **state)
 	free(out);
 }
 
+/* Size of what fd 2 holds now (the capture's file). */
+static long captured_size(void)
+{
+	off_t n = lseek(STDERR_FILENO, 0, SEEK_END);
+
+	assert_true(n >= 0);
+	return (long)n;
+}
+
+/* Holding: info lines wait for the release or a full buffer, and leave as
+ * whole lines; a warning writes out what is held first and then itself. */
+static void log_hold_gathers_lines_and_keeps_their_order(void **state)
+{
+	struct capture c;
+	char *out, *line, *save = NULL;
+	char pad[900];
+	long size;
+	int i, n = 0;
+
+	(void)state;
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	capture_begin(&c);
+	hg_log_hold();
+	hg_log(HG_LOG_INFO, "one", NULL);
+	hg_log(HG_LOG_DEBUG, "below the level", NULL);
+	hg_log(HG_LOG_INFO, "two", NULL);
+	assert_int_equal(captured_size(), 0);
+	hg_log(HG_LOG_WARN, "three", NULL);
+	size = captured_size();
+	assert_true(size > 0);
+	hg_log(HG_LOG_INFO, "four", NULL);
+	assert_int_equal(captured_size(), size);
+	/* more than the buffer holds: written out in whole lines */
+	for (i = 0; i < 6; i++)
+		hg_log(HG_LOG_INFO, "big", "i", HG_LI(i), "pad", HG_LS(pad), NULL);
+	assert_true(captured_size() > size);
+	hg_log_release();
+	hg_log(HG_LOG_INFO, "after", NULL);
+	out = capture_end(&c);
+
+	{
+		const char *want[] = {"one", "two", "three", "four", "big",  "big",
+				      "big", "big", "big",   "big",  "after"};
+
+		for (line = strtok_r(out, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			json_t *j = parse_line(line);
+
+			assert_true(n < 11);
+			assert_string_equal(json_string_value(json_object_get(j, "msg")), want[n]);
+			json_decref(j);
+			n++;
+		}
+	}
+	assert_int_equal(n, 11);
+	free(out);
+}
+
 static void form_unescape_decodes_plus_and_percent(void **state)
 {
 	char out[64];
@@ -1043,6 +1102,7 @@ int main(void)
 	    cmocka_unit_test(log_escapes_strings),
 	    cmocka_unit_test(log_truncates_long_lines_as_valid_json),
 	    cmocka_unit_test(log_lines_from_threads_do_not_interleave),
+	    cmocka_unit_test(log_hold_gathers_lines_and_keeps_their_order),
 	    cmocka_unit_test(request_id_and_traceparent_validation),
 	};
 

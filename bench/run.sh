@@ -642,6 +642,10 @@ bench_delivery() {
 	for r in $(seq 1 "$REPS"); do
 		delivery_drain "$r"
 	done
+	# one more drain under perf, not counted: where a delivery's CPU goes
+	if [ "$HAVE_PERF" = 1 ] && want profile; then
+		delivery_drain profile
+	fi
 	delivery_stream
 }
 
@@ -673,7 +677,12 @@ delivery_drain() {
 	fi
 	local hg_pid=$SRV_PID s0 s1 stat_pid=
 	s0=$(cpu_snapshot)
-	if [ "$HAVE_PERF" = 1 ]; then
+	if [ "$rep" = profile ]; then
+		# DWARF call chains, as in bench_profile
+		taskset -c "$CLIENT_CPU" perf record -F 499 --call-graph dwarf,16384 -e cpu-clock \
+			-p "$hg_pid" -o "$dir/perf.data" >/dev/null 2>&1 &
+		stat_pid=$!
+	elif [ "$HAVE_PERF" = 1 ]; then
 		taskset -c "$CLIENT_CPU" perf stat -x, -o "$dir/drain-stat.csv" -p "$hg_pid" \
 			-e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync,syscalls:sys_enter_clock_nanosleep \
 			>/dev/null 2>&1 &
@@ -695,6 +704,20 @@ delivery_drain() {
 	done
 	s1=$(cpu_snapshot)
 	local fsyncs=0 naps=0
+	if [ "$rep" = profile ]; then
+		kill -INT "$stat_pid" 2>/dev/null || true
+		wait "$stat_pid" 2>/dev/null || true
+		stop_pid "$hg_pid"
+		stop_pid "$sink_pid"
+		mkdir -p "$WORK/profile-delivery"
+		perf report -i "$dir/perf.data" --no-children --sort pid,dso --stdio -g none 2>/dev/null |
+			grep -E '^ +[0-9.]+%' >"$WORK/profile-delivery/thread-dsos.txt" || true
+		perf report -i "$dir/perf.data" --no-children --sort pid,sym --stdio -g none 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -25 | sed 's/^ *//' >"$WORK/profile-delivery/symbols.txt" || true
+		perf script -i "$dir/perf.data" -F tid,ip,sym 2>/dev/null >"$WORK/profile-delivery/stacks.txt" || true
+		rm -rf "$dir"
+		return 0
+	fi
 	if [ -n "$stat_pid" ]; then
 		kill -INT "$stat_pid" 2>/dev/null || true
 		wait "$stat_pid" 2>/dev/null || true

@@ -512,10 +512,10 @@ static void poll_once(struct hg_deliver *d, int timeout_ms)
 	for (a = d->running.head; a != NULL; a = a->next)
 		if (a->x.pid > 0)
 			nw += hg_deliver_exec_fds(&a->x, d->wfds + nw);
-	/* the lines of the turn that ends here leave together (hg_log_hold) */
-	hg_log_release();
 	if (curl_multi_poll(d->multi, d->wfds, (unsigned)nw, timeout_ms, NULL) != CURLM_OK)
 		usleep(10000); /* only a bad handle gets here; do not spin on it */
+	/* The attempt lines of what finished leave together at the end
+	 * (hg_log_hold): nothing below waits for the store or the network. */
 	hg_log_hold();
 	curl_multi_perform(d->multi, &running);
 	while ((m = curl_multi_info_read(d->multi, &left)) != NULL) {
@@ -531,6 +531,7 @@ static void poll_once(struct hg_deliver *d, int timeout_ms)
 		if (a->x.pid > 0 && hg_deliver_exec_service(&a->x))
 			dl_exec_done(d, a);
 	}
+	hg_log_release();
 }
 
 static void take_reload(struct hg_deliver *d);
@@ -543,9 +544,6 @@ static void *engine_main(void *arg)
 	int64_t stop_at = 0;
 	size_t i, left;
 
-	/* A turn's attempt lines are written together before the next wait
-	 * (poll_once). */
-	hg_log_hold();
 	for (;;) {
 		if (atomic_load(&d->stopping) && stop_at == 0)
 			stop_at = dl_mono_ms() + HG_DELIVER_STOP_GRACE_MS;
@@ -587,7 +585,6 @@ static void *engine_main(void *arg)
 	}
 	hg_config_put(d->pending);
 	d->pending = NULL;
-	hg_log_release();
 	return NULL;
 }
 

@@ -14,10 +14,14 @@
  * A thread that holds (hg_log_hold) keeps its info and debug lines in a
  * thread-local buffer of the same size until it releases or the buffer is
  * full, so whole lines still leave in writes of at most PIPE_BUF bytes.
+ * The price: a crash (a signal) of that thread while it holds loses what
+ * it holds, at most one turn of info lines; warnings and errors are never
+ * held.
  */
 #include "util/util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,7 +31,9 @@
 #include "util/util_internal.h"
 
 #define LOG_LINE_MAX 4096
-#define LOG_TAIL     ",\"truncated\":true}\n"
+/* one write of at most this much reaches a pipe whole */
+_Static_assert(LOG_LINE_MAX <= PIPE_BUF, "a log write must fit in PIPE_BUF");
+#define LOG_TAIL ",\"truncated\":true}\n"
 
 static atomic_int log_min = HG_LOG_INFO;
 static _Thread_local const char *log_request_id;

@@ -184,9 +184,10 @@ void hg_log(enum hg_log_level lvl, const char *msg, ...);
  * and debug lines gather in a PIPE_BUF-sized buffer and leave together, one
  * write(2) per buffer full (a write that size still reaches a pipe whole),
  * instead of one each. An event loop holds while it works through what
- * one wakeup brought and releases before it waits again, so a line is at
- * most one turn late. A warning or error first writes out what is held
- * and then itself, at once: nothing that may precede an exit waits. */
+ * one wakeup brought and releases before it waits again or calls anything
+ * that may block, so a line is at most one turn of CPU work late. A
+ * warning or error first writes out what is held and then itself, at
+ * once: nothing that may precede an exit waits. */
 void hg_log_hold(void);
 void hg_log_release(void);
 

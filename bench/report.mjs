@@ -526,6 +526,8 @@ function loopFloor() {
   const us = (loop.total / all) * S.ingest.cpuUs;
   const rest = S.ingest.cpuUs - us;
   const budget = 2 * S.nginx.cpuUs;
+  const syncRow = profile?.components?.rows.find(([n]) => /^fdatasync/.test(n));
+  const syncUs = syncRow ? syncRow[1] * S.ingest.cpuUs : null;
   const head =
     `The profile's thread table puts ${pct(loop.total / all)} of hookgate's CPU in the event loop: ${fmt(us, 1)} µs ` +
     'per request spent before and after the store (reading and parsing the request, the HMAC, the dedupe keys, ' +
@@ -540,7 +542,12 @@ function loopFloor() {
         'recovery).'
     : head +
         `Meeting the target would need the whole durable write, dedupe index included, in ${fmt(budget - us, 1)} µs ` +
-        'per request; the journal is not built (a second storage engine beside SQLite\'s, with its own recovery).';
+        'per request' +
+        (syncUs != null && syncUs >= budget - us
+          ? `, less than the CPU the fdatasync alone takes per request (${fmt(syncUs, 1)} µs in the profile below), ` +
+            'and the fsync before the answer is the guarantee itself'
+          : '') +
+        '; the journal is not built (a second storage engine beside SQLite\'s, with its own recovery).';
 }
 const why = [];
 if (S.ingest && S.ingest.p99 > 5) {

@@ -45,6 +45,30 @@ static inline int hg_test_rm_rf(const char *dir)
 	return nftw(dir, hg_test_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A database file of its own, for tests that open SQLite directly. */
+struct hg_test_dbfile {
+	char dir[64];  /* the temporary directory that holds it */
+	char path[96]; /* dir/t.db (not created) */
+};
+
+/* A struct hg_test_dbfile in a fresh directory named after prefix. */
+static inline struct hg_test_dbfile *hg_test_dbfile_new(const char *prefix)
+{
+	struct hg_test_dbfile *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	hg_test_tmpdir(f->dir, sizeof(f->dir), prefix);
+	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	return f;
+}
+
+/* Removes f's directory with the database, its WAL and all else in it. */
+static inline void hg_test_dbfile_free(struct hg_test_dbfile *f)
+{
+	hg_test_rm_rf(f->dir);
+	free(f);
+}
+
 /* A store on a database file of its own. */
 struct hg_test_store {
 	char dir[64];  /* the temporary directory that holds the file */

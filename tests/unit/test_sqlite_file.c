@@ -23,34 +23,15 @@
 #include "fixture.h"
 #include "store/sqlite_file.h"
 
-struct fixture {
-	char dir[64];
-	char path[96];
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	hg_test_tmpdir(f->dir, sizeof(f->dir), "hg-ckpt");
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-	*state = f;
+	*state = hg_test_dbfile_new("hg-ckpt");
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	char p[128];
-
-	snprintf(p, sizeof(p), "%s-wal", f->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->path);
-	unlink(p);
-	unlink(f->path);
-	rmdir(f->dir);
-	free(f);
+	hg_test_dbfile_free(*state);
 	hg_sqlite_file_tune(0, 0);
 	return 0;
 }
@@ -75,7 +56,7 @@ static off_t file_size(const char *path)
 
 static void connections_to_one_file_share_one_checkpointer(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *a = open_wal(f->path), *b = open_wal(f->path);
 	struct hg_sqlite_file *ca = hg_sqlite_file_attach(a, f->path);
 	struct hg_sqlite_file *cb = hg_sqlite_file_attach(b, f->path);
@@ -90,7 +71,7 @@ static void connections_to_one_file_share_one_checkpointer(void **state)
 
 static void growing_wal_is_checkpointed_by_the_thread(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *db;
 	struct hg_sqlite_file *c;
 	sqlite3_stmt *ins;
@@ -125,7 +106,7 @@ static void growing_wal_is_checkpointed_by_the_thread(void **state)
 
 static void commits_below_the_wake_up_size_leave_the_database_file_alone(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *db;
 	struct hg_sqlite_file *c;
 	off_t before;
@@ -174,7 +155,7 @@ static void *take_turn(void *p)
 
 static void the_turn_is_shared_by_connections_to_one_file(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *a = open_wal(f->path), *b = open_wal(f->path);
 	struct hg_sqlite_file *fa = hg_sqlite_file_attach(a, f->path);
 	struct hg_sqlite_file *fb = hg_sqlite_file_attach(b, f->path);
@@ -199,7 +180,7 @@ static void the_turn_is_shared_by_connections_to_one_file(void **state)
 
 static void one_writer_at_a_time(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *db = open_wal(f->path);
 	struct hg_sqlite_file *file = hg_sqlite_file_attach(db, f->path);
 	int counter = 0, i;

@@ -24,29 +24,16 @@
 #include "fixture.h"
 #include "store/sqlite_vfs.h"
 
-struct fixture {
-	char dir[64];
-	char path[96];
-};
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	assert_non_null(f);
-	hg_test_tmpdir(f->dir, sizeof(f->dir), "hg-vfs");
-	snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+	*state = hg_test_dbfile_new("hg-vfs");
 	assert_int_equal(hg_sqlite_vfs_register(), SQLITE_OK);
-	*state = f;
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-
-	hg_test_rm_rf(f->dir);
-	free(f);
+	hg_test_dbfile_free(*state);
 	return 0;
 }
 
@@ -109,7 +96,7 @@ static void insert_rows(sqlite3 *db, int n, int size)
 
 static void the_vfs_is_the_one_opened(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *db = open_db(f->path, HG_SQLITE_VFS);
 	sqlite3_vfs *v = NULL;
 
@@ -124,7 +111,7 @@ static void the_vfs_is_the_one_opened(void **state)
 /* Each commit, small or larger than the buffer (1 MiB) and than one write
  * of the default VFS (128 KiB), is seen at once by a connection of the
  * default VFS; the WAL frames it reads are whole (integrity_check). */
-static void commits_visible(struct fixture *f, const char *sync)
+static void commits_visible(struct hg_test_dbfile *f, const char *sync)
 {
 	sqlite3 *w = open_db(f->path, HG_SQLITE_VFS), *r;
 	sqlite3_int64 want = 0;
@@ -162,7 +149,7 @@ static void unsynced_commits_are_visible_too(void **state)
  * rolls back leaves nothing behind; the commits after it are whole. */
 static void a_spilled_transaction_rolls_back(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *w = open_db(f->path, HG_SQLITE_VFS), *r;
 
 	exec(w, "PRAGMA cache_size = 10; CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");
@@ -184,7 +171,7 @@ static void a_spilled_transaction_rolls_back(void **state)
  * first frame keep every commit. */
 static void the_wal_starts_over_after_checkpoints(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *w = open_db(f->path, HG_SQLITE_VFS), *c;
 	int i;
 
@@ -217,7 +204,7 @@ static void the_wal_starts_over_after_checkpoints(void **state)
  * was written, nothing is in the process's buffer). */
 static void commits_survive_a_killed_process(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *db = open_db(f->path, HG_SQLITE_VFS);
 	pid_t pid;
 	int status = 0;
@@ -256,7 +243,7 @@ static void commits_survive_a_killed_process(void **state)
  * to write a buffer out late) with synchronous=NORMAL; body returns a
  * value >= 0 once it has committed, which the child passes on before it
  * kills itself. That value, or -1 if the child failed. */
-static int in_killed_child(struct fixture *f, int (*body)(sqlite3 *))
+static int in_killed_child(struct hg_test_dbfile *f, int (*body)(sqlite3 *))
 {
 	int fds[2], status = 0, v = -1;
 	pid_t pid;
@@ -322,7 +309,7 @@ static int commit_255_frames(sqlite3 *c)
  * out all the same, before the commit returns. */
 static void a_commit_at_the_buffers_end_is_written(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *db = open_db(f->path, NULL);
 	int n;
 
@@ -356,7 +343,7 @@ static int commit_rewritten_checksums(sqlite3 *c)
 
 static void rewritten_checksums_are_written(void **state)
 {
-	struct fixture *f = *state;
+	struct hg_test_dbfile *f = *state;
 	sqlite3 *db = open_db(f->path, NULL);
 
 	exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB)");

@@ -200,7 +200,6 @@ function libOf(dso) {
   if (dso.startsWith('libc.')) return 'libc';
   if (dso.includes('sqlite')) return 'sqlite';
   if (dso.includes('jansson')) return 'jansson';
-  if (dso.includes('curl')) return 'curl';
   if (dso.includes('crypto') || dso.includes('libssl')) return 'crypto';
   if (dso.includes('h2o')) return 'h2o';
   if (dso.startsWith('hookgate')) return 'hookgate';
@@ -334,23 +333,10 @@ const DELIVERY_BUCKETS = [
   ['waiting (poll, wake-ups)', /\bpoll|epoll_wait|schedule_hrtimeout/],
   ['malloc/free elsewhere', /malloc|_int_free|cfree|free\b/],
 ];
-// The drain under perf (samples by thread and library): the engine thread
-// is the one that runs libcurl.
+// The drain under perf: its call chains, classified.
 const delivProf = (() => {
-  const dir = join(work, 'profile-delivery');
-  if (!existsSync(join(dir, 'thread-dsos.txt'))) return null;
-  const ts = threadTable(readText(join(dir, 'thread-dsos.txt')));
-  const all = ts.reduce((a, t) => a + t.total, 0);
-  const engine = ts.reduce((a, t) => ((t.libs.curl || 0) > (a?.libs.curl || 0) ? t : a), null);
-  if (!all || !engine) return null;
-  for (const t of ts) t.role = t === engine ? 'delivery engine' : 'other';
-  return {
-    ts,
-    all,
-    engine,
-    symbols: readText(join(dir, 'symbols.txt')),
-    components: classifyStacks(readText(join(dir, 'stacks.txt')), DELIVERY_BUCKETS),
-  };
+  const stacks = join(work, 'profile-delivery', 'stacks.txt');
+  return existsSync(stacks) ? { components: classifyStacks(readText(stacks), DELIVERY_BUCKETS) } : null;
 })();
 
 const prof = join(work, 'profile');
@@ -475,7 +461,7 @@ if (S.ingestPg && S.ingest) {
 if (D && S.sink) {
   F.push(
     `**Delivery** drains ${fmt(D.rate)} deliveries/s, ${pct(D.rate / S.sink.rps)} of wrk's ${fmt(S.sink.rps)} req/s against the same sink; ` +
-      `hookgate's core was ${fmt(D.cpu?.server_core)} % busy meanwhile, ${fmt(D.cpu ? (D.cpu.server_core * 1e4) / D.rate : null)} µs of it per delivery ` +
+      `hookgate's core was ${fmt(D.cpu?.server_core)} % busy meanwhile, ${fmt(deliveryUs())} µs of it per delivery ` +
       `(nginx answers one of wrk's requests in ${fmt(S.sink.cpuUs, 1)} µs of its core).`,
   );
 }
@@ -639,7 +625,7 @@ if (S.ingest && S.ingestEnc && S.ingestEnc.rps < 0.9 * S.ingest.rps) {
 if (D && S.sink && D.rate < 0.4 * S.sink.rps) {
   why.push(
     `**Delivery ≥ 40 % of wrk:** wrk sends one request per ${fmt(S.sink.cpuUs, 1)} µs of nginx's core and records nothing; ` +
-      `hookgate spends ${fmt(D.cpu ? (D.cpu.server_core * 1e4) / D.rate : null)} µs of its core per delivery: a claim ` +
+      `hookgate spends ${fmt(deliveryUs())} µs of its core per delivery: a claim ` +
       '(UPDATE of the row and its three status indexes), reading the message, the HTTP request through libcurl, the ' +
       'attempt row and the outcome (the row and its indexes again), and one fdatasync per batch of outcomes.' +
       deliveryFloor(),

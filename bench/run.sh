@@ -704,23 +704,19 @@ delivery_drain() {
 	done
 	s1=$(cpu_snapshot)
 	local fsyncs=0 naps=0
-	if [ "$rep" = profile ]; then
+	if [ -n "$stat_pid" ]; then
 		kill -INT "$stat_pid" 2>/dev/null || true
 		wait "$stat_pid" 2>/dev/null || true
+	fi
+	if [ "$rep" = profile ]; then
 		stop_pid "$hg_pid"
 		stop_pid "$sink_pid"
 		mkdir -p "$WORK/profile-delivery"
-		perf report -i "$dir/perf.data" --no-children --sort pid,dso --stdio -g none 2>/dev/null |
-			grep -E '^ +[0-9.]+%' >"$WORK/profile-delivery/thread-dsos.txt" || true
-		perf report -i "$dir/perf.data" --no-children --sort pid,sym --stdio -g none 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -25 | sed 's/^ *//' >"$WORK/profile-delivery/symbols.txt" || true
 		perf script -i "$dir/perf.data" -F tid,ip,sym 2>/dev/null >"$WORK/profile-delivery/stacks.txt" || true
 		rm -rf "$dir"
 		return 0
 	fi
 	if [ -n "$stat_pid" ]; then
-		kill -INT "$stat_pid" 2>/dev/null || true
-		wait "$stat_pid" 2>/dev/null || true
 		fsyncs=$(awk -F, '/sys_enter_f(data)?sync/ {s += $1} END {print s + 0}' "$dir/drain-stat.csv")
 		naps=$(awk -F, '/clock_nanosleep/ {s += $1} END {print s + 0}' "$dir/drain-stat.csv")
 	fi
